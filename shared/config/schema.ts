@@ -1,0 +1,165 @@
+/**
+ * The typed shape of both agents' configuration, with defaults and one comment per field. System
+ * paths are written as they are on a real host (absolute); every consumer resolves them under the
+ * `--root` prefix with {@link underRoot}, so tests and rehearsals run on a temp tree.
+ *
+ * Secrets are never values here: they come from files named by `…File` keys.
+ */
+import { z } from 'zod';
+
+const commandLine = z.string().min(1);
+/** Command lines overriding `systemctl <verb> <unit>` for one service. */
+const serviceCommands = z
+  .object({
+    start: commandLine.optional(),
+    stop: commandLine.optional(),
+    restart: commandLine.optional(),
+    isActive: commandLine.optional(),
+  })
+  .strict();
+
+const absPath = z.string().min(1).refine((p) => p.startsWith('/'), { message: 'must be an absolute path' });
+
+export const conductorSchema = z
+  .object({
+    saltApi: z
+      .object({
+        /** salt-api base URL (rest_cherrypy). Plain http is accepted only for loopback hosts. */
+        url: z.string().url().default('http://127.0.0.1:8000'),
+        /** eauth backend used at /login (pam, sharedsecret, ldap, …). */
+        eauth: z.string().min(1).default('pam'),
+        username: z.string().min(1).optional(),
+        /** File holding the salt-api password (or shared secret). */
+        passwordFile: absPath.optional(),
+        /** PEM CA bundle or certificate to pin for https salt-api. */
+        caFile: absPath.optional(),
+        /** Per-request timeout in milliseconds. */
+        timeoutMs: z.number().int().positive().default(30_000),
+      })
+      .strict()
+      .default({ url: 'http://127.0.0.1:8000', eauth: 'pam', timeoutMs: 30_000 }),
+    ssr: z
+      .object({
+        /** SSR conductor REST/GraphQL base URL. */
+        url: z.string().url().default('https://127.0.0.1'),
+        username: z.string().min(1).optional(),
+        passwordFile: absPath.optional(),
+      })
+      .strict()
+      .default({ url: 'https://127.0.0.1' }),
+    salt: z
+      .object({
+        /** The conductor's Salt master configuration file. */
+        masterConfig: absPath.default('/etc/128technology/salt/master'),
+        /** The Salt master pki folder (master.pem, master.pub, minions*). */
+        pkiDir: absPath.default('/etc/128technology/salt/pki/master'),
+      })
+      .strict()
+      .default({ masterConfig: '/etc/128technology/salt/master', pkiDir: '/etc/128technology/salt/pki/master' }),
+    backup: z
+      .object({
+        /** Where backups are written (the seed's choice). */
+        dir: absPath.default('/var/log/128technology'),
+        /** Cron expression (5 or 6 fields) for `daemon` backups; unset = no scheduled backups. */
+        schedule: z.string().min(1).optional(),
+        /** Retention applied after scheduled runs and by `backup prune` without flags. */
+        keep: z
+          .object({
+            last: z.number().int().nonnegative().default(7),
+            daily: z.number().int().nonnegative().default(7),
+            weekly: z.number().int().nonnegative().default(4),
+          })
+          .strict()
+          .default({ last: 7, daily: 7, weekly: 4 }),
+        /** More absolute paths (files or folders) to include. */
+        extraPaths: z.array(absPath).default([]),
+        /** age recipients (`age1…` public keys); when set, backups are written as `.tar.gz.age`. */
+        encrypt: z
+          .object({ recipients: z.array(z.string().min(1)).default([]) })
+          .strict()
+          .default({ recipients: [] }),
+        /** Off-box copy over SFTP, host key pinned. */
+        offbox: z
+          .object({
+            host: z.string().min(1),
+            port: z.number().int().positive().default(22),
+            username: z.string().min(1),
+            privateKeyFile: absPath,
+            /** Pinned host key: `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
+            hostKeyFingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/),
+            /** Remote folder. */
+            dir: z.string().min(1),
+            /** Keep this many newest backups on the remote (0 = keep all). */
+            keepLast: z.number().int().nonnegative().default(0),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({ dir: '/var/log/128technology', keep: { last: 7, daily: 7, weekly: 4 }, extraPaths: [], encrypt: { recipients: [] } }),
+    agents: z
+      .object({
+        /** host:port where the daemon serves router agents (wss). */
+        listen: z.string().min(1).default('0.0.0.0:4507'),
+        /** The conductor-agent's own state (signing key, TLS cert, router registry); included in backups. */
+        stateDir: absPath.default('/var/lib/ssr-recovery'),
+      })
+      .strict()
+      .default({ listen: '0.0.0.0:4507', stateDir: '/var/lib/ssr-recovery' }),
+    services: z.record(z.string(), serviceCommands).default({}),
+    log: z
+      .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+export const routerSchema = z
+  .object({
+    minion: z
+      .object({
+        /** Minion id; default: `<root>/etc/salt/minion_id`, else `id:` in the minion config. */
+        id: z.string().min(1).optional(),
+        configDir: absPath.default('/etc/salt'),
+        pkiDir: absPath.default('/etc/salt/pki/minion'),
+        logFile: absPath.default('/var/log/salt/minion'),
+      })
+      .strict()
+      .default({ configDir: '/etc/salt', pkiDir: '/etc/salt/pki/minion', logFile: '/var/log/salt/minion' }),
+    conductor: z
+      .object({
+        /** Conductor agent endpoints (`host` or `host:port`); default: the conductor hosts in global.init. */
+        addresses: z.array(z.string().min(1)).default([]),
+        /** The conductor-agent's Ed25519 public key (PEM or path to a PEM file) pinned at install. */
+        agentPublicKey: z.string().min(1).optional(),
+        /** SHA-256 fingerprint of the conductor-agent's TLS certificate (pinned). */
+        certFingerprint: z.string().min(1).optional(),
+        /** Port of the conductor-agent's wss listener. */
+        port: z.number().int().positive().default(4507),
+      })
+      .strict()
+      .default({ addresses: [], port: 4507 }),
+    agent: z
+      .object({
+        /** The router agent's own state (its key pair, rollback copies). */
+        stateDir: absPath.default('/var/lib/ssr-recovery-router'),
+      })
+      .strict()
+      .default({ stateDir: '/var/lib/ssr-recovery-router' }),
+    services: z.record(z.string(), serviceCommands).default({}),
+    log: z
+      .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+export type ConductorConfig = z.infer<typeof conductorSchema>;
+export type RouterConfig = z.infer<typeof routerSchema>;
+export type ServiceCommandsConfig = z.infer<typeof serviceCommands>;
+
+/** Resolve an absolute system path under the root prefix (`/` on a real host). */
+export function underRoot(root: string, systemPath: string): string {
+  if (root === '/' || root === '') return systemPath;
+  return root.replace(/\/+$/, '') + (systemPath.startsWith('/') ? systemPath : '/' + systemPath);
+}

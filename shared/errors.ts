@@ -1,0 +1,163 @@
+/**
+ * Typed errors with stable codes. Every failure the product reports carries one `code` from
+ * {@link ErrorCodes}; tests assert codes, never message text. The code also decides the exit code
+ * (one table, {@link ErrorCodes}), so `cli/main.ts` maps errors to exits in one place.
+ *
+ * Add a code: put it in the table below with its exit code and a one-line meaning, and list it in
+ * docs/errors.md. Never reuse or rename a published code.
+ */
+import { ExitCode, type ExitCodeValue } from './exit-codes.js';
+
+interface CodeSpec {
+  readonly exit: ExitCodeValue;
+  readonly meaning: string;
+}
+
+const c = (exit: ExitCodeValue, meaning: string): CodeSpec => ({ exit, meaning });
+
+/** Every stable error code, its exit code and what it means. */
+export const ErrorCodes = {
+  // usage / config
+  USAGE: c(ExitCode.USAGE, 'The command line is wrong (unknown option, missing argument).'),
+  CONFIG_INVALID: c(ExitCode.CONFIG, 'A configuration value is invalid.'),
+  CONFIG_UNREADABLE: c(ExitCode.CONFIG, 'The configuration file exists but cannot be read or parsed.'),
+  CONFIG_MISSING: c(ExitCode.CONFIG, 'A setting needed by this command is not configured.'),
+  NOT_IMPLEMENTED: c(ExitCode.FAILED, 'This command is not available in this build.'),
+  // locks / journals
+  LOCK_HELD: c(ExitCode.BUSY, 'Another run holds the lock.'),
+  // files
+  FS_UNREADABLE: c(ExitCode.FAILED, 'A file could not be read.'),
+  FS_WRITE_FAILED: c(ExitCode.FAILED, 'A file could not be written.'),
+  FS_UNSAFE_PERMISSIONS: c(ExitCode.PREFLIGHT_REFUSED, 'A file or folder holding secrets has unsafe permissions.'),
+  // backup
+  BACKUP_MISSING_FILES: c(ExitCode.PREFLIGHT_REFUSED, 'Required files for the backup are missing.'),
+  BACKUP_FILE_CHANGED: c(ExitCode.FAILED, 'A file vanished or changed while it was being backed up.'),
+  BACKUP_FAILED: c(ExitCode.FAILED, 'The backup could not be written.'),
+  BACKUP_ENCRYPTION_FAILED: c(ExitCode.FAILED, 'The backup could not be encrypted or decrypted.'),
+  BACKUP_OFFBOX_FAILED: c(ExitCode.FAILED, 'The off-box copy failed.'),
+  // archives (read side, shared by verify and restore)
+  ARCHIVE_NOT_FOUND: c(ExitCode.FAILED, 'The archive does not exist.'),
+  ARCHIVE_CORRUPT: c(ExitCode.VERIFY_FAILED, 'The archive is not a readable gzip’d tar.'),
+  ARCHIVE_HASH_MISMATCH: c(ExitCode.VERIFY_FAILED, 'The archive or a member does not match its recorded SHA-256.'),
+  ARCHIVE_MANIFEST_INVALID: c(ExitCode.VERIFY_FAILED, 'The archive manifest is malformed or of an unknown version.'),
+  ARCHIVE_UNSAFE_MEMBER: c(ExitCode.PREFLIGHT_REFUSED, 'The archive holds a member that must never be extracted.'),
+  ARCHIVE_TOO_LARGE: c(ExitCode.PREFLIGHT_REFUSED, 'The archive expands beyond the configured limits.'),
+  // restore
+  RESTORE_PREFLIGHT: c(ExitCode.PREFLIGHT_REFUSED, 'A restore preflight check failed; nothing was changed.'),
+  RESTORE_FAILED: c(ExitCode.FAILED, 'The restore failed and was rolled back.'),
+  RESTORE_ROLLBACK_FAILED: c(ExitCode.FAILED, 'The restore failed and so did its rollback: see the journal.'),
+  RESTORE_JOURNAL_PRESENT: c(ExitCode.BUSY, 'An interrupted restore left a journal: run restore --resume or --rollback.'),
+  RESTORE_NEEDS_CONFIRMATION: c(ExitCode.PREFLIGHT_REFUSED, 'The restore needs confirmation (--yes).'),
+  // services
+  SERVICE_FAILED: c(ExitCode.FAILED, 'A service could not be started, stopped or queried.'),
+  COMMAND_FAILED: c(ExitCode.FAILED, 'An external command failed.'),
+  // salt-api
+  SALTAPI_AUTH_DENIED: c(ExitCode.FAILED, 'salt-api refused the credentials.'),
+  SALTAPI_CLIENT_DISABLED: c(ExitCode.CONFIG, 'salt-api does not enable this client (netapi_enable_clients).'),
+  SALTAPI_UNAVAILABLE: c(ExitCode.FAILED, 'salt-api or the Salt master is unreachable or unavailable.'),
+  SALTAPI_TIMEOUT: c(ExitCode.FAILED, 'salt-api did not answer in time.'),
+  SALTAPI_BAD_PAYLOAD: c(ExitCode.FAILED, 'salt-api answered with something that is not what the API returns.'),
+  SALTAPI_HTTP: c(ExitCode.FAILED, 'salt-api answered with an unexpected HTTP status.'),
+  // salt keys
+  KEYS_INVALID: c(ExitCode.FAILED, 'A key file is not a valid key.'),
+  KEYS_PAIR_MISMATCH: c(ExitCode.VERIFY_FAILED, 'A private and a public key do not form one pair.'),
+  KEYS_REFUSED: c(ExitCode.PREFLIGHT_REFUSED, 'A key operation was refused by its safety checks.'),
+  KEYS_ROTATE_FAILED: c(ExitCode.FAILED, 'Master key rotation failed.'),
+  // protocol / agents
+  PROTOCOL_MALFORMED: c(ExitCode.FAILED, 'A message is not valid protocol JSON.'),
+  PROTOCOL_VERSION: c(ExitCode.FAILED, 'A message uses a protocol version this agent does not speak.'),
+  PROTOCOL_TOO_LARGE: c(ExitCode.FAILED, 'A message exceeds the size limit.'),
+  PROTOCOL_BAD_SIGNATURE: c(ExitCode.FAILED, 'A signed envelope does not verify against the pinned key.'),
+  PROTOCOL_WRONG_ROUTER: c(ExitCode.FAILED, 'A command names another router.'),
+  PROTOCOL_EXPIRED: c(ExitCode.FAILED, 'A command has expired or is not valid yet.'),
+  PROTOCOL_REPLAYED: c(ExitCode.FAILED, 'A command nonce was already seen.'),
+  AGENT_UNREACHABLE: c(ExitCode.FAILED, 'The router agent is not connected.'),
+  AGENT_TIMEOUT: c(ExitCode.FAILED, 'The router agent did not answer in time.'),
+  REAUTH_FAILED: c(ExitCode.FAILED, 'Re-authentication failed; the evidence is in the report.'),
+  REAUTH_PARTIAL: c(ExitCode.PARTIAL, 'Re-authentication succeeded for some routers and failed for others.'),
+  // ssh
+  SSH_HOST_KEY_MISMATCH: c(ExitCode.FAILED, 'The SSH host key does not match the pinned key.'),
+  SSH_FAILED: c(ExitCode.FAILED, 'An SSH connection or command failed.'),
+  // everything else
+  INTERNAL: c(ExitCode.INTERNAL, 'An unexpected internal error (a bug).'),
+} as const satisfies Record<string, CodeSpec>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export interface RecoveryErrorOptions {
+  /** The underlying error, kept for logs and `--json` output. */
+  cause?: unknown;
+  /** Structured facts for reports (paths, ids, expected/actual values). Never secrets. */
+  details?: Record<string, unknown>;
+  /** What the operator should do next. */
+  hint?: string;
+}
+
+/** Base class of every error the product reports. */
+export class RecoveryError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: RecoveryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = options.details ?? {};
+    this.hint = options.hint;
+  }
+
+  /** The process exit code this error maps to. */
+  get exitCode(): ExitCodeValue {
+    return ErrorCodes[this.code].exit;
+  }
+
+  /** A JSON-safe view (for `--json` output and logs). */
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.hint ? { hint: this.hint } : {}),
+      ...(Object.keys(this.details).length ? { details: this.details } : {}),
+    };
+  }
+}
+
+export class ConfigError extends RecoveryError {}
+export class FsError extends RecoveryError {}
+export class BackupError extends RecoveryError {}
+export class ArchiveError extends RecoveryError {}
+export class RestoreError extends RecoveryError {}
+export class ServiceError extends RecoveryError {}
+export class SaltApiError extends RecoveryError {}
+export class KeysError extends RecoveryError {}
+export class ProtocolError extends RecoveryError {}
+export class AgentError extends RecoveryError {}
+export class SshError extends RecoveryError {}
+export class UsageError extends RecoveryError {
+  constructor(message: string, options?: RecoveryErrorOptions) {
+    super('USAGE', message, options);
+  }
+}
+
+/** A bug: anything that is not a RecoveryError becomes one of these at the CLI boundary. */
+export class InternalError extends RecoveryError {
+  constructor(message: string, options?: RecoveryErrorOptions) {
+    super('INTERNAL', message, {
+      hint: 'This is a bug in ssr-recovery. Please report it with the log (run again with --log-level debug).',
+      ...options,
+    });
+  }
+}
+
+/** Narrow an unknown throwable to a RecoveryError, wrapping anything else as an InternalError. */
+export function asRecoveryError(err: unknown): RecoveryError {
+  if (err instanceof RecoveryError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new InternalError(message, { cause: err });
+}
+
+/** True when `err` is a RecoveryError with the given code (tests and callers use this, not messages). */
+export function hasCode(err: unknown, code: ErrorCode): err is RecoveryError {
+  return err instanceof RecoveryError && err.code === code;
+}

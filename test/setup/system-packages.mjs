@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Makes sure the system tools the tests drive for real are present: GNU tar (interop) and OpenSSH's
+// sshd (SFTP/SSH tests). Installs them with apt-get when missing and we are root; otherwise fails
+// with the exact command to run. Runs before `npm test` (pretest) and in .ci/run.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const needs = [
+  { pkg: 'tar', ok: () => /GNU tar/.test(out('tar', ['--version'])) },
+  { pkg: 'openssh-server', ok: () => existsSync('/usr/sbin/sshd') },
+  { pkg: 'openssh-client', ok: () => existsSync('/usr/bin/ssh-keygen') },
+];
+
+function out(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout : '';
+}
+
+const missing = needs.filter((n) => !n.ok()).map((n) => n.pkg);
+if (missing.length === 0) process.exit(0);
+const cmd = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`;
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+if (!isRoot || !existsSync('/usr/bin/apt-get')) {
+  console.error(`The tests need these system packages: ${missing.join(', ')}.\nInstall them with:\n  sudo sh -c '${cmd}'`);
+  process.exit(1);
+}
+console.error(`installing system packages for the tests: ${missing.join(', ')}`);
+try {
+  execFileSync('sh', ['-c', `DEBIAN_FRONTEND=noninteractive ${cmd}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+} catch {
+  console.error(`Installing failed. Run by hand:\n  ${cmd}`);
+  process.exit(1);
+}
+const still = needs.filter((n) => !n.ok()).map((n) => n.pkg);
+if (still.length) {
+  console.error(`Still missing after install: ${still.join(', ')}`);
+  process.exit(1);
+}
