@@ -3,7 +3,6 @@
 // loaded through tsx. The reporter prints mocha's spec output and then the plain `N passed, N failed`
 // line that CI reads.
 module.exports = {
-  spec: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
   'node-option': ['import=tsx'],
   extension: ['ts'],
   require: ['test/setup/hooks.ts'],

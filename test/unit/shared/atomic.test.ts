@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic, PRIVATE_DIR_MODE } from '../../../shared/ports/atomic-fs.js';
+import { writeFileAtomic, PRIVATE_DIR_MODE } from '../../../shared/fs/atomic.js';
 import { hasCode } from '../../../shared/errors.js';
 import { makeTmpDir } from '../../helpers/tmpdir.js';
 
-describe('shared/ports/atomic-fs', () => {
+describe('shared/fs/atomic', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
   beforeEach(async () => ({ dir, cleanup } = await makeTmpDir()));
