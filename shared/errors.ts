@@ -75,6 +75,12 @@ export const ErrorCodes = {
   AGENT_TIMEOUT: c(ExitCode.FAILED, 'The router agent did not answer in time.'),
   REAUTH_FAILED: c(ExitCode.FAILED, 'Re-authentication failed; the evidence is in the report.'),
   REAUTH_PARTIAL: c(ExitCode.PARTIAL, 'Re-authentication succeeded for some routers and failed for others.'),
+  // SSR conductor API / verify
+  SSR_API_UNAVAILABLE: c(ExitCode.FAILED, 'The SSR conductor API is unreachable (is 128T running?).'),
+  SSR_API_AUTH: c(ExitCode.FAILED, 'The SSR conductor API refused the credentials or token.'),
+  SSR_API_FAILED: c(ExitCode.FAILED, 'The SSR conductor API answered with an error or an unexpected body.'),
+  SSR_COMMIT_FAILED: c(ExitCode.FAILED, 'The SSR conductor refused a configuration commit.'),
+  VERIFY_FAILED: c(ExitCode.VERIFY_FAILED, 'A post-recovery check failed (ports, routers or minions); see the report.'),
   // ssh
   SSH_HOST_KEY_MISMATCH: c(ExitCode.FAILED, 'The SSH host key does not match the pinned key.'),
   SSH_FAILED: c(ExitCode.FAILED, 'An SSH connection or command failed.'),

@@ -106,6 +106,17 @@ export const conductorSchema = z
       })
       .strict()
       .default({ listen: '0.0.0.0:4507', stateDir: '/var/lib/ssr-recovery' }),
+    verify: z
+      .object({
+        /** Conductor ports routers need (930 SSH/NETCONF, 4505/4506 Salt; reference/ssr.md §3.1). */
+        ports: z.array(z.number().int().positive().max(65535)).default([930, 4505, 4506]),
+        /** Conductor addresses to probe; default: the conductor hosts in global.init. */
+        hosts: z.array(z.string().min(1)).default([]),
+        /** How long `verify` waits for routers to reach Running. */
+        timeoutSeconds: z.number().int().positive().default(600),
+      })
+      .strict()
+      .default({ ports: [930, 4505, 4506], hosts: [], timeoutSeconds: 600 }),
     services: z.record(z.string(), serviceCommands).default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
