@@ -63,6 +63,11 @@ export const ErrorCodes = {
   KEYS_PAIR_MISMATCH: c(ExitCode.VERIFY_FAILED, 'A private and a public key do not form one pair.'),
   KEYS_REFUSED: c(ExitCode.PREFLIGHT_REFUSED, 'A key operation was refused by its safety checks.'),
   KEYS_ROTATE_FAILED: c(ExitCode.FAILED, 'Master key rotation failed.'),
+  KEYS_MASTER_CONFIG_INVALID: c(ExitCode.FAILED, 'The Salt master configuration file cannot be read or is not a YAML mapping.'),
+  KEYS_SIGNING_DISABLED: c(ExitCode.PREFLIGHT_REFUSED, 'Signed master keys are not enabled (run keys enable-signing first).'),
+  KEYS_MINIONS_NOT_READY: c(ExitCode.PREFLIGHT_REFUSED, 'Some minions have not shown that they verify signed master keys.'),
+  KEYS_ROTATION_NOT_FOUND: c(ExitCode.FAILED, 'No kept master key pair to roll back to.'),
+  KEYS_EXPECTED_INVALID: c(ExitCode.USAGE, 'The expected-fingerprint file or flag is malformed.'),
   // protocol / agents
   PROTOCOL_MALFORMED: c(ExitCode.FAILED, 'A message is not valid protocol JSON.'),
   PROTOCOL_VERSION: c(ExitCode.FAILED, 'A message uses a protocol version this agent does not speak.'),
