@@ -15,6 +15,8 @@ const serviceCommands = z
     stop: commandLine.optional(),
     restart: commandLine.optional(),
     isActive: commandLine.optional(),
+    /** systemd unit used for verbs with no command line (default: the service name, e.g. `salt-master`; the SSR unit name is unconfirmed). */
+    unit: z.string().min(1).optional(),
   })
   .strict();
 
@@ -117,6 +119,19 @@ export const conductorSchema = z
       })
       .strict()
       .default({ ports: [930, 4505, 4506], hosts: [], timeoutSeconds: 600 }),
+    keys: z
+      .object({
+        /** Where `keys enable-signing` exports master_sign.pub for the router side (served as salt://ssr_recovery/files/). */
+        exportDir: absPath.default('/srv/salt/ssr_recovery/files'),
+        /** Where `keys rotate` keeps the previous master key pairs for rollback (default `<agents.stateDir>/keys/rotations`). */
+        rotationsDir: absPath.optional(),
+        /** How long `keys rotate` waits for minions to answer the restarted master. */
+        waitSeconds: z.number().int().positive().default(180),
+        /** `keys accept --verified`: file of expected minion key fingerprints (JSON `{id: finger}` or `id finger` lines). */
+        expectedFingerprintsFile: absPath.optional(),
+      })
+      .strict()
+      .default({ exportDir: '/srv/salt/ssr_recovery/files', waitSeconds: 180 }),
     services: z.record(z.string(), serviceCommands).default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
