@@ -1,0 +1,12 @@
+# ssr_recovery: installs and runs the conductor-agent on conductors and the router-agent on
+# routers, chosen by the grain `128t_role` (reference/ssr.md §3.5).
+# Pillar keys read: ssr_recovery:* (see defaults.yaml).
+include:
+{%- if salt['grains.get']('128t_role') == 'conductor' %}
+  - ssr_recovery.conductor.install
+  - ssr_recovery.conductor.service
+  - ssr_recovery.conductor.backup-schedule
+{%- else %}
+  - ssr_recovery.router.install
+  - ssr_recovery.router.service
+{%- endif %}
