@@ -80,6 +80,11 @@ export const ErrorCodes = {
   AGENT_TIMEOUT: c(ExitCode.FAILED, 'The router agent did not answer in time.'),
   REAUTH_FAILED: c(ExitCode.FAILED, 'Re-authentication failed; the evidence is in the report.'),
   REAUTH_PARTIAL: c(ExitCode.PARTIAL, 'Re-authentication succeeded for some routers and failed for others.'),
+  AGENT_NOT_ENROLLED: c(ExitCode.PREFLIGHT_REFUSED, 'The router agent has no enrolled key in the registry, so its reports cannot be trusted.'),
+  AGENT_KEY_CHANGED: c(ExitCode.PREFLIGHT_REFUSED, 'The router agent presented a key other than its enrolled one; an operator must approve the change.'),
+  AGENT_TLS_PIN_MISMATCH: c(ExitCode.FAILED, 'The conductor-agent certificate does not match the pinned fingerprint.'),
+  REAUTH_REFUSED: c(ExitCode.PREFLIGHT_REFUSED, 'Re-authentication was refused before anything changed (bad fingerprint, conflicting pin, missing files).'),
+  REAUTH_NOTHING_TO_ROLL_BACK: c(ExitCode.FAILED, 'There is no completed re-authentication to roll back.'),
   // SSR conductor API / verify
   SSR_API_UNAVAILABLE: c(ExitCode.FAILED, 'The SSR conductor API is unreachable (is 128T running?).'),
   SSR_API_AUTH: c(ExitCode.FAILED, 'The SSR conductor API refused the credentials or token.'),
