@@ -19,13 +19,14 @@ export const ENV_KEYS: Record<AgentKind, Record<string, LeafType>> = {
     'saltApi.caFile': 'string', 'saltApi.timeoutMs': 'number', 'ssr.url': 'string', 'ssr.username': 'string',
     'ssr.passwordFile': 'string', 'salt.masterConfig': 'string', 'salt.pkiDir': 'string', 'backup.dir': 'string',
     'backup.schedule': 'string', 'backup.keep.last': 'number', 'backup.keep.daily': 'number', 'backup.keep.weekly': 'number',
-    'backup.extraPaths': 'list', 'backup.encrypt.recipients': 'list', 'agents.listen': 'string', 'agents.stateDir': 'string',
+    'backup.extraPaths': 'list', 'backup.encrypt.recipients': 'list', 'agents.listen': 'string', 'agents.stateDir': 'string', 'agents.commandTimeoutMs': 'number', 'agents.controlSocket': 'string',
     'log.level': 'string',
   },
   'router-agent': {
     'minion.id': 'string', 'minion.configDir': 'string', 'minion.pkiDir': 'string', 'minion.logFile': 'string',
     'conductor.addresses': 'list', 'conductor.agentPublicKey': 'string', 'conductor.certFingerprint': 'string',
-    'conductor.port': 'number', 'agent.stateDir': 'string', 'log.level': 'string',
+    'conductor.port': 'number', 'agent.stateDir': 'string', 'minion.service': 'string', 'agent.saltCall': 'string',
+    'agent.reauthTimeoutMs': 'number', 'log.level': 'string',
   },
 };
 

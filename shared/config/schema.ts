@@ -105,9 +105,15 @@ export const conductorSchema = z
         listen: z.string().min(1).default('0.0.0.0:4507'),
         /** The conductor-agent's own state (signing key, TLS cert, router registry); included in backups. */
         stateDir: absPath.default('/var/lib/ssr-recovery'),
+        /** How long `reauth` waits for a router agent's signed report (ms). */
+        commandTimeoutMs: z.number().int().positive().default(180_000),
+        /** WebSocket ping interval; a router agent silent for two intervals is dropped (ms). */
+        heartbeatMs: z.number().int().positive().default(30_000),
+        /** Local control socket the CLI uses to reach the daemon (default `<stateDir>/control.sock`). */
+        controlSocket: absPath.optional(),
       })
       .strict()
-      .default({ listen: '0.0.0.0:4507', stateDir: '/var/lib/ssr-recovery' }),
+      .default({ listen: '0.0.0.0:4507', stateDir: '/var/lib/ssr-recovery', commandTimeoutMs: 180_000, heartbeatMs: 30_000 }),
     verify: z
       .object({
         /** Conductor ports routers need (930 SSH/NETCONF, 4505/4506 Salt; reference/ssr.md §3.1). */
@@ -149,9 +155,11 @@ export const routerSchema = z
         configDir: absPath.default('/etc/salt'),
         pkiDir: absPath.default('/etc/salt/pki/minion'),
         logFile: absPath.default('/var/log/salt/minion'),
+        /** The minion's systemd unit (verbs overridable with `services.minion.*`). */
+        service: z.string().min(1).default('salt-minion'),
       })
       .strict()
-      .default({ configDir: '/etc/salt', pkiDir: '/etc/salt/pki/minion', logFile: '/var/log/salt/minion' }),
+      .default({ configDir: '/etc/salt', pkiDir: '/etc/salt/pki/minion', logFile: '/var/log/salt/minion', service: 'salt-minion' }),
     conductor: z
       .object({
         /** Conductor agent endpoints (`host` or `host:port`); default: the conductor hosts in global.init. */
@@ -169,9 +177,19 @@ export const routerSchema = z
       .object({
         /** The router agent's own state (its key pair, rollback copies). */
         stateDir: absPath.default('/var/lib/ssr-recovery-router'),
+        /** Command line of salt-call, used to announce the agent key (enrollment over a Salt event). */
+        saltCall: z.string().min(1).default('salt-call'),
+        /** How long a re-authentication waits for the minion to cache the pinned key (ms). */
+        reauthTimeoutMs: z.number().int().positive().default(120_000),
+        /** How long the minion must stay up with the pinned key before success is reported (ms). */
+        settleMs: z.number().int().nonnegative().default(3_000),
+        /** Trust watcher poll interval: log tail, cached key, service state (ms). */
+        pollMs: z.number().int().positive().default(2_000),
+        /** Heartbeat interval on the conductor connection; silence for 2.5 intervals = dead peer (ms). */
+        heartbeatMs: z.number().int().positive().default(15_000),
       })
       .strict()
-      .default({ stateDir: '/var/lib/ssr-recovery-router' }),
+      .default({ stateDir: '/var/lib/ssr-recovery-router', saltCall: 'salt-call', reauthTimeoutMs: 120_000, settleMs: 3_000, pollMs: 2_000, heartbeatMs: 15_000 }),
     services: z.record(z.string(), serviceCommands).default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
