@@ -1,0 +1,71 @@
+/**
+ * Waiting for the pinned minion to authenticate. Success is judged from the cached key file (its
+ * fingerprint equals the pin) and the minion staying up for `settleMs`: a successful
+ * re-authentication writes nothing to the minion log at the default level (reference/salt.md §10),
+ * so we never wait for a success line. Failure is the mismatch (or rejection) line, a cached key
+ * that is not the pinned one (Salt writes it before exiting 42), the minion exiting, or the timeout.
+ */
+import type { Clock } from '../../shared/ports/clock.js';
+import type { ServiceControl } from '../../shared/ports/service-control.js';
+import { cachedFingerprint } from '../minion/pki.js';
+import { classifyLine } from '../trust/classify.js';
+import type { LogTail } from '../trust/log-tail.js';
+
+export interface ConfirmOptions {
+  pkiDir: string;
+  service: ServiceControl;
+  clock: Clock;
+  tail: LogTail;
+  /** The pin; undefined only for --trust-first-master (any cached key will do). */
+  fingerprint?: string | undefined;
+  timeoutMs: number;
+  settleMs: number;
+  pollMs: number;
+  /** Called once when a matching key is first seen (timings). */
+  onKeyCached?: () => void;
+}
+
+export interface ConfirmResult {
+  ok: boolean;
+  reason: 'authenticated' | 'finger-mismatch' | 'rejected' | 'wrong-key-cached' | 'minion-exited' | 'timeout';
+  cachedFingerprint?: string | undefined;
+  evidence: string[];
+}
+
+const MAX_EVIDENCE_LINES = 60;
+
+export async function confirmAuthenticated(o: ConfirmOptions): Promise<ConfirmResult> {
+  const evidence: string[] = [];
+  const deadline = o.clock.now() + o.timeoutMs;
+  let okSince: number | undefined;
+  let inactive = 0;
+  let seenKey = false;
+  let cached: string | undefined;
+  const done = (ok: boolean, reason: ConfirmResult['reason']): ConfirmResult => ({ ok, reason, cachedFingerprint: cached, evidence });
+  for (;;) {
+    let event: string | undefined;
+    for (const line of await o.tail.poll().catch(() => [] as string[])) {
+      if (evidence.length < MAX_EVIDENCE_LINES) evidence.push(line.length > 400 ? line.slice(0, 400) + '…' : line);
+      const ev = classifyLine(line);
+      if (ev && (ev.kind === 'finger-mismatch' || ev.kind === 'rejected')) event ??= ev.kind;
+    }
+    const active = await o.service.isActive().catch(() => false);
+    cached = await cachedFingerprint(o.pkiDir);
+    if (event === 'finger-mismatch') return done(false, 'finger-mismatch');
+    if (event === 'rejected') return done(false, 'rejected');
+    if (cached !== undefined && o.fingerprint !== undefined && cached !== o.fingerprint) return done(false, 'wrong-key-cached');
+    inactive = active ? 0 : inactive + 1;
+    if (inactive >= 2) return done(false, 'minion-exited');
+    const now = o.clock.now();
+    if (active && cached !== undefined) {
+      if (!seenKey) {
+        seenKey = true;
+        o.onKeyCached?.();
+      }
+      okSince ??= now;
+      if (now - okSince >= o.settleMs) return done(true, 'authenticated');
+    } else okSince = undefined;
+    if (now >= deadline) return done(false, 'timeout');
+    await o.clock.sleep(Math.min(o.pollMs, Math.max(1, deadline - now)));
+  }
+}
