@@ -1,0 +1,174 @@
+/**
+ * `GET /events` as a typed, self-healing stream. Opens the SSE stream with the session token,
+ * parses salt-api's framing ({@link SseParser}), classifies events ({@link classifySaltEvent}),
+ * filters by tag globs, and reconnects when the stream ends: after the server's `retry:` hint
+ * (400 ms on salt-api) with jittered backoff on repeated failures, logging in again when the token
+ * has expired (salt-api ends the stream then) or a reconnect gets 401. Events fired while
+ * disconnected are lost (salt-api has no replay): listen for `reconnected` to resynchronise.
+ */
+import { EventEmitter } from 'node:events';
+import { SaltApiError } from '../../shared/errors.js';
+import { systemClock, type Clock } from '../../shared/ports/clock.js';
+import { systemRandom, type Random } from '../../shared/ports/random.js';
+import { nullLogger, type Logger } from '../../shared/log/logger.js';
+import { tagMatches } from '../../shared/salt/event-tags.js';
+import type { SaltApiClient } from './client.js';
+import { errorFromNetwork, errorFromResponse } from './errors.js';
+import { classifySaltEvent, parseRawEvent, type SaltEvent } from './salt-event.js';
+import { SseParser } from './sse-parser.js';
+
+export interface SaltEventStreamOptions {
+  /** Tag globs to keep (`salt/auth`, `salt/minion/*\/start`, …); default all. */
+  tags?: string[];
+  /** Reconnect delay cap in ms after repeated failures (default 30 s). */
+  maxDelayMs?: number;
+  /** Consecutive 401s after a fresh login before giving up with SALTAPI_AUTH_DENIED (default 2). */
+  maxAuthFailures?: number;
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+}
+
+/**
+ * Events: `connected` (each successful open), `reconnected` (every open after the first),
+ * `disconnected` (stream ended, with the reason), `warning` (a malformed event, skipped).
+ */
+export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltEvent> {
+  private readonly queue: SaltEvent[] = [];
+  private waiters: Array<{ resolve: (r: IteratorResult<SaltEvent>) => void; reject: (e: unknown) => void }> = [];
+  private readonly ac = new AbortController();
+  private failure: unknown;
+  private closed = false;
+  private retryMs = 400;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly log: Logger;
+  /** Times the stream was opened. */
+  opens = 0;
+
+  constructor(private readonly client: SaltApiClient, private readonly o: SaltEventStreamOptions = {}) {
+    super();
+    this.clock = o.clock ?? systemClock;
+    this.random = o.random ?? systemRandom;
+    this.log = (o.logger ?? nullLogger).child({ component: 'saltapi-events' });
+    void this.loop();
+  }
+
+  /** Stop the stream; pending `next()` calls end. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ac.abort();
+    for (const w of this.waiters.splice(0)) w.resolve({ value: undefined, done: true });
+  }
+
+  /** The next event (or rejects with the error that ended the stream). */
+  next(): Promise<IteratorResult<SaltEvent>> {
+    const e = this.queue.shift();
+    if (e) return Promise.resolve({ value: e, done: false });
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** Resolve with the first event satisfying `pred` (events before it are consumed). */
+  async waitFor(pred: (e: SaltEvent) => boolean, timeoutMs = 30_000): Promise<SaltEvent> {
+    const timer = this.clock.setTimeout(() => this.fail(new SaltApiError('SALTAPI_TIMEOUT', `no matching Salt event within ${timeoutMs} ms`)), timeoutMs);
+    try {
+      for (;;) {
+        const r = await this.next();
+        if (r.done) throw new SaltApiError('SALTAPI_UNAVAILABLE', 'the event stream was closed');
+        if (pred(r.value)) return r.value;
+      }
+    } finally {
+      this.clock.clearTimeout(timer);
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<SaltEvent> {
+    return { next: () => this.next(), return: async () => { this.close(); return { value: undefined, done: true }; } };
+  }
+
+  private push(e: SaltEvent): void {
+    if (this.o.tags && !this.o.tags.some((p) => tagMatches(p, e.tag))) return;
+    const w = this.waiters.shift();
+    if (w) w.resolve({ value: e, done: false });
+    else this.queue.push(e);
+  }
+
+  private fail(err: unknown): void {
+    this.failure = err;
+    this.closed = true;
+    this.ac.abort();
+    for (const w of this.waiters.splice(0)) w.reject(err);
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    let authFailures = 0;
+    while (!this.closed) {
+      let reason = 'ended';
+      try {
+        const token = await this.client.token();
+        const res = await this.client.rawFetch('/events', { headers: { Accept: 'text/event-stream' }, signal: this.ac.signal });
+        if (res.status === 401) {
+          this.client.invalidate(token);
+          if (++authFailures >= (this.o.maxAuthFailures ?? 2)) throw errorFromResponse({ status: 401, body: await res.text(), contentType: res.headers.get('content-type') ?? '', request: 'GET /events' });
+          continue; // log in again at once
+        }
+        if (res.status >= 400) throw errorFromResponse({ status: res.status, body: await res.text(), contentType: res.headers.get('content-type') ?? '', request: 'GET /events' });
+        authFailures = 0;
+        failures = 0;
+        this.opens++;
+        this.emit('connected');
+        if (this.opens > 1) this.emit('reconnected');
+        await this.consume(res.body as unknown as AsyncIterable<Buffer>);
+        // salt-api ends the stream when the token expires: log in again before reconnecting
+        const s = this.client.currentSession;
+        if (s && s.expire * 1000 <= this.clock.now()) this.client.invalidate(s.token);
+      } catch (err) {
+        if (this.closed) break;
+        if (err instanceof SaltApiError && err.code === 'SALTAPI_AUTH_DENIED') return this.fail(err);
+        if (err instanceof SaltApiError && err.code === 'SALTAPI_BAD_PAYLOAD') return this.fail(err);
+        reason = err instanceof SaltApiError ? err.code : (err as Error).message;
+        if (!(err instanceof SaltApiError)) reason = errorFromNetwork(err, 'GET /events').code;
+        failures++;
+      }
+      if (this.closed) break;
+      this.emit('disconnected', reason);
+      const backoff = failures ? Math.min(this.o.maxDelayMs ?? 30_000, this.retryMs * 2 ** Math.min(failures, 10)) : this.retryMs;
+      const delay = backoff * (failures ? 0.5 + this.random.float() / 2 : 1);
+      this.log.debug('event stream reconnecting', { reason, delayMs: Math.round(delay) });
+      await this.clock.sleep(delay, this.ac.signal).catch(() => undefined);
+    }
+  }
+
+  private async consume(body: AsyncIterable<Buffer>): Promise<void> {
+    const parser = new SseParser();
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of body) {
+        for (const item of parser.feed(decoder.decode(chunk, { stream: true }))) {
+          if (item.type === 'retry') {
+            this.retryMs = item.retry;
+            continue;
+          }
+          try {
+            this.push(classifySaltEvent(parseRawEvent(item.data, item.tag)));
+          } catch (err) {
+            this.emit('warning', err);
+          }
+        }
+      }
+    } catch (err) {
+      if (this.closed) return;
+      if (err instanceof SaltApiError) throw err;
+      throw errorFromNetwork(err, 'GET /events');
+    }
+  }
+}
+
+/** Open the typed event stream of `client` (see {@link SaltEventStreamOptions}). */
+export function openSaltEvents(client: SaltApiClient, options: SaltEventStreamOptions = {}): SaltEventStream {
+  return new SaltEventStream(client, options);
+}
