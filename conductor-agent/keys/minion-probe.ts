@@ -45,22 +45,30 @@ export function saltApiMinionProbe(salt: SaltLocalCaller, options: { timeoutSeco
   const timeout = options.timeoutSeconds ?? 15;
   const call = (ids: readonly string[], fun: string, arg: unknown[]): Promise<Record<string, unknown>> =>
     salt.local([...ids], fun, arg, { tgtType: 'list', timeout });
+  const pingIds = async (ids: readonly string[]): Promise<string[]> => {
+    if (ids.length === 0) return [];
+    const r = await call(ids, 'test.ping', []);
+    return ids.filter((id) => r[id] === true);
+  };
   return {
     async signingReports(ids) {
       const out = new Map<string, SigningReport>();
       for (const id of ids) out.set(id, { id, responded: false, verifies: null, signKeyFingerprint: null });
       if (ids.length === 0) return out;
+      // salt-api reports a minion that did not answer as `false`, the same value config.get returns
+      // for "verification off": ping first, so silence and "off" stay distinguishable.
+      const responders = await pingIds(ids);
+      if (responders.length === 0) return out;
       const [verify, pki, name] = await Promise.all([
-        call(ids, 'config.get', ['verify_master_pubkey_sign']),
-        call(ids, 'config.get', ['pki_dir']),
-        call(ids, 'config.get', ['master_sign_key_name']),
+        call(responders, 'config.get', ['verify_master_pubkey_sign']),
+        call(responders, 'config.get', ['pki_dir']),
+        call(responders, 'config.get', ['master_sign_key_name']),
       ]);
       // Group minions by the key path they report, so one file.read call serves each group.
       const byPath = new Map<string, string[]>();
-      for (const id of ids) {
-        if (!(id in verify)) continue;
+      for (const id of responders) {
         const v = verify[id];
-        out.set(id, { id, responded: true, verifies: typeof v === 'boolean' ? v : v === '' || v === null ? false : null, signKeyFingerprint: null });
+        out.set(id, { id, responded: true, verifies: v === true ? true : v === false || v === '' ? false : null, signKeyFingerprint: null });
         const dir = typeof pki[id] === 'string' && pki[id] !== '' ? (pki[id] as string) : DEFAULT_MINION_PKI;
         const keyName = typeof name[id] === 'string' && name[id] !== '' ? (name[id] as string) : 'master_sign';
         const path = `${dir.replace(/\/+$/, '')}/${keyName}.pub`;
@@ -84,9 +92,7 @@ export function saltApiMinionProbe(salt: SaltLocalCaller, options: { timeoutSeco
       return out;
     },
     async ping(ids) {
-      if (ids.length === 0) return new Set();
-      const r = await call(ids, 'test.ping', []);
-      return new Set(Object.entries(r).filter(([, v]) => v === true).map(([id]) => id));
+      return new Set(await pingIds(ids));
     },
   };
 }

@@ -16,7 +16,7 @@ import type { Logger } from '../../shared/log/logger.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
 import type { PlannedChange } from './changes.js';
 import { readMasterConfig, type MasterSigningSettings } from './master-config.js';
-import type { MinionProbe } from './minion-probe.js';
+import type { MinionProbe, SigningReport } from './minion-probe.js';
 import { listMinionKeys, masterKeyPaths, readMasterKeyFiles, readOptional, type MasterKeyFiles } from './pki.js';
 import { evaluateReadiness, type Readiness } from './readiness.js';
 import { keepOldPair, rotationIdFor, saveRecord, type RotationRecord } from './rotation-store.js';
@@ -107,7 +107,17 @@ export async function rotateMasterKey(o: RotateOptions): Promise<RotateReport> {
   const signPem = o.signKeyFile ? await readOptional(o.signKeyFile) : files.signPem;
   const accepted = (await listMinionKeys(o.pkiDir)).accepted;
   const signFinger = files.signPub !== undefined ? pemFinger(files.signPub, 'sha256') : '';
-  const readiness = evaluateReadiness(accepted, files.signPub !== undefined ? await o.probe.signingReports(accepted) : new Map(), signFinger);
+  let reports: Map<string, SigningReport> = new Map();
+  if (files.signPub !== undefined) {
+    try {
+      reports = await o.probe.signingReports(accepted);
+    } catch (err) {
+      // Without answers nobody counts as ready; only --force may go on (and then reports them all).
+      if (o.force !== true) throw err;
+      log?.warn('could not ask the minions; every minion counts as not ready', { error: (err as Error).message });
+    }
+  }
+  const readiness = evaluateReadiness(accepted, reports, signFinger);
   const oldFingerprint = rotationPreflight({ settings: st, files, signPem, readiness, force: o.force === true });
   const id = rotationIdFor(new Date(o.clock.now()));
   const keepDir = join(o.rotationsDir, id);

@@ -16,7 +16,7 @@ describe('conductor-agent/keys/readiness and the salt-api minion probe', () => {
     assert.deepEqual(r.notReady.map((x) => x.reason), ['no-answer', 'verification-off', 'sign-key-missing', 'sign-key-differs']);
   });
 
-  it('asks the running minions with read-only local calls and reads each one\'s master_sign.pub', async () => {
+  it('pings first (salt-api reports silence as false), then asks with read-only calls and reads each master_sign.pub', async () => {
     const signPub = rsaPair().publicKey;
     const calls: string[] = [];
     const salt: SaltLocalCaller = {
@@ -26,7 +26,7 @@ describe('conductor-agent/keys/readiness and the salt-api minion probe', () => {
         if (fun === 'config.get' && arg[0] === 'pki_dir') return { m1: '/etc/salt/pki/minion', m2: '/etc/salt/pki/minion' };
         if (fun === 'config.get') return { m1: 'master_sign', m2: 'master_sign' };
         if (fun === 'file.read') return { m1: signPub, m2: 'ERROR: No such file' };
-        if (fun === 'test.ping') return { m1: true };
+        if (fun === 'test.ping') return { m1: true, m2: true, m3: false };
         return {};
       },
     };
@@ -37,6 +37,7 @@ describe('conductor-agent/keys/readiness and the salt-api minion probe', () => {
     assert.equal(reports.get('m2')?.signKeyFingerprint, null);
     assert.equal(reports.get('m3')?.responded, false);
     assert.ok(calls.some((c) => c.startsWith('file.read ["/etc/salt/pki/minion/master_sign.pub"]')));
-    assert.deepEqual([...(await probe.ping(['m1', 'm2']))], ['m1']);
+    assert.deepEqual([...(await probe.ping(['m1', 'm3']))], ['m1']);
+    assert.ok(!calls.some((c) => c.startsWith('config.get') && c.includes('m3')), 'silent minions are not asked further');
   });
 });
