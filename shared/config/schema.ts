@@ -138,6 +138,23 @@ export const conductorSchema = z
       })
       .strict()
       .default({ exportDir: '/srv/salt/ssr_recovery/files', waitSeconds: 180 }),
+    restore: z
+      .object({
+        /** Also stop salt-master after 128T (and start it before 128T): for installs where 128T does not manage it. */
+        stopSaltMaster: z.boolean().default(false),
+        /** More absolute paths (files or folders) a restore may write, beyond the backup's set and backup.extraPaths. */
+        extraPaths: z.array(absPath).default([]),
+        /** Journal, staging and kept old files of a running restore: never inside a folder a restore replaces. */
+        journalDir: absPath.default('/var/lib/ssr-recovery-restore'),
+        /** Refuse archives that expand beyond this many bytes (decompression bombs). */
+        maxTotalBytes: z.number().int().positive().default(16 * 1024 ** 3),
+        /** Refuse archives whose uncompressed/compressed ratio exceeds this. */
+        maxRatio: z.number().positive().default(200),
+        /** How long post-verify waits for 128T, salt-api and the checks to pass after the start (ms). */
+        postVerifyTimeoutMs: z.number().int().nonnegative().default(120_000),
+      })
+      .strict()
+      .default({ stopSaltMaster: false, extraPaths: [], journalDir: '/var/lib/ssr-recovery-restore', maxTotalBytes: 16 * 1024 ** 3, maxRatio: 200, postVerifyTimeoutMs: 120_000 }),
     services: z.record(z.string(), serviceCommands).default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
