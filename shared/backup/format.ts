@@ -12,11 +12,30 @@
 export const MANIFEST_NAME = 'ssr-recovery-manifest.json';
 export const MANIFEST_FORMAT = 'ssr-recovery-backup';
 export const MANIFEST_VERSION = 1;
-/** Suffixes, and the name pattern `conductor-backup-<host>-<node>-<YYYY-MM-DDTHHMMSSZ>.tar.gz[.age]`. */
+/**
+ * Suffixes, and the name pattern `conductor-backup-<host>-<node>-<YYYY-MM-DDTHHMMSSZ>.tar.gz[.age]`.
+ * Host names and node names may both contain `-`, so the name cannot be split between them without
+ * knowing one of the two: the pattern takes the timestamp from the end and leaves `<host>-<node>`
+ * together in `hostNode`. The node is authoritative in the manifest; {@link splitHostNode} splits
+ * the name when the host is known.
+ */
 export const ARCHIVE_SUFFIX = '.tar.gz';
 export const ENCRYPTED_SUFFIX = '.tar.gz.age';
 export const CHECKSUM_SUFFIX = '.sha256';
-export const ARCHIVE_NAME_RE = /^conductor-backup-(?<host>.+)-(?<node>[^-]+)-(?<stamp>\d{4}-\d{2}-\d{2}T\d{6}Z)\.tar\.gz(?<age>\.age)?$/;
+export const ARCHIVE_NAME_RE = /^conductor-backup-(?<hostNode>.+)-(?<stamp>\d{4}-\d{2}-\d{2}T\d{6}Z)\.tar\.gz(?<age>\.age)?$/;
+
+/** `<host>-<node>` from an archive name → `{host, node}` when it starts with the given host. */
+export function splitHostNode(hostNode: string, host: string): { host: string; node: string } | undefined {
+  return hostNode.startsWith(host + '-') && hostNode.length > host.length + 1 ? { host, node: hostNode.slice(host.length + 1) } : undefined;
+}
+
+/** `2026-11-24T113000Z` → Date (UTC). */
+export function parseArchiveStamp(stamp: string): Date | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(stamp);
+  if (!m) return undefined;
+  const d = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+  return Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== stamp.slice(0, 10) ? undefined : d;
+}
 
 export type ManifestEntryType = 'file' | 'dir';
 
@@ -56,6 +75,8 @@ export interface Manifest {
   masterFingerprint?: string;
   /** System paths that were optional and absent. */
   missingOptional: string[];
+  /** Paths inside included folders that were left out (symlinks, sockets, devices), with why. */
+  skipped?: { path: string; reason: string }[];
   /** Every member after the manifest, in archive order. */
   entries: ManifestEntry[];
 }

@@ -1,0 +1,193 @@
+/**
+ * Streams the backup into an open file: manifest first, every file hashed while it is read (one
+ * read per file, never two), compressed in parallel.
+ *
+ * Layout (multi-member gzip, RFC 1952 §2.2; GNU tar, gzip and zlib read it as one stream):
+ *   member 0   stored (uncompressed) deflate holding the manifest's tar member, written first with
+ *              placeholder hashes and overwritten in place at the end (same length, see manifest.ts);
+ *   member 1…n the rest of the tar stream cut into fixed-size chunks, each gzip'd on libuv's thread
+ *              pool (pigz-style) and appended in order, the last one ending with the tar end blocks.
+ *
+ * GNU `tar -czf` runs tar and gzip as two processes; compressing chunks concurrently is how we stay
+ * within its wall time on two cores while also hashing every byte.
+ */
+import { createHash } from 'node:crypto';
+import { writeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { gzip, constants as zc } from 'node:zlib';
+import { pemFinger } from '../../shared/salt/fingerprint.js';
+import type { Manifest } from '../../shared/backup/format.js';
+import { BackupError } from '../../shared/errors.js';
+import type { CollectedEntry } from './collect.js';
+import { unreadable, vanished } from './collect.js';
+import { storedGzip } from './gzip-stored.js';
+import { buildManifest, manifestMember, serializeManifest, type ManifestMeta } from './manifest.js';
+import type { SourceFs } from './source-fs.js';
+import { END_OF_ARCHIVE, encodeHeader, padding } from './tar-header.js';
+
+export interface WriteArchiveOptions {
+  /** An open, empty file descriptor (the temp file). */
+  fd: number;
+  meta: ManifestMeta;
+  entries: CollectedEntry[];
+  fs: SourceFs;
+  /** System path of master.pub: its content is captured while streaming for the fingerprint. */
+  masterPubPath?: string | undefined;
+  /** zlib level; 6 = gzip's default, what `tar -czf` uses. */
+  level?: number;
+  /** Bytes of tar stream per gzip member. */
+  chunkSize?: number;
+  /** Chunks compressing at once. */
+  concurrency?: number;
+  /** Called as content is read: bytes done of `total` file bytes. */
+  onProgress?: (done: number) => void;
+}
+
+export interface WrittenArchive {
+  manifest: Manifest;
+  /** Bytes written (the archive's size). */
+  size: number;
+}
+
+const DEFAULT_CHUNK = 1 << 20;
+
+function gzipAsync(buf: Buffer, level: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    gzip(buf, { level, memLevel: 8, strategy: zc.Z_DEFAULT_STRATEGY, chunkSize: Math.max(64 * 1024, buf.length >>> 2) }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+}
+
+/** Write the archive into `fd`; throws BACKUP_FILE_CHANGED / FS_UNREADABLE / BACKUP_FAILED. */
+export async function writeArchive(o: WriteArchiveOptions): Promise<WrittenArchive> {
+  const level = o.level ?? 6;
+  const chunkSize = o.chunkSize ?? DEFAULT_CHUNK;
+  const concurrency = o.concurrency ?? Math.max(2, availableParallelism());
+  let position = 0;
+  const put = (buf: Buffer, at?: number): void => {
+    let off = 0;
+    while (off < buf.length) {
+      const n = writeSync(o.fd, buf, off, buf.length - off, at === undefined ? position : at + off);
+      off += n;
+      if (at === undefined) position += n;
+    }
+  };
+
+  // Member 0: the manifest with placeholders, so its length is fixed before any file is read.
+  const placeholderManifest = buildManifest(o.meta, o.entries);
+  const jsonLength = serializeManifest(placeholderManifest).length;
+  const placeholder = storedGzip(manifestMember(placeholderManifest));
+  put(placeholder);
+
+  // Members 1…n: chunks of the tar stream compressed concurrently, written in order.
+  const inflight: Promise<Buffer>[] = [];
+  const drainOne = async (): Promise<void> => {
+    const next = inflight.shift();
+    if (next) put(await next);
+  };
+  let chunk = Buffer.allocUnsafe(chunkSize);
+  let used = 0;
+  const submit = async (): Promise<void> => {
+    if (used === 0) return;
+    const p = gzipAsync(used === chunk.length ? chunk : chunk.subarray(0, used), level);
+    p.catch(() => undefined); // observed in drainOne; this only stops an unhandled-rejection crash
+    inflight.push(p);
+    chunk = Buffer.allocUnsafe(chunkSize);
+    used = 0;
+    while (inflight.length >= concurrency) await drainOne();
+  };
+  const append = async (data: Buffer): Promise<void> => {
+    let off = 0;
+    while (off < data.length) {
+      const n = data.copy(chunk, used, off);
+      used += n;
+      off += n;
+      if (used === chunk.length) await submit();
+    }
+  };
+
+  const hashes: string[] = [];
+  let masterPub: Buffer | undefined;
+  let done = 0;
+  try {
+    for (const e of o.entries) {
+      const header = encodeHeader({
+        name: e.systemPath.replace(/^\/+/, ''), type: e.type, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid,
+        uname: e.owner, gname: e.group, mtime: Math.floor(e.mtimeMs / 1000),
+      });
+      await append(header);
+      if (e.type === 'dir') {
+        hashes.push('');
+        continue;
+      }
+      const capture: Buffer[] | undefined = e.systemPath === o.masterPubPath ? [] : undefined;
+      const hash = createHash('sha256');
+      let fd: number;
+      try {
+        fd = o.fs.openSync(e.sourcePath);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw code === 'ENOENT' || code === 'ELOOP' ? vanished(e.systemPath, err) : unreadable(e.systemPath, err);
+      }
+      try {
+        const before = o.fs.fstatSync(fd);
+        if (!before.isFile() || before.size !== e.size) throw vanished(e.systemPath);
+        let left = e.size;
+        while (left > 0) {
+          if (used === chunk.length) await submit();
+          const want = Math.min(left, chunk.length - used);
+          let n: number;
+          try {
+            n = o.fs.readSync(fd, chunk, used, want, null);
+          } catch (err) {
+            throw unreadable(e.systemPath, err);
+          }
+          if (n === 0) throw vanished(e.systemPath); // shrank while we read it
+          const view = chunk.subarray(used, used + n);
+          hash.update(view);
+          if (capture) capture.push(Buffer.from(view));
+          used += n;
+          left -= n;
+          done += n;
+          o.onProgress?.(done);
+        }
+        // Grew, or was rewritten in place while we read it: what we hold is not one version of the file.
+        const probe = Buffer.allocUnsafe(1);
+        const after = o.fs.fstatSync(fd);
+        if (o.fs.readSync(fd, probe, 0, 1, null) !== 0 || after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs) {
+          throw vanished(e.systemPath);
+        }
+      } finally {
+        o.fs.closeSync(fd);
+      }
+      await append(Buffer.alloc(padding(e.size)));
+      hashes.push(hash.digest('hex'));
+      if (capture) masterPub = Buffer.concat(capture);
+    }
+    await append(END_OF_ARCHIVE);
+    await submit();
+    while (inflight.length > 0) await drainOne();
+  } catch (err) {
+    // Let every compression finish before the caller closes and unlinks the file.
+    await Promise.allSettled(inflight);
+    throw err;
+  }
+
+  let finger: string | undefined;
+  if (masterPub) {
+    try {
+      finger = pemFinger(masterPub);
+    } catch {
+      finger = undefined; // not a PEM key: the manifest keeps no fingerprint rather than a wrong one
+    }
+  }
+  const manifest = buildManifest(o.meta, o.entries, hashes, finger);
+  if (!finger) delete manifest.masterFingerprint;
+  const final = storedGzip(manifestMember(manifest, jsonLength));
+  if (final.length !== placeholder.length) {
+    throw new BackupError('BACKUP_FAILED', 'internal: the final manifest does not have the placeholder length', {
+      details: { expected: placeholder.length, actual: final.length }, hint: 'This is a bug; please report it.',
+    });
+  }
+  put(final, 0);
+  return { manifest, size: position };
+}

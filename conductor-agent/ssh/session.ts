@@ -1,0 +1,73 @@
+/**
+ * One SSH connection (ssh2) with the server's host key pinned, key-based authentication and a
+ * ready timeout; failures become SSH_* errors. The SFTP client (sftp.ts) and, later, the router SSH
+ * fallback run over it.
+ */
+import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { SshError } from '../../shared/errors.js';
+import { nullLogger, type Logger } from '../../shared/log/logger.js';
+import { matchesPin, sshFingerprint } from './host-key.js';
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  username: string;
+  /** Private key (OpenSSH or PEM) contents. Never logged. */
+  privateKey: Buffer | string;
+  /** Pinned `SHA256:…` host key fingerprint. */
+  hostKeyFingerprint: string;
+  readyTimeoutMs?: number;
+}
+
+export interface SshSession {
+  readonly client: Client;
+  /** Open the SFTP subsystem. */
+  sftp(): Promise<SFTPWrapper>;
+  close(): void;
+}
+
+/** Connect and authenticate; SSH_HOST_KEY_MISMATCH when the server's key is not the pinned one. */
+export function openSession(target: SshTarget, options: { logger?: Logger; connect?: Partial<ConnectConfig> } = {}): Promise<SshSession> {
+  const logger = (options.logger ?? nullLogger).child({ component: 'ssh', host: target.host, port: target.port });
+  const client = new Client();
+  let offered: string | undefined;
+  return new Promise((resolve, reject) => {
+    client.once('ready', () => {
+      client.removeAllListeners('error');
+      client.on('error', (err) => logger.warn('ssh connection error', { error: err.message }));
+      logger.debug('ssh session ready');
+      resolve({
+        client,
+        sftp: () => new Promise((res, rej) => client.sftp((err, sftp) => (err ? rej(new SshError('SSH_FAILED', `SFTP is not available on ${target.host}: ${err.message}`, { cause: err })) : res(sftp)))),
+        close: () => client.end(),
+      });
+    });
+    client.once('error', (err: Error & { level?: string }) => {
+      client.end();
+      if (offered !== undefined) {
+        reject(new SshError('SSH_HOST_KEY_MISMATCH', `the SSH host key of ${target.host}:${target.port} (${offered}) is not the pinned ${target.hostKeyFingerprint}`, {
+          cause: err, details: { host: target.host, port: target.port, offered, pinned: target.hostKeyFingerprint },
+          hint: 'If the server was rebuilt on purpose, check its key out of band (ssh-keygen -lf) and update the pinned fingerprint; otherwise someone may be in the middle.',
+        }));
+        return;
+      }
+      reject(new SshError('SSH_FAILED', `SSH to ${target.username}@${target.host}:${target.port} failed: ${err.message}`, {
+        cause: err, details: { host: target.host, port: target.port, level: err.level },
+        hint: err.level === 'client-authentication' ? 'Check the username and that the public key is in the server\'s authorized_keys.' : 'Check the host, port and network path.',
+      }));
+    });
+    client.connect({
+      host: target.host,
+      port: target.port,
+      username: target.username,
+      privateKey: target.privateKey,
+      readyTimeout: target.readyTimeoutMs ?? 20_000,
+      hostVerifier: (key: Buffer) => {
+        if (matchesPin(key, target.hostKeyFingerprint)) return true;
+        offered = sshFingerprint(key);
+        return false;
+      },
+      ...options.connect,
+    });
+  });
+}
