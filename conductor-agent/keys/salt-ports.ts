@@ -1,15 +1,13 @@
 /**
- * Builds the salt-api backed {@link MinionProbe} for the CLI from configuration. The salt-api
- * client (conductor-agent/saltapi) is wired here once it lands; until then rotation needs an
- * injected probe (library callers) and the CLI reports that clearly.
+ * Builds the salt-api backed {@link MinionProbe} for the CLI from configuration (`saltApi.*`),
+ * through the shared salt-api client.
  */
-import { RecoveryError } from '../../shared/errors.js';
 import type { CommandContext } from '../cli/context.js';
-import type { MinionProbe } from './minion-probe.js';
+import { saltApiMinionProbe, type MinionProbe, type SaltLocalCaller } from './minion-probe.js';
 
-/** A probe over the configured salt-api (`saltApi.*`). */
-export async function saltApiProbeFromConfig(_ctx: CommandContext): Promise<MinionProbe> {
-  throw new RecoveryError('NOT_IMPLEMENTED', 'the salt-api client is not in this build yet, so keys rotate cannot ask the minions', {
-    hint: 'Use the library (rotateMasterKey with a MinionProbe) until the salt-api client is available.',
-  });
+/** A probe over the configured salt-api. */
+export async function saltApiProbeFromConfig(ctx: CommandContext): Promise<MinionProbe> {
+  const { saltApiClientFromConfig } = await import('../saltapi/from-config.js');
+  const client: SaltLocalCaller = await saltApiClientFromConfig(ctx.config, { path: ctx.loaded.path, logger: ctx.logger });
+  return saltApiMinionProbe(client);
 }
