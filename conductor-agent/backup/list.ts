@@ -1,0 +1,85 @@
+/**
+ * `backup list`: every backup-like file in the folder with its age, size, node and check state.
+ * The default check compares each archive with its `.sha256` sidecar (one read of each archive);
+ * `deep` runs the full {@link verifyArchive}.
+ */
+import { promises as fsp } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import { CHECKSUM_SUFFIX } from '../../shared/backup/format.js';
+import { BackupError } from '../../shared/errors.js';
+import { sha256File } from './commit.js';
+import { isBackupFileName, parseArchiveName } from './naming.js';
+import { readManifest } from './read-manifest.js';
+import { verifyArchive } from './verify.js';
+
+export interface BackupListing {
+  name: string;
+  path: string;
+  size: number;
+  /** From the name for our archives, else the file's mtime. */
+  createdAt: string;
+  ageSeconds: number;
+  /** `ours` (named with a timestamp) or `hand-made` (e.g. the seed's `tar -czf`). */
+  kind: 'ours' | 'hand-made';
+  encrypted: boolean;
+  host?: string | undefined;
+  node?: string | undefined;
+  /** `ok` / `mismatch` / `missing` sidecar, or `not-checked`. */
+  sidecar: 'ok' | 'mismatch' | 'missing' | 'not-checked';
+  /** Full verification result with `deep`. */
+  verified?: 'verified' | 'unverified' | 'failed' | 'needs-identity';
+  differences?: number;
+}
+
+export interface ListOptions {
+  host?: string;
+  now?: () => Date;
+  check?: 'none' | 'sidecar' | 'deep';
+  identityFile?: string | undefined;
+}
+
+/** Newest first. */
+export async function listBackups(dir: string, options: ListOptions = {}): Promise<BackupListing[]> {
+  const host = options.host ?? osHostname();
+  const now = (options.now ?? (() => new Date()))().getTime();
+  const check = options.check ?? 'sidecar';
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new BackupError('BACKUP_FAILED', `cannot list the backup folder ${dir}: ${(err as Error).message}`, { cause: err, details: { dir } });
+  }
+  const out: BackupListing[] = [];
+  for (const name of names.filter(isBackupFileName)) {
+    const path = join(dir, name);
+    const st = await fsp.stat(path).catch(() => undefined);
+    if (!st?.isFile()) continue;
+    const parsed = parseArchiveName(name, host);
+    const created = parsed?.createdAt ?? st.mtime;
+    const item: BackupListing = {
+      name, path, size: st.size, createdAt: created.toISOString(), ageSeconds: Math.max(0, Math.round((now - created.getTime()) / 1000)),
+      kind: parsed ? 'ours' : 'hand-made', encrypted: name.endsWith('.age'), host: parsed?.host, node: parsed?.node, sidecar: 'not-checked',
+    };
+    if (!item.encrypted && parsed) {
+      const m = await readManifest(path);
+      if (m) Object.assign(item, { host: m.host, node: m.node });
+    }
+    if (check === 'sidecar') {
+      const side = await fsp.readFile(path + CHECKSUM_SUFFIX, 'utf8').catch(() => undefined);
+      if (side === undefined) item.sidecar = 'missing';
+      else item.sidecar = side.trim().split(/\s+/)[0]?.toLowerCase() === (await sha256File(path)) ? 'ok' : 'mismatch';
+    } else if (check === 'deep') {
+      if (item.encrypted && !options.identityFile) item.verified = 'needs-identity';
+      else {
+        const v = await verifyArchive(path, { identityFile: options.identityFile });
+        item.verified = v.status;
+        item.differences = v.differences.length;
+        item.sidecar = v.sidecar === 'invalid' ? 'mismatch' : v.sidecar;
+      }
+    }
+    out.push(item);
+  }
+  return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.name.localeCompare(a.name));
+}
