@@ -3,9 +3,10 @@
  * `salt-call event.send <ENROLL_TAG> <json>`. The master authenticated the minion, so the `id` the
  * master puts beside the payload (reference/salt.md §8, §10) names the router truthfully.
  */
+import { EVENT_TAGS } from '../salt/event-tags.js';
 
 /** Our custom Salt event tag (reactors and the conductor-agent listen for it). */
-export const ENROLL_TAG = 'ssr-recovery/router-agent/enroll';
+export const ENROLL_TAG = EVENT_TAGS.agentEnroll;
 
 /** The payload the router agent sends (inside the event's `data.data`). */
 export interface EnrollPayload {
