@@ -1,0 +1,62 @@
+/**
+ * The conductor-agent daemon's composition root: builds the real services from configuration and
+ * runs them under one lifecycle. Other parts plug in without editing this file by passing
+ * `services` (e.g. the router-agent WebSocket server): they start after the built-in ones and stop
+ * before them.
+ */
+import type { Loaded } from '../../shared/config/load.js';
+import type { ConductorConfig } from '../../shared/config/schema.js';
+import { nullLogger, type Logger } from '../../shared/log/logger.js';
+import type { CreateBackupOptions, BackupReport } from '../backup/run.js';
+import { createLifecycle, type Lifecycle, type LifecycleOptions, type Service } from './lifecycle.js';
+import { scheduledJob } from './scheduler.js';
+
+export type { Service } from './lifecycle.js';
+
+export interface DaemonOptions {
+  loaded: Loaded<ConductorConfig>;
+  logger?: Logger;
+  /** Extra services, started in order after the built-in ones. */
+  services?: readonly Service[];
+  /** Injected for tests: how one scheduled backup runs (default createBackup with retention). */
+  runBackup?: (options: CreateBackupOptions) => Promise<BackupReport>;
+  lifecycle?: Omit<LifecycleOptions, 'logger'>;
+}
+
+export interface DaemonHandle {
+  lifecycle: Lifecycle;
+  /** Names of the running services, in start order. */
+  services: string[];
+  /** Resolves with the exit code once the daemon has stopped. */
+  done: Promise<number>;
+}
+
+/** Built-in services from configuration (today: the backup schedule when `backup.schedule` is set). */
+export function builtinServices(options: DaemonOptions): Service[] {
+  const { config, root } = options.loaded;
+  const logger = options.logger ?? nullLogger;
+  const out: Service[] = [];
+  if (config.backup.schedule) {
+    out.push(scheduledJob({
+      name: 'backup-schedule',
+      schedule: config.backup.schedule,
+      logger,
+      run: async () => {
+        const run = options.runBackup ?? (await import('../backup/run.js')).createBackup;
+        const report = await run({ config, root, logger, prune: config.backup.keep });
+        logger.info('scheduled backup written', { archive: report.archive, size: report.size, sha256: report.sha256, pruned: report.pruned?.deleted.length ?? 0, offbox: report.offbox?.ok });
+      },
+    }));
+  }
+  return out;
+}
+
+/** Start the daemon; resolves once every service has started. */
+export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle> {
+  const logger = (options.logger ?? nullLogger).child({ component: 'daemon' });
+  const services = [...builtinServices(options), ...(options.services ?? [])];
+  const lifecycle = createLifecycle(services, { ...options.lifecycle, logger });
+  await lifecycle.start();
+  logger.info('daemon ready', { services: services.map((s) => s.name), pid: process.pid });
+  return { lifecycle, services: services.map((s) => s.name), done: lifecycle.done };
+}
