@@ -1,0 +1,122 @@
+/**
+ * Applying a staged restore to the target tree, and undoing it. Every step is idempotent so a run
+ * killed at any point can be resumed or rolled back by running the same step again:
+ * - save: each file about to be replaced is kept in the run's `old/` folder (a hard link: same
+ *   inode, so content, mode, owner and times come back exactly); folders keep their old metadata.
+ * - apply: folders are created, then each staged file is renamed into place (already carrying its
+ *   final mode, owner and times), then folder metadata is set.
+ * - rollback: in reverse order, saved files are renamed back, added paths removed, folder metadata
+ *   restored.
+ */
+import { join } from 'node:path';
+import { underRoot } from '../../shared/config/schema.js';
+import { besideTemp, keepOld, moveInto, type ApplyFs } from './apply-fs.js';
+import type { Journal, JournalChange } from './journal.js';
+
+export interface ApplyContext {
+  fs: ApplyFs;
+  journal: Journal;
+  /** The run folder's staging and old paths. */
+  staging: string;
+  old: string;
+  /** Called after each file is moved into place (progress, and the kill -9 tests). */
+  onApplied?: (path: string, index: number) => Promise<void> | void;
+}
+
+const target = (j: Journal, p: string): string => underRoot(j.root, p);
+
+/** Save what will be replaced; records `saved`/`oldMeta` in the journal's changes (caller persists it). */
+export async function saveOld(ctx: ApplyContext): Promise<void> {
+  const { fs, journal: j } = ctx;
+  if (!(await fs.lstat(ctx.old))) await fs.mkdir(ctx.old, 0o700);
+  let n = 0;
+  for (const c of j.changes) {
+    n++;
+    if (c.action !== 'replace') continue;
+    const t = target(j, c.path);
+    const st = await fs.lstat(t);
+    if (!st) continue;
+    if (c.kind === 'dir') {
+      c.oldMeta ??= { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+      continue;
+    }
+    c.saved ??= `f${n}`;
+    await keepOld(fs, t, join(ctx.old, c.saved));
+  }
+}
+
+/** Move every staged member into place. Safe to run again after a partial run. */
+export async function applyChanges(ctx: ApplyContext): Promise<string[]> {
+  const { fs, journal: j } = ctx;
+  const applied: string[] = [];
+  for (const c of j.changes) {
+    if (c.kind !== 'dir') continue;
+    const t = target(j, c.path);
+    if (!(await fs.lstat(t))) await fs.mkdir(t, 0o700);
+  }
+  let i = 0;
+  for (const c of j.changes) {
+    if (c.kind === 'dir') continue;
+    const staged = ctx.staging + c.path;
+    const t = target(j, c.path);
+    await fs.rm(besideTemp(t, j.id), false);
+    // A missing staged file means an earlier (killed) run already moved it into place.
+    if (await fs.lstat(staged)) await moveInto(fs, staged, t, j.id);
+    applied.push(c.path);
+    await ctx.onApplied?.(c.path, i++);
+  }
+  await finishDirs(ctx);
+  return applied;
+}
+
+/** Folder owner, mode and times, deepest first (after their content is in place). */
+async function finishDirs(ctx: ApplyContext): Promise<void> {
+  const { fs, journal: j } = ctx;
+  const changed = new Set(j.changes.filter((c) => c.kind === 'dir').map((c) => c.path));
+  const dirs = j.dirs.filter((d) => changed.has(d.path)).sort((a, b) => b.path.length - a.path.length);
+  for (const d of dirs) {
+    const t = target(j, d.path);
+    await fs.lchown(t, d.uid, d.gid);
+    await fs.chmod(t, d.mode);
+    await fs.lutimes(t, d.mtime, d.mtime);
+  }
+}
+
+/**
+ * Undo: put back every saved file, remove what was added, restore folder metadata. Returns the
+ * paths it could not restore (empty on success). Safe to run again after a partial run.
+ */
+export async function rollbackChanges(ctx: ApplyContext): Promise<{ path: string; error: string }[]> {
+  const { fs, journal: j } = ctx;
+  const failed: { path: string; error: string }[] = [];
+  const undo = async (c: JournalChange): Promise<void> => {
+    const t = target(j, c.path);
+    await fs.rm(besideTemp(t, j.id), false);
+    if (c.kind === 'dir') {
+      if (c.action === 'add') await fs.rm(t, true);
+      else if (c.oldMeta) {
+        await fs.lchown(t, c.oldMeta.uid, c.oldMeta.gid);
+        await fs.chmod(t, c.oldMeta.mode);
+      }
+      return;
+    }
+    if (c.action === 'replace' && c.saved) {
+      const saved = join(ctx.old, c.saved);
+      // A missing saved copy means this path was already put back.
+      if (await fs.lstat(saved)) await moveInto(fs, saved, t, j.id);
+      return;
+    }
+    if (c.action === 'add') await fs.rm(t, false);
+  };
+  // Files first (reverse order), then folders deepest first.
+  const files = j.changes.filter((c) => c.kind !== 'dir').reverse();
+  const dirs = j.changes.filter((c) => c.kind === 'dir').sort((a, b) => b.path.length - a.path.length);
+  for (const c of [...files, ...dirs]) {
+    try {
+      await undo(c);
+    } catch (err) {
+      failed.push({ path: c.path, error: (err as Error).message });
+    }
+  }
+  return failed;
+}

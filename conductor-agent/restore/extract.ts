@@ -1,0 +1,299 @@
+/**
+ * Safe, single-pass extraction of a backup archive into a fresh staging folder. node-tar's Parser
+ * reads headers; every write is ours, so nothing outside staging can be touched, whatever the
+ * archive says. Each member is checked before a byte is written: name (`..`, NUL), allowlist,
+ * type (no devices/FIFOs), setuid/setgid bits, links that leave the allowlist, duplicates, paths
+ * through a symlink, and — for archives with our manifest — presence in the manifest, type and
+ * size; SHA-256 is computed while writing and compared at the member's end. Bombs are stopped by
+ * total-size and compression-ratio limits. Any violation aborts with an ArchiveError; the caller
+ * removes the staging folder, so the target tree is never touched.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs';
+import { posix } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { Parser, type ReadEntry } from 'tar';
+import { ArchiveError, RecoveryError } from '../../shared/errors.js';
+import { MANIFEST_NAME, type Manifest, type ManifestEntry } from '../../shared/backup/format.js';
+import { isAllowed, isAncestorOfAllowed, type Allowlist } from './allowlist.js';
+import { openArchive } from './archive-source.js';
+import { JsonChecker } from './json-check.js';
+import { manifestIndex, parseManifest } from './manifest-check.js';
+import { resolveLinkTarget, systemPathOfMember, unsafeMember } from './member-path.js';
+import { safeMode } from './modes.js';
+import type { OwnerIds } from './owner-ids.js';
+import type { StagedMember } from './types.js';
+
+export interface ExtractLimits {
+  /** Refuse once the uncompressed tar stream exceeds this many bytes. */
+  maxTotalBytes: number;
+  /** Refuse when uncompressed/compressed exceeds this (after `ratioGraceBytes`). */
+  maxRatio: number;
+  ratioGraceBytes: number;
+  /** Largest manifest accepted. */
+  maxManifestBytes: number;
+}
+
+export const DEFAULT_LIMITS: ExtractLimits = {
+  maxTotalBytes: 16 * 1024 ** 3,
+  maxRatio: 200,
+  ratioGraceBytes: 16 * 1024 ** 2,
+  maxManifestBytes: 64 * 1024 ** 2,
+};
+
+export interface ExtractOptions {
+  archive: string;
+  /** A fresh, empty folder (0700) on the target's file system; members land at `<staging><system path>`. */
+  staging: string;
+  allowlist: Allowlist;
+  owners: OwnerIds;
+  pkiDir: string;
+  limits?: Partial<ExtractLimits>;
+  identityFile?: string | undefined;
+  /** System paths whose JSON syntax is checked while they stream (datastores). */
+  jsonPaths?: ReadonlySet<string>;
+}
+
+export interface ExtractResult {
+  manifest: Manifest | undefined;
+  members: StagedMember[];
+  /** SHA-256 of the archive file as read (compare with the `.sha256` sidecar). */
+  archiveSha256: string;
+  compressedBytes: number;
+  uncompressedBytes: number;
+  /** System path → JSON syntax error, for `jsonPaths` that did not parse. */
+  jsonErrors: Map<string, string>;
+  /** Modes that were tightened (private keys, pki folders). */
+  tightened: string[];
+  encrypted: boolean;
+}
+
+const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
+
+/** Extract `archive` into `staging`; throws an ArchiveError (or BACKUP_ENCRYPTION_FAILED) on any refusal. */
+export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult> {
+  const limits: ExtractLimits = { ...DEFAULT_LIMITS, ...Object.fromEntries(Object.entries(o.limits ?? {}).filter(([, v]) => v !== undefined)) };
+  const src = await openArchive(o.archive, { identityFile: o.identityFile });
+  const gunzip = createGunzip({ chunkSize: 1 << 18 });
+  const parser = new Parser({ strict: true });
+  const members: StagedMember[] = [];
+  const byPath = new Map<string, StagedMember>();
+  const symlinks = new Set<string>();
+  const jsonErrors = new Map<string, string>();
+  const tightened: string[] = [];
+  const dirsToFinish: StagedMember[] = [];
+  let manifest: Manifest | undefined;
+  let index: Map<string, ManifestEntry> | undefined;
+  let first = true;
+  let uncompressed = 0;
+  let failure: unknown;
+  let openFd: number | undefined;
+
+  return new Promise<ExtractResult>((resolve, reject) => {
+    const fail = (err: unknown): void => {
+      if (failure !== undefined) return;
+      failure = err;
+      if (openFd !== undefined) { try { closeSync(openFd); } catch { /* already closed */ } openFd = undefined; }
+      src.stream.destroy();
+      gunzip.destroy();
+      reject(err instanceof RecoveryError ? err : new ArchiveError('ARCHIVE_CORRUPT', `${o.archive} is not a readable gzip'd tar: ${(err as Error).message}`, {
+        cause: err, details: { archive: o.archive }, hint: 'Nothing was changed. Check the archive with `conductor-agent backup verify`, or use another backup.',
+      }));
+    };
+    const staged = (p: string): string => o.staging + p;
+    const ensureParent = (p: string): void => { mkdirSync(posix.dirname(staged(p)), { recursive: true, mode: 0o700 }); };
+
+    const onEntry = (e: ReadEntry): void => {
+      if (failure !== undefined) { e.resume(); return; }
+      try {
+        if (first) {
+          first = false;
+          if (e.path === MANIFEST_NAME) return readManifest(e);
+        }
+        handleMember(e);
+      } catch (err) {
+        e.resume();
+        fail(err);
+      }
+    };
+
+    const readManifest = (e: ReadEntry): void => {
+      if (e.size > limits.maxManifestBytes) throw new ArchiveError('ARCHIVE_TOO_LARGE', `the manifest is ${e.size} bytes (limit ${limits.maxManifestBytes})`, { details: { reason: 'manifest-too-large' } });
+      const chunks: Buffer[] = [];
+      e.on('data', (c: Buffer) => chunks.push(c));
+      e.on('end', () => {
+        try {
+          manifest = parseManifest(Buffer.concat(chunks));
+          index = manifestIndex(manifest);
+        } catch (err) { fail(err); }
+      });
+    };
+
+    const handleMember = (e: ReadEntry): void => {
+      const rawName = e.path;
+      if (rawName === MANIFEST_NAME || posix.basename(rawName) === MANIFEST_NAME) throw unsafeMember('unexpected-member', rawName, 'a manifest that is not the first member');
+      const path = systemPathOfMember(rawName, { seedArchive: manifest === undefined });
+      const type = e.type as string;
+      if (byPath.has(path)) throw unsafeMember('duplicate-member', rawName, 'the archive holds this path twice (a later copy would overwrite the first)');
+      for (let d = posix.dirname(path); d !== '/'; d = posix.dirname(d)) {
+        if (symlinks.has(d)) throw unsafeMember('through-symlink', rawName, `the path goes through the symlink ${d}`);
+      }
+      if (type === 'CharacterDevice' || type === 'BlockDevice' || type === 'FIFO') throw unsafeMember('device-or-fifo', rawName, `a ${type} entry`);
+      const mode = e.mode ?? 0;
+      if (mode & 0o6000) throw unsafeMember('setuid-setgid', rawName, `mode ${mode.toString(8)} has setuid/setgid bits`);
+      const kind = type === 'Directory' ? 'dir' : FILE_TYPES.has(type) ? 'file' : type === 'SymbolicLink' ? 'symlink' : type === 'Link' ? 'hardlink' : undefined;
+      if (kind === undefined) throw unsafeMember('unsupported-type', rawName, `entry type ${type} is not restorable`);
+      const allowed = isAllowed(o.allowlist, path);
+      if (!allowed && !(kind === 'dir' && isAncestorOfAllowed(o.allowlist, path))) {
+        throw unsafeMember('outside-allowlist', rawName, `${path} is not in the restore set`, { path });
+      }
+      const m = index?.get(path);
+      if (index) {
+        if (!m) throw unsafeMember('unexpected-member', rawName, 'the member is not listed in the manifest', { path });
+        if ((m.type === 'dir') !== (kind === 'dir') || kind === 'symlink' || kind === 'hardlink') throw unsafeMember('type-mismatch', rawName, `the manifest says ${m.type}, the archive holds ${type}`);
+        if (kind === 'file' && e.size > m.size) throw tooLarge(rawName, e.size, m.size);
+      }
+      const uid = o.owners.uid(m?.owner ?? e.uname, m?.uid ?? e.uid ?? 0);
+      const gid = o.owners.gid(m?.group ?? e.gname, m?.gid ?? e.gid ?? 0);
+      const mtime = m ? Math.floor(Date.parse(m.mtime) / 1000) : Math.floor((e.mtime?.getTime() ?? 0) / 1000);
+      const wanted = safeMode(path, kind, (m?.mode ?? mode) & 0o1777, o.pkiDir);
+      if (wanted !== ((m?.mode ?? mode) & 0o1777)) tightened.push(path);
+      const member: StagedMember = { path, kind, size: kind === 'file' ? e.size : 0, mode: wanted, uid, gid, mtime: Number.isFinite(mtime) ? mtime : 0 };
+      byPath.set(path, member);
+      members.push(member);
+
+      if (kind === 'dir') {
+        mkdirSync(staged(path), { recursive: true, mode: 0o700 });
+        dirsToFinish.push(member);
+        e.resume();
+        return;
+      }
+      ensureParent(path);
+      if (kind === 'symlink') {
+        const target = e.linkpath ?? '';
+        const resolved = resolveLinkTarget(path, target);
+        if (!resolved || !isAllowed(o.allowlist, resolved)) throw unsafeMember('link-escape', rawName, `symlink to ${target} leaves the restore set`, { linkpath: target });
+        member.linkTarget = target;
+        symlinks.add(path);
+        symlinkSync(target, staged(path));
+        lchownSync(staged(path), uid, gid);
+        e.resume();
+        return;
+      }
+      if (kind === 'hardlink') {
+        const targetPath = systemPathOfMember(e.linkpath ?? '', { seedArchive: manifest === undefined });
+        const t = byPath.get(targetPath);
+        if (!t || t.kind !== 'file' || !isAllowed(o.allowlist, targetPath)) throw unsafeMember('link-escape', rawName, `hard link to ${e.linkpath} is not an earlier file in the restore set`, { linkpath: e.linkpath });
+        Object.assign(member, { size: t.size, sha256: t.sha256, mode: t.mode, uid: t.uid, gid: t.gid, mtime: t.mtime, linkTarget: targetPath });
+        linkSync(staged(targetPath), staged(path));
+        e.resume();
+        return;
+      }
+      writeFile(e, member, m);
+    };
+
+    const writeFile = (e: ReadEntry, member: StagedMember, m: ManifestEntry | undefined): void => {
+      const fd = openSync(staged(member.path), 'wx', 0o600);
+      openFd = fd;
+      const hash: Hash = createHash('sha256');
+      const json = o.jsonPaths?.has(member.path) ? new JsonChecker() : undefined;
+      let written = 0;
+      e.on('data', (c: Buffer) => {
+        if (failure !== undefined) return;
+        written += c.length;
+        if (m && written > m.size) return fail(tooLarge(e.path, written, m.size));
+        hash.update(c);
+        json?.write(c);
+        let off = 0;
+        try {
+          while (off < c.length) off += writeSync(fd, c, off, c.length - off);
+        } catch (err) { fail(writeFailed(member.path, err)); }
+      });
+      e.on('end', () => {
+        if (failure !== undefined) return;
+        try {
+          member.sha256 = hash.digest('hex');
+          if (m && (written !== m.size || member.sha256 !== m.sha256)) {
+            throw new ArchiveError('ARCHIVE_HASH_MISMATCH', `${member.path} does not match the manifest (size ${written}/${m.size}, sha256 ${member.sha256.slice(0, 12)}…/${m.sha256?.slice(0, 12)}…)`, {
+              details: { path: member.path, expected: m.sha256, actual: member.sha256, expectedSize: m.size, actualSize: written },
+              hint: 'Nothing was changed. The archive is damaged or was altered: use another backup.',
+            });
+          }
+          if (json) { const err = json.end(); if (err !== undefined) jsonErrors.set(member.path, err); }
+          fchownSync(fd, member.uid, member.gid);
+          fchmodSync(fd, member.mode);
+          futimesSync(fd, member.mtime, member.mtime);
+          closeSync(fd);
+          openFd = undefined;
+        } catch (err) { fail(err instanceof RecoveryError ? err : writeFailed(member.path, err)); }
+      });
+    };
+
+    parser.on('entry', onEntry);
+    parser.on('ignoredEntry', (e: ReadEntry) => fail(unsafeMember('unsupported-type', e.path, `entry type ${String(e.type)} is not restorable`)));
+    parser.on('warn', (code: string, message: string | Error) => {
+      const text = message instanceof Error ? message.message : message;
+      fail(code === 'TAR_ENTRY_INVALID' || code === 'TAR_ENTRY_UNSUPPORTED'
+        ? unsafeMember('malformed-header', '?', `malformed tar header (${text})`)
+        : new ArchiveError('ARCHIVE_CORRUPT', `${o.archive}: ${text}`, { details: { tarCode: code }, hint: 'Nothing was changed. The archive is truncated or not a tar: use another backup.' }));
+    });
+    parser.on('error', (err: Error) => fail(err));
+    src.stream.on('error', (err) => fail(err));
+    gunzip.on('error', (err) => fail(err));
+    gunzip.on('data', (c: Buffer) => {
+      if (failure !== undefined) return;
+      uncompressed += c.length;
+      if (uncompressed > limits.maxTotalBytes) {
+        return fail(new ArchiveError('ARCHIVE_TOO_LARGE', `the archive expands beyond ${limits.maxTotalBytes} bytes`, { details: { reason: 'total-size', limit: limits.maxTotalBytes }, hint: 'Nothing was changed. Raise restore.maxTotalBytes only if this backup is really that large.' }));
+      }
+      if (uncompressed > limits.ratioGraceBytes && uncompressed / Math.max(1, src.bytesRead()) > limits.maxRatio) {
+        return fail(new ArchiveError('ARCHIVE_TOO_LARGE', `the archive expands more than ${limits.maxRatio}× (a decompression bomb?)`, { details: { reason: 'compression-ratio', limit: limits.maxRatio }, hint: 'Nothing was changed. Raise restore.maxRatio only if you trust this archive.' }));
+      }
+      if (!parser.write(c)) {
+        gunzip.pause();
+        parser.once('drain', () => gunzip.resume());
+      }
+    });
+    gunzip.on('end', () => {
+      if (failure !== undefined) return;
+      parser.end();
+    });
+    parser.on('end', () => {
+      if (failure !== undefined) return;
+      try {
+        if (first) throw new ArchiveError('ARCHIVE_CORRUPT', `${o.archive} holds no members`, { details: { archive: o.archive } });
+        if (index) {
+          const missing = [...index.keys()].filter((p) => !byPath.has(p));
+          if (missing.length) {
+            throw new ArchiveError('ARCHIVE_HASH_MISMATCH', `${missing.length} member(s) listed in the manifest are missing from the archive (first: ${missing[0]})`, {
+              details: { reason: 'missing-member', missing: missing.slice(0, 20) }, hint: 'Nothing was changed. The archive is truncated or was altered: use another backup.',
+            });
+          }
+        }
+        // Folder modes last: a 0500 folder set early would refuse its own children.
+        for (const d of dirsToFinish.reverse()) {
+          lchownSync(staged(d.path), d.uid, d.gid);
+          chmodSync(staged(d.path), d.mode);
+          lutimesSync(staged(d.path), d.mtime, d.mtime);
+        }
+        resolve({ manifest, members, archiveSha256: src.fileSha256(), compressedBytes: src.bytesRead(), uncompressedBytes: uncompressed, jsonErrors, tightened, encrypted: src.encrypted });
+      } catch (err) { fail(err); }
+    });
+    src.stream.pipe(gunzip);
+  });
+}
+
+function tooLarge(member: string, size: number, expected: number): ArchiveError {
+  return new ArchiveError('ARCHIVE_TOO_LARGE', `member ${member} is ${size} bytes, larger than the ${expected} the manifest records`, {
+    details: { member, reason: 'member-larger-than-manifest', size, expected },
+    hint: 'Nothing was changed. The archive was altered: use another backup.',
+  });
+}
+
+function writeFailed(path: string, err: unknown): RecoveryError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new RecoveryError('FS_WRITE_FAILED', `cannot stage ${path}: ${(err as Error).message}`, {
+    cause: err, details: { path, errno: code },
+    hint: code === 'ENOSPC' ? 'The disk is full: free space on the file system holding the restore journal, then run restore again.' : 'Check the restore journal folder is writable.',
+  });
+}

@@ -1,0 +1,250 @@
+/**
+ * `restoreConductor`: the seed's "Recover the Configuration" procedure as one safe operation.
+ * preflight (archive, target, space, services) → stage + verify (extract into a folder beside the
+ * journal: the target is untouched, 128T still runs) → plan → [dry-run stops here] → journal →
+ * stop 128T (+ salt-master) → keep old files → apply → start → post-verify → done, or roll back.
+ * `resumeRestore` / `rollbackRestore` finish or undo a run interrupted at any point.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { promises as fsp } from 'node:fs';
+import { dirname } from 'node:path';
+import { RecoveryError, RestoreError, type ErrorCode } from '../../shared/errors.js';
+import { underRoot, type ConductorConfig } from '../../shared/config/schema.js';
+import { acquireLock } from '../../shared/fs/lock.js';
+import { changes } from './plan.js';
+import { journalPaths, readJournal, writeJournal, type Journal, type JournalPaths } from './journal.js';
+import { peekArchive } from './peek.js';
+import { resolvePorts, type ResolvedPorts, type RestorePorts } from './ports.js';
+import { preflightTarget } from './preflight.js';
+import { stageArchive } from './stage.js';
+import { continueRestore, rollbackRun, type StepContext } from './steps.js';
+import type { Finding, RestoreReport } from './types.js';
+
+export interface RestoreOptions {
+  /** Path of the archive (`.tar.gz` or `.tar.gz.age`; a seed-made `tar -czf` archive too). */
+  archive: string;
+  /** Root prefix (`/` on a real conductor). */
+  root: string;
+  config: ConductorConfig;
+  /** Stop after preflight, staging and planning: nothing on the target or its services changes. */
+  dryRun?: boolean;
+  /** age identity file for `.age` archives. */
+  identityFile?: string | undefined;
+  /** Accept an archive made on the node with this name (default: only this node's own, from local.init). */
+  node?: string | undefined;
+  /** Confirm restoring an unverified (seed-made, manifest-less) archive without asking. */
+  yes?: boolean;
+  ports: RestorePorts;
+}
+
+export interface JournalRunOptions {
+  root: string;
+  config: ConductorConfig;
+  ports: RestorePorts;
+}
+
+const newReport = (mode: RestoreReport['mode'], root: string, archive?: string): RestoreReport => ({
+  ok: false, mode, root, ...(archive ? { archive } : {}), findings: [], verdict: 'n/a', applied: [], postVerify: [], rolledBack: false, timings: {},
+});
+
+function pathsFor(root: string, config: ConductorConfig): JournalPaths {
+  return journalPaths(underRoot(root, config.restore?.journalDir ?? '/var/lib/ssr-recovery-restore'));
+}
+
+/** Attach the report to an error so callers (CLI, drill) can print what happened. */
+function withReport(err: unknown, report: RestoreReport): unknown {
+  if (err instanceof RecoveryError) {
+    report.error = { code: err.code, message: err.message };
+    (err.details as Record<string, unknown>).report = report;
+  }
+  return err;
+}
+
+function refuseOnFindings(findings: Finding[], report: RestoreReport): void {
+  const fails = findings.filter((f) => f.level === 'fail');
+  report.verdict = fails.length ? 'refused' : 'go';
+  if (!fails.length) return;
+  const code = (fails.find((f) => f.code && f.code !== 'RESTORE_PREFLIGHT')?.code ?? 'RESTORE_PREFLIGHT') as ErrorCode;
+  throw new RestoreError(code, `restore refused by preflight: ${fails.map((f) => f.summary).join('; ')}`, {
+    details: { findings: fails },
+    hint: 'Nothing was changed. Fix what the findings say, then run restore again (--dry-run shows the plan).',
+  });
+}
+
+function journalPresent(paths: JournalPaths, j: Journal): RestoreError {
+  return new RestoreError('RESTORE_JOURNAL_PRESENT', `an interrupted restore (${j.archive}, phase ${j.phase}${j.rollingBack ? ', rolling back' : ''}) left a journal at ${paths.file}`, {
+    details: { journal: paths.file, phase: j.phase, archive: j.archive, rollingBack: Boolean(j.rollingBack) },
+    hint: j.rollingBack
+      ? 'Finish undoing it with `conductor-agent restore --rollback`.'
+      : 'Choose: `conductor-agent restore --resume` finishes that restore, `conductor-agent restore --rollback` undoes it.',
+  });
+}
+
+/** Restore a conductor from a backup. Resolves with the report; throws a RecoveryError (with `details.report`) otherwise. */
+export async function restoreConductor(o: RestoreOptions): Promise<RestoreReport> {
+  const paths = pathsFor(o.root, o.config);
+  const created = await missingFolders(paths.dir);
+  const lock = await acquireLock(paths.lock, { purpose: 'restore' });
+  try {
+    return await restoreLocked(o, paths);
+  } finally {
+    await lock.release();
+    await removeIfEmpty(created);
+  }
+}
+
+/** `dir` and its ancestors that do not exist yet, deepest first. */
+async function missingFolders(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let d = dir; d !== dirname(d); d = dirname(d)) {
+    try {
+      await fsp.lstat(d);
+      break;
+    } catch {
+      out.push(d);
+    }
+  }
+  return out;
+}
+
+/** Leave no trace: remove the journal folder (and folders made for it) when nothing is left inside. */
+async function removeIfEmpty(dirs: string[]): Promise<void> {
+  for (const d of dirs) await fsp.rmdir(d).catch(() => undefined);
+}
+
+async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<RestoreReport> {
+  const ports = resolvePorts(o.ports);
+  const report = newReport(o.dryRun ? 'dry-run' : 'restore', o.root, o.archive);
+  let staging: string | undefined;
+  let journal: Journal | undefined;
+  try {
+    const existing = await readJournal(paths);
+    if (existing) throw journalPresent(paths, existing);
+    const t0 = ports.clock.now();
+    const peek = await peekArchive(o.archive, { identityFile: o.identityFile });
+    report.verified = peek.manifest !== undefined;
+    const pre = await preflightTarget({ root: o.root, peek, services: ports.services, journalDir: paths.dir, acceptNode: o.node, freeBytes: ports.freeBytes });
+    report.findings.push(...pre.findings);
+    report.timings.preflight = ports.clock.now() - t0;
+    refuseOnFindings(report.findings, report);
+    if (!peek.manifest && !o.dryRun && !o.yes) {
+      const ok = ports.confirm ? await ports.confirm('UNVERIFIED ARCHIVE: it has no manifest, so its content cannot be checked against hashes. Restore it anyway?') : false;
+      if (!ok) {
+        throw new RestoreError('RESTORE_NEEDS_CONFIRMATION', `${o.archive} is an unverified archive (no ssr-recovery manifest)`, {
+          hint: 'Check where the archive comes from, then run again with --yes to restore it.',
+        });
+      }
+    }
+    const id = `${new Date(ports.clock.now()).toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+    const run = paths.run(id);
+    staging = o.dryRun ? `${paths.dir}/dry-run-${id}` : run.staging;
+    if (!o.dryRun) {
+      journal = {
+        version: 1, id, createdAt: new Date(ports.clock.now()).toISOString(), host: hostname(), pid: process.pid, archive: o.archive, root: o.root,
+        options: { ...(o.identityFile ? { identityFile: o.identityFile } : {}), ...(o.node ? { node: o.node } : {}), ...(o.yes ? { yes: true } : {}) },
+        phase: 'staging', services: pre.servicesActive, changes: [], expect: { minionKeys: [], verified: report.verified }, dirs: [],
+      };
+      await writeJournal(paths, journal);
+      await ports.hooks?.afterPhase?.('staging');
+    }
+    const staged = await stageArchive({ archive: o.archive, root: o.root, config: o.config, staging, owners: ports.owners, identityFile: o.identityFile, targetNode: pre.targetNode, acceptNode: o.node });
+    report.timings.stage = staged.timings.stage;
+    report.timings.verify = staged.timings.verify;
+    report.findings.push(...staged.verify.findings);
+    report.node = staged.verify.archiveNode;
+    report.plan = staged.plan.summary;
+    report.planEntries = staged.plan.entries;
+    refuseOnFindings(report.findings, report);
+    if (o.dryRun) {
+      report.ok = true;
+      return report;
+    }
+    const j = journal!;
+    const pki = o.config.salt.pkiDir.replace(/\/+$/, '');
+    j.changes = changes(staged.plan).map((e) => ({ path: e.path, kind: e.kind, action: e.action as 'add' | 'replace' }));
+    j.dirs = staged.extract.members.filter((m) => m.kind === 'dir').map(({ path, mode, uid, gid, mtime }) => ({ path, mode, uid, gid, mtime }));
+    j.expect = {
+      ...(staged.verify.masterFingerprint ? { masterFingerprint: staged.verify.masterFingerprint } : {}),
+      minionKeys: staged.extract.members.filter((m) => m.kind !== 'dir' && m.path.startsWith(`${pki}/minions/`)).map((m) => m.path),
+      verified: report.verified,
+      ...(report.node ? { node: report.node } : {}),
+    };
+    await ports.flush(run.staging);
+    j.phase = 'staged';
+    await writeJournal(paths, j);
+    await ports.hooks?.afterPhase?.('staged');
+    report.journal = paths.file;
+    await continueRestore(stepContext(o.config, ports, paths, report), j);
+    report.ok = true;
+    return report;
+  } catch (err) {
+    // Before `stopping` nothing outside the journal folder changed: drop staging and the journal.
+    if (journal && (journal.phase === 'staging' || journal.phase === 'staged')) await dropRun(paths, journal);
+    throw withReport(err, report);
+  } finally {
+    if (o.dryRun && staging) await fsp.rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function dropRun(paths: JournalPaths, j: Journal): Promise<void> {
+  await fsp.rm(paths.run(j.id).base, { recursive: true, force: true });
+  await fsp.rm(paths.file, { force: true });
+}
+
+const stepContext = (config: ConductorConfig, ports: ResolvedPorts, paths: JournalPaths, report: RestoreReport): StepContext => ({ config, ports, paths, report });
+
+async function withJournal(o: JournalRunOptions, mode: 'resume' | 'rollback', fn: (ctx: StepContext, j: Journal) => Promise<void>): Promise<RestoreReport> {
+  const ports = resolvePorts(o.ports);
+  const paths = pathsFor(o.root, o.config);
+  const report = newReport(mode, o.root);
+  const lock = await acquireLock(paths.lock, { purpose: `restore --${mode}` });
+  let cleared = false;
+  try {
+    const j = await readJournal(paths);
+    if (!j) {
+      throw new RestoreError('RESTORE_PREFLIGHT', `there is no interrupted restore to ${mode} (no journal at ${paths.file})`, { details: { journal: paths.file }, hint: 'Nothing to do.' });
+    }
+    report.archive = j.archive;
+    report.journal = paths.file;
+    await fn(stepContext(o.config, ports, paths, report), j);
+    report.ok = true;
+    cleared = true;
+    return report;
+  } catch (err) {
+    throw withReport(err, report);
+  } finally {
+    await lock.release();
+    if (cleared) await fsp.rmdir(paths.dir).catch(() => undefined);
+  }
+}
+
+/** Undo an interrupted (or failed-rollback) restore from its journal. */
+export function rollbackRestore(o: JournalRunOptions): Promise<RestoreReport> {
+  return withJournal(o, 'rollback', async (ctx, j) => {
+    if (j.phase === 'staging' || j.phase === 'staged') {
+      // Nothing outside the journal folder changed yet.
+      await dropRun(ctx.paths, j);
+      return;
+    }
+    await rollbackRun(ctx, j);
+    ctx.report.rolledBack = true;
+  });
+}
+
+/** Finish an interrupted restore from its journal (re-staging from the archive when staging was incomplete). */
+export function resumeRestore(o: JournalRunOptions): Promise<RestoreReport> {
+  return withJournal(o, 'resume', async (ctx, j) => {
+    if (j.rollingBack) throw journalPresent(ctx.paths, j);
+    if (j.phase === 'staging' || j.phase === 'staged') {
+      // Staging may be incomplete (or lost): drop it and run the whole restore again with the recorded options.
+      await dropRun(ctx.paths, j);
+      const again = await restoreLocked({
+        archive: j.archive, root: j.root, config: ctx.config, identityFile: j.options.identityFile, node: j.options.node, yes: j.options.yes ?? false, ports: o.ports,
+      }, ctx.paths);
+      Object.assign(ctx.report, { ...again, mode: 'resume' });
+      return;
+    }
+    await continueRestore(ctx, j);
+  });
+}

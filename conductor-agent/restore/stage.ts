@@ -1,0 +1,99 @@
+/**
+ * The staging step: extract the archive into a fresh folder beside the journal, verify what was
+ * staged, read the target and plan. Touches nothing on the target; on any refusal the staging
+ * folder is removed by the caller.
+ */
+import { promises as fsp } from 'node:fs';
+import type { ConductorConfig } from '../../shared/config/schema.js';
+import { ensureDir, PRIVATE_DIR_MODE } from '../../shared/fs/atomic.js';
+import { CONDUCTOR_FILES } from '../../shared/ssr/layout.js';
+import { buildAllowlist, type Allowlist } from './allowlist.js';
+import { readSidecar } from './archive-source.js';
+import { extractToStaging, type ExtractResult } from './extract.js';
+import type { OwnerIds } from './owner-ids.js';
+import { planRestore } from './plan.js';
+import { readTreeState } from './tree-state.js';
+import type { RestorePlan, StagedMember } from './types.js';
+import { safeMode } from './modes.js';
+import { posix } from 'node:path';
+import { verifyStaging, type StagingVerifyResult } from './verify-staging.js';
+
+export interface StageInput {
+  archive: string;
+  root: string;
+  config: ConductorConfig;
+  staging: string;
+  owners: OwnerIds;
+  identityFile?: string | undefined;
+  targetNode: string | undefined;
+  acceptNode: string | undefined;
+}
+
+export interface StageResult {
+  extract: ExtractResult;
+  verify: StagingVerifyResult;
+  plan: RestorePlan;
+  allowlist: Allowlist;
+  timings: { stage: number; verify: number };
+}
+
+/** The allowlist for this configuration (backup set + backup.extraPaths + restore.extraPaths). */
+export function allowlistFor(config: ConductorConfig): Allowlist {
+  return buildAllowlist({
+    pkiDir: config.salt.pkiDir,
+    stateDir: config.agents.stateDir,
+    extraPaths: [...config.backup.extraPaths, ...(config.restore?.extraPaths ?? [])],
+  });
+}
+
+export async function stageArchive(input: StageInput): Promise<StageResult> {
+  const allowlist = allowlistFor(input.config);
+  await fsp.rm(input.staging, { recursive: true, force: true });
+  await ensureDir(input.staging, PRIVATE_DIR_MODE);
+  const t0 = Date.now();
+  const expectedArchiveSha256 = await readSidecar(input.archive);
+  const extract = await extractToStaging({
+    archive: input.archive,
+    staging: input.staging,
+    allowlist,
+    owners: input.owners,
+    pkiDir: input.config.salt.pkiDir,
+    identityFile: input.identityFile,
+    jsonPaths: new Set([CONDUCTOR_FILES.runningConfig, CONDUCTOR_FILES.userRunning]),
+    limits: { maxTotalBytes: input.config.restore?.maxTotalBytes, maxRatio: input.config.restore?.maxRatio },
+  });
+  const t1 = Date.now();
+  const verify = verifyStaging({
+    staging: input.staging,
+    extract,
+    expectedArchiveSha256,
+    pkiDir: input.config.salt.pkiDir,
+    targetNode: input.targetNode,
+    acceptNode: input.acceptNode,
+  });
+  addImpliedFolders(extract.members, input.config.salt.pkiDir);
+  const state = await readTreeState(input.root, extract.members, allowlist);
+  const plan = planRestore({ members: extract.members, current: state.current, extras: state.extras, allowlist });
+  return { extract, verify, plan, allowlist, timings: { stage: t1 - t0, verify: Date.now() - t1 } };
+}
+
+/**
+ * Folders the members need that the archive does not hold (`/srv` for `/srv/salt`), inserted
+ * before their first child: created 0755 root-owned (0700 inside the pki folder) when missing,
+ * never changed when present.
+ */
+export function addImpliedFolders(members: StagedMember[], pkiDir: string): void {
+  const have = new Set(members.map((m) => m.path));
+  const out: StagedMember[] = [];
+  for (const m of members) {
+    const missing: string[] = [];
+    for (let d = posix.dirname(m.path); d !== '/' && !have.has(d); d = posix.dirname(d)) missing.unshift(d);
+    for (const d of missing) {
+      have.add(d);
+      out.push({ path: d, kind: 'dir', size: 0, mode: safeMode(d, 'dir', 0o755, pkiDir), uid: 0, gid: 0, mtime: Math.floor(Date.now() / 1000), implied: true });
+    }
+    out.push(m);
+  }
+  members.length = 0;
+  for (const m of out) members.push(m);
+}
