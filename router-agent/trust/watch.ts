@@ -44,6 +44,7 @@ export class TrustWatcher extends EventEmitter {
   #wasActive: boolean | undefined;
   #activeSince = 0;
   #keyMtime = 0;
+  #lastCached: string | undefined | null = null;
   #stopped = false;
 
   constructor(options: TrustWatcherOptions) {
@@ -102,10 +103,16 @@ export class TrustWatcher extends EventEmitter {
       this.#keyMtime = 0;
     }
     const cached = await cachedFingerprint(this.#o.pkiDir);
+    if (cached !== this.#lastCached) {
+      // A different key (or none): errors logged about the previous one no longer apply.
+      if (this.#lastCached !== null) this.#lastEvent = undefined;
+      this.#lastCached = cached;
+    }
     const pinned = (await effectiveValue(this.#o.config, 'master_finger'))?.value;
     // A log event counts only if newer than the cached key and the last start we saw.
     const ev = this.#lastEvent;
-    const fresh = ev && (ev.at ?? 0) >= Math.max(this.#keyMtime - 1000, this.#activeSince - 1000) ? ev : undefined;
+    // The minion writes the key before logging about it; a few ms of slack cover timestamp truncation.
+    const fresh = ev && (ev.at ?? 0) >= Math.max(this.#keyMtime, this.#activeSince) - 5 ? ev : undefined;
     const state = computeTrustState({ minionActive: active, cachedFingerprint: cached, pinnedFingerprint: pinned, expectedFingerprint: this.#expected, lastEvent: fresh?.kind });
     const facts: TrustFacts = {
       state,

@@ -1,0 +1,66 @@
+/**
+ * Re-authenticate one router through its agent: sign a `reauth` command carrying the fingerprint
+ * of the conductor's current `master.pub` (computed as Salt computes it), wait for the router's
+ * signed report, and check that it pinned and cached exactly that fingerprint. The fleet-scale
+ * orchestrator (batches, rate limit, SSH fallback) builds on this.
+ */
+import { RecoveryError } from '../../shared/errors.js';
+import { pemFingerFile } from '../../shared/salt/fingerprint.js';
+import type { ReauthOutcome } from '../../shared/protocol/messages.js';
+import type { AgentServer } from '../ws/server.js';
+import type { VerifiedReport } from '../ws/command-sender.js';
+
+export interface ReauthRouterOptions {
+  server: Pick<AgentServer, 'sendCommand'>;
+  routerId: string;
+  /** The fingerprint to pin; or give `masterPubPath` to compute it. */
+  fingerprint?: string;
+  masterPubPath?: string;
+  /** How long the router waits for its minion (default 120 s). */
+  routerTimeoutMs?: number;
+  /** Extra time for the report to arrive (default 30 s). */
+  marginMs?: number;
+  action?: 'reauth' | 'rollback';
+}
+
+export interface ReauthRouterResult {
+  routerId: string;
+  action: 'reauth' | 'rollback';
+  ok: boolean;
+  fingerprint?: string | undefined;
+  outcome: ReauthOutcome;
+  /** The signed report (envelope kept for audit) and the key fingerprint that verified it. */
+  report: VerifiedReport;
+}
+
+/**
+ * Send one signed command and return the router's verified outcome. Resolves with `ok: false` when
+ * the router reports a failure (its evidence is in `outcome`); throws for transport problems
+ * (AGENT_NOT_ENROLLED, AGENT_UNREACHABLE, AGENT_TIMEOUT, PROTOCOL_* refusals from the router).
+ */
+export async function reauthRouter(o: ReauthRouterOptions): Promise<ReauthRouterResult> {
+  const action = o.action ?? 'reauth';
+  let fingerprint = o.fingerprint;
+  if (action === 'reauth' && !fingerprint) {
+    if (!o.masterPubPath) throw new RecoveryError('USAGE', 'reauthRouter needs a fingerprint or masterPubPath');
+    fingerprint = await pemFingerFile(o.masterPubPath);
+  }
+  const routerTimeoutMs = o.routerTimeoutMs ?? 120_000;
+  const report = await o.server.sendCommand(
+    o.routerId,
+    action === 'reauth' ? { name: 'reauth', fingerprint, timeoutMs: routerTimeoutMs } : { name: 'rollback' },
+    { reportTimeoutMs: routerTimeoutMs + (o.marginMs ?? 30_000) },
+  );
+  if (report.body.kind !== action) {
+    throw new RecoveryError('PROTOCOL_MALFORMED', `router ${o.routerId} answered a ${action} with a ${report.body.kind} report`, { details: { router: o.routerId } });
+  }
+  const outcome = report.body.outcome;
+  let ok = outcome.ok;
+  if (ok && action === 'reauth' && (outcome.fingerprint !== fingerprint || outcome.cachedFingerprint !== fingerprint)) {
+    // The signed report must show the minion holds exactly the key we asked for.
+    ok = false;
+    outcome.code = 'REAUTH_FAILED';
+    outcome.message = `router reports fingerprint ${outcome.cachedFingerprint ?? 'none'}, expected ${fingerprint}`;
+  }
+  return { routerId: o.routerId, action, ok, fingerprint, outcome, report };
+}

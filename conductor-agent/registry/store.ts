@@ -1,0 +1,223 @@
+/**
+ * The router-agent registry (DESIGN.md trust model, rule 3): minion id → enrolled agent public key.
+ * One JSON file in `agents.stateDir` (0600, written atomically, part of the backup). Writes are
+ * queued and applied under a lock to the file's current content, so the daemon and an operator's
+ * CLI can both change it; a burst of enrollments is coalesced into one write.
+ *
+ * A first enrollment comes from a Salt event the master authenticated. A different key for an
+ * enrolled router is kept as `pending` until an operator approves it: the agent key is what every
+ * report is checked against, so it never changes silently.
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { RecoveryError } from '../../shared/errors.js';
+import { acquireLock } from '../../shared/fs/lock.js';
+import { ensureDir, writeFileAtomic, PRIVATE_DIR_MODE } from '../../shared/fs/atomic.js';
+import { keyFingerprint, loadPublicKey } from '../../shared/protocol/keys.js';
+import { systemClock, type Clock } from '../../shared/ports/clock.js';
+
+export const REGISTRY_FILE = 'agent-registry.json';
+
+export type EnrollSource = 'salt-event' | 'operator';
+
+export interface PendingKey {
+  agentPublicKey: string;
+  fingerprint: string;
+  seenAt: string;
+  source: EnrollSource;
+}
+
+export interface RegistryEntry {
+  minionId: string;
+  agentPublicKey: string;
+  fingerprint: string;
+  agentVersion?: string | undefined;
+  source: EnrollSource;
+  enrolledAt: string;
+  /** Last time the key was announced again. */
+  seenAt: string;
+  /** A different key announced for this router, waiting for operator approval. */
+  pending?: PendingKey | undefined;
+}
+
+export interface RegistryDoc {
+  version: 1;
+  routers: Record<string, RegistryEntry>;
+}
+
+export type EnrollResult = 'enrolled' | 'unchanged' | 'pending-approval';
+
+type Mutation = { apply: (doc: RegistryDoc) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+
+export interface RegistryOptions {
+  clock?: Clock;
+  /** Coalescing delay for queued writes (ms; default 50). */
+  flushDelayMs?: number;
+}
+
+export class AgentRegistry {
+  readonly file: string;
+  #doc: RegistryDoc = { version: 1, routers: {} };
+  #mtimeMs = -1;
+  #queue: Mutation[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> | undefined;
+  readonly #clock: Clock;
+  readonly #delay: number;
+
+  private constructor(file: string, o: RegistryOptions) {
+    this.file = file;
+    this.#clock = o.clock ?? systemClock;
+    this.#delay = o.flushDelayMs ?? 50;
+  }
+
+  /** Open (and read) the registry in `stateDir`. */
+  static async open(stateDir: string, options: RegistryOptions = {}): Promise<AgentRegistry> {
+    await ensureDir(stateDir, PRIVATE_DIR_MODE);
+    const r = new AgentRegistry(join(stateDir, REGISTRY_FILE), options);
+    await r.refresh();
+    return r;
+  }
+
+  /** Re-read the file if another process changed it. */
+  async refresh(): Promise<void> {
+    let st;
+    try {
+      st = await fsp.stat(this.file);
+    } catch {
+      return;
+    }
+    if (st.mtimeMs === this.#mtimeMs) return;
+    this.#doc = await this.#read();
+    this.#mtimeMs = st.mtimeMs;
+  }
+
+  get(minionId: string): RegistryEntry | undefined {
+    return Object.hasOwn(this.#doc.routers, minionId) ? this.#doc.routers[minionId] : undefined;
+  }
+
+  list(): RegistryEntry[] {
+    return Object.values(this.#doc.routers).sort((a, b) => a.minionId.localeCompare(b.minionId));
+  }
+
+  /** Record an announced key. A new router is enrolled; a changed key waits for approval. */
+  enroll(minionId: string, agentPublicKey: string, meta: { source: EnrollSource; agentVersion?: string | undefined }): Promise<EnrollResult> {
+    const fingerprint = keyFingerprint(loadPublicKey(agentPublicKey, `agent key of ${minionId}`));
+    return this.#mutate((doc): EnrollResult => {
+      const now = new Date(this.#clock.now()).toISOString();
+      const cur = Object.hasOwn(doc.routers, minionId) ? doc.routers[minionId] : undefined;
+      if (!cur) {
+        doc.routers[minionId] = { minionId, agentPublicKey, fingerprint, agentVersion: meta.agentVersion, source: meta.source, enrolledAt: now, seenAt: now };
+        return 'enrolled';
+      }
+      if (cur.fingerprint === fingerprint) {
+        cur.seenAt = now;
+        if (meta.agentVersion) cur.agentVersion = meta.agentVersion;
+        if (cur.pending?.fingerprint === fingerprint) cur.pending = undefined;
+        return 'unchanged';
+      }
+      cur.pending = { agentPublicKey, fingerprint, seenAt: now, source: meta.source };
+      return 'pending-approval';
+    }) as Promise<EnrollResult>;
+  }
+
+  /** Operator approval of a pending key change (optionally only if it has the expected fingerprint). */
+  approve(minionId: string, expectedFingerprint?: string): Promise<RegistryEntry> {
+    return this.#mutate((doc) => {
+      const cur = Object.hasOwn(doc.routers, minionId) ? doc.routers[minionId] : undefined;
+      if (!cur?.pending) {
+        throw new RecoveryError('AGENT_NOT_ENROLLED', `router ${minionId} has no pending agent key to approve`, { details: { router: minionId } });
+      }
+      if (expectedFingerprint && cur.pending.fingerprint !== expectedFingerprint) {
+        throw new RecoveryError('AGENT_KEY_CHANGED', `the pending key of ${minionId} is ${cur.pending.fingerprint}, not ${expectedFingerprint}`, { details: { router: minionId } });
+      }
+      const { pending } = cur;
+      const next: RegistryEntry = { ...cur, agentPublicKey: pending.agentPublicKey, fingerprint: pending.fingerprint, source: 'operator', enrolledAt: new Date(this.#clock.now()).toISOString(), pending: undefined };
+      doc.routers[minionId] = next;
+      return next;
+    }) as Promise<RegistryEntry>;
+  }
+
+  /** Forget a router (decommissioned). */
+  remove(minionId: string): Promise<boolean> {
+    return this.#mutate((doc) => {
+      const had = Object.hasOwn(doc.routers, minionId);
+      delete doc.routers[minionId];
+      return had;
+    }) as Promise<boolean>;
+  }
+
+  /** Wait for queued writes. */
+  async flush(): Promise<void> {
+    if (this.#timer) {
+      this.#clearTimer();
+      await this.#runFlush();
+    }
+    await this.#flushing;
+  }
+
+  #clearTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #mutate(apply: (doc: RegistryDoc) => unknown): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ apply, resolve, reject });
+      this.#timer ??= setTimeout(() => { this.#timer = undefined; void this.#runFlush(); }, this.#delay);
+    });
+  }
+
+  async #runFlush(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+    const batch = this.#queue.splice(0);
+    if (batch.length === 0) return;
+    this.#flushing = (async () => {
+      let lock;
+      try {
+        lock = await acquireLock(this.file + '.lock', { purpose: 'agent registry update' });
+      } catch (err) {
+        for (const m of batch) m.reject(err);
+        return;
+      }
+      try {
+        const doc = await this.#read();
+        const results = batch.map((m) => {
+          try {
+            return { ok: true as const, v: m.apply(doc) };
+          } catch (err) {
+            return { ok: false as const, err };
+          }
+        });
+        await writeFileAtomic(this.file, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600 });
+        this.#doc = doc;
+        this.#mtimeMs = (await fsp.stat(this.file)).mtimeMs;
+        batch.forEach((m, i) => { const r = results[i]!; if (r.ok) m.resolve(r.v); else m.reject(r.err); });
+      } catch (err) {
+        for (const m of batch) m.reject(err);
+      } finally {
+        await lock.release();
+      }
+    })().finally(() => { this.#flushing = undefined; });
+    await this.#flushing;
+  }
+
+  async #read(): Promise<RegistryDoc> {
+    let text: string;
+    try {
+      text = await fsp.readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, routers: {} };
+      throw err;
+    }
+    try {
+      const doc = JSON.parse(text) as RegistryDoc;
+      if (doc.version !== 1 || typeof doc.routers !== 'object' || doc.routers === null) throw new Error('unknown registry format');
+      return doc;
+    } catch (err) {
+      throw new RecoveryError('FS_UNREADABLE', `${this.file} is not a readable agent registry: ${(err as Error).message}`, {
+        cause: err, details: { path: this.file }, hint: 'Restore it from the latest backup; never edit it by hand while the daemon runs.',
+      });
+    }
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The conductor-agent's wss listener for router agents. HTTPS with the agent certificate, `ws` in
+ * noServer mode on one path, `maxPayload` limits, a challenge-signed hello that binds each
+ * connection to a router id and key, ws ping/pong to drop dead peers, and signed reports checked
+ * against the router's enrolled key. `sendCommand` signs a command, waits for the ack and the
+ * signed report. Frame problems are answered with stable codes; the server keeps running.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
+import { AgentError, RecoveryError } from '../../shared/errors.js';
+import { systemClock, type Clock } from '../../shared/ports/clock.js';
+import { systemRandom, type Random } from '../../shared/ports/random.js';
+import { nullLogger, type Logger } from '../../shared/log/logger.js';
+import { encodeFrame } from '../../shared/protocol/codec.js';
+import { signEnvelope } from '../../shared/protocol/envelope.js';
+import { ReplayCache } from '../../shared/protocol/replay-cache.js';
+import { AGENT_WS_PATH, MAX_FRAME_BYTES, PROTOCOL_VERSION, type CommandBody, type Frame, type ReportBody } from '../../shared/protocol/messages.js';
+import type { ConductorAgentIdentity } from '../keys/agent-key.js';
+import type { AgentRegistry } from '../registry/store.js';
+import { CommandWaiters, type VerifiedReport } from './command-sender.js';
+import { mergeFleet, type FleetEntry } from './fleet-view.js';
+import { AgentSession } from './session.js';
+
+export interface AgentServerOptions {
+  /** Address to listen on; port 0 picks a free port. */
+  host: string;
+  port: number;
+  identity: ConductorAgentIdentity;
+  registry: AgentRegistry;
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+  /** ws ping interval; a peer that misses one pong is dropped (default 30 s). */
+  heartbeatMs?: number;
+  /** Close connections that have not said hello within this time (default 10 s). */
+  helloTimeoutMs?: number;
+  /** Current Salt master fingerprint, sent to each router in a signed status command after hello. */
+  masterFingerprint?: () => Promise<string | undefined>;
+}
+
+export interface SendCommandOptions {
+  ackTimeoutMs?: number;
+  reportTimeoutMs?: number;
+  /** Envelope lifetime (default 120 s). */
+  ttlMs?: number;
+}
+
+export interface AgentServer extends EventEmitter {
+  readonly host: string;
+  readonly port: number;
+  /** `wss://host:port/path` as routers reach it on this listener. */
+  readonly url: string;
+  readonly certFingerprint: string;
+  /** Live sessions merged with the registry. */
+  fleet(): FleetEntry[];
+  /** Sign and send one command; resolves with the router's verified report. */
+  sendCommand(routerId: string, command: Omit<CommandBody, 'id'>, options?: SendCommandOptions): Promise<VerifiedReport>;
+  close(): Promise<void>;
+}
+
+/** Start the listener (resolves once it is listening). */
+export async function startAgentServer(o: AgentServerOptions): Promise<AgentServer> {
+  const clock = o.clock ?? systemClock;
+  const random = o.random ?? systemRandom;
+  const logger = (o.logger ?? nullLogger).child({ component: 'agent-server' });
+  const emitter = new EventEmitter();
+  const waiters = new CommandWaiters();
+  const replay = new ReplayCache({ clock, maxEntries: 200_000 });
+  const sessions = new Map<string, AgentSession>();
+  const live = new Map<string, FleetEntry>();
+  const all = new Set<AgentSession>();
+
+  const https: Server = createServer({ key: o.identity.tlsKeyPem, cert: o.identity.tlsCertPem });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
+  https.on('request', (_req, res) => { res.writeHead(404).end(); });
+  https.on('upgrade', (req, socket, head) => {
+    if ((req.url ?? '').split('?')[0] !== AGENT_WS_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const s = new AgentSession({
+        ws, remote: req.socket.remoteAddress, clock, random, logger, registry: o.registry, replay, helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
+        onReady: (session) => {
+          const prev = sessions.get(session.routerId!);
+          if (prev && prev !== session) prev.close(4409, 'replaced by a newer connection');
+          sessions.set(session.routerId!, session);
+          const entry = live.get(session.routerId!) ?? { routerId: session.routerId!, connected: true, enrolled: session.enrolled };
+          Object.assign(entry, { connected: true, enrolled: session.enrolled, agentKeyFingerprint: session.keyFingerprint, agentVersion: session.agentVersion, remoteAddress: session.remote, connectedAt: new Date(clock.now()).toISOString() });
+          live.set(session.routerId!, entry);
+          emitter.emit('connected', session.routerId, session.enrolled);
+          if (o.masterFingerprint && session.enrolled) {
+            void o.masterFingerprint().then((fp) => {
+              if (fp) send(session, { name: 'status', fingerprint: fp }, { reportTimeoutMs: 30_000 }).catch(() => undefined);
+            }).catch(() => undefined);
+          }
+        },
+        onReport: (session, report) => {
+          const entry = live.get(report.routerId);
+          const at = new Date(clock.now()).toISOString();
+          if (entry) {
+            entry.lastReportAt = at;
+            entry.lastReportKind = report.body.kind;
+            if (report.body.kind === 'trust') {
+              entry.trust = report.body.trust.state;
+              entry.trustFacts = report.body.trust;
+            } else {
+              entry.lastOutcome = { action: report.body.outcome.action, ok: report.body.outcome.ok, code: report.body.outcome.code, at };
+              if (report.body.outcome.trust) entry.trust = report.body.outcome.trust;
+            }
+          }
+          if (session.enrolled) waiters.onReport(report);
+          emitter.emit('report', report);
+        },
+        onAck: (session, ack) => waiters.onAck(session.routerId!, ack),
+        onClose: (session) => {
+          all.delete(session);
+          if (session.routerId && sessions.get(session.routerId) === session) {
+            sessions.delete(session.routerId);
+            const e = live.get(session.routerId);
+            if (e) e.connected = false;
+            emitter.emit('disconnected', session.routerId);
+          }
+        },
+      });
+      all.add(s);
+    });
+  });
+
+  const hb = o.heartbeatMs ?? 30_000;
+  const pinger = setInterval(() => { for (const s of all) s.heartbeat(); }, hb);
+  pinger.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    https.once('error', reject);
+    https.listen(o.port, o.host, () => { https.off('error', reject); resolve(); });
+  });
+  https.on('error', (err) => logger.error('agent listener error', { err }));
+  const addr = https.address() as AddressInfo;
+  const hostForUrl = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+
+  async function send(session: AgentSession, command: Omit<CommandBody, 'id'>, so: SendCommandOptions = {}): Promise<VerifiedReport> {
+    const routerId = session.routerId!;
+    const id = random.id(12);
+    const body: CommandBody = { id, ...command };
+    const envelope = signEnvelope({ kind: 'command', router: routerId, body, privateKey: o.identity.signing.privateKey, clock, random, ttlMs: so.ttlMs ?? 120_000 });
+    const report = waiters.report(id, routerId, so.reportTimeoutMs ?? 180_000);
+    const ack = waiters.ack(id, routerId, so.ackTimeoutMs ?? 15_000);
+    report.catch(() => undefined);
+    ack.catch(() => undefined);
+    if (!session.send({ v: PROTOCOL_VERSION, type: 'command', envelope })) {
+      throw new AgentError('AGENT_UNREACHABLE', `router agent ${routerId} disconnected before the command could be sent`, { details: { router: routerId } });
+    }
+    await ack;
+    return report;
+  }
+
+  return Object.assign(emitter, {
+    host: addr.address,
+    port: addr.port,
+    url: `wss://${hostForUrl}:${addr.port}${AGENT_WS_PATH}`,
+    certFingerprint: o.identity.certFingerprint,
+    fleet: () => mergeFleet(live.values(), o.registry.list()),
+    async sendCommand(routerId: string, command: Omit<CommandBody, 'id'>, so?: SendCommandOptions): Promise<VerifiedReport> {
+      await o.registry.refresh();
+      if (!o.registry.get(routerId)) {
+        throw new AgentError('AGENT_NOT_ENROLLED', `router ${routerId} has no enrolled agent key, so its report could not be trusted`, {
+          details: { router: routerId }, hint: 'The agent enrolls itself over Salt while Salt works; otherwise approve its key (conductor-agent fleet --approve).',
+        });
+      }
+      const session = sessions.get(routerId);
+      // Enrolled over Salt after it connected: the key it proved at hello is the enrolled one.
+      if (session && !session.enrolled && session.keyFingerprint === o.registry.get(routerId)?.fingerprint) session.enrolled = true;
+      if (!session || !session.enrolled) {
+        throw new AgentError('AGENT_UNREACHABLE', `router agent ${routerId} is not connected`, { details: { router: routerId }, hint: 'Check the router-agent service on the router, or use the SSH fallback.' });
+      }
+      return send(session, command, so);
+    },
+    async close(): Promise<void> {
+      clearInterval(pinger);
+      waiters.rejectAll(new RecoveryError('AGENT_UNREACHABLE', 'agent server closing'));
+      for (const s of all) s.close(1001, 'conductor-agent stopping');
+      await new Promise<void>((resolve) => https.close(() => resolve()));
+    },
+  }) as AgentServer;
+}
+
+export type { Frame, ReportBody };
+export { WebSocket };

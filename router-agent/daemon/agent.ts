@@ -1,0 +1,183 @@
+/**
+ * The router agent, composed: agent key, trust watcher, journalled re-authentication (finishing an
+ * interrupted run first), one pinned wss link per conductor node, signed reports, and enrollment
+ * over Salt. `startRouterAgent` is what the daemon command, the drill and the tests call.
+ */
+import { EventEmitter } from 'node:events';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { systemClock, type Clock } from '../../shared/ports/clock.js';
+import { systemRandom, type Random } from '../../shared/ports/random.js';
+import { systemProcessRunner, type ProcessRunner } from '../../shared/ports/process-runner.js';
+import { nullLogger, type Logger } from '../../shared/log/logger.js';
+import { writeFileAtomic } from '../../shared/fs/atomic.js';
+import { signEnvelope } from '../../shared/protocol/envelope.js';
+import { ReplayCache } from '../../shared/protocol/replay-cache.js';
+import { isSha256Finger } from '../../shared/salt/fingerprint.js';
+import { PROTOCOL_VERSION, type AckFrame, type CommandBody, type CommandFrame, type ReportBody, type TrustFacts } from '../../shared/protocol/messages.js';
+import { PRODUCT_VERSION } from '../../shared/version.js';
+import type { RouterFacts } from '../facts.js';
+import { loadOrCreateAgentKey } from '../keys.js';
+import { announceKey } from '../enroll.js';
+import { TrustWatcher } from '../trust/watch.js';
+import { JournalStore, type ReauthStep } from '../reauth/journal.js';
+import { reauthenticate, resumeInterrupted } from '../reauth/run.js';
+import { rollback } from '../reauth/rollback.js';
+import type { ReauthDeps } from '../reauth/deps.js';
+import { makeCommandHandler } from '../commands/handler.js';
+import { ConductorLink } from '../ws/client.js';
+
+export interface RouterAgentSettings {
+  reauthTimeoutMs: number;
+  settleMs: number;
+  pollMs: number;
+  heartbeatMs: number;
+  /** Poll interval while confirming a re-authentication (default min(pollMs, 250)). */
+  confirmPollMs?: number;
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** Re-announce the agent key at most this often (default 10 min). */
+  enrollIntervalMs?: number;
+}
+
+export interface RouterAgentOptions {
+  facts: RouterFacts;
+  settings: RouterAgentSettings;
+  runner?: ProcessRunner;
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+  /** Announce the key over Salt (default true). */
+  enroll?: boolean;
+  /** Test hook: crash injection after each journalled step. */
+  afterStep?: (step: ReauthStep) => void | Promise<void>;
+}
+
+export interface RouterAgent extends EventEmitter {
+  readonly minionId: string;
+  readonly agentKeyFingerprint: string;
+  readonly agentPublicKey: string;
+  /** Current trust facts. */
+  trust(): TrustFacts;
+  /** URLs of conductor-agent links whose hello was accepted. */
+  connected(): string[];
+  stop(): Promise<void>;
+}
+
+/** Start the agent; resolves when it is ready (trust known, links started). */
+export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAgent> {
+  const clock = o.clock ?? systemClock;
+  const random = o.random ?? systemRandom;
+  const logger = (o.logger ?? nullLogger).child({ component: 'router-agent' });
+  const runner = o.runner ?? systemProcessRunner;
+  const f = o.facts;
+  const s = o.settings;
+  const emitter = new EventEmitter();
+  const key = await loadOrCreateAgentKey(f.stateDir);
+  if (key.created) logger.info('created the agent key pair', { fingerprint: key.fingerprint });
+  const journal = new JournalStore(f.stateDir);
+  await journal.ensure();
+  const replayFile = join(f.stateDir, 'replay-cache.json');
+  const initial = await fsp.readFile(replayFile, 'utf8').then((t) => JSON.parse(t) as [string, number][]).catch(() => []);
+  const replay = new ReplayCache({
+    clock, initial, maxEntries: 10_000,
+    onChange: () => { writeFileAtomic(replayFile, JSON.stringify(replay.entries())).catch(() => undefined); },
+  });
+  const deps: ReauthDeps = {
+    config: f.config, pkiDir: f.pkiDir, logFile: f.logFile, service: f.service, clock, random, journal, logger,
+    timeoutMs: s.reauthTimeoutMs, settleMs: s.settleMs, pollMs: s.confirmPollMs ?? Math.min(s.pollMs, 250), afterStep: o.afterStep,
+  };
+  const resumed = await resumeInterrupted(deps);
+  if (resumed) await journal.addPending({ commandId: resumed.journal.commandId, outcome: resumed.outcome });
+  const watcher = new TrustWatcher({ minionId: f.minionId, config: f.config, pkiDir: f.pkiDir, logFile: f.logFile, service: f.service, clock, logger, pollMs: s.pollMs });
+  await watcher.start();
+
+  const links: ConductorLink[] = [];
+  const sendReport = (body: ReportBody, link?: ConductorLink): boolean => {
+    const envelope = signEnvelope({ kind: 'report', router: f.minionId, body, privateKey: key.privateKey, clock, random, ttlMs: 600_000 });
+    const frame = { v: PROTOCOL_VERSION, type: 'report' as const, envelope };
+    if (link?.ready && link.send(frame)) return true;
+    let sent = false;
+    for (const l of links) if (l.ready) sent = l.send(frame) || sent;
+    emitter.emit('report', body);
+    return sent;
+  };
+  const flushPending = async (link?: ConductorLink): Promise<void> => {
+    for (const p of await journal.pending()) {
+      sendReport({ kind: p.outcome.action, commandId: p.commandId, outcome: p.outcome }, link);
+    }
+  };
+
+  let lastEnroll = -Infinity;
+  const maybeEnroll = async (why: string): Promise<void> => {
+    if (o.enroll === false || watcher.facts().state !== 'trusted') return;
+    if (clock.now() - lastEnroll < (s.enrollIntervalMs ?? 600_000)) return;
+    lastEnroll = clock.now();
+    const r = await announceKey({ runner, saltCall: f.saltCall, payload: { agentPublicKey: key.publicPem, agentKeyFingerprint: key.fingerprint, agentVersion: PRODUCT_VERSION } });
+    logger[r.ok ? 'info' : 'warn']('announced the agent key over Salt', { why, ok: r.ok, detail: r.detail });
+    emitter.emit('enroll', r);
+  };
+
+  const run = async (body: CommandBody, link: ConductorLink | undefined): Promise<void> => {
+    if (body.name === 'status') {
+      if (body.fingerprint && isSha256Finger(body.fingerprint)) watcher.setExpected(body.fingerprint);
+      sendReport({ kind: 'trust', trust: await watcher.refresh(), commandId: body.id }, link);
+      return;
+    }
+    const origin = link ? 'conductor' : 'local';
+    const outcome = body.name === 'reauth'
+      ? await reauthenticate({ ...deps, timeoutMs: body.timeoutMs ?? s.reauthTimeoutMs }, { fingerprint: body.fingerprint, commandId: body.id, origin })
+      : await rollback(deps, body.id, origin);
+    outcome.trust = (await watcher.refresh()).state;
+    await journal.addPending({ commandId: body.id, outcome });
+    sendReport({ kind: outcome.action, commandId: body.id, outcome }, link);
+    if (outcome.ok && outcome.action === 'reauth') void maybeEnroll('re-authenticated');
+  };
+
+  watcher.on('change', (trust: TrustFacts) => {
+    logger.info('trust state changed', { state: trust.state });
+    sendReport({ kind: 'trust', trust });
+    if (trust.state === 'trusted') void maybeEnroll('trusted');
+  });
+
+  if (f.pinProblem) logger.error(`agent channel disabled: ${f.pinProblem}`);
+  else {
+    for (const url of f.conductorUrls) {
+      const link = new ConductorLink({
+        url, certFingerprints: f.certFingerprints, routerId: f.minionId, agentKey: key, agentVersion: PRODUCT_VERSION,
+        clock, random, logger: logger.child({ conductor: url }), heartbeatMs: s.heartbeatMs, backoffMinMs: s.backoffMinMs, backoffMaxMs: s.backoffMaxMs,
+      });
+      link.on('ready', ({ enrolled }: { enrolled: boolean }) => {
+        logger.info('connected to the conductor-agent', { url, enrolled });
+        sendReport({ kind: 'trust', trust: watcher.facts() }, link);
+        void flushPending(link);
+        if (!enrolled) void maybeEnroll('conductor has no enrolled key');
+        emitter.emit('connected', url);
+      });
+      link.on('ack', (ack: AckFrame) => {
+        if (ack.ok && ack.id.startsWith('report:')) void journal.removePending([ack.id.slice('report:'.length)]);
+      });
+      link.on('command', (frame: CommandFrame) => {
+        const reply = (a: AckFrame): void => { link.send(a); };
+        const h = makeCommandHandler({ routerId: f.minionId, conductorKeys: f.conductorKeys, replay, clock, logger, run: (body) => run(body, link) });
+        h(frame, reply).catch((err: unknown) => logger.error('command failed unexpectedly', { err }));
+      });
+      links.push(link);
+      link.start();
+    }
+  }
+  void maybeEnroll('start');
+  logger.info('router agent ready', { minionId: f.minionId, trust: watcher.facts().state, conductors: f.conductorUrls });
+
+  return Object.assign(emitter, {
+    minionId: f.minionId,
+    agentKeyFingerprint: key.fingerprint,
+    agentPublicKey: key.publicPem,
+    trust: () => watcher.facts(),
+    connected: () => links.filter((l) => l.ready).map((l) => l.url),
+    async stop() {
+      watcher.stop();
+      await Promise.all(links.map((l) => l.stop()));
+    },
+  });
+}

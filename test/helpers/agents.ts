@@ -1,0 +1,72 @@
+/**
+ * Test harness for the agent channel: a conductor-agent side (identity, registry, wss server) and
+ * router agents built in-process on loopback, with the minion given as any ServiceControl (the
+ * file-level fake or the real-process simulator).
+ */
+import { join } from 'node:path';
+import { nullLogger, type Logger } from '../../shared/log/logger.js';
+import type { ServiceControl } from '../../shared/ports/service-control.js';
+import type { ProcessRunner } from '../../shared/ports/process-runner.js';
+import { loadPublicKeys } from '../../shared/protocol/keys.js';
+import { loadOrCreateConductorIdentity, type ConductorAgentIdentity } from '../../conductor-agent/keys/agent-key.js';
+import { AgentRegistry } from '../../conductor-agent/registry/store.js';
+import { startAgentServer, type AgentServer } from '../../conductor-agent/ws/server.js';
+import { minionConfigPaths } from '../../router-agent/minion/config-files.js';
+import type { RouterFacts } from '../../router-agent/facts.js';
+import { startRouterAgent, type RouterAgent, type RouterAgentSettings } from '../../router-agent/daemon/agent.js';
+
+export interface ConductorSide {
+  identity: ConductorAgentIdentity;
+  registry: AgentRegistry;
+  server: AgentServer;
+  stateDir: string;
+}
+
+export async function startConductorSide(dir: string, o: { host?: string; masterFingerprint?: () => Promise<string | undefined>; logger?: Logger; heartbeatMs?: number } = {}): Promise<ConductorSide> {
+  const stateDir = join(dir, 'conductor/var/lib/ssr-recovery');
+  const identity = await loadOrCreateConductorIdentity(stateDir);
+  const registry = await AgentRegistry.open(stateDir, { flushDelayMs: 5 });
+  const server = await startAgentServer({
+    host: o.host ?? '127.0.0.2', port: 0, identity, registry, logger: o.logger ?? nullLogger, masterFingerprint: o.masterFingerprint, heartbeatMs: o.heartbeatMs,
+  });
+  return { identity, registry, server, stateDir };
+}
+
+export interface RouterPaths {
+  configDir: string;
+  pkiDir: string;
+  logFile: string;
+  stateDir: string;
+}
+
+export function routerFacts(paths: RouterPaths, o: { minionId: string; conductor?: ConductorSide; urls?: string[]; service: ServiceControl; saltCall?: string; certFingerprints?: string[] }): RouterFacts {
+  return {
+    minionId: o.minionId,
+    config: minionConfigPaths(paths.configDir),
+    pkiDir: paths.pkiDir,
+    logFile: paths.logFile,
+    stateDir: paths.stateDir,
+    conductorUrls: o.urls ?? (o.conductor ? [o.conductor.server.url] : []),
+    conductorKeys: o.conductor ? loadPublicKeys(o.conductor.identity.signing.publicPem) : [],
+    certFingerprints: o.certFingerprints ?? (o.conductor ? [o.conductor.identity.certFingerprint] : []),
+    saltCall: o.saltCall ?? 'false',
+    service: o.service,
+  };
+}
+
+export const fastSettings: RouterAgentSettings = {
+  reauthTimeoutMs: 5_000, settleMs: 60, pollMs: 50, confirmPollMs: 15, heartbeatMs: 1_000, backoffMinMs: 20, backoffMaxMs: 200,
+};
+
+export async function startRouter(facts: RouterFacts, o: { settings?: Partial<RouterAgentSettings>; runner?: ProcessRunner; enroll?: boolean; logger?: Logger } = {}): Promise<RouterAgent> {
+  return startRouterAgent({ facts, settings: { ...fastSettings, ...o.settings }, runner: o.runner, enroll: o.enroll ?? false, logger: o.logger });
+}
+
+/** Poll `cond` until true (or fail after `ms`). */
+export async function until(cond: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
