@@ -45,14 +45,9 @@ function writeOctal(buf: Buffer, off: number, len: number, value: number): void 
 /** Split a long name into ustar prefix (≤155 bytes) and name (≤100 bytes) at a `/`, if possible. */
 function splitUstar(name: string): { prefix: string; name: string } | undefined {
   if (Buffer.byteLength(name) <= 100) return { prefix: '', name };
-  for (let i = name.indexOf('/'); i !== -1; i = name.indexOf('/', i + 1)) {
-    const prefix = name.slice(0, i);
+  for (let i = name.indexOf('/'); i !== -1 && Buffer.byteLength(name.slice(0, i)) <= 155; i = name.indexOf('/', i + 1)) {
     const rest = name.slice(i + 1);
-    if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(rest) <= 100 && rest.length > 0) {
-      if (Buffer.byteLength(prefix) > 155) break;
-      return { prefix, name: rest };
-    }
-    if (Buffer.byteLength(prefix) > 155) break;
+    if (rest.length > 0 && Buffer.byteLength(rest) <= 100) return { prefix: name.slice(0, i), name: rest };
   }
   return undefined;
 }
