@@ -231,13 +231,13 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
 
     parser.on('entry', onEntry);
     parser.on('ignoredEntry', (e: ReadEntry) => fail(unsafeMember('unsupported-type', e.path, `entry type ${String(e.type)} is not restorable`)));
-    parser.on('warn', (code: string, message: string | Error) => {
-      const text = message instanceof Error ? message.message : message;
-      fail(code === 'TAR_ENTRY_INVALID' || code === 'TAR_ENTRY_UNSUPPORTED'
+    // strict: node-tar reports every problem as an 'error' carrying `tarCode`.
+    const tarProblem = (code: string | undefined, text: string): RecoveryError =>
+      code === 'TAR_ENTRY_INVALID' || code === 'TAR_ENTRY_UNSUPPORTED'
         ? unsafeMember('malformed-header', '?', `malformed tar header (${text})`)
-        : new ArchiveError('ARCHIVE_CORRUPT', `${o.archive}: ${text}`, { details: { tarCode: code }, hint: 'Nothing was changed. The archive is truncated or not a tar: use another backup.' }));
-    });
-    parser.on('error', (err: Error) => fail(err));
+        : new ArchiveError('ARCHIVE_CORRUPT', `${o.archive}: ${text}`, { details: { tarCode: code }, hint: 'Nothing was changed. The archive is truncated or not a tar: use another backup.' });
+    parser.on('warn', (code: string, message: string | Error) => fail(tarProblem(code, message instanceof Error ? message.message : message)));
+    parser.on('error', (err: Error & { tarCode?: string }) => fail(tarProblem(err.tarCode, err.message)));
     src.stream.on('error', (err) => fail(err));
     gunzip.on('error', (err) => fail(err));
     gunzip.on('data', (c: Buffer) => {

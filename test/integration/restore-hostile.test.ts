@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { restoreConductor } from '../../conductor-agent/restore/index.js';
+import { numericOwnerIds } from '../../conductor-agent/restore/owner-ids.js';
+import { RecoveryError } from '../../shared/errors.js';
+import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { hostileCorpus, sha256, type FileSpec } from '../fixtures/make-tar.js';
+import { makeTmpDir } from '../helpers/tmpdir.js';
+import { fakeService, snapshot, snapshotDiff, testConfig } from './restore-support.js';
+
+const BASE = [
+  '/etc/128technology/global.init',
+  '/etc/128technology/local.init',
+  '/etc/128technology/salt/pki/master/master.pem',
+  '/etc/128technology/salt/pki/master/master.pub',
+  '/var/lib/128technology/t128-running.json',
+  '/var/lib/128technology/user-running.json',
+];
+
+describe('restore refuses hostile archives and leaves the target byte-identical', function () {
+  this.timeout(60_000);
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  let root: string;
+  let initial: Map<string, string>;
+  let base: FileSpec[];
+
+  before(async () => {
+    tmp = await makeTmpDir('restore-hostile-');
+    root = join(tmp.dir, 'root');
+    await makeConductorTree(root, { routers: 2, minions: 1 });
+    base = BASE.map((p) => {
+      const st = statSync(join(root, p));
+      return { path: p, body: readFileSync(join(root, p)), mode: st.mode & 0o777, uid: st.uid, gid: st.gid };
+    });
+    initial = snapshot(root);
+  });
+  after(() => tmp.cleanup());
+
+  // Names at load time; archives are built per test on the real base files read in before().
+  for (const c of hostileCorpus(BASE.map((path) => ({ path })))) {
+    it(`refuses: ${c.name} (${c.code}${c.reason ? `/${c.reason}` : ''})`, async () => {
+      const real = hostileCorpus(base).find((x) => x.name === c.name)!;
+      const bytes = real.make();
+      const archive = join(tmp.dir, `case-${sha256(c.name).slice(0, 8)}.tar.gz`);
+      writeFileSync(archive, bytes);
+      writeFileSync(archive + '.sha256', `${real.sidecar ?? sha256(bytes)}  case.tar.gz\n`);
+      const svc = fakeService();
+      const err = await restoreConductor({
+        archive, root, config: testConfig(real.config ?? {}), yes: true, ports: { services: [svc], owners: numericOwnerIds, flush: async () => undefined },
+      }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof RecoveryError, `expected a refusal, got ${String(err)}`);
+      assert.equal(err.code, real.code, err.message);
+      if (real.reason) assert.equal(err.details.reason, real.reason);
+      assert.deepEqual(snapshotDiff(initial, snapshot(root)), []);
+      assert.ok(!svc.calls.includes('stop'), '128T must not be stopped for a refused archive');
+    });
+  }
+});

@@ -1,0 +1,88 @@
+/**
+ * Helpers shared by the restore tests: tree snapshots (content, modes, owners, link targets, file
+ * times) to prove "byte-identical afterwards", a recording fake for the service-control port, a
+ * config with test-friendly restore settings, and a rebuilt-conductor target tree.
+ */
+import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, mkdirSync, copyFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { conductorSchema, type ConductorConfig } from '../../shared/config/schema.js';
+import type { ServiceControl } from '../../shared/ports/service-control.js';
+import { ServiceError } from '../../shared/errors.js';
+
+/** path → "type mode uid gid size sha256|link mtime" for every entry under `root` (minus `exclude` prefixes). */
+export function snapshot(root: string, exclude: readonly string[] = []): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      const rel = '/' + relative(root, p);
+      if (exclude.some((e) => rel === e || rel.startsWith(e + '/'))) continue;
+      const st = lstatSync(p);
+      const meta = `${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}`;
+      if (st.isDirectory()) {
+        out.set(rel, `dir ${meta}`);
+        walk(p);
+      } else if (st.isSymbolicLink()) out.set(rel, `link ${meta} -> ${readlinkSync(p)}`);
+      else out.set(rel, `file ${meta} ${st.size} ${createHash('sha256').update(readFileSync(p)).digest('hex')} ${Math.floor(st.mtimeMs / 1000)}`);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** Entries of `a` and `b` that differ (for readable assertion failures). */
+export function snapshotDiff(a: Map<string, string>, b: Map<string, string>): string[] {
+  const keys = new Set([...a.keys(), ...b.keys()]);
+  return [...keys].filter((k) => a.get(k) !== b.get(k)).map((k) => `${k}: ${a.get(k) ?? '(missing)'} → ${b.get(k) ?? '(missing)'}`);
+}
+
+export interface FakeService extends ServiceControl {
+  calls: string[];
+  active: boolean;
+  /** Make the next calls of a verb fail. */
+  failOn: Set<'start' | 'stop' | 'isActive'>;
+}
+
+/** A recording ServiceControl; `active` follows start/stop. */
+export function fakeService(name = '128T', active = true): FakeService {
+  const s: FakeService = {
+    name,
+    calls: [],
+    active,
+    failOn: new Set(),
+    async start() {
+      s.calls.push('start');
+      if (s.failOn.has('start')) throw new ServiceError('SERVICE_FAILED', `start ${name} failed (injected)`);
+      s.active = true;
+    },
+    async stop() {
+      s.calls.push('stop');
+      if (s.failOn.has('stop')) throw new ServiceError('SERVICE_FAILED', `stop ${name} failed (injected)`);
+      s.active = false;
+    },
+    async restart() {
+      s.calls.push('restart');
+    },
+    async isActive() {
+      s.calls.push('isActive');
+      if (s.failOn.has('isActive')) throw new ServiceError('SERVICE_FAILED', 'injected');
+      return s.active;
+    },
+  };
+  return s;
+}
+
+/** Default config with restore settings suitable for tests (short post-verify wait). */
+export function testConfig(extra: Record<string, unknown> = {}): ConductorConfig {
+  return conductorSchema.parse({ restore: { postVerifyTimeoutMs: 0 }, ...extra });
+}
+
+/** A freshly initialised conductor: only global.init and local.init, copied from `src`. */
+export function rebuiltTarget(src: string, dst: string): void {
+  mkdirSync(join(dst, 'etc/128technology'), { recursive: true });
+  for (const f of ['global.init', 'local.init']) copyFileSync(join(src, 'etc/128technology', f), join(dst, 'etc/128technology', f));
+}
+
+/** The journal folder (excluded from snapshots only where a test expects a journal to remain). */
+export const JOURNAL_DIR = '/var/lib/ssr-recovery-restore';
