@@ -6,7 +6,6 @@ import { Command } from 'commander';
 import { addGlobalOptions } from '../../shared/cli/global-options.js';
 import { processIo, type CliIo } from '../../shared/cli/io.js';
 import { runCli } from '../../shared/cli/run.js';
-import { notImplemented } from '../../shared/cli/not-implemented.js';
 import { PRODUCT_VERSION } from '../../shared/version.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -16,10 +15,16 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', '\nExit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 refused by preflight, 6 busy, 70 internal error. See README.md.');
   addGlobalOptions(program);
-  void io;
-  program.command('daemon').description('run the router agent daemon').action(() => notImplemented('router-agent daemon'));
-  program.command('status').description('show the minion\'s trust state').action(() => notImplemented('router-agent status'));
-  program.command('reauth').description('re-authenticate the minion to a pinned master fingerprint').action(() => notImplemented('router-agent reauth'));
+  program.command('daemon').description('run the router agent daemon')
+    .action(async (_o: unknown, cmd: Command) => (await import('./commands/daemon.js')).daemonAction(cmd, io));
+  program.command('status').description('show the minion\'s trust state')
+    .action(async (_o: unknown, cmd: Command) => (await import('./commands/status.js')).statusAction(cmd, io));
+  program.command('reauth').description('re-authenticate the minion to a pinned master fingerprint')
+    .option('--fingerprint <fp>', 'the new master key\'s Salt fingerprint (sha256, colon hex) to pin')
+    .option('--rollback', 'restore the files the last re-authentication replaced')
+    .option('--timeout <ms>', 'how long to wait for the minion to authenticate (ms)', (v) => Number(v))
+    .option('--trust-first-master', 'DANGEROUS: trust whichever master answers first (no pin)')
+    .action(async (flags: import('./commands/reauth.js').ReauthFlags, cmd: Command) => (await import('./commands/reauth.js')).reauthAction(flags, cmd, io));
   return program;
 }
 

@@ -1,15 +1,45 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../../../shared/cli/io.js';
-import { notImplemented } from '../../../shared/cli/not-implemented.js';
+import { printResult } from '../../../shared/cli/run.js';
+import { hasCode } from '../../../shared/errors.js';
 import { commandContext } from '../context.js';
 
-/** `conductor-agent fleet`: show the fleet view: router agents, trust state, last report */
+/**
+ * `conductor-agent fleet [--json]`: the live fleet view from the running daemon (router agents,
+ * connection, enrollment, trust state, last report); the registry alone when the daemon is down.
+ * `--approve ROUTER [--fingerprint FP]` approves a router's pending agent-key change.
+ */
 export function register(program: Command, io: CliIo): void {
   program
     .command('fleet')
     .description('show the fleet view: router agents, trust state, last report')
-    .action((_opts: unknown, cmd: Command) => {
-      commandContext(cmd, io);
-      notImplemented('conductor-agent fleet');
+    .option('--approve <router>', 'approve the pending (changed) agent key of this router')
+    .option('--fingerprint <fp>', 'with --approve: only if the pending key has this fingerprint')
+    .action(async (opts: { approve?: string; fingerprint?: string }, cmd: Command) => {
+      const ctx = commandContext(cmd, io);
+      const { controlRequest } = await import('../../ws/control.js');
+      const { controlSocketPath } = await import('../../ws/service.js');
+      const { mergeFleet, renderFleet } = await import('../../ws/fleet-view.js');
+      const { AgentRegistry } = await import('../../registry/store.js');
+      const sock = controlSocketPath(ctx.config, ctx.loaded.path);
+      const stateDir = ctx.loaded.path(ctx.config.agents.stateDir);
+      if (opts.approve) {
+        const args = { router: opts.approve, fingerprint: opts.fingerprint };
+        const entry = await controlRequest(sock, 'approve', args).catch(async (err: unknown) => {
+          if (!hasCode(err, 'AGENT_DAEMON_UNREACHABLE')) throw err;
+          const reg = await AgentRegistry.open(stateDir);
+          return reg.approve(opts.approve!, opts.fingerprint);
+        });
+        printResult(io, ctx.opts.json, { ok: true, approved: entry }, () => `approved the new agent key of ${opts.approve}`);
+        return;
+      }
+      let daemon = true;
+      const routers = await controlRequest<import('../../ws/fleet-view.js').FleetEntry[]>(sock, 'fleet', {}, 30_000).catch(async (err: unknown) => {
+        if (!hasCode(err, 'AGENT_DAEMON_UNREACHABLE')) throw err;
+        daemon = false;
+        return mergeFleet([], (await AgentRegistry.open(stateDir)).list());
+      });
+      printResult(io, ctx.opts.json, { ok: true, daemon, routers }, () =>
+        (daemon ? '' : 'conductor-agent daemon not running: showing enrolled routers only\n') + renderFleet(routers));
     });
 }

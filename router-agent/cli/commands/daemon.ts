@@ -1,0 +1,53 @@
+/**
+ * `router-agent daemon`: run the agent until SIGTERM/SIGINT. One lifecycle path: a signal starts an
+ * ordered stop with a deadline; a second signal exits at once. Prints one ready line (JSON with
+ * `--json`) on stdout when the agent is up, which service managers and benchmarks wait for.
+ */
+import type { Command } from 'commander';
+import type { CliIo } from '../../../shared/cli/io.js';
+import { routerContext } from '../context.js';
+
+export interface DaemonRunOptions {
+  /** Process-level hooks, injected for tests. */
+  signals?: Pick<NodeJS.Process, 'on' | 'removeListener'>;
+  exit?: (code: number) => void;
+  stopDeadlineMs?: number;
+}
+
+export async function daemonAction(cmd: Command, io: CliIo, run: DaemonRunOptions = {}): Promise<void> {
+  const ctx = routerContext(cmd, io, 'config');
+  const { resolveRouterFacts } = await import('../../facts.js');
+  const { startRouterAgent } = await import('../../daemon/agent.js');
+  const facts = resolveRouterFacts(ctx.loaded);
+  const a = ctx.config.agent;
+  const agent = await startRouterAgent({
+    facts, logger: ctx.logger,
+    settings: { reauthTimeoutMs: a.reauthTimeoutMs, settleMs: a.settleMs, pollMs: a.pollMs, heartbeatMs: a.heartbeatMs },
+  });
+  const ready = { ready: true, minionId: agent.minionId, trust: agent.trust().state, agentKeyFingerprint: agent.agentKeyFingerprint, conductors: facts.conductorUrls, channel: facts.pinProblem ?? 'enabled' };
+  io.stdout(ctx.opts.json ? JSON.stringify(ready) + '\n' : `router-agent ready: minion ${ready.minionId}, trust ${ready.trust}, ${facts.conductorUrls.length} conductor(s)${facts.pinProblem ? ` (channel disabled: ${facts.pinProblem})` : ''}\n`);
+  const signals = run.signals ?? process;
+  const exit = run.exit ?? ((code: number) => process.exit(code));
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping) {
+        ctx.logger.warn('second signal: exiting now', { signal: sig });
+        exit(130);
+        return;
+      }
+      stopping = true;
+      ctx.logger.info('stopping', { signal: sig });
+      const deadline = setTimeout(() => { ctx.logger.error('stop deadline passed: exiting'); exit(1); }, run.stopDeadlineMs ?? 10_000);
+      deadline.unref();
+      agent.stop().finally(() => {
+        clearTimeout(deadline);
+        signals.removeListener('SIGTERM', onSignal);
+        signals.removeListener('SIGINT', onSignal);
+        resolve();
+      });
+    };
+    signals.on('SIGTERM', onSignal);
+    signals.on('SIGINT', onSignal);
+  });
+}
