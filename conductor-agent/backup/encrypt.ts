@@ -10,8 +10,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Decrypter, Encrypter } from 'age-encryption';
 import { BackupError } from '../../shared/errors.js';
 
-/** Encrypt `src` into the open `dst` handle; returns the SHA-256 of what was written. */
-export async function encryptFile(src: string, dst: fsp.FileHandle, recipients: readonly string[]): Promise<string> {
+/** An Encrypter for the recipients; BACKUP_ENCRYPTION_FAILED for a malformed one (checked before any work). */
+export function encrypterFor(recipients: readonly string[]): Encrypter {
   const enc = new Encrypter();
   try {
     for (const r of recipients) enc.addRecipient(r);
@@ -20,6 +20,12 @@ export async function encryptFile(src: string, dst: fsp.FileHandle, recipients: 
       cause: err, hint: 'Recipients are age public keys (age1…), as printed by `age-keygen -y`.',
     });
   }
+  return enc;
+}
+
+/** Encrypt `src` into the open `dst` handle; returns the SHA-256 of what was written. */
+export async function encryptFile(src: string, dst: fsp.FileHandle, recipients: readonly string[]): Promise<string> {
+  const enc = encrypterFor(recipients);
   const input = Readable.toWeb(createReadStream(src, { highWaterMark: 1 << 20 })) as unknown as ReadableStream<Uint8Array>;
   const out = await enc.encrypt(input);
   const h = createHash('sha256');

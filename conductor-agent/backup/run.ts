@@ -18,7 +18,7 @@ import { CONDUCTOR_FILES, MASTER_PKI, type GlobalInit, type LocalInit } from '..
 import { writeArchive } from './archive-writer.js';
 import { collectEntries } from './collect.js';
 import { cleanLeftovers, commitArchive, openTemp, sha256File } from './commit.js';
-import { encryptFile } from './encrypt.js';
+import { encrypterFor, encryptFile } from './encrypt.js';
 import { loadOwnerNames, type OwnerNames } from './owners.js';
 import { planBackup } from './plan.js';
 import { pruneBackups, type PruneReport } from './prune.js';
@@ -99,6 +99,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   const local = await readJson<LocalInit>(resolve(CONDUCTOR_FILES.localInit));
   const global = await readJson<GlobalInit>(resolve(CONDUCTOR_FILES.globalInit));
   const node = local?.init?.id ?? 'unknown-node';
+  if (config.backup.encrypt.recipients.length) encrypterFor(config.backup.encrypt.recipients);
   const plan = planBackup({ config, host, node, createdAt: (options.now ?? (() => new Date()))(), dir: options.dir });
   const dir = resolve(plan.dir);
   const target = join(dir, plan.fileName);
