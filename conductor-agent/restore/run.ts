@@ -85,6 +85,8 @@ function journalPresent(paths: JournalPaths, j: Journal): RestoreError {
 export async function restoreConductor(o: RestoreOptions): Promise<RestoreReport> {
   const paths = pathsFor(o.root, o.config);
   const created = await missingFolders(paths.dir);
+  // Parents are ordinary system folders (0755); only the journal folder itself is private.
+  await fsp.mkdir(dirname(paths.dir), { recursive: true, mode: 0o755 });
   const lock = await acquireLock(paths.lock, { purpose: 'restore' });
   try {
     return await restoreLocked(o, paths);
@@ -198,6 +200,7 @@ async function withJournal(o: JournalRunOptions, mode: 'resume' | 'rollback', fn
   const ports = resolvePorts(o.ports);
   const paths = pathsFor(o.root, o.config);
   const report = newReport(mode, o.root);
+  await fsp.mkdir(dirname(paths.dir), { recursive: true, mode: 0o755 });
   const lock = await acquireLock(paths.lock, { purpose: `restore --${mode}` });
   let cleared = false;
   try {

@@ -4,7 +4,7 @@
  * config with test-friendly restore settings, and a rebuilt-conductor target tree.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync, mkdirSync, copyFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, utimesSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { conductorSchema, type ConductorConfig } from '../../shared/config/schema.js';
 import type { ServiceControl } from '../../shared/ports/service-control.js';
@@ -78,10 +78,20 @@ export function testConfig(extra: Record<string, unknown> = {}): ConductorConfig
   return conductorSchema.parse({ restore: { postVerifyTimeoutMs: 0 }, ...extra });
 }
 
-/** A freshly initialised conductor: only global.init and local.init, copied from `src`. */
+/**
+ * A freshly initialised conductor: the install's folder skeleton (salt/pki 0700 as on `src`), and
+ * global.init and local.init as initialize128t leaves them (same content and times as on `src`).
+ */
 export function rebuiltTarget(src: string, dst: string): void {
-  mkdirSync(join(dst, 'etc/128technology'), { recursive: true });
-  for (const f of ['global.init', 'local.init']) copyFileSync(join(src, 'etc/128technology', f), join(dst, 'etc/128technology', f));
+  mkdirSync(join(dst, 'etc/128technology/salt/pki'), { recursive: true, mode: 0o700 });
+  chmodSync(join(dst, 'etc'), 0o755);
+  chmodSync(join(dst, 'etc/128technology'), 0o755);
+  mkdirSync(join(dst, 'var/lib'), { recursive: true, mode: 0o755 });
+  for (const f of ['global.init', 'local.init']) {
+    copyFileSync(join(src, 'etc/128technology', f), join(dst, 'etc/128technology', f));
+    const st = lstatSync(join(src, 'etc/128technology', f));
+    utimesSync(join(dst, 'etc/128technology', f), st.atime, st.mtime);
+  }
 }
 
 /** The journal folder (excluded from snapshots only where a test expects a journal to remain). */
