@@ -1,0 +1,103 @@
+// Router agent against the minion simulator (a real child process with real pki files, log lines
+// and exit codes) and the Salt master simulator, over real sockets on loopback: the conductor
+// (master + conductor-agent) on 127.0.0.2, a rogue master on 127.0.0.9.
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { pemFinger, pemFingerFile } from '../../shared/salt/fingerprint.js';
+import { commandServiceControl } from '../../shared/ports/service-control.js';
+import { reauthRouter } from '../../conductor-agent/reauth/single.js';
+import { loadOrCreateAgentKey } from '../../router-agent/keys.js';
+import { cachedFingerprint } from '../../router-agent/minion/pki.js';
+import { effectiveValue, minionConfigPaths } from '../../router-agent/minion/config-files.js';
+import type { RouterAgent } from '../../router-agent/daemon/agent.js';
+import { startSaltSandbox, type SaltSandbox } from '../fixtures/saltapi-emulator/sandbox.js';
+import { SaltMasterSim } from '../fixtures/salt/master.js';
+import { writeSimRouter, type SimRouterPaths } from '../fixtures/salt/minion-setup.js';
+import { minionServiceCommands, minionLastExit } from '../fixtures/salt/minion-service.js';
+import { makeTmpDir } from '../helpers/tmpdir.js';
+import { routerFacts, startConductorSide, startRouter, until, type ConductorSide } from '../helpers/agents.js';
+
+describe('integration: router-agent with the minion simulator', function () {
+  this.timeout(60_000);
+  let root: string;
+  let cleanup: () => Promise<void>;
+  let sb: SaltSandbox;
+  let conductor: ConductorSide;
+  const closers: Array<() => Promise<unknown> | unknown> = [];
+
+  beforeEach(async () => {
+    ({ dir: root, cleanup } = await makeTmpDir());
+    sb = await startSaltSandbox({ root: join(root, 'conductor'), host: '127.0.0.2', masterConfig: { auto_accept: true } });
+    conductor = await startConductorSide(root, { host: '127.0.0.2', masterFingerprint: () => pemFingerFile(join(sb.pkiDir, 'master.pub')) });
+  });
+  afterEach(async () => {
+    for (const c of closers.splice(0).reverse()) await c();
+    await conductor.server.close();
+    await sb.close();
+    await cleanup();
+  });
+
+  /** A router whose minion trusted the conductor's master, then the conductor lost its master key. */
+  async function staleRouter(id: string): Promise<{ paths: SimRouterPaths; service: ReturnType<typeof commandServiceControl>; agent: RouterAgent }> {
+    const paths = await writeSimRouter({ root: join(root, id), id, master: sb.master.address });
+    const service = commandServiceControl({ name: 'salt-minion', unit: 'salt-minion', commands: minionServiceCommands(paths) });
+    closers.push(() => service.stop().catch(() => undefined));
+    await service.start();
+    await sb.master.waitForMinion(id);
+    // The conductor is rebuilt without its old master key.
+    await sb.master.pki.writeKeyPair('master');
+    await sb.master.restart();
+    const agentKey = await loadOrCreateAgentKey(paths.stateDir + '-agent');
+    await conductor.registry.enroll(id, agentKey.publicPem, { source: 'salt-event' });
+    const facts = routerFacts({ ...paths, stateDir: paths.stateDir + '-agent' }, { minionId: id, conductor, service });
+    const agent = await startRouter(facts, { settings: { reauthTimeoutMs: 15_000, settleMs: 400, pollMs: 100, confirmPollMs: 50 } });
+    closers.push(() => agent.stop());
+    return { paths, service, agent };
+  }
+
+  it('detects the stale master key from the minion log and re-authenticates to the new key', async () => {
+    const { paths, agent } = await staleRouter('router-1');
+    await until(() => agent.trust().state === 'stale-master-key', 15_000, 'stale-master-key from the log');
+    assert.ok(agent.trust().evidence.some((l) => l.includes('The master key has changed')));
+    await until(() => conductor.server.fleet().some((e) => e.routerId === 'router-1' && e.trust === 'stale-master-key'), 15_000, 'fleet view');
+    const result = await reauthRouter({ server: conductor.server, routerId: 'router-1', masterPubPath: join(sb.pkiDir, 'master.pub'), routerTimeoutMs: 15_000 });
+    assert.equal(result.ok, true, `${result.outcome.message}\n${result.outcome.evidence.join('\n')}`);
+    const newFinger = await pemFingerFile(join(sb.pkiDir, 'master.pub'));
+    assert.equal(await cachedFingerprint(paths.pkiDir), newFinger);
+    assert.equal((await effectiveValue(minionConfigPaths(paths.configDir), 'master_finger'))?.value, newFinger);
+    await sb.master.waitForMinion('router-1', 15_000); // the master side agrees
+    await until(() => agent.trust().state === 'trusted', 15_000, 'trusted');
+  });
+
+  it('refuses a rogue master through the pin: exit 42, refused key removed, pin kept', async () => {
+    const { paths } = await staleRouter('router-2');
+    const rightFinger = await pemFingerFile(join(sb.pkiDir, 'master.pub'));
+    // An impostor master answers at the address the minion uses.
+    const rogue = new SaltMasterSim({ pkiDir: join(root, 'rogue/pki'), host: '127.0.0.9', overrides: { auto_accept: true } });
+    await rogue.start();
+    closers.push(() => rogue.stop());
+    const cfg = join(paths.configDir, 'minion');
+    await fsp.writeFile(cfg, (await fsp.readFile(cfg, 'utf8')).replace(/^master: .*$/m, 'master: 127.0.0.9').replace(/^master_port: .*$/m, `master_port: ${rogue.address.port}`));
+    const result = await reauthRouter({ server: conductor.server, routerId: 'router-2', fingerprint: rightFinger, routerTimeoutMs: 15_000 });
+    assert.equal(result.ok, false);
+    assert.equal(result.outcome.code, 'REAUTH_FAILED');
+    assert.ok(result.outcome.evidence.some((l) => l.includes('The specified fingerprint in the master configuration file:')), result.outcome.evidence.join('\n'));
+    assert.equal(minionLastExit(paths.stateDir), 42);
+    assert.equal(await cachedFingerprint(paths.pkiDir), undefined, 'the key Salt cached before exiting 42 is gone');
+    assert.equal((await effectiveValue(minionConfigPaths(paths.configDir), 'master_finger'))?.value, rightFinger, 'pin left in place');
+    assert.deepEqual(rogue.connected(), []);
+    assert.notEqual(pemFinger(await fsp.readFile(join(root, 'rogue/pki/master.pub'), 'utf8')), rightFinger);
+  });
+
+  it('rollback restores the previous files', async () => {
+    const { paths } = await staleRouter('router-3');
+    const keyBefore = await fsp.readFile(join(paths.pkiDir, 'minion_master.pub'));
+    const dropIns = await fsp.readdir(join(paths.configDir, 'minion.d'));
+    assert.equal((await reauthRouter({ server: conductor.server, routerId: 'router-3', masterPubPath: join(sb.pkiDir, 'master.pub'), routerTimeoutMs: 15_000 })).ok, true);
+    const rb = await reauthRouter({ server: conductor.server, routerId: 'router-3', action: 'rollback', routerTimeoutMs: 15_000 });
+    assert.equal(rb.ok, true, rb.outcome.message);
+    assert.deepEqual(await fsp.readFile(join(paths.pkiDir, 'minion_master.pub')), keyBefore);
+    assert.deepEqual(await fsp.readdir(join(paths.configDir, 'minion.d')), dropIns);
+  });
+});
