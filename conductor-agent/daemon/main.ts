@@ -10,6 +10,7 @@ import { nullLogger, type Logger } from '../../shared/log/logger.js';
 import type { CreateBackupOptions, BackupReport } from '../backup/run.js';
 import { createLifecycle, type Lifecycle, type LifecycleOptions, type Service } from './lifecycle.js';
 import { scheduledJob } from './scheduler.js';
+import { createAgentService } from '../ws/service.js';
 
 export type { Service } from './lifecycle.js';
 
@@ -48,6 +49,8 @@ export function builtinServices(options: DaemonOptions): Service[] {
       },
     }));
   }
+  // The router-agent channel (wss + control socket + enrollment); `agents.listen: off` disables it.
+  if (config.agents.listen !== 'off') out.push(createAgentService({ config, path: options.loaded.path, logger }));
   return out;
 }
 

@@ -36,7 +36,7 @@ export interface AgentService {
   identity?: ConductorAgentIdentity | undefined;
 }
 
-/** `host:port`, `[v6]:port` or `port` → listen address. */
+/** `host:port`, `[v6]:port` or `port` → listen address (`off` is handled by the daemon: no listener). */
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(listen) ?? /^([^:]+):(\d+)$/.exec(listen) ?? /^()(\d+)$/.exec(listen);
   if (!m || Number(m[2]) > 65535) throw new ConfigError('CONFIG_INVALID', `agents.listen must be host:port, got ${JSON.stringify(listen)}`);
