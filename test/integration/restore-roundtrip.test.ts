@@ -96,7 +96,7 @@ describe('restore round trip: backup → wipe → restore', function () {
     rebuiltTarget(src, dst);
     const err = await restoreConductor({ archive, root: dst, config, ports: { ...ports(), freeBytes: async () => 1024 } }).catch((e: unknown) => e);
     assert.ok(hasCode(err, 'RESTORE_PREFLIGHT'));
-    assert.equal((err as { details: { report: { findings: { check: string; level: string }[] } } }).details.report.findings.find((f) => f.check === 'disk.space')?.level, 'fail');
+    assert.equal((err as unknown as { details: { report: { findings: { check: string; level: string }[] } } }).details.report.findings.find((f) => f.check === 'disk.space')?.level, 'fail');
   });
 
   it('accepts an archive of another node only with --node naming it', async () => {
