@@ -1,0 +1,95 @@
+// The command-line fixtures a router agent and the conductor drive: minion-service (start, stop,
+// restart, is-active, last exit status), the salt-call stand-in (event.send authenticated like a
+// minion) and master-ctl (restart the master through a service command line).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pemFinger } from '../../shared/salt/fingerprint.js';
+import { splitCommandLine, systemProcessRunner } from '../../shared/ports/process-runner.js';
+import { fixtureArgv } from '../fixtures/salt/entry.js';
+import { SaltMasterSim } from '../fixtures/salt/master.js';
+import { startMasterControl } from '../fixtures/salt/master-control.js';
+import { genRsaPair } from '../fixtures/salt/master-pki.js';
+import { minionLastExit, minionPid, minionServiceCommands } from '../fixtures/salt/minion-service.js';
+import { writeSimRouter, type SimRouterPaths } from '../fixtures/salt/minion-setup.js';
+import { makeTmpDir } from '../helpers/tmpdir.js';
+
+const run = (line: string) => systemProcessRunner.run(splitCommandLine(line), { timeoutMs: 30_000 });
+
+describe('integration: minion-service, salt-call and master-ctl fixtures', function () {
+  this.timeout(60_000);
+  let root: string;
+  let cleanup: () => Promise<void>;
+  let m: SaltMasterSim;
+  let p: SimRouterPaths;
+  let svc: ReturnType<typeof minionServiceCommands>;
+
+  before(async () => {
+    ({ dir: root, cleanup } = await makeTmpDir());
+    m = new SaltMasterSim({ pkiDir: join(root, 'master/pki'), overrides: { auto_accept: true, timeout: 1 } });
+    await m.start();
+    p = await writeSimRouter({ root: join(root, 'router-1'), id: 'router-1', master: m.address });
+    svc = minionServiceCommands(p);
+  });
+  after(async () => {
+    await run(svc.stop);
+    await m.stop();
+    await cleanup();
+  });
+
+  it('start / is-active / stop like systemctl, with the pid file', async () => {
+    assert.equal((await run(svc.isActive)).code, 3);
+    assert.equal((await run(svc.start)).code, 0);
+    await m.waitForMinion('router-1');
+    const r = await run(svc.isActive);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout.trim(), 'active');
+    assert.ok(minionPid(p.stateDir));
+    assert.equal((await run(svc.start)).code, 0, 'start is idempotent');
+    assert.equal((await run(svc.stop)).code, 0);
+    assert.equal(minionPid(p.stateDir), undefined);
+    assert.equal(minionLastExit(p.stateDir), 0);
+    assert.equal((await run(svc.isActive)).code, 3);
+  });
+
+  it('records exit 42 after a master_finger mismatch; is-active reports failed', async () => {
+    const pinned = await writeSimRouter({ root: join(root, 'router-2'), id: 'router-2', master: m.address, config: { master_finger: pemFinger(genRsaPair().pub) } });
+    const s2 = minionServiceCommands(pinned);
+    assert.equal((await run(s2.start)).code, 0);
+    for (let i = 0; i < 400 && minionLastExit(pinned.stateDir) === undefined; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(minionLastExit(pinned.stateDir), 42);
+    const r = await run(s2.isActive);
+    assert.equal(r.code, 3);
+    assert.equal(r.stdout.trim(), 'failed');
+  });
+
+  it('salt-call event.send: the master re-fires it with the authenticated minion id', async () => {
+    const seen = m.bus.waitFor((e) => e.tag === 'ssr-recovery/router-agent/enroll');
+    const r = await systemProcessRunner.run(fixtureArgv('salt-call', ['-c', p.configDir, 'event.send', 'ssr-recovery/router-agent/enroll', '{"agentPublicKey": "abc"}']));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'local:\n    True\n');
+    const e = await seen;
+    assert.equal(e.data['id'], 'router-1');
+    assert.equal(e.data['cmd'], '_minion_event');
+    assert.equal((e.data['data'] as Record<string, unknown>)['agentPublicKey'], 'abc');
+    assert.equal((e.data['data'] as Record<string, unknown>)['__pub_tgt'], 'salt-call');
+  });
+
+  it('master-ctl restarts the master from a command line; salt-call then fails on the changed key (exit 1)', async () => {
+    const ctl = await startMasterControl(m);
+    try {
+      const before = readFileSync(join(m.pki.dir, 'master.pub'), 'utf8');
+      await m.pki.writeKeyPair('master', genRsaPair());
+      const r = await systemProcessRunner.run(fixtureArgv('master-ctl', ['restart', '--control', ctl.address]));
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((await systemProcessRunner.run(fixtureArgv('master-ctl', ['is-active', '--control', ctl.address]))).code, 0);
+      assert.notEqual(readFileSync(join(m.pki.dir, 'master.pub'), 'utf8'), before);
+      const call = await systemProcessRunner.run(fixtureArgv('salt-call', ['-c', p.configDir, 'event.send', 'x/y', '{}']));
+      assert.equal(call.code, 1);
+      assert.match(call.stderr, /The master key has changed/);
+      assert.match(readFileSync(p.logFile, 'utf8'), /\[ERROR   \]\[\d+\] The master key has changed/);
+    } finally {
+      await ctl.close();
+    }
+  });
+});
