@@ -107,8 +107,10 @@ export async function rotateMasterKey(o: RotateOptions): Promise<RotateReport> {
   const signPem = o.signKeyFile ? await readOptional(o.signKeyFile) : files.signPem;
   const accepted = (await listMinionKeys(o.pkiDir)).accepted;
   const signFinger = files.signPub !== undefined ? pemFinger(files.signPub, 'sha256') : '';
+  // Key and config checks first: they need no minion and must refuse even when salt-api is down.
+  rotationPreflight({ settings: st, files, signPem, readiness: { ready: [], notReady: [] }, force: false });
   let reports: Map<string, SigningReport> = new Map();
-  if (files.signPub !== undefined) {
+  {
     try {
       reports = await o.probe.signingReports(accepted);
     } catch (err) {

@@ -9,6 +9,7 @@ import { ExitRequest, printResult } from '../../../shared/cli/run.js';
 import { ExitCode } from '../../../shared/exit-codes.js';
 import { UsageError } from '../../../shared/errors.js';
 import { commandContext, type CommandContext } from '../context.js';
+import type { MinionProbe } from '../../keys/minion-probe.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -24,9 +25,19 @@ async function rotationPorts(ctx: CommandContext) {
   const svc = ctx.config.services['salt-master'] ?? {};
   return {
     service: commandServiceControl({ name: 'salt-master', unit: svc.unit ?? 'salt-master', commands: svc }),
-    probe: await saltApiProbeFromConfig(ctx),
+    // Built on first use, so refusals that need no minion (signing off, keys missing) do not need salt-api.
+    probe: lazyProbe(() => saltApiProbeFromConfig(ctx)),
     clock: systemClock,
     rotationsDir: ctx.loaded.path(ctx.config.keys.rotationsDir ?? `${ctx.config.agents.stateDir}/keys/rotations`),
+  };
+}
+
+function lazyProbe(make: () => Promise<MinionProbe>): MinionProbe {
+  let p: Promise<MinionProbe> | undefined;
+  const get = (): Promise<MinionProbe> => (p ??= make());
+  return {
+    signingReports: async (ids) => (await get()).signingReports(ids),
+    ping: async (ids) => (await get()).ping(ids),
   };
 }
 
