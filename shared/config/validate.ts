@@ -36,7 +36,7 @@ export const conductorRules: Rule<ConductorConfig>[] = [
   {
     name: 'agents-listen-is-host-port',
     level: 'error',
-    check: (c) => (/^.+:\d{1,5}$/.test(c.agents.listen) ? undefined : `agents.listen must be host:port, got ${c.agents.listen}`),
+    check: (c) => (c.agents.listen === 'off' || /^.+:\d{1,5}$/.test(c.agents.listen) ? undefined : `agents.listen must be host:port (or off), got ${c.agents.listen}`),
   },
   {
     name: 'encrypt-recipients-are-age',
