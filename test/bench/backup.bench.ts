@@ -1,0 +1,82 @@
+/**
+ * `npm run bench -- backup`: `conductor-agent backup create` (the real CLI process, SHA-256
+ * manifest included) against GNU `tar -czf` of the same files, measured in the same run on the
+ * benchmark conductor (≈205 MB running config, 10,000 minion keys, 2,000 states). Target ≤ 1.0×.
+ *
+ * The tree is generated once into `.bench/backup/conductor` (git-ignored) and reused. Each side runs
+ * once to warm the page cache, then `ROUNDS` times alternating; the medians are compared.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { benchOptions, makeConductorTree } from '../fixtures/conductor-tree.js';
+import type { BenchResult } from './run.js';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const cache = join(repo, '.bench/backup');
+const root = join(cache, 'conductor');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+
+/** The same file set the backup plan takes on this tree, relative to the root, for tar. */
+const TAR_PATHS = [
+  'etc/128technology/salt/pki/master', 'etc/128technology/global.init', 'etc/128technology/local.init',
+  'var/lib/128technology/t128-running.json', 'var/lib/128technology/user-running.json',
+  'etc/128technology/config-exports', 'srv/salt', 'srv/pillar',
+];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function timed(argv: string[], cwd?: string): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: 'silent' } });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return s;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  if (!existsSync(join(root, '.complete'))) {
+    console.error(`generating the benchmark conductor in ${root} (once)…`);
+    rmSync(root, { recursive: true, force: true });
+    await makeConductorTree(root, benchOptions);
+    writeFileSync(join(root, '.complete'), 'ok\n');
+  }
+  const out = join(cache, 'out');
+  const ours = join(root, 'var/log/128technology'); // backup.dir, excluded from the backup itself
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  for (const f of readdirSync(ours)) rmSync(join(ours, f), { recursive: true });
+  const dist = join(repo, 'dist/conductor-agent/bin.js');
+  const cliArgv = existsSync(dist) ? [process.execPath, dist] : [process.execPath, '--import', 'tsx', join(repo, 'conductor-agent/bin.ts')];
+  const backupCreate = (): number => {
+    const s = timed([...cliArgv, 'backup', 'create', '--root', root, '--no-offbox', '--json']);
+    for (const f of readdirSync(ours)) rmSync(join(ours, f));
+    return s;
+  };
+  const tarCzf = (): number => {
+    const s = timed(['tar', '-czf', join(out, 'tar.tar.gz'), ...TAR_PATHS], root);
+    rmSync(join(out, 'tar.tar.gz'));
+    return s;
+  };
+  backupCreate();
+  tarCzf();
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    a.push(backupCreate());
+    b.push(tarCzf());
+  }
+  const value = median(a);
+  const baseline = median(b);
+  const ratio = value / baseline;
+  console.error(`backup create: ${a.map((x) => x.toFixed(2)).join(' ')} s; tar -czf: ${b.map((x) => x.toFixed(2)).join(' ')} s`);
+  return [{
+    name: 'backup',
+    measure: 'conductor-agent backup create (CLI process, SHA-256 manifest) vs GNU tar -czf, same files, median',
+    value, unit: 's', baseline, ratio, target: '≤ 1.0×', pass: ratio <= 1.0,
+  }];
+}
