@@ -44,11 +44,14 @@ export function register(program: Command, io: CliIo): void {
     .action(async (opts: { dir?: string; offbox: boolean; prune?: boolean }, cmd: Command) => {
       const ctx = commandContext(cmd, io);
       const { createBackup } = await import('../../backup/run.js');
+      const { probeSsrVersion } = await import('../../backup/ssr-version.js');
+      const { systemProcessRunner } = await import('../../../shared/ports/process-runner.js');
+      const ssrVersion = await probeSsrVersion(systemProcessRunner, ctx.loaded.root);
       const progress = io.isTTY && !ctx.opts.json ? await startProgress() : undefined;
       let report;
       try {
         report = await createBackup({
-          config: ctx.config, root: ctx.loaded.root, dir: opts.dir, logger: ctx.logger,
+          config: ctx.config, root: ctx.loaded.root, dir: opts.dir, logger: ctx.logger, ssrVersion,
           offbox: opts.offbox ? undefined : false, prune: opts.prune ? ctx.config.backup.keep : undefined,
           onProgress: progress?.update,
         });
