@@ -7,7 +7,7 @@
  * disconnected are lost (salt-api has no replay): listen for `reconnected` to resynchronise.
  */
 import { EventEmitter } from 'node:events';
-import { SaltApiError } from '../../shared/errors.js';
+import { RecoveryError, SaltApiError } from '../../shared/errors.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import { systemRandom, type Random } from '../../shared/ports/random.js';
 import { nullLogger, type Logger } from '../../shared/log/logger.js';
@@ -24,6 +24,8 @@ export interface SaltEventStreamOptions {
   maxDelayMs?: number;
   /** Consecutive 401s after a fresh login before giving up with SALTAPI_AUTH_DENIED (default 2). */
   maxAuthFailures?: number;
+  /** Events kept while nobody reads; the oldest are dropped beyond it, with a `warning` (default 10,000). */
+  maxQueue?: number;
   clock?: Clock;
   random?: Random;
   logger?: Logger;
@@ -92,8 +94,12 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
   private push(e: SaltEvent): void {
     if (this.o.tags && !this.o.tags.some((p) => tagMatches(p, e.tag))) return;
     const w = this.waiters.shift();
-    if (w) w.resolve({ value: e, done: false });
-    else this.queue.push(e);
+    if (w) return w.resolve({ value: e, done: false });
+    this.queue.push(e);
+    if (this.queue.length > (this.o.maxQueue ?? 10_000)) {
+      this.queue.shift();
+      this.emit('warning', new SaltApiError('SALTAPI_BAD_PAYLOAD', 'event queue full: the oldest unread Salt event was dropped'));
+    }
   }
 
   private fail(err: unknown): void {
@@ -130,6 +136,8 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
         if (this.closed) break;
         if (err instanceof SaltApiError && err.code === 'SALTAPI_AUTH_DENIED') return this.fail(err);
         if (err instanceof SaltApiError && err.code === 'SALTAPI_BAD_PAYLOAD') return this.fail(err);
+        // configuration problems (password file unreadable, bad URL) do not heal by retrying
+        if (err instanceof RecoveryError && !(err instanceof SaltApiError)) return this.fail(err);
         reason = err instanceof SaltApiError ? err.code : (err as Error).message;
         if (!(err instanceof SaltApiError)) reason = errorFromNetwork(err, 'GET /events').code;
         failures++;

@@ -1,5 +1,6 @@
 /** salt-api client: re-exports only. */
 export * from './client.js';
+export * from './http.js';
 export * from './events.js';
 export * from './errors.js';
 export * from './from-config.js';
