@@ -12,6 +12,7 @@
 import { join } from 'node:path';
 import { KeysError } from '../../shared/errors.js';
 import { ensureDir, PRIVATE_DIR_MODE, writeFileAtomic } from '../../shared/fs/atomic.js';
+import { acquireLock } from '../../shared/fs/lock.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
 import type { PlannedChange } from './changes.js';
 import { applyMasterConfigEdit, backupPathFor, planMasterConfigEdit, readMasterConfig, type MasterConfigFile } from './master-config.js';
@@ -30,6 +31,8 @@ export interface EnableSigningOptions {
   now?: () => Date;
   /** Injected in tests; default generates a 2048-bit RSA pair. */
   generatePair?: () => Promise<PemKeyPair>;
+  /** Lock shared with `keys rotate` so the two never interleave (the CLI passes `<rotationsDir>/.lock`). */
+  lockPath?: string;
 }
 
 export interface EnableSigningSnapshot {
@@ -124,6 +127,15 @@ export const NEXT_STEPS_SIGNING = [
 
 /** Plan and (unless dry run) apply. Idempotent: a second run changes nothing. */
 export async function enableSigning(options: EnableSigningOptions): Promise<EnableSigningReport> {
+  const lock = options.lockPath && !options.dryRun ? await acquireLock(options.lockPath, { purpose: 'keys enable-signing' }) : undefined;
+  try {
+    return await enableSigningLocked(options);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function enableSigningLocked(options: EnableSigningOptions): Promise<EnableSigningReport> {
   const now = options.now?.() ?? new Date();
   const snap = await snapshotForSigning(options);
   const plan = planEnableSigning(snap, options.precomputed === true, now);

@@ -15,6 +15,12 @@ export interface SigningReport {
   verifies: boolean | null;
   /** Salt fingerprint of the minion's `<master_sign_key_name>.pub`; null = missing or unreadable. */
   signKeyFingerprint: string | null;
+  /**
+   * `master_finger` in the minion's running configuration ('' or null = none). A pinned minion
+   * accepts the signed new key and then exits 42 on the fingerprint check (reference §4.4), so it
+   * is not ready for a rotation.
+   */
+  masterFinger?: string | null;
 }
 
 export interface MinionProbe {
@@ -36,8 +42,8 @@ export interface SaltLocalCaller {
 const DEFAULT_MINION_PKI = '/etc/salt/pki/minion';
 
 /**
- * A probe over salt-api: `config.get verify_master_pubkey_sign`, `config.get pki_dir`,
- * `config.get master_sign_key_name` and `file.read <pki_dir>/<name>.pub` on the minions (read-only
+ * A probe over salt-api: `test.ping`, then `config.get` of `verify_master_pubkey_sign`, `pki_dir`,
+ * `master_sign_key_name` and `master_finger`, and `file.read <pki_dir>/<name>.pub` on the minions (read-only
  * calls). `config.get` returns the running minion's options, so a config edit that has not been
  * followed by a minion restart does not count.
  */
@@ -59,16 +65,22 @@ export function saltApiMinionProbe(salt: SaltLocalCaller, options: { timeoutSeco
       // for "verification off": ping first, so silence and "off" stay distinguishable.
       const responders = await pingIds(ids);
       if (responders.length === 0) return out;
-      const [verify, pki, name] = await Promise.all([
+      const [verify, pki, name, finger] = await Promise.all([
         call(responders, 'config.get', ['verify_master_pubkey_sign']),
         call(responders, 'config.get', ['pki_dir']),
         call(responders, 'config.get', ['master_sign_key_name']),
+        call(responders, 'config.get', ['master_finger']),
       ]);
       // Group minions by the key path they report, so one file.read call serves each group.
       const byPath = new Map<string, string[]>();
       for (const id of responders) {
         const v = verify[id];
-        out.set(id, { id, responded: true, verifies: v === true ? true : v === false || v === '' ? false : null, signKeyFingerprint: null });
+        const f = finger[id];
+        out.set(id, {
+          id, responded: true, verifies: v === true ? true : v === false || v === '' ? false : null, signKeyFingerprint: null,
+          // `false` here is salt-api's "no answer" for this call: unknown, which readiness treats as pinned.
+          masterFinger: typeof f === 'string' ? f : null,
+        });
         const dir = typeof pki[id] === 'string' && pki[id] !== '' ? (pki[id] as string) : DEFAULT_MINION_PKI;
         const keyName = typeof name[id] === 'string' && name[id] !== '' ? (name[id] as string) : 'master_sign';
         const path = `${dir.replace(/\/+$/, '')}/${keyName}.pub`;

@@ -28,8 +28,12 @@ async function rotationPorts(ctx: CommandContext) {
     // Built on first use, so refusals that need no minion (signing off, keys missing) do not need salt-api.
     probe: lazyProbe(() => saltApiProbeFromConfig(ctx)),
     clock: systemClock,
-    rotationsDir: ctx.loaded.path(ctx.config.keys.rotationsDir ?? `${ctx.config.agents.stateDir}/keys/rotations`),
+    rotationsDir: rotationsDirOf(ctx),
   };
+}
+
+function rotationsDirOf(ctx: CommandContext): string {
+  return ctx.loaded.path(ctx.config.keys.rotationsDir ?? `${ctx.config.agents.stateDir}/keys/rotations`);
 }
 
 function lazyProbe(make: () => Promise<MinionProbe>): MinionProbe {
@@ -85,7 +89,7 @@ export function register(program: Command, io: CliIo): void {
       const ctx = commandContext(cmd, io, { overrides: { 'keys.exportDir': o.exportDir } });
       const { enableSigning } = await import('../../keys/enable-signing.js');
       const { renderEnableSigning } = await import('../../keys/render.js');
-      const r = await enableSigning({ ...paths(ctx), exportDir: ctx.loaded.path(ctx.config.keys.exportDir), dryRun: o.dryRun === true, precomputed: o.precomputed === true });
+      const r = await enableSigning({ ...paths(ctx), exportDir: ctx.loaded.path(ctx.config.keys.exportDir), lockPath: `${rotationsDirOf(ctx)}/.lock`, dryRun: o.dryRun === true, precomputed: o.precomputed === true });
       printResult(io, ctx.opts.json, { ok: true, ...r }, () => renderEnableSigning(r));
     });
 
