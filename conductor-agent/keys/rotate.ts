@@ -91,7 +91,7 @@ export function rotationPreflight(i: RotationPreflightInput): string {
   if (i.readiness.notReady.length > 0 && !i.force) {
     throw new KeysError('KEYS_MINIONS_NOT_READY', `${i.readiness.notReady.length} minion(s) have not shown that they verify signed master keys; they would drop off after the rotation`, {
       details: { notReady: i.readiness.notReady.slice(0, 200), notReadyCount: i.readiness.notReady.length },
-      hint: 'Roll master_sign.pub + verify_master_pubkey_sign out to them (and restart them), or rotate with --force and re-authenticate the rest with `conductor-agent reauth`.',
+      hint: 'Roll master_sign.pub + verify_master_pubkey_sign out to them (and restart them), lift master_finger pins, or rotate with --force and re-authenticate the rest with `conductor-agent reauth`.',
     });
   }
   return pemFinger(i.files.masterPub, i.settings.hashType);
