@@ -65,3 +65,11 @@ describe('shared/config', () => {
     assert.equal(underRoot('/tmp/r/', '/etc/salt'), '/tmp/r/etc/salt');
   });
 });
+
+describe('docs/configuration.md', () => {
+  it('is generated from the schema (run `npm run docs:config` after changing it)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { renderConfigDoc } = await import('../../../scripts/gen-config-doc.js');
+    assert.equal(readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8'), renderConfigDoc());
+  });
+});
