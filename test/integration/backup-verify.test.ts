@@ -82,7 +82,7 @@ describe('backup verify says exactly what differs', function () {
 
   it('one flipped byte in the compressed data', async () => {
     const bytes = readFileSync(report.archive);
-    bytes[bytes.length - 100] ^= 0xff;
+    bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0xff;
     const flipped = join(root, 'flipped.tar.gz');
     writeFileSync(flipped, bytes);
     copyFileSync(report.archive + '.sha256', flipped + '.sha256');
