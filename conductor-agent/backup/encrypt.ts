@@ -7,12 +7,15 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { Decrypter, Encrypter } from 'age-encryption';
+import type { Encrypter } from 'age-encryption';
 import { BackupError } from '../../shared/errors.js';
 
+/** age-encryption costs ~0.1 s to load: only backups that are encrypted pay for it. */
+const loadAge = () => import('age-encryption');
+
 /** An Encrypter for the recipients; BACKUP_ENCRYPTION_FAILED for a malformed one (checked before any work). */
-export function encrypterFor(recipients: readonly string[]): Encrypter {
-  const enc = new Encrypter();
+export async function encrypterFor(recipients: readonly string[]): Promise<Encrypter> {
+  const enc = new (await loadAge()).Encrypter();
   try {
     for (const r of recipients) enc.addRecipient(r);
   } catch (err) {
@@ -25,7 +28,7 @@ export function encrypterFor(recipients: readonly string[]): Encrypter {
 
 /** Encrypt `src` into the open `dst` handle; returns the SHA-256 of what was written. */
 export async function encryptFile(src: string, dst: fsp.FileHandle, recipients: readonly string[]): Promise<string> {
-  const enc = encrypterFor(recipients);
+  const enc = await encrypterFor(recipients);
   const input = Readable.toWeb(createReadStream(src, { highWaterMark: 1 << 20 })) as unknown as ReadableStream<Uint8Array>;
   const out = await enc.encrypt(input);
   const h = createHash('sha256');
@@ -56,7 +59,7 @@ export async function readIdentities(identityFile: string): Promise<string[]> {
 
 /** Decrypt a stream of an age file with the identities; the header is checked before this resolves. */
 export async function decryptStream(input: Readable, identities: readonly string[]): Promise<Readable> {
-  const dec = new Decrypter();
+  const dec = new (await loadAge()).Decrypter();
   for (const id of identities) dec.addIdentity(id);
   try {
     const web = await dec.decrypt(Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>);

@@ -99,7 +99,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   const local = await readJson<LocalInit>(resolve(CONDUCTOR_FILES.localInit));
   const global = await readJson<GlobalInit>(resolve(CONDUCTOR_FILES.globalInit));
   const node = local?.init?.id ?? 'unknown-node';
-  if (config.backup.encrypt.recipients.length) encrypterFor(config.backup.encrypt.recipients);
+  if (config.backup.encrypt.recipients.length) await encrypterFor(config.backup.encrypt.recipients);
   const plan = planBackup({ config, host, node, createdAt: (options.now ?? (() => new Date()))(), dir: options.dir });
   const dir = resolve(plan.dir);
   const target = join(dir, plan.fileName);
