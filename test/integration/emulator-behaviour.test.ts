@@ -4,7 +4,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createVerify } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
+import { commandServiceControl } from '../../shared/ports/service-control.js';
+import { cleanKey } from '../../shared/salt/fingerprint.js';
 import { startSaltSandbox, type SaltSandbox } from '../fixtures/saltapi-emulator/sandbox.js';
 import { startSaltApiEmulator, type SaltApiEmulator } from '../fixtures/saltapi-emulator/server.js';
 import { genRsaPair } from '../fixtures/salt/master-pki.js';
@@ -160,5 +163,31 @@ describe('integration: salt-api emulator and master simulator behaviour', functi
     await again;
     await sb.master.waitForMinion('router-1');
     assert.ok(existsSync(join(sb.pkiDir, 'minions/router-1')));
+  });
+
+  it('wheel key.gen_signature signs the raw master.pub (trailing newline) and refuses to overwrite', async () => {
+    const gen = async (): Promise<unknown> => {
+      const r = await post('/', '[{"client":"wheel","fun":"key.gen_signature","auto_create":true}]', authed());
+      return ((await r.json()) as { return: Array<{ data: { return: unknown } }> }).return[0]!.data.return;
+    };
+    assert.equal(await gen(), true);
+    assert.equal(await gen(), false);
+    const sig = Buffer.from(readFileSync(join(sb.pkiDir, 'master_pubkey_signature'), 'utf8'), 'base64');
+    const signPub = readFileSync(join(sb.pkiDir, 'master_sign.pub'), 'utf8');
+    const pubText = readFileSync(join(sb.pkiDir, 'master.pub'), 'utf8');
+    assert.ok(createVerify('RSA-SHA1').update(pubText).verify(signPub, sig), 'over the raw file');
+    assert.ok(!createVerify('RSA-SHA1').update(cleanKey(pubText)).verify(signPub, sig), 'not over clean_key: minions reject it');
+  });
+
+  it('the sandbox salt-master service command lines drive the master like systemctl', async () => {
+    const svc = commandServiceControl({ name: 'salt-master', unit: 'salt-master', commands: sb.masterServiceCommands });
+    assert.equal(await svc.isActive(), true);
+    await svc.stop();
+    assert.equal(sb.master.running, false);
+    assert.equal(await svc.isActive(), false);
+    await svc.start();
+    await svc.restart();
+    assert.equal(await svc.isActive(), true);
+    await sb.master.waitForMinion('router-1');
   });
 });
