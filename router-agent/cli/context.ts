@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import type { CliIo, GlobalOptions } from '../../shared/cli/io.js';
-import { loadConfig, type Loaded } from '../../shared/config/load.js';
+import type { Loaded } from '../../shared/config/load.js';
+import { loadRouterConfig } from '../config.js';
 import type { RouterConfig } from '../../shared/config/schema.js';
 import { createLogger, isLogLevel, type Logger, type LogLevel } from '../../shared/log/logger.js';
 import { UsageError } from '../../shared/errors.js';
@@ -17,11 +18,11 @@ export interface RouterCommandContext {
   logger: Logger;
 }
 
-export function routerContext(cmd: Command, io: CliIo, defaultLevel: LogLevel | 'config' = 'warn', overrides: Record<string, unknown> = {}): RouterCommandContext {
+export async function routerContext(cmd: Command, io: CliIo, defaultLevel: LogLevel | 'config' = 'warn', overrides: Record<string, unknown> = {}): Promise<RouterCommandContext> {
   const o = cmd.optsWithGlobals() as Partial<GlobalOptions>;
   const opts: GlobalOptions = { json: Boolean(o.json), root: o.root ?? '/', config: o.config, logLevel: o.logLevel };
   if (opts.logLevel !== undefined && !isLogLevel(opts.logLevel)) throw new UsageError(`--log-level must be one of debug, info, warn, error, silent (got ${opts.logLevel})`);
-  const loaded = loadConfig({ agent: 'router-agent', root: opts.root, configFile: opts.config, env: io.env, overrides });
+  const loaded = await loadRouterConfig({ root: opts.root, configFile: opts.config, env: io.env, overrides });
   const level = (opts.logLevel as LogLevel | undefined) ?? (defaultLevel === 'config' ? loaded.config.log.level : defaultLevel);
   const logger = createLogger({ level, write: io.stderr, bindings: { agent: 'router-agent' } });
   for (const w of loaded.warnings) logger.warn(`config: ${w}`, { file: loaded.file });

@@ -166,7 +166,8 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
       link.start();
     }
   }
-  void maybeEnroll('start');
+  // After the caller has seen us ready: salt-call is a process spawn.
+  setImmediate(() => void maybeEnroll('start'));
   logger.info('router agent ready', { minionId: f.minionId, trust: watcher.facts().state, conductors: f.conductorUrls });
 
   return Object.assign(emitter, {

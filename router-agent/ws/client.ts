@@ -6,9 +6,9 @@
  * hello is accepted, and `ack` frames; never throws into the daemon.
  */
 import { EventEmitter } from 'node:events';
-import { connect as tlsConnect, type TLSSocket, type ConnectionOptions } from 'node:tls';
+import type { TLSSocket, ConnectionOptions } from 'node:tls';
 import { isIP } from 'node:net';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { AgentError, RecoveryError } from '../../shared/errors.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { Random } from '../../shared/ports/random.js';
@@ -37,6 +37,16 @@ export interface ConductorLinkOptions {
 export function backoffDelay(attempt: number, minMs: number, maxMs: number, rnd: number): number {
   const cap = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 20));
   return Math.round(minMs + rnd * (cap - minMs));
+}
+
+let wsModule: typeof WebSocket | undefined;
+let tlsConnect: typeof import('node:tls').connect;
+async function loadWs(): Promise<void> {
+  // No optional native add-ons on routers: skip ws's failing lookups for them.
+  process.env.WS_NO_BUFFER_UTIL ??= '1';
+  process.env.WS_NO_UTF_8_VALIDATE ??= '1';
+  tlsConnect ??= (await import('node:tls')).connect;
+  wsModule ??= (await import('ws')).default;
 }
 
 export class ConductorLink extends EventEmitter {
@@ -71,7 +81,7 @@ export class ConductorLink extends EventEmitter {
     if (this.#retryTimer) this.#o.clock.clearTimeout(this.#retryTimer);
     if (this.#hbTimer) this.#o.clock.clearTimeout(this.#hbTimer);
     const ws = this.#ws;
-    if (!ws || ws.readyState === WebSocket.CLOSED) return;
+    if (!ws || ws.readyState === 3 /* CLOSED */) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => { ws.terminate(); resolve(); }, 1000);
       ws.once('close', () => { clearTimeout(t); resolve(); });
@@ -82,7 +92,7 @@ export class ConductorLink extends EventEmitter {
   /** Send a frame if the link is ready; false otherwise (callers keep pending reports). */
   send(frame: Frame): boolean {
     const ws = this.#ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN || (!this.#ready && frame.type !== 'hello')) return false;
+    if (!ws || ws.readyState !== 1 /* OPEN */ || (!this.#ready && frame.type !== 'hello')) return false;
     try {
       ws.send(encodeFrame(frame));
       return true;
@@ -94,6 +104,12 @@ export class ConductorLink extends EventEmitter {
 
   #connect(): void {
     if (this.#stopped) return;
+    // ws (with https/tls/zlib) is loaded on first use, so the daemon is ready before it is parsed.
+    if (!wsModule) {
+      loadWs().then(() => this.#connect(), (err: unknown) => this.#o.logger.error('cannot load ws', { err }));
+      return;
+    }
+    const WebSocketCtor = wsModule;
     const pins = this.#o.certFingerprints.map(normaliseCertFingerprint);
     const createConnection = (opts: ConnectionOptions & { host?: string }): TLSSocket => {
       const host = opts.host ?? '';
@@ -107,7 +123,7 @@ export class ConductorLink extends EventEmitter {
       });
       return s;
     };
-    const ws = new WebSocket(this.#o.url, {
+    const ws = new WebSocketCtor(this.#o.url, {
       maxPayload: MAX_FRAME_BYTES,
       handshakeTimeout: 10_000,
       perMessageDeflate: false,
@@ -136,7 +152,7 @@ export class ConductorLink extends EventEmitter {
   #heartbeat(ws: WebSocket): void {
     const hb = this.#o.heartbeatMs;
     this.#hbTimer = this.#o.clock.setTimeout(() => {
-      if (ws.readyState !== WebSocket.OPEN) return;
+      if (ws.readyState !== 1 /* OPEN */) return;
       if (this.#o.clock.now() - this.#lastSeen > hb * 2.5) {
         this.#o.logger.warn('conductor-agent silent: dropping the connection', { url: this.#o.url });
         ws.terminate();

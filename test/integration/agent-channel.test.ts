@@ -95,7 +95,8 @@ describe('agent channel over real wss on loopback (conductor 127.0.0.2, fake min
   });
 
   it('rollback through the channel restores the previous files', async () => {
-    const { tree } = await router('router-6');
+    const { tree, agent } = await router('router-6');
+    await until(() => agent.connected().length === 1, 10_000, 'connection');
     const before = await fsp.readFile(join(tree.pkiDir, 'minion_master.pub'));
     assert.equal((await reauthRouter({ server: conductor.server, routerId: 'router-6', fingerprint: pemFinger(newMaster) })).ok, true);
     const rb = await reauthRouter({ server: conductor.server, routerId: 'router-6', action: 'rollback' });

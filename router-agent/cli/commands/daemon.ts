@@ -15,7 +15,7 @@ export interface DaemonRunOptions {
 }
 
 export async function daemonAction(cmd: Command, io: CliIo, run: DaemonRunOptions = {}): Promise<void> {
-  const ctx = routerContext(cmd, io, 'config');
+  const ctx = await routerContext(cmd, io, 'config');
   const { resolveRouterFacts } = await import('../../facts.js');
   const { startRouterAgent } = await import('../../daemon/agent.js');
   const facts = resolveRouterFacts(ctx.loaded);

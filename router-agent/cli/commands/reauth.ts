@@ -17,7 +17,7 @@ export interface ReauthFlags {
 }
 
 export async function reauthAction(flags: ReauthFlags, cmd: Command, io: CliIo): Promise<void> {
-  const ctx = routerContext(cmd, io, 'warn');
+  const ctx = await routerContext(cmd, io, 'warn');
   const modes = [Boolean(flags.fingerprint), Boolean(flags.trustFirstMaster), Boolean(flags.rollback)].filter(Boolean).length;
   if (modes !== 1) throw new UsageError('give exactly one of --fingerprint FP, --rollback or --trust-first-master');
   if (flags.timeout !== undefined && (!Number.isFinite(flags.timeout) || flags.timeout <= 0)) throw new UsageError('--timeout must be a positive number of milliseconds');

@@ -5,7 +5,7 @@ import { printResult } from '../../../shared/cli/run.js';
 import { routerContext } from '../context.js';
 
 export async function statusAction(cmd: Command, io: CliIo): Promise<void> {
-  const ctx = routerContext(cmd, io);
+  const ctx = await routerContext(cmd, io);
   const { resolveRouterFacts } = await import('../../facts.js');
   const { TrustWatcher } = await import('../../trust/watch.js');
   const { JournalStore } = await import('../../reauth/journal.js');
