@@ -76,7 +76,7 @@ export async function writeArchive(o: WriteArchiveOptions): Promise<WrittenArchi
   // Member 0: the manifest with placeholders, so its length is fixed before any file is read.
   const placeholderManifest = buildManifest(o.meta, o.entries);
   const placeholderJson = serializeManifest(placeholderManifest);
-  const placeholder = storedGzip(manifestMember(placeholderManifest, placeholderJson.length));
+  const placeholder = storedGzip(manifestMember(placeholderManifest, placeholderJson.length, placeholderJson));
   put(placeholder);
 
   // Members 1…n: chunks of the tar stream compressed concurrently, written in order.

@@ -28,12 +28,13 @@ export interface ManifestMeta {
 }
 
 function entryFor(e: CollectedEntry, sha256: string | undefined): ManifestEntry {
-  return {
-    path: memberNameFor(e.systemPath), type: e.type, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid,
-    ...(e.owner !== undefined ? { owner: e.owner } : {}), ...(e.group !== undefined ? { group: e.group } : {}),
-    mtime: new Date(Math.floor(e.mtimeMs / 1000) * 1000).toISOString(),
-    ...(e.type === 'file' ? { sha256: sha256 ?? HASH_PLACEHOLDER } : {}),
-  };
+  // Plain assignments, not spreads: this runs once per file (12,000 on a large conductor).
+  const out: ManifestEntry = { path: memberNameFor(e.systemPath), type: e.type, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, mtime: '' };
+  if (e.owner !== undefined) out.owner = e.owner;
+  if (e.group !== undefined) out.group = e.group;
+  out.mtime = new Date(Math.floor(e.mtimeMs / 1000) * 1000).toISOString();
+  if (e.type === 'file') out.sha256 = sha256 ?? HASH_PLACEHOLDER;
+  return out;
 }
 
 /** The manifest object; without `hashes` every hash is a placeholder of the final width. */
@@ -66,9 +67,10 @@ export function serializeManifest(m: Manifest): Buffer {
  * The manifest's tar member: header + JSON + padding to 512 bytes. With `jsonLength`, the JSON is
  * padded with trailing spaces (valid JSON whitespace) to exactly that length, so the final manifest
  * fits the placeholder's bytes even when it is shorter (e.g. no fingerprint for a non-PEM master.pub).
+ * `serialized` skips serialising again when the caller already has the JSON of `m`.
  */
-export function manifestMember(m: Manifest, jsonLength?: number): Buffer {
-  let json = serializeManifest(m);
+export function manifestMember(m: Manifest, jsonLength?: number, serialized?: Buffer): Buffer {
+  let json = serialized ?? serializeManifest(m);
   if (jsonLength !== undefined && json.length < jsonLength) {
     json = Buffer.concat([json.subarray(0, json.length - 1), Buffer.alloc(jsonLength - json.length, 0x20), Buffer.from('\n')]);
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import sinon from 'sinon';
 import { createBackup, LOCK_NAME } from '../../conductor-agent/backup/run.js';
 import { readManifest } from '../../conductor-agent/backup/read-manifest.js';
+import { verifyArchive } from '../../conductor-agent/backup/verify.js';
 import { systemSourceFs, type SourceFs } from '../../conductor-agent/backup/source-fs.js';
 import { acquireLock } from '../../shared/fs/lock.js';
 import { conductorSchema, type ConductorConfig } from '../../shared/config/schema.js';
@@ -109,6 +110,15 @@ describe('backup create on a generated conductor tree', function () {
     const check = spawnSync('sha256sum', ['-c', `${report.fileName}.sha256`], { cwd: backupDir(), encoding: 'utf8' });
     assert.equal(check.status, 0, check.stdout + check.stderr);
     assert.equal(report.sha256, readFileSync(report.archive + '.sha256', 'utf8').split(' ')[0]);
+  });
+
+  it('a master.pub that is not PEM: no fingerprint, and the shorter manifest still fills its reserved bytes exactly', async () => {
+    writeFileSync(join(root, PKI, 'master.pub'), 'not a key\n');
+    const report = await createBackup({ config, root, hostname: 'cond-1' });
+    assert.equal(report.masterFingerprint, undefined);
+    const v = await verifyArchive(report.archive);
+    assert.equal(v.status, 'verified', JSON.stringify(v.differences));
+    assert.equal(v.manifest?.masterFingerprint, undefined);
   });
 
   it('lists missing optional paths in the report and the manifest', async () => {
