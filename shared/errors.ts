@@ -110,8 +110,22 @@ export interface RecoveryErrorOptions {
   hint?: string;
 }
 
+/**
+ * Brand shared by every copy of this module. A process can hold two copies (a test loads a module
+ * from source while a lazily imported one resolves to another URL); errors from either must still
+ * be recognised, or every RecoveryError would be reported as INTERNAL.
+ */
+const BRAND = Symbol.for('ssr-recovery.RecoveryError');
+
 /** Base class of every error the product reports. */
 export class RecoveryError extends Error {
+  /** `x instanceof RecoveryError` holds across module copies; subclasses keep the normal check. */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    if (this === RecoveryError) return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[BRAND] === true;
+    return Function.prototype[Symbol.hasInstance].call(this, x);
+  }
+
+  readonly [BRAND] = true;
   readonly code: ErrorCode;
   readonly details: Record<string, unknown>;
   readonly hint: string | undefined;

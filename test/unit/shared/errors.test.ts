@@ -34,3 +34,16 @@ describe('shared/errors', () => {
     assert.match(e.hint ?? '', /bug/);
   });
 });
+
+describe('RecoveryError across module copies (regression: lazily imported copies turned every error into INTERNAL)', () => {
+  it('recognises an error from another copy of shared/errors by its brand', async () => {
+    // A second instance of the module, as tsx can create when one import says .ts and another .js.
+    const other = (await import(`../../../shared/errors.ts?copy=${Date.now()}`)) as typeof import('../../../shared/errors.js');
+    const foreign = new other.RecoveryError('LOCK_HELD', 'held elsewhere');
+    assert.ok(foreign instanceof RecoveryError);
+    assert.equal(asRecoveryError(foreign).code, 'LOCK_HELD');
+    assert.ok(hasCode(foreign, 'LOCK_HELD'));
+    assert.ok(!(new Error('plain') instanceof RecoveryError));
+    assert.ok(!(new RecoveryError('INTERNAL', 'x') instanceof InternalError), 'subclasses keep the normal check');
+  });
+});
