@@ -175,7 +175,7 @@ export class AgentRegistry {
     this.#flushing = (async () => {
       let lock;
       try {
-        lock = await acquireLock(this.file + '.lock', { purpose: 'agent registry update' });
+        lock = await this.#lock();
       } catch (err) {
         for (const m of batch) m.reject(err);
         return;
@@ -200,6 +200,19 @@ export class AgentRegistry {
       }
     })().finally(() => { this.#flushing = undefined; });
     await this.#flushing;
+  }
+
+  /** The registry lock; another writer (the daemon, an operator's CLI) holds it only briefly, so wait. */
+  async #lock(): Promise<{ release(): Promise<void> }> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        return await acquireLock(this.file + '.lock', { purpose: 'agent registry update' });
+      } catch (err) {
+        if (!(err instanceof RecoveryError) || err.code !== 'LOCK_HELD' || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+      }
+    }
   }
 
   async #read(): Promise<RegistryDoc> {
