@@ -19,6 +19,8 @@ export interface ApplyContext {
   /** The run folder's staging and old paths. */
   staging: string;
   old: string;
+  /** True when continuing an interrupted run (temp files of a killed cross-file-system move may exist). */
+  resumed?: boolean;
   /** Called after each file is moved into place (progress, and the kill -9 tests). */
   onApplied?: (path: string, index: number) => Promise<void> | void;
 }
@@ -59,9 +61,13 @@ export async function applyChanges(ctx: ApplyContext): Promise<string[]> {
     if (c.kind === 'dir') continue;
     const staged = ctx.staging + c.path;
     const t = target(j, c.path);
-    await fs.rm(besideTemp(t, j.id), false);
-    // A missing staged file means an earlier (killed) run already moved it into place.
-    if (await fs.lstat(staged)) await moveInto(fs, staged, t, j.id);
+    if (ctx.resumed) await fs.rm(besideTemp(t, j.id), false);
+    try {
+      await moveInto(fs, staged, t, j.id);
+    } catch (err) {
+      // A missing staged file means an earlier (killed) run already moved it into place.
+      if (!(ctx.resumed && (err as NodeJS.ErrnoException).code === 'ENOENT' && (await fs.lstat(t)))) throw err;
+    }
     applied.push(c.path);
     await ctx.onApplied?.(c.path, i++);
   }

@@ -17,7 +17,7 @@ import { ArchiveError, RecoveryError } from '../../shared/errors.js';
 import { MANIFEST_NAME, type Manifest, type ManifestEntry } from '../../shared/backup/format.js';
 import { isAllowed, isAncestorOfAllowed, type Allowlist } from './allowlist.js';
 import { openArchive } from './archive-source.js';
-import { JsonChecker } from './json-check.js';
+import { startJsonCheck } from './json-check-async.js';
 import { manifestIndex, parseManifest } from './manifest-check.js';
 import { resolveLinkTarget, systemPathOfMember, unsafeMember } from './member-path.js';
 import { safeMode } from './modes.js';
@@ -82,6 +82,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
   const jsonErrors = new Map<string, string>();
   const tightened: string[] = [];
   const dirsToFinish: StagedMember[] = [];
+  const pendingJson: Promise<void>[] = [];
   let manifest: Manifest | undefined;
   let index: Map<string, ManifestEntry> | undefined;
   let first = true;
@@ -101,7 +102,13 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
       }));
     };
     const staged = (p: string): string => o.staging + p;
-    const ensureParent = (p: string): void => { mkdirSync(posix.dirname(staged(p)), { recursive: true, mode: 0o700 }); };
+    const made = new Set<string>();
+    const ensureParent = (p: string): void => {
+      const d = posix.dirname(p);
+      if (made.has(d)) return;
+      mkdirSync(staged(d), { recursive: true, mode: 0o700 });
+      made.add(d);
+    };
 
     const onEntry = (e: ReadEntry): void => {
       if (failure !== undefined) { e.resume(); return; }
@@ -164,6 +171,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
 
       if (kind === 'dir') {
         mkdirSync(staged(path), { recursive: true, mode: 0o700 });
+        made.add(path);
         dirsToFinish.push(member);
         e.resume();
         return;
@@ -196,7 +204,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
       const fd = openSync(staged(member.path), 'wx', 0o600);
       openFd = fd;
       const hash: Hash = createHash('sha256');
-      const json = o.jsonPaths?.has(member.path) ? new JsonChecker() : undefined;
+      const json = o.jsonPaths?.has(member.path) ? startJsonCheck() : undefined;
       let written = 0;
       e.on('data', (c: Buffer) => {
         if (failure !== undefined) return;
@@ -219,7 +227,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
               hint: 'Nothing was changed. The archive is damaged or was altered: use another backup.',
             });
           }
-          if (json) { const err = json.end(); if (err !== undefined) jsonErrors.set(member.path, err); }
+          if (json) pendingJson.push(json.end().then((err) => { if (err !== undefined) jsonErrors.set(member.path, err); }));
           fchownSync(fd, member.uid, member.gid);
           fchmodSync(fd, member.mode);
           futimesSync(fd, member.mtime, member.mtime);
@@ -258,7 +266,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
       if (failure !== undefined) return;
       parser.end();
     });
-    parser.on('end', () => {
+    parser.on('end', async () => {
       if (failure !== undefined) return;
       try {
         if (first) throw new ArchiveError('ARCHIVE_CORRUPT', `${o.archive} holds no members`, { details: { archive: o.archive } });
@@ -276,6 +284,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
           chmodSync(staged(d.path), d.mode);
           lutimesSync(staged(d.path), d.mtime, d.mtime);
         }
+        await Promise.all(pendingJson);
         resolve({ manifest, members, archiveSha256: src.fileSha256(), compressedBytes: src.bytesRead(), uncompressedBytes: uncompressed, jsonErrors, tightened, encrypted: src.encrypted });
       } catch (err) { fail(err); }
     });

@@ -4,7 +4,7 @@
  * come up): services active, salt-api answers (skipped when no client is configured), the master
  * key fingerprint on disk equals the backup's, every backed-up minion key is present.
  */
-import { promises as fsp } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { underRoot } from '../../shared/config/schema.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { ServiceControl } from '../../shared/ports/service-control.js';
@@ -67,13 +67,7 @@ export async function postVerify(input: PostVerifyInput): Promise<CheckResult[]>
       : { name: 'master-fingerprint', status: 'fail', summary: `master.pub fingerprint is ${actual}, the backup's is ${expected}`, details: { expected, actual } });
   }
   const missing: string[] = [];
-  for (const k of input.minionKeys) {
-    try {
-      await fsp.lstat(underRoot(input.root, k));
-    } catch {
-      missing.push(k);
-    }
-  }
+  for (const k of input.minionKeys) if (!lstatSync(underRoot(input.root, k), { throwIfNoEntry: false })) missing.push(k);
   results.push(missing.length
     ? { name: 'minion-keys', status: 'fail', summary: `${missing.length} minion key(s) missing after restore`, details: { missing: missing.slice(0, 20) } }
     : { name: 'minion-keys', status: 'pass', summary: `${input.minionKeys.length} minion key(s) present` });

@@ -156,7 +156,8 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
     report.findings.push(...staged.verify.findings);
     report.node = staged.verify.archiveNode;
     report.plan = staged.plan.summary;
-    report.planEntries = staged.plan.entries;
+    // Every path only in a dry-run (the operator asked for the plan); a restore reports the summary.
+    if (o.dryRun) report.planEntries = staged.plan.entries;
     refuseOnFindings(report.findings, report);
     if (o.dryRun) {
       report.ok = true;

@@ -54,6 +54,7 @@ export async function continueRestore(ctx: StepContext, j: Journal): Promise<voi
     if (!phaseAtLeast(j.phase, 'applied')) {
       await timed(ctx, 'apply', async () => {
         const actx = applyContext(ctx, j);
+        actx.resumed = phaseAtLeast(j.phase, 'applying');
         if (!phaseAtLeast(j.phase, 'applying')) {
           await enter(ctx, j, 'saving');
           await saveOld(actx);

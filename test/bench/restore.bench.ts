@@ -1,0 +1,79 @@
+/**
+ * `npm run bench -- restore`: restoring the large benchmark conductor (≈205 MB running config,
+ * 10,000 minion keys, 2,000 states) onto a rebuilt conductor, against GNU `tar -xzf` of the same
+ * archive, measured in the same run, interleaved, median of rounds. Target (DESIGN.md): ≤ 1.2×
+ * including verification (manifest hashes, sidecar, key pair, JSON datastores, plan, journal,
+ * apply, post-verify). The tree and archive are generated once into the git-ignored `.bench/`.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createBackup } from '../../conductor-agent/backup/run.js';
+import { restoreConductor } from '../../conductor-agent/restore/index.js';
+import { conductorSchema } from '../../shared/config/schema.js';
+import { benchOptions, makeConductorTree } from '../fixtures/conductor-tree.js';
+import { fakeService, rebuiltTarget } from '../integration/restore-support.js';
+import type { BenchResult } from './run.js';
+
+const BENCH = fileURLToPath(new URL('../../.bench/restore/', import.meta.url));
+const TREE = join(BENCH, 'tree');
+const ARCHIVES = '/archives';
+const ROUNDS = Number(process.env.RESTORE_BENCH_ROUNDS ?? 3);
+
+async function prepare(): Promise<string> {
+  if (!existsSync(join(BENCH, 'tree.complete'))) {
+    rmSync(BENCH, { recursive: true, force: true });
+    mkdirSync(BENCH, { recursive: true });
+    console.error('restore bench: generating the benchmark conductor (once)…');
+    await makeConductorTree(TREE, benchOptions);
+    writeFileSync(join(BENCH, 'tree.complete'), '');
+  }
+  const dir = join(TREE, ARCHIVES);
+  const existing = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.tar.gz')) : [];
+  if (existing[0]) return join(dir, existing[0]);
+  console.error('restore bench: writing the benchmark archive with createBackup (once)…');
+  return (await createBackup({ config: conductorSchema.parse({}), root: TREE, hostname: 'bench', dir: ARCHIVES })).archive;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function run(): Promise<BenchResult[]> {
+  const archive = await prepare();
+  const config = conductorSchema.parse({ restore: { postVerifyTimeoutMs: 0 } });
+  const tarTimes: number[] = [];
+  const ourTimes: number[] = [];
+  const noFlushTimes: number[] = [];
+  const fresh = (name: string): string => {
+    const d = join(BENCH, name);
+    rmSync(d, { recursive: true, force: true });
+    return d;
+  };
+  for (let i = 0; i < ROUNDS; i++) {
+    const t = fresh('tar-x');
+    mkdirSync(t, { recursive: true });
+    execFileSync('sync');
+    let t0 = performance.now();
+    execFileSync('tar', ['-xzf', archive, '-C', t]);
+    tarTimes.push(performance.now() - t0);
+
+    for (const [times, flush] of [[ourTimes, undefined], [noFlushTimes, async () => undefined]] as const) {
+      const r = fresh('restored');
+      rebuiltTarget(TREE, r);
+      execFileSync('sync');
+      t0 = performance.now();
+      const report = await restoreConductor({ archive, root: r, config, ports: { services: [fakeService()], ...(flush ? { flush } : {}) } });
+      times.push(performance.now() - t0);
+      if (!report.ok) throw new Error('restore failed in the benchmark');
+    }
+  }
+  rmSync(join(BENCH, 'tar-x'), { recursive: true, force: true });
+  rmSync(join(BENCH, 'restored'), { recursive: true, force: true });
+  const base = median(tarTimes) / 1000;
+  const ours = median(ourTimes) / 1000;
+  const noFlush = median(noFlushTimes) / 1000;
+  return [
+    { name: 'restore', measure: 'restoreConductor (preflight, staging, hashes, key pair, JSON, plan, journal, apply, sync -f, post-verify) vs tar -xzf', value: ours, unit: 's', baseline: base, ratio: ours / base, target: '≤ 1.2×', pass: ours / base <= 1.2 },
+    { name: 'restore-no-flush', measure: 'the same without the durability flush (tar -xzf does not sync either)', value: noFlush, unit: 's', baseline: base, ratio: noFlush / base, target: '≤ 1.2×', pass: noFlush / base <= 1.2 },
+  ];
+}
