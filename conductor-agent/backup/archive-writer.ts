@@ -137,8 +137,6 @@ export async function writeArchive(o: WriteArchiveOptions): Promise<WrittenArchi
         throw code === 'ENOENT' || code === 'ELOOP' ? vanished(e.systemPath, err) : unreadable(e.systemPath, err);
       }
       try {
-        const before = o.fs.fstatSync(fd);
-        if (!before.isFile() || before.size !== e.size) throw vanished(e.systemPath);
         let left = e.size;
         while (left > 0) {
           if (used === chunk.length) await submit();
@@ -149,7 +147,7 @@ export async function writeArchive(o: WriteArchiveOptions): Promise<WrittenArchi
           } catch (err) {
             throw unreadable(e.systemPath, err);
           }
-          if (n === 0) throw vanished(e.systemPath); // shrank while we read it
+          if (n === 0) throw vanished(e.systemPath); // shrank since it was listed
           const view = chunk.subarray(used, used + n);
           hash.update(view);
           if (capture) capture.push(Buffer.from(view));
@@ -158,10 +156,11 @@ export async function writeArchive(o: WriteArchiveOptions): Promise<WrittenArchi
           done += n;
           o.onProgress?.(done);
         }
-        // Grew, or was rewritten in place while we read it: what we hold is not one version of the file.
-        const probe = Buffer.allocUnsafe(1);
+        // One fstat after reading, against what collect saw: another file (replaced by rename), a
+        // different size (grew or shrank), or a new change time (rewritten, even in place) means
+        // what we hold is not the version the manifest describes. GNU tar only warns about this.
         const after = o.fs.fstatSync(fd);
-        if (o.fs.readSync(fd, probe, 0, 1, null) !== 0 || after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs) {
+        if (after.ino !== e.ino || after.size !== e.size || after.ctimeMs !== e.ctimeMs || !after.isFile()) {
           throw vanished(e.systemPath);
         }
       } finally {

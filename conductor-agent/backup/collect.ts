@@ -23,6 +23,9 @@ export interface CollectedEntry {
   owner?: string | undefined;
   group?: string | undefined;
   mtimeMs: number;
+  /** Identity and change time at listing: the file read later must be this one, unchanged. */
+  ino: number;
+  ctimeMs: number;
 }
 
 export interface Collected {
@@ -63,13 +66,14 @@ export async function collectEntries(sources: BackupSource[], options: CollectOp
   const missing: { path: string; why: string; problem: string }[] = [];
   const excluded = (p: string): boolean => options.exclude.some((d) => isUnder(p, d));
 
-  const add = (systemPath: string, st: Stats, type: 'file' | 'dir'): void => {
+  const add = (systemPath: string, st: Stats, type: 'file' | 'dir', sourcePath = options.resolve(systemPath)): void => {
     seen.add(systemPath);
     const size = type === 'file' ? st.size : 0;
     out.totalBytes += size;
     out.entries.push({
-      systemPath, sourcePath: options.resolve(systemPath), type, size, mode: st.mode & 0o7777,
+      systemPath, sourcePath, type, size, mode: st.mode & 0o7777,
       uid: st.uid, gid: st.gid, owner: options.owners.user(st.uid), group: options.owners.group(st.gid), mtimeMs: st.mtimeMs,
+      ino: st.ino, ctimeMs: st.ctimeMs,
     });
   };
 
@@ -118,7 +122,15 @@ export async function collectEntries(sources: BackupSource[], options: CollectOp
       else out.skipped.push({ path: src.systemPath, reason: problem });
       continue;
     }
-    if (!seen.has(src.systemPath)) add(src.systemPath, st, kind);
+    // A source named in the plan may itself be a symlink (e.g. an SSR file moved elsewhere): it is
+    // followed, once, and read from its target. Links found inside folders are never followed.
+    let sourcePath = options.resolve(src.systemPath);
+    try {
+      if (options.fs.lstatSync(sourcePath).isSymbolicLink()) sourcePath = options.fs.realpathSync(sourcePath);
+    } catch (err) {
+      throw unreadable(src.systemPath, err);
+    }
+    if (!seen.has(src.systemPath)) add(src.systemPath, st, kind, sourcePath);
     if (kind === 'dir') await walk(src.systemPath);
   }
   if (missing.length > 0) {

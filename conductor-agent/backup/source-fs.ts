@@ -13,6 +13,7 @@ export interface SourceFs {
   lstatSync(path: string): fs.Stats;
   statSync(path: string): fs.Stats;
   readdirSync(path: string): string[];
+  realpathSync(path: string): string;
   /** Open for reading without following a final symlink. */
   openSync(path: string): number;
   fstatSync(fd: number): fs.Stats;
@@ -24,6 +25,7 @@ export const systemSourceFs: SourceFs = {
   lstatSync: (p) => fs.lstatSync(p),
   statSync: (p) => fs.statSync(p),
   readdirSync: (p) => fs.readdirSync(p),
+  realpathSync: (p) => fs.realpathSync(p),
   openSync: (p) => fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW),
   fstatSync: (fd) => fs.fstatSync(fd),
   readSync: (fd, buf, offset, length, position) => fs.readSync(fd, buf, offset, length, position),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, appendFileSync, unlinkSync, rmSync, lstatSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, appendFileSync, unlinkSync, rmSync, lstatSync, renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import sinon from 'sinon';
 import { createBackup, LOCK_NAME } from '../../conductor-agent/backup/run.js';
@@ -119,6 +119,21 @@ describe('backup create on a generated conductor tree', function () {
     const v = await verifyArchive(report.archive);
     assert.equal(v.status, 'verified', JSON.stringify(v.differences));
     assert.equal(v.manifest?.masterFingerprint, undefined);
+  });
+
+  it('follows a symlink named by the plan, but never one inside a folder (regression: a link in /srv/salt must not pull in /etc/shadow)', async () => {
+    renameSync(join(root, 'etc/128technology/global.init'), join(root, 'etc/128technology/global.init.real'));
+    symlinkSync('global.init.real', join(root, 'etc/128technology/global.init'));
+    symlinkSync('/etc/shadow', join(root, 'srv/salt/shadow.sls'));
+    const report = await createBackup({ config, root, hostname: 'cond-1' });
+    const members = tar(['-tzf', report.archive]).trim().split('\n');
+    assert.ok(members.includes('etc/128technology/global.init'));
+    assert.ok(!members.includes('srv/salt/shadow.sls'));
+    assert.deepEqual(report.skipped, [{ path: '/srv/salt/shadow.sls', reason: 'symbolic link (not followed)' }]);
+    const out = join(root, 'x');
+    mkdirSync(out);
+    tar(['-xzf', report.archive, '-C', out, 'etc/128technology/global.init']);
+    assert.ok(lstatSync(join(out, 'etc/128technology/global.init')).isFile());
   });
 
   it('lists missing optional paths in the report and the manifest', async () => {
