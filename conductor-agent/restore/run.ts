@@ -158,6 +158,7 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
     report.plan = staged.plan.summary;
     // Every path only in a dry-run (the operator asked for the plan); a restore reports the summary.
     if (o.dryRun) report.planEntries = staged.plan.entries;
+    if (o.dryRun) report.findings.push(await independentVerify(o.archive, o.identityFile));
     refuseOnFindings(report.findings, report);
     if (o.dryRun) {
       report.ok = true;
@@ -251,4 +252,21 @@ export function resumeRestore(o: JournalRunOptions): Promise<RestoreReport> {
     }
     await continueRestore(ctx, j);
   });
+}
+
+/**
+ * A dry-run also runs `backup verify`'s own reader over the archive: a second, independent
+ * implementation of the format agreeing with restore's. A real restore does not (it would read the
+ * archive twice); its single pass makes the same checks before anything changes.
+ */
+async function independentVerify(archive: string, identityFile: string | undefined): Promise<Finding> {
+  const { verifyArchive } = await import('../backup/verify.js');
+  try {
+    const v = await verifyArchive(archive, { identityFile });
+    return v.ok
+      ? { check: 'archive.verify', level: v.status === 'verified' ? 'ok' : 'warn', summary: `backup verify: ${v.status} (${v.members} member(s), sidecar ${v.sidecar})` }
+      : { check: 'archive.verify', level: 'fail', code: 'ARCHIVE_HASH_MISMATCH', summary: `backup verify found ${v.differences.length} difference(s): ${v.differences.slice(0, 3).map((d) => d.message).join('; ')}`, details: { differences: v.differences.slice(0, 20) } };
+  } catch (err) {
+    return { check: 'archive.verify', level: 'fail', code: err instanceof RecoveryError ? err.code : 'ARCHIVE_CORRUPT', summary: `backup verify failed: ${(err as Error).message}` };
+  }
 }

@@ -108,4 +108,21 @@ describe('restore round trip: backup → wipe → restore', function () {
     const report = await restoreConductor({ archive, root: dst, config, node: 'conductor-a', ports: ports() });
     assert.equal(report.ok, true);
   });
+
+  it('restores an age-encrypted backup with --identity, and refuses without one', async () => {
+    const { generateIdentity, identityToRecipient } = await import('age-encryption');
+    const identity = await generateIdentity();
+    const idFile = join(tmp.dir, 'age-identity.txt');
+    writeFileSync(idFile, `# test identity\n${identity}\n`, { mode: 0o600 });
+    const encConfig = testConfig({ backup: { encrypt: { recipients: [await identityToRecipient(identity)] } } });
+    const enc = await createBackup({ config: encConfig, root: src, hostname: 'cond1', dir: '/backups-enc' });
+    assert.equal(enc.encrypted, true);
+    const dst = join(tmp.dir, 'encrypted');
+    rebuiltTarget(src, dst);
+    const refused = await restoreConductor({ archive: enc.archive, root: dst, config, ports: ports() }).catch((e: unknown) => e);
+    assert.ok(hasCode(refused, 'BACKUP_ENCRYPTION_FAILED'));
+    const report = await restoreConductor({ archive: enc.archive, root: dst, config, identityFile: idFile, ports: ports() });
+    assert.equal(report.ok, true);
+    assert.deepEqual(snapshotDiff(snapshot(src, ['/backups', '/backups-enc', '/var/log']), snapshot(dst)), []);
+  });
 });
