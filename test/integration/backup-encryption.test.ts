@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { createBackup } from '../../conductor-agent/backup/run.js';
 import { verifyArchive } from '../../conductor-agent/backup/verify.js';
+import { openArchive } from '../../conductor-agent/backup/open-archive.js';
 import { conductorSchema } from '../../shared/config/schema.js';
 import { hasCode } from '../../shared/errors.js';
 import { makeConductorTree } from '../fixtures/conductor-tree.js';
@@ -49,6 +50,13 @@ describe('encrypted backups (age)', function () {
     assert.equal(v.manifest?.node, 'conductor-a');
 
     await assert.rejects(verifyArchive(report.archive), (e) => hasCode(e, 'BACKUP_ENCRYPTION_FAILED'));
+
+    // What restore reads: the decrypted gzip'd tar, which GNU tar lists like any other backup.
+    const plain = await openArchive(report.archive, { identityFile });
+    const chunks: Buffer[] = [];
+    for await (const c of plain) chunks.push(c as Buffer);
+    const listed = spawnSync('tar', ['-tzf', '-'], { input: Buffer.concat(chunks), encoding: 'utf8' });
+    assert.equal(listed.stdout.split('\n')[0], 'ssr-recovery-manifest.json');
     const wrong = await verifyArchive(report.archive, { identityFile: otherIdentityFile });
     assert.equal(wrong.status, 'failed');
     assert.ok(wrong.differences.some((d) => d.kind === 'decrypt-failed'));
