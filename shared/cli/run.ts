@@ -8,8 +8,17 @@ import { asRecoveryError, RecoveryError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from './io.js';
 
+/** Brand shared by every copy of this module (a lazily imported command may hold another copy). */
+const EXIT_BRAND = Symbol.for('ssr-recovery.ExitRequest');
+
 /** Thrown by a command that already printed its report and wants a specific exit code (e.g. PARTIAL). */
 export class ExitRequest extends Error {
+  /** `x instanceof ExitRequest` holds across module copies, as for RecoveryError. */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[EXIT_BRAND] === true;
+  }
+
+  readonly [EXIT_BRAND] = true;
   constructor(readonly exitCode: number) {
     super(`exit ${exitCode}`);
   }
