@@ -4,7 +4,7 @@
  * undoes it. Each phase is written to the journal (fsync'd) before its effects begin.
  */
 import { hasCode, RecoveryError, RestoreError } from '../../shared/errors.js';
-import type { ConductorConfig } from '../../shared/config/schema.js';
+import { underRoot, type ConductorConfig } from '../../shared/config/schema.js';
 import { applyChanges, rollbackChanges, saveOld, type ApplyContext } from './apply.js';
 import { clearJournal, phaseAtLeast, writeJournal, type Journal, type JournalPaths, type Phase } from './journal.js';
 import { postVerify } from './post-verify.js';
@@ -61,7 +61,10 @@ export async function continueRestore(ctx: StepContext, j: Journal): Promise<voi
           await enter(ctx, j, 'applying');
         }
         ctx.report.applied = await applyChanges(actx);
+        // Renames and new files are durable before the journal says `applied`.
+        // (/var and /etc may be different file systems on a real conductor).
         await ctx.ports.flush(ctx.paths.dir);
+        await ctx.ports.flush(underRoot(j.root, '/etc'));
       });
       await enter(ctx, j, 'applied');
     }
