@@ -116,7 +116,9 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
       let reason = 'ended';
       try {
         const token = await this.client.token();
-        const res = await this.client.rawFetch('/events', { headers: { Accept: 'text/event-stream' }, signal: this.ac.signal });
+        // X-Auth-Token (added by rawFetch) and the session cookie: Events.GET reads the cookie itself,
+        // so this works whether or not salt_token_tool copies the header (never ?token=, which lands in logs)
+        const res = await this.client.rawFetch('/events', { headers: { Accept: 'text/event-stream', Cookie: `session_id=${token}` }, signal: this.ac.signal, token });
         if (res.status === 401) {
           this.client.invalidate(token);
           if (++authFailures >= (this.o.maxAuthFailures ?? 2)) throw errorFromResponse({ status: 401, body: await res.text(), contentType: res.headers.get('content-type') ?? '', request: 'GET /events' });

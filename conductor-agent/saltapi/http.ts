@@ -109,8 +109,8 @@ export class SaltApiSession {
   }
 
   /** Low-level call shared with the event stream: fetch with token header, no retries, no parsing. */
-  async rawFetch(path: string, init: { method?: string; headers?: Record<string, string>; signal?: AbortSignal }): Promise<Response> {
-    const token = await this.token();
+  async rawFetch(path: string, init: { method?: string; headers?: Record<string, string>; signal?: AbortSignal; token?: string }): Promise<Response> {
+    const token = init.token ?? (await this.token());
     return this.transport.fetch(this.url + path, { method: init.method ?? 'GET', headers: { Accept: 'application/json', 'X-Auth-Token': token, ...(init.headers ?? {}) }, ...(init.signal ? { signal: init.signal as never } : {}) });
   }
 
