@@ -134,8 +134,15 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
   pinger.unref();
 
   await new Promise<void>((resolve, reject) => {
-    https.once('error', reject);
-    https.listen(o.port, o.host, () => { https.off('error', reject); resolve(); });
+    const fail = (err: NodeJS.ErrnoException): void => {
+      clearInterval(pinger);
+      reject(new AgentError('SERVICE_FAILED', `cannot listen for router agents on ${o.host}:${o.port}: ${err.code ?? err.message}`, {
+        cause: err, details: { host: o.host, port: o.port },
+        hint: err.code === 'EADDRINUSE' ? 'Another process uses that port: change agents.listen or stop the other process.' : 'Check agents.listen.',
+      }));
+    };
+    https.once('error', fail);
+    https.listen(o.port, o.host, () => { https.off('error', fail); resolve(); });
   });
   https.on('error', (err) => logger.error('agent listener error', { err }));
   const addr = https.address() as AddressInfo;

@@ -61,6 +61,8 @@ export interface RouterAgent extends EventEmitter {
   trust(): TrustFacts;
   /** URLs of conductor-agent links whose hello was accepted. */
   connected(): string[];
+  /** Every link: URL, hello accepted, enrolled per the conductor, last problem (e.g. AGENT_TLS_PIN_MISMATCH). */
+  links(): { url: string; ready: boolean; enrolled: boolean | undefined; lastError: string | undefined }[];
   stop(): Promise<void>;
 }
 
@@ -176,6 +178,7 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
     agentPublicKey: key.publicPem,
     trust: () => watcher.facts(),
     connected: () => links.filter((l) => l.ready).map((l) => l.url),
+    links: () => links.map((l) => ({ url: l.url, ready: l.ready, enrolled: l.enrolled, lastError: l.lastError })),
     async stop() {
       watcher.stop();
       await Promise.all(links.map((l) => l.stop()));

@@ -4,9 +4,6 @@ import { join } from 'node:path';
 import { hasCode } from '../../shared/errors.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
 import { generateSigningKeyPair, loadPublicKeys } from '../../shared/protocol/keys.js';
-import { signEnvelope } from '../../shared/protocol/envelope.js';
-import { systemClock } from '../../shared/ports/clock.js';
-import { systemRandom } from '../../shared/ports/random.js';
 import { reauthRouter } from '../../conductor-agent/reauth/single.js';
 import { cachedFingerprint } from '../../router-agent/minion/pki.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
@@ -74,14 +71,14 @@ describe('agent channel over real wss on loopback (conductor 127.0.0.2, fake min
     const other = generateSigningKeyPair();
     await conductor.registry.enroll('router-3', other.publicPem, { source: 'salt-event' });
     const { agent } = await router('router-3', { enroll: false });
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => agent.links()[0]?.lastError === 'AGENT_KEY_CHANGED', 10_000, 'the hello refusal');
     assert.deepEqual(agent.connected(), []);
     await assert.rejects(reauthRouter({ server: conductor.server, routerId: 'router-3', fingerprint: pemFinger(newMaster) }), (e) => hasCode(e, 'AGENT_UNREACHABLE'));
   });
 
   it('the router refuses a conductor whose certificate is not the pinned one', async () => {
     const { agent } = await router('router-4', { certFingerprints: ['00'.repeat(32)] });
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => agent.links()[0]?.lastError === 'AGENT_TLS_PIN_MISMATCH', 10_000, 'the pin refusal');
     assert.deepEqual(agent.connected(), []);
     assert.equal(conductor.server.fleet().find((e) => e.routerId === 'router-4')?.connected ?? false, false);
   });
@@ -102,24 +99,5 @@ describe('agent channel over real wss on loopback (conductor 127.0.0.2, fake min
     const rb = await reauthRouter({ server: conductor.server, routerId: 'router-6', action: 'rollback' });
     assert.equal(rb.ok, true, rb.outcome.message);
     assert.deepEqual(await fsp.readFile(join(tree.pkiDir, 'minion_master.pub')), before);
-  });
-
-  it('a replayed or re-targeted command is refused by the router with a stable code', async () => {
-    const { agent } = await router('router-7');
-    await until(() => agent.connected().length === 1, 10_000, 'connection');
-    // Sign a command for router-8 with the real conductor key and push it down router-7's link via the server's session.
-    const env = signEnvelope({ kind: 'command', router: 'router-8', body: { id: 'x1', name: 'status' }, privateKey: conductor.identity.signing.privateKey, clock: systemClock, random: systemRandom });
-    const acks: unknown[] = [];
-    conductor.server.on('report', () => undefined);
-    const link = (agent as unknown as { emit: (e: string, ...a: unknown[]) => boolean });
-    void link;
-    const { makeCommandHandler } = await import('../../router-agent/commands/handler.js');
-    const { ReplayCache } = await import('../../shared/protocol/replay-cache.js');
-    const h = makeCommandHandler({ routerId: 'router-7', conductorKeys: loadPublicKeys(conductor.identity.signing.publicPem), replay: new ReplayCache({ clock: systemClock }), clock: systemClock, logger: (await import('../../shared/log/logger.js')).nullLogger, run: async () => undefined });
-    await h({ v: 1, type: 'command', envelope: env }, (a) => acks.push(a));
-    const own = signEnvelope({ kind: 'command', router: 'router-7', body: { id: 'x2', name: 'status' }, privateKey: conductor.identity.signing.privateKey, clock: systemClock, random: systemRandom });
-    await h({ v: 1, type: 'command', envelope: own }, (a) => acks.push(a));
-    await h({ v: 1, type: 'command', envelope: own }, (a) => acks.push(a));
-    assert.deepEqual(acks.map((a) => (a as { code?: string }).code ?? 'ok'), ['PROTOCOL_WRONG_ROUTER', 'ok', 'PROTOCOL_REPLAYED']);
   });
 });
