@@ -3,15 +3,15 @@
  * read per file, never two), compressed in parallel.
  *
  * Layout (multi-member gzip, RFC 1952 §2.2; GNU tar, gzip and zlib read it as one stream):
- *   member 0   stored (uncompressed) deflate holding the manifest's tar member, written first with
- *              placeholder hashes and overwritten in place at the end (same length, see manifest.ts);
+ *   member 0   the manifest's tar member, compressed into a length reserved before any file is
+ *              read (gzip-padded.ts): written first with placeholder hashes, overwritten in place;
  *   member 1…n the rest of the tar stream cut into fixed-size chunks, each gzip'd on libuv's thread
  *              pool (pigz-style) and appended in order, the last one ending with the tar end blocks.
  *
  * GNU `tar -czf` runs tar and gzip as two processes; compressing chunks concurrently is how we stay
  * within its wall time on two cores while also hashing every byte.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { gzip, constants as zc } from 'node:zlib';
@@ -20,7 +20,7 @@ import type { Manifest } from '../../shared/backup/format.js';
 import { BackupError } from '../../shared/errors.js';
 import type { CollectedEntry } from './collect.js';
 import { unreadable, vanished } from './collect.js';
-import { storedGzip } from './gzip-stored.js';
+import { paddedGzip, reserveFor } from './gzip-padded.js';
 import { buildManifest, manifestMember, serializeManifest, type ManifestMeta } from './manifest.js';
 import type { SourceFs } from './source-fs.js';
 import { END_OF_ARCHIVE, encodeHeader, padding } from './tar-header.js';
@@ -50,6 +50,22 @@ export interface WrittenArchive {
 }
 
 const DEFAULT_CHUNK = 1 << 20;
+
+/** The manifest with random hex in every hash: what deflate will face once the real hashes are in. */
+function withRandomHashes(m: Manifest): Manifest {
+  const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
+  return {
+    ...m,
+    ...(m.masterFingerprint !== undefined ? { masterFingerprint: hex(32).replace(/(..)(?!$)/g, '$1:') } : {}),
+    entries: m.entries.map((e) => (e.sha256 !== undefined ? { ...e, sha256: hex(32) } : e)),
+  };
+}
+
+function internal(what: string, reserved: number): BackupError {
+  return new BackupError('BACKUP_FAILED', `internal: ${what} (${reserved} bytes reserved)`, {
+    details: { reserved }, hint: 'This is a bug; please report it. No archive was written.',
+  });
+}
 const ZEROS = Buffer.alloc(512);
 
 function gzipAsync(buf: Buffer, level: number): Promise<Buffer> {
@@ -73,10 +89,14 @@ export async function writeArchive(o: WriteArchiveOptions): Promise<WrittenArchi
     }
   };
 
-  // Member 0: the manifest with placeholders, so its length is fixed before any file is read.
+  // Member 0: the manifest with placeholder hashes, compressed into a length reserved up front from
+  // a stand-in with random hex where the hashes go (gzip-padded.ts), so it can be overwritten in
+  // place once the real hashes are known.
   const placeholderManifest = buildManifest(o.meta, o.entries);
   const placeholderJson = serializeManifest(placeholderManifest);
-  const placeholder = storedGzip(manifestMember(placeholderManifest, placeholderJson.length, placeholderJson));
+  const reserved = reserveFor(manifestMember(withRandomHashes(placeholderManifest)), level);
+  const placeholder = paddedGzip(manifestMember(placeholderManifest, placeholderJson.length, placeholderJson), reserved, level);
+  if (!placeholder) throw internal('the placeholder manifest does not fit its reservation', reserved);
   put(placeholder);
 
   // Members 1…n: chunks of the tar stream compressed concurrently, written in order.
@@ -192,12 +212,9 @@ export async function writeArchive(o: WriteArchiveOptions): Promise<WrittenArchi
   manifest.entries.forEach((entry, i) => { if (entry.type === 'file') entry.sha256 = hashes[i]!; });
   if (finger) manifest.masterFingerprint = finger;
   else delete manifest.masterFingerprint;
-  const final = storedGzip(manifestMember(manifest, placeholderJson.length));
-  if (final.length !== placeholder.length) {
-    throw new BackupError('BACKUP_FAILED', 'internal: the final manifest does not have the placeholder length', {
-      details: { expected: placeholder.length, actual: final.length }, hint: 'This is a bug; please report it.',
-    });
-  }
+  const finalMember = manifestMember(manifest, placeholderJson.length);
+  const final = paddedGzip(finalMember, reserved, level) ?? paddedGzip(finalMember, reserved, 9);
+  if (!final) throw internal('the final manifest does not fit its reservation', reserved);
   put(final, 0);
   return { manifest, size: position };
 }

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
 import { Header } from 'tar';
 import { encodeHeader, memberLength, padding, BLOCK } from '../../../../conductor-agent/backup/tar-header.js';
-import { storedGzip, storedGzipLength } from '../../../../conductor-agent/backup/gzip-stored.js';
 
 describe('tar headers written by hand', () => {
   const base = { type: 'file' as const, size: 1234, mode: 0o600, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: 1_700_000_000 };
@@ -50,13 +49,18 @@ describe('tar headers written by hand', () => {
   });
 });
 
-describe('stored gzip member', () => {
-  for (const n of [0, 1, 65535, 65536, 200_000]) {
-    it(`wraps ${n} bytes so zlib reads them back, with a length known in advance`, () => {
-      const data = Buffer.alloc(n, 7);
-      const gz = storedGzip(data);
-      assert.equal(gz.length, storedGzipLength(n));
-      assert.deepEqual(gunzipSync(gz), data);
-    });
-  }
+describe('padded compressed gzip member', () => {
+  it('has exactly the reserved length, and zlib, gzip and GNU tar read it as the plain data', async () => {
+    const { paddedGzip, reserveFor } = await import('../../../../conductor-agent/backup/gzip-padded.js');
+    const { spawnSync } = await import('node:child_process');
+    const data = Buffer.from('{"entries":[' + Array.from({ length: 500 }, (_, i) => `{"path":"p/${i}","sha256":"${'ab'.repeat(32)}"}`).join(',\n') + ']}\n');
+    const length = reserveFor(data);
+    const member = paddedGzip(data, length)!;
+    assert.equal(member.length, length);
+    assert.deepEqual(gunzipSync(member), data);
+    const r = spawnSync('gzip', ['-dc'], { input: member });
+    assert.equal(r.status, 0);
+    assert.deepEqual(r.stdout, data);
+    assert.equal(paddedGzip(data, 20), undefined, 'does not fit');
+  });
 });
