@@ -53,6 +53,8 @@ export interface RegistryOptions {
   clock?: Clock;
   /** Coalescing delay for queued writes (ms; default 50). */
   flushDelayMs?: number;
+  /** Lock file (default `<file>.lock`); the daemon keeps it in /run so backups never hold one. */
+  lockFile?: string;
 }
 
 export class AgentRegistry {
@@ -64,11 +66,13 @@ export class AgentRegistry {
   #flushing: Promise<void> | undefined;
   readonly #clock: Clock;
   readonly #delay: number;
+  readonly #lockFile: string;
 
   private constructor(file: string, o: RegistryOptions) {
     this.file = file;
     this.#clock = o.clock ?? systemClock;
     this.#delay = o.flushDelayMs ?? 50;
+    this.#lockFile = o.lockFile ?? file + '.lock';
   }
 
   /** Open (and read) the registry in `stateDir`. */
@@ -207,7 +211,7 @@ export class AgentRegistry {
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
-        return await acquireLock(this.file + '.lock', { purpose: 'agent registry update' });
+        return await acquireLock(this.#lockFile, { purpose: 'agent registry update' });
       } catch (err) {
         if (!(err instanceof RecoveryError) || err.code !== 'LOCK_HELD' || Date.now() > deadline) throw err;
         await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));

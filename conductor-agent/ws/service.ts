@@ -4,7 +4,8 @@
  * router agents on `agents.listen`, answers the CLI on the control socket, and records enrollments
  * from salt-api `/events` when salt-api is configured.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { ensureDir, PRIVATE_DIR_MODE } from '../../shared/fs/atomic.js';
 import type { ConductorConfig } from '../../shared/config/schema.js';
 import { ConfigError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log/logger.js';
@@ -43,9 +44,17 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] || '0.0.0.0', port: Number(m[2]) };
 }
 
-/** The control socket path (`agents.controlSocket`, default `<stateDir>/control.sock`). */
+/** Runtime files (socket, locks) live here, not in the backed-up state folder. */
+export const RUN_DIR = '/run/ssr-recovery';
+
+/** The control socket path (`agents.controlSocket`, default `/run/ssr-recovery/conductor-agent.sock`). */
 export function controlSocketPath(config: ConductorConfig, path: (p: string) => string): string {
-  return path(config.agents.controlSocket ?? join(config.agents.stateDir, 'control.sock'));
+  return path(config.agents.controlSocket ?? join(RUN_DIR, 'conductor-agent.sock'));
+}
+
+/** The registry lock, shared by the daemon and the CLI (kept out of backups: a restored lock would look held). */
+export function registryLockPath(path: (p: string) => string): string {
+  return path(join(RUN_DIR, 'agent-registry.lock'));
 }
 
 export function createAgentService(o: AgentServiceOptions): AgentService {
@@ -58,7 +67,7 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
       const stateDir = o.path(o.config.agents.stateDir);
       const identity = await loadOrCreateConductorIdentity(stateDir);
       if (identity.created) log.info('created the conductor-agent identity', { signingKey: identity.signingFingerprint, cert: identity.certFingerprint });
-      const registry = await AgentRegistry.open(stateDir);
+      const registry = await AgentRegistry.open(stateDir, { lockFile: registryLockPath(o.path) });
       const masterPub = join(o.path(o.config.salt.pkiDir), 'master.pub');
       const { host, port } = parseListen(o.config.agents.listen);
       const server = await startAgentServer({
@@ -66,7 +75,9 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
         masterFingerprint: () => pemFingerFile(masterPub).catch(() => undefined),
       });
       Object.assign(svc, { server, registry, identity });
-      control = await startControlServer(controlSocketPath(o.config, o.path), {
+      const sock = controlSocketPath(o.config, o.path);
+      await ensureDir(dirname(sock), PRIVATE_DIR_MODE);
+      control = await startControlServer(sock, {
         fleet: async () => server.fleet(),
         reauth: async (a) => reauthRouter({
           server, routerId: String(a.router), action: a.action === 'rollback' ? 'rollback' : 'reauth',

@@ -109,7 +109,7 @@ export const conductorSchema = z
         commandTimeoutMs: z.number().int().positive().default(180_000),
         /** WebSocket ping interval; a router agent silent for two intervals is dropped (ms). */
         heartbeatMs: z.number().int().positive().default(30_000),
-        /** Local control socket the CLI uses to reach the daemon (default `<stateDir>/control.sock`). */
+        /** Local control socket the CLI uses to reach the daemon (default `/run/ssr-recovery/conductor-agent.sock`). */
         controlSocket: absPath.optional(),
       })
       .strict()

@@ -18,7 +18,7 @@ export function register(program: Command, io: CliIo): void {
     .action(async (opts: { approve?: string; fingerprint?: string }, cmd: Command) => {
       const ctx = commandContext(cmd, io);
       const { controlRequest } = await import('../../ws/control.js');
-      const { controlSocketPath } = await import('../../ws/service.js');
+      const { controlSocketPath, registryLockPath } = await import('../../ws/service.js');
       const { mergeFleet, renderFleet } = await import('../../ws/fleet-view.js');
       const { AgentRegistry } = await import('../../registry/store.js');
       const sock = controlSocketPath(ctx.config, ctx.loaded.path);
@@ -27,7 +27,7 @@ export function register(program: Command, io: CliIo): void {
         const args = { router: opts.approve, fingerprint: opts.fingerprint };
         const entry = await controlRequest(sock, 'approve', args).catch(async (err: unknown) => {
           if (!hasCode(err, 'AGENT_DAEMON_UNREACHABLE')) throw err;
-          const reg = await AgentRegistry.open(stateDir);
+          const reg = await AgentRegistry.open(stateDir, { lockFile: registryLockPath(ctx.loaded.path) });
           return reg.approve(opts.approve!, opts.fingerprint);
         });
         printResult(io, ctx.opts.json, { ok: true, approved: entry }, () => `approved the new agent key of ${opts.approve}`);
@@ -37,7 +37,7 @@ export function register(program: Command, io: CliIo): void {
       const routers = await controlRequest<import('../../ws/fleet-view.js').FleetEntry[]>(sock, 'fleet', {}, 30_000).catch(async (err: unknown) => {
         if (!hasCode(err, 'AGENT_DAEMON_UNREACHABLE')) throw err;
         daemon = false;
-        return mergeFleet([], (await AgentRegistry.open(stateDir)).list());
+        return mergeFleet([], (await AgentRegistry.open(stateDir, { lockFile: registryLockPath(ctx.loaded.path) })).list());
       });
       printResult(io, ctx.opts.json, { ok: true, daemon, routers }, () =>
         (daemon ? '' : 'conductor-agent daemon not running: showing enrolled routers only\n') + renderFleet(routers));
