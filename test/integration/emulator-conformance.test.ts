@@ -105,7 +105,10 @@ describe('salt-api emulator conformance (captures salt-api-3006.18)', function (
 
   for (const file of files) {
     it(`replays ${file}`, async () => {
-      if (file.startsWith('08-')) await new Promise((r) => setTimeout(r, 200)); // let the async job's returns arrive
+      if (file.startsWith('08-')) {
+        // let the async job's three returns arrive before replaying GET /jobs/<jid>
+        for (let i = 0; i < 400 && (sb.master.jobs.get(state.jid)?.returns.size ?? 0) < 3; i++) await new Promise((r) => setTimeout(r, 25));
+      }
       const { res, text, cap } = await replay(file);
       assertSameHead(res, cap, file);
       if (cap.headers.some(([k, v]) => k === 'Content-Type' && v.startsWith('text/html'))) {
@@ -179,9 +182,9 @@ describe('salt-api emulator conformance (captures salt-api-3006.18)', function (
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(got.length, 0, 'nothing before the handshake');
     ws.send('websocket client ready');
-    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 400 && got.length < 1; i++) await new Promise((r) => setTimeout(r, 25));
     sb.master.bus.fire('after/ready', { x: 2 });
-    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 400 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 25));
     ws.close();
     assert.equal(got[0], 'server received message');
     assert.equal(got[1], `data: ${pyJson({ data: { x: 2, _stamp: JSON.parse(got[1]!.slice(6)).data._stamp }, tag: 'after/ready' })}\n\n`);

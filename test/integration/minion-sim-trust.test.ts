@@ -58,7 +58,7 @@ describe('integration: minion simulator trust behaviour', function () {
     stops.push(() => r.stop());
     return r;
   }
-  const ping = async (m: SaltMasterSim, id: string): Promise<unknown> => (await m.publish({ tgt: id, fun: 'test.ping', timeout: 1 })).returns.get(id);
+  const ping = async (m: SaltMasterSim, id: string): Promise<unknown> => (await m.publish({ tgt: id, fun: 'test.ping', timeout: 5 })).returns.get(id);
 
   it('caches the master key on first contact exactly as Salt writes it, and logs nothing when healthy', async () => {
     const m = await master();

@@ -65,7 +65,7 @@ describe('integration: salt-api client against the emulator', function () {
 
     it('local: true for the minion that answered, false for the targeted one that did not, {} for no match', async () => {
       const c = client();
-      assert.deepEqual(await c.local(['router-1', 'ghost'], 'test.ping', [], { timeout: 1 }), { 'router-1': true, ghost: false });
+      assert.deepEqual(await c.local(['router-1', 'ghost'], 'test.ping', [], { timeout: 5 }), { 'router-1': true, ghost: false });
       assert.deepEqual(await c.local('nosuch-*', 'test.ping'), {});
       const full = await c.localFull('router-1', 'test.ping');
       assert.ok(full['router-1'] && full['router-1'].ret === true && full['router-1'].retcode === 0 && /^\d{20}$/.test(full['router-1'].jid));
@@ -91,7 +91,7 @@ describe('integration: salt-api client against the emulator', function () {
 
     it('runner manage.status and GET /minions', async () => {
       const c = client();
-      assert.deepEqual(await c.runner('manage.status', { timeout: 1 }), { up: ['router-1'], down: ['ghost'] });
+      assert.deepEqual(await c.runner('manage.status', { timeout: 5 }), { up: ['router-1'], down: ['ghost'] });
       const grains = await c.minions('router-1');
       assert.equal((grains['router-1'] as { id: string }).id, 'router-1');
     });
