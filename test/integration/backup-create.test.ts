@@ -6,6 +6,7 @@ import sinon from 'sinon';
 import { createBackup, LOCK_NAME } from '../../conductor-agent/backup/run.js';
 import { readManifest } from '../../conductor-agent/backup/read-manifest.js';
 import { verifyArchive } from '../../conductor-agent/backup/verify.js';
+import { listBackups } from '../../conductor-agent/backup/list.js';
 import { systemSourceFs, type SourceFs } from '../../conductor-agent/backup/source-fs.js';
 import { acquireLock } from '../../shared/fs/lock.js';
 import { conductorSchema, type ConductorConfig } from '../../shared/config/schema.js';
@@ -223,12 +224,19 @@ describe('backup create on a generated conductor tree', function () {
     assert.deepEqual(readdirSync(backupDir()).sort(), [report.fileName, report.fileName + '.sha256'].sort());
   });
 
-  it('applies retention after the run when asked (scheduled runs do), deleting archive and sidecar', async () => {
+  it('applies retention after the run when asked (scheduled runs do), deleting archive and sidecar, never a hand-made archive; list shows both kinds', async () => {
     for (const t of ['2026-11-20T10:00:00Z', '2026-11-21T10:00:00Z', '2026-11-22T10:00:00Z']) {
       await createBackup({ config, root, hostname: 'cond-1', now: fixedNow(t) });
     }
+    writeFileSync(join(backupDir(), 'conductor-backup-cond-1-2026-23-23.tar.gz'), 'made by hand with the seed command');
     const report = await createBackup({ config, root, hostname: 'cond-1', now: fixedNow('2026-11-23T10:00:00Z'), prune: { last: 2, daily: 0, weekly: 0 } });
     assert.equal(report.pruned?.deleted.length, 2);
+    assert.deepEqual(report.pruned?.ignored, ['conductor-backup-cond-1-2026-23-23.tar.gz'], 'hand-made archives are never deleted');
+    const listed = await listBackups(backupDir(), { host: 'cond-1', now: fixedNow('2026-11-23T10:01:00Z') });
+    assert.deepEqual(listed.filter((b) => b.kind === 'ours').map((b) => [b.node, b.sidecar]), [['node-a', 'ok'], ['node-a', 'ok']]);
+    assert.deepEqual(listed.filter((b) => b.kind === 'hand-made').map((b) => [b.node, b.sidecar]), [[undefined, 'missing']]);
+    assert.equal(listed.find((b) => b.kind === 'ours')?.ageSeconds, 60);
+    unlinkSync(join(backupDir(), 'conductor-backup-cond-1-2026-23-23.tar.gz'));
     assert.deepEqual(archives().sort(), [
       'conductor-backup-cond-1-node-a-2026-11-22T100000Z.tar.gz', 'conductor-backup-cond-1-node-a-2026-11-22T100000Z.tar.gz.sha256',
       'conductor-backup-cond-1-node-a-2026-11-23T100000Z.tar.gz', 'conductor-backup-cond-1-node-a-2026-11-23T100000Z.tar.gz.sha256',
