@@ -102,3 +102,28 @@ export async function loadRouterConfig(options: Omit<LoadOptions, 'agent'>): Pro
   if (!config) return canonical();
   return { config, root, file: text === undefined ? undefined : file, warnings: [], path: (p: string) => underRoot(root, p) };
 }
+
+export interface RouterConfigInput {
+  /** Conductor-agent endpoints (`host:port`), both HA nodes. */
+  conductorAddresses: string[];
+  /** The conductor-agent signing key(s), SPKI PEM (concatenate two for an HA pair with distinct keys). */
+  agentPublicKey: string;
+  /** Its TLS certificate fingerprint(s), comma separated. */
+  certFingerprint: string;
+  minion?: Partial<RouterConfig['minion']>;
+  agent?: Partial<RouterConfig['agent']>;
+  services?: RouterConfig['services'];
+  log?: RouterConfig['log'];
+}
+
+/** The router-agent config file as JSON (valid YAML, and what the fast path reads). */
+export function renderRouterConfig(i: RouterConfigInput): string {
+  const doc = {
+    ...(i.minion ? { minion: i.minion } : {}),
+    conductor: { addresses: i.conductorAddresses, agentPublicKey: i.agentPublicKey, certFingerprint: i.certFingerprint },
+    ...(i.agent ? { agent: i.agent } : {}),
+    ...(i.services ? { services: i.services } : {}),
+    ...(i.log ? { log: i.log } : {}),
+  };
+  return JSON.stringify(doc, null, 2) + '\n';
+}
