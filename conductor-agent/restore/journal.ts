@@ -69,6 +69,10 @@ export function journalPaths(journalDirUnderRoot: string): JournalPaths {
   };
 }
 
+/** The large, rarely changing part of a journal, kept in `run-<id>/plan.json`. */
+type JournalPlan = Pick<Journal, 'changes' | 'dirs' | 'expect'>;
+const planFile = (paths: JournalPaths, id: string): string => join(paths.run(id).base, 'plan.json');
+
 /** Read the journal, or undefined when there is none. Throws RESTORE_ROLLBACK_FAILED when it is unreadable. */
 export async function readJournal(paths: JournalPaths): Promise<Journal | undefined> {
   let text: string;
@@ -81,6 +85,7 @@ export async function readJournal(paths: JournalPaths): Promise<Journal | undefi
   try {
     const j = JSON.parse(text) as Journal;
     if (j.version !== 1 || !PHASES.includes(j.phase)) throw new Error(`unknown journal version/phase ${j.version}/${j.phase}`);
+    if (phaseAtLeast(j.phase, 'staged')) Object.assign(j, JSON.parse(await fsp.readFile(planFile(paths, j.id), 'utf8')) as JournalPlan);
     return j;
   } catch (err) {
     throw new RestoreError('RESTORE_ROLLBACK_FAILED', `the restore journal ${paths.file} is unreadable: ${(err as Error).message}`, {
@@ -91,10 +96,19 @@ export async function readJournal(paths: JournalPaths): Promise<Journal | undefi
   }
 }
 
-/** Write the journal atomically (temp + fsync + rename + fsync folder). */
-export async function writeJournal(paths: JournalPaths, j: Journal): Promise<void> {
+/**
+ * Write the journal atomically (temp + fsync + rename + fsync folder). The per-path plan (thousands
+ * of entries) goes to `run-<id>/plan.json` only when `withPlan` is set (when it is made, and when
+ * the kept-file names are added), so the many phase changes write a few hundred bytes each.
+ */
+export async function writeJournal(paths: JournalPaths, j: Journal, options: { withPlan?: boolean } = {}): Promise<void> {
   await ensureDir(paths.dir, PRIVATE_DIR_MODE);
-  await writeFileAtomic(paths.file, JSON.stringify(j) + '\n', { mode: 0o600 });
+  const { changes, dirs, expect, ...head } = j;
+  if (options.withPlan) {
+    await ensureDir(paths.run(j.id).base, PRIVATE_DIR_MODE);
+    await writeFileAtomic(planFile(paths, j.id), JSON.stringify({ changes, dirs, expect } satisfies JournalPlan) + '\n', { mode: 0o600 });
+  }
+  await writeFileAtomic(paths.file, JSON.stringify(head) + '\n', { mode: 0o600 });
 }
 
 /** Remove the journal file and the run folder (after success or a complete rollback). */

@@ -176,7 +176,7 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
     };
     await ports.flush(run.staging);
     j.phase = 'staged';
-    await writeJournal(paths, j);
+    await writeJournal(paths, j, { withPlan: true });
     await ports.hooks?.afterPhase?.('staged');
     report.journal = paths.file;
     await continueRestore(stepContext(o.config, ports, paths, report), j);

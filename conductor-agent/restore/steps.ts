@@ -18,9 +18,9 @@ export interface StepContext {
   report: RestoreReport;
 }
 
-async function enter(ctx: StepContext, j: Journal, phase: Phase): Promise<void> {
+async function enter(ctx: StepContext, j: Journal, phase: Phase, withPlan = false): Promise<void> {
   j.phase = phase;
-  await writeJournal(ctx.paths, j);
+  await writeJournal(ctx.paths, j, { withPlan });
   ctx.ports.logger.info(`restore phase ${phase}`, { component: 'restore', journal: ctx.paths.file });
   await ctx.ports.hooks?.afterPhase?.(phase);
 }
@@ -58,7 +58,7 @@ export async function continueRestore(ctx: StepContext, j: Journal): Promise<voi
         if (!phaseAtLeast(j.phase, 'applying')) {
           await enter(ctx, j, 'saving');
           await saveOld(actx);
-          await enter(ctx, j, 'applying');
+          await enter(ctx, j, 'applying', true);
         }
         ctx.report.applied = await applyChanges(actx);
         // Renames and new files are durable before the journal says `applied`.
