@@ -41,6 +41,8 @@ export interface WriteArchiveOptions {
   concurrency?: number;
   /** Called as content is read: bytes done of `total` file bytes. */
   onProgress?: (done: number) => void;
+  /** Stop between files (daemon shutdown): BACKUP_FAILED, and no archive is left. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface WrittenArchive {
@@ -138,6 +140,11 @@ export async function writeArchive(o: WriteArchiveOptions): Promise<WrittenArchi
   let done = 0;
   try {
     for (const e of o.entries) {
+      if (o.signal?.aborted) {
+        throw new BackupError('BACKUP_FAILED', 'the backup was cancelled (shutdown) before it finished', {
+          details: { reason: String(o.signal.reason ?? 'aborted') }, hint: 'No archive was written; the next scheduled run makes a new one.',
+        });
+      }
       const header = encodeHeader({
         name: e.systemPath.replace(/^\/+/, ''), type: e.type, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid,
         uname: e.owner, gname: e.group, mtime: Math.floor(e.mtimeMs / 1000),

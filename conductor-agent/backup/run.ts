@@ -51,6 +51,8 @@ export interface CreateBackupOptions {
   offbox?: OffboxUploader | false | undefined;
   /** Tuning for benchmarks: gzip level, chunk size and compression concurrency. */
   tuning?: { level?: number; chunkSize?: number; concurrency?: number };
+  /** Cancel (daemon shutdown): checked between files; the temp file is removed, nothing is committed. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface BackupReport {
@@ -127,7 +129,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       let written;
       try {
         written = await writeArchive({
-          fd: plain.handle.fd, meta, entries: collected.entries, fs, masterPubPath, ...options.tuning,
+          fd: plain.handle.fd, meta, entries: collected.entries, fs, masterPubPath, ...options.tuning, signal: options.signal,
           onProgress: options.onProgress ? (done) => options.onProgress!(done, collected.totalBytes) : undefined,
         });
         await plain.handle.sync();

@@ -42,12 +42,12 @@ export function builtinServices(options: DaemonOptions): Service[] {
       name: 'backup-schedule',
       schedule: config.backup.schedule,
       logger,
-      run: async () => {
+      run: async (signal) => {
         const run = options.runBackup ?? (await import('../backup/run.js')).createBackup;
         const { probeSsrVersion } = await import('../backup/ssr-version.js');
         const { systemProcessRunner } = await import('../../shared/ports/process-runner.js');
         const ssrVersion = await probeSsrVersion(systemProcessRunner, root);
-        const report = await run({ config, root, logger, prune: config.backup.keep, ssrVersion });
+        const report = await run({ config, root, logger, prune: config.backup.keep, ssrVersion, signal });
         logger.info('scheduled backup written', { archive: report.archive, size: report.size, sha256: report.sha256, pruned: report.pruned?.deleted.length ?? 0, offbox: report.offbox?.ok });
       },
     }));

@@ -1,8 +1,8 @@
 /**
  * Scheduled backups: a croner job on `backup.schedule` (5 or 6 cron fields, UTC unless the pattern
  * service says otherwise). Runs never overlap (`protect`); a failed run is logged and the schedule
- * goes on. On stop, the running backup is awaited (the lifecycle's deadline bounds the wait; a
- * backup killed mid-write leaves no archive by design).
+ * goes on. On stop, the running backup is cancelled between files and awaited (the lifecycle's
+ * deadline bounds the wait; even a backup killed mid-write leaves no archive, by design).
  */
 import { Cron } from 'croner';
 import { ConfigError } from '../../shared/errors.js';
@@ -19,8 +19,8 @@ export interface SchedulerOptions {
   schedule: string;
   /** IANA time zone for the pattern (default UTC). */
   timezone?: string;
-  /** One run; rejections are logged, not fatal. */
-  run: () => Promise<void>;
+  /** One run; rejections are logged, not fatal. The signal aborts when the job is stopped. */
+  run: (signal: AbortSignal) => Promise<void>;
   logger?: Logger;
   /** Name shown in logs. */
   name?: string;
@@ -43,10 +43,12 @@ export function scheduledJob(options: SchedulerOptions): ScheduledJob {
   const name = options.name ?? 'backup-schedule';
   let job: Cron | undefined;
   let running: Promise<void> | undefined;
+  let abort: AbortController | undefined;
   const tick = async (): Promise<void> => {
     const started = Date.now();
     logger.info('scheduled run starting', { job: name });
-    running = options.run().then(
+    abort = new AbortController();
+    running = options.run(abort.signal).then(
       () => logger.info('scheduled run finished', { job: name, durationMs: Date.now() - started }),
       (err: unknown) => logger.error('scheduled run failed', { job: name, error: err instanceof Error ? { message: err.message, code: (err as { code?: string }).code } : String(err) }),
     );
@@ -63,6 +65,8 @@ export function scheduledJob(options: SchedulerOptions): ScheduledJob {
     },
     async stop() {
       job?.stop();
+      // A backup in progress is cancelled between files rather than cut by the stop deadline.
+      abort?.abort(new Error('daemon stopping'));
       await running;
     },
   };

@@ -191,6 +191,14 @@ describe('backup create on a generated conductor tree', function () {
     assert.deepEqual(readdirSync(backupDir()), []);
   });
 
+  it('a cancelled run (daemon shutdown) stops between files and leaves nothing', async () => {
+    const fs: SourceFs = { ...systemSourceFs };
+    const ac = new AbortController();
+    sinon.stub(fs, 'readSync').callsFake((fd, buf, off, len, pos) => { ac.abort(); return systemSourceFs.readSync(fd, buf, off, len, pos); });
+    await expectCode(createBackup({ config, root, hostname: 'cond-1', fs, signal: ac.signal }), 'BACKUP_FAILED');
+    assert.deepEqual(readdirSync(backupDir()), []);
+  });
+
   it('runs one backup at a time: a live lock holder gives LOCK_HELD; a dead one on this host is taken over', async () => {
     const lockPath = join(backupDir(), LOCK_NAME);
     const held = await acquireLock(lockPath, { purpose: 'backup' });

@@ -71,11 +71,12 @@ describe('backup schedule', () => {
     validateSchedule('30 2 * * *');
   });
 
-  it('runs on the schedule without overlapping runs and waits for the running one on stop', async () => {
+  it('runs on the schedule, and on stop cancels the running backup and waits for it', async () => {
     const clock = sinon.useFakeTimers({ now: new Date('2026-11-24T02:29:59.500Z'), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     let runs = 0;
     let release!: () => void;
-    const job = scheduledJob({ schedule: '30 2 * * *', run: () => { runs++; return new Promise<void>((r) => { release = r; }); } });
+    let signal: AbortSignal | undefined;
+    const job = scheduledJob({ schedule: '30 2 * * *', run: (s) => { runs++; signal = s; return new Promise<void>((r) => { release = r; }); } });
     await job.start();
     assert.equal(job.nextRun()?.toISOString(), '2026-11-24T02:30:00.000Z');
     await clock.tickAsync(1_000);
@@ -84,6 +85,7 @@ describe('backup schedule', () => {
     const stopping = job.stop().then(() => { stopped = true; });
     await clock.tickAsync(10);
     assert.equal(stopped, false, 'stop waits for the running backup');
+    assert.equal(signal?.aborted, true, 'and asks it to cancel');
     release();
     await stopping;
     clock.restore();
