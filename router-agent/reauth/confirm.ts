@@ -42,20 +42,31 @@ export async function confirmAuthenticated(o: ConfirmOptions): Promise<ConfirmRe
   let seenKey = false;
   let cached: string | undefined;
   const done = (ok: boolean, reason: ConfirmResult['reason']): ConfirmResult => ({ ok, reason, cachedFingerprint: cached, evidence });
+  const take = (lines: string[]): void => {
+    for (const line of lines) if (evidence.length < MAX_EVIDENCE_LINES) evidence.push(line.length > 400 ? line.slice(0, 400) + '…' : line);
+  };
+  /** Salt writes the refused key before it logs why and exits: give the log a moment to catch up. */
+  const failed = async (reason: ConfirmResult['reason']): Promise<ConfirmResult> => {
+    const until = o.clock.now() + Math.min(3_000, Math.max(500, o.pollMs * 10));
+    while (o.clock.now() < until && (await o.service.isActive().catch(() => false))) await o.clock.sleep(Math.max(10, o.pollMs));
+    take(await o.tail.poll().catch(() => [] as string[]));
+    return done(false, reason);
+  };
   for (;;) {
     let event: string | undefined;
-    for (const line of await o.tail.poll().catch(() => [] as string[])) {
-      if (evidence.length < MAX_EVIDENCE_LINES) evidence.push(line.length > 400 ? line.slice(0, 400) + '…' : line);
+    const lines = await o.tail.poll().catch(() => [] as string[]);
+    take(lines);
+    for (const line of lines) {
       const ev = classifyLine(line);
       if (ev && (ev.kind === 'finger-mismatch' || ev.kind === 'rejected')) event ??= ev.kind;
     }
     const active = await o.service.isActive().catch(() => false);
     cached = await cachedFingerprint(o.pkiDir);
-    if (event === 'finger-mismatch') return done(false, 'finger-mismatch');
-    if (event === 'rejected') return done(false, 'rejected');
-    if (cached !== undefined && o.fingerprint !== undefined && cached !== o.fingerprint) return done(false, 'wrong-key-cached');
+    if (event === 'finger-mismatch') return failed('finger-mismatch');
+    if (event === 'rejected') return failed('rejected');
+    if (cached !== undefined && o.fingerprint !== undefined && cached !== o.fingerprint) return failed('wrong-key-cached');
     inactive = active ? 0 : inactive + 1;
-    if (inactive >= 2) return done(false, 'minion-exited');
+    if (inactive >= 2) return failed('minion-exited');
     const now = o.clock.now();
     if (active && cached !== undefined) {
       if (!seenKey) {
