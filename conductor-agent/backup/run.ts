@@ -123,6 +123,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
     };
     logger.info('backup started', { archive: target, files: collected.entries.length, bytes: collected.totalBytes });
 
+    let committed: BackupReport | undefined;
     const plain = await openTemp(target);
     const temps = [plain.path];
     try {
@@ -163,13 +164,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
         masterFingerprint: written.manifest.masterFingerprint, durationMs: 0, cleaned,
       };
       logger.info('backup written', { archive: target, size, sha256 });
-      if (options.offbox !== false && (options.offbox || config.backup.offbox)) {
-        const uploader = options.offbox || (await import('./offbox.js')).sftpUploader(config.backup.offbox!, { resolve, logger });
-        report.offbox = await uploader.upload(target, sha256, { host, node });
-      }
-      if (options.prune) report.pruned = await pruneBackups(dir, options.prune, { host, logger, lockHeld: true });
-      report.durationMs = Date.now() - started;
-      return report;
+      committed = report;
     } catch (err) {
       for (const t of temps) await fsp.rm(t, { force: true }).catch(() => undefined);
       if (err instanceof RecoveryError) throw err;
@@ -177,6 +172,15 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
         cause: err, details: { archive: target }, hint: 'Check free space and permissions of the backup folder; no archive was written.',
       });
     }
+    // The archive is in place from here on: the off-box copy and retention report, never undo it.
+    const report = committed!;
+    if (options.offbox !== false && (options.offbox || config.backup.offbox)) {
+      const uploader = options.offbox || (await import('./offbox.js')).sftpUploader(config.backup.offbox!, { resolve, logger });
+      report.offbox = await uploader.upload(target, report.sha256, { host, node });
+    }
+    if (options.prune) report.pruned = await pruneBackups(dir, options.prune, { host, logger, lockHeld: true });
+    report.durationMs = Date.now() - started;
+    return report;
   } finally {
     await lock.release();
   }
