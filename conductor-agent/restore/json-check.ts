@@ -56,6 +56,16 @@ export class JsonChecker {
         }
         if (i === n) break;
       }
+      // Inline the common transitions (a datastore is mostly `"key": "value",` lines); the rest
+      // goes through step().
+      if (c === 0x22 && (state === S.Key || state === S.KeyAfterComma)) { this.strIsKey = true; state = S.Str; i++; continue; }
+      if (c === 0x22 && (state === S.Value || state === S.ArrFirst) && this.stack.length !== 0) { this.strIsKey = false; state = S.Str; i++; continue; }
+      if (c === 0x3a && state === S.Colon) { state = S.Value; i++; continue; }
+      if (c === 0x2c && state === S.AfterValue && this.stack.length !== 0) {
+        state = this.stack[this.stack.length - 1] === 1 ? S.KeyAfterComma : S.Value;
+        i++;
+        continue;
+      }
       this.state = state;
       this.step(c, i);
       if (this.error !== undefined) return;
