@@ -51,15 +51,21 @@ export interface WrittenArchive {
   size: number;
 }
 
-const DEFAULT_CHUNK = 1 << 20;
+/**
+ * 4 MiB of tar stream per gzip member: fewer members (each costs a zlib init on the main thread)
+ * and slightly better compression than 1 MiB; CPU and wall time measured the same within noise on
+ * the benchmark tree, so the larger size wins on archive size.
+ */
+const DEFAULT_CHUNK = 4 << 20;
 
 /** The manifest with random hex in every hash: what deflate will face once the real hashes are in. */
 function withRandomHashes(m: Manifest): Manifest {
-  const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
+  // One draw for all entries: 12,000 small randomBytes calls cost more than the compression estimate.
+  const pool = randomBytes(32 * (m.entries.length + 1)).toString('hex');
   return {
     ...m,
-    ...(m.masterFingerprint !== undefined ? { masterFingerprint: hex(32).replace(/(..)(?!$)/g, '$1:') } : {}),
-    entries: m.entries.map((e) => (e.sha256 !== undefined ? { ...e, sha256: hex(32) } : e)),
+    ...(m.masterFingerprint !== undefined ? { masterFingerprint: pool.slice(0, 64).replace(/(..)(?!$)/g, '$1:') } : {}),
+    entries: m.entries.map((e, i) => (e.sha256 !== undefined ? { ...e, sha256: pool.slice(64 * (i + 1), 64 * (i + 2)) } : e)),
   };
 }
 
