@@ -16,38 +16,51 @@ export interface DaemonRunOptions {
 
 export async function daemonAction(cmd: Command, io: CliIo, run: DaemonRunOptions = {}): Promise<void> {
   const ctx = await routerContext(cmd, io, 'config');
-  const { resolveRouterFacts } = await import('../../facts.js');
-  const { startRouterAgent } = await import('../../daemon/agent.js');
-  const facts = resolveRouterFacts(ctx.loaded);
-  const a = ctx.config.agent;
-  const agent = await startRouterAgent({
-    facts, logger: ctx.logger,
-    settings: { reauthTimeoutMs: a.reauthTimeoutMs, settleMs: a.settleMs, pollMs: a.pollMs, heartbeatMs: a.heartbeatMs },
-  });
-  const ready = { ready: true, minionId: agent.minionId, trust: agent.trust().state, agentKeyFingerprint: agent.agentKeyFingerprint, conductors: facts.conductorUrls, channel: facts.pinProblem ?? 'enabled' };
-  io.stdout(ctx.opts.json ? JSON.stringify(ready) + '\n' : `router-agent ready: minion ${ready.minionId}, trust ${ready.trust}, ${facts.conductorUrls.length} conductor(s)${facts.pinProblem ? ` (channel disabled: ${facts.pinProblem})` : ''}\n`);
   const signals = run.signals ?? process;
   const exit = run.exit ?? ((code: number) => process.exit(code));
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const onSignal = (sig: NodeJS.Signals): void => {
-      if (stopping) {
-        ctx.logger.warn('second signal: exiting now', { signal: sig });
-        exit(130);
-        return;
-      }
-      stopping = true;
-      ctx.logger.info('stopping', { signal: sig });
-      const deadline = setTimeout(() => { ctx.logger.error('stop deadline passed: exiting'); exit(1); }, run.stopDeadlineMs ?? 10_000);
-      deadline.unref();
-      agent.stop().finally(() => {
-        clearTimeout(deadline);
-        signals.removeListener('SIGTERM', onSignal);
-        signals.removeListener('SIGINT', onSignal);
-        resolve();
-      });
-    };
-    signals.on('SIGTERM', onSignal);
-    signals.on('SIGINT', onSignal);
-  });
+  // Handlers go in before anything else: a SIGTERM that lands between our ready line and a late
+  // registration would otherwise kill the process with the default action.
+  let agent: Awaited<ReturnType<typeof import('../../daemon/agent.js').startRouterAgent>> | undefined;
+  let stopping = false;
+  let resolveStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((r) => { resolveStopped = r; });
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stopping) {
+      ctx.logger.warn('second signal: exiting now', { signal: sig });
+      exit(130);
+      return;
+    }
+    stopping = true;
+    ctx.logger.info('stopping', { signal: sig });
+    if (agent) void stop();
+  };
+  const stop = async (): Promise<void> => {
+    const deadline = setTimeout(() => { ctx.logger.error('stop deadline passed: exiting'); exit(1); }, run.stopDeadlineMs ?? 10_000);
+    deadline.unref();
+    await agent?.stop().catch((err: unknown) => ctx.logger.error('stop failed', { err }));
+    clearTimeout(deadline);
+    signals.removeListener('SIGTERM', onSignal);
+    signals.removeListener('SIGINT', onSignal);
+    resolveStopped();
+  };
+  signals.on('SIGTERM', onSignal);
+  signals.on('SIGINT', onSignal);
+  try {
+    const { resolveRouterFacts } = await import('../../facts.js');
+    const { startRouterAgent } = await import('../../daemon/agent.js');
+    const facts = resolveRouterFacts(ctx.loaded);
+    const a = ctx.config.agent;
+    agent = await startRouterAgent({
+      facts, logger: ctx.logger,
+      settings: { reauthTimeoutMs: a.reauthTimeoutMs, settleMs: a.settleMs, pollMs: a.pollMs, heartbeatMs: a.heartbeatMs },
+    });
+    const ready = { ready: true, minionId: agent.minionId, trust: agent.trust().state, agentKeyFingerprint: agent.agentKeyFingerprint, conductors: facts.conductorUrls, channel: facts.pinProblem ?? 'enabled' };
+    io.stdout(ctx.opts.json ? JSON.stringify(ready) + '\n' : `router-agent ready: minion ${ready.minionId}, trust ${ready.trust}, ${facts.conductorUrls.length} conductor(s)${facts.pinProblem ? ` (channel disabled: ${facts.pinProblem})` : ''}\n`);
+  } catch (err) {
+    signals.removeListener('SIGTERM', onSignal);
+    signals.removeListener('SIGINT', onSignal);
+    throw err;
+  }
+  if (stopping) void stop(); // a signal arrived while starting
+  await stopped;
 }

@@ -24,7 +24,8 @@ describe('router-agent/daemon/spawn (the drill starts real agents this way)', fu
       assert.equal(agent.readyInfo.minionId, 'router-s');
       assert.equal(agent.readyInfo.trust, 'minion-down');
       assert.equal(agent.readyInfo.channel, 'enabled');
-      assert.equal(await agent.stop(), 0, agent.stderr());
+      const code = await agent.stop();
+      assert.equal(code, 0, `signal ${agent.child.signalCode} ${agent.stderr()}`);
     } finally {
       await cleanup();
     }
