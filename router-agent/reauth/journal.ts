@@ -71,8 +71,9 @@ export class JournalStore {
   }
 
   async pending(): Promise<PendingReport[]> { return (await readJson<PendingReport[]>(this.pendingFile)) ?? []; }
+  /** Queue an outcome for the conductor (replacing an earlier one for the same command). */
   async addPending(p: PendingReport): Promise<void> {
-    const all = await this.pending();
+    const all = (await this.pending()).filter((q) => p.commandId === undefined || q.commandId !== p.commandId);
     all.push(p);
     await writeFileAtomic(this.pendingFile, JSON.stringify(all.slice(-20), null, 2));
   }

@@ -58,7 +58,9 @@ export async function executeRollback(deps: ReauthDeps, j: ReauthJournal): Promi
   await deps.service.start();
   timings.started = deps.clock.now() - t0;
   await deps.journal.writeLast(undefined);
+  const outcome: ReauthOutcome = { ok: true, action: 'rollback', fingerprint: j.fingerprint, cachedFingerprint: snap.cachedFingerprint, timings, evidence: [] };
+  if (j.commandId) await deps.journal.addPending({ commandId: j.commandId, outcome });
   await deps.journal.clear();
   deps.logger.info('re-authentication rolled back', { id: j.id });
-  return { ok: true, action: 'rollback', fingerprint: j.fingerprint, cachedFingerprint: snap.cachedFingerprint, timings, evidence: [] };
+  return outcome;
 }

@@ -146,9 +146,7 @@ async function execute(deps: ReauthDeps, j: ReauthJournal, timings: ReauthTiming
     mark('refusedKeyRemoved');
   }
   await deps.journal.writeLast({ id: j.id, runDir: j.runDir, fingerprint: j.fingerprint, snapshot: j.snapshot, finishedAt: deps.clock.now(), ok: result.ok });
-  await deps.journal.clear();
-  deps.logger.info(result.ok ? 'minion re-authenticated' : 'minion re-authentication failed', { reason: result.reason, id: j.id });
-  return {
+  const outcome: ReauthOutcome = {
     ok: result.ok,
     action: 'reauth',
     ...(result.ok ? {} : { code: 'REAUTH_FAILED', message: `minion did not authenticate with the pinned key: ${result.reason}` }),
@@ -157,6 +155,11 @@ async function execute(deps: ReauthDeps, j: ReauthJournal, timings: ReauthTiming
     timings,
     evidence: result.evidence,
   };
+  // Queued for the conductor before the journal closes, so a crash in between loses no outcome.
+  if (j.commandId) await deps.journal.addPending({ commandId: j.commandId, outcome });
+  await deps.journal.clear();
+  deps.logger.info(result.ok ? 'minion re-authenticated' : 'minion re-authentication failed', { reason: result.reason, id: j.id });
+  return outcome;
 }
 
 /** An outcome for an error raised before or outside the confirmation. */
