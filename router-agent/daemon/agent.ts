@@ -18,13 +18,10 @@ import { PROTOCOL_VERSION, type AckFrame, type CommandBody, type CommandFrame, t
 import { PRODUCT_VERSION } from '../../shared/version.js';
 import type { RouterFacts } from '../facts.js';
 import { loadOrCreateAgentKey } from '../keys.js';
-import { announceKey } from '../enroll.js';
 import { TrustWatcher } from '../trust/watch.js';
 import { JournalStore, type ReauthStep } from '../reauth/journal.js';
-import { reauthenticate, resumeInterrupted } from '../reauth/run.js';
-import { rollback } from '../reauth/rollback.js';
 import type { ReauthDeps } from '../reauth/deps.js';
-import { makeCommandHandler } from '../commands/handler.js';
+import type { makeCommandHandler as MakeHandler } from '../commands/handler.js';
 import { ConductorLink } from '../ws/client.js';
 
 export interface RouterAgentSettings {
@@ -89,8 +86,11 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
     config: f.config, pkiDir: f.pkiDir, logFile: f.logFile, service: f.service, clock, random, journal, logger,
     timeoutMs: s.reauthTimeoutMs, settleMs: s.settleMs, pollMs: s.confirmPollMs ?? Math.min(s.pollMs, 250), afterStep: o.afterStep,
   };
-  const resumed = await resumeInterrupted(deps);
-  if (resumed) await journal.addPending({ commandId: resumed.journal.commandId, outcome: resumed.outcome });
+  // The re-authentication code is loaded only when there is something to do (start time).
+  if (await journal.read()) {
+    const resumed = await (await import('../reauth/run.js')).resumeInterrupted(deps);
+    if (resumed) await journal.addPending({ commandId: resumed.journal.commandId, outcome: resumed.outcome });
+  }
   const watcher = new TrustWatcher({ minionId: f.minionId, config: f.config, pkiDir: f.pkiDir, logFile: f.logFile, service: f.service, clock, logger, pollMs: s.pollMs });
   await watcher.start();
 
@@ -115,6 +115,7 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
     if (o.enroll === false || watcher.facts().state !== 'trusted') return;
     if (clock.now() - lastEnroll < (s.enrollIntervalMs ?? 600_000)) return;
     lastEnroll = clock.now();
+    const { announceKey } = await import('../enroll.js');
     const r = await announceKey({ runner, saltCall: f.saltCall, payload: { agentPublicKey: key.publicPem, agentKeyFingerprint: key.fingerprint, agentVersion: PRODUCT_VERSION } });
     logger[r.ok ? 'info' : 'warn']('announced the agent key over Salt', { why, ok: r.ok, detail: r.detail });
     emitter.emit('enroll', r);
@@ -128,8 +129,8 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
     }
     const origin = link ? 'conductor' : 'local';
     const outcome = body.name === 'reauth'
-      ? await reauthenticate({ ...deps, timeoutMs: body.timeoutMs ?? s.reauthTimeoutMs }, { fingerprint: body.fingerprint, commandId: body.id, origin })
-      : await rollback(deps, body.id, origin);
+      ? await (await import('../reauth/run.js')).reauthenticate({ ...deps, timeoutMs: body.timeoutMs ?? s.reauthTimeoutMs }, { fingerprint: body.fingerprint, commandId: body.id, origin })
+      : await (await import('../reauth/rollback.js')).rollback(deps, body.id, origin);
     outcome.trust = (await watcher.refresh()).state;
     await journal.addPending({ commandId: body.id, outcome });
     sendReport({ kind: outcome.action, commandId: body.id, outcome }, link);
@@ -159,10 +160,13 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
       link.on('ack', (ack: AckFrame) => {
         if (ack.ok && ack.id.startsWith('report:')) void journal.removePending([ack.id.slice('report:'.length)]);
       });
+      let handle: ReturnType<typeof MakeHandler> | undefined;
       link.on('command', (frame: CommandFrame) => {
         const reply = (a: AckFrame): void => { link.send(a); };
-        const h = makeCommandHandler({ routerId: f.minionId, conductorKeys: f.conductorKeys, replay, clock, logger, run: (body) => run(body, link) });
-        h(frame, reply).catch((err: unknown) => logger.error('command failed unexpectedly', { err }));
+        void (async () => {
+          handle ??= (await import('../commands/handler.js')).makeCommandHandler({ routerId: f.minionId, conductorKeys: f.conductorKeys, replay, clock, logger, run: (body) => run(body, link) });
+          await handle(frame, reply);
+        })().catch((err: unknown) => logger.error('command failed unexpectedly', { err }));
       });
       links.push(link);
       link.start();
