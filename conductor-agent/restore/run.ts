@@ -9,17 +9,18 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
-import { RecoveryError, RestoreError, type ErrorCode } from '../../shared/errors.js';
+import { RestoreError } from '../../shared/errors.js';
 import { underRoot, type ConductorConfig } from '../../shared/config/schema.js';
 import { acquireLock } from '../../shared/fs/lock.js';
 import { changes } from './plan.js';
 import { journalPaths, readJournal, writeJournal, type Journal, type JournalPaths } from './journal.js';
+import { dropRun, independentVerify, journalPresent, missingFolders, newReport, refuseOnFindings, removeIfEmpty, withReport } from './run-support.js';
 import { peekArchive } from './peek.js';
 import { resolvePorts, type ResolvedPorts, type RestorePorts } from './ports.js';
 import { preflightTarget } from './preflight.js';
 import { stageArchive } from './stage.js';
 import { continueRestore, rollbackRun, type StepContext } from './steps.js';
-import type { Finding, RestoreReport } from './types.js';
+import type { RestoreReport } from './types.js';
 
 export interface RestoreOptions {
   /** Path of the archive (`.tar.gz` or `.tar.gz.age`; a seed-made `tar -czf` archive too). */
@@ -44,44 +45,10 @@ export interface JournalRunOptions {
   ports: RestorePorts;
 }
 
-const newReport = (mode: RestoreReport['mode'], root: string, archive?: string): RestoreReport => ({
-  ok: false, mode, root, ...(archive ? { archive } : {}), findings: [], verdict: 'n/a', applied: [], postVerify: [], rolledBack: false, timings: {},
-});
-
 function pathsFor(root: string, config: ConductorConfig): JournalPaths {
   return journalPaths(underRoot(root, config.restore?.journalDir ?? '/var/lib/ssr-recovery-restore'));
 }
 
-/** Attach the report to an error so callers (CLI, drill) can print what happened. */
-function withReport(err: unknown, report: RestoreReport): unknown {
-  if (err instanceof RecoveryError) {
-    report.error = { code: err.code, message: err.message };
-    (err.details as Record<string, unknown>).report = report;
-  }
-  return err;
-}
-
-function refuseOnFindings(findings: Finding[], report: RestoreReport): void {
-  const fails = findings.filter((f) => f.level === 'fail');
-  report.verdict = fails.length ? 'refused' : 'go';
-  if (!fails.length) return;
-  const code = (fails.find((f) => f.code && f.code !== 'RESTORE_PREFLIGHT')?.code ?? 'RESTORE_PREFLIGHT') as ErrorCode;
-  throw new RestoreError(code, `restore refused by preflight: ${fails.map((f) => f.summary).join('; ')}`, {
-    details: { findings: fails },
-    hint: 'Nothing was changed. Fix what the findings say, then run restore again (--dry-run shows the plan).',
-  });
-}
-
-function journalPresent(paths: JournalPaths, j: Journal): RestoreError {
-  return new RestoreError('RESTORE_JOURNAL_PRESENT', `an interrupted restore (${j.archive}, phase ${j.phase}${j.rollingBack ? ', rolling back' : ''}) left a journal at ${paths.file}`, {
-    details: { journal: paths.file, phase: j.phase, archive: j.archive, rollingBack: Boolean(j.rollingBack) },
-    hint: j.rollingBack
-      ? 'Finish undoing it with `conductor-agent restore --rollback`.'
-      : 'Choose: `conductor-agent restore --resume` finishes that restore, `conductor-agent restore --rollback` undoes it.',
-  });
-}
-
-/** Restore a conductor from a backup. Resolves with the report; throws a RecoveryError (with `details.report`) otherwise. */
 export async function restoreConductor(o: RestoreOptions): Promise<RestoreReport> {
   const paths = pathsFor(o.root, o.config);
   const created = await missingFolders(paths.dir);
@@ -94,25 +61,6 @@ export async function restoreConductor(o: RestoreOptions): Promise<RestoreReport
     await lock.release();
     await removeIfEmpty(created);
   }
-}
-
-/** `dir` and its ancestors that do not exist yet, deepest first. */
-async function missingFolders(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (let d = dir; d !== dirname(d); d = dirname(d)) {
-    try {
-      await fsp.lstat(d);
-      break;
-    } catch {
-      out.push(d);
-    }
-  }
-  return out;
-}
-
-/** Leave no trace: remove the journal folder (and folders made for it) when nothing is left inside. */
-async function removeIfEmpty(dirs: string[]): Promise<void> {
-  for (const d of dirs) await fsp.rmdir(d).catch(() => undefined);
 }
 
 async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<RestoreReport> {
@@ -191,11 +139,6 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
   }
 }
 
-async function dropRun(paths: JournalPaths, j: Journal): Promise<void> {
-  await fsp.rm(paths.run(j.id).base, { recursive: true, force: true });
-  await fsp.rm(paths.file, { force: true });
-}
-
 const stepContext = (config: ConductorConfig, ports: ResolvedPorts, paths: JournalPaths, report: RestoreReport): StepContext => ({ config, ports, paths, report });
 
 async function withJournal(o: JournalRunOptions, mode: 'resume' | 'rollback', fn: (ctx: StepContext, j: Journal) => Promise<void>): Promise<RestoreReport> {
@@ -252,21 +195,4 @@ export function resumeRestore(o: JournalRunOptions): Promise<RestoreReport> {
     }
     await continueRestore(ctx, j);
   });
-}
-
-/**
- * A dry-run also runs `backup verify`'s own reader over the archive: a second, independent
- * implementation of the format agreeing with restore's. A real restore does not (it would read the
- * archive twice); its single pass makes the same checks before anything changes.
- */
-async function independentVerify(archive: string, identityFile: string | undefined): Promise<Finding> {
-  const { verifyArchive } = await import('../backup/verify.js');
-  try {
-    const v = await verifyArchive(archive, { identityFile });
-    return v.ok
-      ? { check: 'archive.verify', level: v.status === 'verified' ? 'ok' : 'warn', summary: `backup verify: ${v.status} (${v.members} member(s), sidecar ${v.sidecar})` }
-      : { check: 'archive.verify', level: 'fail', code: 'ARCHIVE_HASH_MISMATCH', summary: `backup verify found ${v.differences.length} difference(s): ${v.differences.slice(0, 3).map((d) => d.message).join('; ')}`, details: { differences: v.differences.slice(0, 20) } };
-  } catch (err) {
-    return { check: 'archive.verify', level: 'fail', code: err instanceof RecoveryError ? err.code : 'ARCHIVE_CORRUPT', summary: `backup verify failed: ${(err as Error).message}` };
-  }
 }
