@@ -5,6 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { pemFinger } from '../../shared/salt/fingerprint.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { ServiceControl } from '../../shared/ports/service-control.js';
 import type { Logger } from '../../shared/log/logger.js';
@@ -102,6 +104,13 @@ export class TrustWatcher extends EventEmitter {
     } catch {
       this.#keyMtime = 0;
     }
+    const minionKey = await fsp.readFile(join(this.#o.pkiDir, 'minion.pub'), 'utf8').then((t) => {
+      try {
+        return pemFinger(t);
+      } catch {
+        return undefined;
+      }
+    }, () => undefined);
     const cached = await cachedFingerprint(this.#o.pkiDir);
     if (cached !== this.#lastCached) {
       // A different key (or none): errors logged about the previous one no longer apply.
@@ -120,6 +129,7 @@ export class TrustWatcher extends EventEmitter {
       cachedFingerprint: cached,
       pinnedFingerprint: pinned,
       expectedFingerprint: this.#expected,
+      minionKeyFingerprint: minionKey,
       minionActive: active,
       minionExit: !active && fresh ? exitStatusFor(fresh.kind) : undefined,
       evidence: fresh ? [...this.#evidence] : [],

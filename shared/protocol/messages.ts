@@ -66,6 +66,8 @@ export interface TrustFacts {
   pinnedFingerprint?: string | undefined;
   /** The master fingerprint the conductor says is current (from a signed status command). */
   expectedFingerprint?: string | undefined;
+  /** Salt fingerprint of the minion's own public key (`minion.pub`): the key gate accepts a pending minion key only if it matches. */
+  minionKeyFingerprint?: string | undefined;
   minionActive: boolean;
   /** Exit status inferred from the log (42 finger mismatch, 77 key rejected). */
   minionExit?: number | undefined;

@@ -60,6 +60,8 @@ describe('integration: router-agent with the minion simulator', function () {
     const { paths, agent } = await staleRouter('router-1');
     await until(() => agent.trust().state === 'stale-master-key', 15_000, 'stale-master-key from the log');
     assert.ok(agent.trust().evidence.some((l) => l.includes('The master key has changed')));
+    // The agent also reports its minion's own key, as the master holds it (for the key gate).
+    assert.equal(agent.trust().minionKeyFingerprint, pemFinger((await sb.master.pki.keyOf('minions', 'router-1'))!));
     await until(() => conductor.server.fleet().some((e) => e.routerId === 'router-1' && e.trust === 'stale-master-key'), 15_000, 'fleet view');
     const result = await reauthRouter({ server: conductor.server, routerId: 'router-1', masterPubPath: join(sb.pkiDir, 'master.pub'), routerTimeoutMs: 15_000 });
     assert.equal(result.ok, true, `${result.outcome.message}\n${result.outcome.evidence.join('\n')}`);
