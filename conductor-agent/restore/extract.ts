@@ -181,6 +181,9 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
         const target = e.linkpath ?? '';
         const resolved = resolveLinkTarget(path, target);
         if (!resolved || !isAllowed(o.allowlist, resolved)) throw unsafeMember('link-escape', rawName, `symlink to ${target} leaves the restore set`, { linkpath: target });
+        // A link from outside the pki folder into it would publish the master's private key (the
+        // Salt fileserver follows symlinks under /srv/salt).
+        if (within(resolved, o.pkiDir) && !within(path, o.pkiDir)) throw unsafeMember('link-escape', rawName, `symlink to ${target} points into the Salt master pki folder`, { linkpath: target });
         member.linkTarget = target;
         symlinks.add(path);
         symlinkSync(target, staged(path));
@@ -291,6 +294,11 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
     src.stream.pipe(gunzip);
   });
 }
+
+const within = (p: string, dir: string): boolean => {
+  const d = dir.replace(/\/+$/, '');
+  return p === d || p.startsWith(d + '/');
+};
 
 function tooLarge(member: string, size: number, expected: number): ArchiveError {
   return new ArchiveError('ARCHIVE_TOO_LARGE', `member ${member} is ${size} bytes, larger than the ${expected} the manifest records`, {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { restoreConductor } from '../../conductor-agent/restore/index.js';
 import { numericOwnerIds } from '../../conductor-agent/restore/owner-ids.js';
@@ -29,6 +29,7 @@ describe('restore of a seed-made tarball (tar -czf, no manifest, /svr/salt)', fu
     tmp = await makeTmpDir('restore-seed-');
     src = join(tmp.dir, 'src');
     await makeConductorTree(src, { minions: 3, svrSalt: true });
+    symlinkSync('legacy.sls', join(src, 'svr/salt/latest.sls')); // a benign link inside the restore set
     archive = join(tmp.dir, 'conductor-backup-conductor-2026-24-24.tar.gz');
     execFileSync('tar', ['-C', src, '-czf', archive, ...SEED_FILES]);
   });
@@ -52,6 +53,7 @@ describe('restore of a seed-made tarball (tar -czf, no manifest, /svr/salt)', fu
     assert.equal(report.findings.find((f) => f.check === 'archive.format')?.level, 'warn');
     assert.equal(readFileSync(join(dst, 'srv/salt/legacy.sls'), 'utf8'), readFileSync(join(src, 'svr/salt/legacy.sls'), 'utf8'));
     assert.ok(!existsSync(join(dst, 'svr')));
+    assert.equal(readlinkSync(join(dst, 'srv/salt/latest.sls')), 'legacy.sls');
     const want = snapshot(join(src, 'etc/128technology/salt/pki/master'));
     for (const d of ['/minions_pre', '/minions_rejected', '/minions_denied']) want.delete(d); // not in the seed's list
     assert.deepEqual(snapshotDiff(want, snapshot(join(dst, 'etc/128technology/salt/pki/master'))), []);
