@@ -90,3 +90,11 @@ export async function loadOrCreateConductorIdentity(stateDir: string, options: {
   const certFingerprint = new X509Certificate(tlsCertPem).fingerprint256;
   return { signing, signingFingerprint: keyFingerprint(signing.publicKey), tlsKeyPem, tlsCertPem, certFingerprint, created, files };
 }
+
+/** What routers pin, read without creating anything (for `keys status`, install states); undefined if not created yet. */
+export async function readConductorIdentityPublic(stateDir: string): Promise<{ agentPublicKey: string; signingFingerprint: string; certFingerprint: string } | undefined> {
+  const pub = await readIfPresent(join(stateDir, AGENT_KEY_FILES.signingPub));
+  const cert = await readIfPresent(join(stateDir, AGENT_KEY_FILES.tlsCert));
+  if (pub === undefined || cert === undefined) return undefined;
+  return { agentPublicKey: pub, signingFingerprint: keyFingerprint(pub), certFingerprint: new X509Certificate(cert).fingerprint256 };
+}
