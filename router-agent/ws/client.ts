@@ -179,6 +179,10 @@ export class ConductorLink extends EventEmitter {
       case 'hello':
         if (frame.role !== 'conductor') return;
         {
+          const skew = frame.serverTime - this.#o.clock.now();
+          if (Math.abs(skew) > 60_000) {
+            this.#o.logger.warn('this router\'s clock differs from the conductor\'s: commands are refused beyond 5 minutes; check NTP', { skewSeconds: Math.round(skew / 1000), url: this.#o.url });
+          }
           const body: RouterHelloBody = { challenge: frame.challenge, agentPublicKey: this.#o.agentKey.publicPem, agentVersion: this.#o.agentVersion };
           const envelope = signEnvelope({ kind: 'hello', router: this.#o.routerId, body, privateKey: this.#o.agentKey.privateKey, clock: this.#o.clock, random: this.#o.random, ttlMs: 60_000 });
           ws.send(encodeFrame({ v: PROTOCOL_VERSION, type: 'hello', role: 'router', envelope }));

@@ -19,8 +19,12 @@ const DOMAIN = Buffer.from('ssr-recovery/envelope/v1\n');
 export const DEFAULT_ENVELOPE_TTL_MS = 120_000;
 /** Longest lifetime a verifier accepts (an envelope valid for days is a standing replay risk). */
 export const MAX_ENVELOPE_TTL_MS = 15 * 60_000;
-/** Clock difference tolerated between conductor and router. */
-export const DEFAULT_MAX_SKEW_MS = 30_000;
+/**
+ * Clock difference tolerated between conductor and router. Generous on purpose: a router that lost
+ * NTP during the outage must still be reachable; replays stay refused because nonces are remembered
+ * (persistently on routers) until expiry plus this allowance.
+ */
+export const DEFAULT_MAX_SKEW_MS = 5 * 60_000;
 
 export interface SignOptions<B> {
   kind: EnvelopeKind;

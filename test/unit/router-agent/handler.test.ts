@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { nullLogger } from '../../../shared/log/logger.js';
 import { systemRandom } from '../../../shared/ports/random.js';
-import { signEnvelope } from '../../../shared/protocol/envelope.js';
+import { DEFAULT_MAX_SKEW_MS, signEnvelope } from '../../../shared/protocol/envelope.js';
 import { generateSigningKeyPair } from '../../../shared/protocol/keys.js';
 import { ReplayCache } from '../../../shared/protocol/replay-cache.js';
 import type { AckFrame, CommandBody, CommandFrame } from '../../../shared/protocol/messages.js';
@@ -27,7 +27,7 @@ describe('router-agent/commands/handler: every refusal acked with its code, noth
     await h(frame({ router: 'router-8' }), reply);
     await h(frame({ key: generateSigningKeyPair() }), reply);
     const old = frame({ ttlMs: 1000 });
-    now += 120_000;
+    now += 1000 + DEFAULT_MAX_SKEW_MS;
     await h(old, reply);
     await h(frame({ body: { id: 'c9', name: 'format-disk' } }), reply);
     await h(frame({ body: { id: 'c10', name: 'reauth', timeoutMs: -1 } }), reply);
