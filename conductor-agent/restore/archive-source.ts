@@ -1,12 +1,11 @@
 /**
  * Opens a backup archive for one streaming pass: the raw bytes are hashed (for the `.sha256`
  * sidecar) as they are read, `.age` archives are decrypted on the fly with age-encryption, and the
- * caller gets the gzip'd tar bytes. Nothing is read twice.
+ * caller gets the gzip'd tar bytes. Nothing is read twice. Decryption uses backup/encrypt.ts.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ArchiveError, BackupError } from '../../shared/errors.js';
 import { CHECKSUM_SUFFIX, ENCRYPTED_SUFFIX } from '../../shared/backup/format.js';
 
@@ -74,7 +73,7 @@ export async function openArchive(archive: string, options: { identityFile?: str
   raw.on('error', (err) => tap.destroy(err));
   raw.pipe(tap);
   let stream: Readable = tap;
-  if (encrypted) stream = await decryptStream(tap, archive, options.identityFile);
+  if (encrypted) stream = await decryptArchive(tap, archive, options.identityFile);
   return {
     stream,
     bytesRead: () => read,
@@ -95,7 +94,8 @@ async function startsWithAgeHeader(archive: string): Promise<boolean> {
   }
 }
 
-async function decryptStream(raw: Readable, archive: string, identityFile: string | undefined): Promise<Readable> {
+/** Decrypt with the backup side's age helpers (one implementation of the format for both sides). */
+async function decryptArchive(raw: Readable, archive: string, identityFile: string | undefined): Promise<Readable> {
   if (!identityFile) {
     raw.destroy();
     throw new BackupError('BACKUP_ENCRYPTION_FAILED', `${archive} is encrypted and no identity was given`, {
@@ -103,21 +103,11 @@ async function decryptStream(raw: Readable, archive: string, identityFile: strin
       hint: 'Pass --identity FILE (the age identity, AGE-SECRET-KEY-1…, matching one of backup.encrypt.recipients).',
     });
   }
-  const { Decrypter } = await import('age-encryption');
-  const d = new Decrypter();
+  const { decryptStream, readIdentities } = await import('../backup/encrypt.js');
   try {
-    const text = await fsp.readFile(identityFile, 'utf8');
-    const keys = text.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('AGE-SECRET-KEY-'));
-    if (keys.length === 0) throw new Error('no AGE-SECRET-KEY-1… line in the file');
-    for (const k of keys) d.addIdentity(k);
-    const web = await d.decrypt(Readable.toWeb(raw) as unknown as ReadableStream<Uint8Array>);
-    return Readable.fromWeb(web as unknown as WebReadableStream<Uint8Array>);
+    return await decryptStream(raw, await readIdentities(identityFile));
   } catch (err) {
     raw.destroy();
-    throw new BackupError('BACKUP_ENCRYPTION_FAILED', `cannot decrypt ${archive}: ${(err as Error).message}`, {
-      cause: err,
-      details: { archive, identityFile },
-      hint: 'Check that the identity file holds the age secret key matching one of the recipients the backup was encrypted to.',
-    });
+    throw err;
   }
 }
