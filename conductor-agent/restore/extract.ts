@@ -9,7 +9,6 @@
  * removes the staging folder, so the target tree is never touched.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
@@ -21,6 +20,7 @@ import { startJsonCheck } from './json-check-async.js';
 import { manifestIndex, parseManifest } from './manifest-check.js';
 import { resolveLinkTarget, systemPathOfMember, unsafeMember } from './member-path.js';
 import { safeMode } from './modes.js';
+import { inlineStagingWriter, STAGING_HIGH_WATER, workerStagingWriter, type StagingWriter } from './staging-writer.js';
 import type { OwnerIds } from './owner-ids.js';
 import type { StagedMember } from './types.js';
 
@@ -52,6 +52,8 @@ export interface ExtractOptions {
   identityFile?: string | undefined;
   /** System paths whose JSON syntax is checked while they stream (datastores). */
   jsonPaths?: ReadonlySet<string>;
+  /** Where the writes run (default: a writer worker on another core). */
+  writer?: 'worker' | 'inline';
 }
 
 export interface ExtractResult {
@@ -88,25 +90,25 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
   let first = true;
   let uncompressed = 0;
   let failure: unknown;
-  let openFd: number | undefined;
+  const writer: StagingWriter = o.writer === 'inline' ? inlineStagingWriter() : workerStagingWriter();
 
   return new Promise<ExtractResult>((resolve, reject) => {
     const fail = (err: unknown): void => {
       if (failure !== undefined) return;
       failure = err;
-      if (openFd !== undefined) { try { closeSync(openFd); } catch { /* already closed */ } openFd = undefined; }
       src.stream.destroy();
       gunzip.destroy();
-      reject(err instanceof RecoveryError ? err : new ArchiveError('ARCHIVE_CORRUPT', `${o.archive} is not a readable gzip'd tar: ${(err as Error).message}`, {
+      // Reject only once no write can still land in staging (the caller removes it).
+      void writer.abort().finally(() => reject(err instanceof RecoveryError ? err : new ArchiveError('ARCHIVE_CORRUPT', `${o.archive} is not a readable gzip'd tar: ${(err as Error).message}`, {
         cause: err, details: { archive: o.archive }, hint: 'Nothing was changed. Check the archive with `conductor-agent backup verify`, or use another backup.',
-      }));
+      })));
     };
     const staged = (p: string): string => o.staging + p;
     const made = new Set<string>();
     const ensureParent = (p: string): void => {
       const d = posix.dirname(p);
       if (made.has(d)) return;
-      mkdirSync(staged(d), { recursive: true, mode: 0o700 });
+      writer.push({ op: 'mkdir', path: staged(d) });
       made.add(d);
     };
 
@@ -170,7 +172,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
       members.push(member);
 
       if (kind === 'dir') {
-        mkdirSync(staged(path), { recursive: true, mode: 0o700 });
+        writer.push({ op: 'mkdir', path: staged(path) });
         made.add(path);
         dirsToFinish.push(member);
         e.resume();
@@ -186,8 +188,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
         if (within(resolved, o.pkiDir) && !within(path, o.pkiDir)) throw unsafeMember('link-escape', rawName, `symlink to ${target} points into the Salt master pki folder`, { linkpath: target });
         member.linkTarget = target;
         symlinks.add(path);
-        symlinkSync(target, staged(path));
-        lchownSync(staged(path), uid, gid);
+        writer.push({ op: 'symlink', target, path: staged(path), uid, gid });
         e.resume();
         return;
       }
@@ -196,7 +197,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
         const t = byPath.get(targetPath);
         if (!t || t.kind !== 'file' || !isAllowed(o.allowlist, targetPath)) throw unsafeMember('link-escape', rawName, `hard link to ${e.linkpath} is not an earlier file in the restore set`, { linkpath: e.linkpath });
         Object.assign(member, { size: t.size, sha256: t.sha256, mode: t.mode, uid: t.uid, gid: t.gid, mtime: t.mtime, linkTarget: targetPath });
-        linkSync(staged(targetPath), staged(path));
+        writer.push({ op: 'link', existing: staged(targetPath), path: staged(path) });
         e.resume();
         return;
       }
@@ -204,8 +205,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
     };
 
     const writeFile = (e: ReadEntry, member: StagedMember, m: ManifestEntry | undefined): void => {
-      const fd = openSync(staged(member.path), 'wx', 0o600);
-      openFd = fd;
+      writer.push({ op: 'open', path: staged(member.path) });
       const hash: Hash = createHash('sha256');
       const json = o.jsonPaths?.has(member.path) ? startJsonCheck() : undefined;
       let written = 0;
@@ -215,10 +215,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
         if (m && written > m.size) return fail(tooLarge(e.path, written, m.size));
         hash.update(c);
         json?.write(c);
-        let off = 0;
-        try {
-          while (off < c.length) off += writeSync(fd, c, off, c.length - off);
-        } catch (err) { fail(writeFailed(member.path, err)); }
+        writer.push({ op: 'data', data: c });
       });
       e.on('end', () => {
         if (failure !== undefined) return;
@@ -231,12 +228,8 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
             });
           }
           if (json) pendingJson.push(json.end().then((err) => { if (err !== undefined) jsonErrors.set(member.path, err); }));
-          fchownSync(fd, member.uid, member.gid);
-          fchmodSync(fd, member.mode);
-          futimesSync(fd, member.mtime, member.mtime);
-          closeSync(fd);
-          openFd = undefined;
-        } catch (err) { fail(err instanceof RecoveryError ? err : writeFailed(member.path, err)); }
+          writer.push({ op: 'close', uid: member.uid, gid: member.gid, mode: member.mode, mtime: member.mtime });
+        } catch (err) { fail(err); }
       });
     };
 
@@ -263,6 +256,10 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
       if (!parser.write(c)) {
         gunzip.pause();
         parser.once('drain', () => gunzip.resume());
+      } else if (writer.backlog() > STAGING_HIGH_WATER) {
+        // The writer is behind: hold the input until it catches up (bounded memory).
+        gunzip.pause();
+        void writer.drained().then(() => gunzip.resume());
       }
     });
     gunzip.on('end', () => {
@@ -282,10 +279,11 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
           }
         }
         // Folder modes last: a 0500 folder set early would refuse its own children.
-        for (const d of dirsToFinish.reverse()) {
-          lchownSync(staged(d.path), d.uid, d.gid);
-          chmodSync(staged(d.path), d.mode);
-          lutimesSync(staged(d.path), d.mtime, d.mtime);
+        for (const d of dirsToFinish.reverse()) writer.push({ op: 'dirmeta', path: staged(d.path), uid: d.uid, gid: d.gid, mode: d.mode, mtime: d.mtime });
+        try {
+          await writer.finish();
+        } catch (err) {
+          throw writeFailed(o.staging, err);
         }
         await Promise.all(pendingJson);
         resolve({ manifest, members, archiveSha256: src.fileSha256(), compressedBytes: src.bytesRead(), uncompressedBytes: uncompressed, jsonErrors, tightened, encrypted: src.encrypted });

@@ -1,0 +1,109 @@
+/**
+ * Where extraction's writes go. The main thread parses, checks and hashes; the file system calls
+ * (thousands of creates, each with owner, mode and times) run on a second core in a writer worker,
+ * in order, fed batched operations. `inlineStagingWriter` does the same calls synchronously (the
+ * fallback, and the reference the worker is tested against).
+ */
+import { Worker } from 'node:worker_threads';
+import { applyOps, type StagingOp } from './staging-ops.js';
+
+export interface StagingWriter {
+  push(op: StagingOp): void;
+  /** Wait until every pushed operation is done; rejects with the first failure. */
+  finish(): Promise<void>;
+  /** Bytes pushed but not yet written (for backpressure). */
+  backlog(): number;
+  /** Resolves when the backlog drops under the low-water mark. */
+  drained(): Promise<void>;
+  /** Stop; pending operations may or may not have run. Resolves when nothing runs any more. */
+  abort(): Promise<void>;
+}
+
+/** Synchronous writes on the calling thread. */
+export function inlineStagingWriter(): StagingWriter {
+  let failure: unknown;
+  const state = new Map<string, number>();
+  return {
+    push(op) {
+      if (failure !== undefined) return;
+      try {
+        applyOps([op], state);
+      } catch (err) {
+        failure = err;
+      }
+    },
+    finish: async () => { if (failure !== undefined) throw failure; },
+    backlog: () => 0,
+    drained: async () => undefined,
+    abort: async () => undefined,
+  };
+}
+
+const BATCH_BYTES = 1 << 20;
+const BATCH_OPS = 512;
+const HIGH_WATER = 64 << 20;
+
+/** A writer worker; falls back to inline writes when a worker cannot start. */
+export function workerStagingWriter(): StagingWriter {
+  let worker: Worker;
+  try {
+    worker = import.meta.url.endsWith('.ts')
+      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(new URL('./staging-worker.ts', import.meta.url).href)}); });`, { eval: true })
+      : new Worker(new URL('./staging-worker.js', import.meta.url));
+  } catch {
+    return inlineStagingWriter();
+  }
+  let batch: StagingOp[] = [];
+  let batchBytes = 0;
+  let inFlight = 0;
+  let failure: unknown;
+  let exited = false;
+  const waiters: (() => void)[] = [];
+  const wake = (): void => { while (waiters.length) waiters.shift()!(); };
+  let finished: ((err?: unknown) => void) | undefined;
+  worker.on('message', (m: { done?: number; error?: { message: string; code?: string }; finished?: boolean }) => {
+    if (m.error && failure === undefined) failure = Object.assign(new Error(m.error.message), { code: m.error.code });
+    if (m.done !== undefined) inFlight -= m.done;
+    if (inFlight < HIGH_WATER / 2) wake();
+    if (m.finished) finished?.(failure);
+  });
+  worker.on('error', (err) => { failure ??= err; wake(); finished?.(failure); });
+  worker.on('exit', () => { exited = true; wake(); finished?.(failure ?? new Error('the staging writer stopped')); });
+  const send = (): void => {
+    if (!batch.length) return;
+    // Chunks are views into the parser's buffers: posting copies them (a memcpy, cheaper than a syscall).
+    worker.postMessage({ ops: batch, bytes: batchBytes });
+    batch = [];
+    batchBytes = 0;
+  };
+  return {
+    push(op) {
+      if (failure !== undefined) return;
+      const bytes = op.op === 'data' ? op.data.length : 64;
+      batch.push(op);
+      batchBytes += bytes;
+      inFlight += bytes;
+      if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_OPS) send();
+    },
+    finish() {
+      return new Promise<void>((resolve, reject) => {
+        finished = (err) => {
+          finished = undefined;
+          void worker.terminate();
+          if (err !== undefined) reject(err); else resolve();
+        };
+        if (exited) return finished(failure ?? new Error('the staging writer stopped'));
+        send();
+        worker.postMessage({ finish: true });
+      });
+    },
+    backlog: () => inFlight,
+    drained: () => (inFlight < HIGH_WATER / 2 || failure !== undefined || exited ? Promise.resolve() : new Promise((r) => waiters.push(r))),
+    async abort() {
+      batch = [];
+      await worker.terminate();
+    },
+  };
+}
+
+export const STAGING_HIGH_WATER = HIGH_WATER;
