@@ -52,6 +52,8 @@ export interface ExtractOptions {
   identityFile?: string | undefined;
   /** System paths whose JSON syntax is checked while they stream (datastores). */
   jsonPaths?: ReadonlySet<string>;
+  /** The manifest preflight already parsed, with its bytes: reused when the archive carries the same bytes. */
+  knownManifest?: { bytes: Buffer; manifest: Manifest } | undefined;
   /** Where the writes run (default: a writer worker on another core). */
   writer?: 'worker' | 'inline';
 }
@@ -132,7 +134,8 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
       e.on('data', (c: Buffer) => chunks.push(c));
       e.on('end', () => {
         try {
-          manifest = parseManifest(Buffer.concat(chunks));
+          const bytes = Buffer.concat(chunks);
+          manifest = o.knownManifest && o.knownManifest.bytes.equals(bytes) ? o.knownManifest.manifest : parseManifest(bytes);
           index = manifestIndex(manifest);
         } catch (err) { fail(err); }
       });

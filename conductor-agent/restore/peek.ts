@@ -13,6 +13,8 @@ import { parseManifest } from './manifest-check.js';
 
 export interface Peek {
   manifest: Manifest | undefined;
+  /** The manifest member's bytes (extraction reuses the parsed manifest when it reads the same bytes). */
+  manifestBytes?: Buffer;
   encrypted: boolean;
   fileSize: number;
   /** Uncompressed size estimate: the manifest's total, else the gzip trailer (ISIZE), else the file size. */
@@ -58,7 +60,7 @@ export async function peekArchive(archive: string, options: { identityFile?: str
   let estimate = src.fileSize;
   if (manifest) estimate = manifest.entries.reduce((s, e) => s + e.size + 1024, 0);
   else if (!src.encrypted) estimate = Math.max(estimate, await gzipIsize(archive));
-  return { manifest, encrypted: src.encrypted, fileSize: src.fileSize, expandedEstimate: estimate };
+  return { manifest, ...(first.body ? { manifestBytes: first.body } : {}), encrypted: src.encrypted, fileSize: src.fileSize, expandedEstimate: estimate };
 }
 
 /** The gzip trailer's ISIZE (uncompressed size mod 2^32 of the last member): a hint, not a promise. */

@@ -98,7 +98,10 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
       await writeJournal(paths, journal);
       await ports.hooks?.afterPhase?.('staging');
     }
-    const staged = await stageArchive({ archive: o.archive, root: o.root, config: o.config, staging, owners: ports.owners, identityFile: o.identityFile, targetNode: pre.targetNode, acceptNode: o.node });
+    const staged = await stageArchive({
+      archive: o.archive, root: o.root, config: o.config, staging, owners: ports.owners, identityFile: o.identityFile, targetNode: pre.targetNode, acceptNode: o.node,
+      knownManifest: peek.manifest && peek.manifestBytes ? { bytes: peek.manifestBytes, manifest: peek.manifest } : undefined,
+    });
     report.timings.stage = staged.timings.stage;
     report.timings.verify = staged.timings.verify;
     report.findings.push(...staged.verify.findings);

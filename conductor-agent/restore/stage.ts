@@ -14,6 +14,7 @@ import type { OwnerIds } from './owner-ids.js';
 import { planRestore } from './plan.js';
 import { readTreeState } from './tree-state.js';
 import type { RestorePlan, StagedMember } from './types.js';
+import type { Manifest } from '../../shared/backup/format.js';
 import { safeMode } from './modes.js';
 import { posix } from 'node:path';
 import { verifyStaging, type StagingVerifyResult } from './verify-staging.js';
@@ -27,6 +28,8 @@ export interface StageInput {
   identityFile?: string | undefined;
   targetNode: string | undefined;
   acceptNode: string | undefined;
+  /** From preflight's peek, to skip parsing the manifest twice. */
+  knownManifest?: { bytes: Buffer; manifest: Manifest } | undefined;
 }
 
 export interface StageResult {
@@ -59,6 +62,7 @@ export async function stageArchive(input: StageInput): Promise<StageResult> {
     owners: input.owners,
     pkiDir: input.config.salt.pkiDir,
     identityFile: input.identityFile,
+    knownManifest: input.knownManifest,
     jsonPaths: new Set([CONDUCTOR_FILES.runningConfig, CONDUCTOR_FILES.userRunning]),
     limits: { maxTotalBytes: input.config.restore?.maxTotalBytes, maxRatio: input.config.restore?.maxRatio },
   });
