@@ -10,7 +10,6 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 import { writeSimRouter, type SimRouterPaths } from '../../test/fixtures/salt/minion-setup.js';
 import { minionServiceCommands } from '../../test/fixtures/salt/minion-service.js';
 import { fixtureCommandLine } from '../../test/fixtures/salt/entry.js';
@@ -53,7 +52,8 @@ export class SimRouter {
     await writeFile(join(o.root, 'etc/128technology/global.init'), JSON.stringify({ init: { routerName: o.id, control: { node0: { host: '127.0.0.1' } }, conductor: { conductor1: { host: o.conductorHost } } } }, null, 2));
     this.services = minionServiceCommands({ configDir: this.paths.configDir, stateDir: this.paths.stateDir, pkiDir: this.paths.pkiDir, logFile: this.paths.logFile });
     await mkdir(join(o.root, 'etc/ssr-recovery'), { recursive: true, mode: 0o700 });
-    await writeFile(join(o.root, 'etc/ssr-recovery/router-agent.yaml'), stringify({
+    // JSON is valid YAML and takes the router agent's fast config path (as the salt state renders it).
+    await writeFile(join(o.root, 'etc/ssr-recovery/router-agent.yaml'), JSON.stringify({
       conductor: { addresses: [`${o.conductorHost}:${o.agentPort}`], agentPublicKey: o.agentPublicKey, certFingerprint: o.certFingerprint },
       agent: {
         stateDir: '/var/lib/ssr-recovery-router',
@@ -62,7 +62,7 @@ export class SimRouter {
       },
       services: { minion: this.services },
       log: { level: 'info' },
-    }));
+    }, null, 2));
   }
 
   async startMinion(): Promise<void> {

@@ -39,7 +39,7 @@ describe('salt-states', () => {
     const defaults = parse(readFileSync(join(top, 'ssr_recovery/defaults.yaml'), 'utf8')) as { ssr_recovery: Record<string, unknown> };
     const get = (path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], defaults.ssr_recovery);
     for (const t of files.filter((f) => f.endsWith('.jinja') && f.includes('/files/'))) {
-      for (const m of readFileSync(t, 'utf8').matchAll(/\{\{\s*ssr\.([\w.]+)/g)) {
+      for (const m of readFileSync(t, 'utf8').matchAll(/\bssr\.([\w.]+)/g)) {
         assert.notEqual(get(m[1]!), undefined, `${relative(top, t)} uses ssr.${m[1]} which defaults.yaml lacks`);
       }
     }

@@ -63,8 +63,14 @@ export function register(program: Command, io: CliIo): void {
       const ctx = commandContext(cmd, io);
       const { masterKeyStatus } = await import('../../keys/status.js');
       const { renderStatus } = await import('../../keys/render.js');
+      const { readConductorIdentityPublic } = await import('../../keys/agent-key.js');
       const s = await masterKeyStatus(paths(ctx));
-      printResult(io, ctx.opts.json, { ok: true, ...s }, () => renderStatus(s));
+      // What the router salt state pins (salt-states defaults: conductor_agent_public_key, conductor_cert_fingerprint).
+      const agent = (await readConductorIdentityPublic(ctx.loaded.path(ctx.config.agents.stateDir)).catch(() => undefined)) ?? null;
+      printResult(io, ctx.opts.json, { ok: true, ...s, agent }, () =>
+        renderStatus(s) + (agent
+          ? `\nconductor-agent identity (pin on routers):\n  certFingerprint: ${agent.certFingerprint}\n  signing key fingerprint: ${agent.signingFingerprint}\n${agent.agentPublicKey.trimEnd()}\n`
+          : '\nconductor-agent identity: not created yet (the daemon creates it on first start)\n'));
     });
 
   keys
