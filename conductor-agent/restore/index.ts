@@ -3,3 +3,4 @@ export { restoreConductor, resumeRestore, rollbackRestore, type RestoreOptions, 
 export { planRestore, type PlanInput } from './plan.js';
 export type { RestorePorts } from './ports.js';
 export type { RestoreReport, RestorePlan, PlanEntry, Finding, StagedMember, CurrentState } from './types.js';
+export { restorePortsFromConfig, type RestorePortsFromConfig } from './from-config.js';

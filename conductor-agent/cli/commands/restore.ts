@@ -56,22 +56,10 @@ export function register(program: Command, io: CliIo): void {
     });
 }
 
-/** Real ports: 128T (+ salt-master when restore.stopSaltMaster) through systemctl or configured commands; salt-api login when configured. */
+/** Real ports (restore/from-config.ts) plus an interactive confirmation on a terminal. */
 async function portsFromConfig(ctx: CommandContext): Promise<RestorePorts> {
-  const { commandServiceControl } = await import('../../../shared/ports/service-control.js');
-  const svc = (name: string) => commandServiceControl({ name, unit: ctx.config.services[name]?.unit ?? name, commands: ctx.config.services[name] ?? {} });
-  const services = [svc('128T'), ...(ctx.config.restore.stopSaltMaster ? [svc('salt-master')] : [])];
-  const { saltApiConfigured, saltApiClientFromConfig } = await import('../../saltapi/from-config.js');
-  const saltApiPing = saltApiConfigured(ctx.config)
-    ? async (): Promise<void> => {
-      const client = await saltApiClientFromConfig(ctx.config, { path: ctx.loaded.path, logger: ctx.logger });
-      try {
-        await client.token();
-      } finally {
-        await client.close().catch(() => undefined);
-      }
-    }
-    : undefined;
+  const { restorePortsFromConfig } = await import('../../restore/from-config.js');
+  const base = await restorePortsFromConfig({ config: ctx.config, path: ctx.loaded.path, logger: ctx.logger.child({ component: 'restore' }) });
   const confirm = ctx.io.stdin && ctx.io.isTTY && !ctx.opts.json
     ? async (question: string): Promise<boolean> => {
       const { createInterface } = await import('node:readline/promises');
@@ -83,7 +71,7 @@ async function portsFromConfig(ctx: CommandContext): Promise<RestorePorts> {
       }
     }
     : undefined;
-  return { services, saltApiPing, confirm, logger: ctx.logger.child({ component: 'restore' }) };
+  return { ...base, confirm };
 }
 
 const MARK = { ok: '✔', warn: '!', fail: '✘', skip: '-' } as const;
