@@ -16,7 +16,7 @@ import { ArchiveError, RecoveryError } from '../../shared/errors.js';
 import { MANIFEST_NAME, type Manifest, type ManifestEntry } from '../../shared/backup/format.js';
 import { isAllowed, isAncestorOfAllowed, type Allowlist } from './allowlist.js';
 import { openArchive } from './archive-source.js';
-import { startJsonCheck } from './json-check-async.js';
+import { startJsonCheck, type AsyncJsonCheck } from './json-check-async.js';
 import { manifestIndex, parseManifest } from './manifest-check.js';
 import { resolveLinkTarget, systemPathOfMember, unsafeMember } from './member-path.js';
 import { safeMode } from './modes.js';
@@ -87,6 +87,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
   const tightened: string[] = [];
   const dirsToFinish: StagedMember[] = [];
   const pendingJson: Promise<void>[] = [];
+  const jsonChecks: AsyncJsonCheck[] = [];
   let manifest: Manifest | undefined;
   let index: Map<string, ManifestEntry> | undefined;
   let first = true;
@@ -100,6 +101,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
       failure = err;
       src.stream.destroy();
       gunzip.destroy();
+      for (const j of jsonChecks) j.abort();
       // Reject only once no write can still land in staging (the caller removes it).
       void writer.abort().finally(() => reject(err instanceof RecoveryError ? err : new ArchiveError('ARCHIVE_CORRUPT', `${o.archive} is not a readable gzip'd tar: ${(err as Error).message}`, {
         cause: err, details: { archive: o.archive }, hint: 'Nothing was changed. Check the archive with `conductor-agent backup verify`, or use another backup.',
@@ -211,6 +213,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
       writer.push({ op: 'open', path: staged(member.path) });
       const hash: Hash = createHash('sha256');
       const json = o.jsonPaths?.has(member.path) ? startJsonCheck() : undefined;
+      if (json) jsonChecks.push(json);
       let written = 0;
       e.on('data', (c: Buffer) => {
         if (failure !== undefined) return;

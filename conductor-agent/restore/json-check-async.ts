@@ -9,6 +9,8 @@ export interface AsyncJsonCheck {
   write(chunk: Uint8Array): void;
   /** Resolves with undefined (valid) or the syntax error. */
   end(): Promise<string | undefined>;
+  /** Stop checking (the extraction failed). */
+  abort(): void;
 }
 
 export function startJsonCheck(): AsyncJsonCheck {
@@ -26,7 +28,7 @@ export function startJsonCheck(): AsyncJsonCheck {
   }
   if (!worker) {
     const c = new JsonChecker();
-    return { write: (b) => c.write(b), end: async () => c.end() };
+    return { write: (b) => c.write(b), end: async () => c.end(), abort: () => undefined };
   }
   const w = worker;
   let failed: Error | undefined;
@@ -59,5 +61,6 @@ export function startJsonCheck(): AsyncJsonCheck {
       w.once('error', unavailable);
       w.postMessage(null);
     }),
+    abort: () => { void w.terminate(); },
   };
 }
