@@ -7,7 +7,6 @@ import { promises as fsp, constants as fsc } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { RecoveryError } from '../errors.js';
-import { ensureDir, PRIVATE_DIR_MODE } from './atomic.js';
 
 export interface LockInfo {
   pid: number;
@@ -55,7 +54,9 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
   const pid = options.pid ?? process.pid;
   const isAlive = options.isAlive ?? pidAlive;
   const info: LockInfo = { pid, host, since: (options.now?.() ?? new Date()).toISOString(), purpose: options.purpose };
-  await ensureDir(dirname(path), PRIVATE_DIR_MODE).catch(() => undefined);
+  // Create a missing folder, but never change an existing one's mode: a lock often sits in a shared
+  // folder (the backup folder is /var/log/128technology) whose permissions are not ours to tighten.
+  await fsp.mkdir(dirname(path), { recursive: true, mode: 0o755 }).catch(() => undefined);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fh = await fsp.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
