@@ -42,3 +42,14 @@ describe('shared/fs/lock', () => {
     assert.equal((await stat(shared)).mode & 0o777, 0o755);
   });
 });
+
+describe('shared/fs/accounts', () => {
+  it('maps ids to the first name and names to their id, skipping comments and malformed lines', async () => {
+    const { parseAccounts } = await import('../../../shared/fs/accounts.js');
+    const t = parseAccounts('# comment\nroot:x:0:0::/root:/bin/bash\ntoor:x:0:0::/root:/bin/sh\nbad line\nsalt:x:abc:1\n\n128t:x:990:990::/:/sbin/nologin\n');
+    assert.equal(t.byId.get(0), 'root');
+    assert.equal(t.byName.get('toor'), 0);
+    assert.equal(t.byName.get('128t'), 990);
+    assert.equal(t.byName.has('salt'), false);
+  });
+});
