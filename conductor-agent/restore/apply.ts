@@ -3,12 +3,13 @@
  * killed at any point can be resumed or rolled back by running the same step again:
  * - save: each file about to be replaced is kept in the run's `old/` folder (a hard link: same
  *   inode, so content, mode, owner and times come back exactly); folders keep their old metadata.
- * - apply: folders are created, then each staged file is renamed into place (already carrying its
- *   final mode, owner and times), then folder metadata is set.
+ * - apply: folders the target lacks are moved in whole from staging (others created), then each
+ *   remaining staged file is renamed into place (already carrying its final mode, owner and
+ *   times), then folder metadata is set.
  * - rollback: in reverse order, saved files are renamed back, added paths removed, folder metadata
  *   restored.
  */
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { underRoot } from '../../shared/config/schema.js';
 import { besideTemp, keepOld, moveInto, type ApplyFs } from './apply-fs.js';
 import type { Journal, JournalChange } from './journal.js';
@@ -47,18 +48,49 @@ export async function saveOld(ctx: ApplyContext): Promise<void> {
   }
 }
 
-/** Move every staged member into place. Safe to run again after a partial run. */
+/**
+ * Move every staged member into place. Safe to run again after a partial run.
+ *
+ * A folder the target lacks is moved whole, staged content and all: one rename instead of one per
+ * file (a rebuilt conductor lacks the pki `master/` folder with its 10,000 minion keys, /srv/salt
+ * and /var/lib/128technology). Everything under such a folder is an `add` (its folder did not
+ * exist), staging holds exactly the archive's members, and rollback removes added folders whole,
+ * so the result and its undo are the same as moving each file. `onApplied` is called once for a
+ * folder moved whole. Across file systems (EXDEV) folders are made and files moved one by one.
+ */
 export async function applyChanges(ctx: ApplyContext): Promise<string[]> {
   const { fs, journal: j } = ctx;
   const applied: string[] = [];
-  for (const c of j.changes) {
-    if (c.kind !== 'dir') continue;
-    const t = target(j, c.path);
-    if (!(await fs.lstat(t))) await fs.mkdir(t, 0o700);
-  }
+  const moved = new Set<string>();
+  const inMoved = (p: string): boolean => {
+    for (let d = posix.dirname(p); d !== '/' && d !== '.'; d = posix.dirname(d)) if (moved.has(d)) return true;
+    return false;
+  };
+  let wholeFolders = true;
   let i = 0;
   for (const c of j.changes) {
+    if (c.kind !== 'dir' || inMoved(c.path)) continue;
+    const t = target(j, c.path);
+    if (await fs.lstat(t)) continue;
+    if (c.action === 'add' && wholeFolders) {
+      try {
+        await fs.rename(ctx.staging + c.path, t);
+        moved.add(c.path);
+        await ctx.onApplied?.(c.path, i++);
+        continue;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        wholeFolders = false;
+      }
+    }
+    await fs.mkdir(t, 0o700);
+  }
+  for (const c of j.changes) {
     if (c.kind === 'dir') continue;
+    if (inMoved(c.path)) {
+      applied.push(c.path);
+      continue;
+    }
     const staged = ctx.staging + c.path;
     const t = target(j, c.path);
     if (ctx.resumed) await fs.rm(besideTemp(t, j.id), false);

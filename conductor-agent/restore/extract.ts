@@ -210,9 +210,9 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
     };
 
     const writeFile = (e: ReadEntry, member: StagedMember, m: ManifestEntry | undefined): void => {
-      writer.push({ op: 'open', path: staged(member.path) });
+      writer.push({ op: 'open', path: staged(member.path), mode: member.mode });
       const hash: Hash = createHash('sha256');
-      const json = o.jsonPaths?.has(member.path) ? startJsonCheck() : undefined;
+      const json = o.jsonPaths?.has(member.path) ? startJsonCheck(member.size) : undefined;
       if (json) jsonChecks.push(json);
       let written = 0;
       e.on('data', (c: Buffer) => {

@@ -1,9 +1,14 @@
 /**
  * A JSON syntax check that runs beside extraction: in a worker thread when one can be started
- * (the check then costs the main thread only a copy of each chunk), inline otherwise.
+ * (the check then costs the main thread only a copy of each chunk), inline otherwise. Small files
+ * are checked inline: a worker costs more to start than checking them.
  */
-import { Worker } from 'node:worker_threads';
-import { JsonChecker } from './json-check.js';
+import type { Worker } from 'node:worker_threads';
+import { createJsonChecker, jsonWorkerMain } from './json-check.js';
+import { startWorker } from './worker-source.js';
+
+/** Files smaller than this are checked on the calling thread. */
+export const JSON_WORKER_MIN_BYTES = 1 << 20;
 
 export interface AsyncJsonCheck {
   write(chunk: Uint8Array): void;
@@ -13,21 +18,19 @@ export interface AsyncJsonCheck {
   abort(): void;
 }
 
-export function startJsonCheck(): AsyncJsonCheck {
+/** Start checking a file of `size` bytes. */
+export function startJsonCheck(fileSize = JSON_WORKER_MIN_BYTES): AsyncJsonCheck {
   let worker: Worker | undefined;
-  try {
-    // From source (tsx) the sibling is .ts; from the build it is .js.
-    // From source (tests, benchmarks under tsx) the worker must register tsx itself: Node 20 workers
-    // do not take `--import`. From the build it is plain JS.
-    worker = import.meta.url.endsWith('.ts')
-      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(new URL('./json-worker.ts', import.meta.url).href)}); });`, { eval: true })
-      : new Worker(new URL('./json-worker.js', import.meta.url));
-    worker.unref();
-  } catch {
-    worker = undefined;
+  if (fileSize >= JSON_WORKER_MIN_BYTES) {
+    try {
+      worker = startWorker(jsonWorkerMain, [createJsonChecker]);
+      worker.unref();
+    } catch {
+      worker = undefined;
+    }
   }
   if (!worker) {
-    const c = new JsonChecker();
+    const c = createJsonChecker();
     return { write: (b) => c.write(b), end: async () => c.end(), abort: () => undefined };
   }
   const w = worker;

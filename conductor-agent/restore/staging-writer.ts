@@ -4,8 +4,10 @@
  * in order, fed batched operations. `inlineStagingWriter` does the same calls synchronously (the
  * fallback, and the reference the worker is tested against).
  */
-import { Worker } from 'node:worker_threads';
-import { applyOps, type StagingOp } from './staging-ops.js';
+import * as fs from 'node:fs';
+import type { Worker } from 'node:worker_threads';
+import { applyStagingOps, stagingWorkerMain, type StagingOp } from './staging-ops.js';
+import { startWorker } from './worker-source.js';
 
 export interface StagingWriter {
   push(op: StagingOp): void;
@@ -22,12 +24,12 @@ export interface StagingWriter {
 /** Synchronous writes on the calling thread. */
 export function inlineStagingWriter(): StagingWriter {
   let failure: unknown;
-  const state = new Map<string, number>();
+  const state: { fd?: number | undefined } = {};
   return {
     push(op) {
       if (failure !== undefined) return;
       try {
-        applyOps([op], state);
+        applyStagingOps(fs, [op], state);
       } catch (err) {
         failure = err;
       }
@@ -47,9 +49,7 @@ const HIGH_WATER = 64 << 20;
 export function workerStagingWriter(): StagingWriter {
   let worker: Worker;
   try {
-    worker = import.meta.url.endsWith('.ts')
-      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(new URL('./staging-worker.ts', import.meta.url).href)}); });`, { eval: true })
-      : new Worker(new URL('./staging-worker.js', import.meta.url));
+    worker = startWorker(stagingWorkerMain, [applyStagingOps]);
   } catch {
     return inlineStagingWriter();
   }
