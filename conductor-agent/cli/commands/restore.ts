@@ -78,7 +78,7 @@ const MARK = { ok: '✔', warn: '!', fail: '✘', skip: '-' } as const;
 
 /** Human form: findings with a verdict, then the plan (dry-run: every path), then what happened. */
 export function renderReport(r: RestoreReport): string {
-  const lines: string[] = [`restore ${r.mode}${r.archive ? ` of ${r.archive}` : ''} (root ${r.root})`];
+  const lines: string[] = [`${r.mode === 'restore' ? 'restore' : `restore (${r.mode})`}${r.archive ? ` of ${r.archive}` : ''} (root ${r.root})`];
   for (const f of r.findings) lines.push(`  ${MARK[f.level]} ${f.check}: ${f.summary}`);
   if (r.findings.length) lines.push(`verdict: ${r.verdict === 'go' ? 'GO' : r.verdict === 'refused' ? 'REFUSED (nothing changed)' : r.verdict}`);
   if (r.plan) lines.push(`plan: ${r.plan.add} to add, ${r.plan.replace} to replace, ${r.plan.same} identical (left alone), ${r.plan.keep} not in the archive (left alone); ${r.plan.bytesToWrite} bytes to write`);
