@@ -8,7 +8,7 @@
  * total-size and compression-ratio limits. Any violation aborts with an ArchiveError; the caller
  * removes the staging folder, so the target tree is never touched.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import { posix } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
@@ -18,6 +18,7 @@ import { isAllowed, isAncestorOfAllowed, type Allowlist } from './allowlist.js';
 import { openArchive } from './archive-source.js';
 import { startJsonCheck, type AsyncJsonCheck } from './json-check-async.js';
 import { manifestIndex, parseManifest } from './manifest-check.js';
+import { sharedChunks } from './shared-chunks.js';
 import { resolveLinkTarget, systemPathOfMember, unsafeMember } from './member-path.js';
 import { safeMode } from './modes.js';
 import { inlineStagingWriter, STAGING_HIGH_WATER, workerStagingWriter, type StagingWriter } from './staging-writer.js';
@@ -56,6 +57,8 @@ export interface ExtractOptions {
   knownManifest?: { bytes: Buffer; manifest: Manifest } | undefined;
   /** Where the writes run (default: a writer worker on another core). */
   writer?: 'worker' | 'inline';
+  /** Start writing large files back to disk as soon as they are staged (when a flush follows). */
+  earlyWriteback?: boolean;
 }
 
 export interface ExtractResult {
@@ -70,6 +73,8 @@ export interface ExtractResult {
   /** Modes that were tightened (private keys, pki folders). */
   tightened: string[];
   encrypted: boolean;
+  /** Settles (never rejects) when the early writeback of large staged files is done. */
+  writeback: Promise<void>;
 }
 
 const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
@@ -93,7 +98,28 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
   let first = true;
   let uncompressed = 0;
   let failure: unknown;
-  const writer: StagingWriter = o.writer === 'inline' ? inlineStagingWriter() : workerStagingWriter();
+  // Large files (the running config) are written back to disk as soon as they are staged, on the
+  // thread pool, while the small files are still being created: the flush before `staged` then has
+  // little left to write. Only a head start: durability still comes from that flush.
+  const writebacks: Promise<void>[] = [];
+  const onClosed = (path: string): void => { writebacks.push(startWriteback(path)); };
+  const early = o.earlyWriteback === true;
+  // One copy of each data chunk, read by the writer and the JSON check in place.
+  const chunks = sharedChunks();
+  // The writer hashes each file as it writes it (on its own core) and reports the digest; the
+  // comparison with the manifest happens here, before extraction resolves.
+  const hashing = new Map<number, { member: StagedMember; m: ManifestEntry | undefined }>();
+  let nextId = 0;
+  const onHashed = (id: number, sha256: string): void => {
+    const h = hashing.get(id);
+    if (!h) return;
+    hashing.delete(id);
+    h.member.sha256 = sha256;
+    if (h.m && sha256 !== h.m.sha256) failHash(hashMismatch(h.member.path, h.m, h.member.size, sha256));
+  };
+  // Bound to `fail` below (the writer's callbacks arrive only after extraction started).
+  let failHash: (err: unknown) => void = () => undefined;
+  const writer: StagingWriter = o.writer === 'inline' ? inlineStagingWriter({ onClosed, onHashed }) : workerStagingWriter({ onClosed, onHashed });
 
   return new Promise<ExtractResult>((resolve, reject) => {
     const fail = (err: unknown): void => {
@@ -107,6 +133,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
         cause: err, details: { archive: o.archive }, hint: 'Nothing was changed. Check the archive with `conductor-agent backup verify`, or use another backup.',
       })));
     };
+    failHash = fail;
     const staged = (p: string): string => o.staging + p;
     const made = new Set<string>();
     const ensureParent = (p: string): void => {
@@ -210,8 +237,9 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
     };
 
     const writeFile = (e: ReadEntry, member: StagedMember, m: ManifestEntry | undefined): void => {
-      writer.push({ op: 'open', path: staged(member.path), mode: member.mode });
-      const hash: Hash = createHash('sha256');
+      const id = nextId++;
+      hashing.set(id, { member, m });
+      writer.push({ op: 'open', path: staged(member.path), mode: member.mode, id });
       const json = o.jsonPaths?.has(member.path) ? startJsonCheck(member.size) : undefined;
       if (json) jsonChecks.push(json);
       let written = 0;
@@ -219,22 +247,17 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
         if (failure !== undefined) return;
         written += c.length;
         if (m && written > m.size) return fail(tooLarge(e.path, written, m.size));
-        hash.update(c);
-        json?.write(c);
-        writer.push({ op: 'data', data: c });
+        const shared = chunks.copy(c);
+        json?.write(shared);
+        writer.push({ op: 'data', data: shared });
       });
       e.on('end', () => {
         if (failure !== undefined) return;
         try {
-          member.sha256 = hash.digest('hex');
-          if (m && (written !== m.size || member.sha256 !== m.sha256)) {
-            throw new ArchiveError('ARCHIVE_HASH_MISMATCH', `${member.path} does not match the manifest (size ${written}/${m.size}, sha256 ${member.sha256.slice(0, 12)}…/${m.sha256?.slice(0, 12)}…)`, {
-              details: { path: member.path, expected: m.sha256, actual: member.sha256, expectedSize: m.size, actualSize: written },
-              hint: 'Nothing was changed. The archive is damaged or was altered: use another backup.',
-            });
-          }
+          // Sizes here; the hash arrives from the writer (onHashed).
+          if (m && written !== m.size) throw hashMismatch(member.path, m, written, undefined);
           if (json) pendingJson.push(json.end().then((err) => { if (err !== undefined) jsonErrors.set(member.path, err); }));
-          writer.push({ op: 'close', uid: member.uid, gid: member.gid, mode: member.mode, mtime: member.mtime });
+          writer.push({ op: 'close', uid: member.uid, gid: member.gid, mode: member.mode, mtime: member.mtime, ...(early && written >= EARLY_WRITEBACK_BYTES ? { report: staged(member.path) } : {}) });
         } catch (err) { fail(err); }
       });
     };
@@ -289,14 +312,35 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
         try {
           await writer.finish();
         } catch (err) {
-          throw writeFailed(o.staging, err);
+          throw failure ?? writeFailed(o.staging, err);
         }
+        if (failure !== undefined) return;
+        if (hashing.size) throw new ArchiveError('ARCHIVE_CORRUPT', `${hashing.size} staged file(s) were not hashed`, { details: { archive: o.archive } });
+        // Hard links share their target's content (its hash is known now).
+        for (const mem of members) if (mem.kind === 'hardlink' && mem.linkTarget) mem.sha256 = byPath.get(mem.linkTarget)?.sha256;
         await Promise.all(pendingJson);
-        resolve({ manifest, members, archiveSha256: src.fileSha256(), compressedBytes: src.bytesRead(), uncompressedBytes: uncompressed, jsonErrors, tightened, encrypted: src.encrypted });
+        resolve({ manifest, members, writeback: Promise.all(writebacks).then(() => undefined), archiveSha256: src.fileSha256(), compressedBytes: src.bytesRead(), uncompressedBytes: uncompressed, jsonErrors, tightened, encrypted: src.encrypted });
       } catch (err) { fail(err); }
     });
     src.stream.pipe(gunzip);
   });
+}
+
+/** Files at least this large get an early writeback. */
+const EARLY_WRITEBACK_BYTES = 8 << 20;
+
+/** fdatasync `path` on the thread pool; a failure only loses the head start (the flush follows). */
+async function startWriteback(path: string): Promise<void> {
+  try {
+    const fh = await fsp.open(path, 'r');
+    try {
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // The flush before `staged` makes the file durable.
+  }
 }
 
 const within = (p: string, dir: string): boolean => {
@@ -308,6 +352,13 @@ function tooLarge(member: string, size: number, expected: number): ArchiveError 
   return new ArchiveError('ARCHIVE_TOO_LARGE', `member ${member} is ${size} bytes, larger than the ${expected} the manifest records`, {
     details: { member, reason: 'member-larger-than-manifest', size, expected },
     hint: 'Nothing was changed. The archive was altered: use another backup.',
+  });
+}
+
+function hashMismatch(path: string, m: ManifestEntry, size: number, sha256: string | undefined): ArchiveError {
+  return new ArchiveError('ARCHIVE_HASH_MISMATCH', `${path} does not match the manifest (size ${size}/${m.size}${sha256 ? `, sha256 ${sha256.slice(0, 12)}…/${m.sha256?.slice(0, 12)}…` : ''})`, {
+    details: { path, expected: m.sha256, actual: sha256, expectedSize: m.size, actualSize: size },
+    hint: 'Nothing was changed. The archive is damaged or was altered: use another backup.',
   });
 }
 

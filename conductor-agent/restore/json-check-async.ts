@@ -5,6 +5,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { createJsonChecker, jsonWorkerMain } from './json-check.js';
+import { joinShared } from './shared-chunks.js';
 import { startWorker } from './worker-source.js';
 
 /** Files smaller than this are checked on the calling thread. */
@@ -36,20 +37,30 @@ export function startJsonCheck(fileSize = JSON_WORKER_MIN_BYTES): AsyncJsonCheck
   const w = worker;
   let failed: Error | undefined;
   w.on('error', (err) => { failed = err; });
-  // Batch chunks into 4 MiB transfers: one message per chunk costs more than the check itself.
+  // Batch chunks into messages of up to 4 MiB: one message per chunk costs more than the check
+  // itself. Chunks in shared memory (shared-chunks.ts) that follow each other are joined into one
+  // view without copying; other chunks are copied into a batch that is transferred.
   let pending: Uint8Array[] = [];
   let size = 0;
   const flush = (): void => {
     if (!size) return;
-    const batch = Buffer.concat(pending, size);
-    const owned = batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength;
-    w.postMessage(batch, owned ? [batch.buffer as ArrayBuffer] : []);
+    if (pending.length === 1 && pending[0]!.buffer instanceof SharedArrayBuffer) w.postMessage(pending[0]);
+    else {
+      const batch = Buffer.concat(pending, size);
+      const owned = batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength;
+      w.postMessage(batch, owned ? [batch.buffer as ArrayBuffer] : []);
+    }
     pending = [];
     size = 0;
   };
   return {
     write: (b) => {
-      pending.push(b);
+      const joined = pending.length === 1 ? joinShared(pending[0]!, b) : undefined;
+      if (joined) pending[0] = joined;
+      else {
+        if (b.buffer instanceof SharedArrayBuffer || (pending.length === 1 && pending[0]!.buffer instanceof SharedArrayBuffer)) flush();
+        pending.push(b);
+      }
       size += b.length;
       if (size >= 4 * 1024 * 1024) flush();
     },

@@ -4,7 +4,8 @@
  * come up): services active, salt-api answers (skipped when no client is configured), the master
  * key fingerprint on disk equals the backup's, every backed-up minion key is present.
  */
-import { lstatSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { posix } from 'node:path';
 import { underRoot } from '../../shared/config/schema.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { ServiceControl } from '../../shared/ports/service-control.js';
@@ -67,9 +68,28 @@ export async function postVerify(input: PostVerifyInput): Promise<CheckResult[]>
       : { name: 'master-fingerprint', status: 'fail', summary: `master.pub fingerprint is ${actual}, the backup's is ${expected}`, details: { expected, actual } });
   }
   const missing: string[] = [];
-  for (const k of input.minionKeys) if (!lstatSync(underRoot(input.root, k), { throwIfNoEntry: false })) missing.push(k);
+  // One listing per folder instead of one lstat per key (10,000 keys on the benchmark conductor).
+  const listings = new Map<string, Set<string>>();
+  for (const k of input.minionKeys) {
+    const dir = posix.dirname(k);
+    let names = listings.get(dir);
+    if (!names) {
+      names = new Set(readdirSafe(underRoot(input.root, dir)));
+      listings.set(dir, names);
+    }
+    if (!names.has(posix.basename(k))) missing.push(k);
+  }
   results.push(missing.length
     ? { name: 'minion-keys', status: 'fail', summary: `${missing.length} minion key(s) missing after restore`, details: { missing: missing.slice(0, 20) } }
     : { name: 'minion-keys', status: 'pass', summary: `${input.minionKeys.length} minion key(s) present` });
   return results;
+}
+
+/** Names in `dir`, or none when it cannot be listed (then every key in it counts as missing). */
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

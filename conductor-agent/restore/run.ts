@@ -101,6 +101,7 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
     const staged = await stageArchive({
       archive: o.archive, root: o.root, config: o.config, staging, owners: ports.owners, identityFile: o.identityFile, targetNode: pre.targetNode, acceptNode: o.node,
       knownManifest: peek.manifest && peek.manifestBytes ? { bytes: peek.manifestBytes, manifest: peek.manifest } : undefined,
+      flush: o.dryRun ? undefined : ports.flush,
     });
     report.timings.stage = staged.timings.stage;
     report.timings.verify = staged.timings.verify;
@@ -125,7 +126,8 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
       verified: report.verified,
       ...(report.node ? { node: report.node } : {}),
     };
-    await ports.flush(run.staging);
+    // Staged files are durable before the journal says `staged` (the flush began when extraction ended).
+    await staged.flushed;
     j.phase = 'staged';
     await writeJournal(paths, j, { withPlan: true });
     await ports.hooks?.afterPhase?.('staged');

@@ -30,6 +30,8 @@ export interface StageInput {
   acceptNode: string | undefined;
   /** From preflight's peek, to skip parsing the manifest twice. */
   knownManifest?: { bytes: Buffer; manifest: Manifest } | undefined;
+  /** Make the staged files durable: started as soon as extraction ends, so it overlaps verification and planning. */
+  flush?: ((path: string) => Promise<void>) | undefined;
 }
 
 export interface StageResult {
@@ -38,6 +40,8 @@ export interface StageResult {
   plan: RestorePlan;
   allowlist: Allowlist;
   timings: { stage: number; verify: number };
+  /** The staging flush started after extraction (resolved when there was none); await it before recording `staged`. */
+  flushed: Promise<void>;
 }
 
 /** The allowlist for this configuration (backup set + backup.extraPaths + restore.extraPaths). */
@@ -63,10 +67,14 @@ export async function stageArchive(input: StageInput): Promise<StageResult> {
     pkiDir: input.config.salt.pkiDir,
     identityFile: input.identityFile,
     knownManifest: input.knownManifest,
+    earlyWriteback: input.flush !== undefined && process.env.NOEARLY !== '1',
     jsonPaths: new Set([CONDUCTOR_FILES.runningConfig, CONDUCTOR_FILES.userRunning]),
     limits: { maxTotalBytes: input.config.restore?.maxTotalBytes, maxRatio: input.config.restore?.maxRatio },
   });
   const t1 = Date.now();
+  const flushed = input.flush ? extract.writeback.then(() => input.flush!(input.staging)) : Promise.resolve();
+  // Awaited by the caller; a refusal below must not leave it unhandled.
+  flushed.catch(() => undefined);
   const verify = verifyStaging({
     staging: input.staging,
     extract,
@@ -78,7 +86,7 @@ export async function stageArchive(input: StageInput): Promise<StageResult> {
   addImpliedFolders(extract.members, input.config.salt.pkiDir);
   const state = await readTreeState(input.root, extract.members, allowlist);
   const plan = planRestore({ members: extract.members, current: state.current, extras: state.extras, allowlist });
-  return { extract, verify, plan, allowlist, timings: { stage: t1 - t0, verify: Date.now() - t1 } };
+  return { extract, verify, plan, allowlist, timings: { stage: t1 - t0, verify: Date.now() - t1 }, flushed };
 }
 
 /**

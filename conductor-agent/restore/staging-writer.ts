@@ -4,9 +4,10 @@
  * in order, fed batched operations. `inlineStagingWriter` does the same calls synchronously (the
  * fallback, and the reference the worker is tested against).
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Worker } from 'node:worker_threads';
-import { applyStagingOps, stagingWorkerMain, type StagingOp } from './staging-ops.js';
+import { applyStagingOps, stagingWorkerMain, type StagingOp, type StagingState } from './staging-ops.js';
 import { startWorker } from './worker-source.js';
 
 export interface StagingWriter {
@@ -21,15 +22,24 @@ export interface StagingWriter {
   abort(): Promise<void>;
 }
 
+export interface StagingWriterOptions {
+  /** Called (on the calling thread) once a `close` op with `report` has run. */
+  onClosed?: (path: string) => void;
+  /** Called (on the calling thread) with each file's SHA-256 once it is closed, in order. */
+  onHashed?: (id: number, sha256: string) => void;
+}
+
 /** Synchronous writes on the calling thread. */
-export function inlineStagingWriter(): StagingWriter {
+export function inlineStagingWriter(options: StagingWriterOptions = {}): StagingWriter {
   let failure: unknown;
-  const state: { fd?: number | undefined } = {};
+  const state: StagingState = { closed: [], hashes: [] };
   return {
     push(op) {
       if (failure !== undefined) return;
       try {
-        applyStagingOps(fs, [op], state);
+        applyStagingOps(fs, createHash, [op], state);
+        for (const p of state.closed.splice(0)) options.onClosed?.(p);
+        for (const [id, h] of state.hashes.splice(0)) options.onHashed?.(id, h);
       } catch (err) {
         failure = err;
       }
@@ -46,12 +56,12 @@ const BATCH_OPS = 512;
 const HIGH_WATER = 64 << 20;
 
 /** A writer worker; falls back to inline writes when a worker cannot start. */
-export function workerStagingWriter(): StagingWriter {
+export function workerStagingWriter(options: StagingWriterOptions = {}): StagingWriter {
   let worker: Worker;
   try {
     worker = startWorker(stagingWorkerMain, [applyStagingOps]);
   } catch {
-    return inlineStagingWriter();
+    return inlineStagingWriter(options);
   }
   let batch: StagingOp[] = [];
   let batchBytes = 0;
@@ -61,8 +71,10 @@ export function workerStagingWriter(): StagingWriter {
   const waiters: (() => void)[] = [];
   const wake = (): void => { while (waiters.length) waiters.shift()!(); };
   let finished: ((err?: unknown) => void) | undefined;
-  worker.on('message', (m: { done?: number; error?: { message: string; code?: string }; finished?: boolean }) => {
+  worker.on('message', (m: { done?: number; closed?: string[]; hashes?: [number, string][]; error?: { message: string; code?: string }; finished?: boolean }) => {
     if (m.error && failure === undefined) failure = Object.assign(new Error(m.error.message), { code: m.error.code });
+    for (const p of m.closed ?? []) options.onClosed?.(p);
+    for (const [id, h] of m.hashes ?? []) options.onHashed?.(id, h);
     if (m.done !== undefined) inFlight -= m.done;
     if (inFlight < HIGH_WATER / 2) wake();
     if (m.finished) finished?.(failure);
@@ -71,7 +83,7 @@ export function workerStagingWriter(): StagingWriter {
   worker.on('exit', () => { exited = true; wake(); finished?.(failure ?? new Error('the staging writer stopped')); });
   const send = (): void => {
     if (!batch.length) return;
-    // Chunks are views into the parser's buffers: posting copies them (a memcpy, cheaper than a syscall).
+    // Data chunks are views of shared memory (shared-chunks.ts): posting shares them, no copy.
     worker.postMessage({ ops: batch, bytes: batchBytes });
     batch = [];
     batchBytes = 0;

@@ -36,6 +36,12 @@ const timed = async <T>(ctx: StepContext, step: keyof RestoreReport['timings'], 
 
 const byName = (ctx: StepContext, name: string) => ctx.ports.services.find((s) => s.name === name);
 
+/** True when both paths exist on one file system (unknown counts as different: flush both). */
+async function sameFileSystem(ctx: StepContext, a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([ctx.ports.fs.lstat(a).catch(() => undefined), ctx.ports.fs.lstat(b).catch(() => undefined)]);
+  return sa !== undefined && sb !== undefined && sa.dev === sb.dev;
+}
+
 function applyContext(ctx: StepContext, j: Journal): ApplyContext {
   const run = ctx.paths.run(j.id);
   return { fs: ctx.ports.fs, journal: j, staging: run.staging, old: run.old, onApplied: ctx.ports.hooks?.onApplied };
@@ -61,10 +67,11 @@ export async function continueRestore(ctx: StepContext, j: Journal): Promise<voi
           await enter(ctx, j, 'applying', true);
         }
         ctx.report.applied = await applyChanges(actx);
-        // Renames and new files are durable before the journal says `applied`.
-        // (/var and /etc may be different file systems on a real conductor).
+        // Renames and new files are durable before the journal says `applied`: one flush per file
+        // system (/var and /etc may be different file systems on a real conductor; usually one).
+        const etc = underRoot(j.root, '/etc');
         await ctx.ports.flush(ctx.paths.dir);
-        await ctx.ports.flush(underRoot(j.root, '/etc'));
+        if (!(await sameFileSystem(ctx, ctx.paths.dir, etc))) await ctx.ports.flush(etc);
       });
       await enter(ctx, j, 'applied');
     }

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, promises as fsp, type Stats } from 'node:fs';
+import { posix } from 'node:path';
 import { underRoot } from '../../shared/config/schema.js';
 import { isAllowed, type Allowlist } from './allowlist.js';
 import type { CurrentState, StagedMember } from './types.js';
@@ -38,8 +39,16 @@ export async function readTreeState(root: string, members: readonly StagedMember
   const current = new Map<string, CurrentState>();
   const inArchive = new Set(members.map((m) => m.path));
   const extras = new Map<string, CurrentState>();
+  // Members come after their folders: nothing can exist under a folder the target lacks, so its
+  // content is not looked up (a rebuilt conductor lacks folders holding 12,000 members).
+  const missing = new Set<string>();
   for (const m of members) {
+    if (missing.has(posix.dirname(m.path))) {
+      if (m.kind === 'dir') missing.add(m.path);
+      continue;
+    }
     const s = await stateOf(underRoot(root, m.path), m.kind === 'file' || m.kind === 'hardlink' ? m.size : undefined);
+    if (!s && m.kind === 'dir') missing.add(m.path);
     if (s) current.set(m.path, s);
     if (m.kind === 'dir' && !m.implied && s?.kind === 'dir' && isAllowed(allowlist, m.path)) {
       for (const name of await fsp.readdir(underRoot(root, m.path))) {
