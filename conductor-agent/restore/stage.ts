@@ -67,7 +67,7 @@ export async function stageArchive(input: StageInput): Promise<StageResult> {
     pkiDir: input.config.salt.pkiDir,
     identityFile: input.identityFile,
     knownManifest: input.knownManifest,
-    earlyWriteback: input.flush !== undefined && process.env.NOEARLY !== '1',
+    earlyWriteback: input.flush !== undefined,
     jsonPaths: new Set([CONDUCTOR_FILES.runningConfig, CONDUCTOR_FILES.userRunning]),
     limits: { maxTotalBytes: input.config.restore?.maxTotalBytes, maxRatio: input.config.restore?.maxRatio },
   });
