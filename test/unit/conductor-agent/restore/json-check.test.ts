@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { checkJson, JsonChecker } from '../../../../conductor-agent/restore/json-check.js';
+import { JSON_WORKER_MIN_BYTES, startJsonCheck } from '../../../../conductor-agent/restore/json-check-async.js';
+import { sharedChunks } from '../../../../conductor-agent/restore/shared-chunks.js';
 
 describe('JsonChecker (streaming JSON syntax check)', () => {
   const valid = ['{}', '[]', ' [1, -2.5e3, 0, "x", true, false, null] ', '{"a":{"b":[{"c":"\\u00e9\\n"}]}}', '"s"', '0', '12'];
@@ -20,5 +22,30 @@ describe('JsonChecker (streaming JSON syntax check)', () => {
       for (let i = 0; i < broken.length; i += size) c.write(broken.subarray(i, i + size));
       assert.notEqual(c.end(), undefined, `chunk size ${size}`);
     }
+  });
+});
+
+describe('JSON check in its worker (started from source text), fed shared-memory chunks', () => {
+  const run = async (doc: Buffer, chunk: number, skew: number): Promise<string | undefined> => {
+    const check = startJsonCheck(JSON_WORKER_MIN_BYTES);
+    const shared = sharedChunks(64 * 1024);
+    // A leading skew byte moves every chunk off 8-byte alignment (the indentation fast path).
+    if (skew) shared.copy(Buffer.alloc(skew));
+    for (let i = 0; i < doc.length; i += chunk) check.write(shared.copy(doc.subarray(i, i + chunk)));
+    return check.end();
+  };
+  const pretty = Buffer.from(JSON.stringify({ datastore: { config: { router: Array.from({ length: 200 }, (_, i) => ({ name: `r${i}`, n: i, x: -1.5e-3, ok: true, no: null, s: 'a\\"b\u00e9' })) } } }, null, 8));
+
+  it('accepts a pretty-printed datastore whatever the chunking and alignment', async () => {
+    for (const [chunk, skew] of [[pretty.length, 0], [4096, 3], [777, 5], [64 * 1024, 1]] as const) {
+      assert.equal(await run(pretty, chunk, skew), undefined, `chunk ${chunk} skew ${skew}`);
+    }
+  });
+
+  it('rejects a broken datastore deep inside the indentation', async () => {
+    const broken = Buffer.from(pretty.toString().replace('"r150"', '"r150" x'));
+    assert.match((await run(broken, 4096, 3)) ?? '', /at byte/);
+    const truncated = pretty.subarray(0, pretty.length - 1);
+    assert.notEqual(await run(truncated, 777, 5), undefined);
   });
 });
