@@ -12,9 +12,11 @@ import { startWorker } from './worker-source.js';
 export const JSON_WORKER_MIN_BYTES = 1 << 20;
 
 export interface AsyncJsonCheck {
+  /** True when the check also hashes the bytes (SHA-256, in its worker): `end` then gives `sha256`. */
+  readonly hashes: boolean;
   write(chunk: Uint8Array): void;
-  /** Resolves with undefined (valid) or the syntax error. */
-  end(): Promise<string | undefined>;
+  /** Resolves with the syntax error (undefined: valid) and, when `hashes`, the SHA-256 of the bytes. */
+  end(): Promise<{ error: string | undefined; sha256?: string | undefined }>;
   /** Stop checking (the extraction failed). */
   abort(): void;
 }
@@ -32,7 +34,7 @@ export function startJsonCheck(fileSize = JSON_WORKER_MIN_BYTES): AsyncJsonCheck
   }
   if (!worker) {
     const c = createJsonChecker();
-    return { write: (b) => c.write(b), end: async () => c.end(), abort: () => undefined };
+    return { hashes: false, write: (b) => c.write(b), end: async () => ({ error: c.end() }), abort: () => undefined };
   }
   const w = worker;
   let failed: Error | undefined;
@@ -54,6 +56,7 @@ export function startJsonCheck(fileSize = JSON_WORKER_MIN_BYTES): AsyncJsonCheck
     size = 0;
   };
   return {
+    hashes: true,
     write: (b) => {
       const joined = pending.length === 1 ? joinShared(pending[0]!, b) : undefined;
       if (joined) pending[0] = joined;
@@ -66,11 +69,11 @@ export function startJsonCheck(fileSize = JSON_WORKER_MIN_BYTES): AsyncJsonCheck
     },
     end: () => new Promise((resolve) => {
       flush();
-      const unavailable = (err: Error): void => resolve(`the JSON check could not run (${err.message})`);
+      const unavailable = (err: Error): void => resolve({ error: `the JSON check could not run (${err.message})` });
       if (failed) return unavailable(failed);
-      w.once('message', (m: string | null) => {
+      w.once('message', (m: { error: string | null; sha256: string }) => {
         void w.terminate();
-        resolve(m ?? undefined);
+        resolve({ error: m.error ?? undefined, sha256: m.sha256 });
       });
       w.once('error', unavailable);
       w.postMessage(null);

@@ -227,13 +227,18 @@ export function checkJson(buf: Uint8Array): string | undefined {
 
 /**
  * The JSON worker's body (runs from source text, see worker-source.ts): chunks, then `null` for
- * the end; answers the error text or `null`.
+ * the end; answers `{ error, sha256 }` (error text or null, and the SHA-256 of the bytes checked).
  */
 export function jsonWorkerMain(): void {
   const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
   const checker = createJsonChecker();
+  const hash = createHash('sha256');
   parentPort!.on('message', (m: Uint8Array | null) => {
-    if (m === null) parentPort!.postMessage(checker.end() ?? null);
-    else checker.write(m);
+    if (m === null) parentPort!.postMessage({ error: checker.end() ?? null, sha256: hash.digest('hex') });
+    else {
+      checker.write(m);
+      hash.update(m);
+    }
   });
 }

@@ -7,8 +7,8 @@ import type * as nodeFs from 'node:fs';
 
 export type StagingOp =
   | { op: 'mkdir'; path: string }
-  /** Create (O_EXCL) with the member's final permission bits; its bytes are hashed (SHA-256) as written, reported as `id`. */
-  | { op: 'open'; path: string; mode: number; id: number }
+  /** Create (O_EXCL) with the member's final permission bits; with `id`, its bytes are hashed (SHA-256) as written and reported as `id`. */
+  | { op: 'open'; path: string; mode: number; id?: number }
   | { op: 'data'; data: Uint8Array }
   /** `report`: add the path to `state.closed` once closed (large files get an early writeback). */
   | { op: 'close'; uid: number; gid: number; mode: number; mtime: number; report?: string }
@@ -53,14 +53,14 @@ export function applyStagingOps(fs: StagingFs, createHash: CreateHash, ops: read
           break;
         case 'open':
           state.fd = fs.openSync(o.path, 'wx', o.mode & 0o777);
-          state.hash = createHash('sha256');
+          state.hash = o.id !== undefined ? createHash('sha256') : undefined;
           state.id = o.id;
           break;
         case 'data': {
           const fd = state.fd!;
           let off = 0;
           while (off < o.data.length) off += fs.writeSync(fd, o.data, off, o.data.length - off);
-          state.hash!.update(o.data);
+          state.hash?.update(o.data);
           break;
         }
         case 'close': {
@@ -76,7 +76,7 @@ export function applyStagingOps(fs: StagingFs, createHash: CreateHash, ops: read
             fs.closeSync(fd);
           }
           if (o.report !== undefined) state.closed.push(o.report);
-          state.hashes.push([state.id!, state.hash!.digest('hex')]);
+          if (state.hash) state.hashes.push([state.id!, state.hash.digest('hex')]);
           state.hash = undefined;
           break;
         }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { checkJson, JsonChecker } from '../../../../conductor-agent/restore/json-check.js';
 import { JSON_WORKER_MIN_BYTES, startJsonCheck } from '../../../../conductor-agent/restore/json-check-async.js';
 import { sharedChunks } from '../../../../conductor-agent/restore/shared-chunks.js';
@@ -32,7 +33,10 @@ describe('JSON check in its worker (started from source text), fed shared-memory
     // A leading skew byte moves every chunk off 8-byte alignment (the indentation fast path).
     if (skew) shared.copy(Buffer.alloc(skew));
     for (let i = 0; i < doc.length; i += chunk) check.write(shared.copy(doc.subarray(i, i + chunk)));
-    return check.end();
+    const { error, sha256 } = await check.end();
+    assert.equal(check.hashes, true);
+    assert.equal(sha256, createHash('sha256').update(doc).digest('hex'), 'the worker hashes exactly the bytes it checked');
+    return error;
   };
   const pretty = Buffer.from(JSON.stringify({ datastore: { config: { router: Array.from({ length: 200 }, (_, i) => ({ name: `r${i}`, n: i, x: -1.5e-3, ok: true, no: null, s: 'a\\"b\u00e9' })) } } }, null, 8));
 
