@@ -8,6 +8,7 @@
  * total-size and compression-ratio limits. Any violation aborts with an ArchiveError; the caller
  * removes the staging folder, so the target tree is never touched.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { posix } from 'node:path';
 import { createGunzip } from 'node:zlib';
@@ -106,20 +107,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
   const early = o.earlyWriteback === true;
   // One copy of each data chunk, read by the writer and the JSON check in place.
   const chunks = sharedChunks();
-  // The writer hashes each file as it writes it (on its own core) and reports the digest; the
-  // comparison with the manifest happens here, before extraction resolves.
-  const hashing = new Map<number, { member: StagedMember; m: ManifestEntry | undefined }>();
-  let nextId = 0;
-  const onHashed = (id: number, sha256: string): void => {
-    const h = hashing.get(id);
-    if (!h) return;
-    hashing.delete(id);
-    h.member.sha256 = sha256;
-    if (h.m && sha256 !== h.m.sha256) failHash(hashMismatch(h.member.path, h.m, h.member.size, sha256));
-  };
-  // Bound to `fail` below (the writer's callbacks arrive only after extraction started).
-  let failHash: (err: unknown) => void = () => undefined;
-  const writer: StagingWriter = o.writer === 'inline' ? inlineStagingWriter({ onClosed, onHashed }) : workerStagingWriter({ onClosed, onHashed });
+  const writer: StagingWriter = o.writer === 'inline' ? inlineStagingWriter({ onClosed }) : workerStagingWriter({ onClosed });
 
   return new Promise<ExtractResult>((resolve, reject) => {
     const fail = (err: unknown): void => {
@@ -133,7 +121,6 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
         cause: err, details: { archive: o.archive }, hint: 'Nothing was changed. Check the archive with `conductor-agent backup verify`, or use another backup.',
       })));
     };
-    failHash = fail;
     const staged = (p: string): string => o.staging + p;
     const made = new Set<string>();
     const ensureParent = (p: string): void => {
@@ -240,16 +227,17 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
     const writeFile = (e: ReadEntry, member: StagedMember, m: ManifestEntry | undefined): void => {
       const json = o.jsonPaths?.has(member.path) ? startJsonCheck(member.size) : undefined;
       if (json) jsonChecks.push(json);
-      // A JSON worker hashes the bytes it checks (the running config: most of the archive's
-      // bytes), which keeps the writer's core for the file system calls; the writer hashes the rest.
-      const id = json?.hashes ? undefined : nextId++;
-      if (id !== undefined) hashing.set(id, { member, m });
-      writer.push({ op: 'open', path: staged(member.path), mode: member.mode, ...(id !== undefined ? { id } : {}) });
+      // A JSON worker hashes the bytes it checks (the running config: most of the archive's bytes)
+      // on its own core; the small files are hashed here. The writer's core is kept for the file
+      // system calls (it is the busier of the two while the 12,000 small files are created).
+      const hash: Hash | undefined = json?.hashes ? undefined : createHash('sha256');
+      writer.push({ op: 'open', path: staged(member.path), mode: member.mode });
       let written = 0;
       e.on('data', (c: Buffer) => {
         if (failure !== undefined) return;
         written += c.length;
         if (m && written > m.size) return fail(tooLarge(e.path, written, m.size));
+        hash?.update(c);
         const shared = chunks.copy(c);
         json?.write(shared);
         writer.push({ op: 'data', data: shared });
@@ -257,8 +245,8 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
       e.on('end', () => {
         if (failure !== undefined) return;
         try {
-          // Sizes here; the hash arrives from the writer (onHashed).
-          if (m && written !== m.size) throw hashMismatch(member.path, m, written, undefined);
+          if (hash) member.sha256 = hash.digest('hex');
+          if (m && (written !== m.size || (hash && member.sha256 !== m.sha256))) throw hashMismatch(member.path, m, written, member.sha256);
           if (json) {
             const checked = json.end().then(({ error, sha256 }) => {
               if (error !== undefined) jsonErrors.set(member.path, error);
@@ -326,13 +314,11 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
         try {
           await writer.finish();
         } catch (err) {
-          throw failure ?? writeFailed(o.staging, err);
+          throw writeFailed(o.staging, err);
         }
-        if (failure !== undefined) return;
-        if (hashing.size) throw new ArchiveError('ARCHIVE_CORRUPT', `${hashing.size} staged file(s) were not hashed`, { details: { archive: o.archive } });
-        // Hard links share their target's content (its hash is known now).
-        for (const mem of members) if (mem.kind === 'hardlink' && mem.linkTarget) mem.sha256 = byPath.get(mem.linkTarget)?.sha256;
         await Promise.all(pendingJson);
+        // Hard links share their target's content (a JSON-checked target's hash is known now).
+        for (const mem of members) if (mem.kind === 'hardlink' && mem.linkTarget) mem.sha256 = byPath.get(mem.linkTarget)?.sha256;
         resolve({ manifest, members, writeback: Promise.all(writebacks).then(() => undefined), archiveSha256: src.fileSha256(), compressedBytes: src.bytesRead(), uncompressedBytes: uncompressed, jsonErrors, tightened, encrypted: src.encrypted });
       } catch (err) { fail(err); }
     });

@@ -7,8 +7,8 @@ import type * as nodeFs from 'node:fs';
 
 export type StagingOp =
   | { op: 'mkdir'; path: string }
-  /** Create (O_EXCL) with the member's final permission bits; with `id`, its bytes are hashed (SHA-256) as written and reported as `id`. */
-  | { op: 'open'; path: string; mode: number; id?: number }
+  /** Create (O_EXCL) with the member's final permission bits. */
+  | { op: 'open'; path: string; mode: number }
   | { op: 'data'; data: Uint8Array }
   /** `report`: add the path to `state.closed` once closed (large files get an early writeback). */
   | { op: 'close'; uid: number; gid: number; mode: number; mtime: number; report?: string }
@@ -19,15 +19,8 @@ export type StagingOp =
 /** What carries over between batches: the open file, and the reported paths closed since last asked. */
 export interface StagingState {
   fd?: number | undefined;
-  hash?: { update(data: Uint8Array): unknown; digest(encoding: 'hex'): string } | undefined;
-  id?: number | undefined;
   closed: string[];
-  /** `[id, sha256 hex]` of files closed since last asked. */
-  hashes: [number, string][];
 }
-
-/** `crypto.createHash`, passed in so the function stays self-contained. */
-export type CreateHash = (algorithm: 'sha256') => NonNullable<StagingState['hash']>;
 
 /** The synchronous `node:fs` calls the staging operations use. */
 export type StagingFs = Pick<typeof nodeFs,
@@ -36,15 +29,13 @@ export type StagingFs = Pick<typeof nodeFs,
 /**
  * Run `ops` in order; `state.fd` carries the open file between calls. Throws on the first failure
  * (the open file is closed). Serialised into the writer worker (worker-source.ts): self-contained.
- * Files are hashed here, as written, on the writer's core: the main thread, which parses and
- * feeds the writer, was the busier of the two.
  *
  * A file is created with its final permission bits, and owner and mode are set only when the
  * created file does not already carry them (one cheap fstat instead of a chown and a chmod per
  * file: the benchmark conductor has 12,000 files, and umask, default ACLs or a setgid folder can
  * make the created file differ, in which case the calls are made as before).
  */
-export function applyStagingOps(fs: StagingFs, createHash: CreateHash, ops: readonly StagingOp[], state: StagingState): void {
+export function applyStagingOps(fs: StagingFs, ops: readonly StagingOp[], state: StagingState): void {
   for (const o of ops) {
     try {
       switch (o.op) {
@@ -53,14 +44,11 @@ export function applyStagingOps(fs: StagingFs, createHash: CreateHash, ops: read
           break;
         case 'open':
           state.fd = fs.openSync(o.path, 'wx', o.mode & 0o777);
-          state.hash = o.id !== undefined ? createHash('sha256') : undefined;
-          state.id = o.id;
           break;
         case 'data': {
           const fd = state.fd!;
           let off = 0;
           while (off < o.data.length) off += fs.writeSync(fd, o.data, off, o.data.length - off);
-          state.hash?.update(o.data);
           break;
         }
         case 'close': {
@@ -76,8 +64,6 @@ export function applyStagingOps(fs: StagingFs, createHash: CreateHash, ops: read
             fs.closeSync(fd);
           }
           if (o.report !== undefined) state.closed.push(o.report);
-          if (state.hash) state.hashes.push([state.id!, state.hash.digest('hex')]);
-          state.hash = undefined;
           break;
         }
         case 'symlink':
@@ -106,14 +92,13 @@ export function applyStagingOps(fs: StagingFs, createHash: CreateHash, ops: read
 
 /**
  * The writer worker's body (runs from source text, see worker-source.ts): batches of operations
- * in order; reports the bytes each batch carried (backpressure), the files' hashes, and the first
- * failure.
+ * in order; reports the bytes each batch carried (backpressure), the large files closed, and the
+ * first failure.
  */
 export function stagingWorkerMain(): void {
   const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
   const fs = require('node:fs') as StagingFs;
-  const { createHash } = require('node:crypto') as { createHash: CreateHash };
-  const state: StagingState = { closed: [], hashes: [] };
+  const state: StagingState = { closed: [] };
   let failed = false;
   parentPort!.on('message', (m: { ops?: StagingOp[]; bytes?: number; finish?: boolean }) => {
     if (m.finish) {
@@ -122,12 +107,12 @@ export function stagingWorkerMain(): void {
     }
     if (!failed && m.ops) {
       try {
-        applyStagingOps(fs, createHash, m.ops, state);
+        applyStagingOps(fs, m.ops, state);
       } catch (err) {
         failed = true;
         parentPort!.postMessage({ error: { message: (err as Error).message, code: (err as NodeJS.ErrnoException).code } });
       }
     }
-    parentPort!.postMessage({ done: m.bytes ?? 0, closed: state.closed.splice(0), hashes: state.hashes.splice(0) });
+    parentPort!.postMessage({ done: m.bytes ?? 0, closed: state.closed.splice(0) });
   });
 }

@@ -4,7 +4,6 @@
  * in order, fed batched operations. `inlineStagingWriter` does the same calls synchronously (the
  * fallback, and the reference the worker is tested against).
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { applyStagingOps, stagingWorkerMain, type StagingOp, type StagingState } from './staging-ops.js';
@@ -25,21 +24,18 @@ export interface StagingWriter {
 export interface StagingWriterOptions {
   /** Called (on the calling thread) once a `close` op with `report` has run. */
   onClosed?: (path: string) => void;
-  /** Called (on the calling thread) with each file's SHA-256 once it is closed, in order. */
-  onHashed?: (id: number, sha256: string) => void;
 }
 
 /** Synchronous writes on the calling thread. */
 export function inlineStagingWriter(options: StagingWriterOptions = {}): StagingWriter {
   let failure: unknown;
-  const state: StagingState = { closed: [], hashes: [] };
+  const state: StagingState = { closed: [] };
   return {
     push(op) {
       if (failure !== undefined) return;
       try {
-        applyStagingOps(fs, createHash, [op], state);
+        applyStagingOps(fs, [op], state);
         for (const p of state.closed.splice(0)) options.onClosed?.(p);
-        for (const [id, h] of state.hashes.splice(0)) options.onHashed?.(id, h);
       } catch (err) {
         failure = err;
       }
@@ -71,10 +67,9 @@ export function workerStagingWriter(options: StagingWriterOptions = {}): Staging
   const waiters: (() => void)[] = [];
   const wake = (): void => { while (waiters.length) waiters.shift()!(); };
   let finished: ((err?: unknown) => void) | undefined;
-  worker.on('message', (m: { done?: number; closed?: string[]; hashes?: [number, string][]; error?: { message: string; code?: string }; finished?: boolean }) => {
+  worker.on('message', (m: { done?: number; closed?: string[]; error?: { message: string; code?: string }; finished?: boolean }) => {
     if (m.error && failure === undefined) failure = Object.assign(new Error(m.error.message), { code: m.error.code });
     for (const p of m.closed ?? []) options.onClosed?.(p);
-    for (const [id, h] of m.hashes ?? []) options.onHashed?.(id, h);
     if (m.done !== undefined) inFlight -= m.done;
     if (inFlight < HIGH_WATER / 2) wake();
     if (m.finished) finished?.(failure);
