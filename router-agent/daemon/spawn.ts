@@ -4,6 +4,7 @@
  * source (through tsx).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -39,11 +40,17 @@ export interface SpawnedRouterAgent {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** argv running router-agent's bin with `args`, from dist or from source. */
+/**
+ * argv running router-agent with `args`: from dist, the one-file bundle the systemd unit runs
+ * (router-agent.cjs, built by `npm run build`; the tree's bin.js if it is missing); from source, bin.ts.
+ */
 export function routerAgentArgv(args: string[]): string[] {
   const fromSource = import.meta.url.endsWith('.ts');
-  const bin = fileURLToPath(new URL(fromSource ? '../bin.ts' : '../bin.js', import.meta.url));
-  if (!fromSource) return [process.execPath, bin, ...args];
+  if (!fromSource) {
+    const bundle = fileURLToPath(new URL('../router-agent.cjs', import.meta.url));
+    return [process.execPath, existsSync(bundle) ? bundle : fileURLToPath(new URL('../bin.js', import.meta.url)), ...args];
+  }
+  const bin = fileURLToPath(new URL('../bin.ts', import.meta.url));
   const loader = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs')).href;
   return [process.execPath, '--import', loader, bin, ...args];
 }

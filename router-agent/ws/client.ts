@@ -45,7 +45,9 @@ async function loadWs(): Promise<void> {
   // No optional native add-ons on routers: skip ws's failing lookups for them.
   process.env.WS_NO_BUFFER_UTIL ??= '1';
   process.env.WS_NO_UTF_8_VALIDATE ??= '1';
-  tlsConnect ??= (await import('node:tls')).connect;
+  // getBuiltinModule, not import(): in the CommonJS bundle routers run, an import() of a builtin
+  // would load node's whole ESM loader (≈2 MB of resident memory) for nothing.
+  tlsConnect ??= process.getBuiltinModule('node:tls').connect;
   wsModule ??= (await import('ws')).default;
 }
 

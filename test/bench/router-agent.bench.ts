@@ -1,7 +1,10 @@
 /**
  * router-agent: start time of `--version` and of `daemon` until its ready line, and idle memory
- * (RSS) of the daemon once connected to a conductor-agent, all from the compiled bin
- * (dist/router-agent/bin.js, as installed on routers). Baseline: `node -e 0` start in the same run.
+ * (RSS) of the daemon once connected to a conductor-agent, run exactly as the systemd unit runs it:
+ * the node arguments and script of ExecStart in salt-states/ssr_recovery/files/router-agent.service
+ * (today the one-file bundle dist/router-agent/router-agent.cjs), read from the unit so the two
+ * cannot drift. The tsc tree's bin (dist/router-agent/bin.js, the npm `bin`) is measured beside it
+ * for information. Baseline: `node -e 0` start in the same run.
  * The config is JSON (valid YAML), as the salt state renders it, so the agent's fast config path is used.
  * "Ready" is the daemon's ready line: key loaded, interrupted runs finished, trust state known and
  * watched; conductor links connect asynchronously (the idle measurement waits until connected).
@@ -18,6 +21,15 @@ import { startConductorSide } from '../helpers/agents.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const treeBin = join(repo, 'dist/router-agent/bin.js');
+const unitFile = join(repo, 'salt-states/ssr_recovery/files/router-agent.service');
+
+/** ExecStart's node options and script (under `{{ ssr.prefix }}`), as this checkout's paths. */
+export function unitCommand(unitText: string): string[] {
+  const line = /^ExecStart=(.*)$/m.exec(unitText)?.[1] ?? '';
+  const m = /^\{\{ ssr\.node_bin \}\}((?:\s+-\S+)*)\s+\{\{ ssr\.prefix \}\}\/(\S+)\s/.exec(line);
+  if (!m) throw new Error(`${unitFile}: ExecStart is not "{{ ssr.node_bin }} [node options] {{ ssr.prefix }}/<script> …": ${line}`);
+  return [...m[1]!.trim().split(/\s+/).filter(Boolean), join(repo, m[2]!)];
+}
 
 const RUNS = 15;
 const IDLE_MS = 10_000;
@@ -34,9 +46,9 @@ function timeSync(args: string[]): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-async function daemonToReady(bin: string, root: string): Promise<{ ms: number; stop: () => Promise<void>; pid: number }> {
+async function daemonToReady(cmd: string[], root: string): Promise<{ ms: number; stop: () => Promise<void>; pid: number }> {
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, [bin, 'daemon', '--json', '--root', root], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [...cmd, 'daemon', '--json', '--root', root], { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; if (out.includes('"ready":true')) resolve(); });
@@ -89,20 +101,21 @@ export async function run(): Promise<BenchResult[]> {
     }));
     const bare = await bareNodeRss(IDLE_MS);
     const results: BenchResult[] = [];
-    for (const [label, bin] of [['dist tree', treeBin]] as const) {
+    const unit = unitCommand(readFileSync(unitFile, 'utf8'));
+    for (const [label, cmd, judged] of [['as the systemd unit runs it', unit, true], ['dist tree bin', [treeBin], false]] as const) {
       const baseline: number[] = [];
       const version: number[] = [];
       for (let i = 0; i < RUNS; i++) {
         baseline.push(timeSync(['-e', '0']));
-        version.push(timeSync([bin, '--version']));
+        version.push(timeSync([...cmd, '--version']));
       }
       const ready: number[] = [];
       for (let i = 0; i < 7; i++) {
-        const d = await daemonToReady(bin, root);
+        const d = await daemonToReady([...cmd], root);
         ready.push(d.ms);
         await d.stop();
       }
-      const d = await daemonToReady(bin, root);
+      const d = await daemonToReady([...cmd], root);
       const deadline = Date.now() + 10_000;
       while (!conductor.server.fleet().some((e) => e.routerId === 'bench-router' && e.connected) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, IDLE_MS)); // idle: connected, heartbeats, trust polls
@@ -112,11 +125,13 @@ export async function run(): Promise<BenchResult[]> {
       const base = median(baseline);
       const v = median(version);
       const r = median(ready);
+      const name = `router-agent (${label})`;
+      const target = (t: string): string => (judged ? t : `${t} (informational: the unit runs the bundle)`);
       results.push(
-        { name: `router-agent --version (${label})`, measure: `start to exit (median of ${RUNS})`, value: v, unit: 'ms', baseline: base, ratio: v / base, target: '< 150 ms', pass: v < 150 },
-        { name: `router-agent daemon (${label})`, measure: 'start to ready line (median of 7)', value: r, unit: 'ms', baseline: base, ratio: r / base, target: '< 150 ms', pass: r < 150 },
-        { name: `router-agent daemon (${label})`, measure: 'idle RSS, connected (baseline: bare node idle RSS)', value: rss, unit: 'MB', baseline: bare.rss, ratio: rss / bare.rss, target: '< 45 MB', pass: rss < 45 },
-        { name: `router-agent daemon (${label})`, measure: 'idle private anonymous memory (baseline: bare node)', value: anon, unit: 'MB', baseline: bare.anon, ratio: anon / bare.anon, target: 'informational', pass: true },
+        { name, measure: `--version start to exit (median of ${RUNS})`, value: v, unit: 'ms', baseline: base, ratio: v / base, target: target('< 150 ms'), pass: !judged || v < 150 },
+        { name, measure: 'daemon start to ready line (median of 7)', value: r, unit: 'ms', baseline: base, ratio: r / base, target: target('< 150 ms'), pass: !judged || r < 150 },
+        { name, measure: 'daemon idle RSS, connected (baseline: bare node idle RSS)', value: rss, unit: 'MB', baseline: bare.rss, ratio: rss / bare.rss, target: target('< 45 MB'), pass: !judged || rss < 45 },
+        { name, measure: 'daemon idle private anonymous memory (baseline: bare node)', value: anon, unit: 'MB', baseline: bare.anon, ratio: anon / bare.anon, target: 'informational', pass: true },
       );
     }
     return results;

@@ -53,6 +53,8 @@ describe('integration: router-agent with the minion simulator', function () {
     const facts = routerFacts({ ...paths, stateDir: paths.stateDir + '-agent' }, { minionId: id, conductor, service });
     const agent = await startRouter(facts, { settings: { reauthTimeoutMs: 15_000, settleMs: 400, pollMs: 100, confirmPollMs: 50 } });
     closers.push(() => agent.stop());
+    // The link connects asynchronously: a command sent before the hello is accepted finds no router.
+    await until(() => conductor.server.fleet().some((e) => e.routerId === id && e.connected), 15_000, `${id} connected`);
     return { paths, service, agent };
   }
 

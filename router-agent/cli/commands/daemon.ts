@@ -61,6 +61,10 @@ export async function daemonAction(cmd: Command, io: CliIo, run: DaemonRunOption
     signals.removeListener('SIGINT', onSignal);
     throw err;
   }
+  // Stay up until a signal even when nothing else holds the event loop (channel disabled: no
+  // conductor link, and the trust poll timer is unref'd), or the service would exit 0 and loop.
+  const keepAlive = setInterval(() => undefined, 2 ** 30);
   if (stopping) void stop(); // a signal arrived while starting
   await stopped;
+  clearInterval(keepAlive);
 }
