@@ -28,9 +28,13 @@ export interface ApplyContext {
 
 const target = (j: Journal, p: string): string => underRoot(j.root, p);
 
-/** Save what will be replaced; records `saved`/`oldMeta` in the journal's changes (caller persists it). */
-export async function saveOld(ctx: ApplyContext): Promise<void> {
+/**
+ * Save what will be replaced; records `saved`/`oldMeta` in the journal's changes (caller persists
+ * it). Returns false when nothing was recorded (nothing on the target is replaced).
+ */
+export async function saveOld(ctx: ApplyContext): Promise<boolean> {
   const { fs, journal: j } = ctx;
+  let recorded = false;
   if (!(await fs.lstat(ctx.old))) await fs.mkdir(ctx.old, 0o700);
   let n = 0;
   for (const c of j.changes) {
@@ -39,6 +43,7 @@ export async function saveOld(ctx: ApplyContext): Promise<void> {
     const t = target(j, c.path);
     const st = await fs.lstat(t);
     if (!st) continue;
+    recorded = true;
     if (c.kind === 'dir') {
       c.oldMeta ??= { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
       continue;
@@ -46,6 +51,7 @@ export async function saveOld(ctx: ApplyContext): Promise<void> {
     c.saved ??= `f${n}`;
     await keepOld(fs, t, join(ctx.old, c.saved));
   }
+  return recorded;
 }
 
 /**

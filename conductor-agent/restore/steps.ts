@@ -63,8 +63,10 @@ export async function continueRestore(ctx: StepContext, j: Journal): Promise<voi
         actx.resumed = phaseAtLeast(j.phase, 'applying');
         if (!phaseAtLeast(j.phase, 'applying')) {
           await enter(ctx, j, 'saving');
-          await saveOld(actx);
-          await enter(ctx, j, 'applying', true);
+          // The plan is written again only when it gained the kept files' names (a rebuilt
+          // conductor has nothing to replace: its ~2 MB plan stays as written at `staged`).
+          const recorded = await saveOld(actx);
+          await enter(ctx, j, 'applying', recorded);
         }
         ctx.report.applied = await applyChanges(actx);
         // Renames and new files are durable before the journal says `applied`: one flush per file
