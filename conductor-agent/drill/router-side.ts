@@ -6,7 +6,7 @@
  * key and certificate pinned, as the salt state would install it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,9 @@ const fromSource = import.meta.url.endsWith('.ts');
 
 /** argv of the router-agent bin (compiled, or through tsx when running from source). */
 export function routerAgentArgv(args: string[]): string[] {
+  // From the compiled tree, run the one-file bundle the systemd unit runs (scripts/bundle-router-agent.mjs).
+  const bundle = fileURLToPath(new URL('../../router-agent/router-agent.cjs', import.meta.url));
+  if (!fromSource && existsSync(bundle)) return [process.execPath, bundle, ...args];
   const file = fileURLToPath(new URL(`../../router-agent/bin.${fromSource ? 'ts' : 'js'}`, import.meta.url));
   return fromSource ? [process.execPath, '--import', import.meta.resolve('tsx'), file, ...args] : [process.execPath, file, ...args];
 }
