@@ -2,14 +2,11 @@ import assert from 'node:assert/strict';
 import { promises as fsp, writeFileSync, unlinkSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import sinon from 'sinon';
-import { createBackup } from '../../conductor-agent/backup/run.js';
 import { restoreConductor, rollbackRestore } from '../../conductor-agent/restore/index.js';
 import { systemApplyFs, type ApplyFs } from '../../conductor-agent/restore/apply-fs.js';
 import { numericOwnerIds } from '../../conductor-agent/restore/owner-ids.js';
 import { hasCode } from '../../shared/errors.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
-import { makeTmpDir } from '../helpers/tmpdir.js';
-import { fakeService, snapshot, snapshotDiff, testConfig, JOURNAL_DIR, type FakeService } from './restore-support.js';
+import { backupAndDriftedTemplate, fakeService, snapshot, snapshotDiff, testConfig, JOURNAL_DIR, type FakeService } from './restore-support.js';
 
 const PKI = 'etc/128technology/salt/pki/master';
 const enospc = (): NodeJS.ErrnoException => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
@@ -23,16 +20,7 @@ describe('restore fault injection: every failure after 128T stops rolls back to 
   const config = testConfig();
 
   before(async () => {
-    tmp = await makeTmpDir('restore-faults-');
-    const src = join(tmp.dir, 'src');
-    await makeConductorTree(src, { routers: 10, minions: 3, states: 8 });
-    archive = (await createBackup({ config, root: src, hostname: 'cond1', dir: '/backups' })).archive;
-    // A drifted conductor: restore must replace, add and keep.
-    template = join(tmp.dir, 'template');
-    await fsp.cp(src, template, { recursive: true, preserveTimestamps: true });
-    await fsp.rm(join(template, 'backups'), { recursive: true });
-    writeFileSync(join(template, 'var/lib/128technology/t128-running.json'), '{"datastore":{"drifted":true}}\n');
-    unlinkSync(join(template, 'srv/salt/s3/f3.sls'));
+    ({ tmp, archive, template } = await backupAndDriftedTemplate('restore-faults-', config));
     unlinkSync(join(template, 'srv/salt/s4/f4.sls'));
     writeFileSync(join(template, 'var/lib/128technology/user-running.json'), '{"datastore":{}}\n');
     writeFileSync(join(template, PKI, 'minions/router-2'), 'a different key\n');

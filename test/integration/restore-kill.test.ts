@@ -3,14 +3,11 @@ import { spawn } from 'node:child_process';
 import { promises as fsp, writeFileSync, unlinkSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { createBackup } from '../../conductor-agent/backup/run.js';
 import { restoreConductor, resumeRestore, rollbackRestore } from '../../conductor-agent/restore/index.js';
 import { numericOwnerIds } from '../../conductor-agent/restore/owner-ids.js';
 import { hasCode } from '../../shared/errors.js';
 import { commandServiceControl } from '../../shared/ports/service-control.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
-import { makeTmpDir } from '../helpers/tmpdir.js';
-import { snapshot, snapshotDiff, testConfig } from './restore-support.js';
+import { backupAndDriftedTemplate, snapshot, snapshotDiff, testConfig } from './restore-support.js';
 
 const child = fileURLToPath(new URL('./restore-kill-child.ts', import.meta.url));
 const PKI = 'etc/128technology/salt/pki/master';
@@ -40,16 +37,8 @@ describe('restore killed with SIGKILL at every step: --rollback undoes, --resume
   const config = testConfig();
 
   before(async () => {
-    tmp = await makeTmpDir('restore-kill-');
-    const src = join(tmp.dir, 'src');
-    await makeConductorTree(src, { routers: 10, minions: 3, states: 8 });
-    archive = (await createBackup({ config, root: src, hostname: 'cond1', dir: '/backups' })).archive;
-    template = join(tmp.dir, 'template');
-    await fsp.cp(src, template, { recursive: true, preserveTimestamps: true });
-    await fsp.rm(join(template, 'backups'), { recursive: true });
-    writeFileSync(join(template, 'var/lib/128technology/t128-running.json'), '{"datastore":{"drifted":true}}\n');
+    ({ tmp, archive, template } = await backupAndDriftedTemplate('restore-kill-', config));
     writeFileSync(join(template, 'var/lib/128technology/user-running.json'), '{"datastore":{}}\n');
-    unlinkSync(join(template, 'srv/salt/s3/f3.sls'));
     unlinkSync(join(template, 'srv/salt/s4/f4.sls'));
     writeFileSync(join(template, PKI, 'minions/late-router'), 'accepted after the backup\n');
     // What an uninterrupted restore makes of the template.

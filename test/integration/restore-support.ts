@@ -96,3 +96,26 @@ export function rebuiltTarget(src: string, dst: string): void {
 
 /** The journal folder (excluded from snapshots only where a test expects a journal to remain). */
 export const JOURNAL_DIR = '/var/lib/ssr-recovery-restore';
+
+/**
+ * A backed-up conductor and a drifted copy of it to restore over: the running config changed and one
+ * state file removed since the backup, so a restore must replace, add and keep.
+ */
+export async function backupAndDriftedTemplate(prefix: string, config: ConductorConfig): Promise<{
+  tmp: { dir: string; cleanup: () => Promise<void> }; src: string; archive: string; template: string;
+}> {
+  const { makeTmpDir } = await import('../helpers/tmpdir.js');
+  const { makeConductorTree } = await import('../fixtures/conductor-tree.js');
+  const { createBackup } = await import('../../conductor-agent/backup/run.js');
+  const { promises: fsp, writeFileSync, unlinkSync } = await import('node:fs');
+  const tmp = await makeTmpDir(prefix);
+  const src = join(tmp.dir, 'src');
+  await makeConductorTree(src, { routers: 10, minions: 3, states: 8 });
+  const archive = (await createBackup({ config, root: src, hostname: 'cond1', dir: '/backups' })).archive;
+  const template = join(tmp.dir, 'template');
+  await fsp.cp(src, template, { recursive: true, preserveTimestamps: true });
+  await fsp.rm(join(template, 'backups'), { recursive: true });
+  writeFileSync(join(template, 'var/lib/128technology/t128-running.json'), '{"datastore":{"drifted":true}}\n');
+  unlinkSync(join(template, 'srv/salt/s3/f3.sls'));
+  return { tmp, src, archive, template };
+}
