@@ -7,16 +7,9 @@ import { RecoveryError } from '../../shared/errors.js';
 import { makeConductorTree } from '../fixtures/conductor-tree.js';
 import { hostileCorpus, sha256, type FileSpec } from '../fixtures/make-tar.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
-import { fakeService, snapshot, snapshotDiff, testConfig } from './restore-support.js';
+import { BASE_FILES, fakeService, snapshot, snapshotDiff, testConfig } from './restore-support.js';
 
-const BASE = [
-  '/etc/128technology/global.init',
-  '/etc/128technology/local.init',
-  '/etc/128technology/salt/pki/master/master.pem',
-  '/etc/128technology/salt/pki/master/master.pub',
-  '/var/lib/128technology/t128-running.json',
-  '/var/lib/128technology/user-running.json',
-];
+const BASE = BASE_FILES;
 
 describe('restore refuses hostile archives and leaves the target byte-identical', function () {
   this.timeout(60_000);

@@ -8,16 +8,9 @@ import { RecoveryError } from '../../shared/errors.js';
 import { makeConductorTree } from '../fixtures/conductor-tree.js';
 import { archiveWithManifest, manifestFor, rawEntriesFor, sha256, type FileSpec } from '../fixtures/make-tar.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
-import { fakeService, snapshot, snapshotDiff, testConfig } from './restore-support.js';
+import { BASE_FILES, fakeService, snapshot, snapshotDiff, testConfig } from './restore-support.js';
 
-const BASE = [
-  '/etc/128technology/global.init',
-  '/etc/128technology/local.init',
-  '/etc/128technology/salt/pki/master/master.pem',
-  '/etc/128technology/salt/pki/master/master.pub',
-  '/var/lib/128technology/t128-running.json',
-  '/var/lib/128technology/user-running.json',
-];
+const BASE = BASE_FILES;
 const RUNNING = '/var/lib/128technology/t128-running.json';
 
 // A running config large enough for the JSON worker, which then also hashes it (not the writer).

@@ -3,11 +3,10 @@ import { promises as fsp, writeFileSync, unlinkSync, chmodSync, mkdirSync } from
 import { join } from 'node:path';
 import { createBackup } from '../../conductor-agent/backup/run.js';
 import { restoreConductor } from '../../conductor-agent/restore/index.js';
-import { numericOwnerIds } from '../../conductor-agent/restore/owner-ids.js';
 import { hasCode } from '../../shared/errors.js';
 import { makeConductorTree } from '../fixtures/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
-import { fakeService, rebuiltTarget, snapshot, snapshotDiff, testConfig } from './restore-support.js';
+import { fakeService, rebuiltTarget, snapshot, snapshotDiff, testConfig, testPorts } from './restore-support.js';
 
 const PKI = '/etc/128technology/salt/pki/master';
 
@@ -17,7 +16,7 @@ describe('restore round trip: backup → wipe → restore', function () {
   let src: string;
   let archive: string;
   const config = testConfig();
-  const ports = () => ({ services: [fakeService()], owners: numericOwnerIds, flush: async () => undefined });
+  const ports = testPorts;
 
   before(async () => {
     tmp = await makeTmpDir('restore-rt-');

@@ -3,11 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { restoreConductor } from '../../conductor-agent/restore/index.js';
-import { numericOwnerIds } from '../../conductor-agent/restore/owner-ids.js';
 import { hasCode } from '../../shared/errors.js';
 import { makeConductorTree } from '../fixtures/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
-import { fakeService, rebuiltTarget, snapshot, snapshotDiff, testConfig } from './restore-support.js';
+import { rebuiltTarget, snapshot, snapshotDiff, testConfig, testPorts } from './restore-support.js';
 
 // The seed's own list (reference/ssr.md §1.2), typo included, relative to the root prefix as
 // GNU tar stores `tar -czf … /var/lib/…` (leading `/` removed).
@@ -23,7 +22,7 @@ describe('restore of a seed-made tarball (tar -czf, no manifest, /svr/salt)', fu
   let src: string;
   let archive: string;
   const config = testConfig();
-  const ports = () => ({ services: [fakeService()], owners: numericOwnerIds, flush: async () => undefined });
+  const ports = testPorts;
 
   before(async () => {
     tmp = await makeTmpDir('restore-seed-');

@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 import { conductorSchema, type ConductorConfig } from '../../shared/config/schema.js';
 import type { ServiceControl } from '../../shared/ports/service-control.js';
 import { ServiceError } from '../../shared/errors.js';
+import { numericOwnerIds as numericOwnerIdsRef } from '../../conductor-agent/restore/owner-ids.js';
 
 /** path → "type mode uid gid size sha256|link mtime" for every entry under `root` (minus `exclude` prefixes). */
 export function snapshot(root: string, exclude: readonly string[] = []): Map<string, string> {
@@ -118,4 +119,19 @@ export async function backupAndDriftedTemplate(prefix: string, config: Conductor
   writeFileSync(join(template, 'var/lib/128technology/t128-running.json'), '{"datastore":{"drifted":true}}\n');
   unlinkSync(join(template, 'srv/salt/s3/f3.sls'));
   return { tmp, src, archive, template };
+}
+
+/** The files every conductor backup holds (the seed's list), as system paths. */
+export const BASE_FILES = [
+  '/etc/128technology/global.init',
+  '/etc/128technology/local.init',
+  '/etc/128technology/salt/pki/master/master.pem',
+  '/etc/128technology/salt/pki/master/master.pub',
+  '/var/lib/128technology/t128-running.json',
+  '/var/lib/128technology/user-running.json',
+];
+
+/** Restore ports for tests: a recording 128T fake, recorded owner ids, no durability flush. */
+export function testPorts(): { services: FakeService[]; owners: typeof numericOwnerIdsRef; flush: () => Promise<void> } {
+  return { services: [fakeService()], owners: numericOwnerIdsRef, flush: async () => undefined };
 }
