@@ -19,6 +19,9 @@ function out(cmd, args) {
 const missing = needs.filter((n) => !n.ok()).map((n) => n.pkg);
 if (missing.length === 0) process.exit(0);
 const cmd = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`;
+// Wait for another apt/dpkg run (e.g. a Salt rig installing its python3 packages) instead of failing.
+const lockWait = '-o DPkg::Lock::Timeout=300';
+const runCmd = `apt-get ${lockWait} update && apt-get ${lockWait} install -y --no-install-recommends ${missing.join(' ')}`;
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 if (!isRoot || !existsSync('/usr/bin/apt-get')) {
   console.error(`The tests need these system packages: ${missing.join(', ')}.\nInstall them with:\n  sudo sh -c '${cmd}'`);
@@ -26,7 +29,7 @@ if (!isRoot || !existsSync('/usr/bin/apt-get')) {
 }
 console.error(`installing system packages for the tests: ${missing.join(', ')}`);
 try {
-  execFileSync('sh', ['-c', `DEBIAN_FRONTEND=noninteractive ${cmd}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync('sh', ['-c', `DEBIAN_FRONTEND=noninteractive ${runCmd}`], { stdio: ['ignore', 'inherit', 'inherit'] });
 } catch {
   console.error(`Installing failed. Run by hand:\n  ${cmd}`);
   process.exit(1);
