@@ -9,10 +9,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { stringify } from 'yaml';
-import { SaltMasterSim } from '../../test/fixtures/salt/master.js';
-import { startSaltApiEmulator, type SaltApiEmulator } from '../../test/fixtures/saltapi-emulator/server.js';
-import { SANDBOX_CLIENTS } from '../../test/fixtures/saltapi-emulator/sandbox.js';
-import { startSsrSimulator, type SsrSimulator, type SimAsset } from '../../test/fixtures/ssr-simulator/server.js';
+import { SaltMasterSim } from '../../sandbox/salt/master.js';
+import { startSaltApiEmulator, type SaltApiEmulator } from '../../sandbox/saltapi-emulator/server.js';
+import { SANDBOX_CLIENTS } from '../../sandbox/saltapi-emulator/sandbox.js';
+import { startSsrSimulator, type SsrSimulator, type SimAsset } from '../../sandbox/ssr-simulator/server.js';
 import { loadOrCreateConductorIdentity, type ConductorAgentIdentity } from '../keys/agent-key.js';
 import { AgentRegistry } from '../registry/store.js';
 import { runEnrollListener } from '../registry/enroll-listener.js';

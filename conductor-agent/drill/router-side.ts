@@ -10,9 +10,9 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeSimRouter, type SimRouterPaths } from '../../test/fixtures/salt/minion-setup.js';
-import { minionServiceCommands } from '../../test/fixtures/salt/minion-service.js';
-import { fixtureCommandLine } from '../../test/fixtures/salt/entry.js';
+import { writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
+import { minionServiceCommands } from '../../sandbox/salt/minion-service.js';
+import { fixtureCommandLine } from '../../sandbox/salt/entry.js';
 import { splitCommandLine, systemProcessRunner } from '../../shared/ports/process-runner.js';
 
 const fromSource = import.meta.url.endsWith('.ts');

@@ -22,7 +22,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { makeConductorTree } from '../../test/fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { loadConfig } from '../../shared/config/load.js';
 import { RecoveryError } from '../../shared/errors.js';
 import { writeFileAtomic, ensureDir, PRIVATE_DIR_MODE } from '../../shared/fs/atomic.js';

@@ -1,7 +1,7 @@
 /**
  * The narrow interface to the proprietary SSR conductor (reference/ssr.md §4, §7): what recovery
  * needs from it and nothing more. Real hosts use {@link createHttpSsrConductor} (REST + GraphQL);
- * tests and the drill use the SSR simulator in test/fixtures/ssr-simulator/.
+ * tests and the drill use the SSR simulator in sandbox/ssr-simulator/.
  */
 
 /** One router node's asset as the conductor sees it. */

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchOptions, makeConductorTree } from '../fixtures/conductor-tree.js';
+import { benchOptions, makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { createBackup } from '../../conductor-agent/backup/run.js';
 import { conductorSchema } from '../../shared/config/schema.js';
 import type { BenchResult } from './run.js';

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createBackup } from '../../conductor-agent/backup/run.js';
 import { restoreConductor } from '../../conductor-agent/restore/index.js';
 import { conductorSchema } from '../../shared/config/schema.js';
-import { benchOptions, makeConductorTree } from '../fixtures/conductor-tree.js';
+import { benchOptions, makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { fakeService, rebuiltTarget } from '../integration/restore-support.js';
 import type { BenchResult } from './run.js';
 

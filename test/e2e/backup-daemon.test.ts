@@ -4,7 +4,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verifyArchive } from '../../conductor-agent/backup/verify.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { createBackup } from '../../conductor-agent/backup/run.js';
 import { ExitCode } from '../../shared/exit-codes.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { rebuiltTarget, snapshot, snapshotDiff, testConfig } from '../integration/restore-support.js';
 

@@ -13,10 +13,10 @@ import { stringify } from 'yaml';
 import { pemFingerFile } from '../../shared/salt/fingerprint.js';
 import { commandServiceControl } from '../../shared/ports/service-control.js';
 import { loadOrCreateConductorIdentity } from '../../conductor-agent/keys/agent-key.js';
-import { startSaltSandbox, type SaltSandbox } from '../fixtures/saltapi-emulator/sandbox.js';
-import { writeSimRouter } from '../fixtures/salt/minion-setup.js';
-import { minionServiceCommands } from '../fixtures/salt/minion-service.js';
-import { fixtureCommandLine } from '../fixtures/salt/entry.js';
+import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
+import { writeSimRouter } from '../../sandbox/salt/minion-setup.js';
+import { minionServiceCommands } from '../../sandbox/salt/minion-service.js';
+import { fixtureCommandLine } from '../../sandbox/salt/entry.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));

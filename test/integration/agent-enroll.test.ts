@@ -15,10 +15,10 @@ import { AgentRegistry } from '../../conductor-agent/registry/store.js';
 import { runEnrollListener } from '../../conductor-agent/registry/enroll-listener.js';
 import { announceKey } from '../../router-agent/enroll.js';
 import { systemProcessRunner } from '../../shared/ports/process-runner.js';
-import { startSaltSandbox, type SaltSandbox } from '../fixtures/saltapi-emulator/sandbox.js';
-import { writeSimRouter } from '../fixtures/salt/minion-setup.js';
-import { minionServiceCommands } from '../fixtures/salt/minion-service.js';
-import { fixtureCommandLine } from '../fixtures/salt/entry.js';
+import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
+import { writeSimRouter } from '../../sandbox/salt/minion-setup.js';
+import { minionServiceCommands } from '../../sandbox/salt/minion-service.js';
+import { fixtureCommandLine } from '../../sandbox/salt/entry.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { routerFacts, startRouter, until } from '../helpers/agents.js';
 

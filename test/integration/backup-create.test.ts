@@ -13,7 +13,7 @@ import { conductorSchema, type ConductorConfig } from '../../shared/config/schem
 import { hasCode, RecoveryError } from '../../shared/errors.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
 import { MANIFEST_NAME, type Manifest } from '../../shared/backup/format.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 const PKI = 'etc/128technology/salt/pki/master';

@@ -8,7 +8,7 @@ import { verifyArchive } from '../../conductor-agent/backup/verify.js';
 import { openArchive } from '../../conductor-agent/backup/open-archive.js';
 import { conductorSchema } from '../../shared/config/schema.js';
 import { hasCode } from '../../shared/errors.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 describe('encrypted backups (age)', function () {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createBackup } from '../../conductor-agent/backup/run.js';
 import { verifyArchive } from '../../conductor-agent/backup/verify.js';
 import { conductorSchema } from '../../shared/config/schema.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 const child = fileURLToPath(new URL('../fixtures/backup-child.ts', import.meta.url));

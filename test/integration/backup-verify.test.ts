@@ -7,7 +7,7 @@ import { verifyArchive, type DifferenceKind } from '../../conductor-agent/backup
 import { MANIFEST_NAME } from '../../shared/backup/format.js';
 import { conductorSchema } from '../../shared/config/schema.js';
 import { hasCode } from '../../shared/errors.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 const RUNNING = 'var/lib/128technology/t128-running.json';

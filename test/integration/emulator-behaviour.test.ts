@@ -8,10 +8,10 @@ import { createVerify } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { commandServiceControl } from '../../shared/ports/service-control.js';
 import { cleanKey } from '../../shared/salt/fingerprint.js';
-import { startSaltSandbox, type SaltSandbox } from '../fixtures/saltapi-emulator/sandbox.js';
-import { startSaltApiEmulator, type SaltApiEmulator } from '../fixtures/saltapi-emulator/server.js';
-import { genRsaPair } from '../fixtures/salt/master-pki.js';
-import { runMinionInProcess, writeSimRouter } from '../fixtures/salt/minion-setup.js';
+import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
+import { startSaltApiEmulator, type SaltApiEmulator } from '../../sandbox/saltapi-emulator/server.js';
+import { genRsaPair } from '../../sandbox/salt/master-pki.js';
+import { runMinionInProcess, writeSimRouter } from '../../sandbox/salt/minion-setup.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 describe('integration: salt-api emulator and master simulator behaviour', function () {

@@ -6,10 +6,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { WebSocket } from 'ws';
 import { readCapture } from '../fixtures/captures/read-capture.js';
-import { startSaltSandbox, type SaltSandbox } from '../fixtures/saltapi-emulator/sandbox.js';
-import { fixtureArgv } from '../fixtures/salt/entry.js';
-import { runMinionInProcess, writeSimRouter, type SimRouterPaths } from '../fixtures/salt/minion-setup.js';
-import { pyJson } from '../fixtures/salt/pyjson.js';
+import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
+import { fixtureArgv } from '../../sandbox/salt/entry.js';
+import { runMinionInProcess, writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
+import { pyJson } from '../../sandbox/salt/pyjson.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 const SECRET = 'rig-shared-secret';

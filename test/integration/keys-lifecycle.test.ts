@@ -9,11 +9,11 @@ import { stringify } from 'yaml';
 import { cleanKey, pemFinger } from '../../shared/salt/fingerprint.js';
 import { memoryIo } from '../helpers/cli.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
-import { startSaltSandbox, type SaltSandbox } from '../fixtures/saltapi-emulator/sandbox.js';
-import { startMasterControl, type MasterControl } from '../fixtures/salt/master-control.js';
-import { fixtureCommandLine } from '../fixtures/salt/entry.js';
-import { runMinionInProcess, writeSimRouter, type SimRouterPaths } from '../fixtures/salt/minion-setup.js';
-import { rsaPair } from '../fixtures/conductor-tree.js';
+import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
+import { startMasterControl, type MasterControl } from '../../sandbox/salt/master-control.js';
+import { fixtureCommandLine } from '../../sandbox/salt/entry.js';
+import { runMinionInProcess, writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
+import { rsaPair } from '../../sandbox/conductor-tree.js';
 
 interface Router { id: string; paths: SimRouterPaths; minion: { stop(): Promise<number> } | undefined }
 

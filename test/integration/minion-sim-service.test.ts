@@ -6,12 +6,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
 import { splitCommandLine, systemProcessRunner } from '../../shared/ports/process-runner.js';
-import { fixtureArgv } from '../fixtures/salt/entry.js';
-import { SaltMasterSim } from '../fixtures/salt/master.js';
-import { startMasterControl } from '../fixtures/salt/master-control.js';
-import { genRsaPair } from '../fixtures/salt/master-pki.js';
-import { minionLastExit, minionPid, minionServiceCommands } from '../fixtures/salt/minion-service.js';
-import { writeSimRouter, type SimRouterPaths } from '../fixtures/salt/minion-setup.js';
+import { fixtureArgv } from '../../sandbox/salt/entry.js';
+import { SaltMasterSim } from '../../sandbox/salt/master.js';
+import { startMasterControl } from '../../sandbox/salt/master-control.js';
+import { genRsaPair } from '../../sandbox/salt/master-pki.js';
+import { minionLastExit, minionPid, minionServiceCommands } from '../../sandbox/salt/minion-service.js';
+import { writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 const run = (line: string) => systemProcessRunner.run(splitCommandLine(line), { timeoutMs: 30_000 });

@@ -7,10 +7,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { rm, writeFile, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cleanKey, pemFinger } from '../../shared/salt/fingerprint.js';
-import { SaltMasterSim } from '../fixtures/salt/master.js';
-import { genSignatureFile } from '../fixtures/salt/master-crypto.js';
-import { genRsaPair } from '../fixtures/salt/master-pki.js';
-import { exitOf, runMinionInProcess, spawnMinion, writeSimRouter, type SimRouterPaths } from '../fixtures/salt/minion-setup.js';
+import { SaltMasterSim } from '../../sandbox/salt/master.js';
+import { genSignatureFile } from '../../sandbox/salt/master-crypto.js';
+import { genRsaPair } from '../../sandbox/salt/master-pki.js';
+import { exitOf, runMinionInProcess, spawnMinion, writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 /** Salt's log file line prefix: `%(asctime)s,%(msecs)03d [%(name)-17s:%(lineno)-4d][%(levelname)-8s][%(process)d] `. */

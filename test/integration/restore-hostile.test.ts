@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { restoreConductor } from '../../conductor-agent/restore/index.js';
 import { numericOwnerIds } from '../../conductor-agent/restore/owner-ids.js';
 import { RecoveryError } from '../../shared/errors.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { hostileCorpus, sha256, type FileSpec } from '../fixtures/make-tar.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { BASE_FILES, fakeService, snapshot, snapshotDiff, testConfig } from './restore-support.js';

@@ -5,7 +5,7 @@ import { restoreConductor } from '../../conductor-agent/restore/index.js';
 import { JSON_WORKER_MIN_BYTES } from '../../conductor-agent/restore/json-check-async.js';
 import { numericOwnerIds } from '../../conductor-agent/restore/owner-ids.js';
 import { RecoveryError } from '../../shared/errors.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { archiveWithManifest, manifestFor, rawEntriesFor, sha256, type FileSpec } from '../fixtures/make-tar.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { BASE_FILES, fakeService, snapshot, snapshotDiff, testConfig } from './restore-support.js';

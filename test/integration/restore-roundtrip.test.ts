@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createBackup } from '../../conductor-agent/backup/run.js';
 import { restoreConductor } from '../../conductor-agent/restore/index.js';
 import { hasCode } from '../../shared/errors.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { fakeService, rebuiltTarget, snapshot, snapshotDiff, testConfig, testPorts } from './restore-support.js';
 

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { restoreConductor } from '../../conductor-agent/restore/index.js';
 import { hasCode } from '../../shared/errors.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { rebuiltTarget, snapshot, snapshotDiff, testConfig, testPorts } from './restore-support.js';
 

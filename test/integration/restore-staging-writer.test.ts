@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { buildAllowlist } from '../../conductor-agent/restore/allowlist.js';
 import { extractToStaging } from '../../conductor-agent/restore/extract.js';
 import { numericOwnerIds } from '../../conductor-agent/restore/owner-ids.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { snapshot, snapshotDiff } from './restore-support.js';
 

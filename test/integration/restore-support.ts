@@ -106,7 +106,7 @@ export async function backupAndDriftedTemplate(prefix: string, config: Conductor
   tmp: { dir: string; cleanup: () => Promise<void> }; src: string; archive: string; template: string;
 }> {
   const { makeTmpDir } = await import('../helpers/tmpdir.js');
-  const { makeConductorTree } = await import('../fixtures/conductor-tree.js');
+  const { makeConductorTree } = await import('../../sandbox/conductor-tree.js');
   const { createBackup } = await import('../../conductor-agent/backup/run.js');
   const { promises: fsp, writeFileSync, unlinkSync } = await import('node:fs');
   const tmp = await makeTmpDir(prefix);

@@ -7,7 +7,7 @@ import { createBackup } from '../../conductor-agent/backup/run.js';
 import { restoreConductor, resumeRestore, rollbackRestore } from '../../conductor-agent/restore/index.js';
 import { numericOwnerIds } from '../../conductor-agent/restore/owner-ids.js';
 import { commandServiceControl } from '../../shared/ports/service-control.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { rebuiltTarget, snapshot, snapshotDiff, testConfig } from './restore-support.js';
 

@@ -11,10 +11,10 @@ import { loadOrCreateAgentKey } from '../../router-agent/keys.js';
 import { cachedFingerprint } from '../../router-agent/minion/pki.js';
 import { effectiveValue, minionConfigPaths } from '../../router-agent/minion/config-files.js';
 import type { RouterAgent } from '../../router-agent/daemon/agent.js';
-import { startSaltSandbox, type SaltSandbox } from '../fixtures/saltapi-emulator/sandbox.js';
-import { SaltMasterSim } from '../fixtures/salt/master.js';
-import { writeSimRouter, type SimRouterPaths } from '../fixtures/salt/minion-setup.js';
-import { minionServiceCommands, minionLastExit } from '../fixtures/salt/minion-service.js';
+import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
+import { SaltMasterSim } from '../../sandbox/salt/master.js';
+import { writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
+import { minionServiceCommands, minionLastExit } from '../../sandbox/salt/minion-service.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { routerFacts, startConductorSide, startRouter, until, type ConductorSide } from '../helpers/agents.js';
 

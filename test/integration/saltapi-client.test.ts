@@ -8,10 +8,10 @@ import { createServer as createTcpServer, type Server as TcpServer, type Socket 
 import { join } from 'node:path';
 import { SaltApiClient, type SaltApiClientOptions } from '../../conductor-agent/saltapi/client.js';
 import { hasCode } from '../../shared/errors.js';
-import { startSaltSandbox, type SaltSandbox } from '../fixtures/saltapi-emulator/sandbox.js';
-import { startSaltApiEmulator } from '../fixtures/saltapi-emulator/server.js';
-import { genRsaPair } from '../fixtures/salt/master-pki.js';
-import { runMinionInProcess, writeSimRouter } from '../fixtures/salt/minion-setup.js';
+import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
+import { startSaltApiEmulator } from '../../sandbox/saltapi-emulator/server.js';
+import { genRsaPair } from '../../sandbox/salt/master-pki.js';
+import { runMinionInProcess, writeSimRouter } from '../../sandbox/salt/minion-setup.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 const FAST = { baseMs: 1, maxMs: 5 };

@@ -7,10 +7,10 @@ import { SaltApiClient } from '../../conductor-agent/saltapi/client.js';
 import { openSaltEvents, type SaltEventStream } from '../../conductor-agent/saltapi/events.js';
 import type { SaltEvent } from '../../conductor-agent/saltapi/salt-event.js';
 import { hasCode } from '../../shared/errors.js';
-import { startSaltSandbox, type SaltSandbox } from '../fixtures/saltapi-emulator/sandbox.js';
-import { startSaltApiEmulator } from '../fixtures/saltapi-emulator/server.js';
-import { genRsaPair } from '../fixtures/salt/master-pki.js';
-import { runMinionInProcess, writeSimRouter } from '../fixtures/salt/minion-setup.js';
+import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
+import { startSaltApiEmulator } from '../../sandbox/saltapi-emulator/server.js';
+import { genRsaPair } from '../../sandbox/salt/master-pki.js';
+import { runMinionInProcess, writeSimRouter } from '../../sandbox/salt/minion-setup.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 describe('integration: salt-api /events stream', function () {

@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from '
 import { join } from 'node:path';
 import { createBackup } from '../../conductor-agent/backup/run.js';
 import { conductorSchema, type ConductorConfig } from '../../shared/config/schema.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startSsrSimulator, type SimAsset, type SsrSimulator } from '../fixtures/ssr-simulator/server.js';
+import { startSsrSimulator, type SimAsset, type SsrSimulator } from '../../sandbox/ssr-simulator/server.js';
 import { createHttpSsrConductor } from '../../conductor-agent/ssr/http-conductor.js';
 import { runVerify } from '../../conductor-agent/verify/run.js';
 import { checkPorts } from '../../conductor-agent/verify/checks.js';

@@ -7,7 +7,7 @@ import { createBackup } from '../../conductor-agent/backup/run.js';
 import { verifyArchive } from '../../conductor-agent/backup/verify.js';
 import { MANIFEST_NAME } from '../../shared/backup/format.js';
 import { conductorSchema } from '../../shared/config/schema.js';
-import { makeConductorTree } from '../fixtures/conductor-tree.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 function run(cmd: string, args: string[], cwd?: string): string {

@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import sinon from 'sinon';
-import { makeConductorTree, rsaPair } from '../../../fixtures/conductor-tree.js';
+import { makeConductorTree, rsaPair } from '../../../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../../../helpers/tmpdir.js';
 import type { Clock } from '../../../../shared/ports/clock.js';
 import type { ServiceControl } from '../../../../shared/ports/service-control.js';
