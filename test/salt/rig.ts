@@ -13,13 +13,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import { parse, stringify } from 'yaml';
 
 export interface Exec { code: number; stdout: string; stderr: string }
+export interface ServiceCommandLines { start: string; stop: string; restart: string; isActive: string }
 
 export interface Rig {
   /** Root prefix of the conductor side: `conductor-agent --root <root>`. */
@@ -41,7 +42,9 @@ export interface Rig {
   /** Minion config folder (`<minionRoot>/etc/salt`). */
   minionConfigDir(id: string): string;
   /** `services.minion.{start,stop,restart,isActive}` command lines controlling this real minion. */
-  minionServiceCommands(id: string): { start: string; stop: string; restart: string; isActive: string };
+  minionServiceCommands(id: string): ServiceCommandLines;
+  /** `services.salt-master.*` command lines controlling this rig's real master. */
+  masterServiceCommands(): ServiceCommandLines;
   /** `agent.saltCall` command line for this minion (`salt-call -c <minionConfigDir>`). */
   saltCallCommand(id: string): string;
   salt(args: string[], timeoutMs?: number): Promise<Exec>;
@@ -59,7 +62,14 @@ export interface Rig {
   restartMaster(): Promise<void>;
   startApi(): Promise<void>;
   stopApi(): Promise<void>;
+  /**
+   * SIGTERM salt-api and start a new one as soon as the old one stops listening. A real salt-api
+   * asked to stop keeps running while an `/events` stream is open (it keeps serving it): that old
+   * process is left running, as systemd would until its stop timeout, and killed by `stop()`.
+   */
   restartApi(): Promise<void>;
+  /** pids of salt-api processes left serving open streams after restartApi. */
+  lingeringApiPids(): number[];
   /** Wait until every id answers `test.ping` through the master. */
   waitPing(ids: string[], timeoutMs: number): Promise<void>;
   /** Ids answering `test.ping` within `timeoutS`. */
@@ -315,6 +325,7 @@ class RealRig implements Rig {
   private readonly apiPort: number;
   private readonly opts: RigOptions;
   private readonly user = userInfo().username;
+  private readonly lingering: number[] = [];
 
   constructor(i: RigInit) {
     this.root = i.root;
@@ -376,12 +387,16 @@ class RealRig implements Rig {
       argv: [this.bin('salt-minion'), '-c', cfg, '-d'] };
   }
 
-  minionServiceCommands(id: string): { start: string; stop: string; restart: string; isActive: string } {
-    const svc = join(HERE, 'minion-service.mjs');
-    const d = this.minion(id);
-    const line = (verb: string): string =>
-      [process.execPath, svc, verb, d.pidFile, this.bin('salt-minion'), this.minionConfigDir(id)].map(quote).join(' ');
+  private serviceCommands(d: Daemon, bin: string, cfg: string): ServiceCommandLines {
+    const svc = join(HERE, 'salt-service.mjs');
+    const line = (verb: string): string => [process.execPath, svc, verb, d.pidFile, bin, cfg].map(quote).join(' ');
     return { start: line('start'), stop: line('stop'), restart: line('restart'), isActive: line('is-active') };
+  }
+  minionServiceCommands(id: string): ServiceCommandLines {
+    return this.serviceCommands(this.minion(id), this.bin('salt-minion'), this.minionConfigDir(id));
+  }
+  masterServiceCommands(): ServiceCommandLines {
+    return this.serviceCommands(this.master(), this.bin('salt-master'), this.masterConfigDir);
   }
 
   saltCallCommand(id: string): string {
@@ -425,17 +440,34 @@ class RealRig implements Rig {
     }
   }
   async stopApi(): Promise<void> { await stopDaemon(this.api()); }
-  async restartApi(): Promise<void> { await this.stopApi(); await this.startApi(); }
+  async restartApi(): Promise<void> {
+    const d = this.api();
+    const pid = daemonPid(d);
+    if (pid) {
+      try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+      const end = Date.now() + 30_000;
+      while (pidAlive(pid) && (await this.listening(this.apiPort))) {
+        if (Date.now() > end) throw new Error(`rig: salt-api ${pid} still listening 30 s after SIGTERM`);
+        await sleep(100);
+      }
+      if (pidAlive(pid)) this.lingering.push(pid, ...descendants(pid));
+      rmSync(d.pidFile, { force: true });
+    }
+    await this.startApi();
+  }
+  lingeringApiPids(): number[] { return this.lingering.filter(pidAlive); }
+
+  private listening(port: number): Promise<boolean> {
+    return new Promise<boolean>((res) => {
+      const s = connect({ host: this.addr, port }, () => { s.destroy(); res(true); });
+      s.once('error', () => res(false));
+    });
+  }
 
   private async waitPort(port: number, what: string): Promise<void> {
     const end = Date.now() + 60_000;
-    const { connect } = await import('node:net');
     for (;;) {
-      const ok = await new Promise<boolean>((res) => {
-        const s = connect({ host: this.addr, port }, () => { s.destroy(); res(true); });
-        s.once('error', () => res(false));
-      });
-      if (ok) return;
+      if (await this.listening(port)) return;
       if (Date.now() > end) throw new Error(`rig: ${what} ${this.addr}:${port} not listening (see ${this.root}/var/log/salt/master)`);
       await sleep(200);
     }
@@ -466,6 +498,9 @@ class RealRig implements Rig {
   async stop(o: { keep?: boolean } = {}): Promise<void> {
     await Promise.all(this.minionIds.map((id) => stopDaemon(this.minion(id)).catch(() => undefined)));
     await stopDaemon(this.api()).catch(() => undefined);
+    for (const p of this.lingering) {
+      if (pidAlive(p) && cmdline(p).includes(this.masterConfigDir)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    }
     await stopDaemon(this.master()).catch(() => undefined);
     if (!o.keep && !process.env.SALT_RIG_KEEP) await rm(this.root, { recursive: true, force: true });
   }

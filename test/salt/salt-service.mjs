@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// `systemctl`-like control of one REAL salt-minion of a test rig (test/salt/rig.ts), for the router
-// agent's `services.minion.*` command lines:
-//   minion-service.mjs start|stop|restart|is-active PIDFILE SALT_MINION_BIN CONFIG_DIR
-// `start` runs `salt-minion -c CONFIG_DIR -d` and returns once its pid file names a live process;
+// `systemctl`-like control of one REAL Salt daemon of a test rig (test/salt/rig.ts), for the router
+// agent's `services.minion.*` and the conductor-agent's `services.salt-master.*` command lines:
+//   salt-service.mjs start|stop|restart|is-active PIDFILE DAEMON_BIN CONFIG_DIR
+// `start` runs `DAEMON_BIN -c CONFIG_DIR -d` and returns once its pid file names a live process;
 // `stop` sends SIGTERM and waits until the pid is gone (a real minion takes ~6 s; SIGKILL after
 // 30 s); `is-active` exits 0 when running, 3 otherwise, printing active/inactive as systemctl does.
 // Only a pid whose command line names CONFIG_DIR is ever signalled.
@@ -11,7 +11,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 
 const [verb, pidFile, bin, configDir] = process.argv.slice(2);
 if (!verb || !pidFile || !bin || !configDir) {
-  process.stderr.write('usage: minion-service.mjs start|stop|restart|is-active PIDFILE SALT_MINION_BIN CONFIG_DIR\n');
+  process.stderr.write('usage: salt-service.mjs start|stop|restart|is-active PIDFILE DAEMON_BIN CONFIG_DIR\n');
   process.exit(2);
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -33,7 +33,7 @@ async function start() {
   rmSync(pidFile, { force: true });
   const r = spawnSync(bin, ['-c', configDir, '-d'], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) {
-    process.stderr.write(`salt-minion -c ${configDir} -d exited ${r.status}: ${r.stderr ?? ''}\n`);
+    process.stderr.write(`${bin} -c ${configDir} -d exited ${r.status}: ${r.stderr ?? ''}\n`);
     process.exit(1);
   }
   const end = Date.now() + 60_000;
