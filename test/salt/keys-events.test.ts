@@ -33,6 +33,23 @@ describe('real Salt: keys status/fingerprint and the /events stream', () => {
     assert.equal(doc.minions['pending'], listed['minions_pre']!.length);
   });
 
+  it('a quiet live stream on the real salt-api answers its probes (runner event.send) and is never dropped', async () => {
+    const password = (await import('node:fs')).readFileSync(rig.apiPasswordFile, 'utf8');
+    const c = new SaltApiClient({ url: rig.apiUrl, username: rig.apiUser, password, eauth: 'sharedsecret' });
+    const s = openSaltEvents(c, { tags: ['test/quiet/*'], liveness: { idleMs: 1_500, probeTimeoutMs: 30_000 } });
+    const reasons: string[] = [];
+    s.on('disconnected', (r: string) => reasons.push(r));
+    try {
+      await until('three probes on a quiet stream', () => s.probes >= 3, 90_000);
+      assert.equal(s.staleDrops, 0, 'every probe came back on the stream');
+      assert.equal(s.opens, 1);
+      assert.deepEqual(reasons, []);
+    } finally {
+      s.close();
+      await c.close();
+    }
+  });
+
   // The old salt-api keeps serving a stream that is open when it is asked to stop. A frozen old
   // process (SIGSTOP) is such a stream at its worst: open, never ending, delivering nothing.
   it('salt-api restarted under an open /events stream: the stream notices it went dead and new events arrive (F9)', async () => {
