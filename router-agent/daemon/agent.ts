@@ -4,15 +4,13 @@
  * over Salt. `startRouterAgent` is what the daemon command, the drill and the tests call.
  */
 import { EventEmitter } from 'node:events';
-import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import { systemRandom, type Random } from '../../shared/ports/random.js';
 import { systemProcessRunner, type ProcessRunner } from '../../shared/ports/process-runner.js';
 import { nullLogger, type Logger } from '../../shared/log/logger.js';
-import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import { signEnvelope } from '../../shared/protocol/envelope.js';
-import { ReplayCache } from '../../shared/protocol/replay-cache.js';
+import { openReplayStore } from '../commands/replay-store.js';
 import { isSha256Finger } from '../../shared/salt/fingerprint.js';
 import { PROTOCOL_VERSION, type AckFrame, type CommandBody, type CommandFrame, type ReportBody, type TrustFacts } from '../../shared/protocol/messages.js';
 import { PRODUCT_VERSION } from '../../shared/version.js';
@@ -76,12 +74,7 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
   if (key.created) logger.info('created the agent key pair', { fingerprint: key.fingerprint });
   const journal = new JournalStore(f.stateDir);
   await journal.ensure();
-  const replayFile = join(f.stateDir, 'replay-cache.json');
-  const initial = await fsp.readFile(replayFile, 'utf8').then((t) => JSON.parse(t) as [string, number][]).catch(() => []);
-  const replay = new ReplayCache({
-    clock, initial, maxEntries: 10_000,
-    onChange: () => { writeFileAtomic(replayFile, JSON.stringify(replay.entries())).catch(() => undefined); },
-  });
+  const replay = await openReplayStore({ file: join(f.stateDir, 'replay-cache.json'), clock, logger });
   const deps: ReauthDeps = {
     config: f.config, pkiDir: f.pkiDir, logFile: f.logFile, service: f.service, clock, random, journal, logger,
     timeoutMs: s.reauthTimeoutMs, settleMs: s.settleMs, pollMs: s.confirmPollMs ?? Math.min(s.pollMs, 250), afterStep: o.afterStep,
