@@ -36,12 +36,21 @@ export class FakeMinion implements ServiceControl {
     await fsp.appendFile(this.root.logFile, stamp(level, msg));
   }
 
+  /** Salt's pid file (`pidfile` in the minion config makeRouterTree writes). */
+  get pidFile(): string { return join(this.root.configDir, '../../var/run/salt-minion.pid'); }
+
   async start(): Promise<void> {
     this.calls.push('start');
     this.active = true;
+    await fsp.mkdir(join(this.pidFile, '..'), { recursive: true });
+    await fsp.writeFile(this.pidFile, `${process.pid}\n`); // a live pid, as the daemon writes its own at start
     await this.attempt();
   }
-  async stop(): Promise<void> { this.calls.push('stop'); this.active = false; }
+  async stop(): Promise<void> {
+    this.calls.push('stop');
+    this.active = false;
+    await fsp.rm(this.pidFile, { force: true });
+  }
   async restart(): Promise<void> { await this.stop(); await this.start(); }
   async isActive(): Promise<boolean> { return this.active; }
 
@@ -75,7 +84,7 @@ export async function makeRouterTree(dir: string, cachedPub: string | undefined,
   await fsp.mkdir(join(configDir, 'minion.d'), { recursive: true });
   await fsp.mkdir(pkiDir, { recursive: true });
   await fsp.mkdir(join(dir, 'var/log/salt'), { recursive: true });
-  await fsp.writeFile(join(configDir, 'minion'), `master: 127.0.0.2\nid: ${minionId}\n`);
+  await fsp.writeFile(join(configDir, 'minion'), `master: 127.0.0.2\nid: ${minionId}\npidfile: ${join(dir, 'var/run/salt-minion.pid')}\n`);
   await fsp.writeFile(join(configDir, 'minion_id'), minionId);
   await fsp.writeFile(logFile, '');
   if (cachedPub) await fsp.writeFile(join(pkiDir, 'minion_master.pub'), cleanKey(cachedPub));
