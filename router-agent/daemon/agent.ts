@@ -33,6 +33,8 @@ export interface RouterAgentSettings {
   backoffMaxMs?: number;
   /** Re-announce the agent key at most this often (default 10 min). */
   enrollIntervalMs?: number;
+  /** How long a re-authentication waits for the minion to exit after `stop` (default 60 s). */
+  minionStopTimeoutMs?: number;
 }
 
 export interface RouterAgentOptions {
@@ -78,6 +80,9 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
   const deps: ReauthDeps = {
     config: f.config, pkiDir: f.pkiDir, logFile: f.logFile, service: f.service, clock, random, journal, logger,
     timeoutMs: s.reauthTimeoutMs, settleMs: s.settleMs, pollMs: s.confirmPollMs ?? Math.min(s.pollMs, 250), afterStep: o.afterStep,
+    stopTimeoutMs: s.minionStopTimeoutMs,
+    // Loaded on first use (start time): positive evidence that the master answers the pinned minion.
+    probe: async () => (await import('../reauth/minion-control.js')).saltCallPing(runner, f.saltCall)(),
   };
   // The re-authentication code is loaded only when there is something to do (start time).
   if (await journal.read()) {
@@ -124,6 +129,12 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
     const outcome = body.name === 'reauth'
       ? await (await import('../reauth/run.js')).reauthenticate({ ...deps, timeoutMs: body.timeoutMs ?? s.reauthTimeoutMs }, { fingerprint: body.fingerprint, commandId: body.id, origin })
       : await (await import('../reauth/rollback.js')).rollback(deps, body.id, origin);
+    // The signed command named the master key the conductor holds now: that is the expected key
+    // from here on (it used to travel only in the status sent at connect, so a re-authenticated
+    // router kept reporting stale-master-key).
+    if (origin === 'conductor' && body.name === 'reauth' && outcome.ok && body.fingerprint && isSha256Finger(body.fingerprint)) {
+      watcher.setExpected(body.fingerprint);
+    }
     outcome.trust = (await watcher.refresh()).state;
     await journal.addPending({ commandId: body.id, outcome });
     sendReport({ kind: outcome.action, commandId: body.id, outcome }, link);
