@@ -19,6 +19,7 @@ import { loadOrCreateAgentKey } from '../keys.js';
 import { TrustWatcher } from '../trust/watch.js';
 import { JournalStore, type ReauthStep } from '../reauth/journal.js';
 import type { ReauthDeps } from '../reauth/deps.js';
+import type { MasterProbe } from '../reauth/confirm.js';
 import type { makeCommandHandler as MakeHandler } from '../commands/handler.js';
 import { ConductorLink } from '../ws/client.js';
 
@@ -48,6 +49,8 @@ export interface RouterAgentOptions {
   enroll?: boolean;
   /** Test hook: crash injection after each journalled step. */
   afterStep?: (step: ReauthStep) => void | Promise<void>;
+  /** The positive check after a re-authentication (default: `salt-call test.ping` via `facts.saltCall`). */
+  probe?: MasterProbe;
 }
 
 export interface RouterAgent extends EventEmitter {
@@ -82,7 +85,7 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
     timeoutMs: s.reauthTimeoutMs, settleMs: s.settleMs, pollMs: s.confirmPollMs ?? Math.min(s.pollMs, 250), afterStep: o.afterStep,
     stopTimeoutMs: s.minionStopTimeoutMs,
     // Loaded on first use (start time): positive evidence that the master answers the pinned minion.
-    probe: async () => (await import('../reauth/minion-control.js')).saltCallPing(runner, f.saltCall)(),
+    probe: o.probe ?? (async () => (await import('../reauth/minion-control.js')).saltCallPing(runner, f.saltCall)()),
   };
   // The re-authentication code is loaded only when there is something to do (start time).
   if (await journal.read()) {
