@@ -80,19 +80,23 @@ export async function reauthRouter(o: ReauthRouterOptions): Promise<ReauthRouter
   }
   let masterConfirmed: boolean | undefined;
   if (ok && action === 'reauth' && o.ping) {
-    masterConfirmed = await confirmFromMaster(o.routerId, o.ping, o.clock ?? systemClock, o.confirmTimeoutMs ?? 60_000, o.confirmPollMs ?? 2_000);
+    const clock = o.clock ?? systemClock;
+    masterConfirmed = await confirmFromMaster(o.routerId, o.ping, clock, o.confirmTimeoutMs ?? 60_000, o.confirmPollMs ?? 2_000);
     if (!masterConfirmed) {
       ok = false;
       outcome.code = 'REAUTH_FAILED';
-      outcome.message = `router ${o.routerId} reports success, but its minion does not answer test.ping through salt-api`;
+      outcome.message = `router ${o.routerId} reports success, but its minion does not answer test.ping ` +
+        'through salt-api';
     }
   }
-  return { routerId: o.routerId, action, ok, fingerprint, outcome, report, ...(masterConfirmed === undefined ? {} : { masterConfirmed }) };
+  const confirmed = masterConfirmed === undefined ? {} : { masterConfirmed };
+  return { routerId: o.routerId, action, ok, fingerprint, outcome, report, ...confirmed };
 }
 
 /** Ask the master until the minion answers or the time is up; a failing call counts as no answer. */
 async function confirmFromMaster(
-  routerId: string, ping: (id: string) => Promise<boolean>, clock: Pick<Clock, 'now' | 'sleep'>, timeoutMs: number, pollMs: number,
+  routerId: string, ping: (id: string) => Promise<boolean>, clock: Pick<Clock, 'now' | 'sleep'>,
+  timeoutMs: number, pollMs: number,
 ): Promise<boolean> {
   const deadline = clock.now() + timeoutMs;
   for (;;) {

@@ -20,7 +20,8 @@ interface StoredReplay {
 }
 
 const isEntries = (v: unknown): v is [string, number][] =>
-  Array.isArray(v) && v.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && Number.isFinite(e[1]));
+  Array.isArray(v) &&
+  v.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && Number.isFinite(e[1]));
 
 /** Parse the file's text; undefined when it is not a replay memory this build wrote. */
 export function parseReplayFile(text: string): StoredReplay | undefined {
@@ -47,7 +48,8 @@ export interface OpenReplayOptions {
 /** Load the memory (failing closed when it is lost) and write it back at once. */
 export async function openReplayStore(o: OpenReplayOptions): Promise<ReplayCache> {
   const now = o.clock.now();
-  const text = await fsp.readFile(o.file, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : ''));
+  const text = await fsp.readFile(o.file, 'utf8')
+    .catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : ''));
   const stored = text === null ? undefined : parseReplayFile(text);
   let notBefore = stored?.notBefore;
   if (!stored) {
@@ -59,9 +61,12 @@ export async function openReplayStore(o: OpenReplayOptions): Promise<ReplayCache
   if (notBefore !== undefined && now > notBefore + MAX_ENVELOPE_TTL_MS + 2 * DEFAULT_MAX_SKEW_MS) notBefore = undefined;
   const persist = (entries: [string, number][]): Promise<void> =>
     writeFileAtomic(o.file, JSON.stringify({ v: 1, notBefore, entries } satisfies StoredReplay));
-  const cache = new ReplayCache({ clock: o.clock, initial: stored?.entries ?? [], maxEntries: o.maxEntries ?? 10_000, notBefore, persist });
+  const cache = new ReplayCache({
+    clock: o.clock, initial: stored?.entries ?? [], maxEntries: o.maxEntries ?? 10_000, notBefore, persist,
+  });
   // Written at once so the cut-off survives a second restart; a failure here is retried by the
   // first command's flush, which refuses the command if it fails again.
-  await persist(cache.entries()).catch((err: unknown) => o.logger.warn('cannot write the replay memory', { file: o.file, err }));
+  await persist(cache.entries())
+    .catch((err: unknown) => o.logger.warn('cannot write the replay memory', { file: o.file, err }));
   return cache;
 }

@@ -135,8 +135,9 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
     // The signed command named the master key the conductor holds now: that is the expected key
     // from here on (it used to travel only in the status sent at connect, so a re-authenticated
     // router kept reporting stale-master-key).
-    if (origin === 'conductor' && body.name === 'reauth' && outcome.ok && body.fingerprint && isSha256Finger(body.fingerprint)) {
-      watcher.setExpected(body.fingerprint);
+    const confirmedKey = body.name === 'reauth' && outcome.ok ? body.fingerprint : undefined;
+    if (origin === 'conductor' && confirmedKey && isSha256Finger(confirmedKey)) {
+      watcher.setExpected(confirmedKey);
     }
     outcome.trust = (await watcher.refresh()).state;
     await journal.addPending({ commandId: body.id, outcome });

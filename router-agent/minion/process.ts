@@ -14,7 +14,8 @@ export const DEFAULT_MINION_PIDFILE = '/var/run/salt-minion.pid';
 export async function minionPidFile(config: MinionConfigPaths): Promise<string> {
   const pidfile = (await effectiveValue(config, 'pidfile'))?.value ?? DEFAULT_MINION_PIDFILE;
   const root = (await effectiveValue(config, 'root_dir'))?.value ?? '/';
-  if (root === '/' || root === '' || !pidfile.startsWith('/') || pidfile.startsWith(root.replace(/\/+$/, '') + '/')) return pidfile;
+  const under = pidfile.startsWith(root.replace(/\/+$/, '') + '/');
+  if (root === '/' || root === '' || !pidfile.startsWith('/') || under) return pidfile;
   return join(root, pidfile);
 }
 

@@ -39,8 +39,8 @@ export type MasterProbe = () => Promise<{ ok: boolean; detail: string[] }>;
 
 export interface ConfirmResult {
   ok: boolean;
-  reason: 'authenticated' | 'finger-mismatch' | 'rejected' | 'master-key-changed' | 'wrong-key-cached' | 'minion-exited' |
-    'not-confirmed' | 'timeout';
+  reason: 'authenticated' | 'finger-mismatch' | 'rejected' | 'master-key-changed' | 'wrong-key-cached' |
+    'minion-exited' | 'not-confirmed' | 'timeout';
   cachedFingerprint?: string | undefined;
   evidence: string[];
   /** What confirmed success (the probe's output). */

@@ -16,7 +16,9 @@ import type { ReauthDeps } from './deps.js';
 export const DEFAULT_MINION_STOP_TIMEOUT_MS = 60_000;
 
 /** Stop the minion and wait until it is really down; REAUTH_MINION_STILL_RUNNING on timeout. */
-export async function stopMinion(deps: Pick<ReauthDeps, 'config' | 'service' | 'clock' | 'pollMs' | 'stopTimeoutMs'>): Promise<void> {
+export async function stopMinion(
+  deps: Pick<ReauthDeps, 'config' | 'service' | 'clock' | 'pollMs' | 'stopTimeoutMs'>,
+): Promise<void> {
   const pidFile = await minionPidFile(deps.config);
   const before = await runningMinion(pidFile);
   await deps.service.stop();
@@ -28,7 +30,8 @@ export async function stopMinion(deps: Pick<ReauthDeps, 'config' | 'service' | '
     if (!active && !alive) return;
     if (deps.clock.now() >= deadline) {
       throw new RecoveryError('REAUTH_MINION_STILL_RUNNING',
-        `salt-minion is still running ${Math.round(timeoutMs / 1000)} s after it was stopped${alive ? ` (pid ${before.pid})` : ''}`, {
+        `salt-minion is still running ${Math.round(timeoutMs / 1000)} s after it was stopped` +
+          (alive ? ` (pid ${before.pid})` : ''), {
           details: { pid: before?.pid, serviceActive: active, pidFile },
           hint: 'Nothing was changed. Check why the minion does not exit (systemctl status salt-minion), then retry.',
         });

@@ -139,7 +139,8 @@ async function execute(deps: ReauthDeps, j: ReauthJournal, timings: ReauthTiming
   await step('started');
   const result = await confirmAuthenticated({
     pkiDir: deps.pkiDir, service: deps.service, clock: deps.clock, tail, fingerprint: j.fingerprint,
-    timeoutMs: j.timeoutMs, settleMs: deps.settleMs, pollMs: deps.pollMs, onKeyCached: () => mark('keyCached'), probe: deps.probe,
+    timeoutMs: j.timeoutMs, settleMs: deps.settleMs, pollMs: deps.pollMs, onKeyCached: () => mark('keyCached'),
+    probe: deps.probe,
   });
   mark('confirmed');
   if (!result.ok && result.cachedFingerprint !== undefined && j.fingerprint && result.cachedFingerprint !== j.fingerprint) {
@@ -170,7 +171,8 @@ async function execute(deps: ReauthDeps, j: ReauthJournal, timings: ReauthTiming
 const FAILURE_MESSAGES: Record<string, string> = {
   'finger-mismatch': 'the master that answered does not hold the pinned key (master_finger mismatch)',
   rejected: 'the master rejected this minion\'s key',
-  'master-key-changed': 'the master that answered holds another key than the pinned one the minion caches ("The master key has changed")',
+  'master-key-changed':
+    'the master that answered holds another key than the pinned one the minion caches ("The master key has changed")',
   'wrong-key-cached': 'the minion cached a key other than the pinned one',
   'minion-exited': 'the minion exited',
   'not-confirmed': 'salt-call test.ping did not get an answer from the pinned master',
@@ -189,14 +191,18 @@ const MINION_STOPPED_STEPS: readonly ReauthJournal['step'][] = ['stopped', 'pinn
  * start the minion, so a failed run leaves the router as it was, running. A stop that timed out
  * left the minion running (nothing was changed).
  */
-async function restartAfterFailure(deps: ReauthDeps, j: ReauthJournal): Promise<{ ok: boolean; restarted: boolean; problem?: string }> {
-  if (!MINION_STOPPED_STEPS.includes(j.step) && !(j.step === 'snapshotted' && !(await deps.service.isActive().catch(() => true)))) {
-    return { ok: true, restarted: false };
-  }
+async function restartAfterFailure(
+  deps: ReauthDeps, j: ReauthJournal,
+): Promise<{ ok: boolean; restarted: boolean; problem?: string }> {
+  // At `snapshotted` the stop was asked for: start again only if it took effect.
+  const stopped = MINION_STOPPED_STEPS.includes(j.step) ||
+    (j.step === 'snapshotted' && !(await deps.service.isActive().catch(() => true)));
+  if (!stopped) return { ok: true, restarted: false };
   try {
     if (j.snapshot) await restoreSnapshot(deps, j);
     await deps.service.start();
-    deps.logger.warn('re-authentication failed after the minion was stopped: previous files put back and minion started', { id: j.id, step: j.step });
+    deps.logger.warn('re-authentication failed after the minion was stopped: previous files put back and minion started',
+      { id: j.id, step: j.step });
     return { ok: true, restarted: true };
   } catch (err) {
     deps.logger.error('could not start the minion again after a failed re-authentication', { id: j.id, err });
@@ -209,21 +215,24 @@ async function restoreSnapshot(deps: ReauthDeps, j: ReauthJournal): Promise<void
   const snap = j.snapshot!;
   const { writeFileAtomic } = await import('../../shared/fs/atomic.js');
   const { readFile } = await import('node:fs/promises');
-  if (snap.pinFile) await writeFileAtomic(deps.config.pinFile, await readFile(join(j.runDir, 'pin.conf.prev')), { mode: 0o644 });
+  const prev = (name: string): Promise<Buffer> => readFile(join(j.runDir, name));
+  if (snap.pinFile) await writeFileAtomic(deps.config.pinFile, await prev('pin.conf.prev'), { mode: 0o644 });
   else await removeDurably(deps.config.pinFile);
   const keyPath = cachedKeyPath(deps.pkiDir);
-  if (snap.cachedKey) await writeFileAtomic(keyPath, await readFile(join(j.runDir, 'minion_master.pub.prev')), { mode: 0o644 });
+  if (snap.cachedKey) await writeFileAtomic(keyPath, await prev('minion_master.pub.prev'), { mode: 0o644 });
   else await removeDurably(keyPath);
 }
 
 function withRestartNote(err: RecoveryError): RecoveryError {
-  return new RecoveryError(err.code, `${err.message}; the previous minion files were put back and the minion was started again`, {
+  const message = `${err.message}; the previous minion files were put back and the minion was started again`;
+  return new RecoveryError(err.code, message, {
     cause: err.cause, details: { ...err.details, minionRestarted: true }, hint: err.hint,
   });
 }
 
 function withRestartProblem(err: RecoveryError, problem: string | undefined): RecoveryError {
-  return new RecoveryError(err.code, `${err.message}; starting the minion again also failed (${problem ?? 'unknown'}): it is down`, {
+  const message = `${err.message}; starting the minion again also failed (${problem ?? 'unknown'}): it is down`;
+  return new RecoveryError(err.code, message, {
     cause: err.cause, details: { ...err.details, minionRestarted: false },
     hint: 'Restart the router agent: it finishes the interrupted run at start. Or start salt-minion by hand.',
   });

@@ -129,7 +129,10 @@ export class TrustWatcher extends EventEmitter {
     const since = Math.max(keyMtime, this.#lastStart) - SLACK_MS;
     const fresh = this.#events.filter((e) => e.at >= since);
     const ev = fresh.at(-1);
-    const state = computeTrustState({ minionActive: active, cachedFingerprint: cached, pinnedFingerprint: pinned, expectedFingerprint: this.#expected, lastEvent: ev?.kind });
+    const state = computeTrustState({
+      minionActive: active, cachedFingerprint: cached, pinnedFingerprint: pinned, expectedFingerprint: this.#expected,
+      lastEvent: ev?.kind,
+    });
     const facts: TrustFacts = {
       state,
       minionId: this.#o.minionId,

@@ -99,7 +99,8 @@ export function verifyEnvelope<B = unknown>(envelope: unknown, options: VerifyOp
   if (!isEnvelope(envelope)) throw new ProtocolError('PROTOCOL_MALFORMED', 'not a signed envelope');
   const sig = decodeCanonicalBase64url(envelope.sig);
   if (!sig || sig.length !== 64 || !decodeCanonicalBase64url(envelope.payload)) {
-    throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `${options.kind} envelope signature or payload is not canonical base64url`);
+    throw new ProtocolError('PROTOCOL_BAD_SIGNATURE',
+      `${options.kind} envelope signature or payload is not canonical base64url`);
   }
   const data = signedBytes(envelope.payload);
   if (!options.publicKeys.some((k) => safeVerify(data, k, sig))) {

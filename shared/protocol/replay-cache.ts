@@ -57,7 +57,8 @@ export class ReplayCache {
   checkAndRemember(nonce: string, forgetAfter: number, issuedAt?: number): void {
     const now = this.#clock.now();
     if (this.notBefore !== undefined && (issuedAt === undefined || issuedAt < this.notBefore)) {
-      throw new ProtocolError('PROTOCOL_REPLAYED', 'envelope was issued before this agent started and its replay memory was lost', {
+      const why = 'envelope was issued before this agent started and its replay memory was lost';
+      throw new ProtocolError('PROTOCOL_REPLAYED', why, {
         details: { issuedAt, notBefore: this.notBefore },
         hint: 'Send the command again: commands issued after the agent started are accepted.',
       });
