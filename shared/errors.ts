@@ -85,6 +85,7 @@ export const ErrorCodes = {
   AGENT_TLS_PIN_MISMATCH: c(ExitCode.FAILED, 'The conductor-agent certificate does not match the pinned fingerprint.'),
   REAUTH_REFUSED: c(ExitCode.PREFLIGHT_REFUSED, 'Re-authentication was refused before anything changed (bad fingerprint, conflicting pin, missing files).'),
   REAUTH_NOTHING_TO_ROLL_BACK: c(ExitCode.FAILED, 'There is no completed re-authentication to roll back.'),
+  REAUTH_MINION_STILL_RUNNING: c(ExitCode.FAILED, 'The minion was asked to stop but its process is still running; nothing was changed.'),
   AGENT_DAEMON_UNREACHABLE: c(ExitCode.FAILED, 'The conductor-agent daemon is not running (its control socket does not answer).'),
   // SSR conductor API / verify
   SSR_API_UNAVAILABLE: c(ExitCode.FAILED, 'The SSR conductor API is unreachable (is 128T running?).'),

@@ -275,7 +275,10 @@ const steps: Step<Ctx>[] = [
         const r = ctx.results.get(id) ?? { id };
         const t0 = Date.now();
         try {
-          const res = await reauthRouter({ server: ctx.side.agents!, routerId: id, masterPubPath: ctx.side.path(`${PKI_DIR}/master.pub`), routerTimeoutMs: 30_000, marginMs: 10_000 });
+          const res = await reauthRouter({
+            server: ctx.side.agents!, routerId: id, masterPubPath: ctx.side.path(`${PKI_DIR}/master.pub`), routerTimeoutMs: 30_000, marginMs: 10_000,
+            ping: async (m) => (await minionPing(ctx.side.client!, 5)([m]))[m] === true, // the master's side confirms
+          });
           Object.assign(r, { reauthOk: res.ok, fingerprint: res.outcome.cachedFingerprint ?? res.fingerprint, reauthMs: Date.now() - t0 });
           if (!res.ok) r.error = `${res.outcome.code ?? 'failed'}`;
         } catch (err) {

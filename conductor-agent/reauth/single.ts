@@ -1,11 +1,14 @@
 /**
  * Re-authenticate one router through its agent: sign a `reauth` command carrying the fingerprint
  * of the conductor's current `master.pub` (computed as Salt computes it), wait for the router's
- * signed report, and check that it pinned and cached exactly that fingerprint. The fleet-scale
- * orchestrator (batches, rate limit, SSH fallback) builds on this.
+ * signed report, check that it pinned and cached exactly that fingerprint, and then confirm from
+ * the master's side: success is what the other side confirms (DESIGN.md rule 7), so with `ping`
+ * (salt-api `test.ping`) the router counts only once its minion answers this master. The
+ * fleet-scale orchestrator (batches, rate limit, SSH fallback) builds on this.
  */
 import { RecoveryError } from '../../shared/errors.js';
 import { pemFingerFile } from '../../shared/salt/fingerprint.js';
+import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import type { ReauthOutcome } from '../../shared/protocol/messages.js';
 import type { AgentServer } from '../ws/server.js';
 import type { VerifiedReport } from '../ws/command-sender.js';
@@ -21,6 +24,17 @@ export interface ReauthRouterOptions {
   /** Extra time for the report to arrive (default 30 s). */
   marginMs?: number;
   action?: 'reauth' | 'rollback';
+  /**
+   * The master's side: does the minion answer `test.ping` through salt-api now? Asked after the
+   * router reports success, until it answers or `confirmTimeoutMs` passes (the minion's publish
+   * channel connects a little after its sign-in).
+   */
+  ping?: ((routerId: string) => Promise<boolean>) | undefined;
+  /** How long the master-side confirmation may take (default 60 s). */
+  confirmTimeoutMs?: number;
+  /** Pause between master-side pings (default 2 s). */
+  confirmPollMs?: number;
+  clock?: Pick<Clock, 'now' | 'sleep'>;
 }
 
 export interface ReauthRouterResult {
@@ -31,6 +45,8 @@ export interface ReauthRouterResult {
   outcome: ReauthOutcome;
   /** The signed report (envelope kept for audit) and the key fingerprint that verified it. */
   report: VerifiedReport;
+  /** reauth with `ping`: the minion answered test.ping through salt-api afterwards. */
+  masterConfirmed?: boolean | undefined;
 }
 
 /**
@@ -62,5 +78,30 @@ export async function reauthRouter(o: ReauthRouterOptions): Promise<ReauthRouter
     outcome.code = 'REAUTH_FAILED';
     outcome.message = `router reports fingerprint ${outcome.cachedFingerprint ?? 'none'}, expected ${fingerprint}`;
   }
-  return { routerId: o.routerId, action, ok, fingerprint, outcome, report };
+  let masterConfirmed: boolean | undefined;
+  if (ok && action === 'reauth' && o.ping) {
+    const clock = o.clock ?? systemClock;
+    masterConfirmed = await confirmFromMaster(o.routerId, o.ping, clock, o.confirmTimeoutMs ?? 60_000, o.confirmPollMs ?? 2_000);
+    if (!masterConfirmed) {
+      ok = false;
+      outcome.code = 'REAUTH_FAILED';
+      outcome.message = `router ${o.routerId} reports success, but its minion does not answer test.ping ` +
+        'through salt-api';
+    }
+  }
+  const confirmed = masterConfirmed === undefined ? {} : { masterConfirmed };
+  return { routerId: o.routerId, action, ok, fingerprint, outcome, report, ...confirmed };
+}
+
+/** Ask the master until the minion answers or the time is up; a failing call counts as no answer. */
+async function confirmFromMaster(
+  routerId: string, ping: (id: string) => Promise<boolean>, clock: Pick<Clock, 'now' | 'sleep'>,
+  timeoutMs: number, pollMs: number,
+): Promise<boolean> {
+  const deadline = clock.now() + timeoutMs;
+  for (;;) {
+    if (await ping(routerId).catch(() => false)) return true;
+    if (clock.now() + pollMs > deadline) return false;
+    await clock.sleep(pollMs);
+  }
 }

@@ -81,6 +81,7 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
         fleet: async () => server.fleet(),
         reauth: async (a) => reauthRouter({
           server, routerId: String(a.router), action: a.action === 'rollback' ? 'rollback' : 'reauth',
+          ping: await masterSidePing(o, log),
           fingerprint: typeof a.fingerprint === 'string' ? a.fingerprint : undefined, masterPubPath: masterPub,
           routerTimeoutMs: typeof a.timeoutMs === 'number' ? a.timeoutMs : Math.max(1000, o.config.agents.commandTimeoutMs - 30_000),
         }),
@@ -101,6 +102,17 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
     },
   };
   return svc;
+}
+
+/** salt-api `test.ping` of one minion (the master's side of a re-authentication), when salt-api is configured. */
+async function masterSidePing(
+  o: AgentServiceOptions, log: Logger,
+): Promise<((id: string) => Promise<boolean>) | undefined> {
+  const { saltApiConfigured, saltApiClientFromConfig } = await import('../saltapi/index.js');
+  if (!saltApiConfigured(o.config)) return undefined;
+  const { minionPing } = await import('../verify/from-config.js');
+  const ping = minionPing(await saltApiClientFromConfig(o.config, { path: o.path, logger: log }), 10);
+  return async (id) => (await ping([id]))[id] === true;
 }
 
 async function defaultEnrollEvents(o: AgentServiceOptions, log: Logger): Promise<(AsyncIterable<{ raw: RawEventLike }> & { close: () => void }) | undefined> {

@@ -1,7 +1,7 @@
 /**
  * Commands from the conductor-agent: verify the signed envelope (pinned conductor key, this router,
- * fresh, not replayed), ack with a stable code either way, then run it. A refused command changes
- * nothing and the agent keeps running.
+ * fresh, not replayed, its nonce durably remembered), ack with a stable code either way, then run
+ * it. A refused command changes nothing and the agent keeps running.
  */
 import type { KeyObject } from 'node:crypto';
 import { RecoveryError } from '../../shared/errors.js';
@@ -39,6 +39,8 @@ export function makeCommandHandler(o: CommandHandlerOptions): (frame: CommandFra
     try {
       const payload = verifyEnvelope(frame.envelope, { kind: 'command', publicKeys: o.conductorKeys, router: o.routerId, clock: o.clock, replay: o.replay });
       body = checkCommandBody(payload.body);
+      // The nonce is on disk before the command acts: a crash after this cannot make it playable again.
+      await o.replay.flush();
     } catch (err) {
       const code = err instanceof RecoveryError ? err.code : 'PROTOCOL_MALFORMED';
       const peek = peekPayload(frame.envelope);

@@ -4,15 +4,13 @@
  * over Salt. `startRouterAgent` is what the daemon command, the drill and the tests call.
  */
 import { EventEmitter } from 'node:events';
-import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import { systemRandom, type Random } from '../../shared/ports/random.js';
 import { systemProcessRunner, type ProcessRunner } from '../../shared/ports/process-runner.js';
 import { nullLogger, type Logger } from '../../shared/log/logger.js';
-import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import { signEnvelope } from '../../shared/protocol/envelope.js';
-import { ReplayCache } from '../../shared/protocol/replay-cache.js';
+import { openReplayStore } from '../commands/replay-store.js';
 import { isSha256Finger } from '../../shared/salt/fingerprint.js';
 import { PROTOCOL_VERSION, type AckFrame, type CommandBody, type CommandFrame, type ReportBody, type TrustFacts } from '../../shared/protocol/messages.js';
 import { PRODUCT_VERSION } from '../../shared/version.js';
@@ -21,6 +19,7 @@ import { loadOrCreateAgentKey } from '../keys.js';
 import { TrustWatcher } from '../trust/watch.js';
 import { JournalStore, type ReauthStep } from '../reauth/journal.js';
 import type { ReauthDeps } from '../reauth/deps.js';
+import type { MasterProbe } from '../reauth/confirm.js';
 import type { makeCommandHandler as MakeHandler } from '../commands/handler.js';
 import { ConductorLink } from '../ws/client.js';
 
@@ -35,6 +34,8 @@ export interface RouterAgentSettings {
   backoffMaxMs?: number;
   /** Re-announce the agent key at most this often (default 10 min). */
   enrollIntervalMs?: number;
+  /** How long a re-authentication waits for the minion to exit after `stop` (default 60 s). */
+  minionStopTimeoutMs?: number;
 }
 
 export interface RouterAgentOptions {
@@ -48,6 +49,8 @@ export interface RouterAgentOptions {
   enroll?: boolean;
   /** Test hook: crash injection after each journalled step. */
   afterStep?: (step: ReauthStep) => void | Promise<void>;
+  /** The positive check after a re-authentication (default: `salt-call test.ping` via `facts.saltCall`). */
+  probe?: MasterProbe;
 }
 
 export interface RouterAgent extends EventEmitter {
@@ -76,15 +79,13 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
   if (key.created) logger.info('created the agent key pair', { fingerprint: key.fingerprint });
   const journal = new JournalStore(f.stateDir);
   await journal.ensure();
-  const replayFile = join(f.stateDir, 'replay-cache.json');
-  const initial = await fsp.readFile(replayFile, 'utf8').then((t) => JSON.parse(t) as [string, number][]).catch(() => []);
-  const replay = new ReplayCache({
-    clock, initial, maxEntries: 10_000,
-    onChange: () => { writeFileAtomic(replayFile, JSON.stringify(replay.entries())).catch(() => undefined); },
-  });
+  const replay = await openReplayStore({ file: join(f.stateDir, 'replay-cache.json'), clock, logger });
   const deps: ReauthDeps = {
     config: f.config, pkiDir: f.pkiDir, logFile: f.logFile, service: f.service, clock, random, journal, logger,
     timeoutMs: s.reauthTimeoutMs, settleMs: s.settleMs, pollMs: s.confirmPollMs ?? Math.min(s.pollMs, 250), afterStep: o.afterStep,
+    stopTimeoutMs: s.minionStopTimeoutMs,
+    // Loaded on first use (start time): positive evidence that the master answers the pinned minion.
+    probe: o.probe ?? (async () => (await import('../reauth/minion-control.js')).saltCallPing(runner, f.saltCall)()),
   };
   // The re-authentication code is loaded only when there is something to do (start time).
   if (await journal.read()) {
@@ -131,6 +132,13 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
     const outcome = body.name === 'reauth'
       ? await (await import('../reauth/run.js')).reauthenticate({ ...deps, timeoutMs: body.timeoutMs ?? s.reauthTimeoutMs }, { fingerprint: body.fingerprint, commandId: body.id, origin })
       : await (await import('../reauth/rollback.js')).rollback(deps, body.id, origin);
+    // The signed command named the master key the conductor holds now: that is the expected key
+    // from here on (it used to travel only in the status sent at connect, so a re-authenticated
+    // router kept reporting stale-master-key).
+    const confirmedKey = body.name === 'reauth' && outcome.ok ? body.fingerprint : undefined;
+    if (origin === 'conductor' && confirmedKey && isSha256Finger(confirmedKey)) {
+      watcher.setExpected(confirmedKey);
+    }
     outcome.trust = (await watcher.refresh()).state;
     await journal.addPending({ commandId: body.id, outcome });
     sendReport({ kind: outcome.action, commandId: body.id, outcome }, link);

@@ -1,9 +1,13 @@
 /**
- * Waiting for the pinned minion to authenticate. Success is judged from the cached key file (its
- * fingerprint equals the pin) and the minion staying up for `settleMs`: a successful
- * re-authentication writes nothing to the minion log at the default level (reference/salt.md §10),
- * so we never wait for a success line. Failure is the mismatch (or rejection) line, a cached key
- * that is not the pinned one (Salt writes it before exiting 42), the minion exiting, or the timeout.
+ * Waiting for the pinned minion to authenticate. A successful re-authentication writes nothing to
+ * the minion log at the default level (reference/salt.md §10), and "the pinned key is cached and
+ * the minion is up" is no proof: a pinned minion with the right key cached facing another master
+ * keeps retrying instead of exiting. So success needs all of: the pinned key cached, the minion up
+ * for `settleMs` with no refusal line since its start, and then positive evidence from the master
+ * side: `probe` (salt-call test.ping with the minion's own config and pin) must succeed, which
+ * needs a master that proves it holds the pinned key and accepts this minion. Failure is a refusal
+ * line (mismatch, rejection, "master key has changed"), a cached key that is not the pinned one
+ * (Salt writes it before exiting 42), the minion exiting, the probe failing, or the timeout.
  * A failure decided from the files or the service state comes before the minion has logged why:
  * the log is then tailed until that line arrives and the minion is down (or a short grace passes),
  * so the outcome carries the evidence.
@@ -26,13 +30,21 @@ export interface ConfirmOptions {
   pollMs: number;
   /** Called once when a matching key is first seen (timings). */
   onKeyCached?: () => void;
+  /** Positive evidence that the master answers this minion (salt-call test.ping). */
+  probe: MasterProbe;
 }
+
+/** One check against the master, e.g. `salt-call test.ping`; `detail` becomes evidence. */
+export type MasterProbe = () => Promise<{ ok: boolean; detail: string[] }>;
 
 export interface ConfirmResult {
   ok: boolean;
-  reason: 'authenticated' | 'finger-mismatch' | 'rejected' | 'wrong-key-cached' | 'minion-exited' | 'timeout';
+  reason: 'authenticated' | 'finger-mismatch' | 'rejected' | 'master-key-changed' | 'wrong-key-cached' |
+    'minion-exited' | 'not-confirmed' | 'timeout';
   cachedFingerprint?: string | undefined;
   evidence: string[];
+  /** What confirmed success (the probe's output). */
+  confirmedBy?: string[] | undefined;
 }
 
 /** Evidence kept: the most recent lines (the reason for a failure is logged last). */
@@ -43,10 +55,11 @@ export function failureGraceMs(pollMs: number): number {
   return Math.min(5_000, Math.max(2_000, pollMs * 20));
 }
 
-const isFailureLine = (line: string): boolean => {
-  const kind = classifyLine(line)?.kind;
-  return kind === 'finger-mismatch' || kind === 'rejected' || kind === 'not-authenticated';
-};
+const isFailureLine = (line: string): boolean => classifyLine(line) !== undefined;
+
+/** The failure a refusal line announces (every trust line is one after our restart). */
+const failureFor = (kind: string): ConfirmResult['reason'] =>
+  kind === 'finger-mismatch' ? 'finger-mismatch' : kind === 'rejected' ? 'rejected' : 'master-key-changed';
 
 export async function confirmAuthenticated(o: ConfirmOptions): Promise<ConfirmResult> {
   const evidence: string[] = [];
@@ -80,18 +93,32 @@ export async function confirmAuthenticated(o: ConfirmOptions): Promise<ConfirmRe
     take(await o.tail.poll().catch(() => [] as string[])); // continuation lines written just after
     return done(false, reason);
   };
+  /** Positive evidence, then one more look at the log (salt-call logs its refusals there too). */
+  const probe = async (): Promise<ConfirmResult> => {
+    const r = await o.probe().catch((err: unknown) => ({ ok: false, detail: [(err as Error).message] }));
+    const lines = await o.tail.poll().catch(() => [] as string[]);
+    take(lines);
+    const refusal = lines.map((l) => classifyLine(l)).find((e) => e !== undefined);
+    if (refusal) return failed(failureFor(refusal.kind));
+    if (!r.ok) {
+      take(r.detail.map((l) => `probe: ${l}`));
+      return failed('not-confirmed');
+    }
+    cached = await cachedFingerprint(o.pkiDir);
+    if (o.fingerprint !== undefined && cached !== o.fingerprint) return failed('wrong-key-cached');
+    return { ...done(true, 'authenticated'), confirmedBy: r.detail };
+  };
   for (;;) {
-    let event: string | undefined;
+    let event: ConfirmResult['reason'] | undefined;
     const lines = await o.tail.poll().catch(() => [] as string[]);
     take(lines);
     for (const line of lines) {
       const ev = classifyLine(line);
-      if (ev && (ev.kind === 'finger-mismatch' || ev.kind === 'rejected')) event ??= ev.kind;
+      if (ev) event ??= failureFor(ev.kind);
     }
     const active = await o.service.isActive().catch(() => false);
     cached = await cachedFingerprint(o.pkiDir);
-    if (event === 'finger-mismatch') return failed('finger-mismatch');
-    if (event === 'rejected') return failed('rejected');
+    if (event) return failed(event);
     if (cached !== undefined && o.fingerprint !== undefined && cached !== o.fingerprint) return failed('wrong-key-cached');
     inactive = active ? 0 : inactive + 1;
     if (inactive >= 2) return failed('minion-exited');
@@ -102,7 +129,7 @@ export async function confirmAuthenticated(o: ConfirmOptions): Promise<ConfirmRe
         o.onKeyCached?.();
       }
       okSince ??= now;
-      if (now - okSince >= o.settleMs) return done(true, 'authenticated');
+      if (now - okSince >= o.settleMs) return probe();
     } else okSince = undefined;
     if (now >= deadline) return done(false, 'timeout');
     await o.clock.sleep(Math.min(o.pollMs, Math.max(1, deadline - now)));

@@ -5,6 +5,7 @@ import type { ServiceControl } from '../../shared/ports/service-control.js';
 import type { Logger } from '../../shared/log/logger.js';
 import type { MinionConfigPaths } from '../minion/config-files.js';
 import type { JournalStore, ReauthStep } from './journal.js';
+import type { MasterProbe } from './confirm.js';
 
 export interface ReauthDeps {
   config: MinionConfigPaths;
@@ -19,6 +20,10 @@ export interface ReauthDeps {
   timeoutMs: number;
   settleMs: number;
   pollMs: number;
+  /** How long to wait for the minion to exit after `stop` (default 60 s). */
+  stopTimeoutMs?: number | undefined;
+  /** Positive evidence after the restart (salt-call test.ping in the agent). */
+  probe: MasterProbe;
   /** Called after each step is journalled (tests inject crashes here). */
   afterStep?: ((step: ReauthStep) => void | Promise<void>) | undefined;
 }

@@ -14,6 +14,7 @@ import { effectiveValue, pinText, writePin } from '../minion/config-files.js';
 import { cachedFingerprint, cachedKeyPath, copyDurably, removeDurably } from '../minion/pki.js';
 import { LogTail } from '../trust/log-tail.js';
 import { confirmAuthenticated } from './confirm.js';
+import { stopMinion } from './minion-control.js';
 import type { ReauthJournal } from './journal.js';
 import type { ReauthDeps, ReauthTiming } from './deps.js';
 
@@ -65,11 +66,14 @@ export async function reauthenticate(deps: ReauthDeps, req: ReauthRequest): Prom
       try {
         return await execute(deps, j, {});
       } catch (err) {
-        // An expected failure (a service verb or a file write failed): close the run so rollback can undo it.
         if (!(err instanceof RecoveryError) || err.code === 'INTERNAL') throw err;
+        // An expected failure (a service verb or a file write failed). If the minion was stopped,
+        // put its files back and start it again; only then close the run.
+        const restarted = await restartAfterFailure(deps, j);
+        if (!restarted.ok) throw withRestartProblem(err, restarted.problem); // journal kept: finished at next start
         if (j.snapshot) await deps.journal.writeLast({ id: j.id, runDir: j.runDir, fingerprint: j.fingerprint, snapshot: j.snapshot, finishedAt: deps.clock.now(), ok: false });
         await deps.journal.clear();
-        throw err;
+        throw restarted.restarted ? withRestartNote(err) : err;
       }
     } finally {
       await lock.release();
@@ -114,7 +118,7 @@ async function execute(deps: ReauthDeps, j: ReauthJournal, timings: ReauthTiming
     j.snapshot = { pinFile, cachedKey, cachedFingerprint: prevFinger };
     await step('snapshotted');
   }
-  await deps.service.stop();
+  await stopMinion(deps);
   mark('stopped');
   await step('stopped');
   if (j.fingerprint) await writePin(deps.config, j.fingerprint);
@@ -136,11 +140,12 @@ async function execute(deps: ReauthDeps, j: ReauthJournal, timings: ReauthTiming
   const result = await confirmAuthenticated({
     pkiDir: deps.pkiDir, service: deps.service, clock: deps.clock, tail, fingerprint: j.fingerprint,
     timeoutMs: j.timeoutMs, settleMs: deps.settleMs, pollMs: deps.pollMs, onKeyCached: () => mark('keyCached'),
+    probe: deps.probe,
   });
   mark('confirmed');
   if (!result.ok && result.cachedFingerprint !== undefined && j.fingerprint && result.cachedFingerprint !== j.fingerprint) {
     // Salt cached the refused master's key before exiting 42: remove it, or a later unpinned start would trust it.
-    await deps.service.stop().catch(() => undefined);
+    await stopMinion(deps).catch(() => undefined);
     await copyDurably(keyPath, join(j.runDir, `refused-${deps.clock.now()}.pub`)).catch(() => false);
     await removeDurably(keyPath);
     mark('refusedKeyRemoved');
@@ -149,17 +154,88 @@ async function execute(deps: ReauthDeps, j: ReauthJournal, timings: ReauthTiming
   const outcome: ReauthOutcome = {
     ok: result.ok,
     action: 'reauth',
-    ...(result.ok ? {} : { code: 'REAUTH_FAILED', message: `minion did not authenticate with the pinned key: ${result.reason}` }),
+    ...(result.ok ? {} : { code: 'REAUTH_FAILED', message: failureMessage(result.reason) }),
     fingerprint: j.fingerprint,
     cachedFingerprint: result.ok ? result.cachedFingerprint : undefined,
     timings,
     evidence: result.evidence,
+    ...(result.confirmedBy ? { confirmedBy: result.confirmedBy } : {}),
   };
   // Queued for the conductor before the journal closes, so a crash in between loses no outcome.
   if (j.commandId) await deps.journal.addPending({ commandId: j.commandId, outcome });
   await deps.journal.clear();
   deps.logger.info(result.ok ? 'minion re-authenticated' : 'minion re-authentication failed', { reason: result.reason, id: j.id });
   return outcome;
+}
+
+const FAILURE_MESSAGES: Record<string, string> = {
+  'finger-mismatch': 'the master that answered does not hold the pinned key (master_finger mismatch)',
+  rejected: 'the master rejected this minion\'s key',
+  'master-key-changed':
+    'the master that answered holds another key than the pinned one the minion caches ("The master key has changed")',
+  'wrong-key-cached': 'the minion cached a key other than the pinned one',
+  'minion-exited': 'the minion exited',
+  'not-confirmed': 'salt-call test.ping did not get an answer from the pinned master',
+  timeout: 'the minion did not cache the pinned key in time',
+};
+
+function failureMessage(reason: string): string {
+  return `minion did not authenticate with the pinned key: ${reason} (${FAILURE_MESSAGES[reason] ?? reason})`;
+}
+
+/** Steps after which the minion is stopped and not yet started again. */
+const MINION_STOPPED_STEPS: readonly ReauthJournal['step'][] = ['stopped', 'pinned', 'key-moved'];
+
+/**
+ * After a failure between `stop` and `start`: put back the pin and cached key the run replaced and
+ * start the minion, so a failed run leaves the router as it was, running. A stop that timed out
+ * left the minion running (nothing was changed).
+ */
+async function restartAfterFailure(
+  deps: ReauthDeps, j: ReauthJournal,
+): Promise<{ ok: boolean; restarted: boolean; problem?: string }> {
+  // At `snapshotted` the stop was asked for: start again only if it took effect.
+  const stopped = MINION_STOPPED_STEPS.includes(j.step) ||
+    (j.step === 'snapshotted' && !(await deps.service.isActive().catch(() => true)));
+  if (!stopped) return { ok: true, restarted: false };
+  try {
+    if (j.snapshot) await restoreSnapshot(deps, j);
+    await deps.service.start();
+    deps.logger.warn('re-authentication failed after the minion was stopped: previous files put back and minion started',
+      { id: j.id, step: j.step });
+    return { ok: true, restarted: true };
+  } catch (err) {
+    deps.logger.error('could not start the minion again after a failed re-authentication', { id: j.id, err });
+    return { ok: false, restarted: false, problem: (err as Error).message };
+  }
+}
+
+/** Put back the pin drop-in (or its absence) and the cached key the snapshot recorded. */
+async function restoreSnapshot(deps: ReauthDeps, j: ReauthJournal): Promise<void> {
+  const snap = j.snapshot!;
+  const { writeFileAtomic } = await import('../../shared/fs/atomic.js');
+  const { readFile } = await import('node:fs/promises');
+  const prev = (name: string): Promise<Buffer> => readFile(join(j.runDir, name));
+  if (snap.pinFile) await writeFileAtomic(deps.config.pinFile, await prev('pin.conf.prev'), { mode: 0o644 });
+  else await removeDurably(deps.config.pinFile);
+  const keyPath = cachedKeyPath(deps.pkiDir);
+  if (snap.cachedKey) await writeFileAtomic(keyPath, await prev('minion_master.pub.prev'), { mode: 0o644 });
+  else await removeDurably(keyPath);
+}
+
+function withRestartNote(err: RecoveryError): RecoveryError {
+  const message = `${err.message}; the previous minion files were put back and the minion was started again`;
+  return new RecoveryError(err.code, message, {
+    cause: err.cause, details: { ...err.details, minionRestarted: true }, hint: err.hint,
+  });
+}
+
+function withRestartProblem(err: RecoveryError, problem: string | undefined): RecoveryError {
+  const message = `${err.message}; starting the minion again also failed (${problem ?? 'unknown'}): it is down`;
+  return new RecoveryError(err.code, message, {
+    cause: err.cause, details: { ...err.details, minionRestarted: false },
+    hint: 'Restart the router agent: it finishes the interrupted run at start. Or start salt-minion by hand.',
+  });
 }
 
 /** An outcome for an error raised before or outside the confirmation. */

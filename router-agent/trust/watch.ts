@@ -13,6 +13,7 @@ import type { Logger } from '../../shared/log/logger.js';
 import type { TrustFacts } from '../../shared/protocol/messages.js';
 import { effectiveValue, type MinionConfigPaths } from '../minion/config-files.js';
 import { cachedFingerprint, cachedKeyPath } from '../minion/pki.js';
+import { minionPidFile, runningMinion } from '../minion/process.js';
 import { classifyLine, exitStatusFor, lineTime, type MinionLogEvent } from './classify.js';
 import { LogTail } from './log-tail.js';
 import { computeTrustState } from './state.js';
@@ -31,6 +32,13 @@ export interface TrustWatcherOptions {
 }
 
 const MAX_EVIDENCE = 24;
+/** Log timestamps are truncated to ms; the pid file and key mtimes are not. */
+const SLACK_MS = 5;
+
+interface LoggedEvent extends MinionLogEvent {
+  at: number;
+  lines: string[];
+}
 
 export class TrustWatcher extends EventEmitter {
   readonly #o: TrustWatcherOptions;
@@ -39,14 +47,13 @@ export class TrustWatcher extends EventEmitter {
   #running: Promise<TrustFacts> | undefined;
   #facts: TrustFacts;
   #expected: string | undefined;
-  #lastEvent: MinionLogEvent | undefined;
+  #events: LoggedEvent[] = [];
   #lastLineTime = 0;
-  #evidence: string[] = [];
   #inEvent = false;
   #wasActive: boolean | undefined;
   #activeSince = 0;
-  #keyMtime = 0;
-  #lastCached: string | undefined | null = null;
+  /** Start of the newest minion run seen (pid file mtime, else an observed inactive→active). */
+  #lastStart = 0;
   #stopped = false;
 
   constructor(options: TrustWatcherOptions) {
@@ -74,7 +81,7 @@ export class TrustWatcher extends EventEmitter {
     return this.#facts;
   }
 
-  /** The master fingerprint the conductor says is current (from a verified status command). */
+  /** The master fingerprint the conductor says is current (from a verified command). */
   setExpected(fingerprint: string | undefined): void {
     this.#expected = fingerprint;
   }
@@ -93,17 +100,20 @@ export class TrustWatcher extends EventEmitter {
     this.#timer.unref?.();
   }
 
+  /** When the running minion started: its pid file, else the inactive→active change we saw. */
+  async #observeStart(active: boolean, now: number): Promise<void> {
+    if (active && this.#wasActive === false) this.#activeSince = now;
+    this.#wasActive = active;
+    const proc = active ? await runningMinion(await minionPidFile(this.#o.config)).catch(() => undefined) : undefined;
+    this.#lastStart = Math.max(this.#lastStart, proc?.startedAt ?? 0, this.#activeSince);
+  }
+
   async #poll(): Promise<TrustFacts> {
     const now = this.#o.clock.now();
     const active = await this.#o.service.isActive().catch(() => false);
-    if (active && this.#wasActive === false) this.#activeSince = now;
-    this.#wasActive = active;
+    await this.#observeStart(active, now);
     for (const line of await this.#tail.poll().catch(() => [] as string[])) this.#take(line, now);
-    try {
-      this.#keyMtime = (await fsp.stat(cachedKeyPath(this.#o.pkiDir))).mtimeMs;
-    } catch {
-      this.#keyMtime = 0;
-    }
+    const keyMtime = await fsp.stat(cachedKeyPath(this.#o.pkiDir)).then((st) => st.mtimeMs, () => 0);
     const minionKey = await fsp.readFile(join(this.#o.pkiDir, 'minion.pub'), 'utf8').then((t) => {
       try {
         return pemFinger(t);
@@ -112,17 +122,17 @@ export class TrustWatcher extends EventEmitter {
       }
     }, () => undefined);
     const cached = await cachedFingerprint(this.#o.pkiDir);
-    if (cached !== this.#lastCached) {
-      // A different key (or none): errors logged about the previous one no longer apply.
-      if (this.#lastCached !== null) this.#lastEvent = undefined;
-      this.#lastCached = cached;
-    }
     const pinned = (await effectiveValue(this.#o.config, 'master_finger'))?.value;
-    // A log event counts only if newer than the cached key and the last start we saw.
-    const ev = this.#lastEvent;
-    // The minion writes the key before logging about it; a few ms of slack cover timestamp truncation.
-    const fresh = ev && (ev.at ?? 0) >= Math.max(this.#keyMtime, this.#activeSince) - 5 ? ev : undefined;
-    const state = computeTrustState({ minionActive: active, cachedFingerprint: cached, pinnedFingerprint: pinned, expectedFingerprint: this.#expected, lastEvent: fresh?.kind });
+    // Only what the minion logged after its last start and after the key it now caches counts: a
+    // fixed pin must not keep an old mismatch alive (the minion writes the refused key just before
+    // logging the mismatch, so that line stays, even when both land in one poll).
+    const since = Math.max(keyMtime, this.#lastStart) - SLACK_MS;
+    const fresh = this.#events.filter((e) => e.at >= since);
+    const ev = fresh.at(-1);
+    const state = computeTrustState({
+      minionActive: active, cachedFingerprint: cached, pinnedFingerprint: pinned, expectedFingerprint: this.#expected,
+      lastEvent: ev?.kind,
+    });
     const facts: TrustFacts = {
       state,
       minionId: this.#o.minionId,
@@ -131,8 +141,8 @@ export class TrustWatcher extends EventEmitter {
       expectedFingerprint: this.#expected,
       minionKeyFingerprint: minionKey,
       minionActive: active,
-      minionExit: !active && fresh ? exitStatusFor(fresh.kind) : undefined,
-      evidence: fresh ? [...this.#evidence] : [],
+      minionExit: !active && ev ? exitStatusFor(ev.kind) : undefined,
+      evidence: fresh.flatMap((e) => e.lines).slice(-MAX_EVIDENCE),
       since: state === this.#facts.state ? this.#facts.since : new Date(now).toISOString(),
     };
     const changed = state !== this.#facts.state;
@@ -146,8 +156,8 @@ export class TrustWatcher extends EventEmitter {
     if (t !== undefined) this.#lastLineTime = t;
     const ev = classifyLine(line);
     if (ev) {
-      ev.at ??= this.#lastLineTime || now;
-      this.#lastEvent = ev;
+      this.#events.push({ ...ev, at: ev.at ?? (this.#lastLineTime || now), lines: [] });
+      if (this.#events.length > MAX_EVIDENCE) this.#events.shift();
       this.#inEvent = true;
       this.#push(line);
     } else if (t === undefined && this.#inEvent) {
@@ -158,7 +168,7 @@ export class TrustWatcher extends EventEmitter {
   }
 
   #push(line: string): void {
-    this.#evidence.push(line.length > 400 ? line.slice(0, 400) + '…' : line);
-    if (this.#evidence.length > MAX_EVIDENCE) this.#evidence.splice(0, this.#evidence.length - MAX_EVIDENCE);
+    const lines = this.#events.at(-1)?.lines;
+    if (lines && lines.length < MAX_EVIDENCE) lines.push(line.length > 400 ? line.slice(0, 400) + '…' : line);
   }
 }

@@ -83,12 +83,27 @@ function checkPayloadShape(p: Partial<EnvelopePayload> | undefined): asserts p i
   if (!ok) throw new ProtocolError('PROTOCOL_MALFORMED', 'signed envelope payload is incomplete');
 }
 
+/**
+ * Decode base64url strictly: Node's decoder skips characters outside the alphabet, accepts `=`
+ * padding and ignores non-zero trailing bits, so many texts decode to the same bytes. Only the one
+ * text that re-encodes to itself is accepted (an Ed25519 signature is exactly 86 characters).
+ */
+export function decodeCanonicalBase64url(text: string): Buffer | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) return undefined;
+  const bytes = Buffer.from(text, 'base64url');
+  return bytes.toString('base64url') === text ? bytes : undefined;
+}
+
 /** Verify an envelope and return its payload, or throw a ProtocolError naming why it was refused. */
 export function verifyEnvelope<B = unknown>(envelope: unknown, options: VerifyOptions): EnvelopePayload<B> {
   if (!isEnvelope(envelope)) throw new ProtocolError('PROTOCOL_MALFORMED', 'not a signed envelope');
-  const sig = Buffer.from(envelope.sig, 'base64url');
+  const sig = decodeCanonicalBase64url(envelope.sig);
+  if (!sig || sig.length !== 64 || !decodeCanonicalBase64url(envelope.payload)) {
+    throw new ProtocolError('PROTOCOL_BAD_SIGNATURE',
+      `${options.kind} envelope signature or payload is not canonical base64url`);
+  }
   const data = signedBytes(envelope.payload);
-  if (sig.length !== 64 || !options.publicKeys.some((k) => safeVerify(data, k, sig))) {
+  if (!options.publicKeys.some((k) => safeVerify(data, k, sig))) {
     throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `${options.kind} envelope is not signed by a pinned key`, {
       hint: options.kind === 'command' ? 'Check conductor.agentPublicKey on the router matches the conductor-agent key (conductor-agent keys status).' : undefined,
     });
@@ -112,7 +127,7 @@ export function verifyEnvelope<B = unknown>(envelope: unknown, options: VerifyOp
       hint: 'Check that both hosts keep time (NTP); commands are valid for a short time only.',
     });
   }
-  options.replay?.checkAndRemember(payload.nonce, payload.expiresAt + skew);
+  options.replay?.checkAndRemember(payload.nonce, payload.expiresAt + skew, payload.issuedAt);
   return payload as EnvelopePayload<B>;
 }
 

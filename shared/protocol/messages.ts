@@ -93,6 +93,8 @@ export interface ReauthOutcome {
   /** True when the outcome was completed after an agent restart. */
   recovered?: boolean | undefined;
   trust?: TrustState | undefined;
+  /** reauth: the positive evidence that the minion authenticated (the router's salt-call test.ping output). */
+  confirmedBy?: string[] | undefined;
 }
 
 export type ReportBody =

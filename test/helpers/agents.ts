@@ -13,6 +13,7 @@ import { AgentRegistry } from '../../conductor-agent/registry/store.js';
 import { startAgentServer, type AgentServer } from '../../conductor-agent/ws/server.js';
 import { minionConfigPaths } from '../../router-agent/minion/config-files.js';
 import type { RouterFacts } from '../../router-agent/facts.js';
+import type { MasterProbe } from '../../router-agent/reauth/confirm.js';
 import { startRouterAgent, type RouterAgent, type RouterAgentSettings } from '../../router-agent/daemon/agent.js';
 
 export interface ConductorSide {
@@ -58,8 +59,8 @@ export const fastSettings: RouterAgentSettings = {
   reauthTimeoutMs: 5_000, settleMs: 60, pollMs: 50, confirmPollMs: 15, heartbeatMs: 1_000, backoffMinMs: 20, backoffMaxMs: 200,
 };
 
-export async function startRouter(facts: RouterFacts, o: { settings?: Partial<RouterAgentSettings>; runner?: ProcessRunner; enroll?: boolean; logger?: Logger } = {}): Promise<RouterAgent> {
-  return startRouterAgent({ facts, settings: { ...fastSettings, ...o.settings }, runner: o.runner, enroll: o.enroll ?? false, logger: o.logger });
+export async function startRouter(facts: RouterFacts, o: { settings?: Partial<RouterAgentSettings>; runner?: ProcessRunner; enroll?: boolean; logger?: Logger; probe?: MasterProbe } = {}): Promise<RouterAgent> {
+  return startRouterAgent({ facts, settings: { ...fastSettings, ...o.settings }, runner: o.runner, enroll: o.enroll ?? false, logger: o.logger, probe: o.probe });
 }
 
 /** Poll `cond` until true (or fail after `ms`). */

@@ -37,7 +37,7 @@ describe('agent channel over real wss on loopback (conductor 127.0.0.2, fake min
     if (o.enroll !== false) await conductor.registry.enroll(id, await agentPublicPem(tree.stateDir), { source: 'salt-event' });
     const facts = routerFacts(tree, { minionId: id, conductor, service: minion, certFingerprints: o.certFingerprints });
     if (o.conductorKeyPem) facts.conductorKeys = loadPublicKeys(o.conductorKeyPem);
-    const agent = await startRouter(facts);
+    const agent = await startRouter(facts, { probe: () => minion.probe() });
     agents.push(agent);
     return { tree, minion, agent };
   }

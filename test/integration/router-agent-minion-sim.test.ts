@@ -13,8 +13,10 @@ import { effectiveValue, minionConfigPaths } from '../../router-agent/minion/con
 import type { RouterAgent } from '../../router-agent/daemon/agent.js';
 import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
 import { SaltMasterSim } from '../../sandbox/salt/master.js';
-import { writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
-import { minionServiceCommands, minionLastExit } from '../../sandbox/salt/minion-service.js';
+import { saltCallCommandLine, writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
+import { minionServiceCommands, minionLastExit, minionPid } from '../../sandbox/salt/minion-service.js';
+import { SaltApiClient } from '../../conductor-agent/saltapi/client.js';
+import { minionPing } from '../../conductor-agent/verify/from-config.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { routerFacts, startConductorSide, startRouter, until, type ConductorSide } from '../helpers/agents.js';
 
@@ -38,20 +40,33 @@ describe('integration: router-agent with the minion simulator', function () {
     await cleanup();
   });
 
+  /** salt-api test.ping of one minion over HTTP (the conductor side's confirmation). */
+  const masterPing = () => {
+    const client = new SaltApiClient({ url: sb.url, username: sb.username, password: async () => sb.secret, eauth: sb.eauth, timeoutMs: 15_000 });
+    closers.push(() => client.close());
+    const ping = minionPing(client, 2);
+    return async (id: string) => (await ping([id]))[id] === true;
+  };
+
   /** A router whose minion trusted the conductor's master, then the conductor lost its master key. */
-  async function staleRouter(id: string): Promise<{ paths: SimRouterPaths; service: ReturnType<typeof commandServiceControl>; agent: RouterAgent }> {
-    const paths = await writeSimRouter({ root: join(root, id), id, master: sb.master.address });
-    const service = commandServiceControl({ name: 'salt-minion', unit: 'salt-minion', commands: minionServiceCommands(paths) });
-    closers.push(() => service.stop().catch(() => undefined));
+  async function staleRouter(id: string, o: { config?: Record<string, unknown>; stopNoBlock?: boolean; connectFirst?: boolean } = {}):
+    Promise<{ paths: SimRouterPaths; service: ReturnType<typeof commandServiceControl>; agent: RouterAgent }> {
+    const paths = await writeSimRouter({ root: join(root, id), id, master: sb.master.address, config: o.config });
+    const service = commandServiceControl({ name: 'salt-minion', unit: 'salt-minion', commands: minionServiceCommands(paths, { stopNoBlock: o.stopNoBlock }) });
+    closers.push(() => commandServiceControl({ name: 'salt-minion', unit: 'salt-minion', commands: minionServiceCommands(paths) }).stop().catch(() => undefined));
     await service.start();
     await sb.master.waitForMinion(id);
+    const agentKey = await loadOrCreateAgentKey(paths.stateDir + '-agent');
+    await conductor.registry.enroll(id, agentKey.publicPem, { source: 'salt-event' });
+    const facts = routerFacts({ ...paths, stateDir: paths.stateDir + '-agent' }, { minionId: id, conductor, service, saltCall: saltCallCommandLine(paths) });
+    const start = () => startRouter(facts, { settings: { reauthTimeoutMs: 15_000, settleMs: 400, pollMs: 100, confirmPollMs: 50 } });
+    // The agent connects before the conductor loses its key (its expected fingerprint is the old one), or after.
+    const early = o.connectFirst ? await start() : undefined;
+    if (early) await until(() => early.trust().state === 'trusted', 15_000, `${id} trusted before the key loss`);
     // The conductor is rebuilt without its old master key.
     await sb.master.pki.writeKeyPair('master');
     await sb.master.restart();
-    const agentKey = await loadOrCreateAgentKey(paths.stateDir + '-agent');
-    await conductor.registry.enroll(id, agentKey.publicPem, { source: 'salt-event' });
-    const facts = routerFacts({ ...paths, stateDir: paths.stateDir + '-agent' }, { minionId: id, conductor, service });
-    const agent = await startRouter(facts, { settings: { reauthTimeoutMs: 15_000, settleMs: 400, pollMs: 100, confirmPollMs: 50 } });
+    const agent = early ?? await start();
     closers.push(() => agent.stop());
     // The link connects asynchronously: a command sent before the hello is accepted finds no router.
     await until(() => conductor.server.fleet().some((e) => e.routerId === id && e.connected), 15_000, `${id} connected`);
@@ -65,8 +80,10 @@ describe('integration: router-agent with the minion simulator', function () {
     // The agent also reports its minion's own key, as the master holds it (for the key gate).
     assert.equal(agent.trust().minionKeyFingerprint, pemFinger((await sb.master.pki.keyOf('minions', 'router-1'))!));
     await until(() => conductor.server.fleet().some((e) => e.routerId === 'router-1' && e.trust === 'stale-master-key'), 15_000, 'fleet view');
-    const result = await reauthRouter({ server: conductor.server, routerId: 'router-1', masterPubPath: join(sb.pkiDir, 'master.pub'), routerTimeoutMs: 15_000 });
+    const result = await reauthRouter({ server: conductor.server, routerId: 'router-1', masterPubPath: join(sb.pkiDir, 'master.pub'), routerTimeoutMs: 15_000, ping: masterPing(), confirmPollMs: 200 });
     assert.equal(result.ok, true, `${result.outcome.message}\n${result.outcome.evidence.join('\n')}`);
+    assert.equal(result.masterConfirmed, true, 'the minion answered test.ping through salt-api');
+    assert.ok(result.outcome.confirmedBy?.some((l) => l.includes('True')), 'the router has positive evidence (salt-call test.ping)');
     const newFinger = await pemFingerFile(join(sb.pkiDir, 'master.pub'));
     assert.equal(await cachedFingerprint(paths.pkiDir), newFinger);
     assert.equal((await effectiveValue(minionConfigPaths(paths.configDir), 'master_finger'))?.value, newFinger);
@@ -75,7 +92,7 @@ describe('integration: router-agent with the minion simulator', function () {
   });
 
   it('refuses a rogue master through the pin: exit 42, refused key removed, pin kept', async () => {
-    const { paths } = await staleRouter('router-2');
+    const { paths, agent } = await staleRouter('router-2');
     const rightFinger = await pemFingerFile(join(sb.pkiDir, 'master.pub'));
     // An impostor master answers at the address the minion uses.
     const rogue = new SaltMasterSim({ pkiDir: join(root, 'rogue/pki'), host: '127.0.0.9', overrides: { auto_accept: true } });
@@ -89,6 +106,9 @@ describe('integration: router-agent with the minion simulator', function () {
     assert.ok(result.outcome.evidence.some((l) => l.includes('The specified fingerprint in the master configuration file:')), result.outcome.evidence.join('\n'));
     assert.equal(minionLastExit(paths.stateDir), 42);
     assert.equal(await cachedFingerprint(paths.pkiDir), undefined, 'the key Salt cached before exiting 42 is gone');
+    // F2: the daemon's own view says why, with the lines (not minion-down without evidence).
+    await until(() => agent.trust().state === 'finger-mismatch', 15_000, 'finger-mismatch in the trust view');
+    assert.ok(agent.trust().evidence.some((l) => l.includes('The specified fingerprint in the master configuration file:')), agent.trust().evidence.join('\n'));
     assert.equal((await effectiveValue(minionConfigPaths(paths.configDir), 'master_finger'))?.value, rightFinger, 'pin left in place');
     assert.deepEqual(rogue.connected(), []);
     assert.notEqual(pemFinger(await fsp.readFile(join(root, 'rogue/pki/master.pub'), 'utf8')), rightFinger);
@@ -103,5 +123,43 @@ describe('integration: router-agent with the minion simulator', function () {
     assert.equal(rb.ok, true, rb.outcome.message);
     assert.deepEqual(await fsp.readFile(join(paths.pkiDir, 'minion_master.pub')), keyBefore);
     assert.deepEqual(await fsp.readdir(join(paths.configDir, 'minion.d')), dropIns);
+  });
+
+  it('rogue master while the right key is cached and pinned: reported as a failure with the refusal lines, minion keeps retrying (F1, F6)', async () => {
+    const { paths } = await staleRouter('router-4');
+    const first = await reauthRouter({ server: conductor.server, routerId: 'router-4', masterPubPath: join(sb.pkiDir, 'master.pub'), routerTimeoutMs: 15_000 });
+    assert.equal(first.ok, true, first.outcome.message);
+    const rightFinger = await pemFingerFile(join(sb.pkiDir, 'master.pub'));
+    const rogue = new SaltMasterSim({ pkiDir: join(root, 'rogue4/pki'), host: '127.0.0.9', overrides: { auto_accept: true } });
+    await rogue.start();
+    closers.push(() => rogue.stop());
+    const cfg = join(paths.configDir, 'minion');
+    await fsp.writeFile(cfg, (await fsp.readFile(cfg, 'utf8')).replace(/^master: .*$/m, 'master: 127.0.0.9').replace(/^master_port: .*$/m, `master_port: ${rogue.address.port}`));
+    // The same (right) fingerprint again: the cached key is kept, and the impostor answers.
+    const r = await reauthRouter({ server: conductor.server, routerId: 'router-4', fingerprint: rightFinger, routerTimeoutMs: 15_000, ping: masterPing(), confirmPollMs: 200 });
+    assert.equal(r.ok, false, 'cached key = pin and minion up is not success');
+    assert.equal(r.outcome.code, 'REAUTH_FAILED');
+    assert.ok(r.outcome.evidence.some((l) => l.includes('did not authenticate')), r.outcome.evidence.join('\n'));
+    assert.equal(await cachedFingerprint(paths.pkiDir), rightFinger, 'the right key stays cached');
+    assert.notEqual(minionPid(paths.stateDir), undefined, 'Salt keeps retrying instead of exiting 42');
+    assert.equal(minionLastExit(paths.stateDir), undefined);
+  });
+
+  it('stop that returns before the minion exits (sim_stop_delay 1.5 s, stop --no-block): the agent waits, then re-authenticates (F5)', async () => {
+    const { paths } = await staleRouter('router-5', { config: { sim_stop_delay: 1.5 }, stopNoBlock: true });
+    const r = await reauthRouter({ server: conductor.server, routerId: 'router-5', masterPubPath: join(sb.pkiDir, 'master.pub'), routerTimeoutMs: 15_000 });
+    assert.equal(r.ok, true, `${r.outcome.message}\n${r.outcome.evidence.join('\n')}`);
+    assert.notEqual(minionPid(paths.stateDir), undefined, 'a minion runs (a start while the old one lingered would have been a no-op)');
+    await sb.master.waitForMinion('router-5', 15_000);
+  });
+
+  it('after a successful reauth the fleet view and the report say trusted, though the agent connected before the key loss (F3)', async () => {
+    const { agent } = await staleRouter('router-6', { connectFirst: true });
+    await until(() => agent.trust().state === 'stale-master-key', 15_000, 'stale-master-key');
+    assert.equal(agent.trust().expectedFingerprint !== undefined, true, 'the conductor sent its (then current) fingerprint at connect');
+    const r = await reauthRouter({ server: conductor.server, routerId: 'router-6', masterPubPath: join(sb.pkiDir, 'master.pub'), routerTimeoutMs: 15_000 });
+    assert.equal(r.ok, true, r.outcome.message);
+    assert.equal(r.outcome.trust, 'trusted', 'the report');
+    await until(() => conductor.server.fleet().find((e) => e.routerId === 'router-6')?.trust === 'trusted', 15_000, 'the fleet view');
   });
 });

@@ -32,11 +32,14 @@ export async function reauthAction(flags: ReauthFlags, cmd: Command, io: CliIo):
   const { rollback } = await import('../../reauth/rollback.js');
   const { systemClock } = await import('../../../shared/ports/clock.js');
   const { systemRandom } = await import('../../../shared/ports/random.js');
+  const { systemProcessRunner } = await import('../../../shared/ports/process-runner.js');
+  const { saltCallPing } = await import('../../reauth/minion-control.js');
   const facts = resolveRouterFacts(ctx.loaded);
   const a = ctx.config.agent;
   const deps = {
     config: facts.config, pkiDir: facts.pkiDir, logFile: facts.logFile, service: facts.service, clock: systemClock, random: systemRandom,
     journal: new JournalStore(facts.stateDir), logger: ctx.logger, timeoutMs: flags.timeout ?? a.reauthTimeoutMs, settleMs: a.settleMs, pollMs: Math.min(a.pollMs, 250),
+    probe: saltCallPing(systemProcessRunner, facts.saltCall),
   };
   const outcome = flags.rollback
     ? await rollback(deps)
@@ -45,6 +48,7 @@ export async function reauthAction(flags: ReauthFlags, cmd: Command, io: CliIo):
     const lines = [`${outcome.action} ${facts.minionId}: ${outcome.ok ? 'ok' : `FAILED (${outcome.code})`}`];
     if (outcome.message) lines.push(`  ${outcome.message}`);
     if (outcome.cachedFingerprint) lines.push(`  minion now trusts: ${outcome.cachedFingerprint}`);
+    if (outcome.confirmedBy?.length) lines.push(`  confirmed by ${outcome.confirmedBy[0]}`);
     lines.push(`  timings (ms): ${Object.entries(outcome.timings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     if (!outcome.ok && outcome.evidence.length) lines.push('  minion log:', ...outcome.evidence.map((l) => `    ${l}`));
     return lines.join('\n');

@@ -3,6 +3,7 @@
  * minion does to its files and log (reference/salt.md §4.2, §4.4, §10) against a "current master"
  * key held in memory. The real-process simulator is used by the integration tests.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +21,15 @@ const stamp = (level: string, msg: string): string => {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())},${p(d.getMilliseconds(), 3)} [salt.crypt        :1316][${level.padEnd(8)}][4242] ${msg}\n`;
 };
 
+const standIns = new Set<ChildProcess>();
+process.on('exit', () => { for (const p of standIns) p.kill('SIGKILL'); });
+function spawnDaemonStandIn(): ChildProcess {
+  const p = spawn('sleep', ['600'], { stdio: 'ignore' });
+  p.unref();
+  standIns.add(p);
+  return p;
+}
+
 export class FakeMinion implements ServiceControl {
   readonly name = 'salt-minion';
   active = false;
@@ -36,14 +46,41 @@ export class FakeMinion implements ServiceControl {
     await fsp.appendFile(this.root.logFile, stamp(level, msg));
   }
 
+  /** Salt's pid file (`pidfile` in the minion config makeRouterTree writes). */
+  get pidFile(): string { return join(this.root.configDir, '../../var/run/salt-minion.pid'); }
+
+  /** A real process standing for the daemon, so its pid lives exactly while the fake runs. */
+  #proc: ChildProcess | undefined;
+
   async start(): Promise<void> {
     this.calls.push('start');
     this.active = true;
+    await fsp.mkdir(join(this.pidFile, '..'), { recursive: true });
+    this.#proc ??= spawnDaemonStandIn();
+    await fsp.writeFile(this.pidFile, `${this.#proc.pid}\n`); // as the daemon writes its own at start
     await this.attempt();
   }
-  async stop(): Promise<void> { this.calls.push('stop'); this.active = false; }
+  async stop(): Promise<void> {
+    this.calls.push('stop');
+    this.active = false;
+    await fsp.rm(this.pidFile, { force: true });
+    this.#exit();
+  }
+  #exit(): void {
+    const p = this.#proc;
+    this.#proc = undefined;
+    if (p) { p.kill('SIGKILL'); standIns.delete(p); }
+  }
   async restart(): Promise<void> { await this.stop(); await this.start(); }
   async isActive(): Promise<boolean> { return this.active; }
+
+  /** salt-call test.ping: answers only when a master holding the cached key answers. */
+  async probe(): Promise<{ ok: boolean; detail: string[] }> {
+    this.calls.push('probe');
+    const cached = await fsp.readFile(this.keyPath, 'utf8').catch(() => undefined);
+    const ok = this.masterPub !== undefined && cached !== undefined && cleanKey(cached) === cleanKey(this.masterPub);
+    return { ok, detail: ok ? ['local:', '    True'] : ['Unable to sign_in to master: Invalid master key'] };
+  }
 
   /** One sign-in attempt, as the minion makes on start and on retries. */
   async attempt(): Promise<void> {
@@ -63,6 +100,7 @@ export class FakeMinion implements ServiceControl {
     if (pin && pin !== actual) {
       await this.log('CRITICAL', `The specified fingerprint in the master configuration file:\n${pin}\nDoes not match the authenticating master's key:\n${actual}\nVerify that the configured fingerprint matches the fingerprint of the correct master and that this minion is not subject to a man-in-the-middle attack.`);
       this.active = false; // exit 42
+      this.#exit();
     }
   }
 }
@@ -75,7 +113,7 @@ export async function makeRouterTree(dir: string, cachedPub: string | undefined,
   await fsp.mkdir(join(configDir, 'minion.d'), { recursive: true });
   await fsp.mkdir(pkiDir, { recursive: true });
   await fsp.mkdir(join(dir, 'var/log/salt'), { recursive: true });
-  await fsp.writeFile(join(configDir, 'minion'), `master: 127.0.0.2\nid: ${minionId}\n`);
+  await fsp.writeFile(join(configDir, 'minion'), `master: 127.0.0.2\nid: ${minionId}\npidfile: ${join(dir, 'var/run/salt-minion.pid')}\n`);
   await fsp.writeFile(join(configDir, 'minion_id'), minionId);
   await fsp.writeFile(logFile, '');
   if (cachedPub) await fsp.writeFile(join(pkiDir, 'minion_master.pub'), cleanKey(cachedPub));

@@ -33,7 +33,7 @@ describe('router-agent/reauth (file level, fake minion)', () => {
     deps = {
       config: minionConfigPaths(tree.configDir), pkiDir: tree.pkiDir, logFile: tree.logFile, service: minion,
       clock: systemClock, random: systemRandom, journal: new JournalStore(tree.stateDir), logger: nullLogger,
-      timeoutMs: 2_000, settleMs: 40, pollMs: 10,
+      timeoutMs: 2_000, settleMs: 40, pollMs: 10, probe: () => minion.probe(),
     };
   });
   afterEach(() => cleanup());
@@ -45,7 +45,7 @@ describe('router-agent/reauth (file level, fake minion)', () => {
     assert.equal(out.cachedFingerprint, fp);
     assert.equal(await cachedFingerprint(tree.pkiDir), fp);
     assert.equal((await effectiveValue(deps.config, 'master_finger'))?.value, fp);
-    assert.deepEqual(minion.calls, ['stop', 'start']);
+    assert.deepEqual(minion.calls, ['stop', 'start', 'probe']);
     for (const k of ['stopped', 'pinned', 'keyMoved', 'started', 'keyCached', 'confirmed']) assert.equal(typeof out.timings[k], 'number', k);
     const last = await deps.journal.readLast();
     assert.equal(await fsp.readFile(join(last!.runDir, 'minion_master.pub.prev'), 'utf8'), oldMaster.trim(), 'stale key kept for rollback');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFile, writeFile, rename } from 'node:fs/promises';
+import { appendFile, writeFile, rename, rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nullLogger } from '../../../shared/log/logger.js';
 import { systemClock } from '../../../shared/ports/clock.js';
@@ -108,6 +108,95 @@ describe('router-agent/trust', () => {
       minion.active = false;
       assert.equal((await w.refresh()).state, 'minion-down');
       assert.deepEqual(changes, ['stale-master-key', 'trusted', 'stale-master-key', 'minion-down']);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  /** A minion log line as Salt 3006 writes it, stamped at `at` (local time). */
+  const logLine = (at: Date, level: string, msg: string): string => {
+    const p = (n: number, w = 2) => String(n).padStart(w, '0');
+    const d = at;
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())},${p(d.getMilliseconds(), 3)} [salt.crypt        :1353][${level.padEnd(8)}][4242] ${msg}\n`;
+  };
+  const mismatchText = (pin: string, actual: string) => `The specified fingerprint in the master configuration file:\n${pin}\nDoes not match the authenticating master's key:\n${actual}\nVerify that the configured fingerprint matches the fingerprint of the correct master and that this minion is not subject to a man-in-the-middle attack.`;
+  const watcherFor = (tree: Awaited<ReturnType<typeof makeRouterTree>>, minion: FakeMinion) =>
+    new TrustWatcher({ minionId: 'router-1', config: minionConfigPaths(tree.configDir), pkiDir: tree.pkiDir, logFile: tree.logFile, service: minion, clock: systemClock, logger: nullLogger, pollMs: 60_000 });
+
+  it('key change and finger mismatch in one poll: finger-mismatch with the lines, not minion-down without evidence (F2)', async () => {
+    const { dir, cleanup } = await makeTmpDir();
+    try {
+      const oldM = rsaPublicPem();
+      const rogue = rsaPublicPem();
+      const tree = await makeRouterTree(dir, oldM);
+      const minion = new FakeMinion(tree, oldM);
+      await minion.start();
+      const w = watcherFor(tree, minion);
+      assert.equal((await w.start()).state, 'trusted');
+      w.stop();
+      // Between two polls: stopped, pinned to the old key, cached key removed, started against a
+      // rogue master: Salt writes the rogue key, logs the mismatch and exits 42.
+      await minion.stop();
+      await writeFile(join(tree.configDir, 'minion.d', PIN_DROP_IN), `master_finger: '${pemFinger(oldM)}'\n`);
+      await rm(join(tree.pkiDir, 'minion_master.pub'));
+      minion.masterPub = rogue;
+      await minion.start();
+      assert.equal(minion.active, false, 'the fake exited 42');
+      const f = await w.refresh();
+      assert.equal(f.state, 'finger-mismatch');
+      assert.equal(f.minionExit, 42);
+      assert.ok(f.evidence.some((l) => l.includes('The specified fingerprint in the master configuration file:')), f.evidence.join('\n'));
+      assert.ok(f.evidence.includes(pemFinger(rogue)), 'the continuation lines name the refused key');
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('old finger-mismatch line before the last minion start: status says trusted after the operator fixed the pin (F4)', async () => {
+    const { dir, cleanup } = await makeTmpDir();
+    try {
+      const m = rsaPublicPem();
+      const tree = await makeRouterTree(dir, m);
+      const keyPath = join(tree.pkiDir, 'minion_master.pub');
+      const past = Date.now() - 60_000;
+      await utimes(keyPath, new Date(past - 10_000), new Date(past - 10_000));
+      // A minute ago the minion refused this key (a wrong pin) and exited 42.
+      await appendFile(tree.logFile, logLine(new Date(past), 'CRITICAL', mismatchText('aa:bb', pemFinger(m))));
+      const minion = new FakeMinion(tree, m);
+      // The operator fixed the pin and started the minion again; it authenticated (and logged nothing).
+      await writeFile(join(tree.configDir, 'minion.d', PIN_DROP_IN), `master_finger: '${pemFinger(m)}'\n`);
+      await minion.start();
+      assert.equal(minion.active, true);
+      const w = watcherFor(tree, minion); // what `router-agent status` builds: a fresh watcher reading the backlog
+      const f = await w.start();
+      w.stop();
+      assert.equal(f.state, 'trusted', f.evidence.join('\n'));
+      assert.deepEqual(f.evidence, []);
+      // The same line logged after this start still counts (the minion is about to exit).
+      await appendFile(tree.logFile, logLine(new Date(Date.now() + 1000), 'CRITICAL', mismatchText('aa:bb', pemFinger(m))));
+      assert.equal((await w.refresh()).state, 'finger-mismatch');
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('pinned key cached, another master answering: finger-mismatch, not stale (a re-pin would change nothing) (F6)', async () => {
+    const { dir, cleanup } = await makeTmpDir();
+    try {
+      const right = rsaPublicPem();
+      const tree = await makeRouterTree(dir, right);
+      await writeFile(join(tree.configDir, 'minion.d', PIN_DROP_IN), `master_finger: '${pemFinger(right)}'\n`);
+      await utimes(join(tree.pkiDir, 'minion_master.pub'), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+      const minion = new FakeMinion(tree, rsaPublicPem());
+      await minion.start(); // Salt logs "key has changed" and keeps retrying: no exit 42
+      assert.equal(minion.active, true);
+      const w = watcherFor(tree, minion);
+      const f = await w.start();
+      w.stop();
+      assert.equal(f.state, 'finger-mismatch');
+      assert.ok(f.evidence.some((l) => l.includes('The master key has changed')));
+      w.setExpected('11:22');
+      assert.equal((await w.refresh()).state, 'stale-master-key', 'the conductor says a new key is current: re-authenticate');
     } finally {
       await cleanup();
     }

@@ -48,7 +48,7 @@ describe('router-agent/reauth/confirm', () => {
     const tail = new LogTail({ path: tree.logFile });
     await tail.start();
     await minion.start();
-    return confirmAuthenticated({ pkiDir: tree.pkiDir, service: minion, clock: systemClock, tail, fingerprint: pin, timeoutMs: 5_000, settleMs: 40, pollMs: 10 });
+    return confirmAuthenticated({ pkiDir: tree.pkiDir, service: minion, clock: systemClock, tail, fingerprint: pin, timeoutMs: 5_000, settleMs: 40, pollMs: 10, probe: async () => ({ ok: false, detail: ['unexpected'] }) });
   }
 
   // Regression (flaky "rogue master" integration test): the failure was decided from the cached key
