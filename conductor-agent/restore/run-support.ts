@@ -5,6 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
 import { RecoveryError, RestoreError, type ErrorCode } from '../../shared/errors.js';
+import type { Allowlist } from './allowlist.js';
 import type { Journal, JournalPaths } from './journal.js';
 import type { Finding, RestoreReport } from './types.js';
 
@@ -72,13 +73,13 @@ export async function dropRun(paths: JournalPaths, j: Journal): Promise<void> {
  * implementation of the format agreeing with restore's. A real restore does not (it would read the
  * archive twice); its single pass makes the same checks before anything changes.
  */
-export async function independentVerify(archive: string, identityFile: string | undefined): Promise<Finding> {
+export async function independentVerify(archive: string, identityFile: string | undefined, allowlist: Allowlist): Promise<Finding> {
   const { verifyArchive } = await import('../backup/verify.js');
   try {
-    const v = await verifyArchive(archive, { identityFile });
+    const v = await verifyArchive(archive, { identityFile, allowlist });
     return v.ok
       ? { check: 'archive.verify', level: v.status === 'verified' ? 'ok' : 'warn', summary: `backup verify: ${v.status} (${v.members} member(s), sidecar ${v.sidecar})` }
-      : { check: 'archive.verify', level: 'fail', code: 'ARCHIVE_HASH_MISMATCH', summary: `backup verify found ${v.differences.length} difference(s): ${v.differences.slice(0, 3).map((d) => d.message).join('; ')}`, details: { differences: v.differences.slice(0, 20) } };
+      : { check: 'archive.verify', level: 'fail', code: v.differences[0]?.code ?? 'ARCHIVE_HASH_MISMATCH', summary: `backup verify found ${v.differences.length} difference(s): ${v.differences.slice(0, 3).map((d) => d.message).join('; ')}`, details: { differences: v.differences.slice(0, 20) } };
   } catch (err) {
     return { check: 'archive.verify', level: 'fail', code: err instanceof RecoveryError ? err.code : 'ARCHIVE_CORRUPT', summary: `backup verify failed: ${(err as Error).message}` };
   }

@@ -99,7 +99,7 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
       await ports.hooks?.afterPhase?.('staging');
     }
     const staged = await stageArchive({
-      archive: o.archive, root: o.root, config: o.config, staging, owners: ports.owners, identityFile: o.identityFile, targetNode: pre.targetNode, acceptNode: o.node,
+      archive: o.archive, root: o.root, config: o.config, staging, owners: ports.owners, clock: ports.clock, identityFile: o.identityFile, targetNode: pre.targetNode, acceptNode: o.node,
       knownManifest: peek.manifest && peek.manifestBytes ? { bytes: peek.manifestBytes, manifest: peek.manifest } : undefined,
       flush: o.dryRun ? undefined : ports.flush,
     });
@@ -110,7 +110,7 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
     report.plan = staged.plan.summary;
     // Every path only in a dry-run (the operator asked for the plan); a restore reports the summary.
     if (o.dryRun) report.planEntries = staged.plan.entries;
-    if (o.dryRun) report.findings.push(await independentVerify(o.archive, o.identityFile));
+    if (o.dryRun) report.findings.push(await independentVerify(o.archive, o.identityFile, staged.allowlist));
     refuseOnFindings(report.findings, report);
     if (o.dryRun) {
       report.ok = true;
