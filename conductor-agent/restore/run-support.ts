@@ -63,6 +63,19 @@ export async function removeIfEmpty(dirs: string[]): Promise<void> {
   for (const d of dirs) await fsp.rmdir(d).catch(() => undefined);
 }
 
+/**
+ * Remove what a killed run left beside no journal: `run-<id>/` (a whole staging copy, private
+ * keys included) and `dry-run-<id>/` folders. The journal is removed before its run folder (a
+ * journal whose run folder is gone would be unreadable), so a kill between the two leaves an
+ * orphan; call only with the restore lock held and no journal present.
+ */
+export async function removeOrphanRuns(paths: JournalPaths): Promise<string[]> {
+  const names = await fsp.readdir(paths.dir).catch(() => [] as string[]);
+  const orphans = names.filter((n) => /^(dry-)?run-[0-9A-Za-z-]+$/.test(n));
+  for (const n of orphans) await fsp.rm(`${paths.dir}/${n}`, { recursive: true, force: true });
+  return orphans;
+}
+
 export async function dropRun(paths: JournalPaths, j: Journal): Promise<void> {
   await fsp.rm(paths.run(j.id).base, { recursive: true, force: true });
   await fsp.rm(paths.file, { force: true });

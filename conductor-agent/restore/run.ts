@@ -14,7 +14,9 @@ import { underRoot, type ConductorConfig } from '../../shared/config/schema.js';
 import { acquireLock } from '../../shared/fs/lock.js';
 import { changes } from './plan.js';
 import { journalPaths, readJournal, writeJournal, type Journal, type JournalPaths } from './journal.js';
-import { dropRun, independentVerify, journalPresent, missingFolders, newReport, refuseOnFindings, removeIfEmpty, withReport } from './run-support.js';
+import {
+  dropRun, independentVerify, journalPresent, missingFolders, newReport, refuseOnFindings, removeIfEmpty, removeOrphanRuns, withReport,
+} from './run-support.js';
 import { peekArchive } from './peek.js';
 import { resolvePorts, type ResolvedPorts, type RestorePorts } from './ports.js';
 import { preflightTarget } from './preflight.js';
@@ -71,6 +73,8 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
   try {
     const existing = await readJournal(paths);
     if (existing) throw journalPresent(paths, existing);
+    const orphans = await removeOrphanRuns(paths);
+    if (orphans.length) ports.logger.info('removed folders an interrupted restore left', { orphans });
     const t0 = ports.clock.now();
     const peek = await peekArchive(o.archive, { identityFile: o.identityFile });
     report.verified = peek.manifest !== undefined;
