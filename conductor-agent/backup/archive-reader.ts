@@ -13,7 +13,9 @@ import { createGunzip, type Gunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { MANIFEST_NAME, type Manifest } from '../../shared/backup/format.js';
 import type { Allowlist } from '../../shared/backup/file-set.js';
-import { MemberRules, missingMembers, unsafeMember, type CheckedMember, type TargetLookup } from '../../shared/backup/member-rules.js';
+import {
+  MemberRules, missingMembers, unsafeMember, type CheckedMember, type TargetLookup,
+} from '../../shared/backup/member-rules.js';
 import { ArchiveError, RecoveryError } from '../../shared/errors.js';
 import { openArchive, type ArchiveSource } from '../restore/archive-source.js';
 import { manifestIndex, parseManifest } from '../restore/manifest-check.js';
@@ -87,7 +89,9 @@ export async function readArchive(o: ReadArchiveOptions): Promise<ArchiveRead> {
   return new ReaderRun(o, src).run();
 }
 
-const NOTHING_ALLOWED: Allowlist = { files: new Set(), trees: [], privateAreas: [], fileRoots: [], regularFiles: new Set() };
+const NOTHING_ALLOWED: Allowlist = {
+  files: new Set(), trees: [], privateAreas: [], fileRoots: [], regularFiles: new Set(),
+};
 
 /** A manifest (the first member's name) as GNU tar or we write it. */
 const isManifestName = (name: string): boolean => name.replace(/^(\.\/)+/, '') === MANIFEST_NAME;
@@ -121,8 +125,12 @@ class ReaderRun {
       this.parser.on('entry', (e: ReadEntry) => this.onEntry(e));
       this.parser.on('ignoredEntry', (e: ReadEntry) => this.onIgnored(e));
       // strict: node-tar reports every problem as 'warn' or 'error' carrying a tar code.
-      this.parser.on('warn', (code: string, m: string | Error) => this.fail(this.tarProblem(code, m instanceof Error ? m.message : m)));
-      this.parser.on('error', (err: Error & { tarCode?: string }) => this.fail(this.tarProblem(err.tarCode, err.message)));
+      this.parser.on('warn', (code: string, m: string | Error) => {
+        this.fail(this.tarProblem(code, m instanceof Error ? m.message : m));
+      });
+      this.parser.on('error', (err: Error & { tarCode?: string }) => {
+        this.fail(this.tarProblem(err.tarCode, err.message));
+      });
       this.parser.on('end', () => this.onEnd());
       this.src.stream.on('error', (err) => this.fail(err));
       this.gunzip.on('error', (err) => this.fail(err));
@@ -158,7 +166,8 @@ class ReaderRun {
       });
     }
     if (this.uncompressed > l.ratioGraceBytes && this.uncompressed / Math.max(1, this.src.bytesRead()) > l.maxRatio) {
-      return new ArchiveError('ARCHIVE_TOO_LARGE', `the archive expands more than ${l.maxRatio}× (a decompression bomb?)`, {
+      const says = `the archive expands more than ${l.maxRatio}× (a decompression bomb?)`;
+      return new ArchiveError('ARCHIVE_TOO_LARGE', says, {
         details: { reason: 'compression-ratio', limit: l.maxRatio },
         hint: 'Nothing was changed. Raise restore.maxRatio only if you trust this archive.',
       });
@@ -179,7 +188,8 @@ class ReaderRun {
     this.members++;
     let m: CheckedMember;
     try {
-      m = this.rules.check({ name: e.path, type: String(e.type), mode: e.mode ?? 0, size: e.size, linkpath: e.linkpath });
+      const header = { name: e.path, type: String(e.type), mode: e.mode ?? 0, size: e.size, linkpath: e.linkpath };
+      m = this.rules.check(header);
     } catch (err) {
       e.resume();
       return this.refuse(err, e.path);
@@ -198,8 +208,10 @@ class ReaderRun {
   private readManifest(e: ReadEntry): void {
     if (e.size > this.limits.maxManifestBytes) {
       e.resume();
-      return this.fail(new ArchiveError('ARCHIVE_TOO_LARGE', `the manifest is ${e.size} bytes (limit ${this.limits.maxManifestBytes})`, {
-        details: { reason: 'manifest-too-large' }, hint: 'Nothing was changed. Use an archive written by `conductor-agent backup create`.',
+      const says = `the manifest is ${e.size} bytes (limit ${this.limits.maxManifestBytes})`;
+      return this.fail(new ArchiveError('ARCHIVE_TOO_LARGE', says, {
+        details: { reason: 'manifest-too-large' },
+        hint: 'Nothing was changed. Use an archive written by `conductor-agent backup create`.',
       }));
     }
     const chunks: Buffer[] = [];
@@ -221,7 +233,9 @@ class ReaderRun {
   }
 
   private newRules(manifest: Manifest | undefined): MemberRules {
-    return new MemberRules({ allowlist: this.o.allowlist ?? NOTHING_ALLOWED, manifest: manifest ? manifestIndex(manifest) : undefined, target: this.o.target });
+    const allowlist = this.o.allowlist ?? NOTHING_ALLOWED;
+    const index = manifest ? manifestIndex(manifest) : undefined;
+    return new MemberRules({ allowlist, manifest: index, target: this.o.target });
   }
 
   private refuse(err: unknown, member: string | undefined): void {
@@ -246,7 +260,8 @@ class ReaderRun {
     this.settled = true;
     if (this.o.firstOnly) this.stop();
     this.resolve({
-      manifest: this.manifest, manifestBytes: this.manifestBytes, firstMember: this.firstMember, members: this.members, missing,
+      manifest: this.manifest, manifestBytes: this.manifestBytes, firstMember: this.firstMember,
+      members: this.members, missing,
       archiveSha256: this.src.fileSha256(), compressedBytes: this.src.bytesRead(), uncompressedBytes: this.uncompressed,
       encrypted: this.src.encrypted, fileSize: this.src.fileSize,
     });
@@ -262,7 +277,9 @@ class ReaderRun {
     this.failure = err;
     this.settled = true;
     this.stop();
-    this.reject(err instanceof RecoveryError ? err : new ArchiveError('ARCHIVE_CORRUPT', `${this.o.archive} is not a readable gzip'd tar: ${(err as Error).message}`, {
+    if (err instanceof RecoveryError) return this.reject(err);
+    const says = `${this.o.archive} is not a readable gzip'd tar: ${(err as Error).message}`;
+    this.reject(new ArchiveError('ARCHIVE_CORRUPT', says, {
       cause: err, details: { archive: this.o.archive },
       hint: 'Nothing was changed. Check the archive with `conductor-agent backup verify`, or use another backup.',
     }));
@@ -270,9 +287,12 @@ class ReaderRun {
 
   private tarProblem(code: string | undefined, text: string): RecoveryError {
     // A bad first header is no tar at all (a gzip'd text file); a bad later one is a crafted member.
-    if (this.entries > 0 && (code === 'TAR_ENTRY_INVALID' || code === 'TAR_ENTRY_UNSUPPORTED')) return unsafeMember('malformed-header', '?', `malformed tar header (${text})`);
+    if (this.entries > 0 && (code === 'TAR_ENTRY_INVALID' || code === 'TAR_ENTRY_UNSUPPORTED')) {
+      return unsafeMember('malformed-header', '?', `malformed tar header (${text})`);
+    }
     return new ArchiveError('ARCHIVE_CORRUPT', `${this.o.archive}: ${text}`, {
-      details: { tarCode: code }, hint: 'Nothing was changed. The archive is truncated or not a tar: use another backup.',
+      details: { tarCode: code },
+      hint: 'Nothing was changed. The archive is truncated or not a tar: use another backup.',
     });
   }
 }

@@ -30,7 +30,8 @@ import { readArchive, type ArchiveRead } from './archive-reader.js';
 
 export type DifferenceKind =
   | 'sidecar-mismatch' | 'sidecar-invalid' | 'corrupt' | 'decrypt-failed' | 'manifest-invalid' | 'manifest-not-first'
-  | 'member-hash' | 'member-size' | 'member-type' | 'member-mode' | 'member-missing' | 'member-extra' | 'member-duplicate'
+  | 'member-hash' | 'member-size' | 'member-type' | 'member-mode' | 'member-missing' | 'member-extra'
+  | 'member-duplicate'
   | 'member-unsafe' | 'too-large';
 
 export interface Difference {
@@ -84,18 +85,21 @@ const norm = (p: string): string => p.replace(/^(\.\/)+/, '').replace(/\/+$/, ''
 export async function verifyArchive(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   await mustExist(path);
   if (path.endsWith(ENCRYPTED_SUFFIX) && !options.identityFile) {
-    throw new BackupError('BACKUP_ENCRYPTION_FAILED', `${basename(path)} is encrypted: an age identity file is needed to verify it`, {
+    const says = `${basename(path)} is encrypted: an age identity file is needed to verify it`;
+    throw new BackupError('BACKUP_ENCRYPTION_FAILED', says, {
       details: { path }, hint: 'Pass --identity <file> with the private key matching one of backup.encrypt.recipients.',
     });
   }
   const report: VerifyResult = {
-    archive: path, ok: false, status: 'failed', encrypted: path.endsWith(ENCRYPTED_SUFFIX), sidecar: 'missing', members: 0, differences: [], notes: [],
+    archive: path, ok: false, status: 'failed', encrypted: path.endsWith(ENCRYPTED_SUFFIX), sidecar: 'missing',
+    members: 0, differences: [], notes: [],
   };
   const checker = new MemberVerifier(report);
   let read: ArchiveRead | undefined;
   try {
     read = await readArchive({
-      archive: path, identityFile: options.identityFile, allowlist: options.allowlist ?? defaultAllowlist(), visitor: checker.visitor(),
+      archive: path, identityFile: options.identityFile, allowlist: options.allowlist ?? defaultAllowlist(),
+      visitor: checker.visitor(),
     });
   } catch (err) {
     report.differences.push(differenceOf(err));
@@ -113,7 +117,8 @@ async function mustExist(path: string): Promise<void> {
   const st = await fsp.stat(path).catch((err: unknown) => err as Error);
   if (st instanceof Error || !st.isFile()) {
     throw new ArchiveError('ARCHIVE_NOT_FOUND', `archive ${path} does not exist or is not a file`, {
-      cause: st instanceof Error ? st : undefined, details: { path }, hint: 'Give the path of a conductor-backup-….tar.gz (or .tar.gz.age) file.',
+      cause: st instanceof Error ? st : undefined, details: { path },
+      hint: 'Give the path of a conductor-backup-….tar.gz (or .tar.gz.age) file.',
     });
   }
 }
@@ -142,7 +147,10 @@ class MemberVerifier {
   missing(systemPath: string): void {
     if (this.refusedPaths.has(systemPath)) return;
     const name = memberNameFor(systemPath);
-    this.report.differences.push({ kind: 'member-missing', code: 'ARCHIVE_HASH_MISMATCH', reason: 'missing-member', path: name, message: `${name} is in the manifest but not in the archive` });
+    this.report.differences.push({
+      kind: 'member-missing', code: 'ARCHIVE_HASH_MISMATCH', reason: 'missing-member', path: name,
+      message: `${name} is in the manifest but not in the archive`,
+    });
   }
 
   private member(m: CheckedMember, e: ReadEntry): void {
@@ -154,10 +162,18 @@ class MemberVerifier {
     e.on('data', (c: Buffer) => { h.update(c); size += c.length; });
     e.on('end', () => {
       const name = memberNameFor(m.path);
-      const diff = (d: Omit<Difference, 'code' | 'path'>): void => { this.report.differences.push({ ...d, code: 'ARCHIVE_HASH_MISMATCH', path: name }); };
-      if (size !== want.size) diff({ kind: 'member-size', reason: 'member-size', expected: want.size, actual: size, message: `${name} has ${size} bytes, the manifest says ${want.size}` });
+      const diff = (d: Omit<Difference, 'code' | 'path'>): void => {
+        this.report.differences.push({ ...d, code: 'ARCHIVE_HASH_MISMATCH', path: name });
+      };
+      if (size !== want.size) {
+        const message = `${name} has ${size} bytes, the manifest says ${want.size}`;
+        diff({ kind: 'member-size', reason: 'member-size', expected: want.size, actual: size, message });
+      }
       const got = h.digest('hex');
-      if (got !== want.sha256) diff({ kind: 'member-hash', reason: 'member-hash', expected: want.sha256!, actual: got, message: `${name} does not match its SHA-256 in the manifest` });
+      if (got !== want.sha256) {
+        const message = `${name} does not match its SHA-256 in the manifest`;
+        diff({ kind: 'member-hash', reason: 'member-hash', expected: want.sha256!, actual: got, message });
+      }
     });
   }
 }
@@ -169,11 +185,16 @@ const KIND_OF_REASON: Record<string, DifferenceKind> = {
 
 /** A refusal (or a read that failed) as a difference with restore's code. */
 function differenceOf(err: unknown, member?: string): Difference {
-  if (!(err instanceof RecoveryError)) return { kind: 'corrupt', code: 'ARCHIVE_CORRUPT', message: `reading the archive failed: ${(err as Error).message}` };
+  if (!(err instanceof RecoveryError)) {
+    const message = `reading the archive failed: ${(err as Error).message}`;
+    return { kind: 'corrupt', code: 'ARCHIVE_CORRUPT', message };
+  }
   const reason = typeof err.details.reason === 'string' ? err.details.reason : undefined;
   const path = member !== undefined ? norm(member) : undefined;
   const base = { code: err.code, ...(reason ? { reason } : {}), ...(path ? { path } : {}), message: err.message };
-  if (path && basename(path) === MANIFEST_NAME && err.code === 'ARCHIVE_UNSAFE_MEMBER') return { ...base, kind: 'manifest-not-first' };
+  if (path && basename(path) === MANIFEST_NAME && err.code === 'ARCHIVE_UNSAFE_MEMBER') {
+    return { ...base, kind: 'manifest-not-first' };
+  }
   if (err.code === 'ARCHIVE_MANIFEST_INVALID') return { ...base, kind: 'manifest-invalid' };
   if (err.code === 'BACKUP_ENCRYPTION_FAILED') return { ...base, kind: 'decrypt-failed' };
   if (err.code === 'ARCHIVE_CORRUPT') return { ...base, kind: 'corrupt' };
@@ -195,7 +216,10 @@ async function checkSidecar(path: string, report: VerifyResult): Promise<void> {
     side = await readSidecar(path);
   } catch (err) {
     report.sidecar = 'invalid';
-    report.differences.push({ kind: 'sidecar-invalid', code: 'ARCHIVE_HASH_MISMATCH', reason: 'sidecar-invalid', message: (err as Error).message });
+    const message = (err as Error).message;
+    report.differences.push({
+      kind: 'sidecar-invalid', code: 'ARCHIVE_HASH_MISMATCH', reason: 'sidecar-invalid', message,
+    });
     return;
   }
   if (side === undefined) {
@@ -204,7 +228,8 @@ async function checkSidecar(path: string, report: VerifyResult): Promise<void> {
   } else if (side !== report.sha256) {
     report.sidecar = 'mismatch';
     report.differences.push({
-      kind: 'sidecar-mismatch', code: 'ARCHIVE_HASH_MISMATCH', reason: 'sidecar-mismatch', expected: side, actual: report.sha256,
+      kind: 'sidecar-mismatch', code: 'ARCHIVE_HASH_MISMATCH', reason: 'sidecar-mismatch',
+      expected: side, actual: report.sha256,
       message: `the archive's SHA-256 does not match ${name}`,
     });
   } else report.sidecar = 'ok';
@@ -216,7 +241,8 @@ function summarise(report: VerifyResult, manifest: Manifest | undefined, options
     report.manifest = { ...head, entryCount: entries.length };
     if (options.keepEntries) report.entries = entries;
   } else if (!report.differences.some((d) => d.kind === 'manifest-invalid')) {
-    report.notes.push('no manifest: unverified (an archive made by hand, e.g. with the seed\'s tar -czf); it reads as a gzip\'d tar');
+    report.notes.push("no manifest: unverified (an archive made by hand, e.g. with the seed's tar -czf); "
+      + "it reads as a gzip'd tar");
   }
   report.ok = report.differences.length === 0;
   report.status = !report.ok ? 'failed' : manifest ? 'verified' : 'unverified';

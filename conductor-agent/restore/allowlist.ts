@@ -4,7 +4,9 @@
  * allowlist comes from configuration, never from the archive: an archive (and its manifest) is
  * untrusted input.
  */
-import { allowlistOf, fileSetConfigOf, type Allowlist, type FileSetConfigSource } from '../../shared/backup/file-set.js';
+import {
+  allowlistOf, fileSetConfigOf, type Allowlist, type FileSetConfigSource,
+} from '../../shared/backup/file-set.js';
 
 export { isAllowed, isAncestorOfAllowed, type Allowlist } from '../../shared/backup/file-set.js';
 
@@ -18,7 +20,8 @@ export interface AllowlistInput {
 
 /** Build the allowlist from explicit paths. */
 export function buildAllowlist(input: AllowlistInput): Allowlist {
-  return allowlistOf({ pkiDir: input.pkiDir, stateDir: input.stateDir, rotationsDir: input.rotationsDir, restoreExtraPaths: input.extraPaths ?? [] });
+  const { pkiDir, stateDir, rotationsDir } = input;
+  return allowlistOf({ pkiDir, stateDir, rotationsDir, restoreExtraPaths: input.extraPaths ?? [] });
 }
 
 /** The allowlist for a loaded configuration (file set + backup.extraPaths + restore.extraPaths). */

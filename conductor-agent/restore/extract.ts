@@ -204,7 +204,8 @@ class StagingSink {
       if (wrong) return this.fail(wrong);
       if (json) this.checkJson(json, s, m, written);
       const early = this.o.earlyWriteback === true && written >= EARLY_WRITEBACK_BYTES;
-      this.writer.push({ op: 'close', uid: s.uid, gid: s.gid, mode: s.mode, mtime: s.mtime, ...(early ? { report: this.staged(s.path) } : {}) });
+      const report = early ? { report: this.staged(s.path) } : {};
+      this.writer.push({ op: 'close', uid: s.uid, gid: s.gid, mode: s.mode, mtime: s.mtime, ...report });
     });
   }
 
@@ -224,7 +225,8 @@ class StagingSink {
   /** After the read: folder modes (last: a 0500 folder set early would refuse its own children), writes, JSON. */
   async finish(): Promise<void> {
     for (const d of [...this.dirsToFinish].reverse()) {
-      this.writer.push({ op: 'dirmeta', path: this.staged(d.path), uid: d.uid, gid: d.gid, mode: d.mode, mtime: d.mtime });
+      const { uid, gid, mode, mtime } = d;
+      this.writer.push({ op: 'dirmeta', path: this.staged(d.path), uid, gid, mode, mtime });
     }
     try {
       await this.writer.finish();
@@ -233,7 +235,9 @@ class StagingSink {
     }
     await Promise.all(this.pendingJson);
     // Hard links share their target's content (a JSON-checked target's hash is known now).
-    for (const mem of this.members) if (mem.kind === 'hardlink' && mem.linkTarget) mem.sha256 = this.byPath.get(mem.linkTarget)?.sha256;
+    for (const mem of this.members) {
+      if (mem.kind === 'hardlink' && mem.linkTarget) mem.sha256 = this.byPath.get(mem.linkTarget)?.sha256;
+    }
   }
 
   async abort(): Promise<void> {

@@ -19,10 +19,11 @@ export interface Peek {
 }
 
 /** Read the first member of `archive`. Throws ARCHIVE_* errors for unreadable archives and manifests. */
-export async function peekArchive(archive: string, options: { identityFile?: string | undefined; maxManifestBytes?: number } = {}): Promise<Peek> {
-  const first = await readArchive({
-    archive, identityFile: options.identityFile, firstOnly: true, limits: { maxManifestBytes: options.maxManifestBytes },
-  });
+export async function peekArchive(
+  archive: string, options: { identityFile?: string | undefined; maxManifestBytes?: number } = {},
+): Promise<Peek> {
+  const limits = { maxManifestBytes: options.maxManifestBytes };
+  const first = await readArchive({ archive, identityFile: options.identityFile, firstOnly: true, limits });
   const { manifest } = first;
   let estimate = first.fileSize;
   if (manifest) estimate = manifest.entries.reduce((s, e) => s + e.size + 1024, 0);

@@ -5,7 +5,6 @@
  * stop 128T (+ salt-master) → keep old files → apply → start → post-verify → done, or roll back.
  * `resumeRestore` / `rollbackRestore` finish or undo a run interrupted at any point.
  */
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
@@ -90,7 +89,7 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
         });
       }
     }
-    const id = `${new Date(ports.clock.now()).toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+    const id = `${new Date(ports.clock.now()).toISOString().replace(/[-:.]/g, '')}-${ports.random.bytes(3).toString('hex')}`;
     const run = paths.run(id);
     staging = o.dryRun ? `${paths.dir}/dry-run-${id}` : run.staging;
     if (!o.dryRun) {

@@ -74,7 +74,11 @@ const under = (p: string, dir: string): boolean => p === dir || p.startsWith(dir
 export function conductorFileSet(c: FileSetConfig): FileSetItem[] {
   const pki = clean(c.pkiDir);
   const f = CONDUCTOR_FILES;
-  const rotations = c.rotationsDir !== undefined && !under(clean(c.rotationsDir), clean(c.stateDir)) ? [clean(c.rotationsDir)] : [];
+  const ownRotations = c.rotationsDir !== undefined && !under(clean(c.rotationsDir), clean(c.stateDir));
+  const rotations = ownRotations ? [clean(c.rotationsDir!)] : [];
+  const check = (systemPath: string, kind: 'file' | 'dir', why: string): FileSetItem => ({
+    systemPath, required: true, kind, why, role: 'check',
+  });
   return [
     { systemPath: f.globalInit, required: true, kind: 'file', why: 'conductor identity (global.init)', role: 'take' },
     { systemPath: f.localInit, required: true, kind: 'file', why: 'node identity (local.init)', role: 'take' },
@@ -82,20 +86,24 @@ export function conductorFileSet(c: FileSetConfig): FileSetItem[] {
     { systemPath: f.userRunning, required: true, kind: 'file', why: 'user configuration', role: 'take' },
     // The whole pki folder (master_sign.*, minions_pre/, minions_rejected/, minions_denied/ too).
     { systemPath: pki, required: true, kind: 'dir', why: 'Salt master pki folder', role: 'take', private: true },
-    { systemPath: join(pki, MASTER_PKI.privateKey), required: true, kind: 'file', why: 'Salt master private key', role: 'check' },
-    { systemPath: join(pki, MASTER_PKI.publicKey), required: true, kind: 'file', why: 'Salt master public key', role: 'check' },
-    { systemPath: join(pki, MASTER_PKI.accepted), required: true, kind: 'dir', why: 'accepted minion keys', role: 'check' },
+    check(join(pki, MASTER_PKI.privateKey), 'file', 'Salt master private key'),
+    check(join(pki, MASTER_PKI.publicKey), 'file', 'Salt master public key'),
+    check(join(pki, MASTER_PKI.accepted), 'dir', 'accepted minion keys'),
     { systemPath: f.configExports, required: false, kind: 'dir', why: 'exported configurations', role: 'take' },
     { systemPath: f.srvSalt, required: false, kind: 'dir', why: 'custom Salt states', role: 'take', fileRoot: true },
     { systemPath: f.srvPillar, required: false, kind: 'dir', why: 'custom Salt pillars', role: 'take', fileRoot: true },
     // Our backups keep a real /svr/salt folder under its own name (seed archives map it to /srv/salt).
-    { systemPath: f.svrSalt, required: false, kind: 'dir', why: "the seed's /svr/salt folder", role: 'take', fileRoot: true },
+    {
+      systemPath: f.svrSalt, required: false, kind: 'dir', why: "the seed's /svr/salt folder", role: 'take',
+      fileRoot: true,
+    },
     {
       systemPath: clean(c.stateDir), required: false, kind: 'dir', role: 'take', private: true,
       why: 'conductor-agent state (signing key, TLS key, router registry, kept key rotations)',
     },
     ...rotations.map((p): FileSetItem => ({
-      systemPath: p, required: false, kind: 'dir', why: 'kept master-key rotations (keys.rotationsDir)', role: 'take', private: true,
+      systemPath: p, required: false, kind: 'dir', why: 'kept master-key rotations (keys.rotationsDir)', role: 'take',
+      private: true,
     })),
     ...(c.extraPaths ?? []).map((p): FileSetItem => ({
       systemPath: clean(p), required: true, kind: 'any', why: 'backup.extraPaths', role: 'take',
@@ -122,7 +130,10 @@ export function allowlistOf(c: FileSetConfig): Allowlist {
   const all = conductorFileSet(c);
   const items = all.filter((i) => i.role === 'take');
   const files = new Set(items.filter((i) => i.kind === 'file').map((i) => i.systemPath));
-  const trees = [...items.filter((i) => i.kind !== 'file').map((i) => i.systemPath), ...(c.restoreExtraPaths ?? []).map(clean)];
+  const trees = [
+    ...items.filter((i) => i.kind !== 'file').map((i) => i.systemPath),
+    ...(c.restoreExtraPaths ?? []).map(clean),
+  ];
   return {
     files,
     trees,
@@ -152,7 +163,9 @@ export function isAncestorOfAllowed(list: Allowlist, systemPath: string): boolea
 /** The private area holding `systemPath` (the innermost), or undefined. */
 export function privateAreaOf(list: Allowlist, systemPath: string): string | undefined {
   let best: string | undefined;
-  for (const a of list.privateAreas) if (under(systemPath, a) && (best === undefined || a.length > best.length)) best = a;
+  for (const a of list.privateAreas) {
+    if (under(systemPath, a) && (best === undefined || a.length > best.length)) best = a;
+  }
   return best;
 }
 

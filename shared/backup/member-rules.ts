@@ -33,7 +33,9 @@ export type UnsafeReason =
   | 'malformed-header' | 'unexpected-member' | 'type-mismatch' | 'mode-mismatch' | 'unsupported-type';
 
 /** An ARCHIVE_UNSAFE_MEMBER error naming the member and the reason. */
-export function unsafeMember(reason: UnsafeReason, member: string, message: string, extra: Record<string, unknown> = {}): ArchiveError {
+export function unsafeMember(
+  reason: UnsafeReason, member: string, message: string, extra: Record<string, unknown> = {},
+): ArchiveError {
   return new ArchiveError('ARCHIVE_UNSAFE_MEMBER', `refusing archive member ${JSON.stringify(member)}: ${message}`, {
     details: { member, reason, ...extra },
     hint: 'Nothing was changed. Restore only archives made by `conductor-agent backup create` or the seed procedure; '
@@ -128,8 +130,8 @@ export interface CheckedMember {
 }
 
 const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
-const kindOfType = (type: string): MemberKind | undefined =>
-  type === 'Directory' ? 'dir' : FILE_TYPES.has(type) ? 'file' : type === 'SymbolicLink' ? 'symlink' : type === 'Link' ? 'hardlink' : undefined;
+const KIND_OF_TYPE: Record<string, MemberKind> = { Directory: 'dir', SymbolicLink: 'symlink', Link: 'hardlink' };
+const kindOfType = (type: string): MemberKind | undefined => (FILE_TYPES.has(type) ? 'file' : KIND_OF_TYPE[type]);
 const under = (p: string, dir: string): boolean => p === dir || p.startsWith(dir === '/' ? '/' : dir + '/');
 
 /**
@@ -180,15 +182,21 @@ export class MemberRules {
 
   /** Check one member; returns it as restore must write it. */
   check(h: MemberHeader): CheckedMember {
-    if (posix.basename(h.name) === MANIFEST_NAME) throw unsafeMember('unexpected-member', h.name, 'a manifest that is not the first member');
+    if (posix.basename(h.name) === MANIFEST_NAME) {
+      throw unsafeMember('unexpected-member', h.name, 'a manifest that is not the first member');
+    }
     const path = systemPathOfMember(h.name, { seedArchive: this.seedArchive });
-    if (this.seen.has(path)) throw unsafeMember('duplicate-member', h.name, 'the archive holds this path twice (a later copy would overwrite the first)');
+    if (this.seen.has(path)) {
+      const says = 'the archive holds this path twice (a later copy would overwrite the first)';
+      throw unsafeMember('duplicate-member', h.name, says);
+    }
     const kind = this.kindOf(h);
     this.checkParents(h.name, path);
     const entry = this.checkManifest(h, path, kind);
     this.checkAllowed(h.name, path, kind);
     const recordedMode = (entry?.mode ?? h.mode) & 0o1777;
-    const m: CheckedMember = { path, kind, size: kind === 'file' ? h.size : 0, mode: safeMode(this.o.allowlist, path, kind, recordedMode), recordedMode, entry };
+    const mode = safeMode(this.o.allowlist, path, kind, recordedMode);
+    const m: CheckedMember = { path, kind, size: kind === 'file' ? h.size : 0, mode, recordedMode, entry };
     if (kind === 'symlink') this.checkSymlink(h, m);
     if (kind === 'hardlink') this.checkHardlink(h, m);
     this.record(m);
@@ -206,8 +214,12 @@ export class MemberRules {
   }
 
   private kindOf(h: MemberHeader): MemberKind {
-    if (h.type === 'CharacterDevice' || h.type === 'BlockDevice' || h.type === 'FIFO') throw unsafeMember('device-or-fifo', h.name, `a ${h.type} entry`);
-    if (h.mode & 0o6000) throw unsafeMember('setuid-setgid', h.name, `mode ${h.mode.toString(8)} has setuid/setgid bits`);
+    if (h.type === 'CharacterDevice' || h.type === 'BlockDevice' || h.type === 'FIFO') {
+      throw unsafeMember('device-or-fifo', h.name, `a ${h.type} entry`);
+    }
+    if (h.mode & 0o6000) {
+      throw unsafeMember('setuid-setgid', h.name, `mode ${h.mode.toString(8)} has setuid/setgid bits`);
+    }
     const kind = kindOfType(h.type);
     if (kind === undefined) throw unsafeMember('unsupported-type', h.name, `entry type ${h.type} is not restorable`);
     return kind;
@@ -224,7 +236,9 @@ export class MemberRules {
       const s = this.seen.get(d);
       if (s?.kind === 'symlink') throw unsafeMember('through-symlink', name, `the path goes through the symlink ${d}`);
       if (s?.kind === 'dir' || !isAllowed(list, d) || list.trees.includes(d)) continue;
-      if (this.onTarget(d)?.kind === 'symlink') throw unsafeMember('through-symlink', name, `the path goes through ${d}, a symlink on the target`);
+      if (this.onTarget(d)?.kind === 'symlink') {
+        throw unsafeMember('through-symlink', name, `the path goes through ${d}, a symlink on the target`);
+      }
     }
   }
 
@@ -236,7 +250,8 @@ export class MemberRules {
       throw unsafeMember('type-mismatch', h.name, `the manifest says ${e.type}, the archive holds ${h.type}`, { path });
     }
     if ((h.mode & 0o7777) !== (e.mode & 0o7777)) {
-      throw unsafeMember('mode-mismatch', h.name, `the tar header says mode ${h.mode.toString(8)}, the manifest ${e.mode.toString(8)}`, {
+      const says = `the tar header says mode ${h.mode.toString(8)}, the manifest ${e.mode.toString(8)}`;
+      throw unsafeMember('mode-mismatch', h.name, says, {
         path, headerMode: h.mode & 0o7777, manifestMode: e.mode & 0o7777,
       });
     }
@@ -247,7 +262,8 @@ export class MemberRules {
   private checkAllowed(name: string, path: string, kind: MemberKind): void {
     const list = this.o.allowlist;
     if (list.regularFiles.has(path) && kind !== 'file' && kind !== 'hardlink') {
-      throw unsafeMember('type-mismatch', name, `${path} must be a regular file, the archive holds a ${kind}`, { path });
+      const says = `${path} must be a regular file, the archive holds a ${kind}`;
+      throw unsafeMember('type-mismatch', name, says, { path });
     }
     if (isAllowed(list, path) || (kind === 'dir' && isAncestorOfAllowed(list, path))) return;
     throw unsafeMember('outside-allowlist', name, `${path} is not in the restore set`, { path });
@@ -256,7 +272,9 @@ export class MemberRules {
   private checkSymlink(h: MemberHeader, m: CheckedMember): void {
     const target = h.linkpath ?? '';
     if (target === '') throw unsafeMember('link-escape', h.name, 'a symlink with an empty target');
-    if (this.parents.has(m.path)) throw unsafeMember('through-symlink', h.name, 'a symlink in place of a folder that earlier members are in');
+    if (this.parents.has(m.path)) {
+      throw unsafeMember('through-symlink', h.name, 'a symlink in place of a folder that earlier members are in');
+    }
     m.linkTarget = target;
     this.checkLinkAt(h.name, m.path, target);
   }
@@ -277,29 +295,36 @@ export class MemberRules {
     const t = this.seen.get(targetPath);
     const detail = { linkpath: h.linkpath };
     if (!t || t.kind !== 'file' || !isAllowed(this.o.allowlist, targetPath)) {
-      throw unsafeMember('link-escape', h.name, `hard link to ${h.linkpath} is not an earlier file in the restore set`, detail);
+      const says = `hard link to ${h.linkpath} is not an earlier file in the restore set`;
+      throw unsafeMember('link-escape', h.name, says, detail);
     }
     this.checkLinkRules(h.name, m.path, targetPath, `hard link to ${h.linkpath}`, detail);
     m.linkTarget = targetPath;
   }
 
   /** Private areas and Salt file roots, for any link from `path` that lands on `resolved`. */
-  private checkLinkRules(name: string, path: string, resolved: string, what: string, detail: Record<string, unknown>): void {
+  private checkLinkRules(
+    name: string, path: string, resolved: string, what: string, detail: Record<string, unknown>,
+  ): void {
     const list = this.o.allowlist;
-    const area = privateAreaOf(list, path) ?? privateAreaOf(list, resolved) ?? list.privateAreas.find((a) => under(a, resolved));
+    const holding = list.privateAreas.find((a) => under(a, resolved));
+    const area = privateAreaOf(list, path) ?? privateAreaOf(list, resolved) ?? holding;
     if (area !== undefined) {
-      throw unsafeMember('link-private-area', name, `${what}: no link may live in or point into the private folder ${area}`, { ...detail, area });
+      const says = `${what}: no link may live in or point into the private folder ${area}`;
+      throw unsafeMember('link-private-area', name, says, { ...detail, area });
     }
     const root = fileRootOf(list, path);
     if (root !== undefined && fileRootOf(list, resolved) === undefined) {
-      throw unsafeMember('link-leaves-file-root', name, `${what} leaves the Salt file roots (the fileserver would serve it from ${root})`, detail);
+      const says = `${what} leaves the Salt file roots (the fileserver would serve it from ${root})`;
+      throw unsafeMember('link-leaves-file-root', name, says, detail);
     }
   }
 
   private record(m: CheckedMember): void {
     if (m.kind === 'symlink') {
       // A new symlink can change where an earlier one lands (`a -> b/x` before `b -> /etc`).
-      for (const p of this.symlinks) this.checkLinkAt(p, p, this.seen.get(p)!.linkTarget!, (q) => (q === m.path ? m.linkTarget : undefined));
+      const withNew: SymlinkAt = (q) => (q === m.path ? m.linkTarget : undefined);
+      for (const p of this.symlinks) this.checkLinkAt(p, p, this.seen.get(p)!.linkTarget!, withNew);
       this.symlinks.push(m.path);
     }
     this.seen.set(m.path, { kind: m.kind, ...(m.linkTarget !== undefined ? { linkTarget: m.linkTarget } : {}) });
@@ -322,25 +347,33 @@ export class MemberRules {
 }
 
 export function memberTooLarge(member: string, size: number, expected: number): ArchiveError {
-  return new ArchiveError('ARCHIVE_TOO_LARGE', `member ${member} is ${size} bytes, larger than the ${expected} the manifest records`, {
+  const says = `member ${member} is ${size} bytes, larger than the ${expected} the manifest records`;
+  return new ArchiveError('ARCHIVE_TOO_LARGE', says, {
     details: { member, reason: 'member-larger-than-manifest', size, expected },
     hint: 'Nothing was changed. The archive was altered: use another backup.',
   });
 }
 
 /** A member's content against its manifest entry: undefined when it agrees. */
-export function contentDisagreement(path: string, e: ManifestEntry | undefined, size: number, sha256: string | undefined): ArchiveError | undefined {
+export function contentDisagreement(
+  path: string, e: ManifestEntry | undefined, size: number, sha256: string | undefined,
+): ArchiveError | undefined {
   if (!e || e.type !== 'file' || (size === e.size && (sha256 === undefined || sha256 === e.sha256))) return undefined;
   const hashes = sha256 ? `, sha256 ${sha256.slice(0, 12)}…/${e.sha256?.slice(0, 12)}…` : '';
-  return new ArchiveError('ARCHIVE_HASH_MISMATCH', `${path} does not match the manifest (size ${size}/${e.size}${hashes})`, {
-    details: { path, reason: size !== e.size ? 'member-size' : 'member-hash', expected: e.sha256, actual: sha256, expectedSize: e.size, actualSize: size },
+  const says = `${path} does not match the manifest (size ${size}/${e.size}${hashes})`;
+  return new ArchiveError('ARCHIVE_HASH_MISMATCH', says, {
+    details: {
+      path, reason: size !== e.size ? 'member-size' : 'member-hash', expected: e.sha256, actual: sha256,
+      expectedSize: e.size, actualSize: size,
+    },
     hint: 'Nothing was changed. The archive is damaged or was altered: use another backup.',
   });
 }
 
 /** The error for manifest entries the archive lacks. */
 export function missingMembers(missing: readonly string[]): ArchiveError {
-  return new ArchiveError('ARCHIVE_HASH_MISMATCH', `${missing.length} member(s) listed in the manifest are missing from the archive (first: ${missing[0]})`, {
+  const says = `${missing.length} member(s) listed in the manifest are missing from the archive (first: ${missing[0]})`;
+  return new ArchiveError('ARCHIVE_HASH_MISMATCH', says, {
     details: { reason: 'missing-member', missing: missing.slice(0, 20) },
     hint: 'Nothing was changed. The archive is truncated or was altered: use another backup.',
   });
