@@ -26,13 +26,15 @@ import type { CheckedMember } from '../../shared/backup/member-rules.js';
 import { conductorSchema } from '../../shared/config/schema.js';
 import { ArchiveError, BackupError, RecoveryError } from '../../shared/errors.js';
 import { readSidecar } from '../restore/archive-source.js';
+import type { AsyncJsonCheck } from '../restore/json-check-async.js';
 import { readArchive, type ArchiveRead } from './archive-reader.js';
+import { ContentChecks } from './verify-content.js';
 
 export type DifferenceKind =
   | 'sidecar-mismatch' | 'sidecar-invalid' | 'corrupt' | 'decrypt-failed' | 'manifest-invalid' | 'manifest-not-first'
   | 'member-hash' | 'member-size' | 'member-type' | 'member-mode' | 'member-missing' | 'member-extra'
   | 'member-duplicate'
-  | 'member-unsafe' | 'too-large';
+  | 'member-unsafe' | 'too-large' | 'content';
 
 export interface Difference {
   kind: DifferenceKind;
@@ -94,14 +96,16 @@ export async function verifyArchive(path: string, options: VerifyOptions = {}): 
     archive: path, ok: false, status: 'failed', encrypted: path.endsWith(ENCRYPTED_SUFFIX), sidecar: 'missing',
     members: 0, differences: [], notes: [],
   };
-  const checker = new MemberVerifier(report);
+  const allowlist = options.allowlist ?? defaultAllowlist();
+  const checker = new MemberVerifier(report, allowlist);
   let read: ArchiveRead | undefined;
   try {
     read = await readArchive({
-      archive: path, identityFile: options.identityFile, allowlist: options.allowlist ?? defaultAllowlist(),
-      visitor: checker.visitor(),
+      archive: path, identityFile: options.identityFile, allowlist, visitor: checker.visitor(),
     });
+    await checker.settle(read.manifest);
   } catch (err) {
+    checker.abort();
     report.differences.push(differenceOf(err));
   }
   report.encrypted = read?.encrypted ?? report.encrypted;
@@ -129,7 +133,12 @@ const defaultAllowlist = (): Allowlist => allowlistOf(fileSetConfigOf(conductorS
 class MemberVerifier {
   count = 0;
   private readonly refusedPaths = new Set<string>();
-  constructor(private readonly report: VerifyResult) {}
+  private readonly pending: Promise<void>[] = [];
+  private readonly json: AsyncJsonCheck[] = [];
+  private readonly content: ContentChecks;
+  constructor(private readonly report: VerifyResult, allowlist: Allowlist) {
+    this.content = new ContentChecks(allowlist);
+  }
 
   visitor() {
     return {
@@ -138,6 +147,7 @@ class MemberVerifier {
         this.count++;
         const d = differenceOf(err, member);
         if (d.path) this.refusedPaths.add(systemPathFor(d.path));
+        if (d.path) this.content.refused(systemPathFor(d.path));
         this.report.differences.push(d);
         return 'continue';
       },
@@ -155,26 +165,55 @@ class MemberVerifier {
 
   private member(m: CheckedMember, e: ReadEntry): void {
     this.count++;
-    const want = m.entry;
-    if (m.kind !== 'file' || !want) return void e.resume();
-    const h = createHash('sha256');
+    if (m.kind !== 'file') return void e.resume();
+    const json = this.content.datastore(m.path, m.size);
+    if (json) this.json.push(json);
+    const kept: Buffer[] | undefined = this.content.wants(m.path, m.size) ? [] : undefined;
+    // The JSON worker hashes a datastore on its own core; other members are hashed here.
+    const h = json?.hashes ? undefined : createHash('sha256');
     let size = 0;
-    e.on('data', (c: Buffer) => { h.update(c); size += c.length; });
-    e.on('end', () => {
-      const name = memberNameFor(m.path);
-      const diff = (d: Omit<Difference, 'code' | 'path'>): void => {
-        this.report.differences.push({ ...d, code: 'ARCHIVE_HASH_MISMATCH', path: name });
-      };
-      if (size !== want.size) {
-        const message = `${name} has ${size} bytes, the manifest says ${want.size}`;
-        diff({ kind: 'member-size', reason: 'member-size', expected: want.size, actual: size, message });
-      }
-      const got = h.digest('hex');
-      if (got !== want.sha256) {
-        const message = `${name} does not match its SHA-256 in the manifest`;
-        diff({ kind: 'member-hash', reason: 'member-hash', expected: want.sha256!, actual: got, message });
-      }
+    e.on('data', (c: Buffer) => {
+      size += c.length;
+      h?.update(c);
+      json?.write(c);
+      kept?.push(c);
     });
+    e.on('end', () => {
+      if (kept) this.content.keep(m.path, Buffer.concat(kept));
+      const sha = json ? this.content.checked(m.path, json) : Promise.resolve(h!.digest('hex'));
+      this.pending.push(sha.then((got) => this.compare(m, size, got ?? h?.digest('hex'))));
+    });
+  }
+
+  private compare(m: CheckedMember, size: number, got: string | undefined): void {
+    const want = m.entry;
+    if (!want) return;
+    const name = memberNameFor(m.path);
+    const diff = (d: Omit<Difference, 'code' | 'path'>): void => {
+      this.report.differences.push({ ...d, code: 'ARCHIVE_HASH_MISMATCH', path: name });
+    };
+    if (size !== want.size) {
+      const message = `${name} has ${size} bytes, the manifest says ${want.size}`;
+      diff({ kind: 'member-size', reason: 'member-size', expected: want.size, actual: size, message });
+    }
+    if (got !== want.sha256) {
+      const message = `${name} does not match its SHA-256 in the manifest`;
+      diff({ kind: 'member-hash', reason: 'member-hash', expected: want.sha256!, actual: got ?? '', message });
+    }
+  }
+
+  /** After a complete read: member hashes from the JSON workers, then the content checks. */
+  async settle(manifest: Manifest | undefined): Promise<void> {
+    await Promise.all(this.pending);
+    for (const p of await this.content.problems(manifest)) {
+      const path = p.path ? { path: memberNameFor(p.path) } : {};
+      this.report.differences.push({ kind: 'content', code: p.code, reason: p.reason, ...path, message: p.message });
+    }
+  }
+
+  /** After a failed read: stop the JSON workers. */
+  abort(): void {
+    for (const j of this.json) j.abort();
   }
 }
 
