@@ -235,7 +235,9 @@ export class MemberRules {
     for (let d = posix.dirname(path); d !== '/'; d = posix.dirname(d)) {
       const s = this.seen.get(d);
       if (s?.kind === 'symlink') throw unsafeMember('through-symlink', name, `the path goes through the symlink ${d}`);
-      if (s?.kind === 'dir' || !isAllowed(list, d) || list.trees.includes(d)) continue;
+      // An accepted folder's own ancestors were checked with it, and no symlink may replace them since.
+      if (s?.kind === 'dir') break;
+      if (!isAllowed(list, d) || list.trees.includes(d)) continue;
       if (this.onTarget(d)?.kind === 'symlink') {
         throw unsafeMember('through-symlink', name, `the path goes through ${d}, a symlink on the target`);
       }
