@@ -60,7 +60,16 @@ export async function readIdentities(identityFile: string): Promise<string[]> {
 /** Decrypt a stream of an age file with the identities; the header is checked before this resolves. */
 export async function decryptStream(input: Readable, identities: readonly string[]): Promise<Readable> {
   const dec = new (await loadAge()).Decrypter();
-  for (const id of identities) dec.addIdentity(id);
+  try {
+    for (const id of identities) dec.addIdentity(id);
+  } catch (err) {
+    input.destroy();
+    // Never echo the line: it is (almost) a private key.
+    throw new BackupError('BACKUP_ENCRYPTION_FAILED', `the age identity is malformed: ${(err as Error).message}`, {
+      cause: err, details: { reason: 'identity-malformed' },
+      hint: 'Give --identity the file age-keygen wrote: AGE-SECRET-KEY-1… lines, unchanged.',
+    });
+  }
   try {
     const web = await dec.decrypt(Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>);
     return Readable.fromWeb(web as unknown as WebReadableStream<Uint8Array>);

@@ -6,6 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
+import type { Allowlist } from '../../shared/backup/file-set.js';
 import { CHECKSUM_SUFFIX } from '../../shared/backup/format.js';
 import { BackupError } from '../../shared/errors.js';
 import { sha256File } from './commit.js';
@@ -37,6 +38,8 @@ export interface ListOptions {
   now?: () => Date;
   check?: 'none' | 'sidecar' | 'deep';
   identityFile?: string | undefined;
+  /** The restore set `deep` checks members against (restore's, from the configuration). */
+  allowlist?: Allowlist | undefined;
 }
 
 /** Newest first. */
@@ -73,7 +76,7 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
     } else if (check === 'deep') {
       if (item.encrypted && !options.identityFile) item.verified = 'needs-identity';
       else {
-        const v = await verifyArchive(path, { identityFile: options.identityFile });
+        const v = await verifyArchive(path, { identityFile: options.identityFile, allowlist: options.allowlist });
         item.verified = v.status;
         item.differences = v.differences.length;
         item.sidecar = v.sidecar === 'invalid' ? 'mismatch' : v.sidecar;

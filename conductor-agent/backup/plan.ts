@@ -2,7 +2,7 @@
  * Pure backup planning: which system paths go in, which are required, and what the archive is
  * called. No file system access here; `collect.ts` turns the plan into entries.
  */
-import { CONDUCTOR_FILES, MASTER_PKI } from '../../shared/ssr/layout.js';
+import { conductorFileSet, fileSetConfigOf } from '../../shared/backup/file-set.js';
 import type { ConductorConfig } from '../../shared/config/schema.js';
 import { archiveName } from './naming.js';
 
@@ -31,34 +31,13 @@ export interface BackupPlan {
   encrypted: boolean;
 }
 
-const join = (dir: string, name: string): string => `${dir.replace(/\/+$/, '')}/${name}`;
-
 /**
- * The seed's file set with its bugs fixed, plus what the seed forgot: the whole master pki folder
- * (signing keys, pending/rejected/denied minion keys), pillars, config exports, our own state and
- * the operator's extra paths. Order is archive order: small identity files first.
+ * The backup's sources: the conductor file set (shared/backup/file-set.ts, the one definition
+ * restore and verify read too), in archive order. The `check` items only make sure that what a
+ * restore needs is inside the pki folder taken whole.
  */
 export function planSources(config: ConductorConfig): BackupSource[] {
-  const pki = config.salt.pkiDir;
-  const f = CONDUCTOR_FILES;
-  return [
-    { systemPath: f.globalInit, required: true, kind: 'file', why: 'conductor identity (global.init)' },
-    { systemPath: f.localInit, required: true, kind: 'file', why: 'node identity (local.init)' },
-    { systemPath: f.runningConfig, required: true, kind: 'file', why: 'running configuration' },
-    { systemPath: f.userRunning, required: true, kind: 'file', why: 'user configuration' },
-    // The whole pki folder (master_sign.*, minions_pre/, minions_rejected/, minions_denied/ too);
-    // the three entries after it only check that what a restore needs is there.
-    { systemPath: pki, required: true, kind: 'dir', why: 'Salt master pki folder' },
-    { systemPath: join(pki, MASTER_PKI.privateKey), required: true, kind: 'file', why: 'Salt master private key' },
-    { systemPath: join(pki, MASTER_PKI.publicKey), required: true, kind: 'file', why: 'Salt master public key' },
-    { systemPath: join(pki, MASTER_PKI.accepted), required: true, kind: 'dir', why: 'accepted minion keys' },
-    { systemPath: f.configExports, required: false, kind: 'dir', why: 'exported configurations' },
-    { systemPath: f.srvSalt, required: false, kind: 'dir', why: 'custom Salt states' },
-    { systemPath: f.srvPillar, required: false, kind: 'dir', why: 'custom Salt pillars' },
-    { systemPath: f.svrSalt, required: false, kind: 'dir', why: "the seed's /svr/salt folder" },
-    { systemPath: config.agents.stateDir, required: false, kind: 'dir', why: 'conductor-agent state (signing key, router registry)' },
-    ...config.backup.extraPaths.map((p): BackupSource => ({ systemPath: p, required: true, kind: 'any', why: 'backup.extraPaths' })),
-  ];
+  return conductorFileSet(fileSetConfigOf(config)).map(({ systemPath, required, kind, why }) => ({ systemPath, required, kind, why }));
 }
 
 export interface PlanInput {

@@ -91,7 +91,8 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 
 /** Make one backup. Throws BACKUP_MISSING_FILES, BACKUP_FILE_CHANGED, FS_UNREADABLE, LOCK_HELD, BACKUP_FAILED… */
 export async function createBackup(options: CreateBackupOptions): Promise<BackupReport> {
-  const started = Date.now();
+  const now = options.now ?? (() => new Date());
+  const started = now().getTime();
   const config = options.config;
   const root = options.root ?? '/';
   const resolve = (p: string): string => underRoot(root, p);
@@ -102,7 +103,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   const global = await readJson<GlobalInit>(resolve(CONDUCTOR_FILES.globalInit));
   const node = local?.init?.id ?? 'unknown-node';
   if (config.backup.encrypt.recipients.length) await encrypterFor(config.backup.encrypt.recipients);
-  const plan = planBackup({ config, host, node, createdAt: (options.now ?? (() => new Date()))(), dir: options.dir });
+  const plan = planBackup({ config, host, node, createdAt: now(), dir: options.dir });
   const dir = resolve(plan.dir);
   const target = join(dir, plan.fileName);
 
@@ -179,7 +180,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       report.offbox = await uploader.upload(target, report.sha256, { host, node });
     }
     if (options.prune) report.pruned = await pruneBackups(dir, options.prune, { host, logger, lockHeld: true });
-    report.durationMs = Date.now() - started;
+    report.durationMs = now().getTime() - started;
     return report;
   } finally {
     await lock.release();

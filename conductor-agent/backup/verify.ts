@@ -3,30 +3,45 @@
  * the `.sha256` sidecar against the file, the manifest (present, first, parseable), and every member
  * against its manifest entry (type, size, mode, SHA-256), plus members missing or extra.
  *
+ * It reads through the one archive reader (archive-reader.ts) under the same member-safety rules
+ * and allowlist restore applies (shared/backup/member-rules.ts, shared/backup/file-set.ts): an
+ * archive that verifies is one restore accepts. Where restore stops at the first refusal, verify
+ * writes nothing and goes on, so it reports every difference at once; each carries the stable
+ * error code restore would refuse with.
+ *
  * A library function: it prints nothing and throws only when the archive cannot be opened at all
- * (ARCHIVE_NOT_FOUND) or an encrypted one comes without an identity. Everything else is a
- * {@link Difference} in the report, so restore's preflight can show all of them at once. An archive
- * made by hand with the seed's `tar -czf` has no manifest: it is reported as `unverified`, not as an
- * error, once it reads as a gzip'd tar.
+ * (ARCHIVE_NOT_FOUND) or an encrypted one comes without an identity. An archive made by hand with
+ * the seed's `tar -czf` has no manifest: it is reported as `unverified`, not as an error, once it
+ * reads as a gzip'd tar within the rules.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { basename } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
+import { allowlistOf, fileSetConfigOf, type Allowlist } from '../../shared/backup/file-set.js';
 import {
-  CHECKSUM_SUFFIX, ENCRYPTED_SUFFIX, MANIFEST_FORMAT, MANIFEST_NAME, MANIFEST_VERSION, type Manifest, type ManifestEntry,
+  CHECKSUM_SUFFIX, ENCRYPTED_SUFFIX, MANIFEST_NAME, memberNameFor, systemPathFor, type Manifest, type ManifestEntry,
 } from '../../shared/backup/format.js';
-import { ArchiveError, BackupError } from '../../shared/errors.js';
-import { decryptStream, readIdentities } from './encrypt.js';
+import type { CheckedMember } from '../../shared/backup/member-rules.js';
+import { conductorSchema } from '../../shared/config/schema.js';
+import { ArchiveError, BackupError, RecoveryError } from '../../shared/errors.js';
+import { readSidecar } from '../restore/archive-source.js';
+import type { AsyncJsonCheck } from '../restore/json-check-async.js';
+import { readArchive, type ArchiveRead } from './archive-reader.js';
+import { ContentChecks } from './verify-content.js';
 
 export type DifferenceKind =
   | 'sidecar-mismatch' | 'sidecar-invalid' | 'corrupt' | 'decrypt-failed' | 'manifest-invalid' | 'manifest-not-first'
-  | 'member-hash' | 'member-size' | 'member-type' | 'member-mode' | 'member-missing' | 'member-extra' | 'member-duplicate';
+  | 'member-hash' | 'member-size' | 'member-type' | 'member-mode' | 'member-missing' | 'member-extra'
+  | 'member-duplicate'
+  | 'member-unsafe' | 'too-large' | 'content';
 
 export interface Difference {
   kind: DifferenceKind;
+  /** The stable error code restore refuses this with. */
+  code: string;
+  /** `details.reason` of that error, when it has one (`link-private-area`, `mode-mismatch`, …). */
+  reason?: string;
   /** Member name, when the difference is about one member. */
   path?: string;
   expected?: string | number;
@@ -57,6 +72,8 @@ export interface VerifyOptions {
   identityFile?: string | undefined;
   /** Keep the parsed manifest entries in the result (restore wants them). */
   keepEntries?: boolean;
+  /** The restore set to check members against (default: the file set of the default configuration). */
+  allowlist?: Allowlist | undefined;
 }
 
 export interface VerifyResult extends VerifyReport {
@@ -64,166 +81,208 @@ export interface VerifyResult extends VerifyReport {
   entries?: ManifestEntry[];
 }
 
-/** Shape check of a parsed manifest; returns problems (empty when fine). */
-export function manifestProblems(m: unknown): string[] {
-  const p: string[] = [];
-  const o = m as Partial<Manifest> | null;
-  if (!o || typeof o !== 'object') return ['not a JSON object'];
-  if (o.format !== MANIFEST_FORMAT) p.push(`format is ${JSON.stringify(o.format)}, expected ${MANIFEST_FORMAT}`);
-  if (o.formatVersion !== MANIFEST_VERSION) p.push(`formatVersion ${JSON.stringify(o.formatVersion)} is not supported (expected ${MANIFEST_VERSION})`);
-  if (!Array.isArray(o.entries)) p.push('entries is not a list');
-  else {
-    o.entries.forEach((e, i) => {
-      if (!e || typeof e.path !== 'string' || (e.type !== 'file' && e.type !== 'dir') || typeof e.size !== 'number' || typeof e.mode !== 'number') {
-        p.push(`entry ${i} is malformed`);
-      } else if (e.type === 'file' && !/^[0-9a-f]{64}$/.test(e.sha256 ?? '')) p.push(`entry ${e.path} has no valid sha256`);
-    });
-  }
-  for (const k of ['host', 'node', 'createdAt'] as const) if (typeof o[k] !== 'string') p.push(`${k} is missing`);
-  return p;
-}
-
 const norm = (p: string): string => p.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-
-async function readSidecar(path: string): Promise<string | undefined | 'invalid'> {
-  try {
-    const m = /^([0-9a-f]{64})\s/i.exec(await fsp.readFile(path + CHECKSUM_SUFFIX, 'utf8'));
-    return m ? m[1]!.toLowerCase() : 'invalid';
-  } catch {
-    return undefined;
-  }
-}
 
 /** Verify `path`; see the module comment for what is checked. */
 export async function verifyArchive(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
-  try {
-    await fsp.access(path);
-  } catch (err) {
-    throw new ArchiveError('ARCHIVE_NOT_FOUND', `archive ${path} does not exist or cannot be read`, { cause: err, details: { path } });
-  }
-  const encrypted = path.endsWith(ENCRYPTED_SUFFIX);
-  if (encrypted && !options.identityFile) {
-    throw new BackupError('BACKUP_ENCRYPTION_FAILED', `${basename(path)} is encrypted: an age identity file is needed to verify it`, {
+  await mustExist(path);
+  if (path.endsWith(ENCRYPTED_SUFFIX) && !options.identityFile) {
+    const says = `${basename(path)} is encrypted: an age identity file is needed to verify it`;
+    throw new BackupError('BACKUP_ENCRYPTION_FAILED', says, {
       details: { path }, hint: 'Pass --identity <file> with the private key matching one of backup.encrypt.recipients.',
     });
   }
-  const identities = encrypted ? await readIdentities(options.identityFile!) : [];
-  const report: VerifyResult = { archive: path, ok: false, status: 'failed', encrypted, sidecar: 'missing', members: 0, differences: [], notes: [] };
-  const diff = (d: Difference): void => { report.differences.push(d); };
-
-  const fileHash = createHash('sha256');
-  const raw = createReadStream(path, { highWaterMark: 1 << 20 });
-  const tee = new PassThrough({ highWaterMark: 1 << 20 });
-  raw.on('data', (c) => fileHash.update(c as Buffer));
-  raw.on('error', (e) => tee.destroy(e));
-  raw.pipe(tee);
-
-  let manifest: Manifest | undefined;
-  let expected: Map<string, ManifestEntry> | undefined;
-  const seen = new Set<string>();
-  let index = 0;
+  const report: VerifyResult = {
+    archive: path, ok: false, status: 'failed', encrypted: path.endsWith(ENCRYPTED_SUFFIX), sidecar: 'missing',
+    members: 0, differences: [], notes: [],
+  };
+  const allowlist = options.allowlist ?? defaultAllowlist();
+  const checker = new MemberVerifier(report, allowlist);
+  let read: ArchiveRead | undefined;
   try {
-    const plain: Readable = encrypted ? await decryptStream(tee, identities) : tee;
-    await new Promise<void>((resolve, reject) => {
-      const gunzip = createGunzip();
-      const parser = new Parser({ strict: false });
-      const fail = (kind: DifferenceKind, e: Error): void => {
-        diff({ kind, message: `${kind === 'decrypt-failed' ? 'decryption' : 'reading the archive'} failed: ${e.message}` });
-        resolve();
-      };
-      plain.on('error', (e) => fail(encrypted ? 'decrypt-failed' : 'corrupt', e));
-      gunzip.on('error', (e) => fail('corrupt', e));
-      parser.on('warn', (code: string, message: string | Error) => {
-        diff({ kind: 'corrupt', message: `tar: ${code}: ${typeof message === 'string' ? message : message.message}` });
-      });
-      parser.on('entry', (entry: ReadEntry) => {
-        const name = norm(entry.path);
-        const position = index++;
-        if (name === MANIFEST_NAME) {
-          const chunks: Buffer[] = [];
-          entry.on('data', (c: Buffer) => chunks.push(c));
-          entry.on('end', () => {
-            if (position !== 0) diff({ kind: 'manifest-not-first', path: name, message: 'the manifest is not the first member' });
-            try {
-              const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Manifest;
-              const problems = manifestProblems(parsed);
-              if (problems.length) diff({ kind: 'manifest-invalid', path: name, message: `manifest: ${problems.join('; ')}` });
-              else {
-                manifest = parsed;
-                expected = new Map(parsed.entries.map((e) => [norm(e.path), e]));
-              }
-            } catch (e) {
-              diff({ kind: 'manifest-invalid', path: name, message: `manifest is not JSON: ${(e as Error).message}` });
-            }
-          });
-          return;
-        }
-        report.members++;
-        if (seen.has(name)) diff({ kind: 'member-duplicate', path: name, message: `${name} appears twice` });
-        seen.add(name);
-        const want = expected?.get(name);
-        const h = createHash('sha256');
-        let size = 0;
-        entry.on('data', (c: Buffer) => { h.update(c); size += c.length; });
-        entry.on('end', () => {
-          if (!expected) return; // no manifest (yet): nothing to compare with
-          if (!want) return diff({ kind: 'member-extra', path: name, message: `${name} is in the archive but not in the manifest` });
-          const type = entry.type === 'Directory' ? 'dir' : entry.type === 'File' || entry.type === 'OldFile' ? 'file' : entry.type;
-          if (type !== want.type) return diff({ kind: 'member-type', path: name, expected: want.type, actual: type, message: `${name} is a ${type}, the manifest says ${want.type}` });
-          if ((entry.mode ?? 0) % 0o10000 !== want.mode % 0o10000) {
-            diff({ kind: 'member-mode', path: name, expected: want.mode.toString(8), actual: (entry.mode ?? 0).toString(8), message: `${name} has mode ${(entry.mode ?? 0).toString(8)}, the manifest says ${want.mode.toString(8)}` });
-          }
-          if (want.type !== 'file') return;
-          if (size !== want.size) diff({ kind: 'member-size', path: name, expected: want.size, actual: size, message: `${name} has ${size} bytes, the manifest says ${want.size}` });
-          const got = h.digest('hex');
-          if (got !== want.sha256) diff({ kind: 'member-hash', path: name, expected: want.sha256!, actual: got, message: `${name} does not match its SHA-256 in the manifest` });
-        });
-      });
-      parser.on('end', () => resolve());
-      parser.on('error', (e: Error) => fail('corrupt', e));
-      plain.pipe(gunzip).pipe(parser);
+    read = await readArchive({
+      archive: path, identityFile: options.identityFile, allowlist, visitor: checker.visitor(),
     });
+    await checker.settle(read.manifest);
   } catch (err) {
-    if (err instanceof BackupError && err.code === 'BACKUP_ENCRYPTION_FAILED') diff({ kind: 'decrypt-failed', message: err.message });
-    else throw err;
+    checker.abort();
+    report.differences.push(differenceOf(err));
   }
-  // Drain the rest of the file for the whole-file hash even when reading stopped early.
-  if (!raw.readableEnded && !raw.destroyed) {
-    raw.unpipe(tee);
-    raw.resume();
-    await new Promise<void>((r) => { raw.once('end', r); raw.once('close', r); raw.once('error', () => r()); });
-  }
-  report.sha256 = fileHash.digest('hex');
+  report.encrypted = read?.encrypted ?? report.encrypted;
+  report.sha256 = read?.archiveSha256 ?? (await fileSha256(path));
+  report.members = read?.members ?? checker.count;
+  await checkSidecar(path, report);
+  if (read) for (const p of read.missing) checker.missing(p);
+  summarise(report, read?.manifest, options);
+  return report;
+}
 
-  const side = await readSidecar(path);
-  if (side === undefined) {
-    report.sidecar = 'missing';
-    report.notes.push(`no ${basename(path)}${CHECKSUM_SUFFIX} beside the archive: the file hash is not checked`);
-  } else if (side === 'invalid') {
-    report.sidecar = 'invalid';
-    diff({ kind: 'sidecar-invalid', message: `${basename(path)}${CHECKSUM_SUFFIX} is not a sha256sum line` });
-  } else if (side !== report.sha256) {
-    report.sidecar = 'mismatch';
-    diff({ kind: 'sidecar-mismatch', expected: side, actual: report.sha256, message: `the archive's SHA-256 does not match ${basename(path)}${CHECKSUM_SUFFIX}` });
-  } else report.sidecar = 'ok';
-
-  if (!manifest && report.members === 0 && !report.differences.length) {
-    diff({ kind: 'corrupt', message: 'the archive holds no tar members' });
+async function mustExist(path: string): Promise<void> {
+  const st = await fsp.stat(path).catch((err: unknown) => err as Error);
+  if (st instanceof Error || !st.isFile()) {
+    throw new ArchiveError('ARCHIVE_NOT_FOUND', `archive ${path} does not exist or is not a file`, {
+      cause: st instanceof Error ? st : undefined, details: { path },
+      hint: 'Give the path of a conductor-backup-….tar.gz (or .tar.gz.age) file.',
+    });
   }
-  const corrupt = report.differences.some((d) => d.kind === 'corrupt' || d.kind === 'decrypt-failed');
-  if (manifest && !corrupt) {
-    for (const name of expected!.keys()) {
-      if (!seen.has(name)) diff({ kind: 'member-missing', path: name, message: `${name} is in the manifest but not in the archive` });
+}
+
+const defaultAllowlist = (): Allowlist => allowlistOf(fileSetConfigOf(conductorSchema.parse({})));
+
+/** Hashes every accepted member and records every refusal as a difference. */
+class MemberVerifier {
+  count = 0;
+  private readonly refusedPaths = new Set<string>();
+  private readonly pending: Promise<void>[] = [];
+  private readonly json: AsyncJsonCheck[] = [];
+  private readonly content: ContentChecks;
+  constructor(private readonly report: VerifyResult, allowlist: Allowlist) {
+    this.content = new ContentChecks(allowlist);
+  }
+
+  visitor() {
+    return {
+      member: (m: CheckedMember, e: ReadEntry) => this.member(m, e),
+      refused: (err: RecoveryError, member: string | undefined): 'continue' => {
+        this.count++;
+        const d = differenceOf(err, member);
+        if (d.path) this.refusedPaths.add(systemPathFor(d.path));
+        if (d.path) this.content.refused(systemPathFor(d.path));
+        this.report.differences.push(d);
+        return 'continue';
+      },
+    };
+  }
+
+  missing(systemPath: string): void {
+    if (this.refusedPaths.has(systemPath)) return;
+    const name = memberNameFor(systemPath);
+    this.report.differences.push({
+      kind: 'member-missing', code: 'ARCHIVE_HASH_MISMATCH', reason: 'missing-member', path: name,
+      message: `${name} is in the manifest but not in the archive`,
+    });
+  }
+
+  private member(m: CheckedMember, e: ReadEntry): void {
+    this.count++;
+    if (m.kind !== 'file') return void e.resume();
+    const json = this.content.datastore(m.path, m.size);
+    if (json) this.json.push(json);
+    const kept: Buffer[] | undefined = this.content.wants(m.path, m.size) ? [] : undefined;
+    // The JSON worker hashes a datastore on its own core; other members are hashed here.
+    const h = json?.hashes ? undefined : createHash('sha256');
+    let size = 0;
+    e.on('data', (c: Buffer) => {
+      size += c.length;
+      h?.update(c);
+      json?.write(c);
+      kept?.push(c);
+    });
+    e.on('end', () => {
+      if (kept) this.content.keep(m.path, Buffer.concat(kept));
+      const sha = json ? this.content.checked(m.path, json) : Promise.resolve(h!.digest('hex'));
+      this.pending.push(sha.then((got) => this.compare(m, size, got ?? h?.digest('hex'))));
+    });
+  }
+
+  private compare(m: CheckedMember, size: number, got: string | undefined): void {
+    const want = m.entry;
+    if (!want) return;
+    const name = memberNameFor(m.path);
+    const diff = (d: Omit<Difference, 'code' | 'path'>): void => {
+      this.report.differences.push({ ...d, code: 'ARCHIVE_HASH_MISMATCH', path: name });
+    };
+    if (size !== want.size) {
+      const message = `${name} has ${size} bytes, the manifest says ${want.size}`;
+      diff({ kind: 'member-size', reason: 'member-size', expected: want.size, actual: size, message });
+    }
+    if (got !== want.sha256) {
+      const message = `${name} does not match its SHA-256 in the manifest`;
+      diff({ kind: 'member-hash', reason: 'member-hash', expected: want.sha256!, actual: got ?? '', message });
     }
   }
+
+  /** After a complete read: member hashes from the JSON workers, then the content checks. */
+  async settle(manifest: Manifest | undefined): Promise<void> {
+    await Promise.all(this.pending);
+    for (const p of await this.content.problems(manifest)) {
+      const path = p.path ? { path: memberNameFor(p.path) } : {};
+      this.report.differences.push({ kind: 'content', code: p.code, reason: p.reason, ...path, message: p.message });
+    }
+  }
+
+  /** After a failed read: stop the JSON workers. */
+  abort(): void {
+    for (const j of this.json) j.abort();
+  }
+}
+
+const KIND_OF_REASON: Record<string, DifferenceKind> = {
+  'unexpected-member': 'member-extra', 'type-mismatch': 'member-type', 'mode-mismatch': 'member-mode',
+  'duplicate-member': 'member-duplicate', 'member-larger-than-manifest': 'member-size',
+};
+
+/** A refusal (or a read that failed) as a difference with restore's code. */
+function differenceOf(err: unknown, member?: string): Difference {
+  if (!(err instanceof RecoveryError)) {
+    const message = `reading the archive failed: ${(err as Error).message}`;
+    return { kind: 'corrupt', code: 'ARCHIVE_CORRUPT', message };
+  }
+  const reason = typeof err.details.reason === 'string' ? err.details.reason : undefined;
+  const path = member !== undefined ? norm(member) : undefined;
+  const base = { code: err.code, ...(reason ? { reason } : {}), ...(path ? { path } : {}), message: err.message };
+  if (path && basename(path) === MANIFEST_NAME && err.code === 'ARCHIVE_UNSAFE_MEMBER') {
+    return { ...base, kind: 'manifest-not-first' };
+  }
+  if (err.code === 'ARCHIVE_MANIFEST_INVALID') return { ...base, kind: 'manifest-invalid' };
+  if (err.code === 'BACKUP_ENCRYPTION_FAILED') return { ...base, kind: 'decrypt-failed' };
+  if (err.code === 'ARCHIVE_CORRUPT') return { ...base, kind: 'corrupt' };
+  if (reason && KIND_OF_REASON[reason]) return { ...base, kind: KIND_OF_REASON[reason]! };
+  if (err.code === 'ARCHIVE_TOO_LARGE') return { ...base, kind: 'too-large' };
+  return { ...base, kind: 'member-unsafe' };
+}
+
+async function fileSha256(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+async function checkSidecar(path: string, report: VerifyResult): Promise<void> {
+  const name = `${basename(path)}${CHECKSUM_SUFFIX}`;
+  let side: string | undefined;
+  try {
+    side = await readSidecar(path);
+  } catch (err) {
+    report.sidecar = 'invalid';
+    const message = (err as Error).message;
+    report.differences.push({
+      kind: 'sidecar-invalid', code: 'ARCHIVE_HASH_MISMATCH', reason: 'sidecar-invalid', message,
+    });
+    return;
+  }
+  if (side === undefined) {
+    report.sidecar = 'missing';
+    report.notes.push(`no ${name} beside the archive: the file hash is not checked`);
+  } else if (side !== report.sha256) {
+    report.sidecar = 'mismatch';
+    report.differences.push({
+      kind: 'sidecar-mismatch', code: 'ARCHIVE_HASH_MISMATCH', reason: 'sidecar-mismatch',
+      expected: side, actual: report.sha256,
+      message: `the archive's SHA-256 does not match ${name}`,
+    });
+  } else report.sidecar = 'ok';
+}
+
+function summarise(report: VerifyResult, manifest: Manifest | undefined, options: VerifyOptions): void {
   if (manifest) {
     const { entries, ...head } = manifest;
     report.manifest = { ...head, entryCount: entries.length };
     if (options.keepEntries) report.entries = entries;
   } else if (!report.differences.some((d) => d.kind === 'manifest-invalid')) {
-    report.notes.push('no manifest: unverified (an archive made by hand, e.g. with the seed\'s tar -czf); it reads as a gzip\'d tar');
+    report.notes.push("no manifest: unverified (an archive made by hand, e.g. with the seed's tar -czf); "
+      + "it reads as a gzip'd tar");
   }
   report.ok = report.differences.length === 0;
   report.status = !report.ok ? 'failed' : manifest ? 'verified' : 'unverified';
-  return report;
 }

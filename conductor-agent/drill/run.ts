@@ -32,6 +32,7 @@ import { nullLogger, type Logger } from '../../shared/log/logger.js';
 import { CHECKSUM_SUFFIX } from '../../shared/backup/format.js';
 import { createBackup } from '../backup/run.js';
 import { verifyArchive } from '../backup/verify.js';
+import { allowlistForConfig } from '../restore/allowlist.js';
 import { restoreConductor } from '../restore/run.js';
 import { generateSaltKeyPair } from '../keys/rsa.js';
 import { reauthRouter } from '../reauth/single.js';
@@ -166,8 +167,9 @@ const steps: Step<Ctx>[] = [
     name: 'backup',
     title: 'Back up the conductor (manifest + SHA-256 per file, 0600, atomic) and copy it off the box',
     async run(ctx, facts) {
-      const report = await createBackup({ config: conductorConfig(ctx), root: ctx.conductorRoot, logger: ctx.logger });
-      const verified = await verifyArchive(report.archive);
+      const config = conductorConfig(ctx);
+      const report = await createBackup({ config, root: ctx.conductorRoot, logger: ctx.logger });
+      const verified = await verifyArchive(report.archive, { allowlist: allowlistForConfig(config) });
       if (!verified.ok) throw new RecoveryError('ARCHIVE_HASH_MISMATCH', `the new backup does not verify: ${JSON.stringify(verified.differences.slice(0, 3))}`);
       await mkdir(ctx.offsite, { recursive: true, mode: 0o700 });
       ctx.archive = join(ctx.offsite, report.fileName);

@@ -1,62 +1,30 @@
 /**
- * The only system paths a restore may write: the backup's file set (the seed's files, the whole
- * master pki folder, custom states and pillars, config exports, our own state)
- * plus configured extra paths. The allowlist comes from configuration, never from the archive: an
- * archive (and its manifest) is untrusted input.
+ * The only system paths a restore may write: the conductor file set (shared/backup/file-set.ts,
+ * the one definition backup, restore, verify and the docs read) plus `restore.extraPaths`. The
+ * allowlist comes from configuration, never from the archive: an archive (and its manifest) is
+ * untrusted input.
  */
-import { posix } from 'node:path';
-import { CONDUCTOR_FILES } from '../../shared/ssr/layout.js';
+import {
+  allowlistOf, fileSetConfigOf, type Allowlist, type FileSetConfigSource,
+} from '../../shared/backup/file-set.js';
 
-export interface Allowlist {
-  /** Exact files that may be written. */
-  files: ReadonlySet<string>;
-  /** Folders whose whole subtree may be written. */
-  trees: readonly string[];
-}
+export { isAllowed, isAncestorOfAllowed, type Allowlist } from '../../shared/backup/file-set.js';
 
 export interface AllowlistInput {
   pkiDir: string;
   stateDir: string;
+  rotationsDir?: string | undefined;
   /** backup.extraPaths + restore.extraPaths (files or folders). */
   extraPaths?: readonly string[];
 }
 
-/** Build the allowlist from configuration. */
+/** Build the allowlist from explicit paths. */
 export function buildAllowlist(input: AllowlistInput): Allowlist {
-  const pki = input.pkiDir.replace(/\/+$/, '');
-  const files = new Set<string>([
-    CONDUCTOR_FILES.runningConfig,
-    CONDUCTOR_FILES.userRunning,
-    CONDUCTOR_FILES.globalInit,
-    CONDUCTOR_FILES.localInit,
-  ]);
-  const trees = [
-    // The backup takes the master pki folder whole (keys, signing keys, every minions* folder).
-    pki,
-    CONDUCTOR_FILES.srvSalt,
-    CONDUCTOR_FILES.srvPillar,
-    // Our backups keep a real /svr/salt folder under its own name (seed archives map it to /srv/salt).
-    CONDUCTOR_FILES.svrSalt,
-    CONDUCTOR_FILES.configExports,
-    input.stateDir,
-    ...(input.extraPaths ?? []),
-  ].map((p) => posix.normalize(p).replace(/\/+$/, ''));
-  return { files, trees };
+  const { pkiDir, stateDir, rotationsDir } = input;
+  return allowlistOf({ pkiDir, stateDir, rotationsDir, restoreExtraPaths: input.extraPaths ?? [] });
 }
 
-/** True when `systemPath` (normalised, absolute) may be written as a file, link or folder. */
-export function isAllowed(list: Allowlist, systemPath: string): boolean {
-  if (list.files.has(systemPath)) return true;
-  return list.trees.some((t) => systemPath === t || systemPath.startsWith(t + '/'));
-}
-
-/**
- * True when `systemPath` is a folder on the way to an allowed path (`/etc`, `/etc/128technology`).
- * Such folders may appear as directory members; restore creates them when missing and never
- * changes an existing one.
- */
-export function isAncestorOfAllowed(list: Allowlist, systemPath: string): boolean {
-  const prefix = systemPath === '/' ? '/' : systemPath + '/';
-  for (const f of list.files) if (f.startsWith(prefix)) return true;
-  return list.trees.some((t) => t.startsWith(prefix));
+/** The allowlist for a loaded configuration (file set + backup.extraPaths + restore.extraPaths). */
+export function allowlistForConfig(config: FileSetConfigSource): Allowlist {
+  return allowlistOf(fileSetConfigOf(config));
 }

@@ -27,12 +27,16 @@ export async function readSidecar(archive: string): Promise<string | undefined> 
     text = await fsp.readFile(archive + CHECKSUM_SUFFIX, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+    // A folder (EISDIR), no permission, …: it is there but says nothing we can check against.
+    throw new ArchiveError('ARCHIVE_HASH_MISMATCH', `${archive}${CHECKSUM_SUFFIX} cannot be read as a sha256sum line: ${(err as Error).message}`, {
+      cause: err, details: { sidecar: archive + CHECKSUM_SUFFIX, reason: 'sidecar-unreadable', errno: (err as NodeJS.ErrnoException).code },
+      hint: 'Restore the sidecar from the backup location, or remove it to restore with manifest hashes only.',
+    });
   }
   const m = /^([0-9a-fA-F]{64})\b/.exec(text.trim());
   if (!m) {
     throw new ArchiveError('ARCHIVE_HASH_MISMATCH', `${archive}${CHECKSUM_SUFFIX} is not a sha256sum line`, {
-      details: { sidecar: archive + CHECKSUM_SUFFIX },
+      details: { sidecar: archive + CHECKSUM_SUFFIX, reason: 'sidecar-invalid' },
       hint: 'Restore the sidecar from the backup location, or remove it to restore with manifest hashes only.',
     });
   }

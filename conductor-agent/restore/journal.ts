@@ -111,7 +111,11 @@ export async function writeJournal(paths: JournalPaths, j: Journal, options: { w
   await writeFileAtomic(paths.file, JSON.stringify(head) + '\n', { mode: 0o600 });
 }
 
-/** Remove the journal file and the run folder (after success or a complete rollback). */
+/**
+ * Remove the journal file, then the run folder (after success or a complete rollback). In this
+ * order a kill in between leaves no journal pointing at a missing plan, only an orphan run folder,
+ * which the next restore removes (run-support.ts `removeOrphanRuns`).
+ */
 export async function clearJournal(paths: JournalPaths, j: Journal): Promise<void> {
   await fsp.rm(paths.file, { force: true });
   await fsp.rm(paths.run(j.id).base, { recursive: true, force: true });

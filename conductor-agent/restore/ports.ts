@@ -5,6 +5,7 @@
  */
 import { nullLogger, type Logger } from '../../shared/log/logger.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
+import { systemRandom, type Random } from '../../shared/ports/random.js';
 import { systemProcessRunner } from '../../shared/ports/process-runner.js';
 import type { ServiceControl } from '../../shared/ports/service-control.js';
 import { systemApplyFs, type ApplyFs } from './apply-fs.js';
@@ -21,6 +22,8 @@ export interface RestorePorts {
   confirm?: ((question: string) => Promise<boolean>) | undefined;
   fs?: ApplyFs;
   clock?: Clock;
+  /** Run ids. */
+  random?: Random;
   owners?: OwnerIds;
   logger?: Logger;
   freeBytes?: (path: string) => Promise<number>;
@@ -48,6 +51,7 @@ export function resolvePorts(p: RestorePorts): ResolvedPorts {
     hooks: p.hooks,
     fs: p.fs ?? systemApplyFs,
     clock: p.clock ?? systemClock,
+    random: p.random ?? systemRandom,
     owners: p.owners ?? loadOwnerIds(),
     logger: p.logger ?? nullLogger,
     freeBytes: p.freeBytes ?? statfsFreeBytes,

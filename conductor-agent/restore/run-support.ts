@@ -5,6 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
 import { RecoveryError, RestoreError, type ErrorCode } from '../../shared/errors.js';
+import type { Allowlist } from './allowlist.js';
 import type { Journal, JournalPaths } from './journal.js';
 import type { Finding, RestoreReport } from './types.js';
 
@@ -62,6 +63,19 @@ export async function removeIfEmpty(dirs: string[]): Promise<void> {
   for (const d of dirs) await fsp.rmdir(d).catch(() => undefined);
 }
 
+/**
+ * Remove what a killed run left beside no journal: `run-<id>/` (a whole staging copy, private
+ * keys included) and `dry-run-<id>/` folders. The journal is removed before its run folder (a
+ * journal whose run folder is gone would be unreadable), so a kill between the two leaves an
+ * orphan; call only with the restore lock held and no journal present.
+ */
+export async function removeOrphanRuns(paths: JournalPaths): Promise<string[]> {
+  const names = await fsp.readdir(paths.dir).catch(() => [] as string[]);
+  const orphans = names.filter((n) => /^(dry-)?run-[0-9A-Za-z-]+$/.test(n));
+  for (const n of orphans) await fsp.rm(`${paths.dir}/${n}`, { recursive: true, force: true });
+  return orphans;
+}
+
 export async function dropRun(paths: JournalPaths, j: Journal): Promise<void> {
   await fsp.rm(paths.run(j.id).base, { recursive: true, force: true });
   await fsp.rm(paths.file, { force: true });
@@ -72,13 +86,13 @@ export async function dropRun(paths: JournalPaths, j: Journal): Promise<void> {
  * implementation of the format agreeing with restore's. A real restore does not (it would read the
  * archive twice); its single pass makes the same checks before anything changes.
  */
-export async function independentVerify(archive: string, identityFile: string | undefined): Promise<Finding> {
+export async function independentVerify(archive: string, identityFile: string | undefined, allowlist: Allowlist): Promise<Finding> {
   const { verifyArchive } = await import('../backup/verify.js');
   try {
-    const v = await verifyArchive(archive, { identityFile });
+    const v = await verifyArchive(archive, { identityFile, allowlist });
     return v.ok
       ? { check: 'archive.verify', level: v.status === 'verified' ? 'ok' : 'warn', summary: `backup verify: ${v.status} (${v.members} member(s), sidecar ${v.sidecar})` }
-      : { check: 'archive.verify', level: 'fail', code: 'ARCHIVE_HASH_MISMATCH', summary: `backup verify found ${v.differences.length} difference(s): ${v.differences.slice(0, 3).map((d) => d.message).join('; ')}`, details: { differences: v.differences.slice(0, 20) } };
+      : { check: 'archive.verify', level: 'fail', code: v.differences[0]?.code ?? 'ARCHIVE_HASH_MISMATCH', summary: `backup verify found ${v.differences.length} difference(s): ${v.differences.slice(0, 3).map((d) => d.message).join('; ')}`, details: { differences: v.differences.slice(0, 20) } };
   } catch (err) {
     return { check: 'archive.verify', level: 'fail', code: err instanceof RecoveryError ? err.code : 'ARCHIVE_CORRUPT', summary: `backup verify failed: ${(err as Error).message}` };
   }

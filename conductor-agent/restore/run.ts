@@ -5,7 +5,6 @@
  * stop 128T (+ salt-master) → keep old files → apply → start → post-verify → done, or roll back.
  * `resumeRestore` / `rollbackRestore` finish or undo a run interrupted at any point.
  */
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
@@ -14,7 +13,9 @@ import { underRoot, type ConductorConfig } from '../../shared/config/schema.js';
 import { acquireLock } from '../../shared/fs/lock.js';
 import { changes } from './plan.js';
 import { journalPaths, readJournal, writeJournal, type Journal, type JournalPaths } from './journal.js';
-import { dropRun, independentVerify, journalPresent, missingFolders, newReport, refuseOnFindings, removeIfEmpty, withReport } from './run-support.js';
+import {
+  dropRun, independentVerify, journalPresent, missingFolders, newReport, refuseOnFindings, removeIfEmpty, removeOrphanRuns, withReport,
+} from './run-support.js';
 import { peekArchive } from './peek.js';
 import { resolvePorts, type ResolvedPorts, type RestorePorts } from './ports.js';
 import { preflightTarget } from './preflight.js';
@@ -71,6 +72,8 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
   try {
     const existing = await readJournal(paths);
     if (existing) throw journalPresent(paths, existing);
+    const orphans = await removeOrphanRuns(paths);
+    if (orphans.length) ports.logger.info('removed folders an interrupted restore left', { orphans });
     const t0 = ports.clock.now();
     const peek = await peekArchive(o.archive, { identityFile: o.identityFile });
     report.verified = peek.manifest !== undefined;
@@ -86,7 +89,7 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
         });
       }
     }
-    const id = `${new Date(ports.clock.now()).toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+    const id = `${new Date(ports.clock.now()).toISOString().replace(/[-:.]/g, '')}-${ports.random.bytes(3).toString('hex')}`;
     const run = paths.run(id);
     staging = o.dryRun ? `${paths.dir}/dry-run-${id}` : run.staging;
     if (!o.dryRun) {
@@ -99,7 +102,7 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
       await ports.hooks?.afterPhase?.('staging');
     }
     const staged = await stageArchive({
-      archive: o.archive, root: o.root, config: o.config, staging, owners: ports.owners, identityFile: o.identityFile, targetNode: pre.targetNode, acceptNode: o.node,
+      archive: o.archive, root: o.root, config: o.config, staging, owners: ports.owners, clock: ports.clock, identityFile: o.identityFile, targetNode: pre.targetNode, acceptNode: o.node,
       knownManifest: peek.manifest && peek.manifestBytes ? { bytes: peek.manifestBytes, manifest: peek.manifest } : undefined,
       flush: o.dryRun ? undefined : ports.flush,
     });
@@ -110,7 +113,7 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
     report.plan = staged.plan.summary;
     // Every path only in a dry-run (the operator asked for the plan); a restore reports the summary.
     if (o.dryRun) report.planEntries = staged.plan.entries;
-    if (o.dryRun) report.findings.push(await independentVerify(o.archive, o.identityFile));
+    if (o.dryRun) report.findings.push(await independentVerify(o.archive, o.identityFile, staged.allowlist));
     refuseOnFindings(report.findings, report);
     if (o.dryRun) {
       report.ok = true;

@@ -43,7 +43,8 @@ export function isKeyPair(privatePem: string, publicPem: string): boolean {
 export function verifyStaging(input: StagingVerifyInput): StagingVerifyResult {
   const findings: Finding[] = [];
   const { extract: x } = input;
-  const has = new Set(x.members.map((m) => m.path));
+  // Regular files only: a folder or link named master.pem is not a key (the member rules refuse one anyway).
+  const has = new Set(x.members.filter((m) => m.kind === 'file' || m.kind === 'hardlink').map((m) => m.path));
   const read = (p: string): string => readFileSync(input.staging + p, 'utf8');
 
   if (input.expectedArchiveSha256 === undefined) {

@@ -6,7 +6,7 @@
  * apply, post-verify). The tree and archive are generated once into the git-ignored `.bench/`.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBackup } from '../../conductor-agent/backup/run.js';
@@ -39,6 +39,14 @@ async function prepare(): Promise<string> {
 // Best of N for both sides: on a shared machine interference only ever slows a run down, so the
 // fastest run is the closest to what each side costs; the medians are printed too.
 const best = (xs: number[]): number => Math.min(...xs);
+
+/** CPU seconds (user + system) of this process (all its threads) and of its waited-for children (Linux). */
+function cpuSeconds(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ');
+  const children = (Number(fields[13]) + Number(fields[14])) / 100; // cutime + cstime, USER_HZ = 100
+  const own = process.cpuUsage();
+  return (own.user + own.system) / 1e6 + children;
+}
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function run(): Promise<BenchResult[]> {
@@ -47,6 +55,7 @@ export async function run(): Promise<BenchResult[]> {
   const tarTimes: number[] = [];
   const ourTimes: number[] = [];
   const noFlushTimes: number[] = [];
+  const cpu = new Map<number[], number[]>([[tarTimes, []], [ourTimes, []], [noFlushTimes, []]]);
   const stepsOfBest = new Map<number[], unknown>();
   // A run's output is moved aside, not deleted, before the next run and removed after the last:
   // on ext4 without a journal (this machine's root) a file created within a minute of 12,000
@@ -66,18 +75,22 @@ export async function run(): Promise<BenchResult[]> {
     const t = fresh('tar-x');
     mkdirSync(t, { recursive: true });
     execFileSync('sync');
+    const c0 = cpuSeconds();
     const t0 = performance.now();
     execFileSync('tar', ['-xzf', archive, '-C', t]);
     tarTimes.push(performance.now() - t0);
+    cpu.get(tarTimes)!.push(cpuSeconds() - c0);
   };
   const restoreOnce = async (times: number[], flush?: () => Promise<void>): Promise<void> => {
     const r = fresh('restored');
     rebuiltTarget(TREE, r);
     execFileSync('sync');
+    const c0 = cpuSeconds();
     const t0 = performance.now();
     const report = await restoreConductor({ archive, root: r, config, ports: { services: [fakeService()], ...(flush ? { flush } : {}) } });
     const ms = performance.now() - t0;
     times.push(ms);
+    cpu.get(times)!.push(cpuSeconds() - c0);
     if (!report.ok) throw new Error('restore failed in the benchmark');
     if (ms <= Math.min(...times)) stepsOfBest.set(times, report.timings);
   };
@@ -95,7 +108,13 @@ export async function run(): Promise<BenchResult[]> {
   const noFlush = best(noFlushTimes) / 1000;
   console.error(`restore bench steps of the best runs (ms): with flush ${JSON.stringify(stepsOfBest.get(ourTimes))}, without ${JSON.stringify(stepsOfBest.get(noFlushTimes))}`);
   console.error(`restore bench medians: tar -xzf ${(median(tarTimes) / 1000).toFixed(2)} s, restore ${(median(ourTimes) / 1000).toFixed(2)} s, without flush ${(median(noFlushTimes) / 1000).toFixed(2)} s (ratio ${(median(ourTimes) / median(tarTimes)).toFixed(2)}×)`);
+  const cpuMedian = (xs: number[]): number => median(cpu.get(xs)!);
+  console.error(`restore bench CPU s (user+system, median): tar -xzf ${cpuMedian(tarTimes).toFixed(2)}, restore ${cpuMedian(ourTimes).toFixed(2)}, without flush ${cpuMedian(noFlushTimes).toFixed(2)}`);
   return [
+    {
+      name: 'restore-cpu', measure: 'the restore runs (with flush), median CPU time (user+system, all threads and children) vs tar -xzf',
+      value: cpuMedian(ourTimes), unit: 's', baseline: cpuMedian(tarTimes), ratio: cpuMedian(ourTimes) / cpuMedian(tarTimes), target: 'informational', pass: true,
+    },
     { name: 'restore', measure: 'restoreConductor (preflight, staging, hashes, key pair, JSON, plan, journal, apply, sync -f, post-verify) vs tar -xzf', value: ours, unit: 's', baseline: base, ratio: ours / base, target: '≤ 1.2×', pass: ours / base <= 1.2 },
     { name: 'restore-no-flush', measure: 'the same without the durability flush (tar -xzf does not sync either)', value: noFlush, unit: 's', baseline: base, ratio: noFlush / base, target: '≤ 1.2×', pass: noFlush / base <= 1.2 },
   ];

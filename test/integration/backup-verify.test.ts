@@ -58,9 +58,20 @@ describe('backup verify says exactly what differs', function () {
     assert.equal(v.manifest?.node, 'conductor-a');
   });
 
-  it('a changed member: its hash and size, and the sidecar', async () => {
+  it('a grown member is refused unread (larger than recorded), and the sidecar', async () => {
     const v = await verifyArchive(tampered((d) => appendFileSync(join(d, RUNNING), ' ')));
-    assert.deepEqual(kinds(v), [`member-hash ${RUNNING}`, `member-size ${RUNNING}`, 'sidecar-mismatch']);
+    assert.deepEqual(kinds(v), [`member-size ${RUNNING}`, 'sidecar-mismatch']);
+    assert.equal(v.differences.find((d) => d.kind === 'member-size')?.code, 'ARCHIVE_TOO_LARGE');
+    assert.equal(v.status, 'failed');
+  });
+
+  it('a changed member of the same size: its hash, and the sidecar', async () => {
+    const v = await verifyArchive(tampered((d) => {
+      const b = readFileSync(join(d, RUNNING));
+      b[10] = b[10]! ^ 0x01;
+      writeFileSync(join(d, RUNNING), b);
+    }));
+    assert.deepEqual(kinds(v), [`member-hash ${RUNNING}`, 'sidecar-mismatch']);
     assert.equal(v.status, 'failed');
   });
 

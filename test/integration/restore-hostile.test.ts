@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { verifyArchive } from '../../conductor-agent/backup/verify.js';
+import { allowlistForConfig } from '../../conductor-agent/restore/allowlist.js';
 import { restoreConductor } from '../../conductor-agent/restore/index.js';
 import { numericOwnerIds } from '../../conductor-agent/restore/owner-ids.js';
 import { RecoveryError } from '../../shared/errors.js';
 import { makeConductorTree } from '../../sandbox/conductor-tree.js';
-import { hostileCorpus, sha256, type FileSpec } from '../fixtures/make-tar.js';
+import { hostileCorpus, sha256, type FileSpec, type HostileCase } from '../fixtures/make-tar.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { BASE_FILES, fakeService, snapshot, snapshotDiff, testConfig } from './restore-support.js';
 
 const BASE = BASE_FILES;
 
-describe('restore refuses hostile archives and leaves the target byte-identical', function () {
+describe('restore and backup verify refuse hostile archives alike; the target stays byte-identical', function () {
   this.timeout(60_000);
   let tmp: { dir: string; cleanup: () => Promise<void> };
   let root: string;
@@ -31,13 +33,20 @@ describe('restore refuses hostile archives and leaves the target byte-identical'
   after(() => tmp.cleanup());
 
   // Names at load time; archives are built per test on the real base files read in before().
+  const write = (c: HostileCase): string => {
+    const bytes = c.make();
+    const archive = join(tmp.dir, `case-${sha256(c.name).slice(0, 8)}.tar.gz`);
+    writeFileSync(archive, bytes);
+    if (c.sidecarDir) mkdirSync(archive + '.sha256', { recursive: true });
+    else writeFileSync(archive + '.sha256', `${c.sidecar ?? sha256(bytes)}  case.tar.gz\n`);
+    return archive;
+  };
+
+  // Names at load time; archives are built per test on the real base files read in before().
   for (const c of hostileCorpus(BASE.map((path) => ({ path })))) {
-    it(`refuses: ${c.name} (${c.code}${c.reason ? `/${c.reason}` : ''})`, async () => {
+    it(`restore refuses: ${c.name} (${c.code}${c.reason ? `/${c.reason}` : ''})`, async () => {
       const real = hostileCorpus(base).find((x) => x.name === c.name)!;
-      const bytes = real.make();
-      const archive = join(tmp.dir, `case-${sha256(c.name).slice(0, 8)}.tar.gz`);
-      writeFileSync(archive, bytes);
-      writeFileSync(archive + '.sha256', `${real.sidecar ?? sha256(bytes)}  case.tar.gz\n`);
+      const archive = write(real);
       const svc = fakeService();
       const err = await restoreConductor({
         archive, root, config: testConfig(real.config ?? {}), yes: true, ports: { services: [svc], owners: numericOwnerIds, flush: async () => undefined },
@@ -47,6 +56,17 @@ describe('restore refuses hostile archives and leaves the target byte-identical'
       if (real.reason) assert.equal(err.details.reason, real.reason);
       assert.deepEqual(snapshotDiff(initial, snapshot(root)), []);
       assert.ok(!svc.calls.includes('stop'), '128T must not be stopped for a refused archive');
+    });
+    if (c.restoreOnly) continue;
+    it(`backup verify refuses: ${c.name} (${c.code}${c.reason ? `/${c.reason}` : ''})`, async () => {
+      const real = hostileCorpus(base).find((x) => x.name === c.name)!;
+      const archive = write(real);
+      const v = await verifyArchive(archive, { allowlist: allowlistForConfig(testConfig(real.config ?? {})) });
+      assert.equal(v.ok, false);
+      assert.equal(v.status, 'failed');
+      const hit = v.differences.find((d) => d.code === real.code && (real.reason === undefined || d.reason === real.reason));
+      assert.ok(hit, `no ${real.code}/${real.reason ?? '*'} among ${JSON.stringify(v.differences.map((d) => `${d.code}/${d.reason}`))}`);
+      assert.deepEqual(snapshotDiff(initial, snapshot(root)), []);
     });
   }
 });

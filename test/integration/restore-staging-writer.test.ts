@@ -25,7 +25,7 @@ describe('staging writers: the writer worker stages exactly what inline writes s
       for (const writer of ['inline', 'worker'] as const) {
         const staging = join(tmp.dir, writer);
         mkdirSync(staging, { mode: 0o700 });
-        const r = await extractToStaging({ archive, staging, writer, allowlist: buildAllowlist({ pkiDir: PKI, stateDir: '/var/lib/ssr-recovery' }), owners: numericOwnerIds, pkiDir: PKI, jsonPaths: new Set(['/var/lib/128technology/t128-running.json']) });
+        const r = await extractToStaging({ archive, staging, writer, allowlist: buildAllowlist({ pkiDir: PKI, stateDir: '/var/lib/ssr-recovery' }), owners: numericOwnerIds, jsonPaths: new Set(['/var/lib/128technology/t128-running.json']) });
         assert.equal(r.jsonErrors.size, 0);
         out[writer] = snapshot(staging);
       }

@@ -80,7 +80,10 @@ export function register(program: Command, io: CliIo): void {
     .action(async (opts: { dir?: string; deep?: boolean; identity?: string }, cmd: Command) => {
       const ctx = commandContext(cmd, io);
       const { listBackups } = await import('../../backup/list.js');
-      const items = await listBackups(ctx.loaded.path(opts.dir ?? ctx.config.backup.dir), { check: opts.deep ? 'deep' : 'sidecar', identityFile: opts.identity });
+      const { allowlistForConfig } = await import('../../restore/allowlist.js');
+      const items = await listBackups(ctx.loaded.path(opts.dir ?? ctx.config.backup.dir), {
+        check: opts.deep ? 'deep' : 'sidecar', identityFile: opts.identity, allowlist: allowlistForConfig(ctx.config),
+      });
       printResult(io, ctx.opts.json, { ok: true, backups: items }, () => items.length === 0 ? 'no backups' : [
         'AGE    SIZE       NODE            CHECK        NAME',
         ...items.map((b) => `${age(b.ageSeconds).padEnd(6)} ${human(b.size).padEnd(10)} ${(b.node ?? '?').padEnd(15)} ${(b.verified ?? (b.kind === 'hand-made' && b.sidecar === 'missing' ? 'hand-made' : `sidecar-${b.sidecar}`)).padEnd(12)} ${b.name}`),
@@ -95,7 +98,9 @@ export function register(program: Command, io: CliIo): void {
     .action(async (archive: string, opts: { identity?: string }, cmd: Command) => {
       const ctx = commandContext(cmd, io);
       const { verifyArchive } = await import('../../backup/verify.js');
-      const report = await verifyArchive(archive, { identityFile: opts.identity });
+      const { allowlistForConfig } = await import('../../restore/allowlist.js');
+      // The restore set of this configuration: what verifies is what restore accepts.
+      const report = await verifyArchive(archive, { identityFile: opts.identity, allowlist: allowlistForConfig(ctx.config) });
       printResult(io, ctx.opts.json, report, () => [
         `${report.status.toUpperCase()}: ${report.archive}`,
         ...(report.manifest ? [`  node ${report.manifest.node} on ${report.manifest.host}, made ${report.manifest.createdAt}, ${report.manifest.entryCount} entries`] : []),

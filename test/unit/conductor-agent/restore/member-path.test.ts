@@ -44,12 +44,17 @@ describe('member names, the allowlist and modes', () => {
     assert.ok(!isAncestorOfAllowed(list, '/root'));
   });
 
-  it('tightens private keys and pki folders, leaves other modes as recorded', () => {
+  it('tightens private files and folders (pki, agent state), leaves other modes as recorded', () => {
     const pki = '/etc/128technology/salt/pki/master';
-    assert.equal(safeMode(`${pki}/master.pem`, 'file', 0o644, pki), 0o600);
-    assert.equal(safeMode(`${pki}/master.pem`, 'file', 0o400, pki), 0o400);
-    assert.equal(safeMode(`${pki}/master.pub`, 'file', 0o644, pki), 0o644);
-    assert.equal(safeMode(`${pki}/minions`, 'dir', 0o755, pki), 0o700);
-    assert.equal(safeMode('/srv/salt', 'dir', 0o755, pki), 0o755);
+    const list = buildAllowlist({ pkiDir: pki, stateDir: '/var/lib/ssr-recovery' });
+    assert.equal(safeMode(list, `${pki}/master.pem`, 'file', 0o644), 0o600);
+    assert.equal(safeMode(list, `${pki}/master.pem`, 'file', 0o400), 0o400);
+    assert.equal(safeMode(list, `${pki}/master.pub`, 'file', 0o644), 0o644);
+    assert.equal(safeMode(list, `${pki}/minions/router-1`, 'file', 0o644), 0o644);
+    assert.equal(safeMode(list, `${pki}/minions`, 'dir', 0o755), 0o700);
+    assert.equal(safeMode(list, '/var/lib/ssr-recovery', 'dir', 0o777), 0o700);
+    assert.equal(safeMode(list, '/var/lib/ssr-recovery/conductor-agent.key', 'file', 0o644), 0o600);
+    assert.equal(safeMode(list, '/var/lib/ssr-recovery/registry.json', 'file', 0o666), 0o600);
+    assert.equal(safeMode(list, '/srv/salt', 'dir', 0o755), 0o755);
   });
 });
