@@ -64,6 +64,17 @@ export function openSession(target: SshTarget, options: { logger?: Logger; conne
         hint: err.level === 'client-authentication' ? 'Check the username and that the public key is in the server\'s authorized_keys.' : 'Check the host, port and network path.',
       }));
     });
+    try {
+      connect();
+    } catch (err) {
+      // ssh2 throws synchronously for a key it cannot parse: bad input, not a bug.
+      reject(new SshError('SSH_FAILED', `cannot use the SSH credentials for ${target.host}:${target.port}: ${(err as Error).message}`, {
+        cause: err, details: { host: target.host, port: target.port }, hint: 'The key file must be an OpenSSH or PEM private key without a passphrase.',
+      }));
+    }
+  });
+
+  function connect(): void {
     client.connect({
       host: target.host,
       port: target.port,
@@ -82,5 +93,5 @@ export function openSession(target: SshTarget, options: { logger?: Logger; conne
       },
       ...options.connect,
     });
-  });
+  }
 }

@@ -34,7 +34,8 @@ const q = (v: string): string => `'${v}'`;
 
 /** The fixed templates, filled with validated values. Throws REAUTH_REFUSED for anything else. */
 export function stepCommands(l: RouterLayout, fingerprint: string): Record<string, string> {
-  const v = inventoryEntry.pick({ configDir: true, pkiDir: true, serviceCommand: true, unit: true }).safeParse(l);
+  const v = inventoryEntry.pick({ configDir: true, pkiDir: true, serviceCommand: true, unit: true })
+    .safeParse({ configDir: l.configDir, pkiDir: l.pkiDir, serviceCommand: l.serviceCommand, unit: l.unit });
   if (!v.success || !isSha256Finger(fingerprint) || fingerprint !== fingerprint.toLowerCase()) {
     throw new RecoveryError('REAUTH_REFUSED', 'refusing to build SSH steps from an invalid path, unit or fingerprint', { details: { fingerprint } });
   }
@@ -78,7 +79,9 @@ export function sshReauthChannel(o: SshChannelOptions): SshChannel {
   return {
     async reauth(routerId, route, fingerprint, ro) {
       const entry = route.inventoryIndex !== undefined ? o.inventory[route.inventoryIndex]! : defaultEntry(routerId, o.defaults);
-      const cmds = stepCommands({ ...entry, sudo: entry.sudo ?? o.defaults.sudo }, fingerprint);
+      const cmds = stepCommands({
+        configDir: entry.configDir, pkiDir: entry.pkiDir, serviceCommand: entry.serviceCommand, unit: entry.unit, sudo: entry.sudo ?? o.defaults.sudo,
+      }, fingerprint);
       const deadline = o.clock.now() + ro.timeoutMs;
       const budget = new AbortController();
       const timer = setTimeout(() => budget.abort(), ro.timeoutMs);
