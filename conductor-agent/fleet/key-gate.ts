@@ -29,11 +29,13 @@ export function pkiKeyGate(pkiDir: string, o: { hashType?: SaltHashType; accepto
     async check(id, expected) {
       const text = await readOptional(minionKeyPath(pkiDir, 'pending', id));
       if (text === undefined) return { state: 'none' };
-      let fingerprint: string | null;
+      let fingerprint: string;
       try {
         fingerprint = pemFinger(text, hashType);
       } catch {
-        fingerprint = null;
+        // Salt writes minions_pre/<id> in place: a read can see it half-written. Not a verdict
+        // yet; a key that never parses is never accepted (the router ends FLEET_NOT_CONFIRMED).
+        return { state: 'none' };
       }
       if (expected === undefined) return { state: 'unverified', fingerprint };
       if (fingerprint !== expected) return { state: 'mismatch', fingerprint, expected };

@@ -123,10 +123,11 @@ function planRouter(id: string, i: PlanInputs, agent: FleetEntry | undefined, ke
     return { ...base, action: 'blocked', blocked: 'key-rejected', reason: `its minion key is ${keyStatus} on the master (an operator's decision): not re-authenticated` };
   }
   const pending = i.pendingFingerprints.get(id);
-  if (keyStatus === 'pending' && expected && pending !== expected) {
+  // An unreadable pending key (null) may be half-written: the gate looks again during the wave.
+  if (keyStatus === 'pending' && expected && pending && pending !== expected) {
     return {
-      ...base, action: 'blocked', blocked: 'impostor', pendingFingerprint: pending ?? undefined,
-      reason: `possible impostor: the pending key ${pending ?? '(unreadable)'} is not the one its agent reported (${expected}); left pending`,
+      ...base, action: 'blocked', blocked: 'impostor', pendingFingerprint: pending,
+      reason: `possible impostor: the pending key ${pending} is not the one its agent reported (${expected}); left pending`,
     };
   }
   const routes: Route[] = [];
