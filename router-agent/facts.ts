@@ -32,6 +32,8 @@ export interface RouterFacts {
   pinProblem?: string | undefined;
   saltCall: string;
   service: ServiceControl;
+  /** The router's sshd host key folder (reported so the SSH fallback can pin them). */
+  sshHostKeyDir?: string | undefined;
 }
 
 function readText(p: string): string | undefined {
@@ -106,6 +108,7 @@ export function resolveRouterFacts(loaded: Loaded<RouterConfig>): RouterFacts {
     certFingerprints,
     pinProblem,
     saltCall: c.agent.saltCall,
+    sshHostKeyDir: loaded.path('/etc/ssh'),
     service: commandServiceControl({ name: 'salt-minion', unit: c.minion.service, commands: c.services.minion ?? {} }),
   };
 }

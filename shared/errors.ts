@@ -87,6 +87,13 @@ export const ErrorCodes = {
   REAUTH_NOTHING_TO_ROLL_BACK: c(ExitCode.FAILED, 'There is no completed re-authentication to roll back.'),
   REAUTH_MINION_STILL_RUNNING: c(ExitCode.FAILED, 'The minion was asked to stop but its process is still running; nothing was changed.'),
   AGENT_DAEMON_UNREACHABLE: c(ExitCode.FAILED, 'The conductor-agent daemon is not running (its control socket does not answer).'),
+  // fleet re-authentication (conductor-agent reauth --all | --routers)
+  FLEET_KEY_MISMATCH: c(ExitCode.FAILED, 'A pending minion key is not the one the router reported (signed by its agent or read over pinned SSH): possible impostor, left pending.'),
+  FLEET_KEY_UNVERIFIED: c(ExitCode.FAILED, 'A pending minion key has no reported fingerprint to check it against, so it was left pending.'),
+  FLEET_NOT_CONFIRMED: c(ExitCode.FAILED, 'The router re-authenticated on its side but does not answer test.ping through salt-api.'),
+  FLEET_NO_CHANNEL: c(ExitCode.FAILED, 'No channel reaches the router: no connected agent and no SSH route with a pinned host key.'),
+  FLEET_NOTHING_TO_RESUME: c(ExitCode.USAGE, 'reauth --resume found no interrupted wave for the current master key.'),
+  FLEET_INVENTORY_INVALID: c(ExitCode.CONFIG, 'The SSH inventory, known_hosts or nodeIdentifier file is malformed.'),
   // SSR conductor API / verify
   SSR_API_UNAVAILABLE: c(ExitCode.FAILED, 'The SSR conductor API is unreachable (is 128T running?).'),
   SSR_API_AUTH: c(ExitCode.FAILED, 'The SSR conductor API refused the credentials or token.'),
@@ -96,6 +103,9 @@ export const ErrorCodes = {
   // ssh
   SSH_HOST_KEY_MISMATCH: c(ExitCode.FAILED, 'The SSH host key does not match the pinned key.'),
   SSH_FAILED: c(ExitCode.FAILED, 'An SSH connection or command failed.'),
+  SSH_HOST_KEY_UNKNOWN: c(ExitCode.FAILED, 'No pinned host key for this SSH host (known_hosts, agent reports); --accept-new-host-keys takes it, loudly.'),
+  SSH_TIMEOUT: c(ExitCode.FAILED, 'An SSH host did not finish within its per-host timeout.'),
+  SSH_COMMAND_FAILED: c(ExitCode.FAILED, 'A re-authentication step run over SSH exited non-zero; its output is the evidence.'),
   // everything else
   INTERNAL: c(ExitCode.INTERNAL, 'An unexpected internal error (a bug).'),
 } as const satisfies Record<string, CodeSpec>;

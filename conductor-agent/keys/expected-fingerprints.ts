@@ -1,7 +1,7 @@
 /**
- * Where `keys accept --verified` learns the fingerprint each router's minion key should have. Today:
- * a file or `--expect id=finger` flags; the router-agent registry (signed agent reports) will
- * provide the same {@link ExpectedFingerprints} port.
+ * Where `keys accept --verified` learns the fingerprint each router's minion key should have: a
+ * file or `--expect id=finger` flags, else (the default) the router-agent registry, which keeps
+ * the minion key fingerprint from each router's last signed trust report.
  */
 import { readFile } from 'node:fs/promises';
 import { KeysError } from '../../shared/errors.js';
@@ -76,4 +76,16 @@ export async function expectedFromFile(path: string): Promise<ExpectedFingerprin
     throw new KeysError('KEYS_EXPECTED_INVALID', `cannot read ${path}: ${(err as Error).message}`, { cause: err, details: { path } });
   }
   return staticExpected(parseExpectedFingerprints(text, path), path);
+}
+
+/** Expected fingerprints from the agent registry (signed reports), by minion id. */
+export async function registryExpected(stateDir: string, lockFile: string): Promise<Map<string, string>> {
+  const { AgentRegistry } = await import('../registry/store.js');
+  const reg = await AgentRegistry.open(stateDir, { lockFile });
+  const out = new Map<string, string>();
+  for (const e of reg.list()) {
+    const f = e.reported?.minionKeyFingerprint;
+    if (f && FINGER.test(f)) out.set(e.minionId, f);
+  }
+  return out;
 }

@@ -38,6 +38,17 @@ export interface RegistryEntry {
   seenAt: string;
   /** A different key announced for this router, waiting for operator approval. */
   pending?: PendingKey | undefined;
+  /**
+   * Facts from the router's last signed trust report, kept for a disaster: its minion key
+   * fingerprint (the key gate) and its sshd host key fingerprints (the SSH fallback's pins).
+   */
+  reported?: ReportedFacts | undefined;
+}
+
+export interface ReportedFacts {
+  minionKeyFingerprint?: string | undefined;
+  sshHostKeys?: string[] | undefined;
+  at?: string | undefined;
 }
 
 export interface RegistryDoc {
@@ -142,6 +153,21 @@ export class AgentRegistry {
     }) as Promise<RegistryEntry>;
   }
 
+  /**
+   * Keep the facts of a verified trust report (only when they changed: a fleet's steady reports
+   * cost no writes). Unknown routers are ignored: facts hang off an enrolled key.
+   */
+  recordReported(minionId: string, facts: Omit<ReportedFacts, 'at'>): Promise<boolean> | undefined {
+    const cur = this.get(minionId);
+    if (!cur || sameFacts(cur.reported, facts)) return undefined;
+    return this.#mutate((doc) => {
+      const e = Object.hasOwn(doc.routers, minionId) ? doc.routers[minionId] : undefined;
+      if (!e) return false;
+      e.reported = { ...facts, at: new Date(this.#clock.now()).toISOString() };
+      return true;
+    }) as Promise<boolean>;
+  }
+
   /** Forget a router (decommissioned). */
   remove(minionId: string): Promise<boolean> {
     return this.#mutate((doc) => {
@@ -237,4 +263,8 @@ export class AgentRegistry {
       });
     }
   }
+}
+
+function sameFacts(a: ReportedFacts | undefined, b: Omit<ReportedFacts, 'at'>): boolean {
+  return a?.minionKeyFingerprint === b.minionKeyFingerprint && (a?.sshHostKeys ?? []).join(',') === (b.sshHostKeys ?? []).join(',');
 }

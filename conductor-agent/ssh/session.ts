@@ -13,9 +13,16 @@ export interface SshTarget {
   port: number;
   username: string;
   /** Private key (OpenSSH or PEM) contents. Never logged. */
-  privateKey: Buffer | string;
-  /** Pinned `SHA256:…` host key fingerprint. */
-  hostKeyFingerprint: string;
+  privateKey?: Buffer | string | undefined;
+  /** Password (read from a file by the caller). Never logged. */
+  password?: string | undefined;
+  /** Pinned `SHA256:…` host key fingerprint(s): the server must present one of them. */
+  hostKeyFingerprint: string | readonly string[];
+  /**
+   * No pin known and the operator asked loudly (`--accept-new-host-keys`): called with the offered
+   * fingerprint, which is then accepted. Never set by default.
+   */
+  acceptNewHostKey?: ((offered: string) => void) | undefined;
   readyTimeoutMs?: number;
 }
 
@@ -31,6 +38,7 @@ export function openSession(target: SshTarget, options: { logger?: Logger; conne
   const logger = (options.logger ?? nullLogger).child({ component: 'ssh', host: target.host, port: target.port });
   const client = new Client();
   let offered: string | undefined;
+  const pins = typeof target.hostKeyFingerprint === 'string' ? [target.hostKeyFingerprint] : [...target.hostKeyFingerprint];
   return new Promise((resolve, reject) => {
     client.once('ready', () => {
       client.removeAllListeners('error');
@@ -45,8 +53,8 @@ export function openSession(target: SshTarget, options: { logger?: Logger; conne
     client.once('error', (err: Error & { level?: string }) => {
       client.end();
       if (offered !== undefined) {
-        reject(new SshError('SSH_HOST_KEY_MISMATCH', `the SSH host key of ${target.host}:${target.port} (${offered}) is not the pinned ${target.hostKeyFingerprint}`, {
-          cause: err, details: { host: target.host, port: target.port, offered, pinned: target.hostKeyFingerprint },
+        reject(new SshError(pins.length ? 'SSH_HOST_KEY_MISMATCH' : 'SSH_HOST_KEY_UNKNOWN', `the SSH host key of ${target.host}:${target.port} (${offered}) is not the pinned ${pins.join(' or ') || '(none)'}`, {
+          cause: err, details: { host: target.host, port: target.port, offered, pinned: pins },
           hint: 'If the server was rebuilt on purpose, check its key out of band (ssh-keygen -lf) and update the pinned fingerprint; otherwise someone may be in the middle.',
         }));
         return;
@@ -56,18 +64,34 @@ export function openSession(target: SshTarget, options: { logger?: Logger; conne
         hint: err.level === 'client-authentication' ? 'Check the username and that the public key is in the server\'s authorized_keys.' : 'Check the host, port and network path.',
       }));
     });
+    try {
+      connect();
+    } catch (err) {
+      // ssh2 throws synchronously for a key it cannot parse: bad input, not a bug.
+      reject(new SshError('SSH_FAILED', `cannot use the SSH credentials for ${target.host}:${target.port}: ${(err as Error).message}`, {
+        cause: err, details: { host: target.host, port: target.port }, hint: 'The key file must be an OpenSSH or PEM private key without a passphrase.',
+      }));
+    }
+  });
+
+  function connect(): void {
     client.connect({
       host: target.host,
       port: target.port,
       username: target.username,
-      privateKey: target.privateKey,
+      ...(target.privateKey !== undefined ? { privateKey: target.privateKey } : {}),
+      ...(target.password !== undefined ? { password: target.password } : {}),
       readyTimeout: target.readyTimeoutMs ?? 20_000,
       hostVerifier: (key: Buffer) => {
-        if (matchesPin(key, target.hostKeyFingerprint)) return true;
+        if (pins.some((p) => matchesPin(key, p))) return true;
+        if (pins.length === 0 && target.acceptNewHostKey) {
+          target.acceptNewHostKey(sshFingerprint(key));
+          return true;
+        }
         offered = sshFingerprint(key);
         return false;
       },
       ...options.connect,
     });
-  });
+  }
 }

@@ -106,6 +106,11 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
             if (report.body.kind === 'trust') {
               entry.trust = report.body.trust.state;
               entry.trustFacts = report.body.trust;
+              // Peacetime pins for a disaster: the minion key (key gate) and sshd host keys (SSH fallback).
+              if (session.enrolled) {
+                const { minionKeyFingerprint, sshHostKeys } = report.body.trust;
+                o.registry.recordReported(report.routerId, { minionKeyFingerprint, sshHostKeys })?.catch((err: unknown) => logger.warn('cannot record reported facts', { router: report.routerId, err }));
+              }
             } else {
               entry.lastOutcome = { action: report.body.outcome.action, ok: report.body.outcome.ok, code: report.body.outcome.code, at };
               if (report.body.outcome.trust) entry.trust = report.body.outcome.trust;

@@ -92,7 +92,7 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
     const resumed = await (await import('../reauth/run.js')).resumeInterrupted(deps);
     if (resumed) await journal.addPending({ commandId: resumed.journal.commandId, outcome: resumed.outcome });
   }
-  const watcher = new TrustWatcher({ minionId: f.minionId, config: f.config, pkiDir: f.pkiDir, logFile: f.logFile, service: f.service, clock, logger, pollMs: s.pollMs });
+  const watcher = new TrustWatcher({ minionId: f.minionId, config: f.config, pkiDir: f.pkiDir, logFile: f.logFile, service: f.service, clock, logger, pollMs: s.pollMs, sshHostKeyDir: f.sshHostKeyDir });
   await watcher.start();
 
   const links: ConductorLink[] = [];

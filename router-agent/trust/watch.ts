@@ -3,6 +3,7 @@
  * log, and turns them into a trust state (trust/state.ts). Emits `change` with the new facts when
  * the state changes; `refresh()` answers a request at once. One poll at a time.
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +30,19 @@ export interface TrustWatcherOptions {
   pollMs: number;
   /** Bytes of log history read at start (a stale minion may not have retried recently). */
   backlogBytes?: number;
+  /** Folder of the router's sshd host keys (`/etc/ssh`): their fingerprints go in every trust report. */
+  sshHostKeyDir?: string | undefined;
+}
+
+/** `SHA256:…` of each `ssh_host_*_key.pub` in `dir` (what the SSH fallback pins), sorted. */
+export async function sshHostKeyFingerprints(dir: string): Promise<string[]> {
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  const out: string[] = [];
+  for (const n of names.filter((x) => /^ssh_host_[a-z0-9]+_key\.pub$/.test(x)).sort()) {
+    const blob = (await fsp.readFile(join(dir, n), 'utf8').catch(() => '')).trim().split(/\s+/)[1];
+    if (blob && /^[A-Za-z0-9+/=]+$/.test(blob)) out.push('SHA256:' + createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64').replace(/=+$/, ''));
+  }
+  return out;
 }
 
 const MAX_EVIDENCE = 24;
@@ -55,6 +69,7 @@ export class TrustWatcher extends EventEmitter {
   /** Start of the newest minion run seen (pid file mtime, else an observed inactive→active). */
   #lastStart = 0;
   #stopped = false;
+  #sshHostKeys: string[] | undefined;
 
   constructor(options: TrustWatcherOptions) {
     super();
@@ -66,6 +81,7 @@ export class TrustWatcher extends EventEmitter {
   /** Initial scan, then poll every `pollMs`. */
   async start(): Promise<TrustFacts> {
     await this.#tail.start();
+    if (this.#o.sshHostKeyDir) this.#sshHostKeys = await sshHostKeyFingerprints(this.#o.sshHostKeyDir);
     const f = await this.refresh();
     this.#schedule();
     return f;
@@ -140,6 +156,7 @@ export class TrustWatcher extends EventEmitter {
       pinnedFingerprint: pinned,
       expectedFingerprint: this.#expected,
       minionKeyFingerprint: minionKey,
+      ...(this.#sshHostKeys?.length ? { sshHostKeys: this.#sshHostKeys } : {}),
       minionActive: active,
       minionExit: !active && ev ? exitStatusFor(ev.kind) : undefined,
       evidence: fresh.flatMap((e) => e.lines).slice(-MAX_EVIDENCE),

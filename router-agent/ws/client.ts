@@ -31,6 +31,8 @@ export interface ConductorLinkOptions {
   heartbeatMs: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /** Source address to connect from (the fleet bench spreads 10,000 agents over loopback addresses). */
+  localAddress?: string | undefined;
 }
 
 /** Full-jitter exponential backoff: a random delay in [min, min(max, min·2^attempt)]. */
@@ -116,7 +118,7 @@ export class ConductorLink extends EventEmitter {
     const createConnection = (opts: ConnectionOptions & { host?: string }): TLSSocket => {
       const host = opts.host ?? '';
       // As ws's own tlsConnect: `path` is the URL path here, not an IPC socket.
-      const s = tlsConnect({ ...opts, path: undefined, servername: isIP(host) ? undefined : host, rejectUnauthorized: false } as ConnectionOptions);
+      const s = tlsConnect({ ...opts, path: undefined, servername: isIP(host) ? undefined : host, rejectUnauthorized: false, ...(this.#o.localAddress ? { localAddress: this.#o.localAddress } : {}) } as ConnectionOptions);
       s.once('secureConnect', () => {
         const fp = normaliseCertFingerprint(s.getPeerCertificate().fingerprint256 ?? '');
         if (!pins.includes(fp)) {

@@ -138,6 +138,35 @@ export const conductorSchema = z
       })
       .strict()
       .default({ exportDir: '/srv/salt/ssr_recovery/files', waitSeconds: 180 }),
+    reauth: z
+      .object({
+        /** Re-authentications started per second in a fleet wave; default 5 × the master's `worker_threads` (0 = unlimited). */
+        rate: z.number().nonnegative().optional(),
+        /** Routers in flight at once in a fleet wave. */
+        concurrency: z.number().int().positive().default(200),
+        /** How long one router may take to re-authenticate on its side (seconds). */
+        routerTimeoutSeconds: z.number().int().positive().default(120),
+        /** How long a re-authenticated router may take to answer test.ping through salt-api (seconds). */
+        verifyTimeoutSeconds: z.number().int().positive().default(60),
+        /** The wave journal (`--resume`): outside the backed-up state folder. */
+        journalDir: absPath.default('/var/lib/ssr-recovery-reauth'),
+        /** SSR reverse-tunnel map (ssh_config: `Host <node>.<router>`, HostName, Port): the first SSH route. */
+        nodeIdentifierFile: absPath.default('/var/lib/128technology/connect/nodeIdentifier'),
+        /** Direct SSH inventory (YAML/JSON list of {minion, host, port, user, keyFile, passwordFile, sudo}): the second route. */
+        inventoryFile: absPath.optional(),
+        /** OpenSSH known_hosts file with the routers' pinned host keys (besides the keys their agents reported). */
+        knownHostsFile: absPath.optional(),
+        /** Defaults for SSH routes (the nodeIdentifier map names no user or key). */
+        sshUser: z.string().regex(/^[A-Za-z_][A-Za-z0-9._-]{0,31}$/).default('t128'),
+        sshKeyFile: absPath.optional(),
+        sshPasswordFile: absPath.optional(),
+        /** Run the router-side steps through `sudo -n`. */
+        sshSudo: z.boolean().default(true),
+        /** Seconds one SSH host may take for all its steps (a hanging host does not hold the wave). */
+        sshTimeoutSeconds: z.number().int().positive().default(90),
+      })
+      .strict()
+      .default({ concurrency: 200, routerTimeoutSeconds: 120, verifyTimeoutSeconds: 60, journalDir: '/var/lib/ssr-recovery-reauth', nodeIdentifierFile: '/var/lib/128technology/connect/nodeIdentifier', sshUser: 't128', sshSudo: true, sshTimeoutSeconds: 90 }),
     restore: z
       .object({
         /** Also stop salt-master after 128T (and start it before 128T): for installs where 128T does not manage it. */

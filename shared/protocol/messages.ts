@@ -68,6 +68,8 @@ export interface TrustFacts {
   expectedFingerprint?: string | undefined;
   /** Salt fingerprint of the minion's own public key (`minion.pub`): the key gate accepts a pending minion key only if it matches. */
   minionKeyFingerprint?: string | undefined;
+  /** `SHA256:…` fingerprints of the router's sshd host keys: the SSH fallback pins them in a disaster. */
+  sshHostKeys?: string[] | undefined;
   minionActive: boolean;
   /** Exit status inferred from the log (42 finger mismatch, 77 key rejected). */
   minionExit?: number | undefined;

@@ -65,6 +65,26 @@ describe('conductor-agent keys (CLI, in-process, --root sandbox)', () => {
     assert.deepEqual(await readdir(join(s.pkiDir, 'minions_pre')), ['pending-2']);
   });
 
+  it('accept --verified takes its expected fingerprints from the agent registry by default (signed reports)', async () => {
+    const { AgentRegistry } = await import('../../conductor-agent/registry/store.js');
+    const { loadOrCreateAgentKey } = await import('../../router-agent/keys.js');
+    const reg = await AgentRegistry.open(join(s.root, 'var/lib/ssr-recovery'), { lockFile: join(s.root, 'run/ssr-recovery/agent-registry.lock'), flushDelayMs: 1 });
+    const f1 = pemFinger(await readFile(join(s.pkiDir, 'minions_pre', 'pending-1'), 'utf8'));
+    for (const id of ['pending-1', 'pending-2']) {
+      await reg.enroll(id, (await loadOrCreateAgentKey(join(s.root, `agent-${id}`))).publicPem, { source: 'salt-event' });
+    }
+    // pending-2's agent reported another minion key: its pending key stays pending.
+    await reg.recordReported('pending-1', { minionKeyFingerprint: f1 });
+    await reg.recordReported('pending-2', { minionKeyFingerprint: Array.from({ length: 32 }, () => 'ab').join(':') });
+    await reg.flush();
+    const r = await run('keys', 'accept', '--verified', '--json');
+    assert.equal(r.code, 7, r.err);
+    const doc = JSON.parse(r.out);
+    assert.equal(doc.source, 'agent registry (signed reports)');
+    assert.deepEqual(doc.accepted, ['pending-1']);
+    assert.deepEqual(doc.mismatch.map((m: { id: string }) => m.id), ['pending-2']);
+  });
+
   it('accept without --verified is a usage error (exit 2) and accepts nothing', async () => {
     const r = await run('keys', 'accept', '--json');
     assert.equal(r.code, 2);

@@ -131,7 +131,7 @@ export function register(program: Command, io: CliIo): void {
     .command('accept')
     .description('accept pending minion keys only when their fingerprint matches the expected one')
     .option('--verified', 'required: accept only verified keys (there is no unverified mode)')
-    .option('--expected <file>', 'expected fingerprints: JSON {id: finger} or "id finger" lines (default keys.expectedFingerprintsFile)')
+    .option('--expected <file>', 'expected fingerprints: JSON {id: finger} or "id finger" lines (default keys.expectedFingerprintsFile, else the fingerprints router agents reported, signed)')
     .option('--expect <id=finger>', 'one expected fingerprint (repeatable)', collect, [])
     .option('--minion <id>', 'only this pending minion (repeatable)', collect, [])
     .option('--dry-run', 'list what would be accepted, change nothing')
@@ -143,10 +143,18 @@ export function register(program: Command, io: CliIo): void {
       const merged = new Map<string, string>();
       if (file) for (const [k, v] of ex.parseExpectedFingerprints(await readText(file), file)) merged.set(k, v);
       for (const [k, v] of ex.expectedFromFlags(o.expect)) merged.set(k, v);
-      if (merged.size === 0) throw new UsageError('no expected fingerprints: give --expected FILE or --expect id=finger');
+      let source = [file, o.expect.length ? '--expect' : undefined].filter(Boolean).join(' + ');
+      if (merged.size === 0) {
+        // Default: the minion key fingerprints the routers' agents reported, signed (kept in the registry).
+        const { registryExpected } = await import('../../keys/expected-fingerprints.js');
+        const { registryLockPath } = await import('../../ws/service.js');
+        const reg = await registryExpected(ctx.loaded.path(ctx.config.agents.stateDir), registryLockPath(ctx.loaded.path));
+        for (const [k, v] of reg) merged.set(k, v);
+        source = 'agent registry (signed reports)';
+      }
+      if (merged.size === 0) throw new UsageError('no expected fingerprints: no router agent has reported one; give --expected FILE or --expect id=finger');
       const { acceptVerified } = await import('../../keys/accept.js');
       const { renderAccept } = await import('../../keys/render.js');
-      const source = [file, o.expect.length ? '--expect' : undefined].filter(Boolean).join(' + ');
       const r = await acceptVerified({ ...paths(ctx), expected: ex.staticExpected(merged, source), dryRun: o.dryRun === true, ...(o.minion.length ? { only: o.minion } : {}) });
       const ok = r.mismatch.length === 0 && r.failed.length === 0;
       printResult(io, ctx.opts.json, { ok, ...r }, () => renderAccept(r));

@@ -2,44 +2,134 @@ import type { Command } from 'commander';
 import type { CliIo } from '../../../shared/cli/io.js';
 import { ExitRequest, printResult } from '../../../shared/cli/run.js';
 import { ErrorCodes, UsageError, type ErrorCode } from '../../../shared/errors.js';
-import { commandContext } from '../context.js';
+import { commandContext, type CommandContext } from '../context.js';
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+interface ReauthFlags {
+  router?: string; rollback?: boolean; timeout?: number; all?: boolean; routers?: string[]; rate?: string; concurrency?: string;
+  dryRun?: boolean; resume?: boolean; acceptNewHostKeys?: boolean; inventory?: string; knownHosts?: string; nodeIdentifier?: string;
+}
 
 /**
- * `conductor-agent reauth --router ID`: through the running daemon, send that router's agent one
- * signed `reauth` command pinning the fingerprint of the current master.pub, and wait for its
- * signed report (`--rollback` undoes the last one). Exit 0 when the router confirms, else the
- * router's failure code's exit (evidence in the report).
+ * `conductor-agent reauth --router ID`: one router through its agent (the daemon signs the command).
+ * `conductor-agent reauth --all | --routers GLOB… [--rate N] [--concurrency N] [--dry-run] [--resume]`:
+ * the fleet wave (conductor-agent/fleet): plan, agent channel first and SSH for routers without
+ * one, key gate, `test.ping` through salt-api, journal, report. Exit 0 all done, 5 partial, 1 none.
  */
 export function register(program: Command, io: CliIo): void {
   program
     .command('reauth')
-    .description('re-authenticate a router to the current Salt master key through its agent')
-    .option('--router <id>', 'the router (minion id)')
-    .option('--rollback', 'undo the router\'s last re-authentication instead')
-    .option('--timeout <ms>', 'how long the router waits for its minion (ms)', (v) => Number(v))
-    .action(async (opts: { router?: string; rollback?: boolean; timeout?: number }, cmd: Command) => {
+    .description('re-authenticate routers to the current Salt master key: one (--router) or a rate-limited fleet wave (--all / --routers)')
+    .option('--router <id>', 'one router, through its agent')
+    .option('--rollback', 'with --router: undo the router\'s last re-authentication instead')
+    .option('--timeout <ms>', 'with --router: how long the router waits for its minion (ms)', (v) => Number(v))
+    .option('--all', 'the fleet: every router known to the agents, the master\'s key folders and the SSH maps')
+    .option('--routers <glob...>', 'routers whose minion id matches a glob (repeatable, comma-separated)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--rate <n>', 're-authentications started per second (0 = no limit; default reauth.rate, else 5 × the master\'s worker_threads)')
+    .option('--concurrency <n>', 'routers in flight at once (default reauth.concurrency)')
+    .option('--dry-run', 'print the plan (trust state, channel, pins per router) and change nothing')
+    .option('--resume', 'continue the interrupted wave from its journal: only what is not done')
+    .option('--accept-new-host-keys', 'SSH: accept a host key that is not pinned anywhere (DANGEROUS: logged loudly per host)')
+    .option('--inventory <file>', 'SSH inventory (default reauth.inventoryFile)')
+    .option('--known-hosts <file>', 'known_hosts with pinned router host keys (default reauth.knownHostsFile)')
+    .option('--node-identifier <file>', 'SSR reverse-tunnel map (default reauth.nodeIdentifierFile)')
+    .addHelpText('after', '\nExit codes: 0 every selected router answers test.ping on the current key; 5 some did; 1 none did.\n'
+      + 'Ctrl-C stops starting routers, finishes those in flight and keeps the journal for --resume.\n')
+    .action(async (opts: ReauthFlags & { routers?: string[] }, cmd: Command) => {
       const ctx = commandContext(cmd, io);
-      if (!opts.router) throw new UsageError('--router is required (the fleet-wide re-authentication is a separate command)');
-      if (opts.timeout !== undefined && (!Number.isFinite(opts.timeout) || opts.timeout <= 0)) throw new UsageError('--timeout must be a positive number of milliseconds');
-      const { controlRequest } = await import('../../ws/control.js');
-      const { controlSocketPath } = await import('../../ws/service.js');
-      const routerTimeout = opts.timeout ?? Math.max(1000, ctx.config.agents.commandTimeoutMs - 30_000);
-      const result = await controlRequest<import('../../reauth/single.js').ReauthRouterResult>(
-        controlSocketPath(ctx.config, ctx.loaded.path), 'reauth',
-        { router: opts.router, action: opts.rollback ? 'rollback' : 'reauth', timeoutMs: routerTimeout }, routerTimeout + 60_000,
-      );
-      printResult(io, ctx.opts.json, result, () => {
-        const o = result.outcome;
-        const lines = [`${result.action} ${result.routerId}: ${result.ok ? 'ok' : `FAILED (${o.code ?? 'unknown'})`}`];
-        if (result.fingerprint) lines.push(`  fingerprint: ${result.fingerprint}`);
-        if (o.message) lines.push(`  ${o.message}`);
-        lines.push(`  timings (ms): ${Object.entries(o.timings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-        if (!result.ok && o.evidence.length) lines.push('  minion log:', ...o.evidence.map((l) => `    ${l}`));
-        return lines.join('\n');
-      });
-      if (!result.ok) {
-        const code = (result.outcome.code && result.outcome.code in ErrorCodes ? result.outcome.code : 'REAUTH_FAILED') as ErrorCode;
-        throw new ExitRequest(ErrorCodes[code].exit);
+      if (opts.router) {
+        if (opts.all || opts.routers?.length || opts.resume) throw new UsageError('--router is one router; --all / --routers / --resume run a fleet wave');
+        return single(ctx, opts);
       }
+      if (opts.rollback) throw new UsageError('--rollback goes with --router');
+      return wave(ctx, opts);
     });
+}
+
+async function single(ctx: CommandContext, opts: ReauthFlags): Promise<void> {
+  const io = ctx.io;
+  if (opts.timeout !== undefined && (!Number.isFinite(opts.timeout) || opts.timeout <= 0)) throw new UsageError('--timeout must be a positive number of milliseconds');
+  const { controlRequest } = await import('../../ws/control.js');
+  const { controlSocketPath } = await import('../../ws/service.js');
+  const routerTimeout = opts.timeout ?? Math.max(1000, ctx.config.agents.commandTimeoutMs - 30_000);
+  const result = await controlRequest<import('../../reauth/single.js').ReauthRouterResult>(
+    controlSocketPath(ctx.config, ctx.loaded.path), 'reauth',
+    { router: opts.router, action: opts.rollback ? 'rollback' : 'reauth', timeoutMs: routerTimeout }, routerTimeout + 60_000,
+  );
+  printResult(io, ctx.opts.json, result, () => {
+    const o = result.outcome;
+    const lines = [`${result.action} ${result.routerId}: ${result.ok ? 'ok' : `FAILED (${o.code ?? 'unknown'})`}`];
+    if (result.fingerprint) lines.push(`  fingerprint: ${result.fingerprint}`);
+    if (o.message) lines.push(`  ${o.message}`);
+    lines.push(`  timings (ms): ${Object.entries(o.timings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    if (!result.ok && o.evidence.length) lines.push('  minion log:', ...o.evidence.map((l) => `    ${l}`));
+    return lines.join('\n');
+  });
+  if (!result.ok) {
+    const code = (result.outcome.code && result.outcome.code in ErrorCodes ? result.outcome.code : 'REAUTH_FAILED') as ErrorCode;
+    throw new ExitRequest(ErrorCodes[code].exit);
+  }
+}
+
+function count(v: string | undefined, name: string, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v.replace(/\/s$/, ''));
+  if (!Number.isFinite(n) || n < min) throw new UsageError(`${name} must be a number ≥ ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+async function wave(ctx: CommandContext, opts: ReauthFlags): Promise<void> {
+  const { parseSelection } = await import('../../fleet/select.js');
+  const selection = opts.resume && !opts.all && !opts.routers?.length ? undefined : parseSelection({ all: opts.all, routers: opts.routers });
+  const rateFlag = count(opts.rate, '--rate', 0);
+  const concurrency = count(opts.concurrency, '--concurrency', 1) ?? ctx.config.reauth.concurrency;
+  const { wireWave, saltPorts } = await import('../../fleet/from-config.js');
+  const w = await wireWave(ctx, { inventory: opts.inventory, knownHosts: opts.knownHosts, nodeIdentifier: opts.nodeIdentifier });
+  const salt = await saltPorts(ctx, w.hashType);
+  const r = ctx.config.reauth;
+  const { sshReauthChannel } = await import('../../ssh/steps.js');
+  const { parseInventory } = await import('../../ssh/inventory.js');
+  const invFile = opts.inventory ?? (r.inventoryFile ? ctx.loaded.path(r.inventoryFile) : undefined);
+  const inventory = invFile ? parseInventory(await (await import('node:fs/promises')).readFile(invFile, 'utf8'), invFile) : [];
+  const ssh = sshReauthChannel({
+    inventory, clock: salt.clock, logger: ctx.logger, path: ctx.loaded.path,
+    defaults: { user: r.sshUser, keyFile: r.sshKeyFile, passwordFile: r.sshPasswordFile, sudo: r.sshSudo },
+  });
+  if (opts.acceptNewHostKeys) ctx.logger.warn('--accept-new-host-keys: SSH host keys that are pinned nowhere will be ACCEPTED and logged; verify them afterwards');
+  const { fleetReauth } = await import('../../fleet/wave.js');
+  const { renderReport, waveExitCode } = await import('../../fleet/report.js');
+  const { renderPlan } = await import('../../fleet/plan.js');
+  const { systemRandom } = await import('../../../shared/ports/random.js');
+  const progress = await (await import('../../fleet/progress.js')).startProgress(ctx.io, ctx.opts.json);
+  const abort = new AbortController();
+  const onSigint = (): void => {
+    ctx.logger.warn('interrupted: no new routers are started; the ones in flight finish (Ctrl-C again to exit at once)');
+    abort.abort();
+    process.once('SIGINT', () => process.exit(130));
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    const report = await fleetReauth({
+      selection, resume: opts.resume === true, dryRun: opts.dryRun === true, rate: rateFlag ?? w.defaultRate, concurrency,
+      routerTimeoutMs: r.routerTimeoutSeconds * 1000, verifyTimeoutMs: r.verifyTimeoutSeconds * 1000, acceptNewHostKeys: opts.acceptNewHostKeys === true,
+      conductor: w.conductor, masterFingerprint: w.masterFingerprint, pkiDir: ctx.loaded.path(ctx.config.salt.pkiDir), hashType: w.hashType,
+      journalDir: ctx.loaded.path(r.journalDir), sources: w.sources, random: systemRandom, signal: abort.signal,
+      ports: { agent: w.agent, ssh, gate: salt.gate, pinger: salt.pinger, clock: salt.clock },
+      onPlan: progress.plan, onOutcome: progress.outcome,
+    });
+    progress.stop();
+    printResult(ctx.io, ctx.opts.json, report, () => (report.dryRun && report.plan ? renderPlan({ masterFingerprint: report.masterFingerprint, routers: report.plan, counts: countActions(report.plan) }) : renderReport(report)));
+    const exit = report.dryRun ? 0 : waveExitCode(report.totals);
+    if (exit !== 0) throw new ExitRequest(exit);
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function countActions(plan: { action: 'reauth' | 'skip' | 'blocked' }[]): Record<'reauth' | 'skip' | 'blocked', number> {
+  const c = { reauth: 0, skip: 0, blocked: 0 };
+  for (const p of plan) c[p.action]++;
+  return c;
 }

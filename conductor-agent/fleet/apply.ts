@@ -1,0 +1,206 @@
+/**
+ * Running a planned wave: routers are started at most `rate` per second and `concurrency` at a
+ * time; each goes through its routes in order (agent, then SSH) until one reaches it, while the key
+ * gate watches for its pending key; it counts as done only when it answers `test.ping`. An abort
+ * (Ctrl-C) stops starting routers; those in flight finish and the rest are reported not started.
+ */
+import { RecoveryError } from '../../shared/errors.js';
+import type { PlanEntry, Route, WavePlan } from './plan.js';
+import type { ChannelResult, WavePorts } from './ports.js';
+import { RateLimiter, Slots } from './rate.js';
+import type { OutcomeState, RouterOutcome } from './report.js';
+import { BatchPinger } from './verify.js';
+
+export interface WaveOptions {
+  plan: WavePlan;
+  ports: WavePorts;
+  /** Starts per second; 0 = unlimited. */
+  rate: number;
+  concurrency: number;
+  /** How long a router may take to re-authenticate on its side. */
+  routerTimeoutMs: number;
+  /** How long after its channel finished a router may take to answer test.ping. */
+  verifyTimeoutMs: number;
+  /** Key gate poll interval while a router is in flight (default 250 ms). */
+  gatePollMs?: number;
+  signal?: AbortSignal | undefined;
+  /** Called after each router finishes. */
+  onOutcome?: ((o: RouterOutcome) => void) | undefined;
+}
+
+export interface WaveResult {
+  outcomes: RouterOutcome[];
+  interrupted: boolean;
+  /** Start times (ms) of the routers that were started, in order. */
+  starts: number[];
+}
+
+/** Run the wave; never throws for a router's failure (it is in its outcome). */
+export async function runWave(o: WaveOptions): Promise<WaveResult> {
+  const { clock } = o.ports;
+  const limiter = new RateLimiter(o.rate, clock);
+  const slots = new Slots(o.concurrency);
+  const pinger = new BatchPinger({ pinger: o.ports.pinger, clock });
+  const outcomes = new Map<string, RouterOutcome>();
+  const starts: number[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const finish = async (out: RouterOutcome): Promise<void> => {
+    outcomes.set(out.routerId, out);
+    if (out.state !== 'not-started') await o.ports.record?.(out);
+    o.onOutcome?.(out);
+  };
+  let interrupted = false;
+  for (const entry of o.plan.routers) {
+    if (entry.action !== 'reauth') {
+      await finish(staticOutcome(entry));
+      continue;
+    }
+    if (o.signal?.aborted) { interrupted = true; break; }
+    await slots.take();
+    try {
+      await limiter.acquire(o.signal);
+    } catch {
+      slots.release();
+      interrupted = true;
+      break;
+    }
+    if (o.signal?.aborted) { slots.release(); interrupted = true; break; }
+    starts.push(clock.now());
+    const p: Promise<void> = runRouter(entry, o, pinger)
+      .catch((err: unknown) => failedOutcome(entry, 'none', err, {}))
+      .then(finish)
+      .finally(() => { slots.release(); inFlight.delete(p); });
+    inFlight.add(p);
+  }
+  await Promise.all(inFlight);
+  for (const entry of o.plan.routers) {
+    if (!outcomes.has(entry.routerId)) await finish({ routerId: entry.routerId, state: 'not-started', channel: entry.channel, message: 'interrupted before it started' });
+  }
+  return { outcomes: o.plan.routers.map((r) => outcomes.get(r.routerId)!), interrupted, starts };
+}
+
+function staticOutcome(e: PlanEntry): RouterOutcome {
+  if (e.action === 'skip') return { routerId: e.routerId, state: 'skipped', channel: 'none', message: e.reason };
+  const impostor = e.blocked === 'impostor';
+  return {
+    routerId: e.routerId, state: impostor ? 'impostor' : 'blocked', channel: 'none', message: e.reason,
+    code: impostor ? 'FLEET_KEY_MISMATCH' : e.blocked === 'key-rejected' ? 'REAUTH_REFUSED' : 'FLEET_NO_CHANNEL',
+    minionKeyFingerprint: e.pendingFingerprint,
+  };
+}
+
+function failedOutcome(e: PlanEntry, channel: RouterOutcome['channel'], err: unknown, timings: Record<string, number>): RouterOutcome {
+  const code = err instanceof RecoveryError ? err.code : 'INTERNAL';
+  return { routerId: e.routerId, state: 'failed', channel, code, message: (err as Error).message, timings };
+}
+
+/** Shared by a router's channel run and its key gate watcher. */
+interface RouterRun {
+  entry: PlanEntry;
+  t0: number;
+  timings: Record<string, number>;
+  expected: string | undefined;
+  gate: 'waiting' | 'accepted' | 'mismatch' | 'unverified';
+  gateFingerprint?: string | undefined;
+  gateError?: string | undefined;
+  stop: boolean;
+  /** Wakes the gate watcher's sleep when the router is finished. */
+  wake: AbortController;
+}
+
+async function runRouter(entry: PlanEntry, o: WaveOptions, pinger: BatchPinger): Promise<RouterOutcome> {
+  const { clock } = o.ports;
+  const run: RouterRun = { entry, t0: clock.now(), timings: {}, expected: entry.expectedMinionFingerprint, gate: 'waiting', stop: false, wake: new AbortController() };
+  const startedAt = new Date(run.t0).toISOString();
+  const watcher = watchGate(run, o);
+  try {
+    const { result, route, fallbacks } = await throughRoutes(run, o);
+    const channel: RouterOutcome['channel'] = route?.channel ?? 'none';
+    const base = { routerId: entry.routerId, channel, fallbacks: fallbacks.length ? fallbacks : undefined, startedAt, timings: run.timings };
+    if (run.gate === 'mismatch') return impostor(run, base);
+    if (!result?.ok) {
+      const last = fallbacks.at(-1);
+      return { ...base, state: 'failed', code: result?.code ?? last?.code ?? 'FLEET_NO_CHANNEL', message: result?.message ?? last?.message ?? 'no route reached the router', evidence: result?.evidence };
+    }
+    const ping = await pinger.confirm(entry.routerId, clock.now() + o.verifyTimeoutMs);
+    run.timings.pinged = clock.now() - run.t0;
+    // The gate watcher runs on during the ping: it may have seen a foreign key meanwhile.
+    if ((run.gate as RouterRun['gate']) === 'mismatch') return impostor(run, base);
+    const state: OutcomeState = ping.ok ? 'done' : 'failed';
+    const out: RouterOutcome = { ...base, state, minionKeyFingerprint: run.gateFingerprint ?? run.expected, finishedAt: new Date(clock.now()).toISOString() };
+    if (!ping.ok) Object.assign(out, notAnswering(run, ping.error));
+    return out;
+  } finally {
+    run.stop = true;
+    run.wake.abort();
+    await watcher;
+  }
+}
+
+function notAnswering(run: RouterRun, error: string | undefined): Partial<RouterOutcome> {
+  if (run.gate === 'unverified') {
+    return { code: 'FLEET_KEY_UNVERIFIED', message: `its minion key ${run.gateFingerprint ?? ''} is pending and no signed report or pinned SSH read says what it should be; left pending (keys accept --verified)` };
+  }
+  return { code: 'FLEET_NOT_CONFIRMED', message: error ?? 'the router re-authenticated on its side but does not answer test.ping through salt-api' };
+}
+
+function impostor(run: RouterRun, base: Partial<RouterOutcome>): RouterOutcome {
+  return {
+    ...base, routerId: run.entry.routerId, state: 'impostor', code: 'FLEET_KEY_MISMATCH', minionKeyFingerprint: run.gateFingerprint,
+    message: `possible impostor: the pending key ${run.gateFingerprint ?? '(unreadable)'} for ${run.entry.routerId} is not the reported ${run.expected}; left pending`,
+  };
+}
+
+const FALLBACK_CODES = new Set(['AGENT_UNREACHABLE', 'AGENT_NOT_ENROLLED', 'AGENT_DAEMON_UNREACHABLE', 'SSH_FAILED', 'SSH_HOST_KEY_MISMATCH', 'SSH_HOST_KEY_UNKNOWN', 'SSH_TIMEOUT']);
+
+/** Try each route until one reaches the router; a route that cannot reach it falls through. */
+async function throughRoutes(run: RouterRun, o: WaveOptions): Promise<{ result?: ChannelResult; route?: Route; fallbacks: { channel: string; code: string; message: string }[] }> {
+  const fallbacks: { channel: string; code: string; message: string }[] = [];
+  let route: Route | undefined;
+  for (route of run.entry.routes) {
+    try {
+      const result = await runRoute(run, route, o);
+      run.timings[`${route.channel}Done`] = o.ports.clock.now() - run.t0;
+      if (result.minionKeyFingerprint && !run.expected) run.expected = result.minionKeyFingerprint;
+      return { result, route, fallbacks };
+    } catch (err) {
+      const code = err instanceof RecoveryError ? err.code : 'INTERNAL';
+      const silentAgent = code === 'AGENT_TIMEOUT' && /acknowledge/.test((err as Error).message);
+      fallbacks.push({ channel: route.channel, code, message: (err as Error).message });
+      if (!FALLBACK_CODES.has(code) && !silentAgent) return { route, fallbacks };
+      if (o.signal?.aborted) break;
+    }
+  }
+  return { route, fallbacks };
+}
+
+async function runRoute(run: RouterRun, route: Route, o: WaveOptions): Promise<ChannelResult> {
+  run.timings[`${route.channel}Start`] = o.ports.clock.now() - run.t0;
+  if (route.channel === 'agent') {
+    if (!o.ports.agent) throw new RecoveryError('AGENT_DAEMON_UNREACHABLE', 'no agent channel in this run');
+    return o.ports.agent.reauth(run.entry.routerId, run.entry.pinFingerprint, o.routerTimeoutMs);
+  }
+  if (!o.ports.ssh) throw new RecoveryError('SSH_FAILED', 'no SSH fallback configured in this run');
+  return o.ports.ssh.reauth(run.entry.routerId, route, run.entry.pinFingerprint, { timeoutMs: o.routerTimeoutMs, signal: o.signal });
+}
+
+/** Poll the key gate for this router while it is in flight; accept its pending key when it matches. */
+async function watchGate(run: RouterRun, o: WaveOptions): Promise<void> {
+  const every = o.gatePollMs ?? 250;
+  while (!run.stop && run.gate !== 'accepted' && run.gate !== 'mismatch') {
+    const r = await o.ports.gate.check(run.entry.routerId, run.expected).catch((err: unknown) => ({ state: 'failed' as const, code: 'KEYS_INVALID', message: (err as Error).message }));
+    if (r.state === 'accepted') {
+      run.gate = 'accepted';
+      run.gateFingerprint = r.fingerprint;
+      run.timings.keyAccepted = o.ports.clock.now() - run.t0;
+    } else if (r.state === 'mismatch') {
+      run.gate = 'mismatch';
+      run.gateFingerprint = r.fingerprint ?? undefined;
+    } else if (r.state === 'unverified') {
+      run.gate = 'unverified';
+      run.gateFingerprint = r.fingerprint ?? undefined;
+    } else if (r.state === 'failed') run.gateError = r.message;
+    if (run.stop || run.gate === 'accepted' || run.gate === 'mismatch') break;
+    await o.ports.clock.sleep(every, run.wake.signal).catch(() => undefined);
+  }
+}

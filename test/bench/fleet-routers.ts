@@ -1,0 +1,118 @@
+/**
+ * One process of the fleet bench's router side: thousands of router agents, each through the real
+ * router-agent client and protocol code (ConductorLink: pinned wss, signed hello; the command
+ * handler: signature, expiry, replay checks; signed reports), each with a simulated minion that
+ * speaks the Salt master simulator's wire protocol (`_auth` with its own key, pending → retry,
+ * `master_finger` check of the master's key, `_subscribe`, answers to `test.ping`).
+ * Input: a JSON file (argv[2]); prints `ready <n>` when every link's hello was accepted.
+ */
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { systemClock } from '../../shared/ports/clock.js';
+import { systemRandom } from '../../shared/ports/random.js';
+import { nullLogger } from '../../shared/log/logger.js';
+import { pemFinger } from '../../shared/salt/fingerprint.js';
+import { signEnvelope } from '../../shared/protocol/envelope.js';
+import { ReplayCache } from '../../shared/protocol/replay-cache.js';
+import { loadPublicKeys } from '../../shared/protocol/keys.js';
+import { PROTOCOL_VERSION, type CommandBody, type ReportBody, type TrustFacts } from '../../shared/protocol/messages.js';
+import { ConductorLink } from '../../router-agent/ws/client.js';
+import { makeCommandHandler } from '../../router-agent/commands/handler.js';
+import { readMessages, sendMessage } from '../../sandbox/salt/wire.js';
+
+interface Input {
+  url: string;
+  certFingerprint: string;
+  conductorPublicPem: string;
+  master: { host: string; port: number };
+  localAddresses: string[];
+  minionPubs: string[];
+  routers: { id: string; agentPrivatePem: string; minionKey: number }[];
+}
+
+const input = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Input;
+const conductorKeys = loadPublicKeys(input.conductorPublicPem);
+const replay = new ReplayCache({ clock: systemClock, maxEntries: 100_000 });
+const minionFingers = input.minionPubs.map((p) => pemFinger(p));
+
+/** A minion that trusts one pin; connected while it trusts the master. */
+class MiniMinion {
+  socket: Socket | undefined;
+  constructor(readonly id: string, readonly pub: string) {}
+
+  /** Sign in pinned to `finger`; resolves true once the master accepted us with that key. */
+  async signIn(finger: string, deadline: number): Promise<boolean> {
+    this.socket?.destroy();
+    while (Date.now() < deadline) {
+      const r = await this.#attempt(finger);
+      if (r === 'ok') return true;
+      if (r === 'mismatch') return false;
+      await new Promise((res) => setTimeout(res, 200)); // acceptance_wait_time
+    }
+    return false;
+  }
+
+  #attempt(finger: string): Promise<'ok' | 'retry' | 'mismatch'> {
+    return new Promise((resolve) => {
+      const s = connect(input.master.port, input.master.host);
+      let done = false;
+      const end = (r: 'ok' | 'retry' | 'mismatch'): void => { if (!done) { done = true; if (r !== 'ok') s.destroy(); resolve(r); } };
+      s.on('error', () => end('retry'));
+      s.on('close', () => { end('retry'); if (this.socket === s) this.socket = undefined; });
+      s.on('connect', () => sendMessage(s, { cmd: '_auth', id: this.id, pub: this.pub, nonce: randomBytes(8).toString('hex'), enc_algo: 'OAEP-SHA1', sig_algo: 'PKCS1v15-SHA1' }));
+      readMessages(s, (m) => {
+        if (m.cmd === '_auth_reply') {
+          if (m['ret'] === 'retry') return end('retry');
+          if (m['ret'] !== true) return end('retry');
+          if (pemFinger(String(m['pub_key'])) !== finger) return end('mismatch'); // master_finger: exit 42
+          this.socket = s;
+          sendMessage(s, { cmd: '_subscribe', id: this.id });
+          return end('ok');
+        }
+        if (m.cmd === 'publish' && m['fun'] === 'test.ping') sendMessage(s, { cmd: '_return', jid: m['jid'], id: this.id, return: true, retcode: 0, success: true, fun_args: [] });
+      });
+    });
+  }
+}
+
+let ready = 0;
+let i = 0;
+for (const r of input.routers) {
+  const privateKey = createPrivateKey(r.agentPrivatePem);
+  const publicPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
+  const minion = new MiniMinion(r.id, input.minionPubs[r.minionKey]!);
+  const link = new ConductorLink({
+    url: input.url, certFingerprints: [input.certFingerprint], routerId: r.id, agentKey: { privateKey, publicPem }, agentVersion: 'bench',
+    clock: systemClock, random: systemRandom, logger: nullLogger, heartbeatMs: 60_000, backoffMinMs: 200, backoffMaxMs: 5_000,
+    localAddress: input.localAddresses[i++ % input.localAddresses.length],
+  });
+  const trust = (state: TrustFacts['state']): TrustFacts => ({
+    state, minionId: r.id, minionKeyFingerprint: minionFingers[r.minionKey], minionActive: state === 'trusted', evidence: [], since: new Date().toISOString(),
+  });
+  let state: TrustFacts['state'] = 'stale-master-key';
+  const report = (body: ReportBody): void => {
+    const envelope = signEnvelope({ kind: 'report', router: r.id, body, privateKey, clock: systemClock, random: systemRandom, ttlMs: 600_000 });
+    link.send({ v: PROTOCOL_VERSION, type: 'report', envelope });
+  };
+  const run = async (body: CommandBody): Promise<void> => {
+    if (body.name === 'status') return report({ kind: 'trust', trust: trust(state), commandId: body.id });
+    const t0 = Date.now();
+    const ok = body.name === 'reauth' && body.fingerprint !== undefined && await minion.signIn(body.fingerprint, t0 + (body.timeoutMs ?? 60_000));
+    state = ok ? 'trusted' : 'finger-mismatch';
+    report({
+      kind: 'reauth', commandId: body.id,
+      outcome: { ok, action: 'reauth', fingerprint: body.fingerprint, cachedFingerprint: ok ? body.fingerprint : undefined, timings: { confirmed: Date.now() - t0 }, evidence: [], trust: state, ...(ok ? {} : { code: 'REAUTH_FAILED' }) },
+    });
+  };
+  const handle = makeCommandHandler({ routerId: r.id, conductorKeys, replay, clock: systemClock, logger: nullLogger, run: (b) => run(b) });
+  let counted = false;
+  link.on('ready', () => {
+    report({ kind: 'trust', trust: trust(state) });
+    if (!counted) { counted = true; ready++; if (ready === input.routers.length) process.stdout.write(`ready ${ready}\n`); }
+  });
+  link.on('command', (frame) => { void handle(frame, (a) => { link.send(a); }); });
+  link.start();
+  if (i % 200 === 0) await new Promise((res) => setTimeout(res, 20)); // connect in steps, as routers do after an outage
+}
+process.on('message', () => undefined);
