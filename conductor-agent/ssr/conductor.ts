@@ -66,6 +66,8 @@ export interface SsrConductor {
   validate(): Promise<string[]>;
   /** Commit the candidate config (PCLI `commit`); throws SSR_COMMIT_FAILED with the messages on failure. */
   commit(): Promise<void>;
+  /** Drop uncommitted candidate changes (PCLI `restore config running`). */
+  revertCandidate(): Promise<void>;
   /** PCLI `migrate [skip-validation] [force] conductor <a1> [<a2>] router <r>`, run on this conductor. */
   migrateRouter(router: string, addresses: readonly string[], options?: MigrateRouterOptions): Promise<void>;
   /** `systemctl stop|start 128T` on this conductor (configured service commands). */

@@ -2,7 +2,7 @@
  * SsrConductor over the SSR REST API and GraphQL (reference/ssr.md §4.1, §4.2, §4.4):
  * `POST /api/v1/login` → JWT, `Authorization: Bearer`, `GET /api/v1/system`, `GET /api/v1/router`,
  * `GET /api/v1/config/running/authority`, `GET /api/v1/config/version?datastore=candidate`,
- * `POST /api/v1/config/export|import|validate|commit`, `PATCH /api/v1/config/candidate/authority`,
+ * `POST /api/v1/config/export|import|validate|commit|revertToRunning`, `PATCH /api/v1/config/candidate/authority`,
  * `POST /api/v1/graphql`; the PCLI (pcli.ts) for `migrate`. TLS is verified (Node's default), a CA
  * bundle is settable; the transport (fetch) and the process runner are injected.
  */
@@ -151,6 +151,9 @@ export function createHttpSsrConductor(options: HttpSsrConductorOptions): SsrCon
           details: { messages }, hint: 'Fix the validation errors listed, then commit again.',
         });
       }
+    },
+    async revertCandidate() {
+      await request('POST', '/config/revertToRunning', {});
     },
     async migrateRouter(router, addresses, o = {}) {
       await runPcli(pcli, migrateWords(router, addresses, o));
