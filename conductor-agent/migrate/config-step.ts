@@ -35,12 +35,12 @@ export async function configStep(d: MigrateDeps, state: JournalState, journal: J
     }
     await journal.run('config-transferred', { file, sha256: sha256(bytes) });
   }
-  if (!state.runPhases.has('config-imported')) {
-    d.onStep?.(`importing ${file} on the new conductor with conductor-address ${d.args.to.join(' ')}`);
-    await d.newSsr.importConfig(file);
-    await d.newSsr.setConductorAddresses(d.args.to);
-    await journal.run('config-imported', { file, conductorAddress: d.args.to });
-  }
+  // Import again even when a killed or refused run got this far: a refused commit drops the candidate,
+  // and importing overwrites it, so this is the one way to know what is about to be committed.
+  d.onStep?.(`importing ${file} on the new conductor with conductor-address ${d.args.to.join(' ')}`);
+  await d.newSsr.importConfig(file);
+  await d.newSsr.setConductorAddresses(d.args.to);
+  await journal.run('config-imported', { file, conductorAddress: d.args.to });
   await validateAndCommit(d);
   await journal.run('config-committed', { file });
   return { exportFile: file };

@@ -25,6 +25,8 @@ export interface WorldRouter {
   since: number;
   /** Conductor key (sorted addresses) it reached RUNNING on, cached. */
   runningOn?: string;
+  /** The conductor addresses it started on. */
+  home: string[];
 }
 
 export interface WorldConductor {
@@ -37,7 +39,7 @@ export interface WorldConductor {
 }
 
 export interface WorldFaults {
-  /** Routers that reach CONNECTED on a new conductor and never RUNNING. */
+  /** Routers that reach CONNECTED on a conductor they did not start on and never RUNNING there. */
   stuckConnected: Set<string>;
   /** Routers whose `migrate` the PCLI refuses. */
   migrateRefused: Set<string>;
@@ -54,7 +56,7 @@ export class SsrWorld {
 
   /** Add a router that has long been running on `conductors`. */
   addRouter(name: string, nodes: WorldNode[], conductors: string[]): WorldRouter {
-    const r: WorldRouter = { name, nodes, conductors: [...conductors], since: 0 };
+    const r: WorldRouter = { name, nodes, conductors: [...conductors], since: 0, home: [...conductors] };
     this.routers.set(name, r);
     return r;
   }
@@ -84,7 +86,8 @@ export class SsrWorld {
     const elapsed = this.now() - r.since;
     if (elapsed < this.delays.pendingMs) return 'PENDING';
     const keyOk = c.pkiDir === undefined || (await this.presentKey(c.pkiDir, node));
-    if (!keyOk || this.faults.stuckConnected.has(r.name)) return 'CONNECTED';
+    const away = !r.home.some((a) => c.addresses.includes(a));
+    if (!keyOk || (away && this.faults.stuckConnected.has(r.name))) return 'CONNECTED';
     if (elapsed < this.delays.pendingMs + this.delays.connectedMs) return 'CONNECTED';
     const all = c.pkiDir === undefined ? true : await this.allKeysAccepted(c.pkiDir, r);
     if (!all) return 'CONNECTED';
