@@ -99,6 +99,14 @@ export const ErrorCodes = {
   SSR_API_AUTH: c(ExitCode.FAILED, 'The SSR conductor API refused the credentials or token.'),
   SSR_API_FAILED: c(ExitCode.FAILED, 'The SSR conductor API answered with an error or an unexpected body.'),
   SSR_COMMIT_FAILED: c(ExitCode.FAILED, 'The SSR conductor refused a configuration commit.'),
+  SSR_PCLI_FAILED: c(ExitCode.FAILED, 'A PCLI command (e.g. `migrate conductor`) failed; its output is in the details.'),
+  // migrate
+  MIGRATE_PREFLIGHT: c(ExitCode.PREFLIGHT_REFUSED, 'A migration preflight check failed; nothing was changed.'),
+  MIGRATE_TRUST_UNAVAILABLE: c(ExitCode.PREFLIGHT_REFUSED, 'The new master carries another key and no re-pinning path is available, so routers would not trust it.'),
+  MIGRATE_JOURNAL_PRESENT: c(ExitCode.BUSY, 'An unfinished migration with other arguments left a journal: run migrate --resume with them, or --rollback-on-failure.'),
+  MIGRATE_FAILED: c(ExitCode.FAILED, 'The migration failed for every router; the evidence is in the report.'),
+  MIGRATE_PARTIAL: c(ExitCode.PARTIAL, 'The migration succeeded for some routers and failed for others.'),
+  MIGRATE_ROUTER_FAILED: c(ExitCode.FAILED, 'One router did not reach Running on the new conductor in time (or its key was refused).'),
   VERIFY_FAILED: c(ExitCode.VERIFY_FAILED, 'A post-recovery check failed (ports, routers or minions); see the report.'),
   // ssh
   SSH_HOST_KEY_MISMATCH: c(ExitCode.FAILED, 'The SSH host key does not match the pinned key.'),

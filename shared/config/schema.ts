@@ -22,6 +22,66 @@ const serviceCommands = z
 
 const absPath = z.string().min(1).refine((p) => p.startsWith('/'), { message: 'must be an absolute path' });
 
+/** `conductor-agent migrate` (docs/migrate.md). */
+const migrateSchema = z
+  .object({
+    /** Routers migrated per second (the `--rate` default); protects both conductors and the Salt masters. */
+    rate: z.number().positive().default(5),
+    /** Routers in flight at once (migrate sent, not yet Running on the new conductor). */
+    concurrency: z.number().int().positive().default(50),
+    /** How long a router may take to show Connected on the new conductor after its migrate (s). */
+    connectedTimeoutSeconds: z.number().int().positive().default(600),
+    /** How long a Connected router may take to reach Running (s); the published page says "a few minutes". */
+    runningTimeoutSeconds: z.number().int().positive().default(900),
+    /** Asset-state poll interval on each conductor (ms); one GraphQL query serves every waiting router. */
+    pollMs: z.number().int().positive().default(2000),
+    /** Journal folder of a running migration (default `<agents.stateDir>/migrate`). */
+    journalDir: absPath.optional(),
+    /** A backup of the old conductor younger than this counts as fresh; otherwise one is taken first. */
+    backupMaxAgeHours: z.number().positive().default(24),
+    /** Salt trust after the move: `auto` (same key if the new master carries the old key pair, else re-pin), `same-key`, `repin`. */
+    trust: z.enum(['auto', 'same-key', 'repin']).default('auto'),
+    /** The new conductor's APIs; `{address}` is replaced by the first `--to` address. */
+    to: z
+      .object({
+        /** SSR REST/GraphQL base URL of the new conductor. */
+        ssrUrl: z.string().min(1).default('https://{address}'),
+        /** Credentials on the new conductor (default: `ssr.username` / `ssr.passwordFile`). */
+        username: z.string().min(1).optional(),
+        passwordFile: absPath.optional(),
+        caFile: absPath.optional(),
+        /** salt-api of the new conductor for `test.ping` (default: not checked). Credentials: `saltApi.*`. */
+        saltApiUrl: z.string().min(1).optional(),
+        /** PCLI of the new conductor, used only to migrate a failed router back (`--rollback-on-failure`); host keys from known_hosts, never accepted blindly. */
+        pcliCommand: z.string().min(1).default('ssh -o BatchMode=yes -o StrictHostKeyChecking=yes root@{address} pcli'),
+      })
+      .strict()
+      .default({ ssrUrl: 'https://{address}', pcliCommand: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes root@{address} pcli' }),
+    /** How files reach the new conductor: SFTP with a pinned host key, or `local` for a tree on this machine (sandbox, rehearsal). */
+    transfer: z
+      .object({
+        method: z.enum(['sftp', 'local']).default('sftp'),
+        /** `local`: the new conductor's root folder on this machine. */
+        localRoot: absPath.optional(),
+        /** `sftp`: host (default: the first `--to` address), port, user, key and pinned host key. */
+        host: z.string().min(1).optional(),
+        port: z.number().int().positive().default(22),
+        username: z.string().min(1).default('root'),
+        privateKeyFile: absPath.optional(),
+        /** `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
+        hostKeyFingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/).optional(),
+      })
+      .strict()
+      .default({ method: 'sftp', port: 22, username: 'root' }),
+  })
+  .strict()
+  .default({
+    rate: 5, concurrency: 50, connectedTimeoutSeconds: 600, runningTimeoutSeconds: 900, pollMs: 2000,
+    backupMaxAgeHours: 24, trust: 'auto',
+    to: { ssrUrl: 'https://{address}', pcliCommand: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes root@{address} pcli' },
+    transfer: { method: 'sftp', port: 22, username: 'root' },
+  });
+
 export const conductorSchema = z
   .object({
     saltApi: z
@@ -46,9 +106,13 @@ export const conductorSchema = z
         url: z.string().url().default('https://127.0.0.1'),
         username: z.string().min(1).optional(),
         passwordFile: absPath.optional(),
+        /** PEM CA bundle to trust for the SSR API's https (verification is always on). */
+        caFile: absPath.optional(),
+        /** PCLI command line for what has no API (`migrate`); words are appended, or replace `{words}` / `{line}`. How the PCLI takes a command non-interactively is unconfirmed. */
+        pcliCommand: z.string().min(1).default('pcli'),
       })
       .strict()
-      .default({ url: 'https://127.0.0.1' }),
+      .default({ url: 'https://127.0.0.1', pcliCommand: 'pcli' }),
     salt: z
       .object({
         /** The conductor's Salt master configuration file. */
@@ -184,6 +248,7 @@ export const conductorSchema = z
       })
       .strict()
       .default({ stopSaltMaster: false, extraPaths: [], journalDir: '/var/lib/ssr-recovery-restore', maxTotalBytes: 16 * 1024 ** 3, maxRatio: 200, postVerifyTimeoutMs: 120_000 }),
+    migrate: migrateSchema,
     services: z.record(z.string(), serviceCommands).default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })

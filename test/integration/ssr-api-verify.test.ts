@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startSsrSimulator, type SimAsset, type SsrSimulator } from '../../sandbox/ssr-simulator/server.js';
 import { createHttpSsrConductor } from '../../conductor-agent/ssr/http-conductor.js';
+import { emptyAuthority, encodeExport } from '../../sandbox/ssr-simulator/authority.js';
 import { runVerify } from '../../conductor-agent/verify/run.js';
 import { checkPorts } from '../../conductor-agent/verify/checks.js';
 import { systemClock } from '../../shared/ports/clock.js';
@@ -22,7 +23,7 @@ describe('SSR API client against the SSR simulator, and verify', () => {
   beforeEach(async () => {
     ({ dir, cleanup } = await makeTmpDir());
     await mkdir(join(dir, 'etc/128technology/config-exports'), { recursive: true });
-    await writeFile(join(dir, 'etc/128technology/config-exports/router-1.gz'), 'x');
+    await writeFile(join(dir, 'etc/128technology/config-exports/router-1.gz'), encodeExport(emptyAuthority('a')));
     await writeFile(join(dir, 'etc/128technology/global.init'), JSON.stringify({ init: { routerName: 'c', conductor: { 'c-a': { host: '127.0.0.3' } } } }));
     assets = [{ routerName: 'router-1', nodeName: 'node0', assetId: 'router-1', status: 'CONNECTED' }];
     sim = await startSsrSimulator({ root: dir, host: '127.0.0.3', assets: () => assets, users: { admin: 'pw' } });

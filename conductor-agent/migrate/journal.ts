@@ -1,0 +1,124 @@
+/**
+ * The migration journal: one JSON record per line, appended and flushed before the step it announces
+ * is trusted, so a run killed at any point (kill -9, power loss) can be resumed. A torn last line is
+ * ignored on read. The journal is private (0600 in a 0700 folder) and holds no secrets.
+ *
+ * Fault injection for the kill tests: `SSR_RECOVERY_MIGRATE_FAULT=<phase>[:<n>]` makes the process kill
+ * itself with SIGKILL right after the n-th record of that phase is on disk.
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, ensureDir } from '../../shared/fs/atomic.js';
+import type { JournalRecord, RouterPhase, RunPhase } from './types.js';
+
+export const JOURNAL_FILE = 'journal.jsonl';
+
+export interface FaultPoint {
+  phase: string;
+  nth: number;
+}
+
+/** Parse the env switch (`phase` or `phase:n`). */
+export function parseFault(value: string | undefined): FaultPoint | undefined {
+  if (!value) return undefined;
+  const [phase, n] = value.split(':');
+  return phase ? { phase, nth: n ? Math.max(1, Number(n) || 1) : 1 } : undefined;
+}
+
+/** What a journal says happened, folded from its records. */
+export interface JournalState {
+  runPhases: Map<RunPhase, Record<string, unknown>>;
+  routers: Map<string, { phase: RouterPhase; data: Record<string, unknown>; history: RouterPhase[] }>;
+  records: number;
+}
+
+export function foldJournal(records: readonly JournalRecord[]): JournalState {
+  const state: JournalState = { runPhases: new Map(), routers: new Map(), records: records.length };
+  for (const r of records) {
+    if (r.t === 'run') state.runPhases.set(r.phase, r.data ?? {});
+    else {
+      const prev = state.routers.get(r.router);
+      const data = { ...(prev?.data ?? {}), ...(r.data ?? {}) };
+      state.routers.set(r.router, { phase: r.phase, data, history: [...(prev?.history ?? []), r.phase] });
+    }
+  }
+  return state;
+}
+
+/** Read a journal; undefined when there is none. */
+export async function readJournal(dir: string): Promise<JournalRecord[] | undefined> {
+  let text: string;
+  try {
+    text = await fsp.readFile(join(dir, JOURNAL_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const out: JournalRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      const r = JSON.parse(line) as JournalRecord;
+      if (r && (r.t === 'run' || r.t === 'router')) out.push(r);
+    } catch {
+      // a torn last line from a killed run: everything before it stands
+    }
+  }
+  return out;
+}
+
+export class Journal {
+  private chain: Promise<void> = Promise.resolve();
+  private seen = new Map<string, number>();
+
+  private constructor(private readonly handle: fsp.FileHandle, readonly path: string,
+    private readonly fault: FaultPoint | undefined, private readonly now: () => number) {}
+
+  /** Open (create or append to) the journal in `dir`. */
+  static async open(dir: string, options: { fault?: FaultPoint | undefined; now?: () => number } = {}): Promise<Journal> {
+    await ensureDir(dir, PRIVATE_DIR_MODE);
+    await fsp.chmod(dir, PRIVATE_DIR_MODE).catch(() => undefined);
+    const path = join(dir, JOURNAL_FILE);
+    const handle = await fsp.open(path, 'a', PRIVATE_FILE_MODE);
+    return new Journal(handle, path, options.fault, options.now ?? Date.now);
+  }
+
+  run(phase: RunPhase, data?: Record<string, unknown>): Promise<void> {
+    return this.append({ t: 'run', phase, at: this.now(), ...(data ? { data } : {}) });
+  }
+
+  router(router: string, phase: RouterPhase, data?: Record<string, unknown>): Promise<void> {
+    return this.append({ t: 'router', phase, router, at: this.now(), ...(data ? { data } : {}) });
+  }
+
+  /** Appends are serialised; each is flushed (datasync) before the promise resolves. */
+  private append(record: JournalRecord): Promise<void> {
+    const line = JSON.stringify(record) + '\n';
+    const next = this.chain.then(async () => {
+      await this.handle.write(line);
+      await this.handle.datasync();
+      this.maybeFault(record.phase);
+    });
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private maybeFault(phase: string): void {
+    if (!this.fault || this.fault.phase !== phase) return;
+    const n = (this.seen.get(phase) ?? 0) + 1;
+    this.seen.set(phase, n);
+    if (n === this.fault.nth) process.kill(process.pid, 'SIGKILL');
+  }
+
+  async close(): Promise<void> {
+    await this.chain;
+    await this.handle.close();
+  }
+}
+
+/** Keep a finished journal beside the next one (`journal-<ms>.jsonl`), so a new run starts clean. */
+export async function archiveJournal(dir: string, at: number): Promise<string> {
+  const to = join(dir, `journal-${at}.jsonl`);
+  await fsp.rename(join(dir, JOURNAL_FILE), to);
+  return to;
+}
