@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { SaltApiClient } from '../../conductor-agent/saltapi/client.js';
 import { openSaltEvents } from '../../conductor-agent/saltapi/events.js';
+import { checkRunnerEventShapes } from '../helpers/runner-events.js';
 import { startRig, type Rig } from './rig.js';
 import { cli, conductorBin, saltKeyMasterFinger, until, writeConductorConfig } from './support.js';
 
@@ -31,6 +32,16 @@ describe('real Salt: keys status/fingerprint and the /events stream', () => {
     assert.deepEqual(listed['minions']!.sort(), ['router-1', 'router-2']);
     assert.equal(doc.minions['accepted'], listed['minions']!.length);
     assert.equal(doc.minions['pending'], listed['minions_pre']!.length);
+  });
+
+  it('a runner call through the real salt-api fires salt/run/<jid>/new and /ret (the emulator is checked the same way)', async () => {
+    const password = (await import('node:fs')).readFileSync(rig.apiPasswordFile, 'utf8');
+    const c = new SaltApiClient({ url: rig.apiUrl, username: rig.apiUser, password, eauth: 'sharedsecret' });
+    try {
+      await checkRunnerEventShapes(c);
+    } finally {
+      await c.close();
+    }
   });
 
   it('a quiet live stream on the real salt-api answers its probes (runner event.send) and is never dropped', async () => {
