@@ -13,7 +13,8 @@ export async function checkRunnerEventShapes(c: SaltApiClient): Promise<void> {
   const s = openSaltEvents(c, { tags: ['salt/run/*', 'test/runner-shape'], liveness: false });
   try {
     await new Promise<void>((r) => s.once('connected', () => r()));
-    const [reply] = await c.low([{ client: 'runner', fun: 'event.send', tag: 'test/runner-shape', data: { n: 1 }, full_return: true } as never]);
+    const chunk = { client: 'runner', fun: 'event.send', tag: 'test/runner-shape', data: { n: 1 }, full_return: true };
+    const [reply] = await c.low([chunk as never]);
     const r = reply as { tag: string; data: Record<string, unknown> };
     assert.match(r.tag, /^salt\/run\/\d{20}\/ret$/);
     const jid = r.tag.split('/')[2]!;
@@ -27,7 +28,8 @@ export async function checkRunnerEventShapes(c: SaltApiClient): Promise<void> {
       seen.set(e.tag, e.raw.data);
     }
     assert.deepEqual(Object.keys(seen.get(`salt/run/${jid}/new`) ?? {}), ['fun', 'jid', 'user', 'fun_args', '_stamp']);
-    assert.deepEqual(Object.keys(seen.get(`salt/run/${jid}/ret`) ?? {}), ['fun', 'jid', 'user', 'fun_args', '_stamp', 'return', 'success']);
+    const retKeys = ['fun', 'jid', 'user', 'fun_args', '_stamp', 'return', 'success'];
+    assert.deepEqual(Object.keys(seen.get(`salt/run/${jid}/ret`) ?? {}), retKeys);
     assert.deepEqual(Object.keys(seen.get('test/runner-shape') ?? {}), ['n', '_stamp']);
   } finally {
     s.close();
