@@ -213,14 +213,18 @@ const steps: Step<Ctx>[] = [
         const text = await readFile(logs[i]!, 'utf8').catch(() => '');
         return text.slice(offsets[i]).includes('"code":"AGENT_TLS_PIN_MISMATCH"');
       };
-      await waitFor('every router agent to refuse the unpinned conductor-agent (AGENT_TLS_PIN_MISMATCH)', 90_000, async () =>
+      const what = 'every router agent to refuse the unpinned conductor-agent (AGENT_TLS_PIN_MISMATCH)';
+      await waitFor(what, 90_000, async () =>
         (await Promise.all(ctx.routers.map((_, i) => refused(i)))).every(Boolean) ? true : undefined, 500);
       const connected = (ctx.side.agents?.fleet() ?? []).filter((e) => e.connected).length;
       await ctx.side.stopAgent();
       await rm(ctx.side.path(STATE_DIR), { recursive: true, force: true });
       if (connected > 0) throw new RecoveryError('PROTOCOL_BAD_SIGNATURE', `${connected} router agent(s) accepted a conductor-agent they never pinned`);
       await ctx.side.stop128T();
-      Object.assign(facts, { rebuiltMasterFingerprint: fresh, minionsHeldPending: ctx.ids.length, unpinnedAgentRefusedBy: ctx.ids.length, unpinnedAgentAcceptedBy: connected });
+      Object.assign(facts, {
+        rebuiltMasterFingerprint: fresh, minionsHeldPending: ctx.ids.length,
+        unpinnedAgentRefusedBy: ctx.ids.length, unpinnedAgentAcceptedBy: connected,
+      });
     },
   },
   {

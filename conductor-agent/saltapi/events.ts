@@ -43,7 +43,8 @@ export interface SaltEventStreamOptions {
 /** Tag prefix of the liveness probes; such events are never handed to readers. */
 export const STREAM_PROBE_TAG = 'ssr-recovery/stream-probe';
 const DEFAULT_IDLE_MS = 30_000;
-const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
+// generous: on a loaded 2-core test rig a runner call took up to ~20 s to show its events
+const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
 
 /**
  * Events: `connected` (each successful open), `reconnected` (every open after the first),
@@ -141,7 +142,9 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
         const token = await this.client.token();
         // X-Auth-Token (added by rawFetch) and the session cookie: Events.GET reads the cookie itself,
         // so this works whether or not salt_token_tool copies the header (never ?token=, which lands in logs)
-        const res = await this.client.rawFetch('/events', { headers: { Accept: 'text/event-stream', Cookie: `session_id=${token}` }, signal: conn.signal, token });
+        const res = await this.client.rawFetch('/events', {
+          headers: { Accept: 'text/event-stream', Cookie: `session_id=${token}` }, signal: conn.signal, token,
+        });
         if (res.status === 401) {
           this.client.invalidate(token);
           if (++authFailures >= (this.o.maxAuthFailures ?? 2)) throw errorFromResponse({ status: 401, body: await res.text(), contentType: res.headers.get('content-type') ?? '', request: 'GET /events' });

@@ -141,7 +141,8 @@ export class ConductorLink extends EventEmitter {
       const code = err instanceof RecoveryError ? err.code : err.message;
       // A conductor-agent we never pinned is a refusal an operator must see (once per change, not per retry).
       if (code === 'AGENT_TLS_PIN_MISMATCH' && this.lastError !== code) {
-        this.#o.logger.warn('refused a conductor-agent whose certificate is not the pinned one', { url: this.#o.url, code });
+        const msg = 'refused a conductor-agent whose certificate is not the pinned one';
+        this.#o.logger.warn(msg, { url: this.#o.url, code });
       }
       this.lastError = code;
       this.#o.logger.debug('conductor link error', { url: this.#o.url, err: this.lastError });

@@ -25,7 +25,8 @@ describe('real Salt: keys enable-signing and rotate with real minions following'
     // what the ssr_recovery router state does on every router
     for (const id of rig.minionIds) {
       await copyFile(exported, join(rig.minionRoot(id), 'etc/salt/pki/minion/master_sign.pub'));
-      await writeFile(join(rig.minionConfigDir(id), 'minion.d/ssr-recovery-signing.conf'), 'verify_master_pubkey_sign: True\n');
+      const conf = join(rig.minionConfigDir(id), 'minion.d/ssr-recovery-signing.conf');
+      await writeFile(conf, 'verify_master_pubkey_sign: True\n');
     }
     await rig.restartMaster();
     await Promise.all(rig.minionIds.map((id) => rig.stopMinion(id)));
@@ -47,7 +48,8 @@ describe('real Salt: keys enable-signing and rotate with real minions following'
     assert.notEqual(after, before);
     await rig.waitPing(rig.minionIds, 120_000);
     for (const id of rig.minionIds) {
-      assert.equal(await pemFingerFile(join(rig.minionRoot(id), 'etc/salt/pki/minion/minion_master.pub')), after, `${id} follows`);
+      const cached = await pemFingerFile(join(rig.minionRoot(id), 'etc/salt/pki/minion/minion_master.pub'));
+      assert.equal(cached, after, `${id} follows`);
     }
   });
 });

@@ -10,7 +10,8 @@ const pkgs = ['python3-zmq', 'python3-msgpack', 'python3-yaml', 'python3-jinja2'
   'python3-pycryptodome', 'python3-cherrypy3', 'python3-psutil', 'python3-distro', 'python3-requests',
   'python3-markupsafe', 'python3-packaging', 'python3-jmespath', 'python3-ws4py'];
 if (!process.env.SALT_RIG) process.exit(0);
-const probe = spawnSync('/usr/bin/python3', ['-c', `import ${mods.join(',')}`], { env: { ...process.env, PYTHONPATH: '' } });
+const probe = spawnSync('/usr/bin/python3', ['-c', `import ${mods.join(',')}`],
+  { env: { ...process.env, PYTHONPATH: '' } });
 if (probe.status === 0) process.exit(0);
 console.error('test:salt: installing the python3 packages Salt needs (apt-get)…');
 // Another apt-get may hold the dpkg lock (see test/setup/system-packages.mjs): wait for it.

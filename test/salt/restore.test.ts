@@ -18,8 +18,9 @@ async function writeSsrFiles(rig: Rig): Promise<void> {
     JSON.stringify({ init: { routerName: 'salt-conductor', conductor: { 'node-a': { host: rig.addr } } } }, null, 2));
   await writeFile(join(rig.root, 'etc/128technology/local.init'), JSON.stringify({ init: { id: 'node-a' } }, null, 2));
   await mkdir(join(rig.root, 'var/lib/128technology'), { recursive: true });
-  await writeFile(join(rig.root, 'var/lib/128technology/t128-running.json'), JSON.stringify({ authority: { router: [] } }));
-  await writeFile(join(rig.root, 'var/lib/128technology/user-running.json'), JSON.stringify({ authority: { router: [] } }));
+  const empty = JSON.stringify({ authority: { router: [] } });
+  await writeFile(join(rig.root, 'var/lib/128technology/t128-running.json'), empty);
+  await writeFile(join(rig.root, 'var/lib/128technology/user-running.json'), empty);
 }
 
 describe('real Salt: backup → wipe → restore, minions reconnect by themselves', () => {
@@ -32,7 +33,9 @@ describe('real Salt: backup → wipe → restore, minions reconnect by themselve
     writeConductorConfig(rig, {
       extra: {
         restore: { stopSaltMaster: true, postVerifyTimeoutMs: 120_000 },
-        services: { 'salt-master': rig.masterServiceCommands(), '128T': { start: 'true', stop: 'true', isActive: 'true' } },
+        services: {
+          'salt-master': rig.masterServiceCommands(), '128T': { start: 'true', stop: 'true', isActive: 'true' },
+        },
       },
     });
   });
@@ -56,7 +59,7 @@ describe('real Salt: backup → wipe → restore, minions reconnect by themselve
     await rm(join(rig.root, 'var/log/128technology'), { recursive: true, force: true });
     await rig.startMaster();
     assert.notEqual(await saltKeyMasterFinger(rig), original);
-    assert.deepEqual(await rig.ping(rig.minionIds, 5), [], 'the minions refuse the rebuilt master (their cached key differs)');
+    assert.deepEqual(await rig.ping(rig.minionIds, 5), [], 'the minions refuse the rebuilt master (other key)');
 
     const r = await cli(conductorBin, ['restore', join(offbox, name), '--json', '--root', rig.root], rig.env);
     assert.equal(r.code, 0, `${r.out}\n${r.err.slice(-4000)}`);

@@ -11,7 +11,9 @@
  * only processes whose pid files live under its own root and whose command line names that root.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync,
+} from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -132,7 +134,8 @@ export function saltAvailable(): { ok: true; how: string } | { ok: false; why: s
     }
     const missing = missingPythonModules();
     if (missing.length) {
-      return { ok: false, why: `SALT_RIG=${rigSh}: /usr/bin/python3 lacks the modules Salt needs: ${missing.join(', ')}` +
+      return { ok: false, why: `SALT_RIG=${rigSh}: /usr/bin/python3 lacks the modules Salt needs: ` +
+        `${missing.join(', ')}` +
         ' (run `node test/salt/prepare.mjs` as root, or `rig.sh up` once, to apt-get install them)' };
     }
     return { ok: true, how: `SALT_RIG=${f}` };
@@ -194,7 +197,10 @@ function run(argv: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promi
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); stderr += `\n(rig: killed after ${timeoutMs} ms)`; }, timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      stderr += `\n(rig: killed after ${timeoutMs} ms)`;
+    }, timeoutMs);
     child.once('error', (e) => { clearTimeout(timer); res({ code: 127, stdout, stderr: stderr + String(e) }); });
     child.once('close', (code) => { clearTimeout(timer); res({ code: code ?? 128, stdout, stderr }); });
   });
@@ -403,9 +409,12 @@ class RealRig implements Rig {
     return [this.bin('salt-call'), '-c', this.minionConfigDir(id)].map(quote).join(' ');
   }
 
-  salt(args: string[], t?: number): Promise<Exec> { return run([this.bin('salt'), '-c', this.masterConfigDir, ...args], this.env, t); }
-  saltKey(args: string[], t?: number): Promise<Exec> { return run([this.bin('salt-key'), '-c', this.masterConfigDir, ...args], this.env, t); }
-  saltRun(args: string[], t?: number): Promise<Exec> { return run([this.bin('salt-run'), '-c', this.masterConfigDir, ...args], this.env, t); }
+  private onMaster(cmd: string, args: string[], t?: number): Promise<Exec> {
+    return run([this.bin(cmd), '-c', this.masterConfigDir, ...args], this.env, t);
+  }
+  salt(args: string[], t?: number): Promise<Exec> { return this.onMaster('salt', args, t); }
+  saltKey(args: string[], t?: number): Promise<Exec> { return this.onMaster('salt-key', args, t); }
+  saltRun(args: string[], t?: number): Promise<Exec> { return this.onMaster('salt-run', args, t); }
   saltCall(id: string, args: string[], t?: number): Promise<Exec> {
     return run([this.bin('salt-call'), '-c', this.minionConfigDir(id), ...args], this.env, t);
   }
@@ -435,7 +444,9 @@ class RealRig implements Rig {
         const r = await fetch(`${this.apiUrl}/`, { signal: AbortSignal.timeout(2_000) });
         if (r.ok) return;
       } catch { /* not up yet */ }
-      if (Date.now() > end) throw new Error(`rig: salt-api did not answer at ${this.apiUrl} (see ${this.root}/var/log/salt/api)`);
+      if (Date.now() > end) {
+        throw new Error(`rig: salt-api did not answer at ${this.apiUrl} (see ${this.root}/var/log/salt/api)`);
+      }
       await sleep(250);
     }
   }
@@ -468,13 +479,16 @@ class RealRig implements Rig {
     const end = Date.now() + 60_000;
     for (;;) {
       if (await this.listening(port)) return;
-      if (Date.now() > end) throw new Error(`rig: ${what} ${this.addr}:${port} not listening (see ${this.root}/var/log/salt/master)`);
+      if (Date.now() > end) {
+        throw new Error(`rig: ${what} ${this.addr}:${port} not listening (see ${this.root}/var/log/salt/master)`);
+      }
       await sleep(200);
     }
   }
 
   async ping(ids: string[], timeoutS = 5): Promise<string[]> {
-    const r = await this.salt(['-L', ids.join(','), 'test.ping', '--timeout', String(timeoutS), '--out', 'json', '--static']);
+    const r = await this.salt(['-L', ids.join(','), 'test.ping', '--timeout', String(timeoutS), '--out', 'json',
+      '--static']);
     try {
       const o = JSON.parse(r.stdout || '{}') as Record<string, unknown>;
       return ids.filter((id) => o[id] === true);
@@ -499,7 +513,8 @@ class RealRig implements Rig {
     await Promise.all(this.minionIds.map((id) => stopDaemon(this.minion(id)).catch(() => undefined)));
     await stopDaemon(this.api()).catch(() => undefined);
     for (const p of this.lingering) {
-      if (pidAlive(p) && cmdline(p).includes(this.masterConfigDir)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+      if (!pidAlive(p) || !cmdline(p).includes(this.masterConfigDir)) continue;
+      try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
     }
     await stopDaemon(this.master()).catch(() => undefined);
     if (!o.keep && !process.env.SALT_RIG_KEEP) await rm(this.root, { recursive: true, force: true });

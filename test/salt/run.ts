@@ -18,5 +18,6 @@ const mocha = createRequire(import.meta.url).resolve('mocha/bin/mocha.js');
 const extra = process.argv.slice(2);
 // mocha adds positional specs to a config's `spec`, so the default set is named here, only when none is given
 const specs = extra.some((a) => a.endsWith('.ts')) ? [] : ['test/salt/**/*.test.ts'];
-const child = spawn(process.execPath, [mocha, '--config', 'test/salt/.mocharc.cjs', ...specs, ...extra], { stdio: 'inherit' });
+const argv = [mocha, '--config', 'test/salt/.mocharc.cjs', ...specs, ...extra];
+const child = spawn(process.execPath, argv, { stdio: 'inherit' });
 child.once('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

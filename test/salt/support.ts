@@ -64,7 +64,9 @@ export function writeConductorConfig(rig: Rig, o: { agentsPort?: number; extra?:
       url: rig.apiUrl, eauth: rig.apiEauth, username: rig.apiUser,
       passwordFile: rig.apiPasswordFile.slice(rig.root.length), timeoutMs: 30_000,
     },
-    ...(o.agentsPort ? { agents: { listen: `${rig.addr}:${o.agentsPort}`, commandTimeoutMs: 150_000, heartbeatMs: 2_000 } } : {}),
+    ...(o.agentsPort
+      ? { agents: { listen: `${rig.addr}:${o.agentsPort}`, commandTimeoutMs: 150_000, heartbeatMs: 2_000 } }
+      : {}),
     keys: { waitSeconds: 120 },
     services: { 'salt-master': rig.masterServiceCommands() },
     log: { level: 'info' },
@@ -80,8 +82,13 @@ export function writeRouterConfig(rig: Rig, id: string, o: { agentsPort: number;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(join(dir, 'router-agent.yaml'), stringify({
     minion: { id },
-    conductor: { addresses: [`${rig.addr}:${o.agentsPort}`], agentPublicKey: o.pins.agentPublicKey, certFingerprint: o.pins.certFingerprint },
-    agent: { saltCall: rig.saltCallCommand(id), reauthTimeoutMs: 90_000, settleMs: 3_000, pollMs: 500, heartbeatMs: 2_000 },
+    conductor: {
+      addresses: [`${rig.addr}:${o.agentsPort}`], agentPublicKey: o.pins.agentPublicKey,
+      certFingerprint: o.pins.certFingerprint,
+    },
+    agent: {
+      saltCall: rig.saltCallCommand(id), reauthTimeoutMs: 90_000, settleMs: 3_000, pollMs: 500, heartbeatMs: 2_000,
+    },
     services: { minion: rig.minionServiceCommands(id) },
     log: { level: 'info' },
   }));
@@ -91,7 +98,9 @@ export function writeRouterConfig(rig: Rig, id: string, o: { agentsPort: number;
 export async function conductorPins(rig: Rig): Promise<ConductorPins> {
   const r = await cli(conductorBin, ['keys', 'status', '--json', '--root', rig.root], rig.env);
   const agent = (r.json as { agent?: ConductorPins } | undefined)?.agent;
-  if (!agent?.agentPublicKey || !agent.certFingerprint) throw new Error(`keys status --json has no agent pins: ${r.out}\n${r.err}`);
+  if (!agent?.agentPublicKey || !agent.certFingerprint) {
+    throw new Error(`keys status --json has no agent pins: ${r.out}\n${r.err}`);
+  }
   return { agentPublicKey: agent.agentPublicKey, certFingerprint: agent.certFingerprint };
 }
 

@@ -26,7 +26,9 @@ describe('test:salt discovery of Salt', () => {
     const r = runWith({ PATH: join(dir, 'empty') });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /SALT_RIG=\/path\/to\/rig\.sh/);
-    for (const c of ['salt-master', 'salt-minion', 'salt-api', 'salt-call', 'salt-key', 'salt-run']) assert.ok(r.stderr.includes(c), c);
+    for (const c of ['salt-master', 'salt-minion', 'salt-api', 'salt-call', 'salt-key', 'salt-run']) {
+      assert.ok(r.stderr.includes(c), c);
+    }
     assert.match(r.stdout, /^0 passed, 1 failed$/m);
   });
 
