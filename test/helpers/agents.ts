@@ -59,8 +59,20 @@ export const fastSettings: RouterAgentSettings = {
   reauthTimeoutMs: 5_000, settleMs: 60, pollMs: 50, confirmPollMs: 15, heartbeatMs: 1_000, backoffMinMs: 20, backoffMaxMs: 200,
 };
 
-export async function startRouter(facts: RouterFacts, o: { settings?: Partial<RouterAgentSettings>; runner?: ProcessRunner; enroll?: boolean; logger?: Logger; probe?: MasterProbe } = {}): Promise<RouterAgent> {
-  return startRouterAgent({ facts, settings: { ...fastSettings, ...o.settings }, runner: o.runner, enroll: o.enroll ?? false, logger: o.logger, probe: o.probe });
+export interface StartRouterOptions {
+  settings?: Partial<RouterAgentSettings>;
+  runner?: ProcessRunner;
+  enroll?: boolean;
+  logger?: Logger;
+  /** The positive check after a re-authentication (default: salt-call test.ping via facts.saltCall). */
+  probe?: MasterProbe;
+}
+
+export async function startRouter(facts: RouterFacts, o: StartRouterOptions = {}): Promise<RouterAgent> {
+  return startRouterAgent({
+    facts, settings: { ...fastSettings, ...o.settings }, runner: o.runner, enroll: o.enroll ?? false, logger: o.logger,
+    probe: o.probe,
+  });
 }
 
 /** Poll `cond` until true (or fail after `ms`). */

@@ -13,7 +13,8 @@ import { minionLastExit, minionPid, minionServiceCommands } from '../../sandbox/
 import { saltCallCommandLine, writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
-const run = (line: string, extra: string[] = []) => systemProcessRunner.run([...splitCommandLine(line), ...extra], { timeoutMs: 30_000 });
+const run = (line: string, extra: string[] = []) =>
+  systemProcessRunner.run([...splitCommandLine(line), ...extra], { timeoutMs: 30_000 });
 
 async function until(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -46,9 +47,11 @@ describe('integration: minion simulator behaves as real Salt did in issue 9 F', 
     return svc;
   }
 
-  it('pinned minion, right key cached, another master answering: keeps retrying with the key-changed lines, no exit 42 (F6)', async () => {
+  it('pinned, right key cached, another master answering: keeps retrying with the key-changed lines, no exit 42 (F6)',
+    async () => {
     const right = await master('right/pki');
-    const p = await writeSimRouter({ root: join(root, 'r1'), id: 'router-1', master: right.address, config: { master_finger: await right.pki.finger('master.pub') } });
+    const config = { master_finger: await right.pki.finger('master.pub') };
+    const p = await writeSimRouter({ root: join(root, 'r1'), id: 'router-1', master: right.address, config });
     const svc = await service(p);
     await run(svc.start);
     await right.waitForMinion('router-1');
@@ -56,10 +59,12 @@ describe('integration: minion simulator behaves as real Salt did in issue 9 F', 
     await run(svc.stop);
     const rogue = await master('rogue/pki', '127.0.0.9');
     const cfg = join(p.configDir, 'minion');
-    await writeFile(cfg, readFileSync(cfg, 'utf8').replace(/^master: .*$/m, 'master: 127.0.0.9').replace(/^master_port: .*$/m, `master_port: ${rogue.address.port}`));
+    await writeFile(cfg, readFileSync(cfg, 'utf8').replace(/^master: .*$/m, 'master: 127.0.0.9')
+      .replace(/^master_port: .*$/m, `master_port: ${rogue.address.port}`));
     await run(svc.start);
     const log = (): string => (existsSync(p.logFile) ? readFileSync(p.logFile, 'utf8') : '');
-    await until(() => (log().match(/The master key has changed/g) ?? []).length >= 2, 'two retries logging the key change');
+    const changed = (): number => (log().match(/The master key has changed/g) ?? []).length;
+    await until(() => changed() >= 2, 'two retries logging the key change');
     assert.match(log(), /The Salt Master server's public key did not authenticate!/);
     assert.doesNotMatch(log(), /The specified fingerprint in the master configuration file:/);
     assert.notEqual(minionPid(p.stateDir), undefined, 'still running');
@@ -72,9 +77,10 @@ describe('integration: minion simulator behaves as real Salt did in issue 9 F', 
     assert.match(call.stderr, /Invalid master key/);
   });
 
-  it('lingers sim_stop_delay after SIGTERM: stop --no-block returns while the pid lives; Salt\'s pid file comes and goes (F5)', async () => {
+  it('lingers sim_stop_delay after SIGTERM: stop --no-block returns while the pid lives (F5)', async () => {
     const m = await master('m/pki');
-    const p = await writeSimRouter({ root: join(root, 'r2'), id: 'router-2', master: m.address, config: { sim_stop_delay: 4 } });
+    const p = await writeSimRouter({ root: join(root, 'r2'), id: 'router-2', master: m.address,
+      config: { sim_stop_delay: 4 } });
     const saltPidFile = join(root, 'r2/var/run/salt-minion.pid');
     const svc = await service(p, true);
     await run(svc.start);
@@ -96,6 +102,7 @@ describe('integration: minion simulator behaves as real Salt did in issue 9 F', 
     const call = await run(saltCallCommandLine(p), ['test.ping']);
     assert.equal(call.code, 0, call.stderr);
     assert.match(call.stdout, /^local:\n {4}True$/m);
-    assert.equal(readFileSync(join(p.pkiDir, 'minion_master.pub'), 'utf8'), cleanKey(readFileSync(join(m.pki.dir, 'master.pub'), 'utf8')));
+    const masterKey = cleanKey(readFileSync(join(m.pki.dir, 'master.pub'), 'utf8'));
+    assert.equal(readFileSync(join(p.pkiDir, 'minion_master.pub'), 'utf8'), masterKey);
   });
 });

@@ -19,7 +19,13 @@ import { cli, routerBin, saltKeyMasterFinger, until } from './support.js';
 const PKI = 'etc/128technology/salt/pki/master';
 const PIN_DROP_IN = 'etc/salt/minion.d/ssr-recovery-master-finger.conf';
 
-interface Trust { state: string; evidence: string[]; minionActive: boolean; minionExit?: number; cachedFingerprint?: string }
+interface Trust {
+  state: string;
+  evidence: string[];
+  minionActive: boolean;
+  minionExit?: number;
+  cachedFingerprint?: string;
+}
 
 describe('real Salt: re-authentication tells the truth (issue 9 F1, F2, F4, F5, F6)', () => {
   let rig: Rig;
@@ -60,11 +66,13 @@ describe('real Salt: re-authentication tells the truth (issue 9 F1, F2, F4, F5, 
     // stop = SIGTERM only, returning at once (as `kill` or `systemctl stop --no-block` would).
     const pidFile = join(rig.minionRoot('router-1'), 'var/run/salt-minion.pid');
     const kill = `process.kill(Number(require('fs').readFileSync(${JSON.stringify(pidFile)}, 'utf8')), 'SIGTERM')`;
-    routerConfig('router-1', { ...rig.minionServiceCommands('router-1'), stop: `${JSON.stringify(process.execPath)} -e ${JSON.stringify(kill)}` });
+    const stop = `${JSON.stringify(process.execPath)} -e ${JSON.stringify(kill)}`;
+    routerConfig('router-1', { ...rig.minionServiceCommands('router-1'), stop });
   });
   after(async () => { await rig?.stop(); });
 
-  it('wrong pin, real minion exits 42: status says finger-mismatch with Salt\'s lines (F2), and after the operator fixes the pin it says trusted (F4)', async () => {
+  it('wrong pin, real minion exits 42: status says finger-mismatch with Salt\'s lines (F2), ' +
+    'and after the operator fixes the pin it says trusted (F4)', async () => {
     const right = await saltKeyMasterFinger(rig);
     await rig.stopMinion('router-2');
     await rm(cachedKey('router-2'), { force: true });
@@ -74,32 +82,38 @@ describe('real Salt: re-authentication tells the truth (issue 9 F1, F2, F4, F5, 
     const down = await status('router-2');
     assert.equal(down.state, 'finger-mismatch', JSON.stringify(down));
     assert.equal(down.minionExit, 42);
-    assert.ok(down.evidence.some((l) => l.includes('The specified fingerprint in the master configuration file:')), down.evidence.join('\n'));
+    const mismatch = (l: string) => l.includes('The specified fingerprint in the master configuration file:');
+    assert.ok(down.evidence.some(mismatch), down.evidence.join('\n'));
     // The operator fixes the pin and starts the minion; the refused key Salt cached is the right one here.
     pin('router-2', right);
     await rig.startMinion('router-2');
     await rig.waitPing(['router-2'], 90_000);
     const fixed = await status('router-2');
-    assert.equal(fixed.state, 'trusted', `the old mismatch line must not count after the minion's new start: ${JSON.stringify(fixed)}`);
+    assert.equal(fixed.state, 'trusted', `old mismatch line counted after the new start: ${JSON.stringify(fixed)}`);
     assert.deepEqual(fixed.evidence, []);
   });
 
   it('stop returns before the real minion exits: reauth waits for it, then re-authenticates (F5)', async () => {
     const fresh = await loseMasterKey();
     assert.deepEqual(await rig.ping(['router-1'], 5), [], 'the stale minion no longer answers');
-    const r = await cli(routerBin, ['reauth', '--fingerprint', fresh, '--json', '--root', rig.minionRoot('router-1')], rig.env);
+    const args = ['reauth', '--fingerprint', fresh, '--json', '--root', rig.minionRoot('router-1')];
+    const r = await cli(routerBin, args, rig.env);
     assert.equal(r.code, 0, `${r.out}\n${r.err.slice(-3000)}`);
     assert.equal(r.json!.ok, true);
-    assert.ok((r.json!.confirmedBy as string[] | undefined)?.some((l) => l.trim() === 'True'), `positive evidence: ${r.out}`);
+    const confirmedBy = r.json!.confirmedBy as string[] | undefined;
+    assert.ok(confirmedBy?.some((l) => l.trim() === 'True'), `positive evidence: ${r.out}`);
     await rig.waitPing(['router-1'], 90_000);
     assert.equal(await pemFingerFile(cachedKey('router-1')), fresh);
     assert.notEqual(rig.minionPid('router-1'), undefined);
   });
 
-  it('another master key answering while pinned to the cached right one: failure with "did not authenticate", minion keeps retrying (F1, F6)', async () => {
+  it('another master key answering while pinned to the cached right one: failure with "did not authenticate", ' +
+    'minion keeps retrying (F1, F6)', async () => {
     const right = await pemFingerFile(cachedKey('router-1'));
     await loseMasterKey(); // from router-1's view: a master with another key on the expected address
-    const r = await cli(routerBin, ['reauth', '--fingerprint', right, '--json', '--root', rig.minionRoot('router-1'), '--timeout', '60000'], rig.env);
+    const args = ['reauth', '--fingerprint', right, '--json', '--root', rig.minionRoot('router-1'),
+      '--timeout', '60000'];
+    const r = await cli(routerBin, args, rig.env);
     assert.notEqual(r.code, 0, `reauth claimed success against a master without the pinned key:\n${r.out}`);
     assert.equal(r.json!.ok, false);
     assert.equal(r.json!.code, 'REAUTH_FAILED');

@@ -113,7 +113,8 @@ export async function makeRouterTree(dir: string, cachedPub: string | undefined,
   await fsp.mkdir(join(configDir, 'minion.d'), { recursive: true });
   await fsp.mkdir(pkiDir, { recursive: true });
   await fsp.mkdir(join(dir, 'var/log/salt'), { recursive: true });
-  await fsp.writeFile(join(configDir, 'minion'), `master: 127.0.0.2\nid: ${minionId}\npidfile: ${join(dir, 'var/run/salt-minion.pid')}\n`);
+  const pidfile = join(dir, 'var/run/salt-minion.pid');
+  await fsp.writeFile(join(configDir, 'minion'), `master: 127.0.0.2\nid: ${minionId}\npidfile: ${pidfile}\n`);
   await fsp.writeFile(join(configDir, 'minion_id'), minionId);
   await fsp.writeFile(logFile, '');
   if (cachedPub) await fsp.writeFile(join(pkiDir, 'minion_master.pub'), cleanKey(cachedPub));

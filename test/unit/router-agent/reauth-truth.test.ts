@@ -19,6 +19,8 @@ import type { ReauthDeps } from '../../../router-agent/reauth/deps.js';
 import { makeTmpDir } from '../../helpers/tmpdir.js';
 import { FakeMinion, makeRouterTree, rsaPublicPem } from './fake-minion.js';
 
+const diskFull = (): RecoveryError => new RecoveryError('FS_WRITE_FAILED', 'disk full (injected)');
+
 /** `stop` returns at once (as a `kill` command line does); the minion exits `delayMs` later, or never. */
 class SlowStop implements ServiceControl {
   readonly name = 'salt-minion';
@@ -63,7 +65,7 @@ describe('router-agent/reauth tells the truth (issue 9 F1, F5, F6, F7)', functio
     await cleanup();
   });
 
-  it('rogue master with the pinned key already cached: failure with the "did not authenticate" lines, not success (F1, F6)', async () => {
+  it('rogue master, pinned key already cached: failure with "did not authenticate", not success (F1, F6)', async () => {
     // The right key is cached and pinned (an earlier re-authentication); an impostor answers now.
     await fsp.writeFile(join(tree.pkiDir, 'minion_master.pub'), newMaster.trim());
     minion.masterPub = rogueMaster;
@@ -96,17 +98,20 @@ describe('router-agent/reauth tells the truth (issue 9 F1, F5, F6, F7)', functio
   it('stop returns before the minion exits: files are touched only after its process is gone (F5)', async () => {
     const slow = new SlowStop(minion, 400);
     const exitedBefore: Record<string, boolean> = {};
-    const out = await reauthenticate({ ...deps, service: slow, afterStep: (s) => { exitedBefore[s] = slow.exitedAt !== undefined; } },
-      { fingerprint: pemFinger(newMaster), origin: 'local' });
+    const afterStep = (s: string): void => { exitedBefore[s] = slow.exitedAt !== undefined; };
+    const req = { fingerprint: pemFinger(newMaster), origin: 'local' as const };
+    const out = await reauthenticate({ ...deps, service: slow, afterStep }, req);
     assert.equal(out.ok, true, out.message);
-    assert.deepEqual(exitedBefore, { snapshotted: false, stopped: true, pinned: true, 'key-moved': true, started: true },
+    const expected = { snapshotted: false, stopped: true, pinned: true, 'key-moved': true, started: true };
+    assert.deepEqual(exitedBefore, expected,
       'the steps after stop ran only once the old minion had exited');
     assert.ok(slow.exitedAt !== undefined);
   });
 
-  it('minion that does not exit after stop: REAUTH_MINION_STILL_RUNNING, nothing changed, still running (F5)', async () => {
+  it('minion that does not exit after stop: REAUTH_MINION_STILL_RUNNING, nothing changed, running (F5)', async () => {
     const keyBefore = await fsp.readFile(join(tree.pkiDir, 'minion_master.pub'), 'utf8');
-    const out = await reauthenticate({ ...deps, service: new SlowStop(minion, 'never'), stopTimeoutMs: 300 }, { fingerprint: pemFinger(newMaster), origin: 'local' });
+    const stuck = { ...deps, service: new SlowStop(minion, 'never'), stopTimeoutMs: 300 };
+    const out = await reauthenticate(stuck, { fingerprint: pemFinger(newMaster), origin: 'local' });
     assert.equal(out.ok, false);
     assert.equal(out.code, 'REAUTH_MINION_STILL_RUNNING');
     assert.match(out.message ?? '', /still running/);
@@ -117,26 +122,30 @@ describe('router-agent/reauth tells the truth (issue 9 F1, F5, F6, F7)', functio
   });
 
   for (const failAt of ['stopped', 'pinned', 'key-moved'] as const) {
-    it(`a step fails after the minion was stopped (at ${failAt}): previous files back and the minion started again (F7)`, async () => {
+    it(`a step fails after the minion was stopped (at ${failAt}): files back, minion started again (F7)`, async () => {
       const keyBefore = await fsp.readFile(join(tree.pkiDir, 'minion_master.pub'), 'utf8');
-      const failing = { ...deps, afterStep: (s: string) => { if (s === failAt) throw new RecoveryError('FS_WRITE_FAILED', 'disk full (injected)'); } };
+      const failing = { ...deps, afterStep: (s: string) => { if (s === failAt) throw diskFull(); } };
       const out = await reauthenticate(failing, { fingerprint: pemFinger(newMaster), origin: 'local' });
       assert.equal(out.ok, false);
       assert.equal(out.code, 'FS_WRITE_FAILED');
       assert.match(out.message ?? '', /started again/);
       assert.equal(minion.active, true, 'the minion is running again');
       assert.deepEqual(minion.calls.filter((c) => c !== 'probe'), ['stop', 'start']);
-      assert.equal(await fsp.readFile(join(tree.pkiDir, 'minion_master.pub'), 'utf8'), keyBefore, 'cached key put back');
-      assert.equal(await effectiveValue(deps.config, 'master_finger'), undefined, 'pin drop-in removed (there was none)');
+      const key = await fsp.readFile(join(tree.pkiDir, 'minion_master.pub'), 'utf8');
+      assert.equal(key, keyBefore, 'cached key put back');
+      assert.equal(await effectiveValue(deps.config, 'master_finger'), undefined, 'pin drop-in removed (none before)');
       assert.equal(await deps.journal.read(), undefined, 'journal closed only once the minion runs again');
       assert.ok(await deps.journal.readLast(), 'rollback information kept');
     });
   }
 
-  it('starting the minion again fails too: the journal is kept so the next agent start finishes the run (F7)', async () => {
-    const broken: ServiceControl = { ...minion, name: 'salt-minion', stop: () => minion.stop(), isActive: () => minion.isActive(), restart: () => minion.restart(),
-      start: async () => { throw new RecoveryError('SERVICE_FAILED', 'start salt-minion failed (exit 1)'); } };
-    const failing = { ...deps, service: broken, afterStep: (s: string) => { if (s === 'pinned') throw new RecoveryError('FS_WRITE_FAILED', 'disk full (injected)'); } };
+  it('starting the minion again fails too: journal kept, so the next agent start finishes the run (F7)', async () => {
+    const broken: ServiceControl = {
+      name: 'salt-minion', stop: () => minion.stop(), isActive: () => minion.isActive(),
+      restart: () => minion.restart(),
+      start: async () => { throw new RecoveryError('SERVICE_FAILED', 'start salt-minion failed (exit 1)'); },
+    };
+    const failing = { ...deps, service: broken, afterStep: (s: string) => { if (s === 'pinned') throw diskFull(); } };
     const out = await reauthenticate(failing, { fingerprint: pemFinger(newMaster), origin: 'local' });
     assert.equal(out.code, 'FS_WRITE_FAILED');
     assert.match(out.message ?? '', /it is down/);

@@ -117,13 +117,22 @@ describe('router-agent/trust', () => {
   const logLine = (at: Date, level: string, msg: string): string => {
     const p = (n: number, w = 2) => String(n).padStart(w, '0');
     const d = at;
-    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())},${p(d.getMilliseconds(), 3)} [salt.crypt        :1353][${level.padEnd(8)}][4242] ${msg}\n`;
+    const date = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+    const time = `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())},${p(d.getMilliseconds(), 3)}`;
+    return `${date} ${time} [salt.crypt        :1353][${level.padEnd(8)}][4242] ${msg}\n`;
   };
-  const mismatchText = (pin: string, actual: string) => `The specified fingerprint in the master configuration file:\n${pin}\nDoes not match the authenticating master's key:\n${actual}\nVerify that the configured fingerprint matches the fingerprint of the correct master and that this minion is not subject to a man-in-the-middle attack.`;
+  const mismatchText = (pin: string, actual: string) =>
+    `The specified fingerprint in the master configuration file:\n${pin}\n` +
+    `Does not match the authenticating master's key:\n${actual}\n` +
+    'Verify that the configured fingerprint matches the fingerprint of the correct master and that this minion ' +
+    'is not subject to a man-in-the-middle attack.';
   const watcherFor = (tree: Awaited<ReturnType<typeof makeRouterTree>>, minion: FakeMinion) =>
-    new TrustWatcher({ minionId: 'router-1', config: minionConfigPaths(tree.configDir), pkiDir: tree.pkiDir, logFile: tree.logFile, service: minion, clock: systemClock, logger: nullLogger, pollMs: 60_000 });
+    new TrustWatcher({
+      minionId: 'router-1', config: minionConfigPaths(tree.configDir), pkiDir: tree.pkiDir, logFile: tree.logFile,
+      service: minion, clock: systemClock, logger: nullLogger, pollMs: 60_000,
+    });
 
-  it('key change and finger mismatch in one poll: finger-mismatch with the lines, not minion-down without evidence (F2)', async () => {
+  it('key change and finger mismatch in one poll: finger-mismatch with the lines, not minion-down (F2)', async () => {
     const { dir, cleanup } = await makeTmpDir();
     try {
       const oldM = rsaPublicPem();
@@ -145,14 +154,15 @@ describe('router-agent/trust', () => {
       const f = await w.refresh();
       assert.equal(f.state, 'finger-mismatch');
       assert.equal(f.minionExit, 42);
-      assert.ok(f.evidence.some((l) => l.includes('The specified fingerprint in the master configuration file:')), f.evidence.join('\n'));
+      const mismatch = (l: string) => l.includes('The specified fingerprint in the master configuration file:');
+      assert.ok(f.evidence.some(mismatch), f.evidence.join('\n'));
       assert.ok(f.evidence.includes(pemFinger(rogue)), 'the continuation lines name the refused key');
     } finally {
       await cleanup();
     }
   });
 
-  it('old finger-mismatch line before the last minion start: status says trusted after the operator fixed the pin (F4)', async () => {
+  it('old finger-mismatch line before the last minion start: trusted once the pin is fixed (F4)', async () => {
     const { dir, cleanup } = await makeTmpDir();
     try {
       const m = rsaPublicPem();
@@ -173,20 +183,22 @@ describe('router-agent/trust', () => {
       assert.equal(f.state, 'trusted', f.evidence.join('\n'));
       assert.deepEqual(f.evidence, []);
       // The same line logged after this start still counts (the minion is about to exit).
-      await appendFile(tree.logFile, logLine(new Date(Date.now() + 1000), 'CRITICAL', mismatchText('aa:bb', pemFinger(m))));
+      const later = logLine(new Date(Date.now() + 1000), 'CRITICAL', mismatchText('aa:bb', pemFinger(m)));
+      await appendFile(tree.logFile, later);
       assert.equal((await w.refresh()).state, 'finger-mismatch');
     } finally {
       await cleanup();
     }
   });
 
-  it('pinned key cached, another master answering: finger-mismatch, not stale (a re-pin would change nothing) (F6)', async () => {
+  it('pinned key cached, other master answering: finger-mismatch, not stale (a re-pin changes nothing) (F6)', async () => {
     const { dir, cleanup } = await makeTmpDir();
     try {
       const right = rsaPublicPem();
       const tree = await makeRouterTree(dir, right);
       await writeFile(join(tree.configDir, 'minion.d', PIN_DROP_IN), `master_finger: '${pemFinger(right)}'\n`);
-      await utimes(join(tree.pkiDir, 'minion_master.pub'), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+      const minuteAgo = new Date(Date.now() - 60_000);
+      await utimes(join(tree.pkiDir, 'minion_master.pub'), minuteAgo, minuteAgo);
       const minion = new FakeMinion(tree, rsaPublicPem());
       await minion.start(); // Salt logs "key has changed" and keeps retrying: no exit 42
       assert.equal(minion.active, true);
@@ -196,7 +208,7 @@ describe('router-agent/trust', () => {
       assert.equal(f.state, 'finger-mismatch');
       assert.ok(f.evidence.some((l) => l.includes('The master key has changed')));
       w.setExpected('11:22');
-      assert.equal((await w.refresh()).state, 'stale-master-key', 'the conductor says a new key is current: re-authenticate');
+      assert.equal((await w.refresh()).state, 'stale-master-key', 'the conductor says a new key is current: reauth');
     } finally {
       await cleanup();
     }
