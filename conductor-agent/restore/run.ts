@@ -19,7 +19,7 @@ import {
 import { peekArchive } from './peek.js';
 import { resolvePorts, type ResolvedPorts, type RestorePorts } from './ports.js';
 import { preflightTarget } from './preflight.js';
-import { stageArchive } from './stage.js';
+import { stageArchive, type StageResult } from './stage.js';
 import { continueRestore, rollbackRun, type StepContext } from './steps.js';
 import type { RestoreReport } from './types.js';
 
@@ -70,40 +70,20 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
   let staging: string | undefined;
   let journal: Journal | undefined;
   try {
-    const existing = await readJournal(paths);
-    if (existing) throw journalPresent(paths, existing);
-    const orphans = await removeOrphanRuns(paths);
-    if (orphans.length) ports.logger.info('removed folders an interrupted restore left', { orphans });
-    const t0 = ports.clock.now();
-    const peek = await peekArchive(o.archive, { identityFile: o.identityFile });
-    report.verified = peek.manifest !== undefined;
-    const pre = await preflightTarget({ root: o.root, peek, services: ports.services, journalDir: paths.dir, acceptNode: o.node, freeBytes: ports.freeBytes });
-    report.findings.push(...pre.findings);
-    report.timings.preflight = ports.clock.now() - t0;
-    refuseOnFindings(report.findings, report);
-    if (!peek.manifest && !o.dryRun && !o.yes) {
-      const ok = ports.confirm ? await ports.confirm('UNVERIFIED ARCHIVE: it has no manifest, so its content cannot be checked against hashes. Restore it anyway?') : false;
-      if (!ok) {
-        throw new RestoreError('RESTORE_NEEDS_CONFIRMATION', `${o.archive} is an unverified archive (no ssr-recovery manifest)`, {
-          hint: 'Check where the archive comes from, then run again with --yes to restore it.',
-        });
-      }
-    }
-    const id = `${new Date(ports.clock.now()).toISOString().replace(/[-:.]/g, '')}-${ports.random.bytes(3).toString('hex')}`;
-    const run = paths.run(id);
-    staging = o.dryRun ? `${paths.dir}/dry-run-${id}` : run.staging;
+    const { peek, pre } = await preflightRun(o, ports, paths, report);
+    const stamp = new Date(ports.clock.now()).toISOString().replace(/[-:.]/g, '');
+    const id = `${stamp}-${ports.random.bytes(3).toString('hex')}`;
+    staging = o.dryRun ? `${paths.dir}/dry-run-${id}` : paths.run(id).staging;
     if (!o.dryRun) {
-      journal = {
-        version: 1, id, createdAt: new Date(ports.clock.now()).toISOString(), host: hostname(), pid: process.pid, archive: o.archive, root: o.root,
-        options: { ...(o.identityFile ? { identityFile: o.identityFile } : {}), ...(o.node ? { node: o.node } : {}), ...(o.yes ? { yes: true } : {}) },
-        phase: 'staging', services: pre.servicesActive, changes: [], expect: { minionKeys: [], verified: report.verified }, dirs: [],
-      };
+      journal = newJournal(o, ports, id, pre.servicesActive, report.verified === true);
       await writeJournal(paths, journal);
       await ports.hooks?.afterPhase?.('staging');
     }
     const staged = await stageArchive({
-      archive: o.archive, root: o.root, config: o.config, staging, owners: ports.owners, clock: ports.clock, identityFile: o.identityFile, targetNode: pre.targetNode, acceptNode: o.node,
-      knownManifest: peek.manifest && peek.manifestBytes ? { bytes: peek.manifestBytes, manifest: peek.manifest } : undefined,
+      archive: o.archive, root: o.root, config: o.config, staging, owners: ports.owners, clock: ports.clock,
+      identityFile: o.identityFile, targetNode: pre.targetNode, acceptNode: o.node,
+      knownManifest: peek.manifest && peek.manifestBytes
+        ? { bytes: peek.manifestBytes, manifest: peek.manifest } : undefined,
       flush: o.dryRun ? undefined : ports.flush,
     });
     report.timings.stage = staged.timings.stage;
@@ -120,15 +100,7 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
       return report;
     }
     const j = journal!;
-    const pki = o.config.salt.pkiDir.replace(/\/+$/, '');
-    j.changes = changes(staged.plan).map((e) => ({ path: e.path, kind: e.kind, action: e.action as 'add' | 'replace' }));
-    j.dirs = staged.extract.members.filter((m) => m.kind === 'dir').map(({ path, mode, uid, gid, mtime }) => ({ path, mode, uid, gid, mtime }));
-    j.expect = {
-      ...(staged.verify.masterFingerprint ? { masterFingerprint: staged.verify.masterFingerprint } : {}),
-      minionKeys: staged.extract.members.filter((m) => m.kind !== 'dir' && m.path.startsWith(`${pki}/minions/`)).map((m) => m.path),
-      verified: report.verified,
-      ...(report.node ? { node: report.node } : {}),
-    };
+    recordPlan(j, staged, o.config, report);
     // Staged files are durable before the journal says `staged` (the flush began when extraction ended).
     await staged.flushed;
     j.phase = 'staged';
@@ -145,6 +117,65 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
   } finally {
     if (o.dryRun && staging) await fsp.rm(staging, { recursive: true, force: true });
   }
+}
+
+/** No journal pending (orphans of killed runs removed), the archive's first member, the target, the confirmation. */
+async function preflightRun(o: RestoreOptions, ports: ResolvedPorts, paths: JournalPaths, report: RestoreReport) {
+  const existing = await readJournal(paths);
+  if (existing) throw journalPresent(paths, existing);
+  const orphans = await removeOrphanRuns(paths);
+  if (orphans.length) ports.logger.info('removed folders an interrupted restore left', { orphans });
+  const t0 = ports.clock.now();
+  const peek = await peekArchive(o.archive, { identityFile: o.identityFile });
+  report.verified = peek.manifest !== undefined;
+  const pre = await preflightTarget({
+    root: o.root, peek, services: ports.services, journalDir: paths.dir, acceptNode: o.node, freeBytes: ports.freeBytes,
+  });
+  report.findings.push(...pre.findings);
+  report.timings.preflight = ports.clock.now() - t0;
+  refuseOnFindings(report.findings, report);
+  if (!peek.manifest && !o.dryRun && !o.yes) {
+    const question = 'UNVERIFIED ARCHIVE: it has no manifest, so its content cannot be checked against hashes. '
+      + 'Restore it anyway?';
+    const ok = ports.confirm ? await ports.confirm(question) : false;
+    if (!ok) {
+      const says = `${o.archive} is an unverified archive (no ssr-recovery manifest)`;
+      throw new RestoreError('RESTORE_NEEDS_CONFIRMATION', says, {
+        hint: 'Check where the archive comes from, then run again with --yes to restore it.',
+      });
+    }
+  }
+  return { peek, pre };
+}
+
+function newJournal(
+  o: RestoreOptions, ports: ResolvedPorts, id: string, services: Journal['services'], verified: boolean,
+): Journal {
+  const options = {
+    ...(o.identityFile ? { identityFile: o.identityFile } : {}),
+    ...(o.node ? { node: o.node } : {}),
+    ...(o.yes ? { yes: true } : {}),
+  };
+  return {
+    version: 1, id, createdAt: new Date(ports.clock.now()).toISOString(), host: hostname(), pid: process.pid,
+    archive: o.archive, root: o.root, options, phase: 'staging', services, changes: [],
+    expect: { minionKeys: [], verified }, dirs: [],
+  };
+}
+
+/** The plan into the journal: changes in apply order, folder metadata, what post-verify expects. */
+function recordPlan(j: Journal, staged: StageResult, config: ConductorConfig, report: RestoreReport): void {
+  const pki = config.salt.pkiDir.replace(/\/+$/, '');
+  const members = staged.extract.members;
+  j.changes = changes(staged.plan).map((e) => ({ path: e.path, kind: e.kind, action: e.action as 'add' | 'replace' }));
+  const dirs = members.filter((m) => m.kind === 'dir');
+  j.dirs = dirs.map(({ path, mode, uid, gid, mtime }) => ({ path, mode, uid, gid, mtime }));
+  j.expect = {
+    ...(staged.verify.masterFingerprint ? { masterFingerprint: staged.verify.masterFingerprint } : {}),
+    minionKeys: members.filter((m) => m.kind !== 'dir' && m.path.startsWith(`${pki}/minions/`)).map((m) => m.path),
+    verified: report.verified === true,
+    ...(report.node ? { node: report.node } : {}),
+  };
 }
 
 const stepContext = (config: ConductorConfig, ports: ResolvedPorts, paths: JournalPaths, report: RestoreReport): StepContext => ({ config, ports, paths, report });
