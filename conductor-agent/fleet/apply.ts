@@ -120,7 +120,8 @@ async function runRouter(entry: PlanEntry, o: WaveOptions, pinger: BatchPinger):
     if (run.gate === 'mismatch') return impostor(run, base);
     if (!result?.ok) {
       const last = fallbacks.at(-1);
-      return { ...base, state: 'failed', code: result?.code ?? last?.code ?? 'FLEET_NO_CHANNEL', message: result?.message ?? last?.message ?? 'no route reached the router', evidence: result?.evidence };
+      if (result) return { ...base, state: 'failed', code: result.code ?? 'REAUTH_FAILED', message: result.message ?? `the router reported a failed re-authentication over ${channel}`, evidence: result.evidence };
+      return { ...base, state: 'failed', code: last?.code ?? 'FLEET_NO_CHANNEL', message: last?.message ?? 'no route reached the router' };
     }
     const ping = await pinger.confirm(entry.routerId, clock.now() + o.verifyTimeoutMs);
     run.timings.pinged = clock.now() - run.t0;

@@ -1,7 +1,8 @@
 /**
  * Pacing a wave: at most `rate` re-authentications *started* per second (the Salt master's auth
- * storm guard) and at most `concurrency` in flight. Starts are spaced evenly (`1/rate` apart, never
- * bunched to catch up after a stall), so the achieved rate stays at or just under `rate`.
+ * storm guard) and at most `concurrency` in flight. Starts follow a fixed schedule `1/rate` apart:
+ * a start delayed a little by a busy event loop is made up at once, a stall (more than two
+ * intervals or 250 ms) restarts the schedule instead of bunching starts to catch up.
  */
 import type { Clock } from '../../shared/ports/clock.js';
 
@@ -20,7 +21,10 @@ export class RateLimiter {
   async acquire(signal?: AbortSignal): Promise<void> {
     if (this.#interval === 0) return;
     const now = this.#clock.now();
-    const at = Math.max(this.#next, now);
+    // Starts keep to their schedule (a timer that fired a little late does not lower the rate),
+    // but after a real stall the schedule restarts from now instead of bunching starts to catch up.
+    if (now - this.#next > Math.max(2 * this.#interval, 250)) this.#next = now;
+    const at = this.#next;
     this.#next = at + this.#interval;
     if (at > now) await this.#clock.sleep(at - now, signal);
   }

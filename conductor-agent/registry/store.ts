@@ -78,6 +78,8 @@ export class AgentRegistry {
   readonly #clock: Clock;
   readonly #delay: number;
   readonly #lockFile: string;
+  readonly #reported = new Map<string, Omit<ReportedFacts, 'at'>>();
+  #reportedFlush: Promise<boolean> | undefined;
 
   private constructor(file: string, o: RegistryOptions) {
     this.file = file;
@@ -159,13 +161,23 @@ export class AgentRegistry {
    */
   recordReported(minionId: string, facts: Omit<ReportedFacts, 'at'>): Promise<boolean> | undefined {
     const cur = this.get(minionId);
-    if (!cur || sameFacts(cur.reported, facts)) return undefined;
-    return this.#mutate((doc) => {
-      const e = Object.hasOwn(doc.routers, minionId) ? doc.routers[minionId] : undefined;
-      if (!e) return false;
-      e.reported = { ...facts, at: new Date(this.#clock.now()).toISOString() };
-      return true;
-    }) as Promise<boolean>;
+    if (!cur || sameFacts(cur.reported, facts) || sameFacts(this.#reported.get(minionId), facts)) return undefined;
+    // A fleet reconnecting reports thousands of these at once: one registry write per second for all.
+    this.#reported.set(minionId, facts);
+    this.#reportedFlush ??= new Promise<void>((resolve) => setTimeout(resolve, 1000)).then(() => {
+      const batch = new Map(this.#reported);
+      this.#reported.clear();
+      this.#reportedFlush = undefined;
+      return this.#mutate((doc) => {
+        const at = new Date(this.#clock.now()).toISOString();
+        for (const [id, f] of batch) {
+          const e = Object.hasOwn(doc.routers, id) ? doc.routers[id] : undefined;
+          if (e) e.reported = { ...f, at };
+        }
+        return true;
+      }) as Promise<boolean>;
+    });
+    return this.#reportedFlush;
   }
 
   /** Forget a router (decommissioned). */
@@ -179,6 +191,7 @@ export class AgentRegistry {
 
   /** Wait for queued writes. */
   async flush(): Promise<void> {
+    if (this.#reportedFlush) await this.#reportedFlush;
     if (this.#timer) {
       this.#clearTimer();
       await this.#runFlush();
