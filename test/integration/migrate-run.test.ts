@@ -146,7 +146,7 @@ describe('conductor-agent migrate between two SSR simulators on loopback', funct
 
   it('the API going away mid-run fails the routers in flight with evidence; a re-run finishes them', async () => {
     w = await makeMigrateWorld({ routers: 40, migrate: { rate: 20, connectedTimeoutSeconds: 1, runningTimeoutSeconds: 1 } });
-    setTimeout(() => { w.newSim.faults.apiDown = true; }, 700);
+    w.world.onMigrate = (_r, n) => { if (n === 10) w.newSim.faults.apiDown = true; };
     const first = await migrate(w);
     assert.ok(first.code === 5 || first.code === 1, `exit ${first.code}`);
     assert.ok(first.report.totals.failed > 0);
