@@ -56,6 +56,14 @@ describe('conductor-agent migrate between two SSR simulators on loopback', funct
     assert.ok(w.oldSim.calls.includes(`pcli:migrate force conductor ${NEW_ADDR} ${NEW_ADDR_2} router r0001`));
     for (const r of w.world.routers.values()) assert.deepEqual(r.conductors, [NEW_ADDR, NEW_ADDR_2]);
     assert.match(report.findings.find((f) => f.check === 'ports')!.message, new RegExp(NEW_ADDR_2.replace(/\./g, '\\.')));
+    // step 5 alone, at any time: verify --conductor ADDR[,ADDR2]
+    const io = memoryIo({});
+    const vcode = await main(['--root', w.oldRoot, '--json', 'verify', '--conductor', w.to.join(','), '--timeout', '10'], io);
+    assert.equal(vcode, 0, io.err());
+    const checks = (JSON.parse(io.out()) as { checks: Array<{ name: string; status: string; summary: string }> }).checks;
+    assert.deepEqual(checks.map((c) => [c.name, c.status]), [['ports', 'pass'], ['routers', 'pass'], ['minions', 'skip']]);
+    assert.match(checks[0]!.summary, /127\.8\.0\.3, 127\.8\.0\.4/);
+    assert.match(checks[1]!.summary, /^20 router/);
   });
 
   it('a commit failure on the new conductor migrates no router and leaves its running config as it was', async () => {
@@ -146,7 +154,7 @@ describe('conductor-agent migrate between two SSR simulators on loopback', funct
 
   it('the API going away mid-run fails the routers in flight with evidence; a re-run finishes them', async () => {
     w = await makeMigrateWorld({ routers: 40, migrate: { rate: 20, connectedTimeoutSeconds: 1, runningTimeoutSeconds: 1 } });
-    setTimeout(() => { w.newSim.faults.apiDown = true; }, 700);
+    w.world.onMigrate = (_r, n) => { if (n === 10) w.newSim.faults.apiDown = true; };
     const first = await migrate(w);
     assert.ok(first.code === 5 || first.code === 1, `exit ${first.code}`);
     assert.ok(first.report.totals.failed > 0);

@@ -5,7 +5,8 @@ import { UsageError } from '../../../shared/errors.js';
 import { ExitCode } from '../../../shared/exit-codes.js';
 import { commandContext } from '../context.js';
 
-const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
+/** `--to a,b` and `--to a --to b` both mean [a, b]. */
+const list = (v: string, prev?: string[]): string[] => [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
 function parseRate(v: string): number {
   const m = /^(\d+(?:\.\d+)?)(?:\/s)?$/.exec(v.trim());
