@@ -169,6 +169,12 @@ export class AgentSession {
   }
 
   async #report(envelope: SignedEnvelope): Promise<void> {
+    if (!this.enrolled) {
+      // Not verified, not remembered: an unenrolled peer must not fill the shared nonce cache.
+      const message = 'reports are accepted only from enrolled router agents';
+      this.send({ v: PROTOCOL_VERSION, type: 'ack', id: 'report', ok: false, code: 'AGENT_NOT_ENROLLED', message });
+      return;
+    }
     let payload;
     try {
       payload = verifyEnvelope<ReportBody>(envelope, { kind: 'report', publicKeys: [this.#key!], router: this.routerId, clock: this.#o.clock, replay: this.#o.replay });

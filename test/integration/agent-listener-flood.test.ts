@@ -102,6 +102,7 @@ describe('agent listener under a flood of unauthenticated connections (real wss 
       const s = server.stats();
       for (const k of Object.keys(max) as (keyof ListenerStats)[]) max[k] = Math.max(max[k], s[k]);
     };
+    const noncesBefore = server.stats().replayNonces;
     const sampler = setInterval(sample, 5);
     const WAVES = 20;
     const PER_WAVE = 120;
@@ -131,7 +132,8 @@ describe('agent listener under a flood of unauthenticated connections (real wss 
     await until(() => { const s = server.stats(); return s.handshaking === 0 && s.unenrolled === 0; }, 30_000, 'attackers gone');
     const s = server.stats();
     assert.equal(s.connections, ENROLLED.length);
-    assert.ok(s.replayNonces < 1000, `nonces kept only for authenticated reports (${s.replayNonces})`);
+    // Hostile reports were neither verified nor remembered: only the enrolled agents' few reports add nonces.
+    assert.ok(s.replayNonces - noncesBefore < 50, `nonces kept only for authenticated reports (${noncesBefore} → ${s.replayNonces})`);
     assert.deepEqual(server.fleet().map((e) => e.routerId), ENROLLED);
     for (const e of server.fleet()) assert.equal(e.trust, 'stale-master-key', `${e.routerId}'s trust state untouched`);
     for (const a of agents) assert.equal(a.connected().length, 1, `${a.minionId} kept its connection`);
