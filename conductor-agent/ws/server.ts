@@ -4,6 +4,7 @@
  * connection to a router id and key, ws ping/pong to drop dead peers, and signed reports checked
  * against the router's enrolled key. `sendCommand` signs a command, waits for the ack and the
  * signed report. Frame problems are answered with stable codes; the server keeps running.
+ * Connections that have not proved an enrolled key are bounded and kept apart (sessions.ts).
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:https';
