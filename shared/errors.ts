@@ -82,6 +82,8 @@ export const ErrorCodes = {
   REAUTH_PARTIAL: c(ExitCode.PARTIAL, 'Re-authentication succeeded for some routers and failed for others.'),
   AGENT_NOT_ENROLLED: c(ExitCode.PREFLIGHT_REFUSED, 'The router agent has no enrolled key in the registry, so its reports cannot be trusted.'),
   AGENT_KEY_CHANGED: c(ExitCode.PREFLIGHT_REFUSED, 'The router agent presented a key other than its enrolled one; an operator must approve the change.'),
+  AGENT_ENROLL_REFUSED: c(ExitCode.FAILED, 'A router-agent enrollment was refused: its statement is unsigned, does not verify with the accepted minion key, is outside the clock window, or replayed.'),
+  AGENT_LISTENER_BUSY: c(ExitCode.FAILED, 'The agent listener refused a connection: too many connections are proving their key or waiting for enrollment.'),
   AGENT_TLS_PIN_MISMATCH: c(ExitCode.FAILED, 'The conductor-agent certificate does not match the pinned fingerprint.'),
   REAUTH_REFUSED: c(ExitCode.PREFLIGHT_REFUSED, 'Re-authentication was refused before anything changed (bad fingerprint, conflicting pin, missing files).'),
   REAUTH_NOTHING_TO_ROLL_BACK: c(ExitCode.FAILED, 'There is no completed re-authentication to roll back.'),

@@ -143,7 +143,10 @@ export class ConductorSide {
     });
     this.client = new SaltApiClient({ url: `http://${this.o.host}:${this.o.ports.api}`, username: this.o.apiUser, password: async () => this.o.apiSecret, eauth: 'sharedsecret', timeoutMs: 15000 });
     this.events = openSaltEvents(this.client, { tags: [EVENT_TAGS.agentEnroll], maxDelayMs: 1000, logger: this.o.logger });
-    this.listener = runEnrollListener(this.events, { registry: this.registry, logger: this.o.logger }).catch(() => undefined);
+    const agents = this.agents;
+    this.listener = runEnrollListener(this.events, {
+      registry: this.registry, logger: this.o.logger, pkiDir: this.path(PKI_DIR), onEnrolled: (id) => agents.promote(id),
+    }).catch(() => undefined);
   }
 
   async stopAgent(): Promise<void> {

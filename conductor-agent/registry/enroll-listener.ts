@@ -1,10 +1,21 @@
 /**
  * Records router-agent enrollments heard on salt-api `/events` (tag `ssr-recovery/router-agent/enroll`)
- * in the registry. Only genuine minion events count (`cmd: _minion_event`, id set by the master from
- * the minion's authenticated key); a changed key is held for operator approval by the registry.
+ * in the registry. The `id` and `cmd` beside an event prove nothing (a minion can send a batched
+ * event the master fires verbatim: reference/salt.md §10), so an enrollment counts only when its
+ * statement verifies with the minion key the master *accepted* (`<salt.pkiDir>/minions/<router>`,
+ * never `minions_pre`), was issued within the allowed clock skew, and its nonce is new. Every refusal
+ * is logged with its reason (no key material). A changed key is held for operator approval.
  */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from '../../shared/log/logger.js';
-import { parseEnrollEvent } from '../../shared/protocol/enroll.js';
+import { systemClock, type Clock } from '../../shared/ports/clock.js';
+import { ReplayCache } from '../../shared/protocol/replay-cache.js';
+import {
+  checkEnrollment, decodeEnrollment, loadMinionPublicKey, parseEnrollEvent,
+  type EnrollEvent, type EnrollRefusal, type EnrollStatement,
+} from '../../shared/protocol/enroll.js';
+import { keyFingerprint, loadPublicKey } from '../../shared/protocol/keys.js';
 import type { AgentRegistry, EnrollResult } from './store.js';
 
 /** The part of a salt-api event this needs (SaltEvent from conductor-agent/saltapi has it as `raw`). */
@@ -13,38 +24,140 @@ export interface RawEventLike {
   data: unknown;
 }
 
+/** Default allowed difference between the router's and the conductor's clocks (5 min). */
+export const DEFAULT_ENROLL_MAX_SKEW_MS = 300_000;
+
 export interface EnrollListenerOptions {
   registry: AgentRegistry;
   logger: Logger;
+  /** The master's pki folder (`salt.pkiDir` under `--root`): accepted minion keys are in `minions/`. */
+  pkiDir: string;
+  clock?: Pick<Clock, 'now'>;
+  /** Allowed clock skew of a statement's `issuedAt` (default 5 min). */
+  maxSkewMs?: number;
+  /** Nonces seen (default: a bounded cache per listener). */
+  replay?: ReplayCache;
   /** Called after each recorded enrollment (fleet view, tests). */
   onEnrolled?: (minionId: string, result: EnrollResult) => void;
 }
 
+export type EnrollOutcome =
+  | { router: string; result: EnrollResult }
+  | { router: string | undefined; refused: EnrollRefusal; detail: string };
+
+type Refused = { refused: EnrollRefusal; detail: string };
+const unusable = (detail: string): Refused => ({ refused: 'minion-key-unusable', detail });
+
+/** The accepted minion key of `router`, or why there is none. */
+async function acceptedMinionKey(pkiDir: string, router: string): Promise<
+  { key: import('node:crypto').KeyObject } | { refused: EnrollRefusal; detail: string }
+> {
+  const file = join(pkiDir, 'minions', router);
+  let text: string;
+  try {
+    const st = await fsp.lstat(file);
+    if (!st.isFile()) return unusable('the accepted minion key is not a regular file');
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      return unusable(`cannot read the accepted minion key: ${(err as NodeJS.ErrnoException).code}`);
+    }
+    const pending = await fsp.lstat(join(pkiDir, 'minions_pre', router)).then(() => true, () => false);
+    return {
+      refused: 'minion-key-not-accepted',
+      detail: pending ? 'the minion key is pending, not accepted (salt-key -a / conductor-agent keys accept)'
+        : 'the master has no accepted minion key for this router',
+    };
+  }
+  const key = loadMinionPublicKey(text);
+  return key ? { key } : unusable('the accepted minion key is not an RSA key of 2048 bits or more');
+}
+
+/** Check one announcement; the registry is not touched unless it verifies. */
+async function verifyAnnouncement(
+  ev: EnrollEvent, o: EnrollListenerOptions, replay: ReplayCache,
+): Promise<EnrollOutcome | { ok: EnrollStatement }> {
+  const decoded = decodeEnrollment(ev);
+  if (!decoded.ok) return { router: ev.eventId, refused: decoded.reason, detail: decoded.detail };
+  const st = decoded.value.statement;
+  const k = await acceptedMinionKey(o.pkiDir, st.router);
+  if ('refused' in k) return { router: st.router, refused: k.refused, detail: k.detail };
+  const clock = o.clock ?? systemClock;
+  const skew = o.maxSkewMs ?? DEFAULT_ENROLL_MAX_SKEW_MS;
+  const now = clock.now();
+  const checked = checkEnrollment(decoded.value, k.key, now, skew);
+  if (!checked.ok) return { router: st.router, refused: checked.reason, detail: checked.detail };
+  try {
+    loadPublicKey(st.agentPublicKey, 'agent key');
+  } catch {
+    return { router: st.router, refused: 'malformed', detail: 'the agent key in the statement is not Ed25519' };
+  }
+  try {
+    replay.checkAndRemember(`${st.router}\n${st.nonce}`, Math.max(st.issuedAt, now) + skew);
+  } catch (err) {
+    return { router: st.router, refused: 'replayed', detail: (err as Error).message };
+  }
+  return { ok: st };
+}
+
 /** Handle one event; resolves with the outcome, or undefined when the event is not an enrollment. */
-export async function handleEnrollEvent(ev: RawEventLike, o: EnrollListenerOptions): Promise<EnrollResult | undefined> {
+export async function handleEnrollEvent(
+  ev: RawEventLike, o: EnrollListenerOptions, replay = o.replay ?? defaultReplay(o),
+): Promise<EnrollOutcome | undefined> {
   const e = parseEnrollEvent(ev.tag, ev.data);
   if (!e) return undefined;
+  let outcome: EnrollOutcome;
   try {
-    const result = await o.registry.enroll(e.minionId, e.payload.agentPublicKey, { source: 'salt-event', agentVersion: e.payload.agentVersion });
-    const log = result === 'pending-approval' ? o.logger.warn : o.logger.info;
-    log.call(o.logger, result === 'pending-approval' ? 'router agent announced a new key: operator approval needed (conductor-agent fleet --approve)' : 'router agent enrolled', {
-      router: e.minionId, result,
-    });
-    o.onEnrolled?.(e.minionId, result);
-    return result;
+    const v = await verifyAnnouncement(e, o, replay);
+    if ('ok' in v) {
+      const st = v.ok;
+      const result = await o.registry.enroll(st.router, st.agentPublicKey, {
+        source: 'salt-event', agentVersion: st.agentVersion, issuedAt: st.issuedAt,
+      });
+      outcome = result === 'replayed'
+        ? { router: st.router, refused: 'replayed', detail: 'not newer than the last statement accepted for it' }
+        : { router: st.router, result };
+      if ('result' in outcome) logEnrolled(o, st.router, result, st.agentPublicKey);
+      if ('result' in outcome) o.onEnrolled?.(st.router, result);
+    } else outcome = v;
   } catch (err) {
-    o.logger.warn('ignored an enrollment event', { router: e.minionId, err });
+    o.logger.warn('ignored an enrollment event', { router: e.eventId, err });
     return undefined;
   }
+  if ('refused' in outcome) {
+    o.logger.warn('refused a router-agent enrollment', {
+      code: 'AGENT_ENROLL_REFUSED', reason: outcome.refused, router: outcome.router, eventId: e.eventId,
+      detail: outcome.detail,
+    });
+  }
+  return outcome;
+}
+
+function logEnrolled(o: EnrollListenerOptions, router: string, result: EnrollResult, agentKey: string): void {
+  const fingerprint = keyFingerprint(agentKey);
+  if (result === 'pending-approval') {
+    const what = 'router agent announced a new key: operator approval needed';
+    o.logger.warn(`${what} (conductor-agent fleet --approve ROUTER --fingerprint FP)`, { router, result, fingerprint });
+  } else o.logger.info('router agent enrolled', { router, result, fingerprint });
+}
+
+const replays = new WeakMap<EnrollListenerOptions, ReplayCache>();
+function defaultReplay(o: EnrollListenerOptions): ReplayCache {
+  let r = replays.get(o);
+  if (!r) replays.set(o, r = new ReplayCache({ clock: o.clock ?? systemClock, maxEntries: 100_000 }));
+  return r;
 }
 
 /** Consume an event stream until it ends (or `signal` aborts). */
-export async function runEnrollListener(events: AsyncIterable<{ raw: RawEventLike } | RawEventLike>, o: EnrollListenerOptions): Promise<void> {
+export async function runEnrollListener(
+  events: AsyncIterable<{ raw: RawEventLike } | RawEventLike>, o: EnrollListenerOptions,
+): Promise<void> {
   // Not awaited one by one: the registry coalesces a burst of enrollments into one write.
   const inFlight = new Set<Promise<unknown>>();
+  const replay = o.replay ?? defaultReplay(o);
   for await (const ev of events) {
     const raw = 'raw' in ev ? ev.raw : ev;
-    const p = handleEnrollEvent(raw, o).finally(() => inFlight.delete(p));
+    const p = handleEnrollEvent(raw, o, replay).finally(() => inFlight.delete(p));
     inFlight.add(p);
   }
   await Promise.all(inFlight);

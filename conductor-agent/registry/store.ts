@@ -4,9 +4,11 @@
  * queued and applied under a lock to the file's current content, so the daemon and an operator's
  * CLI can both change it; a burst of enrollments is coalesced into one write.
  *
- * A first enrollment comes from a Salt event the master authenticated. A different key for an
- * enrolled router is kept as `pending` until an operator approves it: the agent key is what every
- * report is checked against, so it never changes silently.
+ * A first enrollment comes from a Salt event whose statement the router's accepted minion key
+ * signed (registry/enroll-listener.ts). A different key for an enrolled router is kept as
+ * `pending` until an operator approves it with its fingerprint: the agent key is what every report
+ * is checked against, so it never changes silently. Timers and jitter go through the clock and
+ * random ports.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ import { acquireLock } from '../../shared/fs/lock.js';
 import { ensureDir, writeFileAtomic, PRIVATE_DIR_MODE } from '../../shared/fs/atomic.js';
 import { keyFingerprint, loadPublicKey } from '../../shared/protocol/keys.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
+import { systemRandom, type Random } from '../../shared/ports/random.js';
 
 export const REGISTRY_FILE = 'agent-registry.json';
 
@@ -38,6 +41,8 @@ export interface RegistryEntry {
   seenAt: string;
   /** A different key announced for this router, waiting for operator approval. */
   pending?: PendingKey | undefined;
+  /** `issuedAt` of the newest signed enrollment statement accepted (older ones are replays). */
+  lastStatementAt?: number | undefined;
   /**
    * Facts from the router's last signed trust report, kept for a disaster: its minion key
    * fingerprint (the key gate) and its sshd host key fingerprints (the SSH fallback's pins).
@@ -56,12 +61,21 @@ export interface RegistryDoc {
   routers: Record<string, RegistryEntry>;
 }
 
-export type EnrollResult = 'enrolled' | 'unchanged' | 'pending-approval';
+export type EnrollResult = 'enrolled' | 'unchanged' | 'pending-approval' | 'replayed';
+
+export interface EnrollMeta {
+  source: EnrollSource;
+  agentVersion?: string | undefined;
+  /** `issuedAt` of the signed statement: one not newer than the last accepted is refused as a replay. */
+  issuedAt?: number | undefined;
+}
 
 type Mutation = { apply: (doc: RegistryDoc) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
 
 export interface RegistryOptions {
   clock?: Clock;
+  /** Jitter while waiting for the lock. */
+  random?: Random;
   /** Coalescing delay for queued writes (ms; default 50). */
   flushDelayMs?: number;
   /** Lock file (default `<file>.lock`); the daemon keeps it in /run so backups never hold one. */
@@ -76,6 +90,7 @@ export class AgentRegistry {
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   readonly #clock: Clock;
+  readonly #random: Random;
   readonly #delay: number;
   readonly #lockFile: string;
   readonly #reported = new Map<string, Omit<ReportedFacts, 'at'>>();
@@ -84,6 +99,7 @@ export class AgentRegistry {
   private constructor(file: string, o: RegistryOptions) {
     this.file = file;
     this.#clock = o.clock ?? systemClock;
+    this.#random = o.random ?? systemRandom;
     this.#delay = o.flushDelayMs ?? 50;
     this.#lockFile = o.lockFile ?? file + '.lock';
   }
@@ -118,15 +134,21 @@ export class AgentRegistry {
   }
 
   /** Record an announced key. A new router is enrolled; a changed key waits for approval. */
-  enroll(minionId: string, agentPublicKey: string, meta: { source: EnrollSource; agentVersion?: string | undefined }): Promise<EnrollResult> {
+  enroll(minionId: string, agentPublicKey: string, meta: EnrollMeta): Promise<EnrollResult> {
     const fingerprint = keyFingerprint(loadPublicKey(agentPublicKey, `agent key of ${minionId}`));
     return this.#mutate((doc): EnrollResult => {
       const now = new Date(this.#clock.now()).toISOString();
       const cur = Object.hasOwn(doc.routers, minionId) ? doc.routers[minionId] : undefined;
+      const at = meta.issuedAt;
       if (!cur) {
-        doc.routers[minionId] = { minionId, agentPublicKey, fingerprint, agentVersion: meta.agentVersion, source: meta.source, enrolledAt: now, seenAt: now };
+        doc.routers[minionId] = {
+          minionId, agentPublicKey, fingerprint, agentVersion: meta.agentVersion, source: meta.source,
+          enrolledAt: now, seenAt: now, lastStatementAt: at,
+        };
         return 'enrolled';
       }
+      if (at !== undefined && cur.lastStatementAt !== undefined && at <= cur.lastStatementAt) return 'replayed';
+      if (at !== undefined) cur.lastStatementAt = at;
       if (cur.fingerprint === fingerprint) {
         cur.seenAt = now;
         if (meta.agentVersion) cur.agentVersion = meta.agentVersion;
@@ -138,14 +160,24 @@ export class AgentRegistry {
     }) as Promise<EnrollResult>;
   }
 
-  /** Operator approval of a pending key change (optionally only if it has the expected fingerprint). */
-  approve(minionId: string, expectedFingerprint?: string): Promise<RegistryEntry> {
+  /**
+   * Operator approval of a pending key change. The operator names the fingerprint they checked
+   * out of band (e.g. `router-agent status` on the router): a key announced after they looked can
+   * never be approved by accident.
+   */
+  approve(minionId: string, expectedFingerprint: string): Promise<RegistryEntry> {
+    const expected = typeof expectedFingerprint === 'string' ? expectedFingerprint.trim().toLowerCase() : '';
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){31}$/.test(expected)) {
+      return Promise.reject(new RecoveryError('USAGE', 'approving a changed agent key needs --fingerprint with the new key\'s fingerprint (64 hex digits in colon pairs)', {
+        details: { router: minionId }, hint: 'Read the fingerprint on the router (router-agent status --json) or from `conductor-agent fleet --json` (pendingKey), compare them, then pass it.',
+      }));
+    }
     return this.#mutate((doc) => {
       const cur = Object.hasOwn(doc.routers, minionId) ? doc.routers[minionId] : undefined;
       if (!cur?.pending) {
         throw new RecoveryError('AGENT_NOT_ENROLLED', `router ${minionId} has no pending agent key to approve`, { details: { router: minionId } });
       }
-      if (expectedFingerprint && cur.pending.fingerprint !== expectedFingerprint) {
+      if (cur.pending.fingerprint !== expected) {
         throw new RecoveryError('AGENT_KEY_CHANGED', `the pending key of ${minionId} is ${cur.pending.fingerprint}, not ${expectedFingerprint}`, { details: { router: minionId } });
       }
       const { pending } = cur;
@@ -200,14 +232,14 @@ export class AgentRegistry {
   }
 
   #clearTimer(): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#timer) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
   #mutate(apply: (doc: RegistryDoc) => unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ apply, resolve, reject });
-      this.#timer ??= setTimeout(() => { this.#timer = undefined; void this.#runFlush(); }, this.#delay);
+      this.#timer ??= this.#clock.setTimeout(() => { this.#timer = undefined; void this.#runFlush(); }, this.#delay);
     });
   }
 
@@ -247,13 +279,13 @@ export class AgentRegistry {
 
   /** The registry lock; another writer (the daemon, an operator's CLI) holds it only briefly, so wait. */
   async #lock(): Promise<{ release(): Promise<void> }> {
-    const deadline = Date.now() + 10_000;
+    const deadline = this.#clock.now() + 10_000;
     for (;;) {
       try {
         return await acquireLock(this.#lockFile, { purpose: 'agent registry update' });
       } catch (err) {
-        if (!(err instanceof RecoveryError) || err.code !== 'LOCK_HELD' || Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+        if (!(err instanceof RecoveryError) || err.code !== 'LOCK_HELD' || this.#clock.now() > deadline) throw err;
+        await this.#clock.sleep(5 + this.#random.float() * 20);
       }
     }
   }

@@ -22,6 +22,22 @@ export interface FleetEntry {
   lastOutcome?: { action: string; ok: boolean; code?: string | undefined; at: string } | undefined;
 }
 
+/** Record an authenticated router's verified report in its fleet entry. */
+export function recordReport(entry: FleetEntry | undefined, report: { body: ReportBody }, now: number): void {
+  if (!entry) return;
+  const at = new Date(now).toISOString();
+  entry.lastReportAt = at;
+  entry.lastReportKind = report.body.kind;
+  if (report.body.kind === 'trust') {
+    entry.trust = report.body.trust.state;
+    entry.trustFacts = report.body.trust;
+    return;
+  }
+  const o = report.body.outcome;
+  entry.lastOutcome = { action: o.action, ok: o.ok, code: o.code, at };
+  if (o.trust) entry.trust = o.trust;
+}
+
 /** Merge live state with the registry so enrolled-but-offline routers show too. Sorted by id. */
 export function mergeFleet(live: Iterable<FleetEntry>, registry: readonly RegistryEntry[]): FleetEntry[] {
   const out = new Map<string, FleetEntry>();

@@ -4,6 +4,7 @@
  * connection to a router id and key, ws ping/pong to drop dead peers, and signed reports checked
  * against the router's enrolled key. `sendCommand` signs a command, waits for the ack and the
  * signed report. Frame problems are answered with stable codes; the server keeps running.
+ * Connections that have not proved an enrolled key are bounded and kept apart (sessions.ts).
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:https';
@@ -20,8 +21,9 @@ import { AGENT_WS_PATH, MAX_FRAME_BYTES, PROTOCOL_VERSION, type CommandBody, typ
 import type { ConductorAgentIdentity } from '../keys/agent-key.js';
 import type { AgentRegistry } from '../registry/store.js';
 import { CommandWaiters, type VerifiedReport } from './command-sender.js';
-import { mergeFleet, type FleetEntry } from './fleet-view.js';
+import { mergeFleet, recordReport, type FleetEntry } from './fleet-view.js';
 import { AgentSession } from './session.js';
+import { DEFAULT_LISTENER_LIMITS, SessionTable, type ListenerLimits, type ListenerStats } from './sessions.js';
 
 export interface AgentServerOptions {
   /** Address to listen on; port 0 picks a free port. */
@@ -38,6 +40,8 @@ export interface AgentServerOptions {
   helloTimeoutMs?: number;
   /** Current Salt master fingerprint, sent to each router in a signed status command after hello. */
   masterFingerprint?: () => Promise<string | undefined>;
+  /** Caps on connections that are not authenticated (agents.maxHandshakes, maxUnenrolled, unenrolledTtlMs). */
+  limits?: Partial<ListenerLimits>;
 }
 
 export interface SendCommandOptions {
@@ -53,8 +57,12 @@ export interface AgentServer extends EventEmitter {
   /** `wss://host:port/path` as routers reach it on this listener. */
   readonly url: string;
   readonly certFingerprint: string;
-  /** Live sessions merged with the registry. */
+  /** Authenticated routers' live state merged with the registry (unenrolled peers never show). */
   fleet(): FleetEntry[];
+  /** Sizes of the per-connection structures (all bounded). */
+  stats(): ListenerStats & { replayNonces: number };
+  /** The registry now holds this router's key: authenticate its waiting connection (true if one was). */
+  promote(routerId: string): boolean;
   /** Sign and send one command; resolves with the router's verified report. */
   sendCommand(routerId: string, command: Omit<CommandBody, 'id'>, options?: SendCommandOptions): Promise<VerifiedReport>;
   close(): Promise<void>;
@@ -68,9 +76,16 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
   const emitter = new EventEmitter();
   const waiters = new CommandWaiters();
   const replay = new ReplayCache({ clock, maxEntries: 200_000 });
-  const sessions = new Map<string, AgentSession>();
-  const live = new Map<string, FleetEntry>();
-  const all = new Set<AgentSession>();
+  const table: SessionTable = new SessionTable({
+    limits: { ...DEFAULT_LISTENER_LIMITS, ...o.limits }, clock, registry: o.registry, logger, emitter,
+    onAuthenticated: (session) => sendMasterFingerprint(session),
+  });
+  const sendMasterFingerprint = (session: AgentSession): void => {
+    if (!o.masterFingerprint) return;
+    void o.masterFingerprint().then((fp) => {
+      if (fp) send(session, { name: 'status', fingerprint: fp }, { reportTimeoutMs: 30_000 }).catch(() => undefined);
+    }).catch(() => undefined);
+  };
 
   const https: Server = createServer({ key: o.identity.tlsKeyPem, cert: o.identity.tlsCertPem });
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
@@ -80,62 +95,37 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const s = new AgentSession({
-        ws, remote: req.socket.remoteAddress, clock, random, logger, registry: o.registry, replay, helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
-        onReady: (session) => {
-          const prev = sessions.get(session.routerId!);
-          if (prev && prev !== session) prev.close(4409, 'replaced by a newer connection');
-          sessions.set(session.routerId!, session);
-          const entry = live.get(session.routerId!) ?? { routerId: session.routerId!, connected: true, enrolled: session.enrolled };
-          Object.assign(entry, { connected: true, enrolled: session.enrolled, agentKeyFingerprint: session.keyFingerprint, agentVersion: session.agentVersion, remoteAddress: session.remote, connectedAt: new Date(clock.now()).toISOString() });
-          live.set(session.routerId!, entry);
-          emitter.emit('connected', session.routerId, session.enrolled);
-          if (o.masterFingerprint && session.enrolled) {
-            void o.masterFingerprint().then((fp) => {
-              if (fp) send(session, { name: 'status', fingerprint: fp }, { reportTimeoutMs: 30_000 }).catch(() => undefined);
-            }).catch(() => undefined);
-          }
-        },
-        onReport: (session, report) => {
-          const entry = live.get(report.routerId);
-          const at = new Date(clock.now()).toISOString();
-          if (entry) {
-            entry.lastReportAt = at;
-            entry.lastReportKind = report.body.kind;
-            if (report.body.kind === 'trust') {
-              entry.trust = report.body.trust.state;
-              entry.trustFacts = report.body.trust;
-              // Peacetime pins for a disaster: the minion key (key gate) and sshd host keys (SSH fallback).
-              if (session.enrolled) {
-                const { minionKeyFingerprint, sshHostKeys } = report.body.trust;
-                o.registry.recordReported(report.routerId, { minionKeyFingerprint, sshHostKeys })?.catch((err: unknown) => logger.warn('cannot record reported facts', { router: report.routerId, err }));
-              }
-            } else {
-              entry.lastOutcome = { action: report.body.outcome.action, ok: report.body.outcome.ok, code: report.body.outcome.code, at };
-              if (report.body.outcome.trust) entry.trust = report.body.outcome.trust;
-            }
-          }
-          if (session.enrolled) waiters.onReport(report);
-          emitter.emit('report', report);
-        },
-        onAck: (session, ack) => waiters.onAck(session.routerId!, ack),
-        onClose: (session) => {
-          all.delete(session);
-          if (session.routerId && sessions.get(session.routerId) === session) {
-            sessions.delete(session.routerId);
-            const e = live.get(session.routerId);
-            if (e) e.connected = false;
-            emitter.emit('disconnected', session.routerId);
-          }
-        },
-      });
-      all.add(s);
-    });
+    if (!table.canHandshake()) {
+      logger.debug('refused a connection: too many handshakes in progress', { remote: req.socket.remoteAddress, code: 'AGENT_LISTENER_BUSY' });
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => table.add(newSession(ws, req.socket.remoteAddress)));
+  });
+
+  const newSession = (ws: WebSocket, remote: string | undefined): AgentSession => new AgentSession({
+    ws, remote, clock, random, logger, registry: o.registry, replay, helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
+    admitUnenrolled: () => table.canAdmitUnenrolled(),
+    onReady: (session) => table.ready(session, clock.now()),
+    onReport: (session, report) => {
+      // Only an authenticated router's reports reach the fleet view or complete a command.
+      if (!session.enrolled || table.get(report.routerId) !== session) return;
+      recordReport(table.live.get(report.routerId), report, clock.now());
+      if (report.body.kind === 'trust') {
+        // Peacetime pins for a disaster: the minion key (key gate) and sshd host keys (SSH fallback).
+        const { minionKeyFingerprint, sshHostKeys } = report.body.trust;
+        o.registry.recordReported(report.routerId, { minionKeyFingerprint, sshHostKeys })
+          ?.catch((err: unknown) => logger.warn('cannot record reported facts', { router: report.routerId, err }));
+      }
+      waiters.onReport(report);
+      emitter.emit('report', report);
+    },
+    onAck: (session, ack) => { if (session.enrolled) waiters.onAck(session.routerId!, ack); },
+    onClose: (session) => table.closed(session),
   });
 
   const hb = o.heartbeatMs ?? 30_000;
-  const pinger = setInterval(() => { for (const s of all) s.heartbeat(); }, hb);
+  const pinger = setInterval(() => { for (const s of table.all) s.heartbeat(); }, hb);
   pinger.unref();
 
   await new Promise<void>((resolve, reject) => {
@@ -174,7 +164,9 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
     port: addr.port,
     url: `wss://${hostForUrl}:${addr.port}${AGENT_WS_PATH}`,
     certFingerprint: o.identity.certFingerprint,
-    fleet: () => mergeFleet(live.values(), o.registry.list()),
+    fleet: () => mergeFleet(table.live.values(), o.registry.list()),
+    stats: () => ({ ...table.stats(), replayNonces: replay.size }),
+    promote: (routerId: string) => table.promote(routerId, clock.now()),
     async sendCommand(routerId: string, command: Omit<CommandBody, 'id'>, so?: SendCommandOptions): Promise<VerifiedReport> {
       await o.registry.refresh();
       if (!o.registry.get(routerId)) {
@@ -182,10 +174,10 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
           details: { router: routerId }, hint: 'The agent enrolls itself over Salt while Salt works; otherwise approve its key (conductor-agent fleet --approve).',
         });
       }
-      const session = sessions.get(routerId);
-      // Enrolled over Salt after it connected: the key it proved at hello is the enrolled one.
-      if (session && !session.enrolled && session.keyFingerprint === o.registry.get(routerId)?.fingerprint) session.enrolled = true;
-      if (!session || !session.enrolled) {
+      // Enrolled (over Salt, or approved) after it connected: the key it proved at hello is the enrolled one.
+      if (!table.get(routerId)) table.promote(routerId, clock.now());
+      const session = table.get(routerId);
+      if (!session) {
         throw new AgentError('AGENT_UNREACHABLE', `router agent ${routerId} is not connected`, { details: { router: routerId }, hint: 'Check the router-agent service on the router, or use the SSH fallback.' });
       }
       return send(session, command, so);
@@ -193,7 +185,7 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
     async close(): Promise<void> {
       clearInterval(pinger);
       waiters.rejectAll(new RecoveryError('AGENT_UNREACHABLE', 'agent server closing'));
-      for (const s of all) s.close(1001, 'conductor-agent stopping');
+      for (const s of table.all) s.close(1001, 'conductor-agent stopping');
       await new Promise<void>((resolve) => https.close(() => resolve()));
     },
   }) as AgentServer;

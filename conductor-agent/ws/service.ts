@@ -72,6 +72,11 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
       const { host, port } = parseListen(o.config.agents.listen);
       const server = await startAgentServer({
         host, port, identity, registry, logger: log, heartbeatMs: o.config.agents.heartbeatMs,
+        helloTimeoutMs: o.config.agents.helloTimeoutMs,
+        limits: {
+          maxHandshakes: o.config.agents.maxHandshakes, maxUnenrolled: o.config.agents.maxUnenrolled,
+          unenrolledTtlMs: o.config.agents.unenrolledTtlMs,
+        },
         masterFingerprint: () => pemFingerFile(masterPub).catch(() => undefined),
       });
       Object.assign(svc, { server, registry, identity });
@@ -85,12 +90,19 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
           fingerprint: typeof a.fingerprint === 'string' ? a.fingerprint : undefined, masterPubPath: masterPub,
           routerTimeoutMs: typeof a.timeoutMs === 'number' ? a.timeoutMs : Math.max(1000, o.config.agents.commandTimeoutMs - 30_000),
         }),
-        approve: async (a) => registry.approve(String(a.router), typeof a.fingerprint === 'string' ? a.fingerprint : undefined),
+        approve: async (a) => {
+          const entry = await registry.approve(String(a.router), typeof a.fingerprint === 'string' ? a.fingerprint : '');
+          server.promote(entry.minionId);
+          return entry;
+        },
       });
       const stream = await (o.enrollEvents ?? (() => defaultEnrollEvents(o, log)))();
       if (stream) {
         events = stream;
-        void runEnrollListener(stream, { registry, logger: log }).catch((err: unknown) => log.warn('enrollment listener stopped', { err }));
+        void runEnrollListener(stream, {
+          registry, logger: log, pkiDir: o.path(o.config.salt.pkiDir), maxSkewMs: o.config.agents.enrollMaxSkewMs,
+          onEnrolled: (id) => server.promote(id),
+        }).catch((err: unknown) => log.warn('enrollment listener stopped', { err }));
       }
       log.info('serving router agents', { url: server.url, certFingerprint: identity.certFingerprint, signingKey: identity.signingFingerprint });
     },

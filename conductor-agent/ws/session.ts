@@ -2,6 +2,8 @@
  * One router-agent connection on the conductor side: send the challenge, verify the signed hello
  * (router id + key: the enrolled key if there is one, else proof of possession of the announced
  * key), then route frames. Reports are verified against the session's key with replay protection.
+ * Whether an unenrolled peer is admitted at all, and what it may do, is the server's
+ * (sessions.ts): this class only proves who is talking.
  */
 import type WebSocket from 'ws';
 import { RecoveryError } from '../../shared/errors.js';
@@ -26,6 +28,8 @@ export interface AgentSessionOptions {
   registry: AgentRegistry;
   replay: ReplayCache;
   helloTimeoutMs: number;
+  /** Room for one more connection whose key is not enrolled? (Asked before such a hello is accepted.) */
+  admitUnenrolled(): boolean;
   onReady(s: AgentSession): void;
   onReport(s: AgentSession, r: VerifiedReport): void;
   onAck(s: AgentSession, a: AckFrame): void;
@@ -43,6 +47,7 @@ export class AgentSession {
   #key: KeyObject | undefined;
   #alive = true;
   #helloTimer: NodeJS.Timeout | undefined;
+  #helloSeen = false;
 
   constructor(o: AgentSessionOptions) {
     this.#o = o;
@@ -51,10 +56,15 @@ export class AgentSession {
     o.ws.on('message', (data, isBinary) => { this.#alive = true; void this.#onMessage(data as Buffer, isBinary); });
     o.ws.on('pong', () => { this.#alive = true; });
     o.ws.on('error', (err) => o.logger.debug('agent connection error', { remote: this.remote, err: err.message }));
-    o.ws.on('close', () => { clearTimeout(this.#helloTimer); o.onClose(this); });
-    this.#helloTimer = setTimeout(() => this.close(4408, 'no hello'), o.helloTimeoutMs);
+    o.ws.on('close', () => { this.#clearHelloTimer(); o.onClose(this); });
+    this.#helloTimer = o.clock.setTimeout(() => this.close(4408, 'no hello'), o.helloTimeoutMs);
     this.#helloTimer.unref?.();
     this.send({ v: PROTOCOL_VERSION, type: 'hello', role: 'conductor', challenge: this.#challenge, serverTime: o.clock.now() });
+  }
+
+  #clearHelloTimer(): void {
+    if (this.#helloTimer) this.#o.clock.clearTimeout(this.#helloTimer);
+    this.#helloTimer = undefined;
   }
 
   send(frame: Frame): boolean {
@@ -104,6 +114,8 @@ export class AgentSession {
     }
     if (!this.routerId) {
       if (frame.type !== 'hello' || frame.role !== 'router') return this.#refuse('hello', new RecoveryError('PROTOCOL_MALFORMED', 'expected a hello first'));
+      if (this.#helloSeen) return this.#refuse('hello', new RecoveryError('PROTOCOL_MALFORMED', 'one hello per connection'));
+      this.#helloSeen = true;
       return this.#hello(frame.envelope);
     }
     switch (frame.type) {
@@ -137,7 +149,12 @@ export class AgentSession {
       const key = entry ? loadPublicKey(entry.agentPublicKey, `enrolled key of ${peek.router}`) : claimedKey;
       const payload = verifyEnvelope<RouterHelloBody>(envelope, { kind: 'hello', publicKeys: [key], clock: this.#o.clock });
       if (payload.body.challenge !== this.#challenge) throw new RecoveryError('PROTOCOL_REPLAYED', 'hello does not answer this connection\'s challenge');
-      clearTimeout(this.#helloTimer);
+      if (!entry && !this.#o.admitUnenrolled()) {
+        throw new RecoveryError('AGENT_LISTENER_BUSY', 'too many unenrolled router agents are connected; retry later', {
+          details: { router: payload.router }, hint: 'The agent enrolls over Salt (salt-call event.send) and is then always admitted.',
+        });
+      }
+      this.#clearHelloTimer();
       this.routerId = payload.router;
       this.#key = key;
       this.enrolled = Boolean(entry);
@@ -152,6 +169,12 @@ export class AgentSession {
   }
 
   async #report(envelope: SignedEnvelope): Promise<void> {
+    if (!this.enrolled) {
+      // Not verified, not remembered: an unenrolled peer must not fill the shared nonce cache.
+      const message = 'reports are accepted only from enrolled router agents';
+      this.send({ v: PROTOCOL_VERSION, type: 'ack', id: 'report', ok: false, code: 'AGENT_NOT_ENROLLED', message });
+      return;
+    }
     let payload;
     try {
       payload = verifyEnvelope<ReportBody>(envelope, { kind: 'report', publicKeys: [this.#key!], router: this.routerId, clock: this.#o.clock, replay: this.#o.replay });

@@ -117,7 +117,10 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
     if (clock.now() - lastEnroll < (s.enrollIntervalMs ?? 600_000)) return;
     lastEnroll = clock.now();
     const { announceKey } = await import('../enroll.js');
-    const r = await announceKey({ runner, saltCall: f.saltCall, payload: { agentPublicKey: key.publicPem, agentKeyFingerprint: key.fingerprint, agentVersion: PRODUCT_VERSION } });
+    const r = await announceKey({
+      runner, saltCall: f.saltCall, minionId: f.minionId, pkiDir: f.pkiDir, agentPublicKey: key.publicPem,
+      agentVersion: PRODUCT_VERSION, clock, random,
+    });
     logger[r.ok ? 'info' : 'warn']('announced the agent key over Salt', { why, ok: r.ok, detail: r.detail });
     emitter.emit('enroll', r);
   };

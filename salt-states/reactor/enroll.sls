@@ -1,8 +1,9 @@
 # Reactor for `ssr-recovery/router-agent/enroll`: a router agent announced its public key with
-# `salt-call event.send`. The conductor-agent daemon records it itself from salt-api /events; this
-# reaction only makes sure the daemon is running to hear it. Only events that really came from a
-# minion (cmd == _minion_event, so the master checked the id against the minion's key) are used:
-# anyone on the master bus could otherwise fire this tag with a forged id (reference/salt.md §7.2).
+# `salt-call event.send`. The conductor-agent daemon records it itself from salt-api /events, and
+# only when the announcement's statement verifies with that router's accepted minion key; this
+# reaction only makes sure the daemon is running to hear it. `id` and `cmd` in the data prove
+# nothing (a minion's batched event is fired verbatim, reference/salt.md §10), so the reaction does
+# nothing that depends on them beyond this harmless start.
 # Master config:
 #   reactor:
 #     - 'ssr-recovery/router-agent/enroll':

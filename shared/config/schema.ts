@@ -175,9 +175,22 @@ export const conductorSchema = z
         heartbeatMs: z.number().int().positive().default(30_000),
         /** Local control socket the CLI uses to reach the daemon (default `/run/ssr-recovery/conductor-agent.sock`). */
         controlSocket: absPath.optional(),
+        /** Allowed difference between a router's clock and ours for a signed enrollment (ms). */
+        enrollMaxSkewMs: z.number().int().positive().default(300_000),
+        /** A connection that has not proved its router key within this time is closed (ms). */
+        helloTimeoutMs: z.number().int().positive().default(10_000),
+        /** Most connections still proving their key at once; more are refused (HTTP 503) and retry later. */
+        maxHandshakes: z.number().int().positive().default(1024),
+        /** Most connections with a proved key but no enrolled one (waiting for Salt enrollment) at once. */
+        maxUnenrolled: z.number().int().positive().default(256),
+        /** An unenrolled connection is closed after this long; the agent reconnects (ms). */
+        unenrolledTtlMs: z.number().int().positive().default(120_000),
       })
       .strict()
-      .default({ listen: '0.0.0.0:4507', stateDir: '/var/lib/ssr-recovery', commandTimeoutMs: 180_000, heartbeatMs: 30_000 }),
+      .default({
+        listen: '0.0.0.0:4507', stateDir: '/var/lib/ssr-recovery', commandTimeoutMs: 180_000, heartbeatMs: 30_000,
+        enrollMaxSkewMs: 300_000, helloTimeoutMs: 10_000, maxHandshakes: 1024, maxUnenrolled: 256, unenrolledTtlMs: 120_000,
+      }),
     verify: z
       .object({
         /** Conductor ports routers need (930 SSH/NETCONF, 4505/4506 Salt; reference/ssr.md §3.1). */

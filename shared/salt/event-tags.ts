@@ -4,7 +4,7 @@
  * salt-states/reactor/ match them. Salt's own tags we react to are listed too.
  */
 export const EVENT_TAGS = {
-  /** Router agent announces its public key (data: {agentPublicKey, agentVersion, …}); the master authenticated the minion id. */
+  /** Router agent announces its public key in a statement signed with minion.pem (the event's `id` proves nothing). */
   agentEnroll: 'ssr-recovery/router-agent/enroll',
   /** Router agent reports a trust-state change while Salt still works. */
   agentTrust: 'ssr-recovery/router-agent/trust',

@@ -60,11 +60,18 @@ describe('agent channel over real wss on loopback (conductor 127.0.0.2, fake min
     await until(() => conductor.server.fleet().find((e) => e.routerId === 'router-1')?.trust === 'trusted', 10_000, 'trusted in fleet view');
   });
 
-  it('a router that is not enrolled is refused for commands (AGENT_NOT_ENROLLED) but shows in the fleet', async () => {
-    await router('router-2', { enroll: false });
-    await until(() => conductor.server.fleet().some((e) => e.routerId === 'router-2' && e.connected), 10_000, 'connection');
+  it('a router that is not enrolled is refused for commands (AGENT_NOT_ENROLLED) and its reports never reach the fleet view', async () => {
+    const before = conductor.server.stats().unenrolled;
+    const { agent: r2 } = await router('router-2', { enroll: false });
+    await until(() => r2.connected().length === 1, 10_000, 'hello accepted as unenrolled');
+    assert.equal(conductor.server.stats().unenrolled, before + 1);
     await assert.rejects(reauthRouter({ server: conductor.server, routerId: 'router-2', fingerprint: pemFinger(newMaster) }), (e) => hasCode(e, 'AGENT_NOT_ENROLLED'));
-    assert.equal(conductor.server.fleet().find((e) => e.routerId === 'router-2')?.enrolled, false);
+    assert.equal(conductor.server.fleet().find((e) => e.routerId === 'router-2'), undefined, 'an unauthenticated peer is not in the fleet view');
+    // Enrolled afterwards (as the Salt listener would): the connection it proved is promoted.
+    await conductor.registry.enroll('router-2', r2.agentPublicKey, { source: 'operator' });
+    assert.equal(conductor.server.promote('router-2'), true);
+    assert.equal(conductor.server.fleet().find((e) => e.routerId === 'router-2')?.connected, true);
+    assert.equal(conductor.server.stats().unenrolled, before);
   });
 
   it('an agent presenting another key than the enrolled one is refused at hello (AGENT_KEY_CHANGED)', async () => {

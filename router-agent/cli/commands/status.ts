@@ -15,9 +15,12 @@ export async function statusAction(cmd: Command, io: CliIo): Promise<void> {
   const trust = await watcher.start();
   watcher.stop();
   const journal = new JournalStore(facts.stateDir);
+  // What an operator compares with `conductor-agent fleet` before `fleet --approve --fingerprint`.
+  const agentKeyFingerprint = await agentKeyFingerprintOf(facts.stateDir);
   const result = {
     ok: true,
     trust,
+    agentKeyFingerprint,
     interruptedRun: (await journal.read()) ?? null,
     lastRun: (await journal.readLast()) ?? null,
     conductors: facts.conductorUrls,
@@ -30,6 +33,19 @@ export async function statusAction(cmd: Command, io: CliIo): Promise<void> {
     ...(result.interruptedRun ? [`  an interrupted ${result.interruptedRun.action} will be finished when the daemon starts`] : []),
     ...(result.lastRun ? [`  last re-authentication ${result.lastRun.id}: ${result.lastRun.ok ? 'ok' : 'failed'} (rollback available)`] : []),
     `  agent channel: ${result.channel}`,
+    `  agent key: ${agentKeyFingerprint ?? 'none yet (created when the daemon starts)'}`,
     ...(trust.evidence.length ? ['  minion log:', ...trust.evidence.map((l) => `    ${l}`)] : []),
   ].join('\n'));
+}
+
+async function agentKeyFingerprintOf(stateDir: string): Promise<string | null> {
+  const { readFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { AGENT_PUB_FILE } = await import('../../keys.js');
+  const { keyFingerprint } = await import('../../../shared/protocol/keys.js');
+  try {
+    return keyFingerprint(await readFile(join(stateDir, AGENT_PUB_FILE), 'utf8'));
+  } catch {
+    return null;
+  }
 }

@@ -28,6 +28,17 @@ describe('router-agent CLI (in-process)', () => {
     assert.match(doc.channel, /agentPublicKey/);
   });
 
+  it('status --json shows the agent key fingerprint an operator compares before fleet --approve --fingerprint', async () => {
+    const { loadOrCreateAgentKey } = await import('../../../router-agent/keys.js');
+    let io = memoryIo();
+    assert.equal(await main(['status', '--json', '--root', dir], io), 0, io.err());
+    assert.equal((JSON.parse(io.out()) as { agentKeyFingerprint: unknown }).agentKeyFingerprint, null, 'no key yet');
+    const key = await loadOrCreateAgentKey(join(dir, 'var/lib/ssr-recovery-router'));
+    io = memoryIo();
+    assert.equal(await main(['status', '--json', '--root', dir], io), 0, io.err());
+    assert.equal((JSON.parse(io.out()) as { agentKeyFingerprint: unknown }).agentKeyFingerprint, key.fingerprint);
+  });
+
   it('reauth needs exactly one of --fingerprint, --rollback, --trust-first-master (exit 2)', async () => {
     for (const args of [[], ['--fingerprint', 'x', '--rollback'], ['--rollback', '--trust-first-master']]) {
       const io = memoryIo();

@@ -22,7 +22,7 @@ describe('conductor-agent fleet / reauth CLI (in-process)', () => {
   afterEach(() => cleanup());
   const stateDir = () => join(root, 'var/lib/ssr-recovery');
 
-  it('fleet --json without a daemon shows the registry, and --approve works on the file directly', async () => {
+  it('fleet --json without a daemon shows the registry, and --approve (with the fingerprint) works on the file directly', async () => {
     const reg = await AgentRegistry.open(stateDir());
     await reg.enroll('router-1', generateSigningKeyPair().publicPem, { source: 'salt-event' });
     await reg.enroll('router-1', generateSigningKeyPair().publicPem, { source: 'salt-event' });
@@ -33,7 +33,15 @@ describe('conductor-agent fleet / reauth CLI (in-process)', () => {
     assert.equal(doc.routers[0]?.routerId, 'router-1');
     assert.ok(doc.routers[0]?.pendingKey);
     io = memoryIo();
-    assert.equal(await main(['fleet', '--root', root, '--approve', 'router-1'], io), 0, io.err());
+    assert.equal(await main(['fleet', '--json', '--root', root, '--approve', 'router-1'], io), 2, 'approval without --fingerprint is a usage error');
+    assert.equal((JSON.parse(io.out()) as { error: { code: string } }).error.code, 'USAGE');
+    await reg.refresh();
+    assert.ok(reg.get('router-1')?.pending, 'nothing approved');
+    io = memoryIo();
+    assert.equal(await main(['fleet', '--root', root, '--approve', 'router-1', '--fingerprint', '00'.repeat(32).replace(/(..)(?!$)/g, '$1:')], io), 4,
+      'a fingerprint other than the pending key\'s is refused (AGENT_KEY_CHANGED)');
+    io = memoryIo();
+    assert.equal(await main(['fleet', '--root', root, '--approve', 'router-1', '--fingerprint', doc.routers[0]!.pendingKey!], io), 0, io.err());
     await reg.refresh();
     assert.equal(reg.get('router-1')?.pending, undefined);
   });

@@ -2,11 +2,8 @@ import assert from 'node:assert/strict';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hasCode } from '../../../../shared/errors.js';
-import { nullLogger } from '../../../../shared/log/logger.js';
 import { generateSigningKeyPair, keyFingerprint } from '../../../../shared/protocol/keys.js';
-import { ENROLL_TAG } from '../../../../shared/protocol/enroll.js';
 import { AgentRegistry, REGISTRY_FILE } from '../../../../conductor-agent/registry/store.js';
-import { handleEnrollEvent, runEnrollListener } from '../../../../conductor-agent/registry/enroll-listener.js';
 import { makeTmpDir } from '../../../helpers/tmpdir.js';
 
 describe('conductor-agent/registry', () => {
@@ -25,10 +22,11 @@ describe('conductor-agent/registry', () => {
     assert.equal(r.get('router-1')?.fingerprint, keyFingerprint(k1.publicPem), 'the enrolled key did not change');
     assert.equal(r.get('router-1')?.pending?.fingerprint, keyFingerprint(k2.publicPem));
     await assert.rejects(r.approve('router-1', keyFingerprint(k1.publicPem)), (e) => hasCode(e, 'AGENT_KEY_CHANGED'));
-    const approved = await r.approve('router-1');
+    await assert.rejects(r.approve('router-1', ''), (e) => hasCode(e, 'USAGE'), 'the fingerprint is required');
+    const approved = await r.approve('router-1', keyFingerprint(k2.publicPem));
     assert.equal(approved.fingerprint, keyFingerprint(k2.publicPem));
     assert.equal(approved.source, 'operator');
-    await assert.rejects(r.approve('router-1'), (e) => hasCode(e, 'AGENT_NOT_ENROLLED'));
+    await assert.rejects(r.approve('router-1', keyFingerprint(k2.publicPem)), (e) => hasCode(e, 'AGENT_NOT_ENROLLED'));
   });
 
   it('is a 0600 file in a 0700 folder, read back by another instance, and survives concurrent writers', async () => {
@@ -56,14 +54,17 @@ describe('conductor-agent/registry', () => {
     await assert.rejects(AgentRegistry.open(dir), (e) => hasCode(e, 'FS_UNREADABLE'));
   });
 
-  it('records enrollments only from genuine minion events on our tag', async () => {
-    const r = await AgentRegistry.open(dir, { flushDelayMs: 1 });
-    const o = { registry: r, logger: nullLogger };
-    const genuine = { tag: ENROLL_TAG, data: { id: 'router-9', cmd: '_minion_event', data: { agentPublicKey: k1.publicPem, agentVersion: '0.1.0', __pub_fun: 'event.send' } } };
-    assert.equal(await handleEnrollEvent({ tag: ENROLL_TAG, data: { id: 'router-9', data: { agentPublicKey: k1.publicPem } } }, o), undefined, 'not fired by a minion');
-    assert.equal(await handleEnrollEvent({ tag: ENROLL_TAG, data: { ...genuine.data, data: { agentPublicKey: '-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----' } } }, o), undefined, 'not a key');
-    async function* events() { yield { raw: genuine }; yield genuine; }
-    await runEnrollListener(events(), o);
-    assert.equal(r.get('router-9')?.fingerprint, keyFingerprint(k1.publicPem));
+  it('waits for the lock through the clock and random ports (regression: Math.random/setTimeout bypassed them)', async () => {
+    const slept: number[] = [];
+    const clock = { now: () => Date.now(), setTimeout, clearTimeout, sleep: async (ms: number) => { slept.push(ms); await new Promise((res) => setTimeout(res, 1)); } };
+    const lockFile = join(dir, 'reg.lock');
+    const r = await AgentRegistry.open(dir, { lockFile, flushDelayMs: 1, clock, random: { bytes: () => Buffer.alloc(0), id: () => 'x', float: () => 0.5 } });
+    const { acquireLock } = await import('../../../../shared/fs/lock.js');
+    const lock = await acquireLock(lockFile, { purpose: 'test' });
+    const p = r.enroll('router-1', k1.publicPem, { source: 'operator' });
+    while (slept.length < 2) await new Promise((res) => setTimeout(res, 2));
+    await lock.release();
+    assert.equal(await p, 'enrolled');
+    assert.ok(slept.every((ms) => ms === 15), 'jitter came from the random port');
   });
 });
