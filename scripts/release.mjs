@@ -11,6 +11,7 @@
  *                                          rides along for the drill's simulated routers
  *   ssr-recovery-router.tgz                package/{package.json, dist/router-agent/*.cjs} — nothing
  *                                          of the conductor or its sandbox
+ *   (each with a <name>.sha256 beside it, read by the formula's archive.extracted)
  *   release/ssr-recovery-salt-<version>.tar.gz   release/salt/ as one file to ship
  *
  * Both artifacts run with a plain `node` (>= 20) and nothing else: no node_modules. Paths inside
@@ -18,6 +19,7 @@
  * Tarballs are reproducible (sorted, mtime 0, root-owned, portable headers).
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
@@ -60,6 +62,9 @@ async function artifact(out, file, members, stage) {
   const target = join(out, 'salt/ssr_recovery/files', file);
   await tar.c({ gzip: { level: 9 }, file: target, cwd: root, portable: true, noMtime: false, mtime: new Date(0),
     noDirRecurse: true }, entries);
+  // archive.extracted's source_hash (+ source_hash_update): an upgraded artifact is unpacked again.
+  const sum = createHash('sha256').update(readFileSync(target)).digest('hex');
+  writeFileSync(`${target}.sha256`, `${sum}  ${file}\n`);
   return { file: relative(out, target), entries: entries.length };
 }
 
