@@ -17,7 +17,7 @@
  *               pin master_finger, drop the stale key, restart, confirm → signed report
  *  8. verify    ports, routers Running, minions answering test.ping
  */
-import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,14 +202,23 @@ const steps: Step<Ctx>[] = [
         return ctx.ids.every((id) => pending.includes(id)) ? true : undefined;
       });
       // A conductor-agent with a new identity: every router agent must refuse it (pinned certificate and key).
+      // Each router's own refusal is the evidence (a connection count after a sleep proves nothing while
+      // router backoff reaches 30 s).
+      const logs = ctx.routers.map((r) => join(r.o.root, 'var/log/router-agent.log'));
+      const offsets = await Promise.all(logs.map((f) => stat(f).then((s) => s.size, () => 0)));
       await ctx.side.startAgent();
-      await new Promise((r) => setTimeout(r, 3000));
+      const refused = async (i: number): Promise<boolean> => {
+        const text = await readFile(logs[i]!, 'utf8').catch(() => '');
+        return text.slice(offsets[i]).includes('"code":"AGENT_TLS_PIN_MISMATCH"');
+      };
+      await waitFor('every router agent to refuse the unpinned conductor-agent (AGENT_TLS_PIN_MISMATCH)', 90_000, async () =>
+        (await Promise.all(ctx.routers.map((_, i) => refused(i)))).every(Boolean) ? true : undefined, 500);
       const connected = (ctx.side.agents?.fleet() ?? []).filter((e) => e.connected).length;
       await ctx.side.stopAgent();
       await rm(ctx.side.path(STATE_DIR), { recursive: true, force: true });
       if (connected > 0) throw new RecoveryError('PROTOCOL_BAD_SIGNATURE', `${connected} router agent(s) accepted a conductor-agent they never pinned`);
       await ctx.side.stop128T();
-      Object.assign(facts, { rebuiltMasterFingerprint: fresh, minionsHeldPending: ctx.ids.length, unpinnedAgentAcceptedBy: connected });
+      Object.assign(facts, { rebuiltMasterFingerprint: fresh, minionsHeldPending: ctx.ids.length, unpinnedAgentRefusedBy: ctx.ids.length, unpinnedAgentAcceptedBy: connected });
     },
   },
   {

@@ -5,6 +5,13 @@
  * (400 ms on salt-api) with jittered backoff on repeated failures, logging in again when the token
  * has expired (salt-api ends the stream then) or a reconnect gets 401. Events fired while
  * disconnected are lost (salt-api has no replay): listen for `reconnected` to resynchronise.
+ *
+ * A stream can also die without ending: a salt-api asked to stop (restart, upgrade) keeps serving
+ * an open `/events` stream from the old process, which no longer follows the master (reference/
+ * salt.md §10), and salt-api sends no heartbeat. So when nothing arrived for `liveness.idleMs`, the
+ * stream fires a probe event through salt-api (runner `event.send`, tag `ssr-recovery/stream-probe/…`);
+ * when no data follows within `liveness.probeTimeoutMs` (the probe, or the runner's own job events),
+ * the stream is stale: it is dropped and reopened (`disconnected` with reason `stream-stale`).
  */
 import { EventEmitter } from 'node:events';
 import { RecoveryError, SaltApiError } from '../../shared/errors.js';
@@ -26,10 +33,17 @@ export interface SaltEventStreamOptions {
   maxAuthFailures?: number;
   /** Events kept while nobody reads; the oldest are dropped beyond it, with a `warning` (default 10,000). */
   maxQueue?: number;
+  /** Dead-stream detection (see the module comment); `false` turns it off. */
+  liveness?: false | { idleMs?: number; probeTimeoutMs?: number };
   clock?: Clock;
   random?: Random;
   logger?: Logger;
 }
+
+/** Tag prefix of the liveness probes; such events are never handed to readers. */
+export const STREAM_PROBE_TAG = 'ssr-recovery/stream-probe';
+const DEFAULT_IDLE_MS = 30_000;
+const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
 
 /**
  * Events: `connected` (each successful open), `reconnected` (every open after the first),
@@ -47,6 +61,11 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
   private readonly log: Logger;
   /** Times the stream was opened. */
   opens = 0;
+  /** Liveness probes sent, and streams dropped as stale. */
+  probes = 0;
+  staleDrops = 0;
+  /** Clock time of the last data received on the open stream. */
+  lastDataAt = 0;
 
   constructor(private readonly client: SaltApiClient, private readonly o: SaltEventStreamOptions = {}) {
     super();
@@ -92,6 +111,7 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
   }
 
   private push(e: SaltEvent): void {
+    if (e.tag.startsWith(`${STREAM_PROBE_TAG}/`)) return;
     if (this.o.tags && !this.o.tags.some((p) => tagMatches(p, e.tag))) return;
     const w = this.waiters.shift();
     if (w) return w.resolve({ value: e, done: false });
@@ -115,10 +135,13 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
     while (!this.closed) {
       let reason = 'ended';
       try {
+        const conn = new AbortController();
+        const onClose = (): void => conn.abort();
+        this.ac.signal.addEventListener('abort', onClose, { once: true });
         const token = await this.client.token();
         // X-Auth-Token (added by rawFetch) and the session cookie: Events.GET reads the cookie itself,
         // so this works whether or not salt_token_tool copies the header (never ?token=, which lands in logs)
-        const res = await this.client.rawFetch('/events', { headers: { Accept: 'text/event-stream', Cookie: `session_id=${token}` }, signal: this.ac.signal, token });
+        const res = await this.client.rawFetch('/events', { headers: { Accept: 'text/event-stream', Cookie: `session_id=${token}` }, signal: conn.signal, token });
         if (res.status === 401) {
           this.client.invalidate(token);
           if (++authFailures >= (this.o.maxAuthFailures ?? 2)) throw errorFromResponse({ status: 401, body: await res.text(), contentType: res.headers.get('content-type') ?? '', request: 'GET /events' });
@@ -130,7 +153,14 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
         this.opens++;
         this.emit('connected');
         if (this.opens > 1) this.emit('reconnected');
-        await this.consume(res.body as unknown as AsyncIterable<Buffer>);
+        const watch = this.watchLiveness(conn);
+        try {
+          await this.consume(res.body as unknown as AsyncIterable<Buffer>, conn.signal);
+        } finally {
+          watch.stop();
+          this.ac.signal.removeEventListener('abort', onClose);
+        }
+        if (watch.stale()) reason = 'stream-stale';
         // salt-api ends the stream when the token expires: log in again before reconnecting
         const s = this.client.currentSession;
         if (s && s.expire * 1000 <= this.clock.now()) this.client.invalidate(s.token);
@@ -153,11 +183,29 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
     }
   }
 
-  private async consume(body: AsyncIterable<Buffer>): Promise<void> {
+  private watchLiveness(conn: AbortController): { stop: () => void; stale: () => boolean } {
+    const l = this.o.liveness;
+    if (l === false) return { stop: () => undefined, stale: () => false };
+    this.lastDataAt = this.clock.now();
+    return livenessWatch({
+      clock: this.clock, log: this.log, conn, idleMs: l?.idleMs ?? DEFAULT_IDLE_MS,
+      probeTimeoutMs: l?.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
+      lastDataAt: () => this.lastDataAt,
+      probe: () => {
+        this.probes++;
+        const tag = `${STREAM_PROBE_TAG}/${this.random.bytes(6).toString('hex')}`;
+        return this.client.runner('event.send', { tag, data: { probe: true } });
+      },
+      onStale: () => { this.staleDrops++; },
+    });
+  }
+
+  private async consume(body: AsyncIterable<Buffer>, conn: AbortSignal): Promise<void> {
     const parser = new SseParser();
     const decoder = new TextDecoder();
     try {
       for await (const chunk of body) {
+        this.lastDataAt = this.clock.now();
         for (const item of parser.feed(decoder.decode(chunk, { stream: true }))) {
           if (item.type === 'retry') {
             this.retryMs = item.retry;
@@ -171,11 +219,46 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
         }
       }
     } catch (err) {
-      if (this.closed) return;
+      if (this.closed || conn.aborted) return; // closed, or dropped as stale by watchLiveness
       if (err instanceof SaltApiError) throw err;
       throw errorFromNetwork(err, 'GET /events');
     }
   }
+}
+
+/**
+ * Watch one open connection: after `idleMs` without data send a probe event; when no data arrives
+ * within `probeTimeoutMs` after it, abort the connection (the loop reopens it).
+ */
+function livenessWatch(stream: {
+  clock: Clock; log: Logger; idleMs: number; probeTimeoutMs: number; conn: AbortController;
+  lastDataAt: () => number; probe: () => Promise<unknown>; onStale: () => void;
+}): { stop: () => void; stale: () => boolean } {
+  const { clock, idleMs, probeTimeoutMs, conn } = stream;
+  let timer: NodeJS.Timeout | undefined;
+  let probeAt: number | undefined;
+  let stale = false;
+  const arm = (ms: number): void => { timer = clock.setTimeout(check, Math.max(1, ms)); };
+  function check(): void {
+    if (conn.signal.aborted) return;
+    const now = clock.now();
+    // data followed the probe (lastDataAt was at least idleMs before probeAt when it was sent)
+    if (probeAt !== undefined && stream.lastDataAt() >= probeAt) probeAt = undefined;
+    const idle = now - stream.lastDataAt();
+    if (probeAt === undefined) {
+      if (idle < idleMs) return arm(idleMs - idle);
+      probeAt = now;
+      stream.probe().catch((err: unknown) => stream.log.debug('event stream probe failed', { error: String(err) }));
+      return arm(probeTimeoutMs);
+    }
+    if (now - probeAt < probeTimeoutMs) return arm(probeTimeoutMs - (now - probeAt));
+    stale = true;
+    stream.log.warn('salt-api event stream delivered nothing after a probe event: reconnecting', { idleMs: idle });
+    stream.onStale();
+    conn.abort();
+  }
+  arm(idleMs);
+  return { stop: () => { if (timer) clock.clearTimeout(timer); }, stale: () => stale };
 }
 
 /** Open the typed event stream of `client` (see {@link SaltEventStreamOptions}). */

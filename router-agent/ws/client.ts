@@ -136,7 +136,12 @@ export class ConductorLink extends EventEmitter {
     ws.on('open', () => { this.#lastSeen = this.#o.clock.now(); this.#heartbeat(ws); });
     ws.on('message', (data, isBinary) => this.#onMessage(ws, data as Buffer, isBinary));
     ws.on('error', (err) => {
-      this.lastError = err instanceof RecoveryError ? err.code : err.message;
+      const code = err instanceof RecoveryError ? err.code : err.message;
+      // A conductor-agent we never pinned is a refusal an operator must see (once per change, not per retry).
+      if (code === 'AGENT_TLS_PIN_MISMATCH' && this.lastError !== code) {
+        this.#o.logger.warn('refused a conductor-agent whose certificate is not the pinned one', { url: this.#o.url, code });
+      }
+      this.lastError = code;
       this.#o.logger.debug('conductor link error', { url: this.#o.url, err: this.lastError });
     });
     ws.on('close', (code, reason) => {

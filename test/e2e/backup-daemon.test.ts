@@ -45,7 +45,10 @@ describe('conductor-agent daemon: forked for real, real signals', function () {
 
   it('runs scheduled backups, then SIGTERM stops it cleanly with exit 0', async () => {
     mkdirSync(join(root, 'etc/ssr-recovery'), { recursive: true });
-    writeFileSync(join(root, 'etc/ssr-recovery/conductor-agent.yaml'), "backup:\n  schedule: '* * * * * *'\n  keep: {last: 2, daily: 0, weekly: 0}\n");
+    // agents.listen on port 0: the production default 0.0.0.0:4507 failed these tests whenever
+    // another process held that port (a test never binds a fixed port)
+    writeFileSync(join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
+      "backup:\n  schedule: '* * * * * *'\n  keep: {last: 2, daily: 0, weekly: 0}\nagents:\n  listen: '127.0.0.1:0'\n");
     const p = launch([bin, 'daemon', '--json', '--root', root]);
     await until('ready', () => p.lines().some((l) => l.event === 'ready'), p);
     const dir = join(root, 'var/log/128technology');
