@@ -2,76 +2,63 @@
  * Fast path for loading the router-agent configuration. The router agent must start in well under
  * 150 ms, and zod plus the YAML parser cost more than that on a small router CPU. So: when the file
  * is JSON (valid YAML; the salt state renders it so), no `SSR_RECOVERY_*` variable is set, and every
- * key is one this checker knows and finds valid, the config is built here without zod. Anything
- * else (YAML syntax, environment overrides, unknown keys, any invalid value) goes to the canonical
- * loader (`shared/config/load.ts`), which produces the same config or the same CONFIG_* errors.
- * A unit test keeps both in step with `routerSchema`.
+ * key is one the router key definition (shared/config/router-keys.ts, which routerSchema is built
+ * from) knows and finds valid, the config is built here without zod. Anything else (YAML syntax,
+ * environment overrides, unknown keys, any invalid value) goes to the canonical loader
+ * (`shared/config/load.ts`; in the release bundle the file router-agent-config.cjs beside it), which
+ * produces the same config or the same CONFIG_* errors.
  */
 import { readFileSync } from 'node:fs';
 import type { Loaded, LoadOptions } from '../shared/config/load.js';
+import { underRoot } from '../shared/config/root.js';
+import { KIND_CHECKS, ROUTER_SECTIONS, SERVICE_VERBS, type KeySpec } from '../shared/config/router-keys.js';
 import type { RouterConfig } from '../shared/config/schema.js';
 
-/** Same as schema.ts `underRoot` (not imported: schema.ts loads zod). */
-function underRoot(root: string, systemPath: string): string {
-  if (root === '/' || root === '') return systemPath;
-  return root.replace(/\/+$/, '') + (systemPath.startsWith('/') ? systemPath : '/' + systemPath);
+const SECTIONS: Record<string, Record<string, KeySpec>> = ROUTER_SECTIONS;
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCommandLine = KIND_CHECKS.string;
+
+/** One section built from its definition, or undefined when the canonical loader must decide. */
+function fastSection(given: unknown, fields: Record<string, KeySpec>): Record<string, unknown> | undefined {
+  if (!isObj(given)) return undefined;
+  for (const k of Object.keys(given)) if (!(k in fields)) return undefined;
+  const sec: Record<string, unknown> = {};
+  for (const [k, spec] of Object.entries(fields)) {
+    const v = given[k];
+    if (v === undefined) {
+      if (spec.default !== undefined) sec[k] = Array.isArray(spec.default) ? [...spec.default] : spec.default;
+    } else if (KIND_CHECKS[spec.kind](v)) sec[k] = v;
+    else return undefined;
+  }
+  return sec;
 }
 
-type Check = (v: unknown) => boolean;
-const str: Check = (v) => typeof v === 'string' && v.length > 0;
-const abs: Check = (v) => str(v) && (v as string).startsWith('/');
-const posInt: Check = (v) => Number.isInteger(v) && (v as number) > 0;
-const nonNegInt: Check = (v) => Number.isInteger(v) && (v as number) >= 0;
-const strList: Check = (v) => Array.isArray(v) && v.every(str);
-const level: Check = (v) => ['debug', 'info', 'warn', 'error', 'silent'].includes(v as string);
-
-/** Every key of routerSchema with its check and default (undefined = optional without default). */
-export const ROUTER_KEYS: Record<string, Record<string, [Check, unknown]>> = {
-  minion: {
-    id: [str, undefined], configDir: [abs, '/etc/salt'], pkiDir: [abs, '/etc/salt/pki/minion'],
-    logFile: [abs, '/var/log/salt/minion'], service: [str, 'salt-minion'],
-  },
-  conductor: {
-    addresses: [strList, []], agentPublicKey: [str, undefined], certFingerprint: [str, undefined], port: [posInt, 4507],
-  },
-  agent: {
-    stateDir: [abs, '/var/lib/ssr-recovery-router'], saltCall: [str, 'salt-call'], reauthTimeoutMs: [posInt, 120_000],
-    settleMs: [nonNegInt, 3_000], pollMs: [posInt, 2_000], heartbeatMs: [posInt, 15_000],
-  },
-  log: { level: [level, 'info'] },
-};
-const SERVICE_VERBS = ['start', 'stop', 'restart', 'isActive'];
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+function fastServices(given: unknown): Record<string, Record<string, string>> | undefined {
+  if (!isObj(given)) return undefined;
+  const out: Record<string, Record<string, string>> = {};
+  for (const [name, verbs] of Object.entries(given)) {
+    if (!isObj(verbs)) return undefined;
+    for (const [verb, line] of Object.entries(verbs)) {
+      if (!(SERVICE_VERBS as readonly string[]).includes(verb) || !isCommandLine(line)) return undefined;
+    }
+    out[name] = verbs as Record<string, string>;
+  }
+  return out;
+}
 
 /** The config built without zod, or undefined when the canonical loader must decide. */
 export function fastRouterConfig(raw: unknown): RouterConfig | undefined {
   if (!isObj(raw)) return raw === null || raw === undefined ? fastRouterConfig({}) : undefined;
+  for (const key of Object.keys(raw)) if (!(key in SECTIONS) && key !== 'services') return undefined;
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(raw)) if (!(key in ROUTER_KEYS) && key !== 'services') return undefined;
-  for (const [section, fields] of Object.entries(ROUTER_KEYS)) {
-    const given = raw[section] ?? {};
-    if (!isObj(given)) return undefined;
-    for (const k of Object.keys(given)) if (!(k in fields)) return undefined;
-    const sec: Record<string, unknown> = {};
-    for (const [k, [check, dflt]] of Object.entries(fields)) {
-      const v = given[k];
-      if (v === undefined) {
-        if (dflt !== undefined) sec[k] = Array.isArray(dflt) ? [...dflt] : dflt;
-      } else if (check(v)) sec[k] = v;
-      else return undefined;
-    }
+  for (const [section, fields] of Object.entries(SECTIONS)) {
+    const sec = fastSection(raw[section] ?? {}, fields);
+    if (!sec) return undefined;
     out[section] = sec;
   }
-  const services = raw.services ?? {};
-  if (!isObj(services)) return undefined;
-  const svc: Record<string, Record<string, string>> = {};
-  for (const [name, verbs] of Object.entries(services)) {
-    if (!isObj(verbs)) return undefined;
-    for (const [verb, line] of Object.entries(verbs)) if (!SERVICE_VERBS.includes(verb) || !str(line)) return undefined;
-    svc[name] = verbs as Record<string, string>;
-  }
-  out.services = svc;
+  const services = fastServices(raw.services ?? {});
+  if (!services) return undefined;
+  out.services = services;
   return out as RouterConfig;
 }
 

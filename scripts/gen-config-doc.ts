@@ -1,6 +1,6 @@
 // Regenerates docs/configuration.md from the config schemas (shared/config/schema.ts): every key,
 // its type, default and environment variable. Descriptions come from the `/** … */` comment above
-// each key in schema.ts. Run after changing the schema:  npm run docs:config
+// each key in schema.ts, or for the router keys from their definition (shared/config/router-keys.ts). Run after changing the schema:  npm run docs:config
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { conductorSchema, routerSchema } from '../shared/config/schema.js';
@@ -32,7 +32,7 @@ function commentFor(src: string, path: string[]): string {
   return before.slice(open + 3, -2).replace(/\s*\n\s*\*?\s*/g, ' ').trim();
 }
 
-type Json = { type?: string | string[]; properties?: Record<string, Json>; default?: unknown; items?: Json; enum?: unknown[]; additionalProperties?: Json | boolean; anyOf?: Json[] };
+type Json = { description?: string; type?: string | string[]; properties?: Record<string, Json>; default?: unknown; items?: Json; enum?: unknown[]; additionalProperties?: Json | boolean; anyOf?: Json[] };
 
 function rows(schema: Json, path: string[], agent: AgentKind, src: string, out: string[]): void {
   for (const [k, v] of Object.entries(schema.properties ?? {})) {
@@ -45,7 +45,7 @@ function rows(schema: Json, path: string[], agent: AgentKind, src: string, out: 
     const type = v.enum ? v.enum.map((e) => JSON.stringify(e)).join(' \\| ') : v.type === 'array' ? `list of ${v.items?.type ?? 'values'}` : v.additionalProperties ? 'map' : String(v.type ?? 'value');
     const dflt = v.default === undefined ? '' : `\`${JSON.stringify(v.default)}\``;
     const env = ENV_KEYS[agent][key] ? `\`${envNameFor(key)}\`` : '';
-    out.push(`| \`${key}\` | ${type} | ${dflt} | ${env} | ${commentFor(src, p)} |`);
+    out.push(`| \`${key}\` | ${type} | ${dflt} | ${env} | ${v.description ?? commentFor(src, p)} |`);
   }
 }
 

@@ -19,6 +19,8 @@ export function workerSource(main: () => void, deps: readonly ((...args: never[]
     '"use strict";',
     // esbuild (tsx) keeps function names by wrapping them in `__name(fn, "name")`: give it a no-op.
     'var __name = (f) => f;',
+    // The release bundle (esbuild, ESM output) writes the bodies' require() calls as __require().
+    'var __require = require;',
     ...deps.map((f) => f.toString()),
     `(${main.toString()})();`,
   ].join('\n');

@@ -3,10 +3,7 @@
 # Pillar keys read: ssr_recovery:* (see defaults.yaml).
 include:
 {%- if salt['grains.get']('128t_role') == 'conductor' %}
-  - ssr_recovery.conductor.install
-  - ssr_recovery.conductor.service
-  - ssr_recovery.conductor.backup-schedule
+  - ssr_recovery.conductor
 {%- else %}
-  - ssr_recovery.router.install
-  - ssr_recovery.router.service
+  - ssr_recovery.router
 {%- endif %}

@@ -6,6 +6,7 @@
  * Secrets are never values here: they come from files named by `…File` keys.
  */
 import { z } from 'zod';
+import { LOG_LEVELS, ROUTER_SECTIONS, type KeyKind, type KeySpec, type SectionOf } from './router-keys.js';
 
 const commandLine = z.string().min(1);
 /** Command lines overriding `systemctl <verb> <unit>` for one service. */
@@ -270,64 +271,47 @@ export const conductorSchema = z
   })
   .strict();
 
+/** A zod type per router key kind: the canonical check the fast path's KIND_CHECKS mirror. */
+const ZOD_OF_KIND: Record<KeyKind, () => z.ZodType> = {
+  string: () => z.string().min(1),
+  absPath: () => absPath,
+  positiveInt: () => z.number().int().positive(),
+  nonNegativeInt: () => z.number().int().nonnegative(),
+  stringList: () => z.array(z.string().min(1)),
+  logLevel: () => z.enum(LOG_LEVELS),
+};
+
+/** One router config section as zod, from its definition in router-keys.ts. */
+function routerSection(spec: Record<string, KeySpec>) {
+  const shape: Record<string, z.ZodType> = {};
+  const defaults: Record<string, unknown> = {};
+  for (const [key, k] of Object.entries(spec)) {
+    const t = k.doc ? ZOD_OF_KIND[k.kind]().describe(k.doc) : ZOD_OF_KIND[k.kind]();
+    if (k.default === undefined) shape[key] = t.optional();
+    else {
+      const dflt = k.default;
+      shape[key] = t.default(() => (Array.isArray(dflt) ? [...dflt] : dflt));
+      defaults[key] = dflt;
+    }
+  }
+  return z.object(shape).strict().default(() => structuredClone(defaults));
+}
+
+/** Built from ROUTER_SECTIONS (shared/config/router-keys.ts), the one definition of the router keys. */
 export const routerSchema = z
   .object({
-    minion: z
-      .object({
-        /** Minion id; default: `<root>/etc/salt/minion_id`, else `id:` in the minion config. */
-        id: z.string().min(1).optional(),
-        configDir: absPath.default('/etc/salt'),
-        pkiDir: absPath.default('/etc/salt/pki/minion'),
-        logFile: absPath.default('/var/log/salt/minion'),
-        /** The minion's systemd unit (verbs overridable with `services.minion.*`). */
-        service: z.string().min(1).default('salt-minion'),
-      })
-      .strict()
-      .default({ configDir: '/etc/salt', pkiDir: '/etc/salt/pki/minion', logFile: '/var/log/salt/minion', service: 'salt-minion' }),
-    conductor: z
-      .object({
-        /** Conductor agent endpoints (`host` or `host:port`); default: the conductor hosts in global.init. */
-        addresses: z.array(z.string().min(1)).default([]),
-        /** The conductor-agent's Ed25519 public key (PEM or path to a PEM file) pinned at install. */
-        agentPublicKey: z.string().min(1).optional(),
-        /** SHA-256 fingerprint of the conductor-agent's TLS certificate (pinned). */
-        certFingerprint: z.string().min(1).optional(),
-        /** Port of the conductor-agent's wss listener. */
-        port: z.number().int().positive().default(4507),
-      })
-      .strict()
-      .default({ addresses: [], port: 4507 }),
-    agent: z
-      .object({
-        /** The router agent's own state (its key pair, rollback copies). */
-        stateDir: absPath.default('/var/lib/ssr-recovery-router'),
-        /** Command line of salt-call, used to announce the agent key (enrollment over a Salt event). */
-        saltCall: z.string().min(1).default('salt-call'),
-        /** How long a re-authentication waits for the minion to cache the pinned key (ms). */
-        reauthTimeoutMs: z.number().int().positive().default(120_000),
-        /** How long the minion must stay up with the pinned key before success is reported (ms). */
-        settleMs: z.number().int().nonnegative().default(3_000),
-        /** Trust watcher poll interval: log tail, cached key, service state (ms). */
-        pollMs: z.number().int().positive().default(2_000),
-        /** Heartbeat interval on the conductor connection; silence for 2.5 intervals = dead peer (ms). */
-        heartbeatMs: z.number().int().positive().default(15_000),
-      })
-      .strict()
-      .default({ stateDir: '/var/lib/ssr-recovery-router', saltCall: 'salt-call', reauthTimeoutMs: 120_000, settleMs: 3_000, pollMs: 2_000, heartbeatMs: 15_000 }),
+    minion: routerSection(ROUTER_SECTIONS.minion),
+    conductor: routerSection(ROUTER_SECTIONS.conductor),
+    agent: routerSection(ROUTER_SECTIONS.agent),
     services: z.record(z.string(), serviceCommands).default({}),
-    log: z
-      .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
-      .strict()
-      .default({ level: 'info' }),
+    log: routerSection(ROUTER_SECTIONS.log),
   })
   .strict();
 
 export type ConductorConfig = z.infer<typeof conductorSchema>;
-export type RouterConfig = z.infer<typeof routerSchema>;
+export type ServiceCommandsConfigMap = Record<string, z.infer<typeof serviceCommands>>;
+export type RouterConfig = { [S in keyof typeof ROUTER_SECTIONS]: SectionOf<(typeof ROUTER_SECTIONS)[S]> } &
+  { services: ServiceCommandsConfigMap };
 export type ServiceCommandsConfig = z.infer<typeof serviceCommands>;
 
-/** Resolve an absolute system path under the root prefix (`/` on a real host). */
-export function underRoot(root: string, systemPath: string): string {
-  if (root === '/' || root === '') return systemPath;
-  return root.replace(/\/+$/, '') + (systemPath.startsWith('/') ? systemPath : '/' + systemPath);
-}
+export { underRoot } from './root.js';

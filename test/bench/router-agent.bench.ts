@@ -26,8 +26,8 @@ const unitFile = join(repo, 'salt-states/ssr_recovery/files/router-agent.service
 /** ExecStart's node options and script (under `{{ ssr.prefix }}`), as this checkout's paths. */
 export function unitCommand(unitText: string): string[] {
   const line = /^ExecStart=(.*)$/m.exec(unitText)?.[1] ?? '';
-  const m = /^\{\{ ssr\.node_bin \}\}((?:\s+-\S+)*)\s+\{\{ ssr\.prefix \}\}\/(\S+)\s/.exec(line);
-  if (!m) throw new Error(`${unitFile}: ExecStart is not "{{ ssr.node_bin }} [node options] {{ ssr.prefix }}/<script> …": ${line}`);
+  const m = /^\{\{ ssr\.node\.bin \}\}((?:\s+-\S+)*)\s+\{\{ ssr\.prefix \}\}\/(\S+)\s/.exec(line);
+  if (!m) throw new Error(`${unitFile}: ExecStart is not "{{ ssr.node.bin }} [node options] {{ ssr.prefix }}/<script> …": ${line}`);
   return [...m[1]!.trim().split(/\s+/).filter(Boolean), join(repo, m[2]!)];
 }
 

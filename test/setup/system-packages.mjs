@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Makes sure the system tools the tests drive for real are present: GNU tar (interop) and OpenSSH's
-// sshd (SFTP/SSH tests). Installs them with apt-get when missing and we are root; otherwise fails
+// Makes sure the system tools the tests drive for real are present: GNU tar (interop), OpenSSH's
+// sshd (SFTP/SSH tests), python3-jinja2 (the formula's templates) and systemd-analyze (its units). Installs them with apt-get when missing and we are root; otherwise fails
 // with the exact command to run. Runs before `npm test` (pretest) and in .ci/run.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,6 +9,11 @@ const needs = [
   { pkg: 'tar', ok: () => /GNU tar/.test(out('tar', ['--version'])) },
   { pkg: 'openssh-server', ok: () => existsSync('/usr/sbin/sshd') },
   { pkg: 'openssh-client', ok: () => existsSync('/usr/bin/ssh-keygen') },
+  // The Salt formula's templates rendered as Salt renders them (test/fixtures/salt-render/render.py).
+  { pkg: 'python3-jinja2', ok: () => spawnSync('python3', ['-c', 'import jinja2, markupsafe']).status === 0 },
+  { pkg: 'python3-yaml', ok: () => spawnSync('python3', ['-c', 'import yaml']).status === 0 },
+  // systemd-analyze verify of the formula's units (no running systemd needed).
+  { pkg: 'systemd', ok: () => existsSync('/usr/bin/systemd-analyze') },
 ];
 
 function out(cmd, args) {

@@ -3,7 +3,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../../../shared/config/load.js';
 import { routerSchema } from '../../../shared/config/schema.js';
-import { fastRouterConfig, loadRouterConfig, ROUTER_KEYS } from '../../../router-agent/config.js';
+import { fastRouterConfig, loadRouterConfig } from '../../../router-agent/config.js';
+import { ROUTER_SECTIONS } from '../../../shared/config/router-keys.js';
+import { validateRouterConfig } from '../../../shared/config/validate.js';
 import { makeTmpDir } from '../../helpers/tmpdir.js';
 
 // The canonical loader is imported lazily, so under the test loader its error class may be a second
@@ -21,13 +23,28 @@ describe('router-agent/config (zod-free fast path, same result as the canonical 
     await writeFile(join(dir, 'etc/ssr-recovery/router-agent.yaml'), text);
   };
 
-  it('knows every key of routerSchema (a key added there must be added here, or the fast path is skipped)', () => {
-    const shape = routerSchema.shape as Record<string, { unwrap?: () => unknown }>;
-    for (const section of Object.keys(shape)) {
-      if (section === 'services') continue;
-      assert.ok(section in ROUTER_KEYS, `section ${section}`);
-      const inner = (routerSchema.shape as Record<string, unknown>)[section] as { _zod: { def: { innerType: { shape: Record<string, unknown> } } } };
-      assert.deepEqual(Object.keys(inner._zod.def.innerType.shape).sort(), Object.keys(ROUTER_KEYS[section]!).sort(), section);
+  it('routerSchema carries exactly the sections and keys of the one router key definition', () => {
+    const shape = routerSchema.shape as Record<string, unknown>;
+    assert.deepEqual(Object.keys(shape).sort(), [...Object.keys(ROUTER_SECTIONS), 'services'].sort());
+    for (const [section, fields] of Object.entries(ROUTER_SECTIONS)) {
+      const inner = shape[section] as { _zod: { def: { innerType: { shape: Record<string, unknown> } } } };
+      assert.deepEqual(Object.keys(inner._zod.def.innerType.shape).sort(), Object.keys(fields).sort(), section);
+    }
+  });
+
+  it('accepts and refuses every value exactly as the canonical schema does, key by key', () => {
+    const probes: unknown[] = ['x', '', 'relative', '/abs', 0, 1, -1, 1.5, 4507, [], ['a'], [''], ['a', 3], 'debug', 'loud', null, {}, true];
+    for (const [section, fields] of Object.entries(ROUTER_SECTIONS)) {
+      for (const key of Object.keys(fields)) {
+        for (const v of probes) {
+          const doc = { [section]: { [key]: v } };
+          const fast = fastRouterConfig(doc);
+          const canonical = validateRouterConfig(doc);
+          // null means "unset" to neither: both must refuse it, or the fast path defers.
+          if (fast) assert.deepEqual(fast, canonical.config, `${section}.${key} = ${JSON.stringify(v)}`);
+          else assert.ok(!canonical.config || v === null, `${section}.${key} = ${JSON.stringify(v)}: fast path refused what the schema accepts`);
+        }
+      }
     }
   });
 
