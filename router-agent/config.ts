@@ -38,6 +38,7 @@ export const ROUTER_KEYS: Record<string, Record<string, [Check, unknown]>> = {
     stateDir: [abs, '/var/lib/ssr-recovery-router'], saltCall: [str, 'salt-call'], reauthTimeoutMs: [posInt, 120_000],
     settleMs: [nonNegInt, 3_000], pollMs: [posInt, 2_000], heartbeatMs: [posInt, 15_000],
   },
+  observe: { listen: [str, '127.0.0.1:9129'] },
   log: { level: [level, 'info'] },
 };
 const SERVICE_VERBS = ['start', 'stop', 'restart', 'isActive'];
@@ -114,6 +115,7 @@ export interface RouterConfigInput {
   agent?: Partial<RouterConfig['agent']>;
   services?: RouterConfig['services'];
   log?: RouterConfig['log'];
+  observe?: RouterConfig['observe'];
 }
 
 /** The router-agent config file as JSON (valid YAML, and what the fast path reads). */
@@ -124,6 +126,7 @@ export function renderRouterConfig(i: RouterConfigInput): string {
     ...(i.agent ? { agent: i.agent } : {}),
     ...(i.services ? { services: i.services } : {}),
     ...(i.log ? { log: i.log } : {}),
+    ...(i.observe ? { observe: i.observe } : {}),
   };
   return JSON.stringify(doc, null, 2) + '\n';
 }

@@ -155,6 +155,15 @@ export const conductorSchema = z
       })
       .strict()
       .default({ stopSaltMaster: false, extraPaths: [], journalDir: '/var/lib/ssr-recovery-restore', maxTotalBytes: 16 * 1024 ** 3, maxRatio: 200, postVerifyTimeoutMs: 120_000 }),
+    observe: z
+      .object({
+        /** host:port of the read-only metrics (`/metrics`), health (`/healthz`) and status page (`/`) endpoint, or `off`. */
+        listen: z.string().min(1).default('127.0.0.1:9128'),
+        /** Status page refresh interval (seconds). */
+        refreshSeconds: z.number().int().positive().default(5),
+      })
+      .strict()
+      .default({ listen: '127.0.0.1:9128', refreshSeconds: 5 }),
     services: z.record(z.string(), serviceCommands).default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
@@ -207,6 +216,13 @@ export const routerSchema = z
       })
       .strict()
       .default({ stateDir: '/var/lib/ssr-recovery-router', saltCall: 'salt-call', reauthTimeoutMs: 120_000, settleMs: 3_000, pollMs: 2_000, heartbeatMs: 15_000 }),
+    observe: z
+      .object({
+        /** host:port of the router agent's metrics (`/metrics`) and health (`/healthz`) endpoint, or `off`. */
+        listen: z.string().min(1).default('127.0.0.1:9129'),
+      })
+      .strict()
+      .default({ listen: '127.0.0.1:9129' }),
     services: z.record(z.string(), serviceCommands).default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })

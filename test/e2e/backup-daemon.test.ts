@@ -45,7 +45,7 @@ describe('conductor-agent daemon: forked for real, real signals', function () {
 
   it('runs scheduled backups, then SIGTERM stops it cleanly with exit 0', async () => {
     mkdirSync(join(root, 'etc/ssr-recovery'), { recursive: true });
-    writeFileSync(join(root, 'etc/ssr-recovery/conductor-agent.yaml'), "backup:\n  schedule: '* * * * * *'\n  keep: {last: 2, daily: 0, weekly: 0}\n");
+    writeFileSync(join(root, 'etc/ssr-recovery/conductor-agent.yaml'), "backup:\n  schedule: '* * * * * *'\n  keep: {last: 2, daily: 0, weekly: 0}\nobserve:\n  listen: '127.0.0.1:0'\n");
     const p = launch([bin, 'daemon', '--json', '--root', root]);
     await until('ready', () => p.lines().some((l) => l.event === 'ready'), p);
     const dir = join(root, 'var/log/128technology');

@@ -9,6 +9,8 @@ const needs = [
   { pkg: 'tar', ok: () => /GNU tar/.test(out('tar', ['--version'])) },
   { pkg: 'openssh-server', ok: () => existsSync('/usr/sbin/sshd') },
   { pkg: 'openssh-client', ok: () => existsSync('/usr/bin/ssh-keygen') },
+  // promtool checks the alert rules (observability/prometheus) and our metrics' names.
+  { pkg: 'prometheus', ok: () => existsSync('/usr/bin/promtool') },
 ];
 
 function out(cmd, args) {
