@@ -11,6 +11,8 @@ const needs = [
   { pkg: 'openssh-client', ok: () => existsSync('/usr/bin/ssh-keygen') },
   // promtool checks the alert rules (observability/prometheus) and our metrics' names.
   { pkg: 'prometheus', ok: () => existsSync('/usr/bin/promtool') },
+  // headless Chromium opens the status page in the browser test.
+  { pkg: 'chromium', ok: () => existsSync('/usr/bin/chromium') },
 ];
 
 function out(cmd, args) {
