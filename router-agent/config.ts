@@ -101,6 +101,7 @@ export interface RouterConfigInput {
   agent?: Partial<RouterConfig['agent']>;
   services?: RouterConfig['services'];
   log?: RouterConfig['log'];
+  observe?: RouterConfig['observe'];
 }
 
 /** The router-agent config file as JSON (valid YAML, and what the fast path reads). */
@@ -111,6 +112,7 @@ export function renderRouterConfig(i: RouterConfigInput): string {
     ...(i.agent ? { agent: i.agent } : {}),
     ...(i.services ? { services: i.services } : {}),
     ...(i.log ? { log: i.log } : {}),
+    ...(i.observe ? { observe: i.observe } : {}),
   };
   return JSON.stringify(doc, null, 2) + '\n';
 }

@@ -40,6 +40,8 @@ export interface ListOptions {
   identityFile?: string | undefined;
   /** The restore set `deep` checks members against (restore's, from the configuration). */
   allowlist?: Allowlist | undefined;
+  /** Sidecar results kept between calls, keyed by name, size and time (the daemon's status page lists often). */
+  sidecarMemo?: Map<string, BackupListing['sidecar']>;
 }
 
 /** Newest first. */
@@ -71,8 +73,12 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
     }
     if (check === 'sidecar') {
       const side = await fsp.readFile(path + CHECKSUM_SUFFIX, 'utf8').catch(() => undefined);
+      const key = `${name}:${st.size}:${st.mtimeMs}:${side?.trim() ?? ''}`;
+      const known = options.sidecarMemo?.get(key);
       if (side === undefined) item.sidecar = 'missing';
+      else if (known === 'ok' || known === 'mismatch') item.sidecar = known;
       else item.sidecar = side.trim().split(/\s+/)[0]?.toLowerCase() === (await sha256File(path)) ? 'ok' : 'mismatch';
+      if (item.sidecar !== 'missing') options.sidecarMemo?.set(key, item.sidecar);
     } else if (check === 'deep') {
       if (item.encrypted && !options.identityFile) item.verified = 'needs-identity';
       else {

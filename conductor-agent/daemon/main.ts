@@ -11,6 +11,10 @@ import type { CreateBackupOptions, BackupReport } from '../backup/run.js';
 import { createLifecycle, type Lifecycle, type LifecycleOptions, type Service } from './lifecycle.js';
 import { scheduledJob } from './scheduler.js';
 import { createAgentService } from '../ws/service.js';
+import { createObserveService } from '../observe/server.js';
+import { daemonSources } from '../observe/sources.js';
+import { observeSink } from '../../shared/observe/sink.js';
+import { hostname as osHostname } from 'node:os';
 
 export type { Service } from './lifecycle.js';
 
@@ -47,13 +51,29 @@ export function builtinServices(options: DaemonOptions): Service[] {
         const { probeSsrVersion } = await import('../backup/ssr-version.js');
         const { systemProcessRunner } = await import('../../shared/ports/process-runner.js');
         const ssrVersion = await probeSsrVersion(systemProcessRunner, root);
-        const report = await run({ config, root, logger, prune: config.backup.keep, ssrVersion, signal });
+        const began = Date.now();
+        const report = await run({ config, root, logger, prune: config.backup.keep, ssrVersion, signal }).catch((err: unknown) => {
+          observeSink().backupFinished({ ok: false, durationSeconds: (Date.now() - began) / 1000, at: Date.now() });
+          throw err;
+        });
+        observeSink().backupFinished({ ok: true, durationSeconds: (Date.now() - began) / 1000, sizeBytes: report.size, at: Date.now() });
         logger.info('scheduled backup written', { archive: report.archive, size: report.size, sha256: report.sha256, pruned: report.pruned?.deleted.length ?? 0, offbox: report.offbox?.ok });
       },
     }));
   }
   // The router-agent channel (wss + control socket + enrollment); `agents.listen: off` disables it.
-  if (config.agents.listen !== 'off') out.push(createAgentService({ config, path: options.loaded.path, logger }));
+  const agents = config.agents.listen !== 'off' ? createAgentService({ config, path: options.loaded.path, logger }) : undefined;
+  if (agents) out.push(agents);
+  // Read-only metrics, health and status page (`observe.listen: off` disables it).
+  if (config.observe.listen !== 'off') {
+    out.push(createObserveService({
+      listen: config.observe.listen,
+      conductorId: osHostname(),
+      logger,
+      refreshSeconds: config.observe.refreshSeconds,
+      sources: daemonSources({ fleet: () => agents?.server?.fleet(), backupDir: options.loaded.path(config.backup.dir) }),
+    }));
+  }
   return out;
 }
 

@@ -64,6 +64,8 @@ export class SimRouter {
         reauthTimeoutMs: 30_000, settleMs: 1_000, pollMs: 250, heartbeatMs: 2_000,
       },
       services: { minion: this.services },
+      // Several routers share this host in the drill: each serves its metrics on a free port.
+      observe: { listen: '127.0.0.1:0' },
       log: { level: 'info' },
     }, null, 2));
   }

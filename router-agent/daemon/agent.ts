@@ -99,10 +99,10 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
   const sendReport = (body: ReportBody, link?: ConductorLink): boolean => {
     const envelope = signEnvelope({ kind: 'report', router: f.minionId, body, privateKey: key.privateKey, clock, random, ttlMs: 600_000 });
     const frame = { v: PROTOCOL_VERSION, type: 'report' as const, envelope };
+    emitter.emit('report', body); // every report, sent or not (metrics count outcomes)
     if (link?.ready && link.send(frame)) return true;
     let sent = false;
     for (const l of links) if (l.ready) sent = l.send(frame) || sent;
-    emitter.emit('report', body);
     return sent;
   };
   const flushPending = async (link?: ConductorLink): Promise<void> => {

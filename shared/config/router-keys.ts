@@ -46,6 +46,10 @@ export const ROUTER_SECTIONS = {
     heartbeatMs: { kind: 'positiveInt', default: 15_000,
       doc: 'Heartbeat interval on the conductor connection; silence for 2.5 intervals = dead peer (ms).' },
   },
+  observe: {
+    listen: { kind: 'string', default: '127.0.0.1:9129',
+      doc: 'host:port of the router agent\'s metrics (`/metrics`) and health (`/healthz`) endpoint, or `off`.' },
+  },
   log: {
     level: { kind: 'logLevel', default: 'info' },
   },

@@ -263,6 +263,15 @@ export const conductorSchema = z
       .strict()
       .default({ stopSaltMaster: false, extraPaths: [], journalDir: '/var/lib/ssr-recovery-restore', maxTotalBytes: 16 * 1024 ** 3, maxRatio: 200, postVerifyTimeoutMs: 120_000 }),
     migrate: migrateSchema,
+    observe: z
+      .object({
+        /** host:port of the read-only metrics (`/metrics`), health (`/healthz`) and status page (`/`) endpoint, or `off`. */
+        listen: z.string().min(1).default('127.0.0.1:9128'),
+        /** Status page refresh interval (seconds). */
+        refreshSeconds: z.number().int().positive().default(5),
+      })
+      .strict()
+      .default({ listen: '127.0.0.1:9128', refreshSeconds: 5 }),
     services: z.record(z.string(), serviceCommands).default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
@@ -303,6 +312,7 @@ export const routerSchema = z
     minion: routerSection(ROUTER_SECTIONS.minion),
     conductor: routerSection(ROUTER_SECTIONS.conductor),
     agent: routerSection(ROUTER_SECTIONS.agent),
+    observe: routerSection(ROUTER_SECTIONS.observe),
     services: z.record(z.string(), serviceCommands).default({}),
     log: routerSection(ROUTER_SECTIONS.log),
   })

@@ -97,6 +97,7 @@ export async function run(): Promise<BenchResult[]> {
       conductor: { addresses: [`127.0.0.2:${conductor.server.port}`], agentPublicKey: conductor.identity.signing.publicPem, certFingerprint: conductor.identity.certFingerprint },
       agent: { saltCall: 'true' },
       services: { minion: { start: 'true', stop: 'true', restart: 'true', isActive: 'true' } },
+      observe: { listen: '127.0.0.1:0' }, // measured with the metrics endpoint on, as installed
       log: { level: 'warn' },
     }));
     const bare = await bareNodeRss(IDLE_MS);

@@ -50,7 +50,7 @@ describe('e2e: the router-agent bundle (as the systemd unit runs it)', function 
   // Regression: with the channel disabled nothing held the event loop (no link, trust poll timer
   // unref'd), so the daemon printed its ready line and exited 0, and systemd restarted it in a loop.
   it('daemon with the agent channel disabled stays up until SIGTERM, then exits 0', async () => {
-    await writeFile(join(dir, 'etc/ssr-recovery/router-agent.yaml'), JSON.stringify({ services: { minion: { start: 'true', stop: 'true', restart: 'true', isActive: 'false' } }, agent: { pollMs: 20 }, log: { level: 'error' } }));
+    await writeFile(join(dir, 'etc/ssr-recovery/router-agent.yaml'), JSON.stringify({ services: { minion: { start: 'true', stop: 'true', restart: 'true', isActive: 'false' } }, agent: { pollMs: 20 }, observe: { listen: 'off' }, log: { level: 'error' } }));
     const child = spawn(process.execPath, [bundle, 'daemon', '--json', '--root', dir], { stdio: ['ignore', 'pipe', 'pipe'], env });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     let out = '';

@@ -87,6 +87,7 @@ describe('e2e: router-agent and conductor-agent daemons, enrollment, crash mid-r
     writeFileSync(join(cRoot, 'etc/ssr-recovery/conductor-agent.yaml'), stringify({
       saltApi: { url: sb.url, eauth: 'sharedsecret', username: sb.username, passwordFile: '/etc/ssr-recovery/salt-api.secret' },
       agents: { listen: `127.0.0.2:${port}`, commandTimeoutMs: 90_000, heartbeatMs: 2_000 },
+      observe: { listen: '127.0.0.2:0' },
       log: { level: 'info' },
     }));
     const conductor = launch([conductorBin, 'daemon', '--json', '--root', cRoot]);
@@ -98,6 +99,7 @@ describe('e2e: router-agent and conductor-agent daemons, enrollment, crash mid-r
       conductor: { addresses: [`127.0.0.2:${port}`], agentPublicKey: identity.signing.publicPem, certFingerprint: identity.certFingerprint },
       agent: { saltCall: fixtureCommandLine('salt-call', ['--config-dir', paths.configDir]), reauthTimeoutMs: 30_000, settleMs: 1_000, pollMs: 200, heartbeatMs: 2_000 },
       services: { minion: commands },
+      observe: { listen: '127.0.0.1:0' },
       log: { level: 'info' },
     }));
     const startRouter = (): Proc => {

@@ -14,6 +14,10 @@ const needs = [
   { pkg: 'python3-yaml', ok: () => spawnSync('python3', ['-c', 'import yaml']).status === 0 },
   // systemd-analyze verify of the formula's units (no running systemd needed).
   { pkg: 'systemd', ok: () => existsSync('/usr/bin/systemd-analyze') },
+  // promtool checks the alert rules (observability/prometheus) and our metrics' names.
+  { pkg: 'prometheus', ok: () => existsSync('/usr/bin/promtool') },
+  // headless Chromium opens the status page in the browser test.
+  { pkg: 'chromium', ok: () => existsSync('/usr/bin/chromium') },
 ];
 
 function out(cmd, args) {

@@ -21,6 +21,7 @@ export async function daemonAction(cmd: Command, io: CliIo, run: DaemonRunOption
   // Handlers go in before anything else: a SIGTERM that lands between our ready line and a late
   // registration would otherwise kill the process with the default action.
   let agent: Awaited<ReturnType<typeof import('../../daemon/agent.js').startRouterAgent>> | undefined;
+  let observe: import('../../observe.js').RouterObserve | undefined;
   let stopping = false;
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((r) => { resolveStopped = r; });
@@ -37,6 +38,7 @@ export async function daemonAction(cmd: Command, io: CliIo, run: DaemonRunOption
   const stop = async (): Promise<void> => {
     const deadline = setTimeout(() => { ctx.logger.error('stop deadline passed: exiting'); exit(1); }, run.stopDeadlineMs ?? 10_000);
     deadline.unref();
+    await observe?.close();
     await agent?.stop().catch((err: unknown) => ctx.logger.error('stop failed', { err }));
     clearTimeout(deadline);
     signals.removeListener('SIGTERM', onSignal);
@@ -54,7 +56,9 @@ export async function daemonAction(cmd: Command, io: CliIo, run: DaemonRunOption
       facts, logger: ctx.logger,
       settings: { reauthTimeoutMs: a.reauthTimeoutMs, settleMs: a.settleMs, pollMs: a.pollMs, heartbeatMs: a.heartbeatMs },
     });
-    const ready = { ready: true, minionId: agent.minionId, trust: agent.trust().state, agentKeyFingerprint: agent.agentKeyFingerprint, conductors: facts.conductorUrls, channel: facts.pinProblem ?? 'enabled' };
+    const listen = ctx.config.observe.listen;
+    if (listen !== 'off') observe = await (await import('../../observe.js')).startRouterObserve(agent, listen, ctx.logger);
+    const ready = { ready: true, metrics: observe?.url, minionId: agent.minionId, trust: agent.trust().state, agentKeyFingerprint: agent.agentKeyFingerprint, conductors: facts.conductorUrls, channel: facts.pinProblem ?? 'enabled' };
     io.stdout(ctx.opts.json ? JSON.stringify(ready) + '\n' : `router-agent ready: minion ${ready.minionId}, trust ${ready.trust}, ${facts.conductorUrls.length} conductor(s)${facts.pinProblem ? ` (channel disabled: ${facts.pinProblem})` : ''}\n`);
   } catch (err) {
     signals.removeListener('SIGTERM', onSignal);

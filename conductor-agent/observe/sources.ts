@@ -1,0 +1,47 @@
+/**
+ * Where the daemon's read-only views come from: the live fleet (what `fleet --json` prints), the
+ * backup folder (what `backup list --json` prints) and the waves in progress. The status page and
+ * the metrics read only these, so neither can show or change anything the CLI could not.
+ */
+import type { FleetEntry } from '../ws/fleet-view.js';
+import type { BackupListing } from '../backup/list.js';
+
+/** One re-authentication or migration wave: counts by router state, from its journal. */
+export interface WaveSummary {
+  kind: 'reauth' | 'migrate';
+  id: string;
+  startedAt: string;
+  /** `running` while routers are still being worked on. */
+  status: 'running' | 'done' | 'interrupted';
+  total: number;
+  counts: Record<string, number>;
+}
+
+export interface ObserveSources {
+  fleet(): Promise<FleetEntry[]>;
+  backups(): Promise<BackupListing[]>;
+  waves(): Promise<WaveSummary[]>;
+}
+
+export interface DaemonSourcesOptions {
+  /** The live fleet (the agent service's server), undefined while the agent channel is off. */
+  fleet: () => FleetEntry[] | undefined;
+  /** The backup folder (already under `--root`). */
+  backupDir: string;
+  /** Waves in progress or last run (journals on disk); none by default. */
+  waves?: () => Promise<WaveSummary[]>;
+}
+
+/** The daemon's sources: live fleet, the backup folder listed with sidecar checks remembered per file. */
+export function daemonSources(o: DaemonSourcesOptions): ObserveSources {
+  const memo = new Map<string, BackupListing['sidecar']>();
+  return {
+    fleet: async () => o.fleet() ?? [],
+    backups: async () => {
+      const { listBackups } = await import('../backup/list.js');
+      if (memo.size > 1000) memo.clear();
+      return listBackups(o.backupDir, { check: 'sidecar', sidecarMemo: memo });
+    },
+    waves: o.waves ?? (async () => []),
+  };
+}
