@@ -8,6 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { fastRouterConfig } from '../../router-agent/config.js';
+import { validateConductorConfig, validateRouterConfig } from '../../shared/config/validate.js';
 import {
   allSls, cliOf, formulaRoot, parseSls, parseWithRealCli, render, shlexSplit, strings, type RenderJob,
 } from '../helpers/salt-render.js';
@@ -167,6 +169,26 @@ describe('salt-states rendered as Salt renders them, every command parsed by the
     const router = badAddr.docs.get('ssr_recovery/router/install.sls {"128t_role":"router"}')!;
     assert.match(JSON.stringify(router.ssr_recovery_router_pillar_invalid), /x y is not a host or host:port/);
     assert.ok(!('ssr_recovery_router_config' in router));
+  });
+
+  it('the config files the states write are valid, and the router one takes the agent\'s fast start path', () => {
+    for (const [name, r] of Object.entries(rendered)) {
+      const configs = [...r.docs.values()].flatMap((doc) => Object.entries(doc))
+        .filter(([id]) => id === 'ssr_recovery_conductor_config' || id === 'ssr_recovery_router_config');
+      const jobs = configs.flatMap(([id, state]) => templateJobs(id, state));
+      for (const [i, out] of render(jobs).entries()) {
+        assert.equal(out.error, undefined, out.error);
+        const doc = JSON.parse(out.text!) as unknown;
+        if (jobs[i]!.path.endsWith('router-agent.yaml.jinja')) {
+          assert.ok(validateRouterConfig(doc).config, `${name}: ${validateRouterConfig(doc).errors.join('; ')}`);
+          assert.ok(fastRouterConfig(doc), `${name}: the rendered router config must not need the canonical loader`);
+        } else {
+          const v = validateConductorConfig(doc);
+          assert.ok(v.config, `${name}: ${v.errors.join('; ')}`);
+        }
+      }
+      if (name !== 'empty') assert.equal(jobs.length >= 2, true, `${name}: both configs rendered`);
+    }
   });
 
   it('auth-failure reactor: only pending keys, only plain minion ids, and always the verified accept', () => {
