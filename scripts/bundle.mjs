@@ -95,9 +95,16 @@ async function conductorAgent() {
     chunkNames: 'chunk-[hash]',
     external: ['cpu-features', '*.node', 'bufferutil', 'utf-8-validate'],
     plugins: [lazyCjsNamedExports],
-    // CommonJS dependencies (ssh2, tar's helpers) call require(): give every ESM output one.
-    banner: { js: "import { createRequire as __ssrCreateRequire } from 'node:module';\n" +
-      'const require = __ssrCreateRequire(import.meta.url);' },
+    // CommonJS dependencies (ssh2, tar's helpers) call require() and read __dirname at load (ssh2's
+    // agent.js): give every ESM output both, as node gives a CommonJS module.
+    banner: { js: [
+      "import { createRequire as __ssrCreateRequire } from 'node:module';",
+      "import { fileURLToPath as __ssrFileURLToPath } from 'node:url';",
+      "import { dirname as __ssrDirname } from 'node:path';",
+      'const require = __ssrCreateRequire(import.meta.url);',
+      'const __filename = __ssrFileURLToPath(import.meta.url);',
+      'const __dirname = __ssrDirname(__filename);',
+    ].join('\n') },
     sourcemap: 'linked',
   });
   const bad = Object.keys(result.metafile.inputs).filter((f) => /^test\//.test(f));
