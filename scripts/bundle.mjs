@@ -41,7 +41,8 @@ const lazyCjsNamedExports = {
   name: 'lazy-cjs-named-exports',
   setup(b) {
     const filter = new RegExp(`^(${Object.keys(LAZY_CJS_NAMED).join('|')})$`);
-    b.onResolve({ filter }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'cjs-named' } : undefined));
+    b.onResolve({ filter }, (args) =>
+      (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'cjs-named' } : undefined));
     b.onLoad({ filter: /.*/, namespace: 'cjs-named' }, (args) => ({
       contents: `import m from ${JSON.stringify(args.path)};\n` +
         LAZY_CJS_NAMED[args.path].map((n) => `export const ${n} = m.${n};\n`).join('') + 'export default m;\n',
@@ -51,7 +52,9 @@ const lazyCjsNamedExports = {
   },
 };
 
-const common = { absWorkingDir: repo, bundle: true, platform: 'node', target: 'node20', logLevel: 'warning', metafile: true };
+const common = {
+  absWorkingDir: repo, bundle: true, platform: 'node', target: 'node20', logLevel: 'warning', metafile: true,
+};
 
 async function routerAgent() {
   const result = await build({

@@ -38,7 +38,8 @@ describe('e2e: release artifacts (npm pack, npm run release)', function () {
     assert.equal(r.status, 0, r.stderr);
     for (const side of ['router', 'conductor']) {
       await mkdir(join(dir, side));
-      const x = run('tar', ['-xzf', join(dir, `release/salt/ssr_recovery/files/ssr-recovery-${side}.tgz`), '-C', join(dir, side)]);
+      const tgz = join(dir, `release/salt/ssr_recovery/files/ssr-recovery-${side}.tgz`);
+      const x = run('tar', ['-xzf', tgz, '-C', join(dir, side)]);
       assert.equal(x.status, 0, x.stderr);
     }
   });
@@ -60,7 +61,8 @@ describe('e2e: release artifacts (npm pack, npm run release)', function () {
     const list = run('tar', ['-tzf', tgz]);
     assert.equal(list.status, 0, list.stderr);
     const members = list.stdout.trim().split('\n');
-    assert.deepEqual(members.filter((m) => !/^package\/(package\.json|dist\/router-agent\/router-agent[\w.-]*)$/.test(m)), []);
+    const routerOnly = /^package\/(package\.json|dist\/router-agent\/router-agent[\w.-]*)$/;
+    assert.deepEqual(members.filter((m) => !routerOnly.test(m)), []);
     const unpacked = join(dir, 'router');
     const sources = await bundleSources(unpacked, members);
     assert.ok(sources.some((s) => s.startsWith('router-agent/')), 'the source map lists the agent');
@@ -89,7 +91,8 @@ describe('e2e: release artifacts (npm pack, npm run release)', function () {
     // The router agent's YAML path: the canonical loader (zod + yaml) comes from the file beside it.
     const root = join(dir, 'router-root');
     await mkdir(join(root, 'etc/ssr-recovery'), { recursive: true });
-    await writeFile(join(root, 'etc/ssr-recovery/router-agent.yaml'), 'minion:\n  id: yaml-router\nlog:\n  level: error\n');
+    const yaml = 'minion:\n  id: yaml-router\nlog:\n  level: error\n';
+    await writeFile(join(root, 'etc/ssr-recovery/router-agent.yaml'), yaml);
     const r = join(dir, 'router/package/dist/router-agent/router-agent.cjs');
     const s = run(process.execPath, [r, 'status', '--json', '--root', root], dir);
     assert.equal(s.status, 0, s.stderr);
