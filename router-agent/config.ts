@@ -66,7 +66,8 @@ export function fastRouterConfig(raw: unknown): RouterConfig | undefined {
 export async function loadRouterConfig(options: Omit<LoadOptions, 'agent'>): Promise<Loaded<RouterConfig>> {
   const root = options.root ?? '/';
   const env = options.env ?? process.env;
-  const canonical = async (): Promise<Loaded<RouterConfig>> => (await import('../shared/config/load.js')).loadConfig({ ...options, agent: 'router-agent' });
+  const canonical = async (): Promise<Loaded<RouterConfig>> =>
+    (await import('../shared/config/load.js')).loadConfig({ ...options, agent: 'router-agent' });
   if (Object.keys(env).some((k) => k.startsWith('SSR_RECOVERY_'))) return canonical();
   if (Object.values(options.overrides ?? {}).some((v) => v !== undefined)) return canonical();
   const file = options.configFile ?? underRoot(root, '/etc/ssr-recovery/router-agent.yaml');
@@ -87,7 +88,8 @@ export async function loadRouterConfig(options: Omit<LoadOptions, 'agent'>): Pro
   }
   const config = fastRouterConfig(raw);
   if (!config) return canonical();
-  return { config, root, file: text === undefined ? undefined : file, warnings: [], path: (p: string) => underRoot(root, p) };
+  const read = text === undefined ? undefined : file;
+  return { config, root, file: read, warnings: [], path: (p: string) => underRoot(root, p) };
 }
 
 export interface RouterConfigInput {

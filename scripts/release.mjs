@@ -91,5 +91,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const outDir = at > 0 ? process.argv[at + 1] : join(repo, 'release');
   const made = await buildRelease(outDir);
   for (const m of made.artifacts) console.log(`${join(outDir, m.file)}: ${m.entries} files`);
-  console.log(`${join(outDir, made.salt.file)}: ${join(outDir, 'salt')} (${made.salt.files} files) for the master's /srv/salt`);
+  const salt = join(outDir, 'salt');
+  console.log(`${join(outDir, made.salt.file)}: ${salt} (${made.salt.files} files) for the master's /srv/salt`);
 }

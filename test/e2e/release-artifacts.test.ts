@@ -3,10 +3,12 @@
 // node_modules (unpacked into a folder with none above it), as the Salt formula installs them.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PRODUCT_VERSION } from '../../shared/version.js';
+import { makeConductorTree } from '../../sandbox/conductor-tree.js';
+import { startSshd } from '../helpers/sshd.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -34,6 +36,12 @@ describe('e2e: release artifacts (npm pack, npm run release)', function () {
     ({ dir, cleanup } = await makeTmpDir());
     const r = run(process.execPath, ['scripts/release.mjs', '--out', join(dir, 'release')]);
     assert.equal(r.status, 0, r.stderr);
+    for (const side of ['router', 'conductor']) {
+      await mkdir(join(dir, side));
+      const tgz = join(dir, `release/salt/ssr_recovery/files/ssr-recovery-${side}.tgz`);
+      const x = run('tar', ['-xzf', tgz, '-C', join(dir, side)]);
+      assert.equal(x.status, 0, x.stderr);
+    }
   });
   after(() => cleanup());
 
@@ -53,10 +61,9 @@ describe('e2e: release artifacts (npm pack, npm run release)', function () {
     const list = run('tar', ['-tzf', tgz]);
     assert.equal(list.status, 0, list.stderr);
     const members = list.stdout.trim().split('\n');
-    assert.deepEqual(members.filter((m) => !/^package\/(package\.json|dist\/router-agent\/router-agent[\w.-]*)$/.test(m)), []);
+    const routerOnly = /^package\/(package\.json|dist\/router-agent\/router-agent[\w.-]*)$/;
+    assert.deepEqual(members.filter((m) => !routerOnly.test(m)), []);
     const unpacked = join(dir, 'router');
-    await mkdir(unpacked);
-    assert.equal(run('tar', ['-xzf', tgz, '-C', unpacked]).status, 0);
     const sources = await bundleSources(unpacked, members);
     assert.ok(sources.some((s) => s.startsWith('router-agent/')), 'the source map lists the agent');
     assert.deepEqual(sources.filter((s) => /^(sandbox|test|conductor-agent)\//.test(s)), []);
@@ -70,8 +77,6 @@ describe('e2e: release artifacts (npm pack, npm run release)', function () {
     const members = run('tar', ['-tzf', tgz]).stdout.trim().split('\n');
     assert.ok(members.includes('package/dist/conductor-agent/bundle/minion-main.js'));
     const unpacked = join(dir, 'conductor');
-    await mkdir(unpacked);
-    assert.equal(run('tar', ['-xzf', tgz, '-C', unpacked]).status, 0);
     const sources = await bundleSources(unpacked, members);
     assert.ok(sources.some((s) => s.startsWith('sandbox/')));
     assert.deepEqual(sources.filter((s) => s.startsWith('test/')), []);
@@ -86,7 +91,8 @@ describe('e2e: release artifacts (npm pack, npm run release)', function () {
     // The router agent's YAML path: the canonical loader (zod + yaml) comes from the file beside it.
     const root = join(dir, 'router-root');
     await mkdir(join(root, 'etc/ssr-recovery'), { recursive: true });
-    await writeFile(join(root, 'etc/ssr-recovery/router-agent.yaml'), 'minion:\n  id: yaml-router\nlog:\n  level: error\n');
+    const yaml = 'minion:\n  id: yaml-router\nlog:\n  level: error\n';
+    await writeFile(join(root, 'etc/ssr-recovery/router-agent.yaml'), yaml);
     const r = join(dir, 'router/package/dist/router-agent/router-agent.cjs');
     const s = run(process.execPath, [r, 'status', '--json', '--root', root], dir);
     assert.equal(s.status, 0, s.stderr);
@@ -95,5 +101,28 @@ describe('e2e: release artifacts (npm pack, npm run release)', function () {
     const bad = run(process.execPath, [r, 'status', '--json', '--root', root], dir);
     assert.equal(bad.status, 3, bad.stderr);
     assert.doesNotMatch(bad.stderr, /Cannot find package|\n\s+at /);
+  });
+
+  // Regression: ssh2's agent.js reads __dirname when loaded, which an ESM bundle lacks, so every
+  // SSH use of the bundled conductor-agent (off-box copy, SSH fallback) died with exit 70.
+  it('the bundled conductor-agent copies a backup off the box over real OpenSSH (ssh2 from the bundle)', async () => {
+    const sshd = await startSshd();
+    try {
+      const root = join(dir, 'offbox-root');
+      await makeConductorTree(root, { minions: 1, shareMinionKey: true });
+      await mkdir(join(root, 'etc/ssr-recovery'), { recursive: true, mode: 0o700 });
+      await copyFile(sshd.clientKeyFile, join(root, 'etc/ssr-recovery/offbox_ed25519'));
+      await writeFile(join(root, 'etc/ssr-recovery/conductor-agent.yaml'), JSON.stringify({ backup: { offbox: {
+        host: sshd.host, port: sshd.port, username: sshd.username, privateKeyFile: '/etc/ssr-recovery/offbox_ed25519',
+        hostKeyFingerprint: sshd.hostKeyFingerprint, dir: join(sshd.dir, 'remote'),
+      } }, log: { level: 'error' } }));
+      await mkdir(join(sshd.dir, 'remote'), { recursive: true });
+      const c = join(dir, 'conductor/package/dist/conductor-agent/bundle/conductor-agent.js');
+      const r = run(process.execPath, [c, 'backup', 'create', '--json', '--root', root], dir);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { offbox?: { ok: boolean } }).offbox?.ok, true, r.stdout);
+    } finally {
+      await sshd.stop();
+    }
   });
 });

@@ -21,7 +21,9 @@ export interface RenderJob {
   grains?: Record<string, unknown>;
   context?: Record<string, unknown>;
 }
-export type Rendered = { path: string; text: string; error?: undefined } | { path: string; error: string; text?: undefined };
+export type Rendered =
+  | { path: string; text: string; error?: undefined }
+  | { path: string; error: string; text?: undefined };
 
 function python(input: unknown): unknown {
   const r = spawnSync('python3', [renderer], { input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 64 << 20 });

@@ -24,7 +24,9 @@ type Obj = Record<string, unknown>;
 /** Where one host's installation goes: a prefix of its own under the rig root. */
 const hostRoot = (rig: Rig, id: string) => join(rig.root, 'install', id);
 
-function pillarFor(rig: Rig, id: string, agentsPort: number, pins?: { agentPublicKey: string; certFingerprint: string }): Obj {
+type Pins = { agentPublicKey: string; certFingerprint: string };
+
+function pillarFor(rig: Rig, id: string, agentsPort: number, pins?: Pins): Obj {
   const h = hostRoot(rig, id);
   const common = {
     prefix: `${h}/opt/ssr-recovery`, bin_dir: `${h}/usr/local/bin`, unit_dir: `${h}/etc/systemd/system`,
@@ -35,13 +37,15 @@ function pillarFor(rig: Rig, id: string, agentsPort: number, pins?: { agentPubli
       state_dir: `${h}/var/lib/ssr-recovery`, agents_listen: `${rig.addr}:${agentsPort}`,
       control_socket: `${h}/run/ssr-recovery/conductor-agent.sock`, salt_api_url: rig.apiUrl,
       salt_api_eauth: rig.apiEauth, salt_api_username: rig.apiUser, salt_api_password_file: rig.apiPasswordFile,
-      salt_master_config: join(rig.masterConfigDir, 'master'), salt_pki_dir: join(rig.root, 'etc/128technology/salt/pki/master'),
+      salt_master_config: join(rig.masterConfigDir, 'master'),
+      salt_pki_dir: join(rig.root, 'etc/128technology/salt/pki/master'),
       backup: { dir: `${h}/var/log/128technology`, schedule: '' },
     } } };
   }
   const m = rig.minionRoot(id);
   return { ssr_recovery: { ...common, router: {
-    state_dir: `${h}/var/lib/ssr-recovery-router`, minion_config_dir: `${m}/etc/salt`, minion_pki_dir: `${m}/etc/salt/pki/minion`,
+    state_dir: `${h}/var/lib/ssr-recovery-router`, minion_config_dir: `${m}/etc/salt`,
+    minion_pki_dir: `${m}/etc/salt/pki/minion`,
     minion_log_file: `${m}/var/log/salt/minion`, conductor_addresses: [`${rig.addr}:${agentsPort}`],
     conductor_agent_public_key: pins?.agentPublicKey ?? '', conductor_cert_fingerprint: pins?.certFingerprint ?? '',
     salt_call: rig.saltCallCommand(id), services: { minion: rig.minionServiceCommands(id) },
@@ -67,7 +71,8 @@ async function apply(rig: Rig, tgt: string, sls: string): Promise<Record<string,
   for (const id of tgt.split(',')) {
     const states = out[id];
     assert.ok(states && !Array.isArray(states), `${sls} on ${id}: ${r.stdout}\n${r.stderr}`);
-    const failed = Object.entries(states).filter(([, s]) => s.result !== true).map(([k, s]) => `${k}: ${String(s.comment)}`);
+    const failed = Object.entries(states).filter(([, s]) => s.result !== true)
+      .map(([k, s]) => `${k}: ${String(s.comment)}`);
     assert.deepEqual(failed, [], `${sls} on ${id}`);
   }
   return out as Record<string, Obj>;
@@ -83,8 +88,12 @@ function startUnit(unitFile: string, env: NodeJS.ProcessEnv): Proc {
   return launch(script!, args, env);
 }
 
-function wrapper(rig: Rig, id: string, cmd: string, args: string[]): { code: number | null; out: string; err: string; json?: Obj } {
-  const r = spawnSync(join(hostRoot(rig, id), 'usr/local/bin', cmd), args, { encoding: 'utf8', env: rig.env, timeout: 240_000 });
+type Ran = { code: number | null; out: string; err: string; json?: Obj };
+
+/** Run one of the wrappers the formula put in bin_dir. */
+function wrapper(rig: Rig, id: string, cmd: string, args: string[]): Ran {
+  const bin = join(hostRoot(rig, id), 'usr/local/bin', cmd);
+  const r = spawnSync(bin, args, { encoding: 'utf8', env: rig.env, timeout: 240_000 });
   let json: Obj | undefined;
   try { json = JSON.parse(r.stdout) as Obj; } catch { /* not JSON */ }
   return { code: r.status, out: r.stdout, err: r.stderr, json };
@@ -100,7 +109,8 @@ describe('real Salt: the formula installs a working conductor/router pair (ssr_r
   before(async () => {
     const staging = join(repo, '.bench', `salt-install-${process.pid}`);
     rmSync(staging, { recursive: true, force: true });
-    const built = spawnSync(process.execPath, ['scripts/release.mjs', '--out', staging], { cwd: repo, encoding: 'utf8' });
+    const built = spawnSync(process.execPath, ['scripts/release.mjs', '--out', staging],
+      { cwd: repo, encoding: 'utf8' });
     assert.equal(built.status, 0, built.stderr);
     // This package's loopback range (127.6.0.0/16), free ports chosen by the rig.
     rig = await startRig({ minions: ['conductor', ...ROUTERS], addr: `127.6.${randomInt(0, 256)}.${randomInt(1, 255)}`,
@@ -150,7 +160,7 @@ describe('real Salt: the formula installs a working conductor/router pair (ssr_r
     const conductor = startUnit(join(h, 'etc/systemd/system/conductor-agent.service'), rig.env);
     daemons.push(conductor);
     const cfg = ['--config', join(h, 'etc/ssr-recovery/conductor-agent.yaml')];
-    let pins: { agentPublicKey: string; certFingerprint: string } | undefined;
+    let pins: Pins | undefined;
     await until('the conductor-agent key and certificate', () => {
       const s = wrapper(rig, 'conductor', 'conductor-agent', ['keys', 'status', '--json', ...cfg]);
       pins = (s.json as { agent?: typeof pins } | undefined)?.agent;
@@ -160,7 +170,8 @@ describe('real Salt: the formula installs a working conductor/router pair (ssr_r
     writePillars(rig, pillars);
     await apply(rig, ROUTERS.join(','), 'ssr_recovery.router');
     for (const id of ROUTERS) {
-      assert.ok(!existsSync(join(hostRoot(rig, id), 'opt/ssr-recovery/dist/conductor-agent')), 'nothing of the conductor on a router');
+      const conductorPart = join(hostRoot(rig, id), 'opt/ssr-recovery/dist/conductor-agent');
+      assert.ok(!existsSync(conductorPart), 'nothing of the conductor on a router');
       daemons.push(startUnit(join(hostRoot(rig, id), 'etc/systemd/system/router-agent.service'), rig.env));
     }
     await until('both router agents enrolled (their keys in the registry) and connected', () => {
@@ -170,7 +181,7 @@ describe('real Salt: the formula installs a working conductor/router pair (ssr_r
     }, 120_000, conductor);
   });
 
-  it('after a master-key loss, conductor-agent reauth through the installed pair re-authenticates a router', async () => {
+  it('after a master-key loss, conductor-agent reauth via the installed pair re-authenticates a router', async () => {
     const pki = join(rig.root, 'etc/128technology/salt/pki/master');
     await rig.stopMaster();
     rmSync(join(pki, 'master.pem'));
@@ -219,8 +230,9 @@ describe('real Salt: the formula installs a working conductor/router pair (ssr_r
         assert.ok(!existsSync(join(h, gone)), `${id}: ${gone} removed`);
       }
     }
-    assert.ok(existsSync(join(hostRoot(rig, 'conductor'), 'var/lib/ssr-recovery')), 'conductor state (keys, registry) kept');
-    for (const id of ROUTERS) assert.ok(existsSync(join(hostRoot(rig, id), 'var/lib/ssr-recovery-router')), `${id} agent key kept`);
+    const kept = (id: string, path: string) => existsSync(join(hostRoot(rig, id), path));
+    assert.ok(kept('conductor', 'var/lib/ssr-recovery'), 'conductor state (keys, registry) kept');
+    for (const id of ROUTERS) assert.ok(kept(id, 'var/lib/ssr-recovery-router'), `${id} agent key kept`);
   });
 });
 

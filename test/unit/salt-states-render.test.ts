@@ -8,6 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { fastRouterConfig } from '../../router-agent/config.js';
+import { validateConductorConfig, validateRouterConfig } from '../../shared/config/validate.js';
 import {
   allSls, cliOf, formulaRoot, parseSls, parseWithRealCli, render, shlexSplit, strings, type RenderJob,
 } from '../helpers/salt-render.js';
@@ -31,9 +33,11 @@ const PILLARS: Record<string, Obj> = {
   // Nothing set: the defaults, an empty router list (--all), no migration target.
   empty: {},
   'empty lists': merged(example, { ssr_recovery_reauth: { routers: [], rate: null, concurrency: null },
-    ssr_recovery: { router: { conductor_addresses: [] }, conductor: { backup: { extra_paths: [], encrypt_recipients: [] } } } }),
+    ssr_recovery: { router: { conductor_addresses: [] },
+      conductor: { backup: { extra_paths: [], encrypt_recipients: [] } } } }),
   'HA pair, timer, no package': merged(example, {
-    ssr_recovery: { node: { pkg: '', bin: '/opt/node20/bin/node' }, conductor: { backup: { timer: '*-*-* 02:30:00' } } },
+    ssr_recovery: { node: { pkg: '', bin: '/opt/node20/bin/node' },
+      conductor: { backup: { timer: '*-*-* 02:30:00' } } },
     ssr_recovery_reauth: { routers: ['dc1-*', 'branch-?'], rate: '10/s', dry_run: true, resume: true },
     ssr_recovery_migrate: { to: ['192.0.2.10', '192.0.2.11'], from: '192.0.2.1', dry_run: true, resume: true },
   }),
@@ -69,7 +73,10 @@ function renderAll(pillar: Obj): { docs: Map<string, Obj>; errors: string[]; com
   });
   for (const [i, r] of render(templates).entries()) {
     if (r.error !== undefined) errors.push(`${r.path}: ${r.error}`);
-    else for (const m of r.text.matchAll(/^ExecStart=(.*)$/gm)) found.push({ source: r.path, at: templates[i]!.path, line: m[1]! });
+    else {
+      const at = templates[i]!.path;
+      for (const m of r.text.matchAll(/^ExecStart=(.*)$/gm)) found.push({ source: r.path, at, line: m[1]! });
+    }
   }
   return { docs, errors, commands: found };
 }
@@ -137,14 +144,15 @@ describe('salt-states rendered as Salt renders them, every command parsed by the
     const scripts = new Set<string>();
     for (const r of Object.values(rendered)) {
       for (const f of r.commands) {
-        for (const m of f.line.matchAll(/(\/opt\/ssr-recovery\/\S+?\.c?js)\b/g)) scripts.add(m[1]!.replace(/^\/opt\/ssr-recovery\//, ''));
+        for (const m of f.line.matchAll(/\/opt\/ssr-recovery\/(\S+?\.c?js)\b/g)) scripts.add(m[1]!);
       }
     }
-    assert.deepEqual([...scripts].sort(), ['dist/conductor-agent/bundle/conductor-agent.js', 'dist/router-agent/router-agent.cjs']);
+    const expected = ['dist/conductor-agent/bundle/conductor-agent.js', 'dist/router-agent/router-agent.cjs'];
+    assert.deepEqual([...scripts].sort(), expected);
     for (const s of scripts) assert.ok(existsSync(join(repo, s)), `${s} is built`);
   });
 
-  it('refuses at render time: no router pins, no migration target, or a pillar value that is not a glob/address/number', () => {
+  it('refuses at render time: no router pins, no migration target, a value not a glob/address/number', () => {
     const empty = rendered.empty!.docs;
     const get = (sls: string, grain = 'router') => empty.get(`${sls} {"128t_role":"${grain}"}`)!;
     assert.ok('ssr_recovery_router_pillar_invalid' in get('ssr_recovery/router/install.sls'));
@@ -152,7 +160,8 @@ describe('salt-states rendered as Salt renders them, every command parsed by the
     const hostile = renderAll(merged(example, {
       ssr_recovery_reauth: { routers: ['router-1; rm -rf /'], rate: 'fast' },
       ssr_recovery_migrate: { to: ['a', 'b', 'c'] },
-      ssr_recovery: { prefix: 'relative/path', node: { bin: '/usr/bin/node; id' }, router: { conductor_addresses: 'x' } },
+      ssr_recovery: { prefix: 'relative/path', node: { bin: '/usr/bin/node; id' },
+        router: { conductor_addresses: 'x' } },
     }));
     assert.deepEqual(hostile.errors, []);
     const h = (sls: string) => hostile.docs.get(`${sls} {"128t_role":"conductor"}`)!;
@@ -169,11 +178,32 @@ describe('salt-states rendered as Salt renders them, every command parsed by the
     assert.ok(!('ssr_recovery_router_config' in router));
   });
 
+  it('the config files the states write are valid, and the router one takes the agent\'s fast start path', () => {
+    for (const [name, r] of Object.entries(rendered)) {
+      const configs = [...r.docs.values()].flatMap((doc) => Object.entries(doc))
+        .filter(([id]) => id === 'ssr_recovery_conductor_config' || id === 'ssr_recovery_router_config');
+      const jobs = configs.flatMap(([id, state]) => templateJobs(id, state));
+      for (const [i, out] of render(jobs).entries()) {
+        assert.equal(out.error, undefined, out.error);
+        const doc = JSON.parse(out.text!) as unknown;
+        if (jobs[i]!.path.endsWith('router-agent.yaml.jinja')) {
+          assert.ok(validateRouterConfig(doc).config, `${name}: ${validateRouterConfig(doc).errors.join('; ')}`);
+          assert.ok(fastRouterConfig(doc), `${name}: the rendered router config must not need the canonical loader`);
+        } else {
+          const v = validateConductorConfig(doc);
+          assert.ok(v.config, `${name}: ${v.errors.join('; ')}`);
+        }
+      }
+      if (name !== 'empty') assert.equal(jobs.length >= 2, true, `${name}: both configs rendered`);
+    }
+  });
+
   it('auth-failure reactor: only pending keys, only plain minion ids, and always the verified accept', () => {
+    const event = (data: Obj): RenderJob => ({ path: 'reactor/auth-failure.sls', context: { data, tag: 'salt/auth' } });
     const jobs: RenderJob[] = [
-      { path: 'reactor/auth-failure.sls', context: { data: { id: 'router-1', act: 'pend', pub: 'k' }, tag: 'salt/auth' } },
-      { path: 'reactor/auth-failure.sls', context: { data: { id: "r1' --expect r1=x '", act: 'pend', pub: 'k' }, tag: 'salt/auth' } },
-      { path: 'reactor/auth-failure.sls', context: { data: { id: 'router-1', act: 'pend', pub: 'k', cmd: '_minion_event' }, tag: 'salt/auth' } },
+      event({ id: 'router-1', act: 'pend', pub: 'k' }),
+      event({ id: "r1' --expect r1=x '", act: 'pend', pub: 'k' }),
+      event({ id: 'router-1', act: 'pend', pub: 'k', cmd: '_minion_event' }),
     ];
     const [ok, hostileId, forged] = render(jobs).map((r) => parseSls(r.text!) as Obj);
     const cmd = cliCommands(strings(ok).map((s) => ({ source: 'reactor', at: s.at, line: s.value })));
