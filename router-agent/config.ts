@@ -37,6 +37,7 @@ export const ROUTER_KEYS: Record<string, Record<string, [Check, unknown]>> = {
   agent: {
     stateDir: [abs, '/var/lib/ssr-recovery-router'], saltCall: [str, 'salt-call'], reauthTimeoutMs: [posInt, 120_000],
     settleMs: [nonNegInt, 3_000], pollMs: [posInt, 2_000], heartbeatMs: [posInt, 15_000],
+    minionStopTimeoutMs: [posInt, 60_000],
   },
   log: { level: [level, 'info'] },
 };

@@ -194,19 +194,24 @@ export const routerSchema = z
       .object({
         /** The router agent's own state (its key pair, rollback copies). */
         stateDir: absPath.default('/var/lib/ssr-recovery-router'),
-        /** Command line of salt-call, used to announce the agent key (enrollment over a Salt event). */
+        /** Command line of salt-call: announces the agent key (a Salt event) and confirms a re-authentication (`test.ping`). */
         saltCall: z.string().min(1).default('salt-call'),
         /** How long a re-authentication waits for the minion to cache the pinned key (ms). */
         reauthTimeoutMs: z.number().int().positive().default(120_000),
         /** How long the minion must stay up with the pinned key before success is reported (ms). */
         settleMs: z.number().int().nonnegative().default(3_000),
+        /** How long a re-authentication waits for the minion's process to exit after `stop` (ms; a real minion needs ~6 s). */
+        minionStopTimeoutMs: z.number().int().positive().default(60_000),
         /** Trust watcher poll interval: log tail, cached key, service state (ms). */
         pollMs: z.number().int().positive().default(2_000),
         /** Heartbeat interval on the conductor connection; silence for 2.5 intervals = dead peer (ms). */
         heartbeatMs: z.number().int().positive().default(15_000),
       })
       .strict()
-      .default({ stateDir: '/var/lib/ssr-recovery-router', saltCall: 'salt-call', reauthTimeoutMs: 120_000, settleMs: 3_000, pollMs: 2_000, heartbeatMs: 15_000 }),
+      .default({
+        stateDir: '/var/lib/ssr-recovery-router', saltCall: 'salt-call', reauthTimeoutMs: 120_000, settleMs: 3_000,
+        minionStopTimeoutMs: 60_000, pollMs: 2_000, heartbeatMs: 15_000,
+      }),
     services: z.record(z.string(), serviceCommands).default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })

@@ -52,7 +52,10 @@ export async function daemonAction(cmd: Command, io: CliIo, run: DaemonRunOption
     const a = ctx.config.agent;
     agent = await startRouterAgent({
       facts, logger: ctx.logger,
-      settings: { reauthTimeoutMs: a.reauthTimeoutMs, settleMs: a.settleMs, pollMs: a.pollMs, heartbeatMs: a.heartbeatMs },
+      settings: {
+        reauthTimeoutMs: a.reauthTimeoutMs, settleMs: a.settleMs, pollMs: a.pollMs, heartbeatMs: a.heartbeatMs,
+        minionStopTimeoutMs: a.minionStopTimeoutMs,
+      },
     });
     const ready = { ready: true, minionId: agent.minionId, trust: agent.trust().state, agentKeyFingerprint: agent.agentKeyFingerprint, conductors: facts.conductorUrls, channel: facts.pinProblem ?? 'enabled' };
     io.stdout(ctx.opts.json ? JSON.stringify(ready) + '\n' : `router-agent ready: minion ${ready.minionId}, trust ${ready.trust}, ${facts.conductorUrls.length} conductor(s)${facts.pinProblem ? ` (channel disabled: ${facts.pinProblem})` : ''}\n`);
