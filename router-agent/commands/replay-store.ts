@@ -45,7 +45,7 @@ export interface OpenReplayOptions {
   maxEntries?: number;
 }
 
-/** Load the memory (failing closed when it is lost) and write it back at once. */
+/** Load the memory (failing closed when it is lost) and queue writing it back. */
 export async function openReplayStore(o: OpenReplayOptions): Promise<ReplayCache> {
   const now = o.clock.now();
   const text = await fsp.readFile(o.file, 'utf8')
@@ -62,11 +62,12 @@ export async function openReplayStore(o: OpenReplayOptions): Promise<ReplayCache
   const persist = (entries: [string, number][]): Promise<void> =>
     writeFileAtomic(o.file, JSON.stringify({ v: 1, notBefore, entries } satisfies StoredReplay));
   const cache = new ReplayCache({
-    clock: o.clock, initial: stored?.entries ?? [], maxEntries: o.maxEntries ?? 10_000, notBefore, persist,
+    clock: o.clock, initial: stored?.entries ?? [], maxEntries: o.maxEntries ?? 10_000, notBefore, persist, unsaved: true,
   });
-  // Written at once so the cut-off survives a second restart; a failure here is retried by the
-  // first command's flush, which refuses the command if it fails again.
-  await persist(cache.entries())
-    .catch((err: unknown) => o.logger.warn('cannot write the replay memory', { file: o.file, err }));
+  // Written at once (the cut-off must survive a second restart) but off the start path: the write
+  // is queued on the cache's own flush chain, so a command's flush waits for it and cannot be
+  // overtaken by it. A failure here is retried by the first command's flush, which refuses the
+  // command if it fails again.
+  void cache.flush().catch((err: unknown) => o.logger.warn('cannot write the replay memory', { file: o.file, err }));
   return cache;
 }

@@ -85,7 +85,7 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
     timeoutMs: s.reauthTimeoutMs, settleMs: s.settleMs, pollMs: s.confirmPollMs ?? Math.min(s.pollMs, 250), afterStep: o.afterStep,
     stopTimeoutMs: s.minionStopTimeoutMs,
     // Loaded on first use (start time): positive evidence that the master answers the pinned minion.
-    probe: o.probe ?? (async () => (await import('../reauth/minion-control.js')).saltCallPing(runner, f.saltCall)()),
+    probe: o.probe ?? (async (ms) => (await import('../reauth/minion-control.js')).saltCallPing(runner, f.saltCall)(ms)),
   };
   // The re-authentication code is loaded only when there is something to do (start time).
   if (await journal.read()) {

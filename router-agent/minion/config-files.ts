@@ -75,6 +75,20 @@ export async function effectiveValue(paths: MinionConfigPaths, key: string, repl
   return found && found.value !== '' ? found : undefined;
 }
 
+/** Several keys' effective values from one read of the layers (the watcher asks every poll). */
+export async function effectiveValues(paths: MinionConfigPaths, keys: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const layer of await configLayers(paths)) {
+    const scalars = topLevelScalars(layer.text);
+    for (const k of keys) {
+      const v = scalars.get(k);
+      if (v !== undefined) out.set(k, v);
+    }
+  }
+  for (const [k, v] of out) if (v === '') out.delete(k);
+  return out;
+}
+
 /** The drop-in text pinning `fingerprint`. */
 export function pinText(fingerprint: string): string {
   return `# Written by ssr-recovery router-agent: the minion accepts only the master key with this fingerprint.\n` +

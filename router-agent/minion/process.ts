@@ -6,17 +6,23 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { effectiveValue, type MinionConfigPaths } from './config-files.js';
+import { effectiveValues, type MinionConfigPaths } from './config-files.js';
 
 export const DEFAULT_MINION_PIDFILE = '/var/run/salt-minion.pid';
 
-/** The pid file path as Salt resolves it from the minion config. */
+/** The pid file path as Salt resolves it from the minion config's `pidfile` and `root_dir`. */
+export function pidFilePath(pidfile: string | undefined, rootDir: string | undefined): string {
+  const pid = pidfile ?? DEFAULT_MINION_PIDFILE;
+  const root = rootDir ?? '/';
+  const under = pid.startsWith(root.replace(/\/+$/, '') + '/');
+  if (root === '/' || root === '' || !pid.startsWith('/') || under) return pid;
+  return join(root, pid);
+}
+
+/** The pid file path, read from the minion config. */
 export async function minionPidFile(config: MinionConfigPaths): Promise<string> {
-  const pidfile = (await effectiveValue(config, 'pidfile'))?.value ?? DEFAULT_MINION_PIDFILE;
-  const root = (await effectiveValue(config, 'root_dir'))?.value ?? '/';
-  const under = pidfile.startsWith(root.replace(/\/+$/, '') + '/');
-  if (root === '/' || root === '' || !pidfile.startsWith('/') || under) return pidfile;
-  return join(root, pidfile);
+  const v = await effectiveValues(config, ['pidfile', 'root_dir']);
+  return pidFilePath(v.get('pidfile'), v.get('root_dir'));
 }
 
 /** True when a process with this pid exists (EPERM: it exists, owned by someone else). */

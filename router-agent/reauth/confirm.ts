@@ -34,8 +34,14 @@ export interface ConfirmOptions {
   probe: MasterProbe;
 }
 
-/** One check against the master, e.g. `salt-call test.ping`; `detail` becomes evidence. */
-export type MasterProbe = () => Promise<{ ok: boolean; detail: string[] }>;
+/**
+ * One check against the master, e.g. `salt-call test.ping`, given the time left before the
+ * confirmation's deadline (at least a few seconds); `detail` becomes evidence.
+ */
+export type MasterProbe = (timeoutMs: number) => Promise<{ ok: boolean; detail: string[] }>;
+
+/** The probe gets at least this long, even when the settle period ran close to the deadline. */
+export const MIN_PROBE_MS = 15_000;
 
 export interface ConfirmResult {
   ok: boolean;
@@ -95,7 +101,8 @@ export async function confirmAuthenticated(o: ConfirmOptions): Promise<ConfirmRe
   };
   /** Positive evidence, then one more look at the log (salt-call logs its refusals there too). */
   const probe = async (): Promise<ConfirmResult> => {
-    const r = await o.probe().catch((err: unknown) => ({ ok: false, detail: [(err as Error).message] }));
+    const left = Math.max(MIN_PROBE_MS, deadline - o.clock.now());
+    const r = await o.probe(left).catch((err: unknown) => ({ ok: false, detail: [(err as Error).message] }));
     const lines = await o.tail.poll().catch(() => [] as string[]);
     take(lines);
     const refusal = lines.map((l) => classifyLine(l)).find((e) => e !== undefined);

@@ -40,9 +40,9 @@ export async function stopMinion(
   }
 }
 
-/** `salt-call test.ping` through the configured `agent.saltCall` command line. */
-export function saltCallPing(runner: ProcessRunner, saltCall: string, timeoutMs = 60_000): MasterProbe {
-  return async () => {
+/** `salt-call test.ping` through the configured `agent.saltCall` command line, killed when its time is up. */
+export function saltCallPing(runner: ProcessRunner, saltCall: string): MasterProbe {
+  return async (timeoutMs) => {
     const argv = [...splitCommandLine(saltCall), 'test.ping'];
     const r = await runner.run(argv, { timeoutMs });
     const out = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trimEnd()).filter(Boolean).slice(-12);

@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import type { ReauthOutcome } from '../../shared/protocol/messages.js';
 import { cachedKeyPath, removeDurably } from '../minion/pki.js';
 import type { ReauthDeps } from './deps.js';
+import { stopMinion } from './minion-control.js';
 import type { ReauthJournal } from './journal.js';
 
 /** Roll back the last run; always resolves with an outcome. */
@@ -47,7 +48,7 @@ export async function executeRollback(deps: ReauthDeps, j: ReauthJournal): Promi
   const t0 = deps.clock.now();
   const timings: Record<string, number> = {};
   const snap = j.snapshot ?? { pinFile: false, cachedKey: false };
-  await deps.service.stop();
+  await stopMinion(deps); // really down before its files are touched (a real minion takes ~6 s)
   timings.stopped = deps.clock.now() - t0;
   if (snap.pinFile) await writeFileAtomic(deps.config.pinFile, await fsp.readFile(join(j.runDir, 'pin.conf.prev')), { mode: 0o644 });
   else await removeDurably(deps.config.pinFile);

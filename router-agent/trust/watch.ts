@@ -12,9 +12,9 @@ import type { Clock } from '../../shared/ports/clock.js';
 import type { ServiceControl } from '../../shared/ports/service-control.js';
 import type { Logger } from '../../shared/log/logger.js';
 import type { TrustFacts } from '../../shared/protocol/messages.js';
-import { effectiveValue, type MinionConfigPaths } from '../minion/config-files.js';
+import { effectiveValues, type MinionConfigPaths } from '../minion/config-files.js';
 import { cachedFingerprint, cachedKeyPath } from '../minion/pki.js';
-import { minionPidFile, runningMinion } from '../minion/process.js';
+import { pidFilePath, runningMinion } from '../minion/process.js';
 import { classifyLine, exitStatusFor, lineTime, type MinionLogEvent } from './classify.js';
 import { LogTail } from './log-tail.js';
 import { computeTrustState } from './state.js';
@@ -48,6 +48,8 @@ export async function sshHostKeyFingerprints(dir: string): Promise<string[]> {
 const MAX_EVIDENCE = 24;
 /** Log timestamps are truncated to ms; the pid file and key mtimes are not. */
 const SLACK_MS = 5;
+/** Read from the minion config every poll, in one pass over its files. */
+const CONFIG_KEYS = ['master_finger', 'pidfile', 'root_dir'] as const;
 
 interface LoggedEvent extends MinionLogEvent {
   at: number;
@@ -117,17 +119,18 @@ export class TrustWatcher extends EventEmitter {
   }
 
   /** When the running minion started: its pid file, else the inactive→active change we saw. */
-  async #observeStart(active: boolean, now: number): Promise<void> {
+  async #observeStart(active: boolean, now: number, pidFile: string): Promise<void> {
     if (active && this.#wasActive === false) this.#activeSince = now;
     this.#wasActive = active;
-    const proc = active ? await runningMinion(await minionPidFile(this.#o.config)).catch(() => undefined) : undefined;
+    const proc = active ? await runningMinion(pidFile).catch(() => undefined) : undefined;
     this.#lastStart = Math.max(this.#lastStart, proc?.startedAt ?? 0, this.#activeSince);
   }
 
   async #poll(): Promise<TrustFacts> {
     const now = this.#o.clock.now();
     const active = await this.#o.service.isActive().catch(() => false);
-    await this.#observeStart(active, now);
+    const cfg = await effectiveValues(this.#o.config, CONFIG_KEYS);
+    await this.#observeStart(active, now, pidFilePath(cfg.get('pidfile'), cfg.get('root_dir')));
     for (const line of await this.#tail.poll().catch(() => [] as string[])) this.#take(line, now);
     const keyMtime = await fsp.stat(cachedKeyPath(this.#o.pkiDir)).then((st) => st.mtimeMs, () => 0);
     const minionKey = await fsp.readFile(join(this.#o.pkiDir, 'minion.pub'), 'utf8').then((t) => {
@@ -138,7 +141,7 @@ export class TrustWatcher extends EventEmitter {
       }
     }, () => undefined);
     const cached = await cachedFingerprint(this.#o.pkiDir);
-    const pinned = (await effectiveValue(this.#o.config, 'master_finger'))?.value;
+    const pinned = cfg.get('master_finger');
     // Only what the minion logged after its last start and after the key it now caches counts: a
     // fixed pin must not keep an old mismatch alive (the minion writes the refused key just before
     // logging the mismatch, so that line stays, even when both land in one poll).

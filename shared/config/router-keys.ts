@@ -40,7 +40,7 @@ export const ROUTER_SECTIONS = {
     stateDir: { kind: 'absPath', default: '/var/lib/ssr-recovery-router',
       doc: 'The router agent\'s own state (its key pair, rollback copies).' },
     saltCall: { kind: 'string', default: 'salt-call',
-      doc: 'Command line of salt-call, used to announce the agent key (enrollment over a Salt event).' },
+      doc: 'Command line of salt-call: announces the agent key (a Salt event) and confirms a re-authentication (`test.ping`).' },
     reauthTimeoutMs: { kind: 'positiveInt', default: 120_000,
       doc: 'How long a re-authentication waits for the minion to cache the pinned key (ms).' },
     settleMs: { kind: 'nonNegativeInt', default: 3_000,
@@ -49,6 +49,8 @@ export const ROUTER_SECTIONS = {
       doc: 'Trust watcher poll interval: log tail, cached key, service state (ms).' },
     heartbeatMs: { kind: 'positiveInt', default: 15_000,
       doc: 'Heartbeat interval on the conductor connection; silence for 2.5 intervals = dead peer (ms).' },
+    minionStopTimeoutMs: { kind: 'positiveInt', default: 60_000,
+      doc: 'How long re-authentication waits for the minion to be really down after `stop` (a real minion needs ~6 s) (ms).' },
   },
   observe: {
     listen: { kind: 'string', default: '127.0.0.1:9129',

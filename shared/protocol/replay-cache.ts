@@ -23,6 +23,8 @@ export interface ReplayCacheOptions {
   initial?: Iterable<[string, number]>;
   /** Refuse envelopes issued before this (ms epoch): set when the previous run's memory was lost. */
   notBefore?: number | undefined;
+  /** Start as not yet persisted, so the first `flush` writes even before any nonce is remembered. */
+  unsaved?: boolean;
 }
 
 export class ReplayCache {
@@ -42,6 +44,7 @@ export class ReplayCache {
     this.#onChange = options.onChange;
     this.#persist = options.persist;
     this.notBefore = options.notBefore;
+    this.#dirty = options.unsaved ?? false;
     const now = this.#clock.now();
     for (const [nonce, until] of options.initial ?? []) if (until > now) this.#seen.set(nonce, until);
   }

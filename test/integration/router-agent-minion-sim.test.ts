@@ -21,7 +21,8 @@ import { makeTmpDir } from '../helpers/tmpdir.js';
 import { routerFacts, startConductorSide, startRouter, until, type ConductorSide } from '../helpers/agents.js';
 
 describe('integration: router-agent with the minion simulator', function () {
-  this.timeout(60_000);
+  // Each re-authentication spawns minion-service and salt-call processes: slow on a loaded 2-core box.
+  this.timeout(150_000);
   let root: string;
   let cleanup: () => Promise<void>;
   let sb: SaltSandbox;
@@ -54,7 +55,7 @@ describe('integration: router-agent with the minion simulator', function () {
   /** Re-authenticate through the channel to the current master key (or `fingerprint`). */
   const reauth = (routerId: string, o: Partial<Parameters<typeof reauthRouter>[0]> = {}) =>
     reauthRouter({
-      server: conductor.server, routerId, masterPubPath: join(sb.pkiDir, 'master.pub'), routerTimeoutMs: 15_000, ...o,
+      server: conductor.server, routerId, masterPubPath: join(sb.pkiDir, 'master.pub'), routerTimeoutMs: 40_000, ...o,
     });
 
   /** An impostor master on 127.0.0.9, and the minion's config pointing at it. */
@@ -84,7 +85,7 @@ describe('integration: router-agent with the minion simulator', function () {
     await conductor.registry.enroll(id, agentKey.publicPem, { source: 'salt-event' });
     const facts = routerFacts({ ...paths, stateDir: paths.stateDir + '-agent' },
       { minionId: id, conductor, service, saltCall: saltCallCommandLine(paths) });
-    const settings = { reauthTimeoutMs: 15_000, settleMs: 400, pollMs: 100, confirmPollMs: 50 };
+    const settings = { reauthTimeoutMs: 40_000, settleMs: 400, pollMs: 100, confirmPollMs: 50 };
     const start = () => startRouter(facts, { settings });
     // The agent connects before the conductor loses its key (its expected fingerprint is the old one), or after.
     const early = o.connectFirst ? await start() : undefined;
@@ -147,8 +148,8 @@ describe('integration: router-agent with the minion simulator', function () {
     const { paths } = await staleRouter('router-3');
     const keyBefore = await fsp.readFile(join(paths.pkiDir, 'minion_master.pub'));
     const dropIns = await fsp.readdir(join(paths.configDir, 'minion.d'));
-    assert.equal((await reauthRouter({ server: conductor.server, routerId: 'router-3', masterPubPath: join(sb.pkiDir, 'master.pub'), routerTimeoutMs: 15_000 })).ok, true);
-    const rb = await reauthRouter({ server: conductor.server, routerId: 'router-3', action: 'rollback', routerTimeoutMs: 15_000 });
+    assert.equal((await reauth('router-3')).ok, true);
+    const rb = await reauth('router-3', { action: 'rollback' });
     assert.equal(rb.ok, true, rb.outcome.message);
     assert.deepEqual(await fsp.readFile(join(paths.pkiDir, 'minion_master.pub')), keyBefore);
     assert.deepEqual(await fsp.readdir(join(paths.configDir, 'minion.d')), dropIns);

@@ -54,7 +54,10 @@ export async function daemonAction(cmd: Command, io: CliIo, run: DaemonRunOption
     const a = ctx.config.agent;
     agent = await startRouterAgent({
       facts, logger: ctx.logger,
-      settings: { reauthTimeoutMs: a.reauthTimeoutMs, settleMs: a.settleMs, pollMs: a.pollMs, heartbeatMs: a.heartbeatMs },
+      settings: {
+        reauthTimeoutMs: a.reauthTimeoutMs, settleMs: a.settleMs, pollMs: a.pollMs, heartbeatMs: a.heartbeatMs,
+        minionStopTimeoutMs: a.minionStopTimeoutMs,
+      },
     });
     const listen = ctx.config.observe.listen;
     if (listen !== 'off') observe = await (await import('../../observe.js')).startRouterObserve(agent, listen, ctx.logger);

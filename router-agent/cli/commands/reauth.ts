@@ -39,7 +39,7 @@ export async function reauthAction(flags: ReauthFlags, cmd: Command, io: CliIo):
   const deps = {
     config: facts.config, pkiDir: facts.pkiDir, logFile: facts.logFile, service: facts.service, clock: systemClock, random: systemRandom,
     journal: new JournalStore(facts.stateDir), logger: ctx.logger, timeoutMs: flags.timeout ?? a.reauthTimeoutMs, settleMs: a.settleMs, pollMs: Math.min(a.pollMs, 250),
-    probe: saltCallPing(systemProcessRunner, facts.saltCall),
+    probe: saltCallPing(systemProcessRunner, facts.saltCall), stopTimeoutMs: a.minionStopTimeoutMs,
   };
   const outcome = flags.rollback
     ? await rollback(deps)
