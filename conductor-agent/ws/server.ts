@@ -68,6 +68,9 @@ export interface AgentServer extends EventEmitter {
   close(): Promise<void>;
 }
 
+/** Live report nonces kept per router (a router sends a handful per command or trust change). */
+export const REPORT_NONCES_PER_ROUTER = 4096;
+
 /** Start the listener (resolves once it is listening). */
 export async function startAgentServer(o: AgentServerOptions): Promise<AgentServer> {
   const clock = o.clock ?? systemClock;
@@ -75,7 +78,14 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
   const logger = (o.logger ?? nullLogger).child({ component: 'agent-server' });
   const emitter = new EventEmitter();
   const waiters = new CommandWaiters();
-  const replay = new ReplayCache({ clock, maxEntries: 200_000 });
+  // One report-nonce memory per enrolled router: a router flooding reports fills only its own
+  // (regression: one shared cache, refusing new nonces when full, let one router starve all).
+  const replays = new Map<string, ReplayCache>();
+  const replay = (routerId: string): ReplayCache => {
+    let r = replays.get(routerId);
+    if (!r) replays.set(routerId, r = new ReplayCache({ clock, maxEntries: REPORT_NONCES_PER_ROUTER }));
+    return r;
+  };
   const table: SessionTable = new SessionTable({
     limits: { ...DEFAULT_LISTENER_LIMITS, ...o.limits }, clock, registry: o.registry, logger, emitter,
     onAuthenticated: (session) => sendMasterFingerprint(session),
@@ -115,7 +125,10 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
       emitter.emit('report', report);
     },
     onAck: (session, ack) => { if (session.enrolled) waiters.onAck(session.routerId!, ack); },
-    onClose: (session) => table.closed(session),
+    onClose: (session) => {
+      table.closed(session);
+      if (session.routerId && !o.registry.get(session.routerId)) replays.delete(session.routerId);
+    },
   });
 
   const hb = o.heartbeatMs ?? 30_000;
@@ -159,7 +172,7 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
     url: `wss://${hostForUrl}:${addr.port}${AGENT_WS_PATH}`,
     certFingerprint: o.identity.certFingerprint,
     fleet: () => mergeFleet(table.live.values(), o.registry.list()),
-    stats: () => ({ ...table.stats(), replayNonces: replay.size }),
+    stats: () => ({ ...table.stats(), replayNonces: [...replays.values()].reduce((n, r) => n + r.size, 0) }),
     promote: (routerId: string) => table.promote(routerId, clock.now()),
     async sendCommand(routerId: string, command: Omit<CommandBody, 'id'>, so?: SendCommandOptions): Promise<VerifiedReport> {
       await o.registry.refresh();

@@ -26,7 +26,8 @@ export interface AgentSessionOptions {
   random: Random;
   logger: Logger;
   registry: AgentRegistry;
-  replay: ReplayCache;
+  /** The nonce memory for this router's reports (one per router, so one cannot fill another's). */
+  replay: (routerId: string) => ReplayCache;
   helloTimeoutMs: number;
   /** Room for one more connection whose key is not enrolled? (Asked before such a hello is accepted.) */
   admitUnenrolled(): boolean;
@@ -177,7 +178,7 @@ export class AgentSession {
     }
     let payload;
     try {
-      payload = verifyEnvelope<ReportBody>(envelope, { kind: 'report', publicKeys: [this.#key!], router: this.routerId, clock: this.#o.clock, replay: this.#o.replay });
+      payload = verifyEnvelope<ReportBody>(envelope, { kind: 'report', publicKeys: [this.#key!], router: this.routerId, clock: this.#o.clock, replay: this.#o.replay(this.routerId!) });
       const kind = (payload.body as { kind?: unknown }).kind;
       if (kind !== 'trust' && kind !== 'reauth' && kind !== 'rollback') throw new RecoveryError('PROTOCOL_MALFORMED', 'unknown report kind');
     } catch (err) {
