@@ -106,7 +106,8 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
       return;
     }
     if (!table.canHandshake()) {
-      logger.debug('refused a connection: too many handshakes in progress', { remote: req.socket.remoteAddress, code: 'AGENT_LISTENER_BUSY' });
+      const remote = req.socket.remoteAddress;
+      logger.debug('refused a connection: too many handshakes in progress', { remote, code: 'AGENT_LISTENER_BUSY' });
       socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n\r\n');
       return;
     }

@@ -115,7 +115,9 @@ export class AgentSession {
     }
     if (!this.routerId) {
       if (frame.type !== 'hello' || frame.role !== 'router') return this.#refuse('hello', new RecoveryError('PROTOCOL_MALFORMED', 'expected a hello first'));
-      if (this.#helloSeen) return this.#refuse('hello', new RecoveryError('PROTOCOL_MALFORMED', 'one hello per connection'));
+      if (this.#helloSeen) {
+        return this.#refuse('hello', new RecoveryError('PROTOCOL_MALFORMED', 'one hello per connection'));
+      }
       this.#helloSeen = true;
       return this.#hello(frame.envelope);
     }
@@ -152,7 +154,8 @@ export class AgentSession {
       if (payload.body.challenge !== this.#challenge) throw new RecoveryError('PROTOCOL_REPLAYED', 'hello does not answer this connection\'s challenge');
       if (!entry && !this.#o.admitUnenrolled()) {
         throw new RecoveryError('AGENT_LISTENER_BUSY', 'too many unenrolled router agents are connected; retry later', {
-          details: { router: payload.router }, hint: 'The agent enrolls over Salt (salt-call event.send) and is then always admitted.',
+          details: { router: payload.router },
+          hint: 'The agent enrolls over Salt (salt-call event.send) and is then always admitted.',
         });
       }
       this.#clearHelloTimer();
@@ -178,7 +181,10 @@ export class AgentSession {
     }
     let payload;
     try {
-      payload = verifyEnvelope<ReportBody>(envelope, { kind: 'report', publicKeys: [this.#key!], router: this.routerId, clock: this.#o.clock, replay: this.#o.replay(this.routerId!) });
+      payload = verifyEnvelope<ReportBody>(envelope, {
+        kind: 'report', publicKeys: [this.#key!], router: this.routerId, clock: this.#o.clock,
+        replay: this.#o.replay(this.routerId!),
+      });
       const kind = (payload.body as { kind?: unknown }).kind;
       if (kind !== 'trust' && kind !== 'reauth' && kind !== 'rollback') throw new RecoveryError('PROTOCOL_MALFORMED', 'unknown report kind');
     } catch (err) {
