@@ -13,6 +13,7 @@ import type { Logger } from '../../shared/log/logger.js';
 import { decodeFrame, encodeFrame } from '../../shared/protocol/codec.js';
 import { peekPayload, verifyEnvelope } from '../../shared/protocol/envelope.js';
 import { keyFingerprint, loadPublicKey } from '../../shared/protocol/keys.js';
+import { validRouterId } from '../../shared/protocol/enroll.js';
 import type { ReplayCache } from '../../shared/protocol/replay-cache.js';
 import { PROTOCOL_VERSION, type AckFrame, type Frame, type ReportBody, type RouterHelloBody, type SignedEnvelope } from '../../shared/protocol/messages.js';
 import type { KeyObject } from 'node:crypto';
@@ -139,14 +140,18 @@ export class AgentSession {
     try {
       const peek = peekPayload(envelope) as { body?: Partial<RouterHelloBody>; router?: string } | undefined;
       const claimed = peek?.body?.agentPublicKey;
-      if (typeof claimed !== 'string' || typeof peek?.router !== 'string') throw new RecoveryError('PROTOCOL_MALFORMED', 'hello without router id or agent key');
+      if (typeof claimed !== 'string' || !validRouterId(peek?.router)) {
+        throw new RecoveryError('PROTOCOL_MALFORMED', 'hello without a valid router id or agent key');
+      }
       await this.#o.registry.refresh();
       const entry = this.#o.registry.get(peek.router);
       const claimedKey = loadPublicKey(claimed, 'agent key in hello');
       const claimedFp = keyFingerprint(claimedKey);
       if (entry && entry.fingerprint !== claimedFp) {
         throw new RecoveryError('AGENT_KEY_CHANGED', `router ${peek.router} presented key ${claimedFp}, enrolled is ${entry.fingerprint}`, {
-          details: { router: peek.router }, hint: 'If the router was rebuilt, approve its new key after it re-enrolls over Salt (conductor-agent fleet --approve).',
+          details: { router: peek.router },
+          hint: 'If the router was rebuilt, approve its new key after it re-enrolls over Salt '
+            + '(conductor-agent fleet --approve ROUTER --fingerprint FP).',
         });
       }
       const key = entry ? loadPublicKey(entry.agentPublicKey, `enrolled key of ${peek.router}`) : claimedKey;

@@ -77,6 +77,15 @@ describe('conductor-agent/ws/server refusals (real wss on 127.0.0.2)', () => {
     assert.equal((await cl.next(isAck('hello'))).code, 'PROTOCOL_BAD_SIGNATURE');
   });
 
+  it('refuses a hello naming a router id that is not a safe name (PROTOCOL_MALFORMED)', async () => {
+    const other = generateSigningKeyPair();
+    const cl = await connect(c.server.url);
+    const h = await cl.next((f) => f.type === 'hello');
+    cl.ws.send(JSON.stringify(hello(String(h.challenge), { key: other, claimed: other.publicPem, router: '../x\nforged log line' })));
+    assert.equal((await cl.next(isAck('hello'))).code, 'PROTOCOL_MALFORMED');
+    assert.equal(await cl.closed, 4403);
+  });
+
   it('answers malformed and wrong-version frames with their codes and keeps the connection', async () => {
     const cl = await connect(c.server.url);
     const h = await cl.next((f) => f.type === 'hello');
