@@ -145,7 +145,8 @@ export class ConductorSide {
     this.events = openSaltEvents(this.client, { tags: [EVENT_TAGS.agentEnroll], maxDelayMs: 1000, logger: this.o.logger });
     const agents = this.agents;
     this.listener = runEnrollListener(this.events, {
-      registry: this.registry, logger: this.o.logger, pkiDir: this.path(PKI_DIR), onEnrolled: (id) => agents.promote(id),
+      registry: this.registry, logger: this.o.logger, pkiDir: this.path(PKI_DIR),
+      onEnrolled: (id) => agents.promote(id),
     }).catch(() => undefined);
   }
 

@@ -10,7 +10,6 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/log/logger.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
-import { ReplayCache } from '../../shared/protocol/replay-cache.js';
 import {
   checkEnrollment, decodeEnrollment, loadMinionPublicKey, parseEnrollEvent,
   type EnrollEvent, type EnrollRefusal, type EnrollStatement,
@@ -35,8 +34,8 @@ export interface EnrollListenerOptions {
   clock?: Pick<Clock, 'now'>;
   /** Allowed clock skew of a statement's `issuedAt` (default 5 min). */
   maxSkewMs?: number;
-  /** Nonces seen (default: a bounded cache per listener). */
-  replay?: ReplayCache;
+  /** Nonces seen (default: one window per listener). */
+  nonces?: NonceWindow;
   /** Called after each recorded enrollment (fleet view, tests). */
   onEnrolled?: (minionId: string, result: EnrollResult) => void;
 }
@@ -47,6 +46,37 @@ export type EnrollOutcome =
 
 type Refused = { refused: EnrollRefusal; detail: string };
 const unusable = (detail: string): Refused => ({ refused: 'minion-key-unusable', detail });
+
+/**
+ * Recently seen statement nonces. Bounded: when full, expired ones go first, then the oldest. Never
+ * refusing because it is full matters (a minion signing statement after statement for its own id
+ * must not lock every other router out); forgetting an old nonce is safe because the registry
+ * also refuses any statement not newer than the last one it accepted for that router.
+ */
+export class NonceWindow {
+  readonly #seen = new Map<string, number>();
+  constructor(private readonly max = 50_000) {}
+
+  get size(): number {
+    return this.#seen.size;
+  }
+
+  /** False when `key` is live (a replay); otherwise remembers it until `until` (ms epoch). */
+  remember(key: string, until: number, now: number): boolean {
+    const live = this.#seen.get(key);
+    if (live !== undefined && live > now) return false;
+    this.#seen.delete(key);
+    this.#seen.set(key, until);
+    if (this.#seen.size > this.max) {
+      for (const [k, t] of this.#seen) if (t <= now) this.#seen.delete(k);
+      for (const k of this.#seen.keys()) {
+        if (this.#seen.size <= this.max) break;
+        this.#seen.delete(k);
+      }
+    }
+    return true;
+  }
+}
 
 /** The accepted minion key of `router`, or why there is none. */
 async function acceptedMinionKey(pkiDir: string, router: string): Promise<
@@ -75,7 +105,7 @@ async function acceptedMinionKey(pkiDir: string, router: string): Promise<
 
 /** Check one announcement; the registry is not touched unless it verifies. */
 async function verifyAnnouncement(
-  ev: EnrollEvent, o: EnrollListenerOptions, replay: ReplayCache,
+  ev: EnrollEvent, o: EnrollListenerOptions, nonces: NonceWindow,
 ): Promise<EnrollOutcome | { ok: EnrollStatement }> {
   const decoded = decodeEnrollment(ev);
   if (!decoded.ok) return { router: ev.eventId, refused: decoded.reason, detail: decoded.detail };
@@ -92,23 +122,21 @@ async function verifyAnnouncement(
   } catch {
     return { router: st.router, refused: 'malformed', detail: 'the agent key in the statement is not Ed25519' };
   }
-  try {
-    replay.checkAndRemember(`${st.router}\n${st.nonce}`, Math.max(st.issuedAt, now) + skew);
-  } catch (err) {
-    return { router: st.router, refused: 'replayed', detail: (err as Error).message };
+  if (!nonces.remember(`${st.router}\n${st.nonce}`, Math.max(st.issuedAt, now) + skew, now)) {
+    return { router: st.router, refused: 'replayed', detail: 'this statement nonce was already used' };
   }
   return { ok: st };
 }
 
 /** Handle one event; resolves with the outcome, or undefined when the event is not an enrollment. */
 export async function handleEnrollEvent(
-  ev: RawEventLike, o: EnrollListenerOptions, replay = o.replay ?? defaultReplay(o),
+  ev: RawEventLike, o: EnrollListenerOptions, nonces = o.nonces ?? defaultNonces(o),
 ): Promise<EnrollOutcome | undefined> {
   const e = parseEnrollEvent(ev.tag, ev.data);
   if (!e) return undefined;
   let outcome: EnrollOutcome;
   try {
-    const v = await verifyAnnouncement(e, o, replay);
+    const v = await verifyAnnouncement(e, o, nonces);
     if ('ok' in v) {
       const st = v.ok;
       const result = await o.registry.enroll(st.router, st.agentPublicKey, {
@@ -141,11 +169,11 @@ function logEnrolled(o: EnrollListenerOptions, router: string, result: EnrollRes
   } else o.logger.info('router agent enrolled', { router, result, fingerprint });
 }
 
-const replays = new WeakMap<EnrollListenerOptions, ReplayCache>();
-function defaultReplay(o: EnrollListenerOptions): ReplayCache {
-  let r = replays.get(o);
-  if (!r) replays.set(o, r = new ReplayCache({ clock: o.clock ?? systemClock, maxEntries: 100_000 }));
-  return r;
+const windows = new WeakMap<EnrollListenerOptions, NonceWindow>();
+function defaultNonces(o: EnrollListenerOptions): NonceWindow {
+  let w = windows.get(o);
+  if (!w) windows.set(o, w = new NonceWindow());
+  return w;
 }
 
 /** Consume an event stream until it ends (or `signal` aborts). */
@@ -154,10 +182,10 @@ export async function runEnrollListener(
 ): Promise<void> {
   // Not awaited one by one: the registry coalesces a burst of enrollments into one write.
   const inFlight = new Set<Promise<unknown>>();
-  const replay = o.replay ?? defaultReplay(o);
+  const nonces = o.nonces ?? defaultNonces(o);
   for await (const ev of events) {
     const raw = 'raw' in ev ? ev.raw : ev;
-    const p = handleEnrollEvent(raw, o, replay).finally(() => inFlight.delete(p));
+    const p = handleEnrollEvent(raw, o, nonces).finally(() => inFlight.delete(p));
     inFlight.add(p);
   }
   await Promise.all(inFlight);

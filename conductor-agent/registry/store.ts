@@ -168,8 +168,11 @@ export class AgentRegistry {
   approve(minionId: string, expectedFingerprint: string): Promise<RegistryEntry> {
     const expected = typeof expectedFingerprint === 'string' ? expectedFingerprint.trim().toLowerCase() : '';
     if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){31}$/.test(expected)) {
-      return Promise.reject(new RecoveryError('USAGE', 'approving a changed agent key needs --fingerprint with the new key\'s fingerprint (64 hex digits in colon pairs)', {
-        details: { router: minionId }, hint: 'Read the fingerprint on the router (router-agent status --json) or from `conductor-agent fleet --json` (pendingKey), compare them, then pass it.',
+      const what = 'approving a changed agent key needs --fingerprint with the new key\'s fingerprint';
+      return Promise.reject(new RecoveryError('USAGE', `${what} (64 hex digits in colon pairs)`, {
+        details: { router: minionId },
+        hint: 'Read it on the router (router-agent status --json) and in `conductor-agent fleet --json` '
+          + '(pendingKey), compare them, then pass it.',
       }));
     }
     return this.#mutate((doc) => {

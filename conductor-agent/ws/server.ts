@@ -8,7 +8,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { AgentError, RecoveryError } from '../../shared/errors.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
@@ -68,6 +70,9 @@ export interface AgentServer extends EventEmitter {
   close(): Promise<void>;
 }
 
+/** Live report nonces kept per router (a router sends a handful per command or trust change). */
+export const REPORT_NONCES_PER_ROUTER = 4096;
+
 /** Start the listener (resolves once it is listening). */
 export async function startAgentServer(o: AgentServerOptions): Promise<AgentServer> {
   const clock = o.clock ?? systemClock;
@@ -75,7 +80,8 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
   const logger = (o.logger ?? nullLogger).child({ component: 'agent-server' });
   const emitter = new EventEmitter();
   const waiters = new CommandWaiters();
-  const replay = new ReplayCache({ clock, maxEntries: 200_000 });
+  const send = commandSender(o.identity, waiters, clock, random);
+  const replays = new PerRouterReplay(clock);
   const table: SessionTable = new SessionTable({
     limits: { ...DEFAULT_LISTENER_LIMITS, ...o.limits }, clock, registry: o.registry, logger, emitter,
     onAuthenticated: (session) => sendMasterFingerprint(session),
@@ -90,21 +96,14 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
   const https: Server = createServer({ key: o.identity.tlsKeyPem, cert: o.identity.tlsCertPem });
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
   https.on('request', (_req, res) => { res.writeHead(404).end(); });
-  https.on('upgrade', (req, socket, head) => {
-    if ((req.url ?? '').split('?')[0] !== AGENT_WS_PATH) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-      return;
-    }
-    if (!table.canHandshake()) {
-      logger.debug('refused a connection: too many handshakes in progress', { remote: req.socket.remoteAddress, code: 'AGENT_LISTENER_BUSY' });
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n\r\n');
-      return;
-    }
+  https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!admitUpgrade(req, socket, table, logger)) return;
     wss.handleUpgrade(req, socket, head, (ws) => table.add(newSession(ws, req.socket.remoteAddress)));
   });
 
   const newSession = (ws: WebSocket, remote: string | undefined): AgentSession => new AgentSession({
-    ws, remote, clock, random, logger, registry: o.registry, replay, helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
+    ws, remote, clock, random, logger, registry: o.registry, replay: (id) => replays.get(id),
+    helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
     admitUnenrolled: () => table.canAdmitUnenrolled(),
     onReady: (session) => table.ready(session, clock.now()),
     onReport: (session, report) => {
@@ -121,43 +120,20 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
       emitter.emit('report', report);
     },
     onAck: (session, ack) => { if (session.enrolled) waiters.onAck(session.routerId!, ack); },
-    onClose: (session) => table.closed(session),
+    onClose: (session) => {
+      table.closed(session);
+      if (session.routerId && !o.registry.get(session.routerId)) replays.drop(session.routerId);
+    },
   });
 
   const hb = o.heartbeatMs ?? 30_000;
   const pinger = setInterval(() => { for (const s of table.all) s.heartbeat(); }, hb);
   pinger.unref();
 
-  await new Promise<void>((resolve, reject) => {
-    const fail = (err: NodeJS.ErrnoException): void => {
-      clearInterval(pinger);
-      reject(new AgentError('SERVICE_FAILED', `cannot listen for router agents on ${o.host}:${o.port}: ${err.code ?? err.message}`, {
-        cause: err, details: { host: o.host, port: o.port },
-        hint: err.code === 'EADDRINUSE' ? 'Another process uses that port: change agents.listen or stop the other process.' : 'Check agents.listen.',
-      }));
-    };
-    https.once('error', fail);
-    https.listen(o.port, o.host, () => { https.off('error', fail); resolve(); });
-  });
+  await listen(https, o.host, o.port).catch((err: unknown) => { clearInterval(pinger); throw err; });
   https.on('error', (err) => logger.error('agent listener error', { err }));
   const addr = https.address() as AddressInfo;
   const hostForUrl = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-
-  async function send(session: AgentSession, command: Omit<CommandBody, 'id'>, so: SendCommandOptions = {}): Promise<VerifiedReport> {
-    const routerId = session.routerId!;
-    const id = random.id(12);
-    const body: CommandBody = { id, ...command };
-    const envelope = signEnvelope({ kind: 'command', router: routerId, body, privateKey: o.identity.signing.privateKey, clock, random, ttlMs: so.ttlMs ?? 120_000 });
-    const report = waiters.report(id, routerId, so.reportTimeoutMs ?? 180_000);
-    const ack = waiters.ack(id, routerId, so.ackTimeoutMs ?? 15_000);
-    report.catch(() => undefined);
-    ack.catch(() => undefined);
-    if (!session.send({ v: PROTOCOL_VERSION, type: 'command', envelope })) {
-      throw new AgentError('AGENT_UNREACHABLE', `router agent ${routerId} disconnected before the command could be sent`, { details: { router: routerId } });
-    }
-    await ack;
-    return report;
-  }
 
   return Object.assign(emitter, {
     host: addr.address,
@@ -165,22 +141,10 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
     url: `wss://${hostForUrl}:${addr.port}${AGENT_WS_PATH}`,
     certFingerprint: o.identity.certFingerprint,
     fleet: () => mergeFleet(table.live.values(), o.registry.list()),
-    stats: () => ({ ...table.stats(), replayNonces: replay.size }),
+    stats: () => ({ ...table.stats(), replayNonces: replays.size() }),
     promote: (routerId: string) => table.promote(routerId, clock.now()),
     async sendCommand(routerId: string, command: Omit<CommandBody, 'id'>, so?: SendCommandOptions): Promise<VerifiedReport> {
-      await o.registry.refresh();
-      if (!o.registry.get(routerId)) {
-        throw new AgentError('AGENT_NOT_ENROLLED', `router ${routerId} has no enrolled agent key, so its report could not be trusted`, {
-          details: { router: routerId }, hint: 'The agent enrolls itself over Salt while Salt works; otherwise approve its key (conductor-agent fleet --approve).',
-        });
-      }
-      // Enrolled (over Salt, or approved) after it connected: the key it proved at hello is the enrolled one.
-      if (!table.get(routerId)) table.promote(routerId, clock.now());
-      const session = table.get(routerId);
-      if (!session) {
-        throw new AgentError('AGENT_UNREACHABLE', `router agent ${routerId} is not connected`, { details: { router: routerId }, hint: 'Check the router-agent service on the router, or use the SSH fallback.' });
-      }
-      return send(session, command, so);
+      return send(await authenticatedSession(o.registry, table, routerId, clock.now()), command, so);
     },
     async close(): Promise<void> {
       clearInterval(pinger);
@@ -193,3 +157,110 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
 
 export type { Frame, ReportBody };
 export { WebSocket };
+
+/** Listen, turning a bind failure into SERVICE_FAILED with what to do. */
+function listen(https: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const fail = (err: NodeJS.ErrnoException): void => {
+      const why = err.code ?? err.message;
+      reject(new AgentError('SERVICE_FAILED', `cannot listen for router agents on ${host}:${port}: ${why}`, {
+        cause: err, details: { host, port },
+        hint: err.code === 'EADDRINUSE'
+          ? 'Another process uses that port: change agents.listen or stop the other process.' : 'Check agents.listen.',
+      }));
+    };
+    https.once('error', fail);
+    https.listen(port, host, () => { https.off('error', fail); resolve(); });
+  });
+}
+
+/** Sign one command for an authenticated session and wait for its ack, then its verified report. */
+function commandSender(identity: ConductorAgentIdentity, waiters: CommandWaiters, clock: Clock, random: Random) {
+  type Command = Omit<CommandBody, 'id'>;
+  return async (session: AgentSession, command: Command, so: SendCommandOptions = {}): Promise<VerifiedReport> => {
+    const routerId = session.routerId!;
+    const id = random.id(12);
+    const body: CommandBody = { id, ...command };
+    const envelope = signEnvelope({
+      kind: 'command', router: routerId, body, privateKey: identity.signing.privateKey, clock, random,
+      ttlMs: so.ttlMs ?? 120_000,
+    });
+    const report = waiters.report(id, routerId, so.reportTimeoutMs ?? 180_000);
+    const ack = waiters.ack(id, routerId, so.ackTimeoutMs ?? 15_000);
+    report.catch(() => undefined);
+    ack.catch(() => undefined);
+    if (!session.send({ v: PROTOCOL_VERSION, type: 'command', envelope })) {
+      const message = `router agent ${routerId} disconnected before the command could be sent`;
+      throw new AgentError('AGENT_UNREACHABLE', message, {
+        details: { router: routerId },
+      });
+    }
+    await ack;
+    return report;
+  };
+}
+
+/** Path and handshake cap, checked before the WebSocket upgrade (false: answered and closed). */
+function admitUpgrade(req: IncomingMessage, socket: Duplex, table: SessionTable, logger: Logger): boolean {
+  if ((req.url ?? '').split('?')[0] !== AGENT_WS_PATH) {
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+    return false;
+  }
+  if (table.canHandshake()) return true;
+  const remote = req.socket.remoteAddress;
+  logger.debug('refused a connection: too many handshakes in progress', { remote, code: 'AGENT_LISTENER_BUSY' });
+  socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n\r\n');
+  return false;
+}
+
+/** The router's authenticated session, promoting a waiting connection enrolled since it connected. */
+async function authenticatedSession(
+  registry: AgentRegistry, table: SessionTable, routerId: string, now: number,
+): Promise<AgentSession> {
+  await registry.refresh();
+  if (!registry.get(routerId)) {
+    const message = `router ${routerId} has no enrolled agent key, so its report could not be trusted`;
+    throw new AgentError('AGENT_NOT_ENROLLED', message, {
+      details: { router: routerId },
+      hint: 'The agent enrolls itself over Salt while Salt works; otherwise approve its key '
+        + '(conductor-agent fleet --approve ROUTER --fingerprint FP).',
+    });
+  }
+  // Enrolled (over Salt, or approved) after it connected: the key it proved at hello is the enrolled one.
+  if (!table.get(routerId)) table.promote(routerId, now);
+  const session = table.get(routerId);
+  if (!session) {
+    throw new AgentError('AGENT_UNREACHABLE', `router agent ${routerId} is not connected`, {
+      details: { router: routerId }, hint: 'Check the router-agent service on the router, or use the SSH fallback.',
+    });
+  }
+  return session;
+}
+
+/**
+ * One report-nonce memory per enrolled router: a router flooding reports fills only its own
+ * (regression: one shared cache, refusing new nonces when full, let one router starve all).
+ */
+class PerRouterReplay {
+  readonly #byRouter = new Map<string, ReplayCache>();
+  constructor(private readonly clock: Clock) {}
+
+  get(routerId: string): ReplayCache {
+    let r = this.#byRouter.get(routerId);
+    if (!r) {
+      r = new ReplayCache({ clock: this.clock, maxEntries: REPORT_NONCES_PER_ROUTER });
+      this.#byRouter.set(routerId, r);
+    }
+    return r;
+  }
+
+  drop(routerId: string): void {
+    this.#byRouter.delete(routerId);
+  }
+
+  size(): number {
+    let n = 0;
+    for (const r of this.#byRouter.values()) n += r.size;
+    return n;
+  }
+}

@@ -91,7 +91,8 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
           routerTimeoutMs: typeof a.timeoutMs === 'number' ? a.timeoutMs : Math.max(1000, o.config.agents.commandTimeoutMs - 30_000),
         }),
         approve: async (a) => {
-          const entry = await registry.approve(String(a.router), typeof a.fingerprint === 'string' ? a.fingerprint : '');
+          const fingerprint = typeof a.fingerprint === 'string' ? a.fingerprint : '';
+          const entry = await registry.approve(String(a.router), fingerprint);
           server.promote(entry.minionId);
           return entry;
         },

@@ -13,6 +13,7 @@ import type { Logger } from '../../shared/log/logger.js';
 import { decodeFrame, encodeFrame } from '../../shared/protocol/codec.js';
 import { peekPayload, verifyEnvelope } from '../../shared/protocol/envelope.js';
 import { keyFingerprint, loadPublicKey } from '../../shared/protocol/keys.js';
+import { validRouterId } from '../../shared/protocol/enroll.js';
 import type { ReplayCache } from '../../shared/protocol/replay-cache.js';
 import { PROTOCOL_VERSION, type AckFrame, type Frame, type ReportBody, type RouterHelloBody, type SignedEnvelope } from '../../shared/protocol/messages.js';
 import type { KeyObject } from 'node:crypto';
@@ -26,7 +27,8 @@ export interface AgentSessionOptions {
   random: Random;
   logger: Logger;
   registry: AgentRegistry;
-  replay: ReplayCache;
+  /** The nonce memory for this router's reports (one per router, so one cannot fill another's). */
+  replay: (routerId: string) => ReplayCache;
   helloTimeoutMs: number;
   /** Room for one more connection whose key is not enrolled? (Asked before such a hello is accepted.) */
   admitUnenrolled(): boolean;
@@ -114,7 +116,9 @@ export class AgentSession {
     }
     if (!this.routerId) {
       if (frame.type !== 'hello' || frame.role !== 'router') return this.#refuse('hello', new RecoveryError('PROTOCOL_MALFORMED', 'expected a hello first'));
-      if (this.#helloSeen) return this.#refuse('hello', new RecoveryError('PROTOCOL_MALFORMED', 'one hello per connection'));
+      if (this.#helloSeen) {
+        return this.#refuse('hello', new RecoveryError('PROTOCOL_MALFORMED', 'one hello per connection'));
+      }
       this.#helloSeen = true;
       return this.#hello(frame.envelope);
     }
@@ -136,14 +140,18 @@ export class AgentSession {
     try {
       const peek = peekPayload(envelope) as { body?: Partial<RouterHelloBody>; router?: string } | undefined;
       const claimed = peek?.body?.agentPublicKey;
-      if (typeof claimed !== 'string' || typeof peek?.router !== 'string') throw new RecoveryError('PROTOCOL_MALFORMED', 'hello without router id or agent key');
+      if (typeof claimed !== 'string' || !validRouterId(peek?.router)) {
+        throw new RecoveryError('PROTOCOL_MALFORMED', 'hello without a valid router id or agent key');
+      }
       await this.#o.registry.refresh();
       const entry = this.#o.registry.get(peek.router);
       const claimedKey = loadPublicKey(claimed, 'agent key in hello');
       const claimedFp = keyFingerprint(claimedKey);
       if (entry && entry.fingerprint !== claimedFp) {
         throw new RecoveryError('AGENT_KEY_CHANGED', `router ${peek.router} presented key ${claimedFp}, enrolled is ${entry.fingerprint}`, {
-          details: { router: peek.router }, hint: 'If the router was rebuilt, approve its new key after it re-enrolls over Salt (conductor-agent fleet --approve).',
+          details: { router: peek.router },
+          hint: 'If the router was rebuilt, approve its new key after it re-enrolls over Salt '
+            + '(conductor-agent fleet --approve ROUTER --fingerprint FP).',
         });
       }
       const key = entry ? loadPublicKey(entry.agentPublicKey, `enrolled key of ${peek.router}`) : claimedKey;
@@ -151,7 +159,8 @@ export class AgentSession {
       if (payload.body.challenge !== this.#challenge) throw new RecoveryError('PROTOCOL_REPLAYED', 'hello does not answer this connection\'s challenge');
       if (!entry && !this.#o.admitUnenrolled()) {
         throw new RecoveryError('AGENT_LISTENER_BUSY', 'too many unenrolled router agents are connected; retry later', {
-          details: { router: payload.router }, hint: 'The agent enrolls over Salt (salt-call event.send) and is then always admitted.',
+          details: { router: payload.router },
+          hint: 'The agent enrolls over Salt (salt-call event.send) and is then always admitted.',
         });
       }
       this.#clearHelloTimer();
@@ -177,7 +186,10 @@ export class AgentSession {
     }
     let payload;
     try {
-      payload = verifyEnvelope<ReportBody>(envelope, { kind: 'report', publicKeys: [this.#key!], router: this.routerId, clock: this.#o.clock, replay: this.#o.replay });
+      payload = verifyEnvelope<ReportBody>(envelope, {
+        kind: 'report', publicKeys: [this.#key!], router: this.routerId, clock: this.#o.clock,
+        replay: this.#o.replay(this.routerId!),
+      });
       const kind = (payload.body as { kind?: unknown }).kind;
       if (kind !== 'trust' && kind !== 'reauth' && kind !== 'rollback') throw new RecoveryError('PROTOCOL_MALFORMED', 'unknown report kind');
     } catch (err) {

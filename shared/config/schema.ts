@@ -190,7 +190,8 @@ export const conductorSchema = z
       .strict()
       .default({
         listen: '0.0.0.0:4507', stateDir: '/var/lib/ssr-recovery', commandTimeoutMs: 180_000, heartbeatMs: 30_000,
-        enrollMaxSkewMs: 300_000, helloTimeoutMs: 10_000, maxHandshakes: 1024, maxUnenrolled: 256, unenrolledTtlMs: 120_000,
+        enrollMaxSkewMs: 300_000, helloTimeoutMs: 10_000, maxHandshakes: 1024, maxUnenrolled: 256,
+        unenrolledTtlMs: 120_000,
       }),
     verify: z
       .object({

@@ -27,9 +27,9 @@ export function register(program: Command, io: CliIo): void {
       const stateDir = ctx.loaded.path(ctx.config.agents.stateDir);
       if (opts.approve) {
         if (!opts.fingerprint) {
-          throw new UsageError('fleet --approve needs --fingerprint FP: the fingerprint of the new agent key, as read on the router', {
-            hint: 'On the router: router-agent status --json (agentKeyFingerprint); here: conductor-agent fleet --json (pendingKey).',
-          });
+          const hint = 'On the router: router-agent status --json (agentKeyFingerprint); '
+            + 'here: conductor-agent fleet --json (pendingKey).';
+          throw new UsageError('fleet --approve needs --fingerprint FP: the new agent key\'s fingerprint, read on the router', { hint });
         }
         const args = { router: opts.approve, fingerprint: opts.fingerprint };
         const entry = await controlRequest(sock, 'approve', args).catch(async (err: unknown) => {

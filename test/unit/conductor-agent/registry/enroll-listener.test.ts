@@ -12,7 +12,7 @@ import {
   ENROLL_ALG, ENROLL_PURPOSE, ENROLL_TAG, signEnrollStatement, type EnrollStatement,
 } from '../../../../shared/protocol/enroll.js';
 import { AgentRegistry } from '../../../../conductor-agent/registry/store.js';
-import { handleEnrollEvent, type EnrollListenerOptions } from '../../../../conductor-agent/registry/enroll-listener.js';
+import { handleEnrollEvent, NonceWindow, type EnrollListenerOptions } from '../../../../conductor-agent/registry/enroll-listener.js';
 import { makeTmpDir } from '../../../helpers/tmpdir.js';
 
 const rsa = (): { priv: KeyObject; pubPem: string } => {
@@ -123,6 +123,19 @@ describe('conductor-agent/registry/enroll-listener: enrollment bound to the acce
     assert.equal(refusal(await handleEnrollEvent({ ...ev, data: { ...ev.data, data: { ...d, signature: d.signature + '=' } } }, o)), 'malformed');
     assert.equal(refusal(await handleEnrollEvent({ ...ev, data: { ...ev.data, data: { ...d, alg: 'RS256' } } }, o)), 'malformed');
     assert.equal(registry.get('router-3'), undefined);
+  });
+
+  it('a minion flooding statements for itself cannot lock other routers out (regression: a full nonce cache refused everyone)', async () => {
+    const small = { ...o, nonces: new NonceWindow(3) };
+    const first = event('router-2', statement('router-2', agent2.publicPem, { issuedAt: now - 100 }), m2.priv);
+    assert.deepEqual(await handleEnrollEvent(first, small), { router: 'router-2', result: 'enrolled' });
+    for (let i = 1; i <= 10; i++) {
+      const r = await handleEnrollEvent(event('router-2', statement('router-2', agent2.publicPem, { issuedAt: now - 100 + i }), m2.priv), small);
+      assert.deepEqual(r, { router: 'router-2', result: 'unchanged' });
+    }
+    assert.equal(small.nonces.size, 3, 'bounded');
+    assert.deepEqual(await handleEnrollEvent(event('router-3', statement('router-3', agent3.publicPem), m3.priv), small), { router: 'router-3', result: 'enrolled' });
+    assert.equal(refusal(await handleEnrollEvent(first, small)), 'replayed', 'its forgotten nonce is still refused: not newer than the last statement');
   });
 
   it('a changed agent key under a genuine statement still waits for operator approval', async () => {

@@ -8,7 +8,8 @@ import { signEnvelope } from '../../../../shared/protocol/envelope.js';
 import { generateSigningKeyPair } from '../../../../shared/protocol/keys.js';
 import { MAX_FRAME_BYTES, type AckFrame } from '../../../../shared/protocol/messages.js';
 import { makeTmpDir } from '../../../helpers/tmpdir.js';
-import { startConductorSide, type ConductorSide } from '../../../helpers/agents.js';
+import { startConductorSide, until, type ConductorSide } from '../../../helpers/agents.js';
+import { REPORT_NONCES_PER_ROUTER } from '../../../../conductor-agent/ws/server.js';
 
 interface Client { ws: WebSocket; frames: Record<string, unknown>[]; closed: Promise<number>; next: (pred: (f: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>> }
 
@@ -76,6 +77,15 @@ describe('conductor-agent/ws/server refusals (real wss on 127.0.0.2)', () => {
     assert.equal((await cl.next(isAck('hello'))).code, 'PROTOCOL_BAD_SIGNATURE');
   });
 
+  it('refuses a hello naming a router id that is not a safe name (PROTOCOL_MALFORMED)', async () => {
+    const other = generateSigningKeyPair();
+    const cl = await connect(c.server.url);
+    const h = await cl.next((f) => f.type === 'hello');
+    cl.ws.send(JSON.stringify(hello(String(h.challenge), { key: other, claimed: other.publicPem, router: '../x\nforged log line' })));
+    assert.equal((await cl.next(isAck('hello'))).code, 'PROTOCOL_MALFORMED');
+    assert.equal(await cl.closed, 4403);
+  });
+
   it('answers malformed and wrong-version frames with their codes and keeps the connection', async () => {
     const cl = await connect(c.server.url);
     const h = await cl.next((f) => f.type === 'hello');
@@ -105,6 +115,35 @@ describe('conductor-agent/ws/server refusals (real wss on 127.0.0.2)', () => {
     const cl = await connect(c.server.url, { autoPong: false });
     const code = await cl.closed;
     assert.equal(code, 1006, 'terminated, not closed politely');
+  });
+
+  it('a router flooding reports fills only its own nonce memory (regression: one shared cache let one router starve all)', async function () {
+    this.timeout(60_000);
+    const other = generateSigningKeyPair();
+    await c.registry.enroll('router-2', other.publicPem, { source: 'salt-event' });
+    const open = async (router: string, key: ReturnType<typeof generateSigningKeyPair>) => {
+      const cl = await connect(c.server.url);
+      const h = await cl.next((f) => f.type === 'hello');
+      cl.ws.send(JSON.stringify(hello(String(h.challenge), { key, claimed: key.publicPem, router })));
+      assert.equal((await cl.next(isAck('hello'))).ok, true);
+      return cl;
+    };
+    const report = (router: string, key: ReturnType<typeof generateSigningKeyPair>) => JSON.stringify({
+      v: 1, type: 'report',
+      envelope: signEnvelope({ kind: 'report', router, body: { kind: 'trust', trust: { state: 'trusted', minionId: router, minionActive: true, evidence: [] } }, privateKey: key.privateKey, clock: systemClock, random: systemRandom, ttlMs: 600_000 }),
+    });
+    const flooder = await open('router-1', agent);
+    const heard: string[] = [];
+    c.server.on('report', (r: { routerId: string }) => heard.push(r.routerId));
+    const n = REPORT_NONCES_PER_ROUTER + 50;
+    for (let i = 0; i < n; i++) flooder.ws.send(report('router-1', agent));
+    await flooder.next(() => flooder.frames.filter((f) => f.type === 'ack' && f.code === 'PROTOCOL_REPLAYED').length >= 50);
+    const victim = await open('router-2', other);
+    victim.ws.send(report('router-2', other));
+    await until(() => heard.includes('router-2'), 20_000, 'router-2\'s report accepted');
+    assert.equal(heard.filter((id) => id === 'router-1').length, REPORT_NONCES_PER_ROUTER, 'the flooder got exactly its own quota');
+    flooder.ws.close();
+    victim.ws.close();
   });
 
   it('refuses a connection on any other path', async () => {
