@@ -97,7 +97,17 @@ function routerIds(i: PlanInputs): string[] {
   const ids = new Set<string>();
   for (const a of i.agents) ids.add(a.routerId);
   for (const s of ['accepted', 'pending', 'rejected', 'denied'] as const) for (const id of i.keys[s]) ids.add(id);
-  for (const id of i.ssh.keys()) ids.add(id);
+  // A tunnel is reachable under `<node>.<router>` and `<router>`: list it once, under the id the
+  // agents or the master know, else under its alias.
+  const taken = new Set<string>();
+  for (const id of ids) for (const r of i.ssh.get(id) ?? []) if ('alias' in r && r.alias) taken.add(r.alias);
+  for (const [id, routes] of i.ssh) {
+    if (ids.has(id)) continue;
+    const aliases = routes.map((r) => r.alias).filter((a): a is string => Boolean(a));
+    if (aliases.length && aliases.every((a) => taken.has(a))) continue;
+    ids.add(id);
+    for (const a of aliases) taken.add(a);
+  }
   return [...ids].filter(match).sort();
 }
 
