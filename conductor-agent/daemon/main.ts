@@ -11,6 +11,7 @@ import type { CreateBackupOptions, BackupReport } from '../backup/run.js';
 import { createLifecycle, type Lifecycle, type LifecycleOptions, type Service } from './lifecycle.js';
 import { scheduledJob } from './scheduler.js';
 import { createAgentService } from '../ws/service.js';
+import { systemClock } from '../../shared/ports/clock.js';
 
 export type { Service } from './lifecycle.js';
 
@@ -53,7 +54,12 @@ export function builtinServices(options: DaemonOptions): Service[] {
     }));
   }
   // The router-agent channel (wss + control socket + enrollment); `agents.listen: off` disables it.
-  if (config.agents.listen !== 'off') out.push(createAgentService({ config, path: options.loaded.path, logger }));
+  if (config.agents.listen !== 'off') {
+    const agents = createAgentService({ config, path: options.loaded.path, logger });
+    out.push(agents);
+    // Automatic waves for stale routers (reauth.auto, off by default): after the agent channel.
+    if (config.reauth.auto.enabled) out.push(lazyService('reauth-trigger', async () => (await import('../fleet/trigger.js')).createReauthTrigger({ config, path: options.loaded.path, agents, logger, clock: systemClock })));
+  }
   return out;
 }
 
@@ -65,4 +71,14 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   await lifecycle.start();
   logger.info('daemon ready', { services: services.map((s) => s.name), pid: process.pid });
   return { lifecycle, services: services.map((s) => s.name), done: lifecycle.done };
+}
+
+/** A service whose module is loaded only when it starts (the daemon's start stays small). */
+function lazyService(name: string, make: () => Promise<Service>): Service {
+  let svc: Service | undefined;
+  return {
+    name,
+    async start() { svc = await make(); await svc.start(); },
+    async stop() { await svc?.stop(); },
+  };
 }

@@ -4,7 +4,8 @@
  */
 import { UsageError } from '../../shared/errors.js';
 
-export type Selection = { all: true } | { all?: false; globs: string[] };
+/** `ids`: exactly these routers (the automatic trigger). */
+export type Selection = { all: true } | { all?: false; globs: string[] } | { all?: false; ids: string[] };
 
 /** One glob → an anchored RegExp (no other metacharacters). */
 export function globToRegExp(glob: string): RegExp {
@@ -41,6 +42,10 @@ export function parseSelection(o: { all?: boolean; routers?: string[] }): Select
 /** A matcher for a selection. */
 export function selector(sel: Selection): (id: string) => boolean {
   if (sel.all) return () => true;
+  if ('ids' in sel) {
+    const ids = new Set(sel.ids);
+    return (id) => ids.has(id);
+  }
   const res = sel.globs.map(globToRegExp);
   return (id) => res.some((r) => r.test(id));
 }

@@ -35,6 +35,7 @@ const input = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Input;
 const conductorKeys = loadPublicKeys(input.conductorPublicPem);
 const replay = new ReplayCache({ clock: systemClock, maxEntries: 100_000 });
 const minionFingers = input.minionPubs.map((p) => pemFinger(p));
+const PACE = Number(process.env.FLEET_PACE ?? 100);
 
 /** A minion that trusts one pin; connected while it trusts the master. */
 class MiniMinion {
@@ -84,7 +85,7 @@ for (const r of input.routers) {
   const minion = new MiniMinion(r.id, input.minionPubs[r.minionKey]!);
   const link = new ConductorLink({
     url: input.url, certFingerprints: [input.certFingerprint], routerId: r.id, agentKey: { privateKey, publicPem }, agentVersion: 'bench',
-    clock: systemClock, random: systemRandom, logger: nullLogger, heartbeatMs: 60_000, backoffMinMs: 200, backoffMaxMs: 5_000,
+    clock: systemClock, random: systemRandom, logger: nullLogger, heartbeatMs: 60_000, backoffMinMs: 1_000, backoffMaxMs: 20_000,
     localAddress: input.localAddresses[i++ % input.localAddresses.length],
   });
   const trust = (state: TrustFacts['state']): TrustFacts => ({
@@ -113,6 +114,7 @@ for (const r of input.routers) {
   });
   link.on('command', (frame) => { void handle(frame, (a) => { link.send(a); }); });
   link.start();
-  if (i % 200 === 0) await new Promise((res) => setTimeout(res, 20)); // connect in steps, as routers do after an outage
+  // Connect in steps (~PACE per second per process), as routers come back after an outage.
+  if (i % 10 === 0) await new Promise((res) => setTimeout(res, 10_000 / PACE));
 }
 process.on('message', () => undefined);

@@ -110,9 +110,13 @@ export async function run(): Promise<BenchResult[]> {
       }));
       const c = spawn(process.execPath, ['--import', 'tsx', join(repo, 'test/bench/fleet-routers.ts'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(c);
-      ready.push(waitFor(c, 'stdout', /ready \d+/, 300_000, `router process ${p}`));
+      const r = waitFor(c, 'stdout', /ready \d+/, 900_000, `router process ${p}`);
+      r.catch(() => undefined);
+      ready.push(r);
     }
+    const t0 = Date.now();
     await Promise.all(ready);
+    const connectS = (Date.now() - t0) / 1000;
     await new Promise((r) => setTimeout(r, 3000)); // trust reports land, registry settles
     const rss = rssMb(daemon.pid!);
     const wave = await cli(root, ['--all', '--rate', '0', '--concurrency', '1000']);
@@ -135,7 +139,7 @@ export async function run(): Promise<BenchResult[]> {
     const limitedN = limited.doc.totals?.routers ?? 0;
     return [
       { name: 'fleet', measure: `reauth --all, ${N} stale routers (key gate + test.ping in the wave), rate limit off: ${done} done, exit ${wave.code}`, value: wave.ms / 1000, unit: 's', target: '< 30 s, all done', pass: wave.ms < 30_000 && done === N },
-      { name: 'fleet', measure: `conductor-agent daemon RSS at ${N} agent connections (after the wave: ${rssAfter.toFixed(0)} MB)`, value: rss, unit: 'MB', target: '< 300 MB', pass: rss < 300 && rssAfter < 300 },
+      { name: 'fleet', measure: `conductor-agent daemon RSS at ${N} agent connections (all connected in ${connectS.toFixed(0)} s; after the wave: ${rssAfter.toFixed(0)} MB)`, value: rss, unit: 'MB', target: '< 300 MB', pass: rss < 300 && rssAfter < 300 },
       { name: 'fleet', measure: `achieved start rate with --rate ${RATE} over ${limitedN} routers (${limited.doc.totals?.done ?? 0} done; subset ${subset})`, value: achieved, unit: '/s', baseline: RATE, ratio: achieved / RATE, target: 'within 10 % of --rate', pass: Math.abs(achieved / RATE - 1) <= 0.1 },
     ];
   } finally {
