@@ -7,7 +7,7 @@ import { commandContext, type CommandContext } from '../context.js';
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 interface ReauthFlags {
-  router?: string; rollback?: boolean; timeout?: number; all?: boolean; routers?: string[]; rate?: string; concurrency?: string;
+  router?: string[]; rollback?: boolean; timeout?: number; all?: boolean; routers?: string[]; rate?: string; concurrency?: string;
   dryRun?: boolean; resume?: boolean; acceptNewHostKeys?: boolean; inventory?: string; knownHosts?: string; nodeIdentifier?: string;
 }
 
@@ -21,7 +21,7 @@ export function register(program: Command, io: CliIo): void {
   program
     .command('reauth')
     .description('re-authenticate routers to the current Salt master key: one (--router) or a rate-limited fleet wave (--all / --routers)')
-    .option('--router <id>', 'one router, through its agent')
+    .option('--router <id>', 'one router, through its agent (repeated, or with --rate/--dry-run: a wave over exactly these routers)', collect, [])
     .option('--rollback', 'with --router: undo the router\'s last re-authentication instead')
     .option('--timeout <ms>', 'with --router: how long the router waits for its minion (ms)', (v) => Number(v))
     .option('--all', 'the fleet: every router known to the agents, the master\'s key folders and the SSH maps')
@@ -38,16 +38,15 @@ export function register(program: Command, io: CliIo): void {
       + 'Ctrl-C stops starting routers, finishes those in flight and keeps the journal for --resume.\n')
     .action(async (opts: ReauthFlags & { routers?: string[] }, cmd: Command) => {
       const ctx = commandContext(cmd, io);
-      if (opts.router) {
-        if (opts.all || opts.routers?.length || opts.resume) throw new UsageError('--router is one router; --all / --routers / --resume run a fleet wave');
-        return single(ctx, opts);
-      }
-      if (opts.rollback) throw new UsageError('--rollback goes with --router');
-      return wave(ctx, opts);
+      const ids = opts.router ?? [];
+      if (ids.length && (opts.all || opts.routers?.length || opts.resume)) throw new UsageError('--router names routers; --all / --routers / --resume select a wave');
+      if (opts.rollback && ids.length !== 1) throw new UsageError('--rollback goes with one --router');
+      if (ids.length === 1 && (opts.rollback || (opts.rate === undefined && opts.concurrency === undefined && !opts.dryRun))) return single(ctx, ids[0]!, opts);
+      return wave(ctx, opts, ids.length ? ids : undefined);
     });
 }
 
-async function single(ctx: CommandContext, opts: ReauthFlags): Promise<void> {
+async function single(ctx: CommandContext, router: string, opts: ReauthFlags): Promise<void> {
   const io = ctx.io;
   if (opts.timeout !== undefined && (!Number.isFinite(opts.timeout) || opts.timeout <= 0)) throw new UsageError('--timeout must be a positive number of milliseconds');
   const { controlRequest } = await import('../../ws/control.js');
@@ -55,7 +54,7 @@ async function single(ctx: CommandContext, opts: ReauthFlags): Promise<void> {
   const routerTimeout = opts.timeout ?? Math.max(1000, ctx.config.agents.commandTimeoutMs - 30_000);
   const result = await controlRequest<import('../../reauth/single.js').ReauthRouterResult>(
     controlSocketPath(ctx.config, ctx.loaded.path), 'reauth',
-    { router: opts.router, action: opts.rollback ? 'rollback' : 'reauth', timeoutMs: routerTimeout }, routerTimeout + 60_000,
+    { router, action: opts.rollback ? 'rollback' : 'reauth', timeoutMs: routerTimeout }, routerTimeout + 60_000,
   );
   printResult(io, ctx.opts.json, result, () => {
     const o = result.outcome;
@@ -79,9 +78,9 @@ function count(v: string | undefined, name: string, min: number): number | undef
   return n;
 }
 
-async function wave(ctx: CommandContext, opts: ReauthFlags): Promise<void> {
+async function wave(ctx: CommandContext, opts: ReauthFlags, ids: string[] | undefined): Promise<void> {
   const { parseSelection } = await import('../../fleet/select.js');
-  const selection = opts.resume && !opts.all && !opts.routers?.length ? undefined : parseSelection({ all: opts.all, routers: opts.routers });
+  const selection = ids ? { ids } : opts.resume && !opts.all && !opts.routers?.length ? undefined : parseSelection({ all: opts.all, routers: opts.routers });
   const rateFlag = count(opts.rate, '--rate', 0);
   const concurrency = count(opts.concurrency, '--concurrency', 1) ?? ctx.config.reauth.concurrency;
   const { wireWave, saltPorts } = await import('../../fleet/from-config.js');
