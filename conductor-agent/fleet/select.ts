@@ -29,12 +29,16 @@ export function globToRegExp(glob: string): RegExp {
 
 /** Validate the flags into a selection. */
 export function parseSelection(o: { all?: boolean; routers?: string[] }): Selection {
-  const globs = (o.routers ?? []).flatMap((g) => g.split(',')).map((g) => g.trim()).filter(Boolean);
+  const globs = (o.routers ?? [])
+    .flatMap((g) => g.split(','))
+    .map((g) => g.trim())
+    .filter(Boolean);
   if (o.all && globs.length) throw new UsageError('give either --all or --routers, not both');
   if (o.all) return { all: true };
   if (globs.length === 0) throw new UsageError('name the routers: --all, --routers GLOB… or --router ID');
   for (const g of globs) {
-    if (g.length > 256 || /[\0\n/]/.test(g)) throw new UsageError(`--routers: not a minion id glob: ${JSON.stringify(g)}`);
+    if (g.length > 256 || /[\0\n/]/.test(g))
+      throw new UsageError(`--routers: not a minion id glob: ${JSON.stringify(g)}`);
   }
   return { globs };
 }

@@ -23,13 +23,24 @@ export interface TriggerPolicy {
 export type TriggerDecision = { run: true; routers: string[] } | { run: false; why: string };
 
 /** Pure: may a wave start now for these stale routers? */
-export function decideTrigger(stale: readonly string[], policy: TriggerPolicy, nowMs: number, busy: boolean): TriggerDecision {
+export function decideTrigger(
+  stale: readonly string[],
+  policy: TriggerPolicy,
+  nowMs: number,
+  busy: boolean,
+): TriggerDecision {
   if (stale.length === 0) return { run: false, why: 'no stale routers' };
   if (busy) return { run: false, why: 'a wave is running' };
   if (stale.length > policy.maxRouters) {
-    return { run: false, why: `${stale.length} routers are stale, more than reauth.auto.maxRouters (${policy.maxRouters}): run conductor-agent reauth --all after checking why` };
+    return {
+      run: false,
+      why:
+        `${stale.length} routers are stale, more than reauth.auto.maxRouters (${policy.maxRouters}): ` +
+        'run conductor-agent reauth --all after checking why',
+    };
   }
-  if (policy.window && !inWindow(policy.window, nowMs)) return { run: false, why: `outside the window ${policy.window} UTC` };
+  if (policy.window && !inWindow(policy.window, nowMs))
+    return { run: false, why: `outside the window ${policy.window} UTC` };
   return { run: true, routers: [...stale].sort() };
 }
 
@@ -62,7 +73,10 @@ export function createReauthTrigger(o: TriggerServiceOptions) {
     if (r.body.kind !== 'trust') return;
     if (r.body.trust.state === 'stale-master-key') stale.add(r.routerId);
     else stale.delete(r.routerId);
-    timer ??= o.clock.setTimeout(() => { timer = undefined; void tick(); }, auto.debounceSeconds * 1000);
+    timer ??= o.clock.setTimeout(() => {
+      timer = undefined;
+      void tick();
+    }, auto.debounceSeconds * 1000);
   };
   const tick = async (): Promise<void> => {
     const d = decideTrigger([...stale], { maxRouters: auto.maxRouters, window: auto.window }, o.clock.now(), busy);
@@ -106,23 +120,41 @@ async function runWave(o: TriggerServiceOptions, routers: string[]) {
   const client = await saltApiClientFromConfig(o.config, { path: o.path, logger: o.logger });
   const r = o.config.reauth;
   return fleetReauth({
-    selection: { ids: routers }, resume: false, dryRun: false, rate: r.auto.rate, concurrency: r.concurrency,
-    routerTimeoutMs: r.routerTimeoutSeconds * 1000, verifyTimeoutMs: r.verifyTimeoutSeconds * 1000, acceptNewHostKeys: false,
-    conductor: { id: hostname(), agentKey: o.agents.identity?.signingFingerprint }, masterFingerprint: await pemFingerFile(`${pkiDir}/master.pub`),
-    pkiDir, journalDir: o.path(r.journalDir), random: systemRandom,
+    selection: { ids: routers },
+    resume: false,
+    dryRun: false,
+    rate: r.auto.rate,
+    concurrency: r.concurrency,
+    routerTimeoutMs: r.routerTimeoutSeconds * 1000,
+    verifyTimeoutMs: r.verifyTimeoutSeconds * 1000,
+    acceptNewHostKeys: false,
+    conductor: { id: hostname(), agentKey: o.agents.identity?.signingFingerprint },
+    masterFingerprint: await pemFingerFile(`${pkiDir}/master.pub`),
+    pkiDir,
+    journalDir: o.path(r.journalDir),
+    random: systemRandom,
     sources: {
       fleet: async () => server.fleet(),
-      reported: async () => new Map((o.agents.registry?.list() ?? []).filter((e) => e.reported).map((e) => [e.minionId, e.reported!])),
+      reported: async () =>
+        new Map((o.agents.registry?.list() ?? []).filter((e) => e.reported).map((e) => [e.minionId, e.reported!])),
       sshRoutes: async () => new Map(),
     },
     ports: {
       agent: {
         async reauth(routerId, fingerprint, timeoutMs) {
           const res = await reauthRouter({ server, routerId, fingerprint, routerTimeoutMs: timeoutMs });
-          return { ok: res.ok, code: res.outcome.code, message: res.outcome.message, evidence: res.outcome.evidence, timings: res.outcome.timings };
+          return {
+            ok: res.ok,
+            code: res.outcome.code,
+            message: res.outcome.message,
+            evidence: res.outcome.evidence,
+            timings: res.outcome.timings,
+          };
         },
       },
-      gate: pkiKeyGate(pkiDir), pinger: saltApiMinionProbe(client, { timeoutSeconds: 5 }), clock: o.clock,
+      gate: pkiKeyGate(pkiDir),
+      pinger: saltApiMinionProbe(client, { timeoutSeconds: 5 }),
+      clock: o.clock,
     },
   });
 }

@@ -27,15 +27,31 @@ describe('conductor-agent reauth fleet wave (CLI, in-process, no daemon)', funct
     ({ dir: root, cleanup } = await makeTmpDir());
     sb = await startSaltSandbox({ root, host: '127.7.0.5' });
     await mkdir(join(root, 'etc/ssr-recovery'), { recursive: true });
-    await writeFile(join(root, 'etc/ssr-recovery/conductor-agent.yaml'), JSON.stringify({
-      saltApi: { url: sb.url, username: sb.username, eauth: sb.eauth, passwordFile: '/etc/ssr-recovery/salt-api.secret' },
-      agents: { controlSocket: '/run/ssr-recovery/none.sock' }, reauth: { verifyTimeoutSeconds: 1, routerTimeoutSeconds: 2 },
-    }));
-    const reg = await AgentRegistry.open(join(root, 'var/lib/ssr-recovery'), { lockFile: join(root, 'run/ssr-recovery/agent-registry.lock'), flushDelayMs: 1 });
-    for (const id of ['east-1', 'east-2', 'west-1']) await reg.enroll(id, (await loadOrCreateAgentKey(join(root, `agent-${id}`))).publicPem, { source: 'salt-event' });
+    await writeFile(
+      join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
+      JSON.stringify({
+        saltApi: {
+          url: sb.url,
+          username: sb.username,
+          eauth: sb.eauth,
+          passwordFile: '/etc/ssr-recovery/salt-api.secret',
+        },
+        agents: { controlSocket: '/run/ssr-recovery/none.sock' },
+        reauth: { verifyTimeoutSeconds: 1, routerTimeoutSeconds: 2 },
+      }),
+    );
+    const reg = await AgentRegistry.open(join(root, 'var/lib/ssr-recovery'), {
+      lockFile: join(root, 'run/ssr-recovery/agent-registry.lock'),
+      flushDelayMs: 1,
+    });
+    for (const id of ['east-1', 'east-2', 'west-1'])
+      await reg.enroll(id, (await loadOrCreateAgentKey(join(root, `agent-${id}`))).publicPem, { source: 'salt-event' });
     await reg.flush();
     await mkdir(join(root, 'var/lib/128technology/connect'), { recursive: true });
-    await writeFile(join(root, 'var/lib/128technology/connect/nodeIdentifier'), 'Host node1.west-1\n  HostName 127.127.0.1\n  Port 16496\n');
+    await writeFile(
+      join(root, 'var/lib/128technology/connect/nodeIdentifier'),
+      'Host node1.west-1\n  HostName 127.127.0.1\n  Port 16496\n',
+    );
   });
   after(async () => {
     await sb.close();
@@ -43,7 +59,13 @@ describe('conductor-agent reauth fleet wave (CLI, in-process, no daemon)', funct
   });
 
   it('names the routers or refuses: usage errors exit 2 with a stable code', async () => {
-    for (const args of [['reauth'], ['reauth', '--all', '--routers', 'x'], ['reauth', '--all', '--rate', 'fast'], ['reauth', '--all', '--concurrency', '0'], ['reauth', '--router', 'a', '--all']]) {
+    for (const args of [
+      ['reauth'],
+      ['reauth', '--all', '--routers', 'x'],
+      ['reauth', '--all', '--rate', 'fast'],
+      ['reauth', '--all', '--concurrency', '0'],
+      ['reauth', '--router', 'a', '--all'],
+    ]) {
       const r = await run(...args, '--json');
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
       assert.equal(JSON.parse(r.out).error.code, 'USAGE');
@@ -63,7 +85,10 @@ describe('conductor-agent reauth fleet wave (CLI, in-process, no daemon)', funct
     const plan = new Map(doc.plan.map((p: { routerId: string }) => [p.routerId, p]));
     assert.deepEqual([...plan.keys()], ['east-1', 'east-2', 'west-1']);
     assert.match((plan.get('east-1') as { reason: string }).reason, /agent offline; no SSH route/);
-    assert.match((plan.get('west-1') as { reason: string }).reason, /ssh-tunnel 127.127.0.1:16496 has no pinned host key/);
+    assert.match(
+      (plan.get('west-1') as { reason: string }).reason,
+      /ssh-tunnel 127.127.0.1:16496 has no pinned host key/,
+    );
     assert.match(r.err, /daemon not running/);
   });
 
@@ -83,7 +108,10 @@ describe('conductor-agent reauth fleet wave (CLI, in-process, no daemon)', funct
     const doc = JSON.parse(r.out);
     assert.equal(doc.totals.blocked, 3);
     assert.ok(doc.routers.every((x: { code: string }) => x.code === 'FLEET_NO_CHANNEL'));
-    assert.deepEqual((await readdir(join(root, 'var/lib/ssr-recovery-reauth'))).sort(), ['outcomes.jsonl', 'wave.json']);
+    assert.deepEqual((await readdir(join(root, 'var/lib/ssr-recovery-reauth'))).sort(), [
+      'outcomes.jsonl',
+      'wave.json',
+    ]);
     assert.deepEqual(await readdir(join(sb.pkiDir, 'minions')).catch(() => []), []);
   });
 });

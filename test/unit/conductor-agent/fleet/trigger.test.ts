@@ -7,7 +7,11 @@ describe('automatic re-authentication policy (pure)', () => {
   it('runs only for a bounded number of stale routers, inside the window, one wave at a time', () => {
     const policy = { maxRouters: 3, window: '01:00-05:00' };
     assert.deepEqual(decideTrigger(['b', 'a'], policy, at('02:00'), false), { run: true, routers: ['a', 'b'] });
-    assert.equal(decideTrigger(['a', 'b', 'c', 'd'], policy, at('02:00'), false).run, false, 'more than maxRouters: an operator decides');
+    assert.equal(
+      decideTrigger(['a', 'b', 'c', 'd'], policy, at('02:00'), false).run,
+      false,
+      'more than maxRouters: an operator decides',
+    );
     assert.match((decideTrigger(['a'], policy, at('06:00'), false) as { why: string }).why, /outside the window/);
     assert.equal(decideTrigger(['a'], policy, at('02:00'), true).run, false);
     assert.equal(decideTrigger([], policy, at('02:00'), false).run, false);
