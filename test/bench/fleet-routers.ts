@@ -114,6 +114,7 @@ class MiniMinion {
 
 let ready = 0;
 let i = 0;
+const links: ConductorLink[] = [];
 for (const r of input.routers) {
   const privateKey = createPrivateKey(r.agentPrivatePem);
   const publicPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
@@ -190,7 +191,6 @@ for (const r of input.routers) {
     if (!counted) {
       counted = true;
       ready++;
-      if (ready === input.routers.length) process.stdout.write(`ready ${ready}\n`);
     }
   });
   link.on('command', (frame) => {
@@ -199,7 +199,14 @@ for (const r of input.routers) {
     });
   });
   link.start();
+  links.push(link);
   // Connect in steps (~PACE per second per process), as routers come back after an outage.
   if (i % 10 === 0) await new Promise((res) => setTimeout(res, 10_000 / PACE));
 }
+// Progress for the parent (and why links are not up, when they are not).
+setInterval(() => {
+  const errors = new Map<string, number>();
+  for (const l of links) if (!l.ready && l.lastError) errors.set(l.lastError, (errors.get(l.lastError) ?? 0) + 1);
+  process.stdout.write(`ready ${ready} of ${input.routers.length} ${JSON.stringify(Object.fromEntries(errors))}\n`);
+}, 2000).unref();
 process.on('message', () => undefined);
