@@ -15,6 +15,7 @@ import { createObserveService } from '../observe/server.js';
 import { daemonSources } from '../observe/sources.js';
 import { observeSink } from '../../shared/observe/sink.js';
 import { hostname as osHostname } from 'node:os';
+import { systemClock } from '../../shared/ports/clock.js';
 
 export type { Service } from './lifecycle.js';
 
@@ -63,7 +64,14 @@ export function builtinServices(options: DaemonOptions): Service[] {
   }
   // The router-agent channel (wss + control socket + enrollment); `agents.listen: off` disables it.
   const agents = config.agents.listen !== 'off' ? createAgentService({ config, path: options.loaded.path, logger }) : undefined;
-  if (agents) out.push(agents);
+  if (agents) {
+    out.push(agents);
+    // Automatic waves for stale routers (reauth.auto, off by default): after the agent channel.
+    if (config.reauth.auto.enabled) {
+      out.push(lazyService('reauth-trigger', async () => (await import('../fleet/trigger.js'))
+        .createReauthTrigger({ config, path: options.loaded.path, agents, logger, clock: systemClock })));
+    }
+  }
   // Read-only metrics, health and status page (`observe.listen: off` disables it).
   if (config.observe.listen !== 'off') {
     out.push(createObserveService({
@@ -85,4 +93,14 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   await lifecycle.start();
   logger.info('daemon ready', { services: services.map((s) => s.name), pid: process.pid });
   return { lifecycle, services: services.map((s) => s.name), done: lifecycle.done };
+}
+
+/** A service whose module is loaded only when it starts (the daemon's start stays small). */
+function lazyService(name: string, make: () => Promise<Service>): Service {
+  let svc: Service | undefined;
+  return {
+    name,
+    async start() { svc = await make(); await svc.start(); },
+    async stop() { await svc?.stop(); },
+  };
 }

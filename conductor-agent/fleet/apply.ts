@@ -55,7 +55,10 @@ export async function runWave(o: WaveOptions): Promise<WaveResult> {
       await finish(staticOutcome(entry));
       continue;
     }
-    if (o.signal?.aborted) { interrupted = true; break; }
+    if (o.signal?.aborted) {
+      interrupted = true;
+      break;
+    }
     await slots.take();
     try {
       await limiter.acquire(o.signal);
@@ -64,17 +67,30 @@ export async function runWave(o: WaveOptions): Promise<WaveResult> {
       interrupted = true;
       break;
     }
-    if (o.signal?.aborted) { slots.release(); interrupted = true; break; }
+    if (o.signal?.aborted) {
+      slots.release();
+      interrupted = true;
+      break;
+    }
     starts.push(clock.now());
     const p: Promise<void> = runRouter(entry, o, pinger)
       .catch((err: unknown) => failedOutcome(entry, 'none', err, {}))
       .then(finish)
-      .finally(() => { slots.release(); inFlight.delete(p); });
+      .finally(() => {
+        slots.release();
+        inFlight.delete(p);
+      });
     inFlight.add(p);
   }
   await Promise.all(inFlight);
   for (const entry of o.plan.routers) {
-    if (!outcomes.has(entry.routerId)) await finish({ routerId: entry.routerId, state: 'not-started', channel: entry.channel, message: 'interrupted before it started' });
+    if (!outcomes.has(entry.routerId))
+      await finish({
+        routerId: entry.routerId,
+        state: 'not-started',
+        channel: entry.channel,
+        message: 'interrupted before it started',
+      });
   }
   return { outcomes: o.plan.routers.map((r) => outcomes.get(r.routerId)!), interrupted, starts };
 }
@@ -83,13 +99,21 @@ function staticOutcome(e: PlanEntry): RouterOutcome {
   if (e.action === 'skip') return { routerId: e.routerId, state: 'skipped', channel: 'none', message: e.reason };
   const impostor = e.blocked === 'impostor';
   return {
-    routerId: e.routerId, state: impostor ? 'impostor' : 'blocked', channel: 'none', message: e.reason,
+    routerId: e.routerId,
+    state: impostor ? 'impostor' : 'blocked',
+    channel: 'none',
+    message: e.reason,
     code: impostor ? 'FLEET_KEY_MISMATCH' : e.blocked === 'key-rejected' ? 'REAUTH_REFUSED' : 'FLEET_NO_CHANNEL',
     minionKeyFingerprint: e.pendingFingerprint,
   };
 }
 
-function failedOutcome(e: PlanEntry, channel: RouterOutcome['channel'], err: unknown, timings: Record<string, number>): RouterOutcome {
+function failedOutcome(
+  e: PlanEntry,
+  channel: RouterOutcome['channel'],
+  err: unknown,
+  timings: Record<string, number>,
+): RouterOutcome {
   const code = err instanceof RecoveryError ? err.code : 'INTERNAL';
   return { routerId: e.routerId, state: 'failed', channel, code, message: (err as Error).message, timings };
 }
@@ -110,25 +134,56 @@ interface RouterRun {
 
 async function runRouter(entry: PlanEntry, o: WaveOptions, pinger: BatchPinger): Promise<RouterOutcome> {
   const { clock } = o.ports;
-  const run: RouterRun = { entry, t0: clock.now(), timings: {}, expected: entry.expectedMinionFingerprint, gate: 'waiting', stop: false, wake: new AbortController() };
+  const run: RouterRun = {
+    entry,
+    t0: clock.now(),
+    timings: {},
+    expected: entry.expectedMinionFingerprint,
+    gate: 'waiting',
+    stop: false,
+    wake: new AbortController(),
+  };
   const startedAt = new Date(run.t0).toISOString();
   const watcher = watchGate(run, o);
   try {
     const { result, route, fallbacks } = await throughRoutes(run, o);
     const channel: RouterOutcome['channel'] = route?.channel ?? 'none';
-    const base = { routerId: entry.routerId, channel, fallbacks: fallbacks.length ? fallbacks : undefined, startedAt, timings: run.timings };
+    const base = {
+      routerId: entry.routerId,
+      channel,
+      fallbacks: fallbacks.length ? fallbacks : undefined,
+      startedAt,
+      timings: run.timings,
+    };
     if (run.gate === 'mismatch') return impostor(run, base);
     if (!result?.ok) {
       const last = fallbacks.at(-1);
-      if (result) return { ...base, state: 'failed', code: result.code ?? 'REAUTH_FAILED', message: result.message ?? `the router reported a failed re-authentication over ${channel}`, evidence: result.evidence };
-      return { ...base, state: 'failed', code: last?.code ?? 'FLEET_NO_CHANNEL', message: last?.message ?? 'no route reached the router' };
+      if (result)
+        return {
+          ...base,
+          state: 'failed',
+          code: result.code ?? 'REAUTH_FAILED',
+          message: result.message ?? `the router reported a failed re-authentication over ${channel}`,
+          evidence: result.evidence,
+        };
+      return {
+        ...base,
+        state: 'failed',
+        code: last?.code ?? 'FLEET_NO_CHANNEL',
+        message: last?.message ?? 'no route reached the router',
+      };
     }
     const ping = await pinger.confirm(entry.routerId, clock.now() + o.verifyTimeoutMs);
     run.timings.pinged = clock.now() - run.t0;
     // The gate watcher runs on during the ping: it may have seen a foreign key meanwhile.
     if ((run.gate as RouterRun['gate']) === 'mismatch') return impostor(run, base);
     const state: OutcomeState = ping.ok ? 'done' : 'failed';
-    const out: RouterOutcome = { ...base, state, minionKeyFingerprint: run.gateFingerprint ?? run.expected, finishedAt: new Date(clock.now()).toISOString() };
+    const out: RouterOutcome = {
+      ...base,
+      state,
+      minionKeyFingerprint: run.gateFingerprint ?? run.expected,
+      finishedAt: new Date(clock.now()).toISOString(),
+    };
     if (!ping.ok) Object.assign(out, notAnswering(run, ping.error));
     return out;
   } finally {
@@ -140,22 +195,47 @@ async function runRouter(entry: PlanEntry, o: WaveOptions, pinger: BatchPinger):
 
 function notAnswering(run: RouterRun, error: string | undefined): Partial<RouterOutcome> {
   if (run.gate === 'unverified') {
-    return { code: 'FLEET_KEY_UNVERIFIED', message: `its minion key ${run.gateFingerprint ?? ''} is pending and no signed report or pinned SSH read says what it should be; left pending (keys accept --verified)` };
+    return {
+      code: 'FLEET_KEY_UNVERIFIED',
+      message:
+        `its minion key ${run.gateFingerprint ?? ''} is pending and no signed report or pinned SSH read ` +
+        'says what it should be; left pending (keys accept --verified)',
+    };
   }
-  return { code: 'FLEET_NOT_CONFIRMED', message: error ?? 'the router re-authenticated on its side but does not answer test.ping through salt-api' };
+  return {
+    code: 'FLEET_NOT_CONFIRMED',
+    message: error ?? 'the router re-authenticated on its side but does not answer test.ping through salt-api',
+  };
 }
 
 function impostor(run: RouterRun, base: Partial<RouterOutcome>): RouterOutcome {
   return {
-    ...base, routerId: run.entry.routerId, state: 'impostor', code: 'FLEET_KEY_MISMATCH', minionKeyFingerprint: run.gateFingerprint,
-    message: `possible impostor: the pending key ${run.gateFingerprint ?? '(unreadable)'} for ${run.entry.routerId} is not the reported ${run.expected}; left pending`,
+    ...base,
+    routerId: run.entry.routerId,
+    state: 'impostor',
+    code: 'FLEET_KEY_MISMATCH',
+    minionKeyFingerprint: run.gateFingerprint,
+    message:
+      `possible impostor: the pending key ${run.gateFingerprint ?? '(unreadable)'} for ${run.entry.routerId} ` +
+      `is not the reported ${run.expected}; left pending`,
   };
 }
 
-const FALLBACK_CODES = new Set(['AGENT_UNREACHABLE', 'AGENT_NOT_ENROLLED', 'AGENT_DAEMON_UNREACHABLE', 'SSH_FAILED', 'SSH_HOST_KEY_MISMATCH', 'SSH_HOST_KEY_UNKNOWN', 'SSH_TIMEOUT']);
+const FALLBACK_CODES = new Set([
+  'AGENT_UNREACHABLE',
+  'AGENT_NOT_ENROLLED',
+  'AGENT_DAEMON_UNREACHABLE',
+  'SSH_FAILED',
+  'SSH_HOST_KEY_MISMATCH',
+  'SSH_HOST_KEY_UNKNOWN',
+  'SSH_TIMEOUT',
+]);
 
 /** Try each route until one reaches the router; a route that cannot reach it falls through. */
-async function throughRoutes(run: RouterRun, o: WaveOptions): Promise<{ result?: ChannelResult; route?: Route; fallbacks: { channel: string; code: string; message: string }[] }> {
+async function throughRoutes(
+  run: RouterRun,
+  o: WaveOptions,
+): Promise<{ result?: ChannelResult; route?: Route; fallbacks: { channel: string; code: string; message: string }[] }> {
   const fallbacks: { channel: string; code: string; message: string }[] = [];
   let route: Route | undefined;
   for (route of run.entry.routes) {
@@ -182,14 +262,19 @@ async function runRoute(run: RouterRun, route: Route, o: WaveOptions): Promise<C
     return o.ports.agent.reauth(run.entry.routerId, run.entry.pinFingerprint, o.routerTimeoutMs);
   }
   if (!o.ports.ssh) throw new RecoveryError('SSH_FAILED', 'no SSH fallback configured in this run');
-  return o.ports.ssh.reauth(run.entry.routerId, route, run.entry.pinFingerprint, { timeoutMs: o.routerTimeoutMs, signal: o.signal });
+  return o.ports.ssh.reauth(run.entry.routerId, route, run.entry.pinFingerprint, {
+    timeoutMs: o.routerTimeoutMs,
+    signal: o.signal,
+  });
 }
 
 /** Poll the key gate for this router while it is in flight; accept its pending key when it matches. */
 async function watchGate(run: RouterRun, o: WaveOptions): Promise<void> {
   const every = o.gatePollMs ?? 250;
   while (!run.stop && run.gate !== 'accepted' && run.gate !== 'mismatch') {
-    const r = await o.ports.gate.check(run.entry.routerId, run.expected).catch((err: unknown) => ({ state: 'failed' as const, code: 'KEYS_INVALID', message: (err as Error).message }));
+    const r = await o.ports.gate
+      .check(run.entry.routerId, run.expected)
+      .catch((err: unknown) => ({ state: 'failed' as const, code: 'KEYS_INVALID', message: (err as Error).message }));
     if (r.state === 'accepted') {
       run.gate = 'accepted';
       run.gateFingerprint = r.fingerprint;

@@ -23,7 +23,9 @@ import type { FleetSources } from './wave.js';
 async function optionalText(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
-    throw new SshError('FLEET_INVENTORY_INVALID', `cannot read ${path}: ${err.code ?? err.message}`, { details: { path } });
+    throw new SshError('FLEET_INVENTORY_INVALID', `cannot read ${path}: ${err.code ?? err.message}`, {
+      details: { path },
+    });
   });
 }
 
@@ -38,7 +40,10 @@ export interface WaveWiring {
 }
 
 /** Everything a wave needs that comes from this conductor's files and daemon. */
-export async function wireWave(ctx: CommandContext, o: { inventory?: string; knownHosts?: string; nodeIdentifier?: string }): Promise<WaveWiring> {
+export async function wireWave(
+  ctx: CommandContext,
+  o: { inventory?: string; knownHosts?: string; nodeIdentifier?: string },
+): Promise<WaveWiring> {
   const { controlRequest } = await import('../ws/control.js');
   const { controlSocketPath, registryLockPath } = await import('../ws/service.js');
   const { AgentRegistry } = await import('../registry/store.js');
@@ -66,40 +71,79 @@ export async function wireWave(ctx: CommandContext, o: { inventory?: string; kno
   const sources: FleetSources = {
     fleet: async () => fleet,
     reported: async () => reported,
-    sshRoutes: async () => {
-      const [{ parseNodeIdentifier }, { parseInventory }, { parseKnownHosts }, { buildSshRoutes }] = await Promise.all([
-        import('../ssh/node-identifier.js'), import('../ssh/inventory.js'), import('../ssh/known-hosts.js'), import('../ssh/routes.js')]);
-      const mapFile = o.nodeIdentifier ?? p(r.nodeIdentifierFile);
-      const invFile = o.inventory ?? (r.inventoryFile ? p(r.inventoryFile) : undefined);
-      const khFile = o.knownHosts ?? (r.knownHostsFile ? p(r.knownHostsFile) : undefined);
-      const mapText = await optionalText(mapFile);
-      const invText = invFile ? await optionalText(invFile) : undefined;
-      if (invFile && invText === undefined) throw new SshError('FLEET_INVENTORY_INVALID', `the inventory ${invFile} does not exist`);
-      const khText = khFile ? await optionalText(khFile) : undefined;
-      const reportedHostKeys = new Map([...reported].filter(([, f]) => f.sshHostKeys?.length).map(([id, f]) => [id, f.sshHostKeys!]));
-      return buildSshRoutes({
-        tunnels: mapText ? parseNodeIdentifier(mapText, mapFile) : [], inventory: invText ? parseInventory(invText, invFile) : [],
-        knownHosts: khText ? parseKnownHosts(khText) : [], knownHostsSource: khFile, reportedHostKeys, defaultUser: r.sshUser,
-      });
-    },
+    sshRoutes: () => sshRoutesFrom(ctx, o, reported),
   };
-  const agent: AgentChannel | undefined = daemon ? {
-    async reauth(routerId, fingerprint, timeoutMs) {
-      const res = await controlRequest<ReauthRouterResult>(sock, 'reauth', { router: routerId, fingerprint, timeoutMs }, timeoutMs + 60_000);
-      const out = res.outcome;
-      return { ok: res.ok, code: out.code, message: out.message, evidence: out.evidence, timings: out.timings };
-    },
-  } : undefined;
+  const agent: AgentChannel | undefined = daemon
+    ? {
+        async reauth(routerId, fingerprint, timeoutMs) {
+          const res = await controlRequest<ReauthRouterResult>(
+            sock,
+            'reauth',
+            { router: routerId, fingerprint, timeoutMs },
+            timeoutMs + 60_000,
+          );
+          const out = res.outcome;
+          return { ok: res.ok, code: out.code, message: out.message, evidence: out.evidence, timings: out.timings };
+        },
+      }
+    : undefined;
   return {
-    masterFingerprint, hashType: master.settings.hashType, defaultRate: r.rate ?? defaultRate(workers), daemon, sources, agent,
+    masterFingerprint,
+    hashType: master.settings.hashType,
+    defaultRate: r.rate ?? defaultRate(workers),
+    daemon,
+    sources,
+    agent,
     conductor: { id: hostname(), agentKey: identity?.signingFingerprint },
   };
 }
 
 /** salt-api `test.ping` and the key gate. */
-export async function saltPorts(ctx: CommandContext, hashType: import('../../shared/salt/fingerprint.js').SaltHashType) {
+export async function saltPorts(
+  ctx: CommandContext,
+  hashType: import('../../shared/salt/fingerprint.js').SaltHashType,
+) {
   const { saltApiClientFromConfig } = await import('../saltapi/from-config.js');
   const { saltApiMinionProbe } = await import('../keys/minion-probe.js');
   const client = await saltApiClientFromConfig(ctx.config, { path: ctx.loaded.path, logger: ctx.logger });
-  return { pinger: saltApiMinionProbe(client, { timeoutSeconds: 5 }), gate: pkiKeyGate(ctx.loaded.path(ctx.config.salt.pkiDir), { hashType }), clock: systemClock };
+  return {
+    pinger: saltApiMinionProbe(client, { timeoutSeconds: 5 }),
+    gate: pkiKeyGate(ctx.loaded.path(ctx.config.salt.pkiDir), { hashType }),
+    clock: systemClock,
+  };
+}
+
+/** SSH routes: the nodeIdentifier map, the inventory, known_hosts and the host keys agents reported. */
+async function sshRoutesFrom(
+  ctx: CommandContext,
+  o: { inventory?: string; knownHosts?: string; nodeIdentifier?: string },
+  reported: Map<string, ReportedFacts>,
+) {
+  const p = ctx.loaded.path;
+  const r = ctx.config.reauth;
+  const [{ parseNodeIdentifier }, { parseInventory }, { parseKnownHosts }, { buildSshRoutes }] = await Promise.all([
+    import('../ssh/node-identifier.js'),
+    import('../ssh/inventory.js'),
+    import('../ssh/known-hosts.js'),
+    import('../ssh/routes.js'),
+  ]);
+  const mapFile = o.nodeIdentifier ?? p(r.nodeIdentifierFile);
+  const invFile = o.inventory ?? (r.inventoryFile ? p(r.inventoryFile) : undefined);
+  const khFile = o.knownHosts ?? (r.knownHostsFile ? p(r.knownHostsFile) : undefined);
+  const mapText = await optionalText(mapFile);
+  const invText = invFile ? await optionalText(invFile) : undefined;
+  if (invFile && invText === undefined)
+    throw new SshError('FLEET_INVENTORY_INVALID', `the inventory ${invFile} does not exist`);
+  const khText = khFile ? await optionalText(khFile) : undefined;
+  const reportedHostKeys = new Map(
+    [...reported].filter(([, f]) => f.sshHostKeys?.length).map(([id, f]) => [id, f.sshHostKeys!]),
+  );
+  return buildSshRoutes({
+    tunnels: mapText ? parseNodeIdentifier(mapText, mapFile) : [],
+    inventory: invText ? parseInventory(invText, invFile) : [],
+    knownHosts: khText ? parseKnownHosts(khText) : [],
+    knownHostsSource: khFile,
+    reportedHostKeys,
+    defaultUser: r.sshUser,
+  });
 }

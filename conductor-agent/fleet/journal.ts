@@ -62,7 +62,8 @@ export class WaveJournal {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new RecoveryError('FS_UNREADABLE', `${join(this.dir, HEADER)} is not a readable wave journal`, {
-        cause: err, hint: 'Move the folder aside and start a new wave (routers already done are skipped anyway).',
+        cause: err,
+        hint: 'Move the folder aside and start a new wave (routers already done are skipped anyway).',
       });
     }
     const outcomes = new Map<string, RouterOutcome>();
@@ -72,7 +73,9 @@ export class WaveJournal {
       try {
         const o = JSON.parse(line) as RouterOutcome;
         if (typeof o.routerId === 'string') outcomes.set(o.routerId, o);
-      } catch { /* torn last line of a crashed run */ }
+      } catch {
+        /* torn last line of a crashed run */
+      }
     }
     return { header, outcomes };
   }
@@ -92,14 +95,22 @@ export class WaveJournal {
     if (!this.#fd) throw new RecoveryError('INTERNAL', 'journal not started');
     await this.#fd.write(JSON.stringify(o) + '\n');
     this.#dirty = true;
-    this.#timer ??= setTimeout(() => { this.#timer = undefined; void this.#sync(); }, 100);
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      void this.#sync();
+    }, 100);
   }
 
   async #sync(): Promise<void> {
     while (this.#syncing) await this.#syncing;
     if (!this.#dirty || !this.#fd) return;
     this.#dirty = false;
-    this.#syncing = this.#fd.datasync().catch(() => undefined).finally(() => { this.#syncing = undefined; });
+    this.#syncing = this.#fd
+      .datasync()
+      .catch(() => undefined)
+      .finally(() => {
+        this.#syncing = undefined;
+      });
     await this.#syncing;
   }
 
@@ -112,7 +123,9 @@ export class WaveJournal {
     await this.#fd?.close();
     this.#fd = undefined;
     if (finishedAt && this.#header) {
-      await writeFileAtomic(join(this.dir, HEADER), JSON.stringify({ ...this.#header, finishedAt }, null, 2) + '\n', { mode: 0o600 });
+      await writeFileAtomic(join(this.dir, HEADER), JSON.stringify({ ...this.#header, finishedAt }, null, 2) + '\n', {
+        mode: 0o600,
+      });
     }
     await this.#lock.release();
   }

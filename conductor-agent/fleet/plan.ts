@@ -97,7 +97,17 @@ function routerIds(i: PlanInputs): string[] {
   const ids = new Set<string>();
   for (const a of i.agents) ids.add(a.routerId);
   for (const s of ['accepted', 'pending', 'rejected', 'denied'] as const) for (const id of i.keys[s]) ids.add(id);
-  for (const id of i.ssh.keys()) ids.add(id);
+  // A tunnel is reachable under `<node>.<router>` and `<router>`: list it once, under the id the
+  // agents or the master know, else under its alias.
+  const taken = new Set<string>();
+  for (const id of ids) for (const r of i.ssh.get(id) ?? []) if ('alias' in r && r.alias) taken.add(r.alias);
+  for (const [id, routes] of i.ssh) {
+    if (ids.has(id)) continue;
+    const aliases = routes.map((r) => r.alias).filter((a): a is string => Boolean(a));
+    if (aliases.length && aliases.every((a) => taken.has(a))) continue;
+    ids.add(id);
+    for (const a of aliases) taken.add(a);
+  }
   return [...ids].filter(match).sort();
 }
 
@@ -114,20 +124,38 @@ export function planWave(i: PlanInputs): WavePlan {
 function planRouter(id: string, i: PlanInputs, agent: FleetEntry | undefined, keyStatus: KeyStatus): PlanEntry {
   const expected = agent?.trustFacts?.minionKeyFingerprint ?? i.reported.get(id)?.minionKeyFingerprint;
   const base: PlanEntry = {
-    routerId: id, trust: agent?.trust ?? 'unknown', keyStatus, action: 'reauth', channel: 'none', reason: '', routes: [],
-    pinFingerprint: i.masterFingerprint, expectedMinionFingerprint: expected, expectedSource: expected ? 'agent-report' : undefined,
+    routerId: id,
+    trust: agent?.trust ?? 'unknown',
+    keyStatus,
+    action: 'reauth',
+    channel: 'none',
+    reason: '',
+    routes: [],
+    pinFingerprint: i.masterFingerprint,
+    expectedMinionFingerprint: expected,
+    expectedSource: expected ? 'agent-report' : undefined,
   };
   const skip = skipReason(id, i, agent, keyStatus);
   if (skip) return { ...base, action: 'skip', reason: skip };
   if (keyStatus === 'rejected' || keyStatus === 'denied') {
-    return { ...base, action: 'blocked', blocked: 'key-rejected', reason: `its minion key is ${keyStatus} on the master (an operator's decision): not re-authenticated` };
+    return {
+      ...base,
+      action: 'blocked',
+      blocked: 'key-rejected',
+      reason: `its minion key is ${keyStatus} on the master (an operator's decision): not re-authenticated`,
+    };
   }
   const pending = i.pendingFingerprints.get(id);
   // An unreadable pending key (null) may be half-written: the gate looks again during the wave.
   if (keyStatus === 'pending' && expected && pending && pending !== expected) {
     return {
-      ...base, action: 'blocked', blocked: 'impostor', pendingFingerprint: pending,
-      reason: `possible impostor: the pending key ${pending} is not the one its agent reported (${expected}); left pending`,
+      ...base,
+      action: 'blocked',
+      blocked: 'impostor',
+      pendingFingerprint: pending,
+      reason:
+        `possible impostor: the pending key ${pending} is not the one its agent reported (${expected}); ` +
+        'left pending',
     };
   }
   const routes: Route[] = [];
@@ -135,7 +163,8 @@ function planRouter(id: string, i: PlanInputs, agent: FleetEntry | undefined, ke
   if (agent?.enrolled && agent.connected) routes.push({ channel: 'agent' });
   else why.push(agent?.enrolled ? 'agent offline' : 'no enrolled agent');
   for (const r of i.ssh.get(id) ?? []) {
-    if (r.hostKeys.length || i.acceptNewHostKeys) routes.push(r.hostKeys.length ? r : { ...r, hostKeySource: 'accept-new' });
+    if (r.hostKeys.length || i.acceptNewHostKeys)
+      routes.push(r.hostKeys.length ? r : { ...r, hostKeySource: 'accept-new' });
     else why.push(`${r.channel} ${r.host}:${r.port} has no pinned host key`);
   }
   const first = routes[0];
@@ -143,12 +172,23 @@ function planRouter(id: string, i: PlanInputs, agent: FleetEntry | undefined, ke
     const none = i.ssh.has(id) ? why.join('; ') : `${why.join('; ')}; no SSH route (nodeIdentifier map or inventory)`;
     return { ...base, action: 'blocked', blocked: 'no-channel', reason: none };
   }
-  const reason = first.channel === 'agent' ? 'agent connected and enrolled'
-    : `${why.join('; ')}; ${first.channel === 'ssh-tunnel' ? `SSR reverse tunnel ${first.alias ?? ''}` : 'inventory'} ${first.host}:${first.port}`;
+  const reason =
+    first.channel === 'agent'
+      ? 'agent connected and enrolled'
+      : `${why.join('; ')}; ${routeName(first)} ${first.host}:${first.port}`;
   return { ...base, channel: first.channel, routes, reason: reason.trim() };
 }
 
-function skipReason(id: string, i: PlanInputs, agent: FleetEntry | undefined, keyStatus: KeyStatus): string | undefined {
+function routeName(r: SshRoute): string {
+  return r.channel === 'ssh-tunnel' ? `SSR reverse tunnel ${r.alias ?? ''}` : 'inventory';
+}
+
+function skipReason(
+  id: string,
+  i: PlanInputs,
+  agent: FleetEntry | undefined,
+  keyStatus: KeyStatus,
+): string | undefined {
   if (i.done?.has(id)) return 'done in the journalled wave';
   if (keyStatus !== 'accepted') return undefined;
   if (i.answering.has(id)) return 'already answers test.ping on the current master key';
@@ -161,11 +201,15 @@ function skipReason(id: string, i: PlanInputs, agent: FleetEntry | undefined, ke
 
 /** Human rendering of the plan (`--dry-run`). */
 export function renderPlan(plan: WavePlan): string {
-  const lines = [`re-authentication plan: pin ${plan.masterFingerprint}`,
-    `  ${plan.counts.reauth} to re-authenticate, ${plan.counts.skip} skipped, ${plan.counts.blocked} blocked`];
+  const lines = [
+    `re-authentication plan: pin ${plan.masterFingerprint}`,
+    `  ${plan.counts.reauth} to re-authenticate, ${plan.counts.skip} skipped, ${plan.counts.blocked} blocked`,
+  ];
   for (const r of plan.routers) {
     const exp = r.expectedMinionFingerprint ? ` minion key ${r.expectedMinionFingerprint.slice(0, 17)}…` : '';
-    lines.push(`  ${r.routerId}: ${r.action} via ${r.channel} [trust ${r.trust}, key ${r.keyStatus}]${exp} — ${r.reason}`);
+    lines.push(
+      `  ${r.routerId}: ${r.action} via ${r.channel} [trust ${r.trust}, key ${r.keyStatus}]${exp} — ${r.reason}`,
+    );
   }
   return lines.join('\n') + '\n';
 }

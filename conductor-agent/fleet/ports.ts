@@ -32,7 +32,12 @@ export interface AgentChannel {
  * comes back as `ok: false` with its output as evidence.
  */
 export interface SshChannel {
-  reauth(routerId: string, route: SshRoute, fingerprint: string, o: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<ChannelResult>;
+  reauth(
+    routerId: string,
+    route: SshRoute,
+    fingerprint: string,
+    o: { timeoutMs: number; signal?: AbortSignal | undefined },
+  ): Promise<ChannelResult>;
 }
 
 export interface WavePorts {

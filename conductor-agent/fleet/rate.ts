@@ -49,7 +49,12 @@ export class Slots {
       this.#held++;
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.#waiting.push(() => { this.#held++; resolve(); }));
+    return new Promise((resolve) =>
+      this.#waiting.push(() => {
+        this.#held++;
+        resolve();
+      }),
+    );
   }
 
   release(): void {

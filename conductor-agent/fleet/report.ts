@@ -67,13 +67,24 @@ export function waveExitCode(t: WaveReport['totals']): number {
 /** Human report. */
 export function renderReport(r: WaveReport): string {
   const t = r.totals;
-  const head = `reauth wave ${r.waveId} on ${r.conductor.id}${r.resumed ? ' (resumed)' : ''}${r.interrupted ? ' (interrupted: in-flight routers finished, the rest not started; --resume continues)' : ''}`;
-  const lines = [head, `  pinned to ${r.masterFingerprint}`,
-    `  ${t.routers} routers: ${t.done} done, ${t.skipped} skipped, ${t.failed} failed, ${t.impostor} possible impostors, ${t.blocked} blocked, ${t['not-started']} not started`,
-    `  ${(r.elapsedMs / 1000).toFixed(1)} s; start rate ${r.rate.achieved === null ? '-' : r.rate.achieved.toFixed(1)}/s (limit ${r.rate.limit || 'none'}, concurrency ${r.rate.concurrency})`];
+  const achieved = r.rate.achieved === null ? '-' : r.rate.achieved.toFixed(1);
+  const interrupted = ' (interrupted: in-flight routers finished, the rest not started; --resume continues)';
+  const head =
+    `reauth wave ${r.waveId} on ${r.conductor.id}` + (r.resumed ? ' (resumed)' : '') + (r.interrupted ? interrupted : '');
+  const lines = [
+    head,
+    `  pinned to ${r.masterFingerprint}`,
+    `  ${t.routers} routers: ${t.done} done, ${t.skipped} skipped, ${t.failed} failed, ` +
+      `${t.impostor} possible impostors, ${t.blocked} blocked, ${t['not-started']} not started`,
+    `  ${(r.elapsedMs / 1000).toFixed(1)} s; start rate ${achieved}/s ` +
+      `(limit ${r.rate.limit || 'none'}, concurrency ${r.rate.concurrency})`,
+  ];
   for (const o of r.routers) {
     if (o.state === 'done' || o.state === 'skipped') continue;
-    lines.push(`  ${o.routerId}: ${o.state.toUpperCase()} via ${o.channel ?? 'none'}${o.code ? ` [${o.code}]` : ''} ${o.message ?? ''}`.trimEnd());
+    lines.push(
+      `  ${o.routerId}: ${o.state.toUpperCase()} via ${o.channel ?? 'none'}${o.code ? ` [${o.code}]` : ''} ` +
+        `${o.message ?? ''}`.trimEnd(),
+    );
     for (const f of o.fallbacks ?? []) lines.push(`    tried ${f.channel}: [${f.code}] ${f.message}`);
     for (const e of (o.evidence ?? []).slice(-8)) lines.push(`    | ${e}`);
   }

@@ -4,7 +4,8 @@
  */
 import { UsageError } from '../../shared/errors.js';
 
-export type Selection = { all: true } | { all?: false; globs: string[] };
+/** `ids`: exactly these routers (the automatic trigger). */
+export type Selection = { all: true } | { all?: false; globs: string[] } | { all?: false; ids: string[] };
 
 /** One glob → an anchored RegExp (no other metacharacters). */
 export function globToRegExp(glob: string): RegExp {
@@ -28,12 +29,16 @@ export function globToRegExp(glob: string): RegExp {
 
 /** Validate the flags into a selection. */
 export function parseSelection(o: { all?: boolean; routers?: string[] }): Selection {
-  const globs = (o.routers ?? []).flatMap((g) => g.split(',')).map((g) => g.trim()).filter(Boolean);
+  const globs = (o.routers ?? [])
+    .flatMap((g) => g.split(','))
+    .map((g) => g.trim())
+    .filter(Boolean);
   if (o.all && globs.length) throw new UsageError('give either --all or --routers, not both');
   if (o.all) return { all: true };
   if (globs.length === 0) throw new UsageError('name the routers: --all, --routers GLOB… or --router ID');
   for (const g of globs) {
-    if (g.length > 256 || /[\0\n/]/.test(g)) throw new UsageError(`--routers: not a minion id glob: ${JSON.stringify(g)}`);
+    if (g.length > 256 || /[\0\n/]/.test(g))
+      throw new UsageError(`--routers: not a minion id glob: ${JSON.stringify(g)}`);
   }
   return { globs };
 }
@@ -41,6 +46,10 @@ export function parseSelection(o: { all?: boolean; routers?: string[] }): Select
 /** A matcher for a selection. */
 export function selector(sel: Selection): (id: string) => boolean {
   if (sel.all) return () => true;
+  if ('ids' in sel) {
+    const ids = new Set(sel.ids);
+    return (id) => ids.has(id);
+  }
   const res = sel.globs.map(globToRegExp);
   return (id) => res.some((r) => r.test(id));
 }

@@ -54,7 +54,10 @@ export class BatchPinger {
       const ready = this.#take(now);
       if (ready.length === 0) break;
       this.#active++;
-      void this.#round(ready).finally(() => { this.#active--; this.#pump(); });
+      void this.#round(ready).finally(() => {
+        this.#active--;
+        this.#pump();
+      });
     }
     this.#arm(now);
   }
@@ -79,7 +82,13 @@ export class BatchPinger {
     // A round in flight calls #pump when it ends; a timer is only for ids waiting on their retry time.
     if (this.#timer || this.#queue.length === 0 || this.#active >= this.#o.inFlight) return;
     const next = Math.min(...this.#queue.map((w) => Math.min(w.notBefore, w.deadline)));
-    this.#timer = this.#o.clock.setTimeout(() => { this.#timer = undefined; this.#pump(); }, Math.max(10, next - now));
+    this.#timer = this.#o.clock.setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#pump();
+      },
+      Math.max(10, next - now),
+    );
     this.#timer.unref?.();
   }
 

@@ -16,7 +16,11 @@ export interface ExecResult {
 const CAP = 64 * 1024;
 
 /** Run `command`; resolves with its exit code (never throws for a non-zero exit). */
-export function execCommand(client: Client, command: string, o: { stdin?: string; timeoutMs: number; signal?: AbortSignal | undefined }): Promise<ExecResult> {
+export function execCommand(
+  client: Client,
+  command: string,
+  o: { stdin?: string; timeoutMs: number; signal?: AbortSignal | undefined },
+): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     let stdout = '';
     let stderr = '';
@@ -28,14 +32,32 @@ export function execCommand(client: Client, command: string, o: { stdin?: string
       o.signal?.removeEventListener('abort', onAbort);
       fn();
     };
-    const timer = setTimeout(() => finish(() => reject(new SshError('SSH_TIMEOUT', `a step did not finish within ${o.timeoutMs} ms`, { details: { timeoutMs: o.timeoutMs } }))), o.timeoutMs);
-    const onAbort = (): void => finish(() => reject(new SshError('SSH_TIMEOUT', 'the host ran out of its time budget')));
+    const timer = setTimeout(
+      () =>
+        finish(() =>
+          reject(
+            new SshError('SSH_TIMEOUT', `a step did not finish within ${o.timeoutMs} ms`, {
+              details: { timeoutMs: o.timeoutMs },
+            }),
+          ),
+        ),
+      o.timeoutMs,
+    );
+    const onAbort = (): void =>
+      finish(() => reject(new SshError('SSH_TIMEOUT', 'the host ran out of its time budget')));
     o.signal?.addEventListener('abort', onAbort, { once: true });
     client.exec(command, (err, stream) => {
-      if (err) return finish(() => reject(new SshError('SSH_FAILED', `cannot run a command: ${err.message}`, { cause: err })));
-      stream.on('data', (d: Buffer) => { if (stdout.length < CAP) stdout += d.toString('utf8'); });
-      stream.stderr.on('data', (d: Buffer) => { if (stderr.length < CAP) stderr += d.toString('utf8'); });
-      stream.on('close', (code: number | null, sig?: string) => finish(() => resolve({ code, signal: sig, stdout, stderr })));
+      if (err)
+        return finish(() => reject(new SshError('SSH_FAILED', `cannot run a command: ${err.message}`, { cause: err })));
+      stream.on('data', (d: Buffer) => {
+        if (stdout.length < CAP) stdout += d.toString('utf8');
+      });
+      stream.stderr.on('data', (d: Buffer) => {
+        if (stderr.length < CAP) stderr += d.toString('utf8');
+      });
+      stream.on('close', (code: number | null, sig?: string) =>
+        finish(() => resolve({ code, signal: sig, stdout, stderr })),
+      );
       if (o.stdin !== undefined) stream.end(o.stdin);
       else stream.end();
     });

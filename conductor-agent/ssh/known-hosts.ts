@@ -53,8 +53,8 @@ export function knownHostName(host: string, port: number): string {
 /** Fingerprints pinned for `host:port` (revoked ones removed). */
 export function pinsFor(lines: readonly KnownHostLine[], host: string, port: number): string[] {
   const name = knownHostName(host, port);
-  const match = (l: KnownHostLine): boolean => l.hosts.includes(name)
-    || l.hashed.some((h) => createHmac('sha1', h.salt).update(name).digest().equals(h.hash));
+  const match = (l: KnownHostLine): boolean =>
+    l.hosts.includes(name) || l.hashed.some((h) => createHmac('sha1', h.salt).update(name).digest().equals(h.hash));
   const hits = lines.filter(match);
   const revoked = new Set(hits.filter((l) => l.revoked).map((l) => l.fingerprint));
   return [...new Set(hits.filter((l) => !l.revoked && !revoked.has(l.fingerprint)).map((l) => l.fingerprint))];

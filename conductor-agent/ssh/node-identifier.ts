@@ -28,11 +28,18 @@ function bad(where: string, line: number, what: string): SshError {
 /** Parse the map (pure). Keys other than HostName/Port/User are ignored; wildcards are skipped. */
 export function parseNodeIdentifier(text: string, where = 'nodeIdentifier'): TunnelEntry[] {
   const out: TunnelEntry[] = [];
-  let cur: Partial<TunnelEntry> & { line?: number } | undefined;
+  let cur: (Partial<TunnelEntry> & { line?: number }) | undefined;
   const close = (): void => {
     if (!cur?.alias) return;
     if (!cur.hostName || !cur.port) throw bad(where, cur.line ?? 0, `Host ${cur.alias} has no HostName or Port`);
-    out.push({ alias: cur.alias, node: cur.node!, router: cur.router!, hostName: cur.hostName, port: cur.port, user: cur.user });
+    out.push({
+      alias: cur.alias,
+      node: cur.node!,
+      router: cur.router!,
+      hostName: cur.hostName,
+      port: cur.port,
+      user: cur.user,
+    });
   };
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/#.*/, '').trim();
@@ -45,7 +52,8 @@ export function parseNodeIdentifier(text: string, where = 'nodeIdentifier'): Tun
       close();
       cur = undefined;
       if (/[*?!\s]/.test(value)) return; // patterns are defaults, not routers
-      if (!NAME.test(value) || !value.includes('.')) throw bad(where, i + 1, `Host ${JSON.stringify(value)} is not <node>.<router>`);
+      if (!NAME.test(value) || !value.includes('.'))
+        throw bad(where, i + 1, `Host ${JSON.stringify(value)} is not <node>.<router>`);
       const dot = value.indexOf('.');
       cur = { alias: value, node: value.slice(0, dot), router: value.slice(dot + 1), line: i + 1 };
     } else if (cur && key === 'hostname') {
@@ -53,10 +61,12 @@ export function parseNodeIdentifier(text: string, where = 'nodeIdentifier'): Tun
       cur.hostName = value;
     } else if (cur && key === 'port') {
       const p = Number(value);
-      if (!Number.isInteger(p) || p < 1 || p > 65535) throw bad(where, i + 1, `Port ${JSON.stringify(value)} is not a port`);
+      if (!Number.isInteger(p) || p < 1 || p > 65535)
+        throw bad(where, i + 1, `Port ${JSON.stringify(value)} is not a port`);
       cur.port = p;
     } else if (cur && key === 'user') {
-      if (!/^[A-Za-z_][A-Za-z0-9._-]{0,31}$/.test(value)) throw bad(where, i + 1, `User ${JSON.stringify(value)} is not a user name`);
+      if (!/^[A-Za-z_][A-Za-z0-9._-]{0,31}$/.test(value))
+        throw bad(where, i + 1, `User ${JSON.stringify(value)} is not a user name`);
       cur.user = value;
     }
   });

@@ -34,10 +34,13 @@ const q = (v: string): string => `'${v}'`;
 
 /** The fixed templates, filled with validated values. Throws REAUTH_REFUSED for anything else. */
 export function stepCommands(l: RouterLayout, fingerprint: string): Record<string, string> {
-  const v = inventoryEntry.pick({ configDir: true, pkiDir: true, serviceCommand: true, unit: true })
+  const v = inventoryEntry
+    .pick({ configDir: true, pkiDir: true, serviceCommand: true, unit: true })
     .safeParse({ configDir: l.configDir, pkiDir: l.pkiDir, serviceCommand: l.serviceCommand, unit: l.unit });
   if (!v.success || !isSha256Finger(fingerprint) || fingerprint !== fingerprint.toLowerCase()) {
-    throw new RecoveryError('REAUTH_REFUSED', 'refusing to build SSH steps from an invalid path, unit or fingerprint', { details: { fingerprint } });
+    throw new RecoveryError('REAUTH_REFUSED', 'refusing to build SSH steps from an invalid path, unit or fingerprint', {
+      details: { fingerprint },
+    });
   }
   const s = l.sudo ? 'sudo -n -- ' : '';
   const svc = (verb: string): string => `${s}${q(l.serviceCommand)} ${verb} ${q(l.unit)}`;
@@ -59,7 +62,8 @@ export function stepCommands(l: RouterLayout, fingerprint: string): Record<strin
 }
 
 /** The pin drop-in's content (stdin of `writePin`). */
-export const pinContent = (fingerprint: string): string => `# written by ssr-recovery: accept only this master key\nmaster_finger: '${fingerprint}'\n`;
+export const pinContent = (fingerprint: string): string =>
+  `# written by ssr-recovery: accept only this master key\nmaster_finger: '${fingerprint}'\n`;
 
 export interface SshChannelOptions {
   inventory: readonly InventoryEntry[];
@@ -78,24 +82,54 @@ export function sshReauthChannel(o: SshChannelOptions): SshChannel {
   const log = o.logger.child({ component: 'ssh-fallback' });
   return {
     async reauth(routerId, route, fingerprint, ro) {
-      const entry = route.inventoryIndex !== undefined ? o.inventory[route.inventoryIndex]! : defaultEntry(routerId, o.defaults);
-      const cmds = stepCommands({
-        configDir: entry.configDir, pkiDir: entry.pkiDir, serviceCommand: entry.serviceCommand, unit: entry.unit, sudo: entry.sudo ?? o.defaults.sudo,
-      }, fingerprint);
+      const entry =
+        route.inventoryIndex !== undefined ? o.inventory[route.inventoryIndex]! : defaultEntry(routerId, o.defaults);
+      const cmds = stepCommands(
+        {
+          configDir: entry.configDir,
+          pkiDir: entry.pkiDir,
+          serviceCommand: entry.serviceCommand,
+          unit: entry.unit,
+          sudo: entry.sudo ?? o.defaults.sudo,
+        },
+        fingerprint,
+      );
       const deadline = o.clock.now() + ro.timeoutMs;
       const budget = new AbortController();
       const timer = setTimeout(() => budget.abort(), ro.timeoutMs);
-      const session = await openSession({
-        host: route.host, port: route.port, username: route.username, ...(await credentials(entry, o)),
-        hostKeyFingerprint: route.hostKeys, readyTimeoutMs: Math.min(20_000, ro.timeoutMs),
-        acceptNewHostKey: route.hostKeySource === 'accept-new'
-          ? (fp) => log.warn('ACCEPTING AN UNPINNED SSH HOST KEY (--accept-new-host-keys)', { router: routerId, host: route.host, port: route.port, fingerprint: fp })
-          : undefined,
-      }, { logger: log }).catch((err: unknown) => { clearTimeout(timer); throw err; });
+      const session = await openSession(
+        {
+          host: route.host,
+          port: route.port,
+          username: route.username,
+          ...(await credentials(entry, o)),
+          hostKeyFingerprint: route.hostKeys,
+          readyTimeoutMs: Math.min(20_000, ro.timeoutMs),
+          acceptNewHostKey:
+            route.hostKeySource === 'accept-new'
+              ? (fp) =>
+                  log.warn('ACCEPTING AN UNPINNED SSH HOST KEY (--accept-new-host-keys)', {
+                    router: routerId,
+                    host: route.host,
+                    port: route.port,
+                    fingerprint: fp,
+                  })
+              : undefined,
+        },
+        { logger: log },
+      ).catch((err: unknown) => {
+        clearTimeout(timer);
+        throw err;
+      });
       try {
         return await runSteps(session.client, cmds, fingerprint, { ...o, deadline, signal: budget.signal });
       } catch (err) {
-        if (err instanceof RecoveryError) return { ok: false, code: err.code, message: `${routerId} over SSH ${route.host}:${route.port}: ${err.message}` };
+        if (err instanceof RecoveryError)
+          return {
+            ok: false,
+            code: err.code,
+            message: `${routerId} over SSH ${route.host}:${route.port}: ${err.message}`,
+          };
         throw err;
       } finally {
         clearTimeout(timer);
@@ -105,14 +139,24 @@ export function sshReauthChannel(o: SshChannelOptions): SshChannel {
   };
 }
 
-async function credentials(e: InventoryEntry, o: SshChannelOptions): Promise<{ privateKey?: string; password?: string }> {
+async function credentials(
+  e: InventoryEntry,
+  o: SshChannelOptions,
+): Promise<{ privateKey?: string; password?: string }> {
   const at = o.path ?? ((p: string) => p);
   const keyFile = e.keyFile ?? o.defaults.keyFile;
   const passwordFile = e.passwordFile ?? o.defaults.passwordFile;
-  if (!keyFile && !passwordFile) throw new SshError('SSH_FAILED', `no SSH key or password file for ${e.minion}`, { hint: 'Set reauth.sshKeyFile / reauth.sshPasswordFile or keyFile/passwordFile in the inventory.' });
-  const read = async (p: string): Promise<string> => readFile(at(p), 'utf8').catch((err: unknown) => {
-    throw new SshError('SSH_FAILED', `cannot read ${at(p)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  });
+  if (!keyFile && !passwordFile)
+    throw new SshError('SSH_FAILED', `no SSH key or password file for ${e.minion}`, {
+      hint: 'Set reauth.sshKeyFile / reauth.sshPasswordFile or keyFile/passwordFile in the inventory.',
+    });
+  const read = async (p: string): Promise<string> =>
+    readFile(at(p), 'utf8').catch((err: unknown) => {
+      throw new SshError(
+        'SSH_FAILED',
+        `cannot read ${at(p)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    });
   return {
     ...(keyFile ? { privateKey: await read(keyFile) } : {}),
     ...(passwordFile ? { password: (await read(passwordFile)).replace(/\r?\n$/, '') } : {}),
@@ -124,12 +168,21 @@ interface StepContext extends SshChannelOptions {
   signal: AbortSignal;
 }
 
-async function runSteps(client: Client, cmds: Record<string, string>, fingerprint: string, c: StepContext): Promise<ChannelResult> {
+async function runSteps(
+  client: Client,
+  cmds: Record<string, string>,
+  fingerprint: string,
+  c: StepContext,
+): Promise<ChannelResult> {
   const t0 = c.clock.now();
   const timings: Record<string, number> = {};
   const evidence: string[] = [];
   const run = async (name: string, stdin?: string): Promise<ExecResult> => {
-    const r = await execCommand(client, cmds[name]!, { timeoutMs: Math.max(1, c.deadline - c.clock.now()), signal: c.signal, ...(stdin !== undefined ? { stdin } : {}) });
+    const r = await execCommand(client, cmds[name]!, {
+      timeoutMs: Math.max(1, c.deadline - c.clock.now()),
+      signal: c.signal,
+      ...(stdin !== undefined ? { stdin } : {}),
+    });
     if (r.code !== 0 && name !== 'isActive' && name !== 'hasCached' && name !== 'readCached') {
       evidence.push(`${name}: exit ${r.code ?? r.signal}`, ...tail(r.stderr || r.stdout));
     }
@@ -137,14 +190,21 @@ async function runSteps(client: Client, cmds: Record<string, string>, fingerprin
   };
   const must = async (name: string, stdin?: string): Promise<void> => {
     const r = await run(name, stdin);
-    if (r.code !== 0) throw new SshError('SSH_COMMAND_FAILED', `step ${name} exited ${r.code ?? r.signal}: ${tail(r.stderr || r.stdout).join(' / ')}`, { details: { step: name, evidence } });
+    if (r.code !== 0)
+      throw new SshError(
+        'SSH_COMMAND_FAILED',
+        `step ${name} exited ${r.code ?? r.signal}: ${tail(r.stderr || r.stdout).join(' / ')}`,
+        { details: { step: name, evidence } },
+      );
     timings[name] = c.clock.now() - t0;
   };
   const key = await run('readMinionKey');
   let minionKeyFingerprint: string | undefined;
   try {
     if (key.code === 0) minionKeyFingerprint = pemFinger(key.stdout);
-  } catch { /* not a key: the gate has nothing to compare against */ }
+  } catch {
+    /* not a key: the gate has nothing to compare against */
+  }
   try {
     await must('stop');
     await waitInactive(run, c);
@@ -156,7 +216,8 @@ async function runSteps(client: Client, cmds: Record<string, string>, fingerprin
     await must('start');
     const confirmed = await confirm(run, fingerprint, c);
     timings.confirmed = c.clock.now() - t0;
-    if (!confirmed.ok) return { ok: false, code: 'REAUTH_FAILED', message: confirmed.message, evidence, timings, minionKeyFingerprint };
+    if (!confirmed.ok)
+      return { ok: false, code: 'REAUTH_FAILED', message: confirmed.message, evidence, timings, minionKeyFingerprint };
     return { ok: true, timings, minionKeyFingerprint, evidence };
   } catch (err) {
     const e = err as RecoveryError;
@@ -165,7 +226,12 @@ async function runSteps(client: Client, cmds: Record<string, string>, fingerprin
 }
 
 function tail(text: string): string[] {
-  return text.split('\n').map((l) => l.trimEnd()).filter(Boolean).slice(-6).map((l) => (l.length > 300 ? l.slice(0, 300) + '…' : l));
+  return text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter(Boolean)
+    .slice(-6)
+    .map((l) => (l.length > 300 ? l.slice(0, 300) + '…' : l));
 }
 
 async function waitInactive(run: (n: string) => Promise<ExecResult>, c: StepContext): Promise<void> {
@@ -176,7 +242,11 @@ async function waitInactive(run: (n: string) => Promise<ExecResult>, c: StepCont
 }
 
 /** Cached key = the pin and the minion up for settleMs; a refused key is removed. */
-async function confirm(run: (n: string) => Promise<ExecResult>, fingerprint: string, c: StepContext): Promise<{ ok: boolean; message: string }> {
+async function confirm(
+  run: (n: string) => Promise<ExecResult>,
+  fingerprint: string,
+  c: StepContext,
+): Promise<{ ok: boolean; message: string }> {
   let okSince: number | undefined;
   let down = 0;
   for (;;) {
@@ -185,7 +255,9 @@ async function confirm(run: (n: string) => Promise<ExecResult>, fingerprint: str
     let fp: string | undefined;
     try {
       if (cached.code === 0 && cached.stdout.trim()) fp = pemFinger(cached.stdout);
-    } catch { fp = 'unreadable'; }
+    } catch {
+      fp = 'unreadable';
+    }
     if (fp !== undefined && fp !== fingerprint) {
       await run('removeRefused');
       return { ok: false, message: `the minion cached another master key (${fp}); it was removed, the pin refused it` };
@@ -197,7 +269,8 @@ async function confirm(run: (n: string) => Promise<ExecResult>, fingerprint: str
       okSince ??= now;
       if (now - okSince >= (c.settleMs ?? 2000)) return { ok: true, message: 'authenticated' };
     } else okSince = undefined;
-    if (now >= c.deadline) throw new SshError('SSH_TIMEOUT', 'the minion did not authenticate with the pinned key in time');
+    if (now >= c.deadline)
+      throw new SshError('SSH_TIMEOUT', 'the minion did not authenticate with the pinned key in time');
     await c.clock.sleep(c.pollMs ?? 200);
   }
 }

@@ -243,9 +243,24 @@ export const conductorSchema = z
         sshSudo: z.boolean().default(true),
         /** Seconds one SSH host may take for all its steps (a hanging host does not hold the wave). */
         sshTimeoutSeconds: z.number().int().positive().default(90),
+        /** The daemon's automatic wave for routers whose agents report stale-master-key (off by default). */
+        auto: z
+          .object({
+            enabled: z.boolean().default(false),
+            /** Never more routers than this in one automatic wave (more stale routers: an operator decides). */
+            maxRouters: z.number().int().positive().default(50),
+            /** Starts per second in an automatic wave. */
+            rate: z.number().positive().default(5),
+            /** Only inside this UTC window, `HH:MM-HH:MM` (may wrap midnight); unset = any time. */
+            window: z.string().regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/).optional(),
+            /** Collect stale reports this long before deciding. */
+            debounceSeconds: z.number().int().positive().default(30),
+          })
+          .strict()
+          .default({ enabled: false, maxRouters: 50, rate: 5, debounceSeconds: 30 }),
       })
       .strict()
-      .default({ concurrency: 200, routerTimeoutSeconds: 120, verifyTimeoutSeconds: 60, journalDir: '/var/lib/ssr-recovery-reauth', nodeIdentifierFile: '/var/lib/128technology/connect/nodeIdentifier', sshUser: 't128', sshSudo: true, sshTimeoutSeconds: 90 }),
+      .default({ concurrency: 200, routerTimeoutSeconds: 120, verifyTimeoutSeconds: 60, journalDir: '/var/lib/ssr-recovery-reauth', nodeIdentifierFile: '/var/lib/128technology/connect/nodeIdentifier', sshUser: 't128', sshSudo: true, sshTimeoutSeconds: 90, auto: { enabled: false, maxRouters: 50, rate: 5, debounceSeconds: 30 } }),
     restore: z
       .object({
         /** Also stop salt-master after 128T (and start it before 128T): for installs where 128T does not manage it. */

@@ -16,7 +16,12 @@ import { pemFinger } from '../../shared/salt/fingerprint.js';
 import { signEnvelope } from '../../shared/protocol/envelope.js';
 import { ReplayCache } from '../../shared/protocol/replay-cache.js';
 import { loadPublicKeys } from '../../shared/protocol/keys.js';
-import { PROTOCOL_VERSION, type CommandBody, type ReportBody, type TrustFacts } from '../../shared/protocol/messages.js';
+import {
+  PROTOCOL_VERSION,
+  type CommandBody,
+  type ReportBody,
+  type TrustFacts,
+} from '../../shared/protocol/messages.js';
 import { ConductorLink } from '../../router-agent/ws/client.js';
 import { makeCommandHandler } from '../../router-agent/commands/handler.js';
 import { readMessages, sendMessage } from '../../sandbox/salt/wire.js';
@@ -35,11 +40,15 @@ const input = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Input;
 const conductorKeys = loadPublicKeys(input.conductorPublicPem);
 const replay = new ReplayCache({ clock: systemClock, maxEntries: 100_000 });
 const minionFingers = input.minionPubs.map((p) => pemFinger(p));
+const PACE = Number(process.env.FLEET_PACE ?? 100);
 
 /** A minion that trusts one pin; connected while it trusts the master. */
 class MiniMinion {
   socket: Socket | undefined;
-  constructor(readonly id: string, readonly pub: string) {}
+  constructor(
+    readonly id: string,
+    readonly pub: string,
+  ) {}
 
   /** Sign in pinned to `finger`; resolves true once the master accepted us with that key. */
   async signIn(finger: string, deadline: number): Promise<boolean> {
@@ -57,10 +66,28 @@ class MiniMinion {
     return new Promise((resolve) => {
       const s = connect(input.master.port, input.master.host);
       let done = false;
-      const end = (r: 'ok' | 'retry' | 'mismatch'): void => { if (!done) { done = true; if (r !== 'ok') s.destroy(); resolve(r); } };
+      const end = (r: 'ok' | 'retry' | 'mismatch'): void => {
+        if (!done) {
+          done = true;
+          if (r !== 'ok') s.destroy();
+          resolve(r);
+        }
+      };
       s.on('error', () => end('retry'));
-      s.on('close', () => { end('retry'); if (this.socket === s) this.socket = undefined; });
-      s.on('connect', () => sendMessage(s, { cmd: '_auth', id: this.id, pub: this.pub, nonce: randomBytes(8).toString('hex'), enc_algo: 'OAEP-SHA1', sig_algo: 'PKCS1v15-SHA1' }));
+      s.on('close', () => {
+        end('retry');
+        if (this.socket === s) this.socket = undefined;
+      });
+      s.on('connect', () =>
+        sendMessage(s, {
+          cmd: '_auth',
+          id: this.id,
+          pub: this.pub,
+          nonce: randomBytes(8).toString('hex'),
+          enc_algo: 'OAEP-SHA1',
+          sig_algo: 'PKCS1v15-SHA1',
+        }),
+      );
       readMessages(s, (m) => {
         if (m.cmd === '_auth_reply') {
           if (m['ret'] === 'retry') return end('retry');
@@ -70,7 +97,16 @@ class MiniMinion {
           sendMessage(s, { cmd: '_subscribe', id: this.id });
           return end('ok');
         }
-        if (m.cmd === 'publish' && m['fun'] === 'test.ping') sendMessage(s, { cmd: '_return', jid: m['jid'], id: this.id, return: true, retcode: 0, success: true, fun_args: [] });
+        if (m.cmd === 'publish' && m['fun'] === 'test.ping')
+          sendMessage(s, {
+            cmd: '_return',
+            jid: m['jid'],
+            id: this.id,
+            return: true,
+            retcode: 0,
+            success: true,
+            fun_args: [],
+          });
       });
     });
   }
@@ -78,41 +114,99 @@ class MiniMinion {
 
 let ready = 0;
 let i = 0;
+const links: ConductorLink[] = [];
 for (const r of input.routers) {
   const privateKey = createPrivateKey(r.agentPrivatePem);
   const publicPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
   const minion = new MiniMinion(r.id, input.minionPubs[r.minionKey]!);
   const link = new ConductorLink({
-    url: input.url, certFingerprints: [input.certFingerprint], routerId: r.id, agentKey: { privateKey, publicPem }, agentVersion: 'bench',
-    clock: systemClock, random: systemRandom, logger: nullLogger, heartbeatMs: 60_000, backoffMinMs: 200, backoffMaxMs: 5_000,
+    url: input.url,
+    certFingerprints: [input.certFingerprint],
+    routerId: r.id,
+    agentKey: { privateKey, publicPem },
+    agentVersion: 'bench',
+    clock: systemClock,
+    random: systemRandom,
+    logger: nullLogger,
+    heartbeatMs: 60_000,
+    backoffMinMs: 1_000,
+    backoffMaxMs: 20_000,
     localAddress: input.localAddresses[i++ % input.localAddresses.length],
   });
   const trust = (state: TrustFacts['state']): TrustFacts => ({
-    state, minionId: r.id, minionKeyFingerprint: minionFingers[r.minionKey], minionActive: state === 'trusted', evidence: [], since: new Date().toISOString(),
+    state,
+    minionId: r.id,
+    minionKeyFingerprint: minionFingers[r.minionKey],
+    minionActive: state === 'trusted',
+    evidence: [],
+    since: new Date().toISOString(),
   });
   let state: TrustFacts['state'] = 'stale-master-key';
   const report = (body: ReportBody): void => {
-    const envelope = signEnvelope({ kind: 'report', router: r.id, body, privateKey, clock: systemClock, random: systemRandom, ttlMs: 600_000 });
+    const envelope = signEnvelope({
+      kind: 'report',
+      router: r.id,
+      body,
+      privateKey,
+      clock: systemClock,
+      random: systemRandom,
+      ttlMs: 600_000,
+    });
     link.send({ v: PROTOCOL_VERSION, type: 'report', envelope });
   };
   const run = async (body: CommandBody): Promise<void> => {
     if (body.name === 'status') return report({ kind: 'trust', trust: trust(state), commandId: body.id });
     const t0 = Date.now();
-    const ok = body.name === 'reauth' && body.fingerprint !== undefined && await minion.signIn(body.fingerprint, t0 + (body.timeoutMs ?? 60_000));
+    const ok =
+      body.name === 'reauth' &&
+      body.fingerprint !== undefined &&
+      (await minion.signIn(body.fingerprint, t0 + (body.timeoutMs ?? 60_000)));
     state = ok ? 'trusted' : 'finger-mismatch';
     report({
-      kind: 'reauth', commandId: body.id,
-      outcome: { ok, action: 'reauth', fingerprint: body.fingerprint, cachedFingerprint: ok ? body.fingerprint : undefined, timings: { confirmed: Date.now() - t0 }, evidence: [], trust: state, ...(ok ? {} : { code: 'REAUTH_FAILED' }) },
+      kind: 'reauth',
+      commandId: body.id,
+      outcome: {
+        ok,
+        action: 'reauth',
+        fingerprint: body.fingerprint,
+        cachedFingerprint: ok ? body.fingerprint : undefined,
+        timings: { confirmed: Date.now() - t0 },
+        evidence: [],
+        trust: state,
+        ...(ok ? {} : { code: 'REAUTH_FAILED' }),
+      },
     });
   };
-  const handle = makeCommandHandler({ routerId: r.id, conductorKeys, replay, clock: systemClock, logger: nullLogger, run: (b) => run(b) });
+  const handle = makeCommandHandler({
+    routerId: r.id,
+    conductorKeys,
+    replay,
+    clock: systemClock,
+    logger: nullLogger,
+    run: (b) => run(b),
+  });
   let counted = false;
   link.on('ready', () => {
     report({ kind: 'trust', trust: trust(state) });
-    if (!counted) { counted = true; ready++; if (ready === input.routers.length) process.stdout.write(`ready ${ready}\n`); }
+    if (!counted) {
+      counted = true;
+      ready++;
+    }
   });
-  link.on('command', (frame) => { void handle(frame, (a) => { link.send(a); }); });
+  link.on('command', (frame) => {
+    void handle(frame, (a) => {
+      link.send(a);
+    });
+  });
   link.start();
-  if (i % 200 === 0) await new Promise((res) => setTimeout(res, 20)); // connect in steps, as routers do after an outage
+  links.push(link);
+  // Connect in steps (~PACE per second per process), as routers come back after an outage.
+  if (i % 10 === 0) await new Promise((res) => setTimeout(res, 10_000 / PACE));
 }
+// Progress for the parent (and why links are not up, when they are not).
+setInterval(() => {
+  const errors = new Map<string, number>();
+  for (const l of links) if (!l.ready && l.lastError) errors.set(l.lastError, (errors.get(l.lastError) ?? 0) + 1);
+  process.stdout.write(`ready ${ready} of ${input.routers.length} ${JSON.stringify(Object.fromEntries(errors))}\n`);
+}, 2000).unref();
 process.on('message', () => undefined);

@@ -37,21 +37,39 @@ describe('integration: fleet reauth wave (agents, key gate, test.ping)', functio
 
   before(async () => {
     ({ dir: root, cleanup } = await makeTmpDir());
-    sb = await startSaltSandbox({ root: join(root, 'conductor'), host: '127.7.0.2', masterConfig: { auto_accept: true } });
-    conductor = await startConductorSide(root, { host: '127.7.0.2', masterFingerprint: () => pemFingerFile(join(sb.pkiDir, 'master.pub')) });
+    sb = await startSaltSandbox({
+      root: join(root, 'conductor'),
+      host: '127.7.0.2',
+      masterConfig: { auto_accept: true },
+    });
+    conductor = await startConductorSide(root, {
+      host: '127.7.0.2',
+      masterFingerprint: () => pemFingerFile(join(sb.pkiDir, 'master.pub')),
+    });
     for (const id of ids) {
       const paths = await writeSimRouter({ root: join(root, id), id, master: sb.master.address });
-      const service = commandServiceControl({ name: 'salt-minion', unit: 'salt-minion', commands: minionServiceCommands(paths) });
+      const service = commandServiceControl({
+        name: 'salt-minion',
+        unit: 'salt-minion',
+        commands: minionServiceCommands(paths),
+      });
       closers.push(() => service.stop().catch(() => undefined));
       await service.start();
       await sb.master.waitForMinion(id);
       const agentKey = await loadOrCreateAgentKey(paths.stateDir + '-agent');
       await conductor.registry.enroll(id, agentKey.publicPem, { source: 'salt-event' });
-      const agent = await startRouter(routerFacts({ ...paths, stateDir: paths.stateDir + '-agent' }, { minionId: id, conductor, service }),
-        { settings: { reauthTimeoutMs: 20_000, settleMs: 300, pollMs: 100, confirmPollMs: 50 } });
+      const agent = await startRouter(
+        routerFacts({ ...paths, stateDir: paths.stateDir + '-agent' }, { minionId: id, conductor, service }),
+        { settings: { reauthTimeoutMs: 20_000, settleMs: 300, pollMs: 100, confirmPollMs: 50 } },
+      );
       closers.push(() => agent.stop());
     }
-    await until(() => ids.every((id) => conductor.server.fleet().find((e) => e.routerId === id)?.trustFacts?.minionKeyFingerprint), 20_000, 'agents reported');
+    await until(
+      () =>
+        ids.every((id) => conductor.server.fleet().find((e) => e.routerId === id)?.trustFacts?.minionKeyFingerprint),
+      20_000,
+      'agents reported',
+    );
     // Disaster: rebuilt with a new master key and without the minion keys; nothing auto-accepted.
     await fsp.rm(join(sb.pkiDir, 'minions'), { recursive: true, force: true });
     await fsp.mkdir(join(sb.pkiDir, 'minions'), { recursive: true });
@@ -59,7 +77,11 @@ describe('integration: fleet reauth wave (agents, key gate, test.ping)', functio
     await fsp.writeFile(cfg, (await fsp.readFile(cfg, 'utf8')).replace(/auto_accept: true/, 'auto_accept: false'));
     await sb.master.pki.writeKeyPair('master');
     await sb.master.restart();
-    await until(() => ids.every((id) => conductor.server.fleet().find((e) => e.routerId === id)?.trust === 'stale-master-key'), 30_000, 'stale everywhere');
+    await until(
+      () => ids.every((id) => conductor.server.fleet().find((e) => e.routerId === id)?.trust === 'stale-master-key'),
+      30_000,
+      'stale everywhere',
+    );
   });
   after(async () => {
     for (const c of closers.splice(0).reverse()) await c();
@@ -73,15 +95,40 @@ describe('integration: fleet reauth wave (agents, key gate, test.ping)', functio
     const agent: AgentChannel = {
       async reauth(routerId, fingerprint, timeoutMs) {
         const r = await reauthRouter({ server: conductor.server, routerId, fingerprint, routerTimeoutMs: timeoutMs });
-        return { ok: r.ok, code: r.outcome.code, message: r.outcome.message, evidence: r.outcome.evidence, timings: r.outcome.timings };
+        return {
+          ok: r.ok,
+          code: r.outcome.code,
+          message: r.outcome.message,
+          evidence: r.outcome.evidence,
+          timings: r.outcome.timings,
+        };
       },
     };
     return {
-      selection: { all: true }, resume: false, dryRun: false, rate: 0, concurrency: 10, routerTimeoutMs: 20_000, verifyTimeoutMs: 20_000,
-      acceptNewHostKeys: false, conductor: { id: 'conductor-test' }, masterFingerprint: '', pkiDir: sb.pkiDir,
-      journalDir: join(root, 'conductor/var/lib/ssr-recovery-reauth'), random: systemRandom,
-      sources: { fleet: async () => conductor.server.fleet(), reported: async () => new Map(), sshRoutes: async () => new Map() },
-      ports: { agent, gate: pkiKeyGate(sb.pkiDir), pinger: saltApiMinionProbe(client, { timeoutSeconds: 2 }), clock: systemClock },
+      selection: { all: true },
+      resume: false,
+      dryRun: false,
+      rate: 0,
+      concurrency: 10,
+      routerTimeoutMs: 20_000,
+      verifyTimeoutMs: 20_000,
+      acceptNewHostKeys: false,
+      conductor: { id: 'conductor-test' },
+      masterFingerprint: '',
+      pkiDir: sb.pkiDir,
+      journalDir: join(root, 'conductor/var/lib/ssr-recovery-reauth'),
+      random: systemRandom,
+      sources: {
+        fleet: async () => conductor.server.fleet(),
+        reported: async () => new Map(),
+        sshRoutes: async () => new Map(),
+      },
+      ports: {
+        agent,
+        gate: pkiKeyGate(sb.pkiDir),
+        pinger: saltApiMinionProbe(client, { timeoutSeconds: 2 }),
+        clock: systemClock,
+      },
       ...over,
     };
   }
@@ -89,12 +136,21 @@ describe('integration: fleet reauth wave (agents, key gate, test.ping)', functio
   it('plans, gates and confirms: matching keys accepted, a foreign pending key left pending as a possible impostor', async () => {
     const masterFingerprint = await pemFingerFile(join(sb.pkiDir, 'master.pub'));
     // An attacker got a key into minions_pre under edge-3's id before the real minion retried.
-    const foreign = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const foreign = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
     await fsp.mkdir(join(sb.pkiDir, 'minions_pre'), { recursive: true });
     await fsp.writeFile(join(sb.pkiDir, 'minions_pre/edge-3'), foreign);
 
     const plan = await fleetReauth(options({ masterFingerprint, dryRun: true }));
-    assert.deepEqual(plan.plan!.map((p) => [p.routerId, p.action, p.channel]), [['edge-1', 'reauth', 'agent'], ['edge-2', 'reauth', 'agent'], ['edge-3', 'blocked', 'none']]);
+    assert.deepEqual(
+      plan.plan!.map((p) => [p.routerId, p.action, p.channel]),
+      [
+        ['edge-1', 'reauth', 'agent'],
+        ['edge-2', 'reauth', 'agent'],
+        ['edge-3', 'blocked', 'none'],
+      ],
+    );
     assert.equal(plan.plan![2]!.blocked, 'impostor');
     assert.deepEqual(await fsp.readdir(join(sb.pkiDir, 'minions')), [], 'a dry run accepts nothing');
 
@@ -112,7 +168,10 @@ describe('integration: fleet reauth wave (agents, key gate, test.ping)', functio
       assert.equal(pemFinger(await fsp.readFile(join(sb.pkiDir, 'minions', id), 'utf8')), reported);
     }
     assert.equal(await fsp.readFile(join(sb.pkiDir, 'minions_pre/edge-3'), 'utf8'), foreign);
-    assert.ok(by.get('edge-1')!.timings!.keyAccepted! >= 0 && by.get('edge-1')!.timings!.pinged! >= by.get('edge-1')!.timings!.keyAccepted!);
+    assert.ok(
+      by.get('edge-1')!.timings!.keyAccepted! >= 0 &&
+        by.get('edge-1')!.timings!.pinged! >= by.get('edge-1')!.timings!.keyAccepted!,
+    );
   });
 
   it('a re-run is idempotent and --resume retries only what is not done', async () => {

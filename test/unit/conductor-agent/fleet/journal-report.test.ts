@@ -7,7 +7,16 @@ import { BatchPinger } from '../../../../conductor-agent/fleet/verify.js';
 import { systemClock } from '../../../../shared/ports/clock.js';
 import { makeTmpDir } from '../../../helpers/tmpdir.js';
 
-const header: WaveHeader = { version: 1, waveId: 'w1', conductorId: 'c1', masterFingerprint: 'fp', selection: { all: true }, rate: 10, concurrency: 5, startedAt: '2026-01-01T00:00:00Z' };
+const header: WaveHeader = {
+  version: 1,
+  waveId: 'w1',
+  conductorId: 'c1',
+  masterFingerprint: 'fp',
+  selection: { all: true },
+  rate: 10,
+  concurrency: 5,
+  startedAt: '2026-01-01T00:00:00Z',
+};
 
 describe('fleet journal, report and verification', () => {
   it('a crashed wave leaves its outcomes; a torn last line is ignored; one wave at a time', async () => {
@@ -31,21 +40,62 @@ describe('fleet journal, report and verification', () => {
   });
 
   it('exit 0 when every router is done or skipped, 5 when some are, 1 when none', () => {
-    assert.equal(waveExitCode(totalsOf([{ routerId: 'a', state: 'done' }, { routerId: 'b', state: 'skipped' }])), 0);
-    assert.equal(waveExitCode(totalsOf([{ routerId: 'a', state: 'done' }, { routerId: 'b', state: 'impostor' }])), 5);
-    assert.equal(waveExitCode(totalsOf([{ routerId: 'a', state: 'failed' }, { routerId: 'b', state: 'not-started' }])), 1);
+    assert.equal(
+      waveExitCode(
+        totalsOf([
+          { routerId: 'a', state: 'done' },
+          { routerId: 'b', state: 'skipped' },
+        ]),
+      ),
+      0,
+    );
+    assert.equal(
+      waveExitCode(
+        totalsOf([
+          { routerId: 'a', state: 'done' },
+          { routerId: 'b', state: 'impostor' },
+        ]),
+      ),
+      5,
+    );
+    assert.equal(
+      waveExitCode(
+        totalsOf([
+          { routerId: 'a', state: 'failed' },
+          { routerId: 'b', state: 'not-started' },
+        ]),
+      ),
+      1,
+    );
   });
 
   it('pings waiting routers in batches and gives up on each at its own deadline', async () => {
     const calls: string[][] = [];
     let answering = new Set(['a', 'b', 'c']);
     const p = new BatchPinger({
-      clock: systemClock, batch: 2, inFlight: 1, retryMs: 20,
-      pinger: { ping: async (ids) => { calls.push([...ids]); await new Promise((r) => setTimeout(r, 5)); return new Set(ids.filter((i) => answering.has(i))); } },
+      clock: systemClock,
+      batch: 2,
+      inFlight: 1,
+      retryMs: 20,
+      pinger: {
+        ping: async (ids) => {
+          calls.push([...ids]);
+          await new Promise((r) => setTimeout(r, 5));
+          return new Set(ids.filter((i) => answering.has(i)));
+        },
+      },
     });
     const now = Date.now();
-    const rs = await Promise.all([p.confirm('a', now + 5_000), p.confirm('b', now + 5_000), p.confirm('c', now + 5_000), p.confirm('x', now + 200)]);
-    assert.deepEqual(rs.map((r) => r.ok), [true, true, true, false]);
+    const rs = await Promise.all([
+      p.confirm('a', now + 5_000),
+      p.confirm('b', now + 5_000),
+      p.confirm('c', now + 5_000),
+      p.confirm('x', now + 200),
+    ]);
+    assert.deepEqual(
+      rs.map((r) => r.ok),
+      [true, true, true, false],
+    );
     assert.ok(calls.every((c) => c.length <= 2));
     assert.ok(calls.length >= 2 && calls.length < 20, `batched: ${calls.length} calls`);
     answering = new Set();

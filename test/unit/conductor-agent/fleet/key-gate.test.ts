@@ -6,7 +6,8 @@ import { pemFinger } from '../../../../shared/salt/fingerprint.js';
 import { pkiKeyGate } from '../../../../conductor-agent/fleet/key-gate.js';
 import { makeTmpDir } from '../../../helpers/tmpdir.js';
 
-const pub = (): string => generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const pub = (): string =>
+  generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
 describe('fleet key gate', () => {
   it('accepts exactly the reported key, leaves a foreign one pending, and says unverified without a report', async () => {

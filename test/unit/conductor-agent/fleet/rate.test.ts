@@ -5,17 +5,30 @@ import { RateLimiter, Slots, defaultRate } from '../../../../conductor-agent/fle
 
 describe('fleet rate limiter and slots', () => {
   let clock: sinon.SinonFakeTimers;
-  beforeEach(() => { clock = sinon.useFakeTimers({ now: 1_000_000, toFake: ['setTimeout', 'clearTimeout', 'Date'] }); });
+  beforeEach(() => {
+    clock = sinon.useFakeTimers({ now: 1_000_000, toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  });
   afterEach(() => clock.restore());
-  const fake: Clock = { ...systemClock, now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (t) => clearTimeout(t) };
+  const fake: Clock = {
+    ...systemClock,
+    now: () => Date.now(),
+    setTimeout: (fn, ms) => setTimeout(fn, ms),
+    clearTimeout: (t) => clearTimeout(t),
+  };
 
   it('spaces starts 1/rate apart and never bunches them to catch up after a stall', async () => {
     const limiter = new RateLimiter(10, fake);
     const starts: number[] = [];
     const run = (async () => {
-      for (let i = 0; i < 5; i++) { await limiter.acquire(); starts.push(Date.now()); }
+      for (let i = 0; i < 5; i++) {
+        await limiter.acquire();
+        starts.push(Date.now());
+      }
       await new Promise((r) => setTimeout(r, 1000)); // a stall
-      for (let i = 0; i < 3; i++) { await limiter.acquire(); starts.push(Date.now()); }
+      for (let i = 0; i < 3; i++) {
+        await limiter.acquire();
+        starts.push(Date.now());
+      }
     })();
     await clock.tickAsync(5_000);
     await run;
@@ -34,7 +47,9 @@ describe('fleet rate limiter and slots', () => {
     await slots.take();
     await slots.take();
     let third = false;
-    void slots.take().then(() => { third = true; });
+    void slots.take().then(() => {
+      third = true;
+    });
     await clock.tickAsync(10);
     assert.equal(third, false);
     slots.release();
