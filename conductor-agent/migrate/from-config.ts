@@ -85,7 +85,7 @@ async function filesFromConfig(ctx: Ctx, address: string): Promise<NewConductorF
   }
   const privateKey = await readFile(ctx.loaded.path(t.privateKeyFile));
   return sftpFiles({ host: t.host ?? address, port: t.port, username: t.username, privateKey,
-    hostKeyFingerprint: t.hostKeyFingerprint });
+    hostKeyFingerprint: t.hostKeyFingerprint }, t.remoteRoot);
 }
 
 function backupGate(ctx: Ctx): BackupGate {
