@@ -6,6 +6,7 @@
  * `verify --conductor` checks the new one on its own.
  */
 import { loadConfig } from '../../shared/config/load.js';
+import { RecoveryError } from '../../shared/errors.js';
 import { nullLogger, type Logger } from '../../shared/log/logger.js';
 import { systemClock } from '../../shared/ports/clock.js';
 import { startConductorPair, type ConductorPair } from '../../sandbox/ssr-simulator/pair.js';
@@ -70,8 +71,10 @@ const steps: Step<Ctx>[] = [
       const r = ctx.report;
       Object.assign(facts, { trust: r.trust?.mode, totals: r.totals, checks: r.verify ?? [] });
       const refused = r.findings.filter((f) => !f.ok);
-      if (refused.length) throw Object.assign(new Error(refused.map((f) => f.message).join('; ')), { code: 'MIGRATE_PREFLIGHT' });
-      if (!r.ok) throw Object.assign(new Error(`migrate did not finish: ${JSON.stringify(r.totals)}`), { code: 'MIGRATE_PARTIAL' });
+      if (refused.length) {
+        throw new RecoveryError('MIGRATE_PREFLIGHT', refused.map((f) => f.message).join('; '));
+      }
+      if (!r.ok) throw new RecoveryError('MIGRATE_PARTIAL', `migrate did not finish: ${JSON.stringify(r.totals)}`);
     },
   },
   {
@@ -85,7 +88,7 @@ const steps: Step<Ctx>[] = [
       const following = [...pair.world.routers.values()].filter((r) => r.conductors.join() === pair.to.join()).length;
       Object.assign(facts, { checks: report.checks, followingNew: following });
       if (!report.ok || following !== pair.routerNames.length) {
-        throw Object.assign(new Error('the new conductor does not verify'), { code: 'VERIFY_FAILED' });
+        throw new RecoveryError('VERIFY_FAILED', 'the new conductor does not verify');
       }
     },
   },
@@ -101,8 +104,11 @@ export async function runMigrateDrill(o: MigrateDrillOptions = {}): Promise<Dril
       onProgress: (e) => {
         if (!o.onProgress) return;
         if (e.phase === 'start') o.onProgress(`… ${e.title}`);
-        else o.onProgress(`${e.result?.status === 'ok' ? '✓' : '✗'} ${e.step} (${((e.result?.durationMs ?? 0) / 1000)
-          .toFixed(1)} s)${e.result?.error ? `: ${e.result.error.message}` : ''}`);
+        else {
+          const s = ((e.result?.durationMs ?? 0) / 1000).toFixed(1);
+          const why = e.result?.error ? `: ${e.result.error.message}` : '';
+          o.onProgress(`${e.result?.status === 'ok' ? '✓' : '✗'} ${e.step} (${s} s)${why}`);
+        }
       },
     });
   } finally {
@@ -110,7 +116,8 @@ export async function runMigrateDrill(o: MigrateDrillOptions = {}): Promise<Dril
   }
   return {
     ok: results.every((s) => s.status === 'ok'), sandbox: ctx.pair?.dir ?? o.sandbox ?? '', kept: Boolean(o.keep),
-    steps: results, routers: (ctx.report?.routers ?? []).map((r) => ({ id: r.router, ...(r.error ? { error: r.error.message } : {}) })),
+    steps: results,
+    routers: (ctx.report?.routers ?? []).map((r) => ({ id: r.router, ...(r.error ? { error: r.error.message } : {}) })),
     durationMs: Date.now() - started,
   };
 }

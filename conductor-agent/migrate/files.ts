@@ -58,8 +58,8 @@ const call = <T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => voi
  * The new conductor over SFTP; the session opens on first use and the host key must match the pin.
  * `remoteRoot` prefixes every path on the remote side (`/` on a real conductor; a staging tree in rehearsals).
  */
-export function sftpFiles(target: SshTarget, remoteRoot = '/', connect: (t: SshTarget) => Promise<SshSession> = openSession):
-  NewConductorFiles {
+export function sftpFiles(target: SshTarget, remoteRoot = '/',
+  connect: (t: SshTarget) => Promise<SshSession> = openSession): NewConductorFiles {
   const at = (p: string): string => underRoot(remoteRoot, p);
   let session: Promise<{ s: SshSession; sftp: SFTPWrapper }> | undefined;
   const open = (): Promise<{ s: SshSession; sftp: SFTPWrapper }> => {

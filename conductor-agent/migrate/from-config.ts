@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { CommandContext } from '../cli/context.js';
-import { ConfigError } from '../../shared/errors.js';
+import { ConfigError, RecoveryError } from '../../shared/errors.js';
 import { systemClock } from '../../shared/ports/clock.js';
 import { systemProcessRunner } from '../../shared/ports/process-runner.js';
 import { CONDUCTOR_FILES } from '../../shared/ssr/layout.js';
@@ -29,7 +29,8 @@ async function caOf(ctx: Ctx, file: string | undefined): Promise<string | undefi
   try {
     return await readFile(ctx.loaded.path(file), 'utf8');
   } catch (err) {
-    throw new ConfigError('CONFIG_UNREADABLE', `cannot read the CA file ${file}: ${(err as Error).message}`, { cause: err });
+    const why = (err as Error).message;
+    throw new ConfigError('CONFIG_UNREADABLE', `cannot read the CA file ${file}: ${why}`, { cause: err });
   }
 }
 
@@ -75,7 +76,9 @@ export async function newPingFromConfig(ctx: Ctx, address: string): Promise<Mini
 async function filesFromConfig(ctx: Ctx, address: string): Promise<NewConductorFiles> {
   const t = ctx.config.migrate.transfer;
   if (t.method === 'local') {
-    if (!t.localRoot) throw new ConfigError('CONFIG_MISSING', 'migrate.transfer.method is local but localRoot is unset');
+    if (!t.localRoot) {
+      throw new ConfigError('CONFIG_MISSING', 'migrate.transfer.method is local but localRoot is unset');
+    }
     return localFiles(t.localRoot);
   }
   if (!t.privateKeyFile || !t.hostKeyFingerprint) {
@@ -104,7 +107,7 @@ function backupGate(ctx: Ctx): BackupGate {
       const made = await createBackup({ config: ctx.config, root: ctx.loaded.root, logger: ctx.logger });
       const v = await verifyArchive(made.archive);
       if (v.status !== 'verified') {
-        throw new ConfigError('BACKUP_FAILED', `the backup taken before the migration does not verify: ${made.archive}`);
+        throw new RecoveryError('BACKUP_FAILED', `the backup taken before the migration does not verify: ${made.archive}`);
       }
       return { archive: made.archive };
     },
