@@ -9,6 +9,7 @@ import type { CommandContext } from '../cli/context.js';
 import { ConfigError, RecoveryError } from '../../shared/errors.js';
 import { systemClock } from '../../shared/ports/clock.js';
 import { systemProcessRunner } from '../../shared/ports/process-runner.js';
+import { commandServiceControl } from '../../shared/ports/service-control.js';
 import { CONDUCTOR_FILES } from '../../shared/ssr/layout.js';
 import { createHttpSsrConductor, readSecretFile } from '../ssr/http-conductor.js';
 import type { SsrConductor } from '../ssr/conductor.js';
@@ -48,8 +49,10 @@ function needCredentials(user: string | undefined, file: string | undefined, wha
 export async function oldSsrFromConfig(ctx: Ctx): Promise<SsrConductor> {
   const s = ctx.config.ssr;
   const [username, file] = needCredentials(s.username, s.passwordFile, 'old');
+  const svc = ctx.config.services['128T'];
   return createHttpSsrConductor({ url: s.url, username, password: await readSecretFile(ctx.loaded.path(file),
-    'ssr.passwordFile'), ca: await caOf(ctx, s.caFile), pcliCommand: s.pcliCommand, runner: systemProcessRunner });
+    'ssr.passwordFile'), ca: await caOf(ctx, s.caFile), pcliCommand: s.pcliCommand, runner: systemProcessRunner,
+    service128t: commandServiceControl({ name: '128T', unit: svc?.unit ?? '128T', commands: svc ?? {} }) });
 }
 
 /** The new conductor's API at `address` (`migrate.to.*`). */
