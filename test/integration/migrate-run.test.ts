@@ -91,7 +91,7 @@ describe('conductor-agent migrate between two SSR simulators on loopback', funct
   });
 
   it('a router stuck in Connected is reported with evidence (partial exit) and rolled back when asked', async () => {
-    w = await makeMigrateWorld({ routers: 6, migrate: { runningTimeoutSeconds: 1 } });
+    w = await makeMigrateWorld({ routers: 6, migrate: { runningTimeoutSeconds: 3 } });
     w.world.faults.stuckConnected.add('r0004');
     const { code, report, err } = await migrate(w, '--rollback-on-failure');
     assert.equal(code, 5, err);
@@ -122,7 +122,7 @@ describe('conductor-agent migrate between two SSR simulators on loopback', funct
   });
 
   it('attacker owning one router id: a different key on the new master is never accepted', async () => {
-    w = await makeMigrateWorld({ routers: 4, migrate: { runningTimeoutSeconds: 1, connectedTimeoutSeconds: 2 } });
+    w = await makeMigrateWorld({ routers: 4, migrate: { runningTimeoutSeconds: 3, connectedTimeoutSeconds: 3 } });
     const evil = rsaPair(1024).publicKey;
     w.world.routers.get('r0002')!.nodes[0]!.minionPub = evil;
     const { code, report } = await migrate(w);
