@@ -96,13 +96,18 @@ export class AssetWatch {
   }
 }
 
-/** Starts no more than `rate` per second: each start waits for its slot (no bursts, no drift). */
+/**
+ * Starts at `rate` per second on average: each start takes the next slot, 1/rate after the previous
+ * one. A start that comes late (a busy event loop) does not push every later slot back — the next
+ * ones catch up — but no more than one second's worth, so there is never a burst above that.
+ */
 export function rateGate(rate: number, clock: Clock): () => Promise<void> {
   const spacing = 1000 / rate;
   let next = clock.now();
   return async () => {
     const now = clock.now();
-    const slot = Math.max(now, next);
+    let slot = next;
+    if (slot < now - 1000) slot = now - 1000 + spacing;
     next = slot + spacing;
     if (slot > now) await clock.sleep(slot - now);
   };

@@ -67,7 +67,8 @@ async function readExport(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (err) {
-    throw new RecoveryError('MIGRATE_FAILED', `the old conductor wrote no export at ${path}: ${(err as Error).message}`, {
+    const why = (err as Error).message;
+    throw new RecoveryError('MIGRATE_FAILED', `the old conductor wrote no export at ${path}: ${why}`, {
       cause: err, details: { path },
       hint: 'The export lands in /etc/128technology/config-exports on the conductor the agent runs on; '
         + 'run migrate on the old conductor.',

@@ -54,9 +54,13 @@ export function localFiles(root: string): NewConductorFiles {
 const call = <T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void): Promise<T> =>
   new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
 
-/** The new conductor over SFTP; the session opens on first use and the host key must match the pin. */
-export function sftpFiles(target: SshTarget, connect: (t: SshTarget) => Promise<SshSession> = openSession):
-  NewConductorFiles {
+/**
+ * The new conductor over SFTP; the session opens on first use and the host key must match the pin.
+ * `remoteRoot` prefixes every path on the remote side (`/` on a real conductor; a staging tree in rehearsals).
+ */
+export function sftpFiles(target: SshTarget, remoteRoot = '/',
+  connect: (t: SshTarget) => Promise<SshSession> = openSession): NewConductorFiles {
+  const at = (p: string): string => underRoot(remoteRoot, p);
   let session: Promise<{ s: SshSession; sftp: SFTPWrapper }> | undefined;
   const open = (): Promise<{ s: SshSession; sftp: SFTPWrapper }> => {
     session ??= connect(target).then(async (s) => ({ s, sftp: await s.sftp() }));
@@ -64,8 +68,9 @@ export function sftpFiles(target: SshTarget, connect: (t: SshTarget) => Promise<
   };
   return {
     where: `sftp://${target.username}@${target.host}:${target.port}`,
-    async read(p) {
+    async read(sp) {
       const { sftp } = await open();
+      const p = at(sp);
       try {
         return await call<Buffer>((cb) => sftp.readFile(p, cb));
       } catch (err) {
@@ -73,8 +78,9 @@ export function sftpFiles(target: SshTarget, connect: (t: SshTarget) => Promise<
         throw fsError('read', p, err);
       }
     },
-    async write(p, data, mode) {
+    async write(sp, data, mode) {
       const { sftp } = await open();
+      const p = at(sp);
       const part = `${dirname(p)}/.${p.slice(dirname(p).length + 1)}.part`;
       try {
         await call<void>((cb) => sftp.mkdir(dirname(p), { mode: 0o700 }, () => cb(null)));
@@ -86,9 +92,9 @@ export function sftpFiles(target: SshTarget, connect: (t: SshTarget) => Promise<
         throw fsError('write', p, err);
       }
     },
-    async remove(p) {
+    async remove(sp) {
       const { sftp } = await open();
-      await call<void>((cb) => sftp.unlink(p, () => cb(null)));
+      await call<void>((cb) => sftp.unlink(at(sp), () => cb(null)));
     },
     async close() {
       if (session) (await session.catch(() => undefined))?.s.close();

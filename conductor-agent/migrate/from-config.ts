@@ -6,9 +6,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { CommandContext } from '../cli/context.js';
-import { ConfigError } from '../../shared/errors.js';
+import { ConfigError, RecoveryError } from '../../shared/errors.js';
 import { systemClock } from '../../shared/ports/clock.js';
 import { systemProcessRunner } from '../../shared/ports/process-runner.js';
+import { commandServiceControl } from '../../shared/ports/service-control.js';
 import { CONDUCTOR_FILES } from '../../shared/ssr/layout.js';
 import { createHttpSsrConductor, readSecretFile } from '../ssr/http-conductor.js';
 import type { SsrConductor } from '../ssr/conductor.js';
@@ -29,7 +30,8 @@ async function caOf(ctx: Ctx, file: string | undefined): Promise<string | undefi
   try {
     return await readFile(ctx.loaded.path(file), 'utf8');
   } catch (err) {
-    throw new ConfigError('CONFIG_UNREADABLE', `cannot read the CA file ${file}: ${(err as Error).message}`, { cause: err });
+    const why = (err as Error).message;
+    throw new ConfigError('CONFIG_UNREADABLE', `cannot read the CA file ${file}: ${why}`, { cause: err });
   }
 }
 
@@ -47,8 +49,10 @@ function needCredentials(user: string | undefined, file: string | undefined, wha
 export async function oldSsrFromConfig(ctx: Ctx): Promise<SsrConductor> {
   const s = ctx.config.ssr;
   const [username, file] = needCredentials(s.username, s.passwordFile, 'old');
+  const svc = ctx.config.services['128T'];
   return createHttpSsrConductor({ url: s.url, username, password: await readSecretFile(ctx.loaded.path(file),
-    'ssr.passwordFile'), ca: await caOf(ctx, s.caFile), pcliCommand: s.pcliCommand, runner: systemProcessRunner });
+    'ssr.passwordFile'), ca: await caOf(ctx, s.caFile), pcliCommand: s.pcliCommand, runner: systemProcessRunner,
+    service128t: commandServiceControl({ name: '128T', unit: svc?.unit ?? '128T', commands: svc ?? {} }) });
 }
 
 /** The new conductor's API at `address` (`migrate.to.*`). */
@@ -75,7 +79,9 @@ export async function newPingFromConfig(ctx: Ctx, address: string): Promise<Mini
 async function filesFromConfig(ctx: Ctx, address: string): Promise<NewConductorFiles> {
   const t = ctx.config.migrate.transfer;
   if (t.method === 'local') {
-    if (!t.localRoot) throw new ConfigError('CONFIG_MISSING', 'migrate.transfer.method is local but localRoot is unset');
+    if (!t.localRoot) {
+      throw new ConfigError('CONFIG_MISSING', 'migrate.transfer.method is local but localRoot is unset');
+    }
     return localFiles(t.localRoot);
   }
   if (!t.privateKeyFile || !t.hostKeyFingerprint) {
@@ -85,7 +91,7 @@ async function filesFromConfig(ctx: Ctx, address: string): Promise<NewConductorF
   }
   const privateKey = await readFile(ctx.loaded.path(t.privateKeyFile));
   return sftpFiles({ host: t.host ?? address, port: t.port, username: t.username, privateKey,
-    hostKeyFingerprint: t.hostKeyFingerprint });
+    hostKeyFingerprint: t.hostKeyFingerprint }, t.remoteRoot);
 }
 
 function backupGate(ctx: Ctx): BackupGate {
@@ -104,7 +110,7 @@ function backupGate(ctx: Ctx): BackupGate {
       const made = await createBackup({ config: ctx.config, root: ctx.loaded.root, logger: ctx.logger });
       const v = await verifyArchive(made.archive);
       if (v.status !== 'verified') {
-        throw new ConfigError('BACKUP_FAILED', `the backup taken before the migration does not verify: ${made.archive}`);
+        throw new RecoveryError('BACKUP_FAILED', `the backup taken before the migration does not verify: ${made.archive}`);
       }
       return { archive: made.archive };
     },

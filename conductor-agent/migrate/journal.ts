@@ -74,7 +74,8 @@ export class Journal {
     private readonly fault: FaultPoint | undefined, private readonly now: () => number) {}
 
   /** Open (create or append to) the journal in `dir`. */
-  static async open(dir: string, options: { fault?: FaultPoint | undefined; now?: () => number } = {}): Promise<Journal> {
+  static async open(dir: string, options: { fault?: FaultPoint | undefined; now?: () => number } = {}):
+    Promise<Journal> {
     await ensureDir(dir, PRIVATE_DIR_MODE);
     await fsp.chmod(dir, PRIVATE_DIR_MODE).catch(() => undefined);
     const path = join(dir, JOURNAL_FILE);

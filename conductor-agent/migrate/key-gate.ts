@@ -52,7 +52,9 @@ export function verifiedKeyGate(o: KeyGateOptions): KeyGate {
         if (expected !== undefined && actual === expected) {
           // A run killed between "write minions/<id>" and "remove minions_pre/<id>" leaves both: finish it.
           const pending = await o.files.read(remote('minions_pre', id));
-          if (pending !== undefined && finger(pending, o.hashType) === expected) await o.files.remove(remote('minions_pre', id));
+          if (pending !== undefined && finger(pending, o.hashType) === expected) {
+            await o.files.remove(remote('minions_pre', id));
+          }
           return 'already-accepted';
         }
         await o.files.write(remote('minions_rejected', id), accepted, 0o644);

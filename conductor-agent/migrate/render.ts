@@ -18,7 +18,8 @@ export function renderMigrate(r: MigrateReport): string {
   }
   const per = r.routers.map((x) => x.timings.totalMs).filter((v): v is number => typeof v === 'number');
   if (per.length) lines.push(`time per router: median ${median(per)} ms, max ${Math.max(...per)} ms`);
-  lines.push(`rate: configured ${r.rate.configured}/s${r.rate.achieved ? `, achieved ${r.rate.achieved.toFixed(2)}/s` : ''}`);
+  const achieved = r.rate.achieved ? `, achieved ${r.rate.achieved.toFixed(2)}/s` : '';
+  lines.push(`rate: configured ${r.rate.configured}/s${achieved}`);
   if (r.verify) lines.push('verify:', renderChecks(r.verify));
   lines.push(`took ${(r.durationMs / 1000).toFixed(1)} s`);
   return lines.join('\n');

@@ -66,5 +66,6 @@ export function decideTrust(oldPub: string | Buffer, newPub: Buffer | undefined,
     });
   }
   return { mode: 'repin', oldFingerprint, newFingerprint,
-    how: `each router is re-pinned to ${newFingerprint} through fleet re-authentication once it reaches the new conductor` };
+    how: `each router is re-pinned to ${newFingerprint} through fleet re-authentication once it reaches `
+      + 'the new conductor' };
 }

@@ -89,4 +89,5 @@ export function assetPhase(status: string): 'running' | 'connected' | 'down' | '
 /** Router names the PCLI and REST paths accept (reference/ssr.md §5.2 node-name rule). */
 export const ROUTER_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]){0,62}$/;
 /** A conductor address: an IPv4/IPv6 literal or a DNS name, nothing a command line could misread. */
-export const CONDUCTOR_ADDRESS = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*|[0-9A-Fa-f:.]{2,45})$/;
+export const CONDUCTOR_ADDRESS =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*|[0-9A-Fa-f:.]{2,45})$/;

@@ -107,7 +107,9 @@ export function createHttpSsrConductor(options: HttpSsrConductorOptions): SsrCon
       throw err;
     }
     const t = (out as { token?: unknown } | undefined)?.token;
-    if (typeof t !== 'string' || !t) throw new RecoveryError('SSR_API_FAILED', 'SSR API login answered without a token');
+    if (typeof t !== 'string' || !t) {
+      throw new RecoveryError('SSR_API_FAILED', 'SSR API login answered without a token');
+    }
     token = t;
     return t;
   };

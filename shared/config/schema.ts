@@ -71,16 +71,18 @@ const migrateSchema = z
         privateKeyFile: absPath.optional(),
         /** `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
         hostKeyFingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/).optional(),
+        /** `sftp`: prefix of every path on the new conductor (`/`; a staging tree in rehearsals). */
+        remoteRoot: absPath.default('/'),
       })
       .strict()
-      .default({ method: 'sftp', port: 22, username: 'root' }),
+      .default({ method: 'sftp', port: 22, username: 'root', remoteRoot: '/' }),
   })
   .strict()
   .default({
     rate: 5, concurrency: 50, connectedTimeoutSeconds: 600, runningTimeoutSeconds: 900, pollMs: 2000,
     backupMaxAgeHours: 24, trust: 'auto',
     to: { ssrUrl: 'https://{address}', pcliCommand: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes root@{address} pcli' },
-    transfer: { method: 'sftp', port: 22, username: 'root' },
+    transfer: { method: 'sftp', port: 22, username: 'root', remoteRoot: '/' },
   });
 
 export const conductorSchema = z

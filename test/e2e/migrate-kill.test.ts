@@ -70,7 +70,7 @@ describe('migrate killed with SIGKILL at every journal phase, then resumed or ro
 
   for (const fault of BACKWARD) {
     it(`kill -9 after ${fault} (router stuck in Connected): --resume --rollback-on-failure rolls it back`, async () => {
-      w = await makeMigrateWorld({ routers: 5, migrate: { rate: 50, runningTimeoutSeconds: 1 } });
+      w = await makeMigrateWorld({ routers: 5, migrate: { rate: 50, runningTimeoutSeconds: 3 } });
       w.world.faults.stuckConnected.add('r0002');
       const killed = await cli(w, ['--rollback-on-failure'], { SSR_RECOVERY_MIGRATE_FAULT: fault });
       assert.equal(killed.signal, 'SIGKILL', `not killed: exit ${killed.code} ${killed.err.slice(-800)}`);

@@ -6,6 +6,12 @@ import { rsaPair } from '../../sandbox/conductor-tree.js';
 import { memoryIo } from '../helpers/cli.js';
 import { makeMigrateWorld, NEW_ADDR, NEW_ADDR_2, OLD_ADDR, type MigrateWorld } from '../helpers/migrate-world.js';
 import type { MigrateReport } from '../../conductor-agent/migrate/types.js';
+import { migrateDepsFromConfig } from '../../conductor-agent/migrate/from-config.js';
+import { runMigrate } from '../../conductor-agent/migrate/run.js';
+import type { RouterRepin } from '../../conductor-agent/migrate/trust.js';
+import { loadConfig } from '../../shared/config/load.js';
+import { nullLogger } from '../../shared/log/logger.js';
+import { pemFinger } from '../../shared/salt/fingerprint.js';
 
 async function migrate(w: MigrateWorld, ...extra: string[]): Promise<{ code: number; report: MigrateReport; err: string }> {
   const io = memoryIo({});
@@ -85,7 +91,7 @@ describe('conductor-agent migrate between two SSR simulators on loopback', funct
   });
 
   it('a router stuck in Connected is reported with evidence (partial exit) and rolled back when asked', async () => {
-    w = await makeMigrateWorld({ routers: 6, migrate: { runningTimeoutSeconds: 1 } });
+    w = await makeMigrateWorld({ routers: 6, migrate: { runningTimeoutSeconds: 3 } });
     w.world.faults.stuckConnected.add('r0004');
     const { code, report, err } = await migrate(w, '--rollback-on-failure');
     assert.equal(code, 5, err);
@@ -116,7 +122,7 @@ describe('conductor-agent migrate between two SSR simulators on loopback', funct
   });
 
   it('attacker owning one router id: a different key on the new master is never accepted', async () => {
-    w = await makeMigrateWorld({ routers: 4, migrate: { runningTimeoutSeconds: 1, connectedTimeoutSeconds: 2 } });
+    w = await makeMigrateWorld({ routers: 4, migrate: { runningTimeoutSeconds: 3, connectedTimeoutSeconds: 3 } });
     const evil = rsaPair(1024).publicKey;
     w.world.routers.get('r0002')!.nodes[0]!.minionPub = evil;
     const { code, report } = await migrate(w);
@@ -127,6 +133,29 @@ describe('conductor-agent migrate between two SSR simulators on loopback', funct
     const pki = join(w.newRoot, 'etc/128technology/salt/pki/master');
     await assert.rejects(readFile(join(pki, 'minions', 'r0002')), 'not accepted');
     assert.equal(await readFile(join(pki, 'minions_pre', 'r0002'), 'utf8'), evil, 'left pending for a human');
+  });
+
+  it('a new master key with a re-pin path: each router is re-pinned to exactly that key once Connected', async () => {
+    w = await makeMigrateWorld({ routers: 6, sameKey: false });
+    const loaded = loadConfig({ agent: 'conductor-agent', root: w.oldRoot, env: {}, overrides: {} });
+    const ctx = { config: loaded.config, loaded, logger: nullLogger, io: memoryIo({}) };
+    const deps = await migrateDepsFromConfig(ctx, { to: w.to, from: [OLD_ADDR], rate: 100, dryRun: false,
+      resume: false, rollbackOnFailure: false });
+    const pinned: Array<[string, string[], string]> = [];
+    // the fleet re-authentication port (conductor-agent/fleet/, wired at integration): here it records
+    const repin: RouterRepin = { available: true, description: 'recording', async repin(r, ids, fp) {
+      pinned.push([r, [...ids], fp]);
+    } };
+    deps.repin = repin;
+    const report = await runMigrate(deps);
+    const newPub = await readFile(join(w.newRoot, 'etc/128technology/salt/pki/master/master.pub'));
+    assert.equal(report.ok, true, JSON.stringify(report.findings));
+    assert.equal(report.trust?.mode, 'repin');
+    assert.deepEqual(pinned.map((p) => p[0]).sort(), w.routerNames);
+    for (const [r, ids, fp] of pinned) {
+      assert.deepEqual(ids, [r]);
+      assert.equal(fp, pemFinger(newPub));
+    }
   });
 
   it('refuses at preflight, changing nothing, when the new master has another key and no re-pin path exists', async () => {

@@ -6,12 +6,15 @@ import { ExitCode } from '../../../shared/exit-codes.js';
 import { commandContext } from '../context.js';
 
 /** `--to a,b` and `--to a --to b` both mean [a, b]. */
-const list = (v: string, prev?: string[]): string[] => [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const list = (v: string, prev?: string[]): string[] =>
+  [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
 function parseRate(v: string): number {
   const m = /^(\d+(?:\.\d+)?)(?:\/s)?$/.exec(v.trim());
   const n = m ? Number(m[1]) : NaN;
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--rate must be a positive number of routers per second, like 5/s (got ${v})`);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`--rate must be a positive number of routers per second, like 5/s (got ${v})`);
+  }
   return n;
 }
 
@@ -40,9 +43,10 @@ See docs/migrate.md.`;
 export function register(program: Command, io: CliIo): void {
   program
     .command('migrate')
-    .description('migrate routers to a new conductor (new IP): config import + commit, migrate conductor per router, verify')
+    .description('migrate routers to a new conductor (new IP): config import + commit, migrate per router, verify')
     .addOption(new Option('--to <addr[,addr2]>', 'the new conductor address(es); two for an HA pair').argParser(list))
-    .addOption(new Option('--from <addr[,addr2]>', 'the old conductor address(es) (default: global.init)').argParser(list))
+    .addOption(new Option('--from <addr[,addr2]>', 'the old conductor address(es) (default: global.init)')
+      .argParser(list))
     .option('--routers <glob>', 'only routers whose name matches (* and ?)')
     .addOption(new Option('--rate <N/s>', 'routers started per second (default migrate.rate)').argParser(parseRate))
     .option('--dry-run', 'run the preflight and show the plan and config diff; change nothing')
@@ -55,7 +59,8 @@ export function register(program: Command, io: CliIo): void {
       const { hostsFromGlobalInit } = await import('../../verify/run.js');
       const from = opts.from?.length ? opts.from : await hostsFromGlobalInit(ctx.loaded.path);
       const args = { to: opts.to, from, routers: opts.routers, rate: opts.rate ?? ctx.config.migrate.rate,
-        dryRun: Boolean(opts.dryRun), resume: Boolean(opts.resume), rollbackOnFailure: Boolean(opts.rollbackOnFailure) };
+        dryRun: Boolean(opts.dryRun), resume: Boolean(opts.resume),
+        rollbackOnFailure: Boolean(opts.rollbackOnFailure) };
       const { migrateDepsFromConfig } = await import('../../migrate/from-config.js');
       const { runMigrate } = await import('../../migrate/run.js');
       const { renderMigrate } = await import('../../migrate/render.js');

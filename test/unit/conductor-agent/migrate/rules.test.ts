@@ -81,6 +81,16 @@ describe('migrate rules (pure)', () => {
     const gate = rateGate(4, clock as never);
     for (let i = 0; i < 5; i++) await gate();
     assert.deepEqual(sleeps, [250, 250, 250, 250]);
+    // 500 ms late (busy loop): the next two slots are already due, then the spacing resumes
+    now += 750;
+    sleeps.length = 0;
+    for (let i = 0; i < 4; i++) await gate();
+    assert.deepEqual(sleeps, [250]);
+    // 10 s late: at most one second's worth of catch-up
+    now += 10_000;
+    sleeps.length = 0;
+    for (let i = 0; i < 6; i++) await gate();
+    assert.deepEqual(sleeps, [250, 250]);
   });
 
   it('journal: records survive, a torn last line (kill -9 mid-write) is ignored, faults parse', async () => {
