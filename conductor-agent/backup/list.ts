@@ -12,6 +12,8 @@ import { sha256File } from './commit.js';
 import { isBackupFileName, parseArchiveName } from './naming.js';
 import { readManifest } from './read-manifest.js';
 import { verifyArchive } from './verify.js';
+import { judgeSignature } from './signature-check.js';
+import type { SignatureStatus } from '../../shared/backup/signature.js';
 
 export interface BackupListing {
   name: string;
@@ -28,7 +30,11 @@ export interface BackupListing {
   /** `ok` / `mismatch` / `missing` sidecar, or `not-checked`. */
   sidecar: 'ok' | 'mismatch' | 'missing' | 'not-checked';
   /** Full verification result with `deep`. */
-  verified?: 'verified' | 'unverified' | 'failed' | 'needs-identity';
+  verified?: 'verified' | 'unsigned' | 'unverified' | 'failed' | 'needs-identity';
+  /** The manifest's signature (unencrypted archives with a manifest): signed by a trusted key, unsigned, invalid, untrusted. */
+  signature?: SignatureStatus | undefined;
+  /** Fingerprint of the key that signed the manifest. */
+  signer?: string | undefined;
   differences?: number;
 }
 
@@ -37,6 +43,8 @@ export interface ListOptions {
   now?: () => Date;
   check?: 'none' | 'sidecar' | 'deep';
   identityFile?: string | undefined;
+  /** Fingerprints of trusted signers (signer.ts); undefined = validity only. */
+  trustedSigners?: ReadonlySet<string> | undefined;
 }
 
 /** Newest first. */
@@ -48,7 +56,12 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
   try {
     names = await fsp.readdir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    // A missing folder is an error, not "no backups": a typo in --root/--dir must not look like an empty list.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new BackupError('BACKUP_DIR_NOT_FOUND', `the backup folder ${dir} does not exist`, {
+        cause: err, details: { dir }, hint: 'Check --root, --dir and backup.dir; a conductor that never made a backup has an empty folder, not none.',
+      });
+    }
     throw new BackupError('BACKUP_FAILED', `cannot list the backup folder ${dir}: ${(err as Error).message}`, { cause: err, details: { dir } });
   }
   const out: BackupListing[] = [];
@@ -64,7 +77,11 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
     };
     if (!item.encrypted && parsed) {
       const m = await readManifest(path);
-      if (m) Object.assign(item, { host: m.host, node: m.node });
+      if (m) {
+        Object.assign(item, { host: m.host, node: m.node });
+        const { check: sig } = judgeSignature(m, options.trustedSigners);
+        Object.assign(item, { signature: sig.status, signer: sig.fingerprint });
+      }
     }
     if (check === 'sidecar') {
       const side = await fsp.readFile(path + CHECKSUM_SUFFIX, 'utf8').catch(() => undefined);
@@ -73,9 +90,10 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
     } else if (check === 'deep') {
       if (item.encrypted && !options.identityFile) item.verified = 'needs-identity';
       else {
-        const v = await verifyArchive(path, { identityFile: options.identityFile });
+        const v = await verifyArchive(path, { identityFile: options.identityFile, trustedSigners: options.trustedSigners });
         item.verified = v.status;
         item.differences = v.differences.length;
+        if (v.signature) Object.assign(item, { signature: v.signature.status, signer: v.signature.fingerprint });
         item.sidecar = v.sidecar === 'invalid' ? 'mismatch' : v.sidecar;
       }
     }

@@ -20,10 +20,13 @@ import {
 } from '../../shared/backup/format.js';
 import { ArchiveError, BackupError } from '../../shared/errors.js';
 import { decryptStream, readIdentities } from './encrypt.js';
+import type { SignatureCheck } from '../../shared/backup/signature.js';
+import { judgeSignature, type SignatureDifferenceKind } from './signature-check.js';
 
 export type DifferenceKind =
   | 'sidecar-mismatch' | 'sidecar-invalid' | 'corrupt' | 'decrypt-failed' | 'manifest-invalid' | 'manifest-not-first'
-  | 'member-hash' | 'member-size' | 'member-type' | 'member-mode' | 'member-missing' | 'member-extra' | 'member-duplicate';
+  | 'member-hash' | 'member-size' | 'member-type' | 'member-mode' | 'member-missing' | 'member-extra' | 'member-duplicate'
+  | SignatureDifferenceKind;
 
 export interface Difference {
   kind: DifferenceKind;
@@ -38,8 +41,13 @@ export interface VerifyReport {
   archive: string;
   /** True when nothing differs (an unverified seed archive is ok: it read cleanly). */
   ok: boolean;
-  /** `verified`: manifest present and everything matched; `unverified`: no manifest; `failed`. */
-  status: 'verified' | 'unverified' | 'failed';
+  /**
+   * `verified`: manifest signed by a trusted key and everything matched; `unsigned`: everything matched but the
+   * manifest is not signed (proves no origin); `unverified`: no manifest; `failed`.
+   */
+  status: 'verified' | 'unsigned' | 'unverified' | 'failed';
+  /** The manifest's signature: who signed it and whether that key is trusted. */
+  signature?: SignatureCheck;
   encrypted: boolean;
   /** SHA-256 of the archive file as stored (the encrypted file for `.age`). */
   sha256?: string;
@@ -57,6 +65,8 @@ export interface VerifyOptions {
   identityFile?: string | undefined;
   /** Keep the parsed manifest entries in the result (restore wants them). */
   keepEntries?: boolean;
+  /** Fingerprints of trusted signers (signer.ts); undefined = check the signature's validity only. */
+  trustedSigners?: ReadonlySet<string> | undefined;
 }
 
 export interface VerifyResult extends VerifyReport {
@@ -217,13 +227,17 @@ export async function verifyArchive(path: string, options: VerifyOptions = {}): 
     }
   }
   if (manifest) {
-    const { entries, ...head } = manifest;
+    const judged = judgeSignature(manifest, options.trustedSigners); // signature hook: the manifest as parsed
+    report.signature = judged.check;
+    if (judged.difference) diff({ ...judged.difference, path: MANIFEST_NAME });
+    if (judged.check.status === 'unsigned') report.notes.push(`${judged.check.message}: it proves no origin; restore asks for --yes`);
+    const { entries, signature: _signature, ...head } = manifest;
     report.manifest = { ...head, entryCount: entries.length };
     if (options.keepEntries) report.entries = entries;
   } else if (!report.differences.some((d) => d.kind === 'manifest-invalid')) {
     report.notes.push('no manifest: unverified (an archive made by hand, e.g. with the seed\'s tar -czf); it reads as a gzip\'d tar');
   }
   report.ok = report.differences.length === 0;
-  report.status = !report.ok ? 'failed' : manifest ? 'verified' : 'unverified';
+  report.status = !report.ok ? 'failed' : !manifest ? 'unverified' : report.signature?.status === 'signed' ? 'verified' : 'unsigned';
   return report;
 }

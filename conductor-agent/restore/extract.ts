@@ -136,6 +136,7 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
         if (first) {
           first = false;
           if (e.path === MANIFEST_NAME) return readManifest(e);
+          if (o.knownManifest) throw archiveSwapped(o.archive); // signature hook: preflight saw a manifest
         }
         handleMember(e);
       } catch (err) {
@@ -151,7 +152,9 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
       e.on('end', () => {
         try {
           const bytes = Buffer.concat(chunks);
-          manifest = o.knownManifest && o.knownManifest.bytes.equals(bytes) ? o.knownManifest.manifest : parseManifest(bytes);
+          // Signature hook: preflight checked the signature of exactly these bytes; other bytes = a swapped archive.
+          if (o.knownManifest && !o.knownManifest.bytes.equals(bytes)) throw archiveSwapped(o.archive);
+          manifest = o.knownManifest ? o.knownManifest.manifest : parseManifest(bytes);
           index = manifestIndex(manifest);
         } catch (err) { fail(err); }
       });
@@ -367,5 +370,13 @@ function writeFailed(path: string, err: unknown): RecoveryError {
   return new RecoveryError('FS_WRITE_FAILED', `cannot stage ${path}: ${(err as Error).message}`, {
     cause: err, details: { path, errno: code },
     hint: code === 'ENOSPC' ? 'The disk is full: free space on the file system holding the restore journal, then run restore again.' : 'Check the restore journal folder is writable.',
+  });
+}
+
+/** The archive read for staging is not the one preflight checked (and whose signature it verified). */
+function archiveSwapped(archive: string): ArchiveError {
+  return new ArchiveError('ARCHIVE_CHANGED', `${archive} changed between preflight and staging: its manifest is not the one checked`, {
+    details: { archive, reason: 'archive-changed' },
+    hint: 'Nothing was changed. Make sure nothing writes the archive during a restore, then run restore again.',
   });
 }

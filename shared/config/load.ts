@@ -19,7 +19,7 @@ export const ENV_KEYS: Record<AgentKind, Record<string, LeafType>> = {
     'saltApi.caFile': 'string', 'saltApi.timeoutMs': 'number', 'ssr.url': 'string', 'ssr.username': 'string',
     'ssr.passwordFile': 'string', 'salt.masterConfig': 'string', 'salt.pkiDir': 'string', 'backup.dir': 'string',
     'backup.schedule': 'string', 'backup.keep.last': 'number', 'backup.keep.daily': 'number', 'backup.keep.weekly': 'number',
-    'backup.extraPaths': 'list', 'backup.encrypt.recipients': 'list', 'agents.listen': 'string', 'agents.stateDir': 'string', 'agents.commandTimeoutMs': 'number', 'agents.controlSocket': 'string',
+    'backup.extraPaths': 'list', 'backup.trustedSigners': 'list', 'backup.encrypt.recipients': 'list', 'agents.listen': 'string', 'agents.stateDir': 'string', 'agents.commandTimeoutMs': 'number', 'agents.controlSocket': 'string',
     'log.level': 'string',
   },
   'router-agent': {

@@ -75,6 +75,11 @@ export const conductorSchema = z
           .default({ last: 7, daily: 7, weekly: 4 }),
         /** More absolute paths (files or folders) to include. */
         extraPaths: z.array(absPath).default([]),
+        /**
+         * Keys whose backup signatures verify/list/restore trust, beside the current conductor-agent identity
+         * (always trusted): Ed25519 public keys (PEM), fingerprints (colon hex), or absolute paths of files of them.
+         */
+        trustedSigners: z.array(z.string().min(1)).default([]),
         /** age recipients (`age1…` public keys); when set, backups are written as `.tar.gz.age`. */
         encrypt: z
           .object({ recipients: z.array(z.string().min(1)).default([]) })
@@ -98,7 +103,10 @@ export const conductorSchema = z
           .optional(),
       })
       .strict()
-      .default({ dir: '/var/log/128technology', keep: { last: 7, daily: 7, weekly: 4 }, extraPaths: [], encrypt: { recipients: [] } }),
+      .default({
+        dir: '/var/log/128technology', keep: { last: 7, daily: 7, weekly: 4 }, extraPaths: [], trustedSigners: [],
+        encrypt: { recipients: [] },
+      }),
     agents: z
       .object({
         /** host:port where the daemon serves router agents (wss). */

@@ -1,0 +1,47 @@
+/**
+ * Restore's signature rule, checked in preflight before anything is staged: the archive's manifest
+ * must be signed by a trusted key (the current conductor-agent identity, `backup.trustedSigners`,
+ * `--trusted-signer`). A signature that does not verify, or one by another key, refuses the
+ * restore (ARCHIVE_SIGNATURE_INVALID / ARCHIVE_SIGNER_UNTRUSTED, exit 7, nothing changed). An
+ * unsigned manifest (older archives, or a stripped signature) proves no origin: like a seed-made
+ * archive, it restores only after the explicit confirmation (`--yes`).
+ *
+ * The check runs over the manifest bytes preflight read; extraction refuses an archive whose
+ * manifest bytes differ from those (ARCHIVE_CHANGED), so what was checked is what is restored.
+ */
+import { checkManifestSignature, type SignatureCheck } from '../../shared/backup/signature.js';
+import type { Finding } from './types.js';
+
+export interface SignatureGate {
+  check: SignatureCheck | undefined;
+  finding: Finding | undefined;
+  /** True when the restore may go on only after confirmation (unsigned manifest). */
+  needsConfirmation: boolean;
+}
+
+/** Judge `manifestBytes` (the first member as read by preflight); undefined bytes = no manifest (seed archive). */
+export function signatureGate(manifestBytes: Buffer | undefined, trusted: ReadonlySet<string>): SignatureGate {
+  if (manifestBytes === undefined) return { check: undefined, finding: undefined, needsConfirmation: false };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(manifestBytes.toString('utf8'));
+  } catch {
+    raw = undefined; // the manifest parser already refused it
+  }
+  const check = checkManifestSignature(raw, trusted);
+  const details = check.fingerprint ? { signer: check.fingerprint } : undefined;
+  switch (check.status) {
+    case 'signed':
+      return { check, needsConfirmation: false, finding: { check: 'archive.signature', level: 'ok', summary: check.message, ...(details ? { details } : {}) } };
+    case 'unsigned':
+      return {
+        check, needsConfirmation: true,
+        finding: { check: 'archive.signature', level: 'warn', summary: `UNSIGNED ARCHIVE: ${check.message}; it proves no origin` },
+      };
+    default:
+      return {
+        check, needsConfirmation: false,
+        finding: { check: 'archive.signature', level: 'fail', code: check.code!, summary: check.message, ...(details ? { details } : {}) },
+      };
+  }
+}
