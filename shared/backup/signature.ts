@@ -176,9 +176,9 @@ export function parseTrustedSigners(entries: readonly string[]): { fingerprints:
       }
       continue;
     }
-    const hex = text.replace(/^sha256:/i, '').replace(/:/g, '').toLowerCase();
-    if (/^[0-9a-f]{64}$/.test(hex) && (text.includes(':') ? /^(sha256:)?([0-9a-f]{2}:){31}[0-9a-f]{2}$/i.test(text) : true)) {
-      fingerprints.add(hex.replace(/(..)(?!$)/g, '$1:'));
+    const bare = text.replace(/^sha256:/i, '').toLowerCase();
+    if (/^[0-9a-f]{64}$/.test(bare) || /^([0-9a-f]{2}:){31}[0-9a-f]{2}$/.test(bare)) {
+      fingerprints.add(bare.replace(/:/g, '').replace(/(..)(?!$)/g, '$1:'));
     } else problems.push(`${JSON.stringify(text.slice(0, 40))} is neither an Ed25519 public key (PEM) nor a fingerprint`);
   }
   return { fingerprints, problems };
