@@ -5,7 +5,7 @@
  *
  * Secrets are never values here: they come from files named by `…File` keys.
  */
-import { z } from 'zod';
+import { z } from './zod.js';
 
 const commandLine = z.string().min(1);
 /** Command lines overriding `systemctl <verb> <unit>` for one service. */

@@ -13,6 +13,8 @@ import type { BenchResult } from './run.js';
 
 const BIN = fileURLToPath(new URL('../../dist/conductor-agent/bin.js', import.meta.url));
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 21);
+/** Another build's bin.js (e.g. the previous commit's dist) to measure before/after in the same run. */
+const COMPARE = process.env.BENCH_STARTUP_COMPARE;
 
 interface Sample { wall: number; cpu: number }
 
@@ -39,6 +41,11 @@ export async function run(): Promise<BenchResult[]> {
     '--version': [BIN, '--version'],
     '--help': [BIN, '--help'],
     'backup list (empty)': [BIN, 'backup', 'list', '--json', '--root', root],
+    ...(COMPARE ? {
+      '--version (compared build)': [COMPARE, '--version'],
+      '--help (compared build)': [COMPARE, '--help'],
+      'backup list (empty, compared build)': [COMPARE, 'backup', 'list', '--json', '--root', root],
+    } : {}),
   };
   const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   try {
