@@ -31,7 +31,7 @@ export interface BackupListing {
   sidecar: 'ok' | 'mismatch' | 'missing' | 'not-checked';
   /** Full verification result with `deep`. */
   verified?: 'verified' | 'unsigned' | 'unverified' | 'failed' | 'needs-identity';
-  /** The manifest's signature (unencrypted archives with a manifest): signed by a trusted key, unsigned, invalid, untrusted. */
+  /** The manifest's signature: signed (by a trusted key), unsigned, invalid, untrusted. */
   signature?: SignatureStatus | undefined;
   /** Fingerprint of the key that signed the manifest. */
   signer?: string | undefined;
@@ -59,7 +59,8 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
     // A missing folder is an error, not "no backups": a typo in --root/--dir must not look like an empty list.
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new BackupError('BACKUP_DIR_NOT_FOUND', `the backup folder ${dir} does not exist`, {
-        cause: err, details: { dir }, hint: 'Check --root, --dir and backup.dir; a conductor that never made a backup has an empty folder, not none.',
+        cause: err, details: { dir },
+        hint: 'Check --root, --dir and backup.dir; a conductor that never made a backup has an empty folder, not none.',
       });
     }
     throw new BackupError('BACKUP_FAILED', `cannot list the backup folder ${dir}: ${(err as Error).message}`, { cause: err, details: { dir } });
@@ -90,7 +91,8 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
     } else if (check === 'deep') {
       if (item.encrypted && !options.identityFile) item.verified = 'needs-identity';
       else {
-        const v = await verifyArchive(path, { identityFile: options.identityFile, trustedSigners: options.trustedSigners });
+        const { identityFile, trustedSigners } = options;
+        const v = await verifyArchive(path, { identityFile, trustedSigners });
         item.verified = v.status;
         item.differences = v.differences.length;
         if (v.signature) Object.assign(item, { signature: v.signature.status, signer: v.signature.fingerprint });

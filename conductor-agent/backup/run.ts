@@ -55,7 +55,7 @@ export interface CreateBackupOptions {
   tuning?: { level?: number; chunkSize?: number; concurrency?: number };
   /** Cancel (daemon shutdown): checked between files; the temp file is removed, nothing is committed. */
   signal?: AbortSignal | undefined;
-  /** Manifest signer: default the conductor-agent identity in `agents.stateDir` (created if missing); false = unsigned. */
+  /** Manifest signer: default the conductor-agent identity in `agents.stateDir` (made if missing); false: none. */
   signer?: ManifestSigner | false | undefined;
 }
 
@@ -121,7 +121,9 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       throw new BackupError('BACKUP_FAILED', `${target} already exists`, { details: { path: target }, hint: 'Wait a second and run again (names carry the time to the second).' });
     }
     // Before collecting: a first-use identity is created in agents.stateDir and so is in this backup.
-    const signer = options.signer === false ? undefined : options.signer ?? (await loadBackupSigner(resolve(config.agents.stateDir)));
+    const signer = options.signer === false
+      ? undefined
+      : options.signer ?? (await loadBackupSigner(resolve(config.agents.stateDir)));
     const collected = await collectEntries(plan.sources, { resolve, fs, owners: options.owners ?? loadOwnerNames(), exclude: plan.exclude });
     const masterPubPath = `${config.salt.pkiDir.replace(/\/+$/, '')}/${MASTER_PKI.publicKey}`;
     const meta = {

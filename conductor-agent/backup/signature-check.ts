@@ -18,7 +18,8 @@ export function judgeSignature(rawManifest: unknown, trusted: ReadonlySet<string
   const check = checkManifestSignature(rawManifest, trusted);
   if (check.status === 'invalid') return { check, difference: { kind: 'signature-invalid', message: check.message } };
   if (check.status === 'untrusted') {
-    return { check, difference: { kind: 'signer-untrusted', message: `${check.message} (backup.trustedSigners / --trusted-signer)` } };
+    const message = `${check.message} (backup.trustedSigners / --trusted-signer)`;
+    return { check, difference: { kind: 'signer-untrusted', message } };
   }
   return { check };
 }

@@ -40,7 +40,8 @@ async function expand(entry: string, resolvePath: (p: string) => string, from: s
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (err) {
-    throw new ConfigError('CONFIG_INVALID', `${from}: cannot read the trusted-signers file ${file}: ${(err as Error).message}`, {
+    const why = (err as Error).message;
+    throw new ConfigError('CONFIG_INVALID', `${from}: cannot read the trusted-signers file ${file}: ${why}`, {
       cause: err, details: { file },
       hint: 'Name a file holding Ed25519 public keys (PEM) or fingerprints, one per line.',
     });
@@ -71,7 +72,8 @@ export async function resolveTrustedSigners(o: TrustOptions): Promise<TrustedSig
       if (problems.length) {
         throw new ConfigError('CONFIG_INVALID', `${from}: ${problems.join('; ')}`, {
           details: { key: from, problems },
-          hint: 'List Ed25519 public keys (PEM), fingerprints (colon hex, as `keys status` prints them) or files of them.',
+          hint: 'List Ed25519 public keys (PEM), fingerprints (colon hex, as `keys status` prints them) '
+            + 'or files of them.',
         });
       }
       for (const f of fingerprints) add(f, from);

@@ -230,7 +230,9 @@ export async function verifyArchive(path: string, options: VerifyOptions = {}): 
     const judged = judgeSignature(manifest, options.trustedSigners); // signature hook: the manifest as parsed
     report.signature = judged.check;
     if (judged.difference) diff({ ...judged.difference, path: MANIFEST_NAME });
-    if (judged.check.status === 'unsigned') report.notes.push(`${judged.check.message}: it proves no origin; restore asks for --yes`);
+    if (judged.check.status === 'unsigned') {
+      report.notes.push(`${judged.check.message}: it proves no origin; restore asks for --yes`);
+    }
     const { entries, signature: _signature, ...head } = manifest;
     report.manifest = { ...head, entryCount: entries.length };
     if (options.keepEntries) report.entries = entries;
@@ -238,6 +240,7 @@ export async function verifyArchive(path: string, options: VerifyOptions = {}): 
     report.notes.push('no manifest: unverified (an archive made by hand, e.g. with the seed\'s tar -czf); it reads as a gzip\'d tar');
   }
   report.ok = report.differences.length === 0;
-  report.status = !report.ok ? 'failed' : !manifest ? 'unverified' : report.signature?.status === 'signed' ? 'verified' : 'unsigned';
+  const signed = report.signature?.status === 'signed';
+  report.status = !report.ok ? 'failed' : !manifest ? 'unverified' : signed ? 'verified' : 'unsigned';
   return report;
 }

@@ -375,7 +375,8 @@ function writeFailed(path: string, err: unknown): RecoveryError {
 
 /** The archive read for staging is not the one preflight checked (and whose signature it verified). */
 function archiveSwapped(archive: string): ArchiveError {
-  return new ArchiveError('ARCHIVE_CHANGED', `${archive} changed between preflight and staging: its manifest is not the one checked`, {
+  const message = `${archive} changed between preflight and staging: its manifest is not the one checked`;
+  return new ArchiveError('ARCHIVE_CHANGED', message, {
     details: { archive, reason: 'archive-changed' },
     hint: 'Nothing was changed. Make sure nothing writes the archive during a restore, then run restore again.',
   });

@@ -87,7 +87,9 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
     report.timings.preflight = ports.clock.now() - t0;
     refuseOnFindings(report.findings, report);
     if ((!peek.manifest || gate.needsConfirmation) && !o.dryRun && !o.yes) {
-      const what = peek.manifest ? 'its manifest is not signed, so nothing proves who made it' : 'it has no manifest, so its content cannot be checked against hashes';
+      const what = peek.manifest
+        ? 'its manifest is not signed, so nothing proves who made it'
+        : 'it has no manifest, so its content cannot be checked against hashes';
       const ok = ports.confirm ? await ports.confirm(`UNVERIFIED ARCHIVE: ${what}. Restore it anyway?`) : false;
       if (!ok) {
         throw new RestoreError('RESTORE_NEEDS_CONFIRMATION', `${o.archive} is an unverified archive (${peek.manifest ? 'unsigned manifest' : 'no ssr-recovery manifest'})`, {

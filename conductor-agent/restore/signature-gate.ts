@@ -29,19 +29,18 @@ export function signatureGate(manifestBytes: Buffer | undefined, trusted: Readon
     raw = undefined; // the manifest parser already refused it
   }
   const check = checkManifestSignature(raw, trusted);
-  const details = check.fingerprint ? { signer: check.fingerprint } : undefined;
+  const signer = check.fingerprint ? { details: { signer: check.fingerprint } } : {};
+  const finding = (f: Omit<Finding, 'check'>): Finding => ({ check: 'archive.signature', ...f, ...signer });
   switch (check.status) {
     case 'signed':
-      return { check, needsConfirmation: false, finding: { check: 'archive.signature', level: 'ok', summary: check.message, ...(details ? { details } : {}) } };
-    case 'unsigned':
-      return {
-        check, needsConfirmation: true,
-        finding: { check: 'archive.signature', level: 'warn', summary: `UNSIGNED ARCHIVE: ${check.message}; it proves no origin` },
-      };
+      return { check, needsConfirmation: false, finding: finding({ level: 'ok', summary: check.message }) };
+    case 'unsigned': {
+      const summary = `UNSIGNED ARCHIVE: ${check.message}; it proves no origin`;
+      return { check, needsConfirmation: true, finding: finding({ level: 'warn', summary }) };
+    }
     default:
       return {
-        check, needsConfirmation: false,
-        finding: { check: 'archive.signature', level: 'fail', code: check.code!, summary: check.message, ...(details ? { details } : {}) },
+        check, needsConfirmation: false, finding: finding({ level: 'fail', code: check.code!, summary: check.message }),
       };
   }
 }

@@ -101,7 +101,9 @@ function publicKeyField(key: KeyObject): string {
 /** A signature of the final width with a zero value: what the placeholder manifest carries. */
 export function placeholderSignature(signer: ManifestSigner): ManifestSignature {
   const pub = signer.publicKey;
-  return { alg: SIGNATURE_ALG, publicKey: publicKeyField(pub), fingerprint: publicKeyFingerprint(pub), value: ZERO_SIGNATURE };
+  return {
+    alg: SIGNATURE_ALG, publicKey: publicKeyField(pub), fingerprint: publicKeyFingerprint(pub), value: ZERO_SIGNATURE,
+  };
 }
 
 /** Sign `manifest` (any `signature` it holds is ignored). */
@@ -138,22 +140,32 @@ const invalid = (message: string, fingerprint?: string, trustChecked = false): S
  */
 export function checkManifestSignature(manifest: unknown, trusted?: ReadonlySet<string>): SignatureCheck {
   const trustChecked = trusted !== undefined;
-  if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest)) return invalid('the manifest is not a JSON object');
+  if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest)) {
+    return invalid('the manifest is not a JSON object');
+  }
   const sig = (manifest as Record<string, unknown>)[SIGNATURE_FIELD];
   if (sig === undefined) {
-    return { status: 'unsigned', trustChecked, message: 'the manifest is not signed (an older or hand-made archive, or the signature was removed)' };
+    const message = 'the manifest is not signed (an older or hand-made archive, or the signature was removed)';
+    return { status: 'unsigned', trustChecked, message };
   }
   if (!sig || typeof sig !== 'object' || Array.isArray(sig)) return invalid('the manifest signature is not an object');
   const s = sig as Record<string, unknown>;
-  if (s.alg !== SIGNATURE_ALG) return invalid(`the manifest signature algorithm ${JSON.stringify(s.alg)} is not ${SIGNATURE_ALG}`);
+  if (s.alg !== SIGNATURE_ALG) {
+    return invalid(`the manifest signature algorithm ${JSON.stringify(s.alg)} is not ${SIGNATURE_ALG}`);
+  }
   const key = signerKey(s);
   if (!key) return invalid('the manifest signature names no readable Ed25519 public key');
   const fingerprint = publicKeyFingerprint(key);
-  if (s.fingerprint !== fingerprint) return invalid('the manifest signature names a fingerprint that is not its key\'s', fingerprint);
+  if (s.fingerprint !== fingerprint) {
+    return invalid('the manifest signature names a fingerprint that is not its key\'s', fingerprint);
+  }
   const value = decodeExact(s.value, 'base64url', 64);
-  if (!value) return invalid('the manifest signature value is not a canonical base64url Ed25519 signature', fingerprint);
+  if (!value) {
+    return invalid('the manifest signature value is not a canonical base64url Ed25519 signature', fingerprint);
+  }
   if (!verify(null, canonicalManifestBytes(manifest), key, value)) {
-    return invalid(`the manifest does not match its signature (key ${fingerprint}): it was changed after signing`, fingerprint);
+    const message = `the manifest does not match its signature (key ${fingerprint}): it was changed after signing`;
+    return invalid(message, fingerprint);
   }
   if (trusted && !trusted.has(fingerprint)) {
     return {
@@ -161,7 +173,8 @@ export function checkManifestSignature(manifest: unknown, trusted?: ReadonlySet<
       message: `the manifest is signed by ${fingerprint}, which is not a trusted signer`,
     };
   }
-  return { status: 'signed', fingerprint, trustChecked, message: `signed by ${fingerprint}${trustChecked ? ' (trusted)' : ''}` };
+  const message = `signed by ${fingerprint}${trustChecked ? ' (trusted)' : ''}`;
+  return { status: 'signed', fingerprint, trustChecked, message };
 }
 
 /**
@@ -189,7 +202,9 @@ export function parseTrustedSigners(entries: readonly string[]): { fingerprints:
     const bare = text.replace(/^sha256:/i, '').toLowerCase();
     if (/^[0-9a-f]{64}$/.test(bare) || /^([0-9a-f]{2}:){31}[0-9a-f]{2}$/.test(bare)) {
       fingerprints.add(bare.replace(/:/g, '').replace(/(..)(?!$)/g, '$1:'));
-    } else problems.push(`${JSON.stringify(text.slice(0, 40))} is neither an Ed25519 public key (PEM) nor a fingerprint`);
+    } else {
+      problems.push(`${JSON.stringify(text.slice(0, 40))} is neither an Ed25519 public key (PEM) nor a fingerprint`);
+    }
   }
   return { fingerprints, problems };
 }

@@ -160,7 +160,8 @@ function keyOf(error: string, keys: Iterable<string>): string | undefined {
   let best: string | undefined;
   for (const k of keys) {
     const next = error.charAt(k.length);
-    if (error.startsWith(k) && (next === ':' || next === ' ' || next === '.') && k.length > (best?.length ?? 0)) best = k;
+    const whole = next === ':' || next === ' ' || next === '.';
+    if (error.startsWith(k) && whole && k.length > (best?.length ?? 0)) best = k;
   }
   return best;
 }
@@ -179,7 +180,8 @@ function invalidConfig(errors: string[], sources: Map<string, string>, file: str
     ...(located.some((l) => !l.fromFile) ? ['from the environment or flags'] : []),
   ].join(' and ');
   const listed = located.map((l) => l.error);
-  return new ConfigError('CONFIG_INVALID', `invalid configuration${where ? ` ${where}` : ''}:\n  - ${listed.join('\n  - ')}`, {
+  const message = `invalid configuration${where ? ` ${where}` : ''}:\n  - ${listed.join('\n  - ')}`;
+  return new ConfigError('CONFIG_INVALID', message, {
     details: { file, errors: listed, ...(sources.size ? { variables: [...new Set(sources.values())] } : {}) },
     hint: 'Fix the listed keys (docs/configuration.md lists every key and its environment variable).',
   });
@@ -187,7 +189,9 @@ function invalidConfig(errors: string[], sources: Map<string, string>, file: str
 
 function valueAt(config: unknown, dotted: string): unknown {
   let node = config;
-  for (const part of dotted.split('.')) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
+  for (const part of dotted.split('.')) {
+    node = node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
+  }
   return node;
 }
 
@@ -204,7 +208,8 @@ function looseSecretFiles(config: unknown, keys: readonly string[], root: string
       continue; // a missing file is reported by the command that reads it
     }
     if (mode & 0o077) {
-      out.push(`${key} ${p} is accessible by ${mode & 0o007 ? 'others' : 'its group'} (mode ${(mode & 0o777).toString(8).padStart(4, '0')}): `
+      const octal = (mode & 0o777).toString(8).padStart(4, '0');
+      out.push(`${key} ${p} is accessible by ${mode & 0o007 ? 'others' : 'its group'} (mode ${octal}): `
         + `it holds a secret; run chmod 600 ${p}`);
     }
   }

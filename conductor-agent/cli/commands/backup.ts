@@ -8,7 +8,7 @@ import type { CliIo } from '../../../shared/cli/io.js';
 import { ExitRequest, printResult } from '../../../shared/cli/run.js';
 import { ErrorCodes } from '../../../shared/errors.js';
 import { ExitCode } from '../../../shared/exit-codes.js';
-import { commandContext } from '../context.js';
+import { commandContext, type CommandContext } from '../context.js';
 
 const count = (v: string): number => {
   const n = Number(v);
@@ -17,13 +17,19 @@ const count = (v: string): number => {
 };
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
-const TRUSTED_SIGNER_HELP = 'also trust this backup signer: Ed25519 public key (PEM), fingerprint, or a file of them (repeatable)';
+const TRUSTED_SIGNER_HELP =
+  'also trust this backup signer: Ed25519 public key (PEM), fingerprint, or a file of them (repeatable)';
 
 /** Trusted backup signers: the identity, backup.trustedSigners and --trusted-signer (backup/signer.ts). */
-async function trustedSigners(ctx: ReturnType<typeof commandContext>, extra: string[] | undefined): Promise<ReadonlySet<string>> {
+async function trustedSigners(ctx: CommandContext, extra: string[] | undefined): Promise<ReadonlySet<string>> {
   const { resolveTrustedSigners } = await import('../../backup/signer.js');
   return (await resolveTrustedSigners({ config: ctx.config, path: ctx.loaded.path, extra })).fingerprints;
 }
+
+interface ListFlags { dir?: string; deep?: boolean; identity?: string; trustedSigner?: string[] }
+
+const signatureLine = (s: { status: string; fingerprint?: string }): string =>
+  `${s.status}${s.fingerprint ? `, signer ${s.fingerprint}` : ''}`;
 
 function human(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -88,17 +94,20 @@ export function register(program: Command, io: CliIo): void {
     .option('--deep', 'verify every archive fully (manifest and member hashes)')
     .option('--identity <file>', 'age identity file, to verify encrypted archives with --deep')
     .option('--trusted-signer <key>', TRUSTED_SIGNER_HELP, collect)
-    .action(async (opts: { dir?: string; deep?: boolean; identity?: string; trustedSigner?: string[] }, cmd: Command) => {
+    .action(async (opts: ListFlags, cmd: Command) => {
       const ctx = commandContext(cmd, io);
       const { listBackups } = await import('../../backup/list.js');
       const dir = ctx.loaded.path(opts.dir ?? ctx.config.backup.dir);
       const trusted = await trustedSigners(ctx, opts.trustedSigner);
-      const items = await listBackups(dir, { check: opts.deep ? 'deep' : 'sidecar', identityFile: opts.identity, trustedSigners: trusted });
-      printResult(io, ctx.opts.json, { ok: true, dir, backups: items }, () => items.length === 0 ? `no backups in ${dir}` : [
+      const check = opts.deep ? 'deep' : 'sidecar';
+      const items = await listBackups(dir, { check, identityFile: opts.identity, trustedSigners: trusted });
+      const empty = `no backups in ${dir}`;
+      printResult(io, ctx.opts.json, { ok: true, dir, backups: items }, () => items.length === 0 ? empty : [
         'AGE    SIZE       NODE            CHECK        SIGNATURE  SIGNER           NAME',
         ...items.map((b) => [
           age(b.ageSeconds).padEnd(6), human(b.size).padEnd(10), (b.node ?? '?').padEnd(15),
-          (b.verified ?? (b.kind === 'hand-made' && b.sidecar === 'missing' ? 'hand-made' : `sidecar-${b.sidecar}`)).padEnd(12),
+          (b.verified ?? (b.kind === 'hand-made' && b.sidecar === 'missing' ? 'hand-made' : `sidecar-${b.sidecar}`))
+            .padEnd(12),
           (b.signature ?? '-').padEnd(10), (b.signer ? b.signer.slice(0, 14) + '…' : '-').padEnd(16), b.name,
         ].join(' ')),
       ].join('\n'));
@@ -110,8 +119,9 @@ export function register(program: Command, io: CliIo): void {
     .argument('<archive>', 'archive path (as on this machine, not under --root)')
     .option('--identity <file>', 'age identity file for .tar.gz.age archives')
     .option('--trusted-signer <key>', TRUSTED_SIGNER_HELP, collect)
-    .addHelpText('after', '\nExit status: 0 verified (or a manifest-less seed archive that reads cleanly); 7 a difference,\n'
-      + 'a bad or untrusted signature, or an unsigned manifest (restore asks for --yes); 3 bad trusted signers.')
+    .addHelpText('after', '\nExit status: 0 verified (or a manifest-less seed archive that reads cleanly);\n'
+      + '7 a difference, a bad or untrusted signature, or an unsigned manifest (restore asks for --yes);\n'
+      + '3 a trusted signer that is not a key or fingerprint.')
     .action(async (archive: string, opts: { identity?: string; trustedSigner?: string[] }, cmd: Command) => {
       const ctx = commandContext(cmd, io);
       const { verifyArchive } = await import('../../backup/verify.js');
@@ -120,7 +130,7 @@ export function register(program: Command, io: CliIo): void {
       printResult(io, ctx.opts.json, report, () => [
         `${report.status.toUpperCase()}: ${report.archive}`,
         ...(report.manifest ? [`  node ${report.manifest.node} on ${report.manifest.host}, made ${report.manifest.createdAt}, ${report.manifest.entryCount} entries`] : []),
-        ...(report.signature ? [`  signature: ${report.signature.status}${report.signature.fingerprint ? `, signer ${report.signature.fingerprint}` : ''}`] : []),
+        ...(report.signature ? [`  signature: ${signatureLine(report.signature)}`] : []),
         `  sidecar: ${report.sidecar}; members read: ${report.members}`,
         ...report.notes.map((n) => `  note: ${n}`),
         ...report.differences.map((d) => `  DIFF ${d.kind}: ${d.message}`),

@@ -25,13 +25,15 @@ export function register(program: Command, io: CliIo): void {
     .option('--dry-run', 'run preflight, stage and verify the archive, print the plan; change nothing')
     .option('--identity <file>', 'age identity file (AGE-SECRET-KEY-1…) for an encrypted archive')
     .option('--yes', 'confirm restoring an unverified (manifest-less, seed-made, or unsigned) archive without asking')
-    .option('--trusted-signer <key>', 'also trust this backup signer: Ed25519 public key (PEM), fingerprint, or a file of them (repeatable)',
+    .option('--trusted-signer <key>',
+      'also trust this backup signer: Ed25519 public key (PEM), fingerprint, or a file of them (repeatable)',
       (v: string, prev: string[] = []) => [...prev, v])
     .option('--node <name>', "accept an archive of this node name (default: only this node's own, from local.init)")
     .option('--rollback', 'undo an interrupted restore from its journal')
     .option('--resume', 'finish an interrupted restore from its journal')
     .addHelpText('after', '\nExit status: 0 restored; 4 refused by preflight (nothing changed); 1 failed and rolled back;\n6 an interrupted restore left a journal (choose --resume or --rollback); 7 the archive failed verification\n'
-      + '(incl. a signature that does not verify or an untrusted signer: ARCHIVE_SIGNATURE_INVALID, ARCHIVE_SIGNER_UNTRUSTED).')
+      + '(incl. a signature that does not verify or an untrusted signer:\n'
+      + 'ARCHIVE_SIGNATURE_INVALID, ARCHIVE_SIGNER_UNTRUSTED).')
     .action(async (archive: string | undefined, flags: RestoreFlags, cmd: Command) => {
       if (flags.rollback && flags.resume) throw new UsageError('--rollback and --resume exclude each other');
       if (!archive && !flags.rollback && !flags.resume) throw new UsageError('name the archive to restore (or use --resume / --rollback)');
@@ -40,7 +42,8 @@ export function register(program: Command, io: CliIo): void {
       const run = await import('../../restore/index.js');
       const ports = await portsFromConfig(ctx);
       const { resolveTrustedSigners } = await import('../../backup/signer.js');
-      const trusted = await resolveTrustedSigners({ config: ctx.config, path: ctx.loaded.path, extra: flags.trustedSigner });
+      const extra = flags.trustedSigner;
+      const trusted = await resolveTrustedSigners({ config: ctx.config, path: ctx.loaded.path, extra });
       const base = { root: ctx.opts.root, config: ctx.config, ports, trustedSigners: trusted.fingerprints };
       let report: RestoreReport;
       try {
