@@ -46,6 +46,7 @@ export const ErrorCodes = {
   ARCHIVE_SIGNATURE_INVALID: c(ExitCode.VERIFY_FAILED, 'The archive manifest does not match its signature (changed after signing).'),
   ARCHIVE_SIGNER_UNTRUSTED: c(ExitCode.VERIFY_FAILED, 'The archive is signed by a key that is not a trusted signer.'),
   ARCHIVE_CHANGED: c(ExitCode.PREFLIGHT_REFUSED, 'The archive changed while it was being restored.'),
+  ARCHIVE_NAME_MISMATCH: c(ExitCode.VERIFY_FAILED, 'The archive’s name is not the one its signed manifest implies (renamed).'),
   // restore
   RESTORE_PREFLIGHT: c(ExitCode.PREFLIGHT_REFUSED, 'A restore preflight check failed; nothing was changed.'),
   RESTORE_FAILED: c(ExitCode.FAILED, 'The restore failed and was rolled back.'),

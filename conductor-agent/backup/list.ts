@@ -32,7 +32,7 @@ export interface BackupListing {
   /** Full verification result with `deep`. */
   verified?: 'verified' | 'unsigned' | 'unverified' | 'failed' | 'needs-identity';
   /** The manifest's signature: signed (by a trusted key), unsigned, invalid, untrusted. */
-  signature?: SignatureStatus | undefined;
+  signature?: SignatureStatus | 'renamed' | undefined;
   /** Fingerprint of the key that signed the manifest. */
   signer?: string | undefined;
   differences?: number;
@@ -80,8 +80,9 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
       const m = await readManifest(path);
       if (m) {
         Object.assign(item, { host: m.host, node: m.node });
-        const { check: sig } = judgeSignature(m, options.trustedSigners);
-        Object.assign(item, { signature: sig.status, signer: sig.fingerprint });
+        const { check: sig, difference } = judgeSignature(m, options.trustedSigners, path);
+        const signature = difference?.kind === 'name-mismatch' ? 'renamed' : sig.status;
+        Object.assign(item, { signature, signer: sig.fingerprint });
       }
     }
     if (check === 'sidecar') {

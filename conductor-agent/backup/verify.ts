@@ -227,7 +227,7 @@ export async function verifyArchive(path: string, options: VerifyOptions = {}): 
     }
   }
   if (manifest) {
-    const judged = judgeSignature(manifest, options.trustedSigners); // signature hook: the manifest as parsed
+    const judged = judgeSignature(manifest, options.trustedSigners, path); // signature hook: the manifest as parsed
     report.signature = judged.check;
     if (judged.difference) diff({ ...judged.difference, path: MANIFEST_NAME });
     if (judged.check.status === 'unsigned') {

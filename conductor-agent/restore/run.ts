@@ -81,7 +81,7 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
     report.verified = peek.manifest !== undefined;
     const pre = await preflightTarget({ root: o.root, peek, services: ports.services, journalDir: paths.dir, acceptNode: o.node, freeBytes: ports.freeBytes });
     report.findings.push(...pre.findings);
-    const gate = signatureGate(peek.manifestBytes, o.trustedSigners ?? (await trustedFromConfig(o))); // signature hook
+    const gate = signatureGate(peek.manifestBytes, o.trustedSigners ?? (await trustedFromConfig(o)), o.archive); // signature hook
     if (gate.finding) report.findings.push(gate.finding);
     if (gate.check?.fingerprint) report.signer = gate.check.fingerprint;
     report.timings.preflight = ports.clock.now() - t0;

@@ -10,6 +10,7 @@
  * manifest bytes differ from those (ARCHIVE_CHANGED), so what was checked is what is restored.
  */
 import { checkManifestSignature, type SignatureCheck } from '../../shared/backup/signature.js';
+import { nameMismatch } from '../backup/signature-check.js';
 import type { Finding } from './types.js';
 
 export interface SignatureGate {
@@ -19,8 +20,11 @@ export interface SignatureGate {
   needsConfirmation: boolean;
 }
 
-/** Judge `manifestBytes` (the first member as read by preflight); undefined bytes = no manifest (seed archive). */
-export function signatureGate(manifestBytes: Buffer | undefined, trusted: ReadonlySet<string>): SignatureGate {
+/**
+ * Judge `manifestBytes` (the first member as read by preflight); undefined bytes = no manifest (seed
+ * archive). A signed archive whose name is not the one its manifest implies is refused too.
+ */
+export function signatureGate(manifestBytes: Buffer | undefined, trusted: ReadonlySet<string>, archive: string): SignatureGate {
   if (manifestBytes === undefined) return { check: undefined, finding: undefined, needsConfirmation: false };
   let raw: unknown;
   try {
@@ -32,8 +36,13 @@ export function signatureGate(manifestBytes: Buffer | undefined, trusted: Readon
   const signer = check.fingerprint ? { details: { signer: check.fingerprint } } : {};
   const finding = (f: Omit<Finding, 'check'>): Finding => ({ check: 'archive.signature', ...f, ...signer });
   switch (check.status) {
-    case 'signed':
+    case 'signed': {
+      const renamed = nameMismatch(archive, raw);
+      if (renamed) {
+        return { check, needsConfirmation: false, finding: finding({ level: 'fail', code: 'ARCHIVE_NAME_MISMATCH', summary: renamed }) };
+      }
       return { check, needsConfirmation: false, finding: finding({ level: 'ok', summary: check.message }) };
+    }
     case 'unsigned': {
       const summary = `UNSIGNED ARCHIVE: ${check.message}; it proves no origin`;
       return { check, needsConfirmation: true, finding: finding({ level: 'warn', summary }) };

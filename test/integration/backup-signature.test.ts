@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fsp, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createBackup } from '../../conductor-agent/backup/run.js';
 import { resolveTrustedSigners } from '../../conductor-agent/backup/signer.js';
 import { verifyArchive, type VerifyResult } from '../../conductor-agent/backup/verify.js';
@@ -53,8 +53,11 @@ describe('signed backups: the backup store\'s owner cannot make an archive that 
   });
   after(() => tmp.cleanup());
 
-  /** Unpack `from`, let `change` edit the files and the parsed manifest, re-pack manifest first, rewrite the sidecar. */
-  function forge(from: string, change: (dir: string, m: Manifest & Record<string, unknown>) => void): string {
+  /**
+   * Unpack `from`, let `change` edit the files and the parsed manifest, re-pack manifest first under
+   * `name` (default: the original's), rewrite the sidecar.
+   */
+  function forge(from: string, change: (dir: string, m: Manifest & Record<string, unknown>) => void, name = basename(from)): string {
     const dir = join(tmp.dir, `forge-${++n}`);
     mkdirSync(dir);
     const members = tar(['-tzf', from]).trim().split('\n');
@@ -62,7 +65,8 @@ describe('signed backups: the backup store\'s owner cannot make an archive that 
     const m = JSON.parse(readFileSync(join(dir, MANIFEST_NAME), 'utf8')) as Manifest & Record<string, unknown>;
     change(dir, m);
     writeFileSync(join(dir, MANIFEST_NAME), JSON.stringify(m));
-    const out = join(tmp.dir, `conductor-backup-cond1-conductor-a-2026-01-01T0000${String(n).padStart(2, '0')}Z.tar.gz`);
+    mkdirSync(join(tmp.dir, `out-${n}`));
+    const out = join(tmp.dir, `out-${n}`, name);
     writeFileSync(join(tmp.dir, `list-${n}`), members.join('\n') + '\n');
     tar(['-czf', out, '-C', dir, '--no-recursion', '-T', join(tmp.dir, `list-${n}`)]);
     writeFileSync(out + '.sha256', `${sha256(readFileSync(out))}  forged.tar.gz\n`);
@@ -160,15 +164,38 @@ describe('signed backups: the backup store\'s owner cannot make an archive that 
 
   it('attack: replay an older signed manifest with a newer body → member hash differences, ARCHIVE_HASH_MISMATCH', async () => {
     const olderManifest = JSON.parse(tar(['-xOzf', older, MANIFEST_NAME])) as Manifest & Record<string, unknown>;
-    const forged = forge(archive, (_dir, m) => {
+    const replay = (_dir: string, m: Manifest & Record<string, unknown>): void => {
       for (const k of Object.keys(m)) delete m[k];
       Object.assign(m, olderManifest);
-    });
-    const v = await verifyArchive(forged, { trustedSigners: trusted });
+    };
+    // Named as the older archive (the name its manifest implies): the body gives it away.
+    const asOlder = forge(archive, replay, basename(older));
+    const v = await verifyArchive(asOlder, { trustedSigners: trusted });
     assert.equal(v.status, 'failed');
     assert.equal(v.signature?.status, 'signed', 'the replayed manifest itself is genuine');
     assert.ok(kinds(v).includes('member-hash'), kinds(v).join(','));
-    await refusedByRestore(forged, 'ARCHIVE_HASH_MISMATCH', { yes: true });
+    await refusedByRestore(asOlder, 'ARCHIVE_HASH_MISMATCH', { yes: true });
+    // Under the newer archive's name: the name gives it away before anything is read.
+    const asNewer = forge(archive, replay);
+    const newer = kinds(await verifyArchive(asNewer, { trustedSigners: trusted }));
+    assert.ok(newer.includes('name-mismatch') && newer.includes('member-hash'), newer.join(','));
+    await refusedByRestore(asNewer, 'ARCHIVE_NAME_MISMATCH', { yes: true });
+  });
+
+  it('attack: an older genuine archive renamed as the newest (rollback) → name-mismatch, ARCHIVE_NAME_MISMATCH', async () => {
+    const dir = join(tmp.dir, 'rollback');
+    mkdirSync(dir);
+    const renamed = join(dir, basename(archive));
+    await fsp.copyFile(older, renamed);
+    writeFileSync(renamed + '.sha256', `${sha256(readFileSync(renamed))}  ${basename(archive)}\n`);
+    const v = await verifyArchive(renamed, { trustedSigners: trusted });
+    assert.equal(v.signature?.status, 'signed');
+    assert.deepEqual(kinds(v), ['name-mismatch']);
+    await refusedByRestore(renamed, 'ARCHIVE_NAME_MISMATCH', { yes: true });
+    // A name outside our pattern (an operator's own copy) is not judged.
+    const own = join(dir, 'before-upgrade.tar.gz');
+    await fsp.copyFile(older, own);
+    assert.equal((await verifyArchive(own, { trustedSigners: trusted })).status, 'verified');
   });
 
   it('attack: a non-canonical base64url signature value (same bytes, other text) → ARCHIVE_SIGNATURE_INVALID', async () => {
