@@ -25,7 +25,8 @@ export function nameMismatch(path: string, rawManifest: unknown): string | undef
     return `${name}: the signed manifest names no host, node or creation time`;
   }
   const expected = archiveName(m.host, m.node, created, name.endsWith(ENCRYPTED_SUFFIX));
-  return expected === name ? undefined : `the archive is named ${name}, but its signed manifest says ${expected} (renamed?)`;
+  if (expected === name) return undefined;
+  return `the archive is named ${name}, but its signed manifest says ${expected} (renamed?)`;
 }
 
 export interface SignatureJudgement {

@@ -24,7 +24,9 @@ export interface SignatureGate {
  * Judge `manifestBytes` (the first member as read by preflight); undefined bytes = no manifest (seed
  * archive). A signed archive whose name is not the one its manifest implies is refused too.
  */
-export function signatureGate(manifestBytes: Buffer | undefined, trusted: ReadonlySet<string>, archive: string): SignatureGate {
+export function signatureGate(
+  manifestBytes: Buffer | undefined, trusted: ReadonlySet<string>, archive: string,
+): SignatureGate {
   if (manifestBytes === undefined) return { check: undefined, finding: undefined, needsConfirmation: false };
   let raw: unknown;
   try {
@@ -39,7 +41,8 @@ export function signatureGate(manifestBytes: Buffer | undefined, trusted: Readon
     case 'signed': {
       const renamed = nameMismatch(archive, raw);
       if (renamed) {
-        return { check, needsConfirmation: false, finding: finding({ level: 'fail', code: 'ARCHIVE_NAME_MISMATCH', summary: renamed }) };
+        const refused = finding({ level: 'fail', code: 'ARCHIVE_NAME_MISMATCH', summary: renamed });
+        return { check, needsConfirmation: false, finding: refused };
       }
       return { check, needsConfirmation: false, finding: finding({ level: 'ok', summary: check.message }) };
     }
