@@ -35,6 +35,7 @@ export const ErrorCodes = {
   BACKUP_FAILED: c(ExitCode.FAILED, 'The backup could not be written.'),
   BACKUP_ENCRYPTION_FAILED: c(ExitCode.FAILED, 'The backup could not be encrypted or decrypted.'),
   BACKUP_OFFBOX_FAILED: c(ExitCode.FAILED, 'The off-box copy failed.'),
+  BACKUP_DIR_NOT_FOUND: c(ExitCode.FAILED, 'The backup folder does not exist (check --root, --dir, backup.dir).'),
   // archives (read side, shared by verify and restore)
   ARCHIVE_NOT_FOUND: c(ExitCode.FAILED, 'The archive does not exist.'),
   ARCHIVE_CORRUPT: c(ExitCode.VERIFY_FAILED, 'The archive is not a readable gzip’d tar.'),
@@ -42,6 +43,10 @@ export const ErrorCodes = {
   ARCHIVE_MANIFEST_INVALID: c(ExitCode.VERIFY_FAILED, 'The archive manifest is malformed or of an unknown version.'),
   ARCHIVE_UNSAFE_MEMBER: c(ExitCode.PREFLIGHT_REFUSED, 'The archive holds a member that must never be extracted.'),
   ARCHIVE_TOO_LARGE: c(ExitCode.PREFLIGHT_REFUSED, 'The archive expands beyond the configured limits.'),
+  ARCHIVE_SIGNATURE_INVALID: c(ExitCode.VERIFY_FAILED, 'The archive manifest does not match its signature (changed after signing).'),
+  ARCHIVE_SIGNER_UNTRUSTED: c(ExitCode.VERIFY_FAILED, 'The archive is signed by a key that is not a trusted signer.'),
+  ARCHIVE_CHANGED: c(ExitCode.PREFLIGHT_REFUSED, 'The archive changed while it was being restored.'),
+  ARCHIVE_NAME_MISMATCH: c(ExitCode.VERIFY_FAILED, 'The archive’s name is not the one its signed manifest implies (renamed).'),
   // restore
   RESTORE_PREFLIGHT: c(ExitCode.PREFLIGHT_REFUSED, 'A restore preflight check failed; nothing was changed.'),
   RESTORE_FAILED: c(ExitCode.FAILED, 'The restore failed and was rolled back.'),

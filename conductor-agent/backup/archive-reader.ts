@@ -180,6 +180,11 @@ class ReaderRun {
     const position = this.entries++;
     if (position === 0) this.firstMember = e.path;
     if (position === 0 && isManifestName(e.path)) return this.readManifest(e);
+    // Signature hook: preflight saw (and judged) a manifest; an archive without one now was swapped.
+    if (position === 0 && this.o.knownManifest) {
+      e.resume();
+      return this.fail(archiveSwapped(this.o.archive));
+    }
     this.rules ??= this.newRules(undefined);
     if (this.o.firstOnly) {
       e.resume();
@@ -221,7 +226,9 @@ class ReaderRun {
       this.manifestBytes = bytes;
       try {
         const known = this.o.knownManifest;
-        this.manifest = known && known.bytes.equals(bytes) ? known.manifest : parseManifest(bytes);
+        // Signature hook: preflight checked the signature of exactly these bytes; other bytes = a swapped archive.
+        if (known && !known.bytes.equals(bytes)) return this.fail(archiveSwapped(this.o.archive));
+        this.manifest = known ? known.manifest : parseManifest(bytes);
         this.rules = this.newRules(this.manifest);
       } catch (err) {
         // Verify reports it and goes on as for a manifest-less archive.
@@ -295,4 +302,13 @@ class ReaderRun {
       hint: 'Nothing was changed. The archive is truncated or not a tar: use another backup.',
     });
   }
+}
+
+/** The archive read for staging is not the one preflight checked (and whose signature it verified). */
+function archiveSwapped(archive: string): ArchiveError {
+  const message = `${archive} changed between preflight and staging: its manifest is not the one checked`;
+  return new ArchiveError('ARCHIVE_CHANGED', message, {
+    details: { archive, reason: 'archive-changed' },
+    hint: 'Nothing was changed. Make sure nothing writes the archive during a restore, then run restore again.',
+  });
 }

@@ -17,6 +17,7 @@ import { availableParallelism } from 'node:os';
 import { gzip, constants as zc } from 'node:zlib';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
 import type { Manifest } from '../../shared/backup/format.js';
+import { placeholderSignature, signManifest, type ManifestSigner } from '../../shared/backup/signature.js';
 import { BackupError } from '../../shared/errors.js';
 import type { CollectedEntry } from './collect.js';
 import { unreadable, vanished } from './collect.js';
@@ -43,6 +44,8 @@ export interface WriteArchiveOptions {
   onProgress?: (done: number) => void;
   /** Stop between files (daemon shutdown): BACKUP_FAILED, and no archive is left. */
   signal?: AbortSignal | undefined;
+  /** Signs the final manifest (signature.ts); the placeholder reserves the signature's width. */
+  signer?: ManifestSigner | undefined;
 }
 
 export interface WrittenArchive {
@@ -101,6 +104,7 @@ export async function writeArchive(o: WriteArchiveOptions): Promise<WrittenArchi
   // a stand-in with random hex where the hashes go (gzip-padded.ts), so it can be overwritten in
   // place once the real hashes are known.
   const placeholderManifest = buildManifest(o.meta, o.entries);
+  if (o.signer) placeholderManifest.signature = placeholderSignature(o.signer); // signing hook 1/2
   const placeholderJson = serializeManifest(placeholderManifest);
   const reserved = reserveFor(manifestMember(withRandomHashes(placeholderManifest)), level);
   const placeholder = paddedGzip(manifestMember(placeholderManifest, placeholderJson.length, placeholderJson), reserved, level);
@@ -225,6 +229,7 @@ export async function writeArchive(o: WriteArchiveOptions): Promise<WrittenArchi
   manifest.entries.forEach((entry, i) => { if (entry.type === 'file') entry.sha256 = hashes[i]!; });
   if (finger) manifest.masterFingerprint = finger;
   else delete manifest.masterFingerprint;
+  if (o.signer) manifest.signature = signManifest(manifest, o.signer); // signing hook 2/2: over the final content
   const finalMember = manifestMember(manifest, placeholderJson.length);
   const final = paddedGzip(finalMember, reserved, level) ?? paddedGzip(finalMember, reserved, 9);
   if (!final) throw internal('the final manifest does not fit its reservation', reserved);

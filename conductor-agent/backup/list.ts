@@ -13,6 +13,8 @@ import { sha256File } from './commit.js';
 import { isBackupFileName, parseArchiveName } from './naming.js';
 import { readManifest } from './read-manifest.js';
 import { verifyArchive } from './verify.js';
+import { judgeSignature } from './signature-check.js';
+import type { SignatureStatus } from '../../shared/backup/signature.js';
 
 export interface BackupListing {
   name: string;
@@ -29,7 +31,11 @@ export interface BackupListing {
   /** `ok` / `mismatch` / `missing` sidecar, or `not-checked`. */
   sidecar: 'ok' | 'mismatch' | 'missing' | 'not-checked';
   /** Full verification result with `deep`. */
-  verified?: 'verified' | 'unverified' | 'failed' | 'needs-identity';
+  verified?: 'verified' | 'unsigned' | 'unverified' | 'failed' | 'needs-identity';
+  /** The manifest's signature: signed (by a trusted key), unsigned, invalid, untrusted. */
+  signature?: SignatureStatus | 'renamed' | undefined;
+  /** Fingerprint of the key that signed the manifest. */
+  signer?: string | undefined;
   differences?: number;
 }
 
@@ -42,6 +48,8 @@ export interface ListOptions {
   allowlist?: Allowlist | undefined;
   /** Sidecar results kept between calls, keyed by name, size and time (the daemon's status page lists often). */
   sidecarMemo?: Map<string, BackupListing['sidecar']>;
+  /** Fingerprints of trusted signers (signer.ts); undefined = validity only. */
+  trustedSigners?: ReadonlySet<string> | undefined;
 }
 
 /** Newest first. */
@@ -53,7 +61,13 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
   try {
     names = await fsp.readdir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    // A missing folder is an error, not "no backups": a typo in --root/--dir must not look like an empty list.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new BackupError('BACKUP_DIR_NOT_FOUND', `the backup folder ${dir} does not exist`, {
+        cause: err, details: { dir },
+        hint: 'Check --root, --dir and backup.dir; a conductor that never made a backup has an empty folder, not none.',
+      });
+    }
     throw new BackupError('BACKUP_FAILED', `cannot list the backup folder ${dir}: ${(err as Error).message}`, { cause: err, details: { dir } });
   }
   const out: BackupListing[] = [];
@@ -69,7 +83,12 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
     };
     if (!item.encrypted && parsed) {
       const m = await readManifest(path);
-      if (m) Object.assign(item, { host: m.host, node: m.node });
+      if (m) {
+        Object.assign(item, { host: m.host, node: m.node });
+        const { check: sig, difference } = judgeSignature(m, options.trustedSigners, path);
+        const signature = difference?.kind === 'name-mismatch' ? 'renamed' : sig.status;
+        Object.assign(item, { signature, signer: sig.fingerprint });
+      }
     }
     if (check === 'sidecar') {
       const side = await fsp.readFile(path + CHECKSUM_SUFFIX, 'utf8').catch(() => undefined);
@@ -82,9 +101,11 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
     } else if (check === 'deep') {
       if (item.encrypted && !options.identityFile) item.verified = 'needs-identity';
       else {
-        const v = await verifyArchive(path, { identityFile: options.identityFile, allowlist: options.allowlist });
+        const { identityFile, trustedSigners, allowlist } = options;
+        const v = await verifyArchive(path, { identityFile, trustedSigners, allowlist });
         item.verified = v.status;
         item.differences = v.differences.length;
+        if (v.signature) Object.assign(item, { signature: v.signature.status, signer: v.signature.fingerprint });
         item.sidecar = v.sidecar === 'invalid' ? 'mismatch' : v.sidecar;
       }
     }

@@ -21,6 +21,8 @@ import { cleanLeftovers, commitArchive, openTemp, sha256File } from './commit.js
 import { encrypterFor, encryptFile } from './encrypt.js';
 import { loadOwnerNames, type OwnerNames } from './owners.js';
 import { planBackup } from './plan.js';
+import { loadBackupSigner } from './signer.js';
+import type { ManifestSigner } from '../../shared/backup/signature.js';
 import { pruneBackups, type PruneReport } from './prune.js';
 import type { RetentionPolicy } from './retention.js';
 import { systemSourceFs, type SourceFs } from './source-fs.js';
@@ -53,6 +55,8 @@ export interface CreateBackupOptions {
   tuning?: { level?: number; chunkSize?: number; concurrency?: number };
   /** Cancel (daemon shutdown): checked between files; the temp file is removed, nothing is committed. */
   signal?: AbortSignal | undefined;
+  /** Manifest signer: default the conductor-agent identity in `agents.stateDir` (made if missing); false: none. */
+  signer?: ManifestSigner | false | undefined;
 }
 
 export interface BackupReport {
@@ -74,6 +78,8 @@ export interface BackupReport {
   missingOptional: string[];
   skipped: { path: string; reason: string }[];
   masterFingerprint?: string | undefined;
+  /** Fingerprint of the key that signed the manifest (the conductor-agent identity); absent = unsigned. */
+  signer?: string | undefined;
   durationMs: number;
   /** Leftovers of killed runs removed before this one. */
   cleaned: string[];
@@ -115,6 +121,10 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
     if (await exists(target)) {
       throw new BackupError('BACKUP_FAILED', `${target} already exists`, { details: { path: target }, hint: 'Wait a second and run again (names carry the time to the second).' });
     }
+    // Before collecting: a first-use identity is created in agents.stateDir and so is in this backup.
+    const signer = options.signer === false
+      ? undefined
+      : options.signer ?? (await loadBackupSigner(resolve(config.agents.stateDir)));
     const collected = await collectEntries(plan.sources, { resolve, fs, owners: options.owners ?? loadOwnerNames(), exclude: plan.exclude });
     const masterPubPath = `${config.salt.pkiDir.replace(/\/+$/, '')}/${MASTER_PKI.publicKey}`;
     const meta = {
@@ -131,7 +141,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       let written;
       try {
         written = await writeArchive({
-          fd: plain.handle.fd, meta, entries: collected.entries, fs, masterPubPath, ...options.tuning, signal: options.signal,
+          fd: plain.handle.fd, meta, entries: collected.entries, fs, masterPubPath, ...options.tuning, signal: options.signal, signer,
           onProgress: options.onProgress ? (done) => options.onProgress!(done, collected.totalBytes) : undefined,
         });
         await plain.handle.sync();
@@ -162,7 +172,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
         files: collected.entries.filter((e) => e.type === 'file').length,
         folders: collected.entries.filter((e) => e.type === 'dir').length,
         contentBytes: collected.totalBytes, missingOptional: collected.missingOptional, skipped: collected.skipped,
-        masterFingerprint: written.manifest.masterFingerprint, durationMs: 0, cleaned,
+        masterFingerprint: written.manifest.masterFingerprint, signer: written.manifest.signature?.fingerprint, durationMs: 0, cleaned,
       };
       logger.info('backup written', { archive: target, size, sha256 });
       committed = report;

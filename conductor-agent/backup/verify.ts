@@ -29,12 +29,15 @@ import { readSidecar } from '../restore/archive-source.js';
 import type { AsyncJsonCheck } from '../restore/json-check-async.js';
 import { readArchive, type ArchiveRead } from './archive-reader.js';
 import { ContentChecks } from './verify-content.js';
+import type { SignatureCheck } from '../../shared/backup/signature.js';
+import { judgeSignature, type SignatureDifferenceKind } from './signature-check.js';
 
 export type DifferenceKind =
   | 'sidecar-mismatch' | 'sidecar-invalid' | 'corrupt' | 'decrypt-failed' | 'manifest-invalid' | 'manifest-not-first'
   | 'member-hash' | 'member-size' | 'member-type' | 'member-mode' | 'member-missing' | 'member-extra'
   | 'member-duplicate'
-  | 'member-unsafe' | 'too-large' | 'content';
+  | 'member-unsafe' | 'too-large' | 'content'
+  | SignatureDifferenceKind;
 
 export interface Difference {
   kind: DifferenceKind;
@@ -53,8 +56,13 @@ export interface VerifyReport {
   archive: string;
   /** True when nothing differs (an unverified seed archive is ok: it read cleanly). */
   ok: boolean;
-  /** `verified`: manifest present and everything matched; `unverified`: no manifest; `failed`. */
-  status: 'verified' | 'unverified' | 'failed';
+  /**
+   * `verified`: manifest signed by a trusted key and everything matched; `unsigned`: everything matched but the
+   * manifest is not signed (proves no origin); `unverified`: no manifest; `failed`.
+   */
+  status: 'verified' | 'unsigned' | 'unverified' | 'failed';
+  /** The manifest's signature: who signed it and whether that key is trusted. */
+  signature?: SignatureCheck;
   encrypted: boolean;
   /** SHA-256 of the archive file as stored (the encrypted file for `.age`). */
   sha256?: string;
@@ -74,6 +82,8 @@ export interface VerifyOptions {
   keepEntries?: boolean;
   /** The restore set to check members against (default: the file set of the default configuration). */
   allowlist?: Allowlist | undefined;
+  /** Fingerprints of trusted signers (signer.ts); undefined = check the signature's validity only. */
+  trustedSigners?: ReadonlySet<string> | undefined;
 }
 
 export interface VerifyResult extends VerifyReport {
@@ -113,7 +123,7 @@ export async function verifyArchive(path: string, options: VerifyOptions = {}): 
   report.members = read?.members ?? checker.count;
   await checkSidecar(path, report);
   if (read) for (const p of read.missing) checker.missing(p);
-  summarise(report, read?.manifest, options);
+  summarise(report, read?.manifest, options, read?.manifestBytes, path);
   return report;
 }
 
@@ -274,9 +284,23 @@ async function checkSidecar(path: string, report: VerifyResult): Promise<void> {
   } else report.sidecar = 'ok';
 }
 
-function summarise(report: VerifyResult, manifest: Manifest | undefined, options: VerifyOptions): void {
+function summarise(
+  report: VerifyResult, manifest: Manifest | undefined, options: VerifyOptions, bytes: Buffer | undefined, path: string,
+): void {
   if (manifest) {
-    const { entries, ...head } = manifest;
+    // Signature hook: judged on the manifest as parsed from the archive's bytes, not a validated copy.
+    const raw = bytes ? (JSON.parse(bytes.toString('utf8')) as unknown) : manifest;
+    const judged = judgeSignature(raw, options.trustedSigners, path);
+    report.signature = judged.check;
+    if (judged.difference) {
+      const code = judged.difference.kind === 'signer-untrusted' ? 'ARCHIVE_SIGNER_UNTRUSTED'
+        : judged.difference.kind === 'name-mismatch' ? 'ARCHIVE_NAME_MISMATCH' : 'ARCHIVE_SIGNATURE_INVALID';
+      report.differences.push({ ...judged.difference, code, path: MANIFEST_NAME });
+    }
+    if (judged.check.status === 'unsigned') {
+      report.notes.push(`${judged.check.message}: it proves no origin; restore asks for --yes`);
+    }
+    const { entries, signature: _signature, ...head } = manifest as Manifest & { signature?: unknown };
     report.manifest = { ...head, entryCount: entries.length };
     if (options.keepEntries) report.entries = entries;
   } else if (!report.differences.some((d) => d.kind === 'manifest-invalid')) {
@@ -284,5 +308,6 @@ function summarise(report: VerifyResult, manifest: Manifest | undefined, options
       + "it reads as a gzip'd tar");
   }
   report.ok = report.differences.length === 0;
-  report.status = !report.ok ? 'failed' : manifest ? 'verified' : 'unverified';
+  const signed = report.signature?.status === 'signed';
+  report.status = !report.ok ? 'failed' : !manifest ? 'unverified' : signed ? 'verified' : 'unsigned';
 }

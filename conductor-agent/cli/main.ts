@@ -17,6 +17,7 @@ import { register as reauth } from './commands/reauth.js';
 import { register as migrate } from './commands/migrate.js';
 import { register as verify } from './commands/verify.js';
 import { register as drill } from './commands/drill.js';
+import { prepareCommandContext } from './context.js';
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('conductor-agent')
@@ -25,6 +26,7 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', '\nExit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 refused by preflight, 5 partial fleet success,\n6 busy (lock/journal), 7 verification failed, 70 internal error. See README.md.');
   addGlobalOptions(program);
+  program.hook('preAction', prepareCommandContext); // the config loader only when a command runs
   for (const reg of [backup, restore, keys, daemon, fleet, reauth, migrate, verify, drill]) reg(program, io);
   return program;
 }

@@ -83,6 +83,8 @@ interface Ctx {
   routers: SimRouter[];
   ids: string[];
   archive?: string;
+  /** Fingerprint of the key that signed the backup: what the operator keeps off-box (docs/backups.md). */
+  backupSigner?: string | undefined;
   results: Map<string, DrillRouterResult>;
   oldFingerprint?: string;
   newFingerprint?: string;
@@ -173,9 +175,10 @@ const steps: Step<Ctx>[] = [
       if (!verified.ok) throw new RecoveryError('ARCHIVE_HASH_MISMATCH', `the new backup does not verify: ${JSON.stringify(verified.differences.slice(0, 3))}`);
       await mkdir(ctx.offsite, { recursive: true, mode: 0o700 });
       ctx.archive = join(ctx.offsite, report.fileName);
+      ctx.backupSigner = report.signer;
       await copyFile(report.archive, ctx.archive);
       await copyFile(report.archive + CHECKSUM_SUFFIX, ctx.archive + CHECKSUM_SUFFIX);
-      Object.assign(facts, { archive: report.fileName, bytes: report.size, files: report.files, sha256: report.sha256, verify: verified.status, backupMs: report.durationMs });
+      Object.assign(facts, { archive: report.fileName, bytes: report.size, files: report.files, sha256: report.sha256, verify: verified.status, signer: report.signer, backupMs: report.durationMs });
     },
   },
   {
@@ -234,6 +237,8 @@ const steps: Step<Ctx>[] = [
       await ctx.side.start128T(); // the rebuilt conductor runs 128T until restore stops it
       const report = await restoreConductor({
         archive: ctx.archive!, root: ctx.conductorRoot, config: conductorConfig(ctx), yes: true,
+        // The rebuilt conductor has no identity yet: trust the signer fingerprint kept off-box at backup time.
+        trustedSigners: new Set(ctx.backupSigner ? [ctx.backupSigner] : []),
         ports: { services: [ctx.side.service()], logger: ctx.logger, saltApiPing: async () => { await ctx.side.client?.root(); } },
       });
       await ctx.side.startAgent();

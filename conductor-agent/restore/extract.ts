@@ -274,3 +274,4 @@ function writeFailed(path: string, err: unknown): RecoveryError {
       : 'Check the restore journal folder is writable.',
   });
 }
+

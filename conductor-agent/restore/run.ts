@@ -19,6 +19,7 @@ import {
 import { peekArchive } from './peek.js';
 import { resolvePorts, type ResolvedPorts, type RestorePorts } from './ports.js';
 import { preflightTarget } from './preflight.js';
+import { signatureGate } from './signature-gate.js';
 import { stageArchive, type StageResult } from './stage.js';
 import { continueRestore, rollbackRun, type StepContext } from './steps.js';
 import type { RestoreReport } from './types.js';
@@ -35,8 +36,10 @@ export interface RestoreOptions {
   identityFile?: string | undefined;
   /** Accept an archive made on the node with this name (default: only this node's own, from local.init). */
   node?: string | undefined;
-  /** Confirm restoring an unverified (seed-made, manifest-less) archive without asking. */
+  /** Confirm restoring an unverified (seed-made, manifest-less, or unsigned) archive without asking. */
   yes?: boolean;
+  /** Fingerprints of trusted backup signers (backup/signer.ts resolveTrustedSigners); default: resolved from config. */
+  trustedSigners?: ReadonlySet<string> | undefined;
   ports: RestorePorts;
 }
 
@@ -44,6 +47,8 @@ export interface JournalRunOptions {
   root: string;
   config: ConductorConfig;
   ports: RestorePorts;
+  /** Trusted backup signers for a resume that stages again (default: resolved from config). */
+  trustedSigners?: ReadonlySet<string> | undefined;
 }
 
 function pathsFor(root: string, config: ConductorConfig): JournalPaths {
@@ -132,14 +137,19 @@ async function preflightRun(o: RestoreOptions, ports: ResolvedPorts, paths: Jour
     root: o.root, peek, services: ports.services, journalDir: paths.dir, acceptNode: o.node, freeBytes: ports.freeBytes,
   });
   report.findings.push(...pre.findings);
+  // Signature hook: judged on the exact manifest bytes the staging step will be held to.
+  const gate = signatureGate(peek.manifestBytes, o.trustedSigners ?? (await trustedFromConfig(o)), o.archive);
+  if (gate.finding) report.findings.push(gate.finding);
+  if (gate.check?.fingerprint) report.signer = gate.check.fingerprint;
   report.timings.preflight = ports.clock.now() - t0;
   refuseOnFindings(report.findings, report);
-  if (!peek.manifest && !o.dryRun && !o.yes) {
-    const question = 'UNVERIFIED ARCHIVE: it has no manifest, so its content cannot be checked against hashes. '
-      + 'Restore it anyway?';
-    const ok = ports.confirm ? await ports.confirm(question) : false;
+  if ((!peek.manifest || gate.needsConfirmation) && !o.dryRun && !o.yes) {
+    const what = peek.manifest
+      ? 'its manifest is not signed, so nothing proves who made it'
+      : 'it has no manifest, so its content cannot be checked against hashes';
+    const ok = ports.confirm ? await ports.confirm(`UNVERIFIED ARCHIVE: ${what}. Restore it anyway?`) : false;
     if (!ok) {
-      const says = `${o.archive} is an unverified archive (no ssr-recovery manifest)`;
+      const says = `${o.archive} is an unverified archive (${peek.manifest ? 'unsigned manifest' : 'no ssr-recovery manifest'})`;
       throw new RestoreError('RESTORE_NEEDS_CONFIRMATION', says, {
         hint: 'Check where the archive comes from, then run again with --yes to restore it.',
       });
@@ -228,10 +238,17 @@ export function resumeRestore(o: JournalRunOptions): Promise<RestoreReport> {
       await dropRun(ctx.paths, j);
       const again = await restoreLocked({
         archive: j.archive, root: j.root, config: ctx.config, identityFile: j.options.identityFile, node: j.options.node, yes: j.options.yes ?? false, ports: o.ports,
+        trustedSigners: o.trustedSigners,
       }, ctx.paths);
       Object.assign(ctx.report, { ...again, mode: 'resume' });
       return;
     }
     await continueRestore(ctx, j);
   });
+}
+
+/** Trusted signers from the configuration alone (library callers without `trustedSigners`). */
+async function trustedFromConfig(o: RestoreOptions): Promise<ReadonlySet<string>> {
+  const { resolveTrustedSigners } = await import('../backup/signer.js');
+  return (await resolveTrustedSigners({ config: o.config, path: (p) => underRoot(o.root, p) })).fingerprints;
 }

@@ -88,6 +88,8 @@ export interface RestoreReport {
   root: string;
   /** Whether the archive carried our manifest (false = seed-made, unverified). */
   verified?: boolean;
+  /** Fingerprint of the key that signed the archive's manifest (restore/signature-gate.ts). */
+  signer?: string;
   node?: string;
   findings: Finding[];
   verdict: 'go' | 'refused' | 'n/a';

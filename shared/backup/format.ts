@@ -9,6 +9,8 @@
  * Encrypted archives add `.age` (`…tar.gz.age`) and the `.sha256` covers the encrypted file.
  */
 
+import type { ManifestSignature } from './signature.js';
+
 export const MANIFEST_NAME = 'ssr-recovery-manifest.json';
 export const MANIFEST_FORMAT = 'ssr-recovery-backup';
 export const MANIFEST_VERSION = 1;
@@ -79,6 +81,8 @@ export interface Manifest {
   skipped?: { path: string; reason: string }[];
   /** Every member after the manifest, in archive order. */
   entries: ManifestEntry[];
+  /** Ed25519 signature over the rest of the manifest (signature.ts); absent in older and hand-made archives. */
+  signature?: ManifestSignature;
 }
 
 /** `/etc/x` → `etc/x` (archive member name). */

@@ -4,7 +4,7 @@
  * `bin.ts` is the only caller of `process.exit`.
  */
 import { CommanderError, type Command } from 'commander';
-import { asRecoveryError, RecoveryError } from '../errors.js';
+import { asRecoveryError, RecoveryError, UsageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from './io.js';
 
@@ -38,6 +38,8 @@ export async function runCli(program: Command, argv: readonly string[], io: CliI
       // --help and --version are "errors" to commander; they already printed.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.OK;
       if (err.exitCode === 0) return ExitCode.OK;
+      // Commander already printed its message on stderr; under --json stdout still gets one JSON document.
+      if (wantsJson(argv)) io.stdout(JSON.stringify({ ok: false, error: usageErrorJson(err) }, null, 2) + '\n');
       return ExitCode.USAGE;
     }
     const e = asRecoveryError(err);
@@ -57,6 +59,14 @@ function applyRecursively(cmd: Command, io: CliIo): void {
 function wantsJson(argv: readonly string[]): boolean {
   const end = argv.indexOf('--');
   return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/** A commander parse error (unknown option, missing argument…) as the USAGE error document. */
+function usageErrorJson(err: CommanderError): Record<string, unknown> {
+  const e = new UsageError(err.message.replace(/^error:\s*/, ''), {
+    details: { reason: err.code.replace(/^commander\./, '') }, hint: 'Run the command with --help for its usage.',
+  });
+  return e.toJSON();
 }
 
 function errorJson(e: RecoveryError): Record<string, unknown> {

@@ -3,13 +3,18 @@
  * defaults < YAML file < environment (`SSR_RECOVERY_<KEY_IN_UPPER_SNAKE>`) < flags.
  * The file is `<root>/etc/ssr-recovery/<agent>.yaml` unless `--config` names one.
  */
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { ConfigError } from '../errors.js';
 import { underRoot, type ConductorConfig, type RouterConfig } from './schema.js';
 import { validateConductorConfig, validateRouterConfig, type ValidationResult } from './validate.js';
 
 export type AgentKind = 'conductor-agent' | 'router-agent';
+
+/** yaml, loaded only when there is a file to parse (most runs on a fresh host have none; start-up counts). */
+function parseYaml(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
+}
 type LeafType = 'string' | 'number' | 'boolean' | 'list';
 
 /** Keys that may come from the environment, with their types. Documented in docs/configuration.md. */
@@ -19,7 +24,7 @@ export const ENV_KEYS: Record<AgentKind, Record<string, LeafType>> = {
     'saltApi.caFile': 'string', 'saltApi.timeoutMs': 'number', 'ssr.url': 'string', 'ssr.username': 'string',
     'ssr.passwordFile': 'string', 'salt.masterConfig': 'string', 'salt.pkiDir': 'string', 'backup.dir': 'string',
     'backup.schedule': 'string', 'backup.keep.last': 'number', 'backup.keep.daily': 'number', 'backup.keep.weekly': 'number',
-    'backup.extraPaths': 'list', 'backup.encrypt.recipients': 'list', 'agents.listen': 'string', 'agents.stateDir': 'string', 'agents.commandTimeoutMs': 'number', 'agents.controlSocket': 'string',
+    'backup.extraPaths': 'list', 'backup.trustedSigners': 'list', 'backup.encrypt.recipients': 'list', 'agents.listen': 'string', 'agents.stateDir': 'string', 'agents.commandTimeoutMs': 'number', 'agents.controlSocket': 'string',
     'log.level': 'string',
   },
   'router-agent': {
@@ -28,6 +33,12 @@ export const ENV_KEYS: Record<AgentKind, Record<string, LeafType>> = {
     'conductor.port': 'number', 'agent.stateDir': 'string', 'minion.service': 'string', 'agent.saltCall': 'string',
     'agent.reauthTimeoutMs': 'number', 'log.level': 'string',
   },
+};
+
+/** `…File` keys that name secrets: warned about when group or others can read them (as ssh does for keys). */
+export const SECRET_FILE_KEYS: Record<AgentKind, readonly string[]> = {
+  'conductor-agent': ['saltApi.passwordFile', 'ssr.passwordFile', 'backup.offbox.privateKeyFile'],
+  'router-agent': [],
 };
 
 /** `saltApi.passwordFile` → `SSR_RECOVERY_SALT_API_PASSWORD_FILE`. */
@@ -118,24 +129,89 @@ export function loadConfig(options: LoadOptions): Loaded<ConductorConfig> | Load
     raw = (doc as Record<string, unknown> | null) ?? {};
     read = true;
   }
+  /** Where each key set after the file came from: its variable, or `a flag`. */
+  const sources = new Map<string, string>();
   for (const [key, type] of Object.entries(ENV_KEYS[options.agent])) {
     const v = env[envNameFor(key)];
-    if (v !== undefined) setPath(raw, key, coerce(key, type, v));
+    if (v === undefined) continue;
+    setPath(raw, key, coerce(key, type, v));
+    sources.set(key, envNameFor(key));
   }
-  for (const [key, v] of Object.entries(options.overrides ?? {})) if (v !== undefined) setPath(raw, key, v);
+  for (const [key, v] of Object.entries(options.overrides ?? {})) {
+    if (v === undefined) continue;
+    setPath(raw, key, v);
+    sources.set(key, 'a flag');
+  }
   const result: ValidationResult<ConductorConfig | RouterConfig> =
     options.agent === 'conductor-agent' ? validateConductorConfig(raw) : validateRouterConfig(raw);
-  if (!result.config) {
-    throw new ConfigError('CONFIG_INVALID', `invalid configuration${read ? ` in ${file}` : ''}:\n  - ${result.errors.join('\n  - ')}`, {
-      details: { file: read ? file : undefined, errors: result.errors },
-      hint: 'Fix the listed keys (docs/configuration.md lists every key and its environment variable).',
-    });
-  }
+  if (!result.config) throw invalidConfig(result.errors, sources, read ? file : undefined);
+  const warnings = [...result.warnings, ...looseSecretFiles(result.config, SECRET_FILE_KEYS[options.agent], root)];
   return {
     config: result.config,
     root,
     file: read ? file : undefined,
-    warnings: result.warnings,
+    warnings,
     path: (p: string) => underRoot(root, p),
   } as Loaded<ConductorConfig> | Loaded<RouterConfig>;
+}
+
+/** The key an error message is about: the longest known key it starts with. */
+function keyOf(error: string, keys: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  for (const k of keys) {
+    const next = error.charAt(k.length);
+    const whole = next === ':' || next === ' ' || next === '.';
+    if (error.startsWith(k) && whole && k.length > (best?.length ?? 0)) best = k;
+  }
+  return best;
+}
+
+/**
+ * CONFIG_INVALID naming where each bad value came from: an `SSR_RECOVERY_*` variable or a flag is
+ * named as such, never blamed on the YAML file (which may not even hold the key).
+ */
+function invalidConfig(errors: string[], sources: Map<string, string>, file: string | undefined): ConfigError {
+  const located = errors.map((e) => {
+    const key = keyOf(e, sources.keys());
+    return key ? { error: `${e} (from ${sources.get(key)})`, fromFile: false } : { error: e, fromFile: true };
+  });
+  const where = [
+    ...(file && located.some((l) => l.fromFile) ? [`in ${file}`] : []),
+    ...(located.some((l) => !l.fromFile) ? ['from the environment or flags'] : []),
+  ].join(' and ');
+  const listed = located.map((l) => l.error);
+  const message = `invalid configuration${where ? ` ${where}` : ''}:\n  - ${listed.join('\n  - ')}`;
+  return new ConfigError('CONFIG_INVALID', message, {
+    details: { file, errors: listed, ...(sources.size ? { variables: [...new Set(sources.values())] } : {}) },
+    hint: 'Fix the listed keys (docs/configuration.md lists every key and its environment variable).',
+  });
+}
+
+function valueAt(config: unknown, dotted: string): unknown {
+  let node = config;
+  for (const part of dotted.split('.')) {
+    node = node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
+  }
+  return node;
+}
+
+/** Warnings for secret files that group or others can read or write (still used: a warning, not a refusal). */
+function looseSecretFiles(config: unknown, keys: readonly string[], root: string): string[] {
+  const out: string[] = [];
+  for (const key of keys) {
+    const p = valueAt(config, key);
+    if (typeof p !== 'string') continue;
+    let mode: number;
+    try {
+      mode = statSync(underRoot(root, p)).mode;
+    } catch {
+      continue; // a missing file is reported by the command that reads it
+    }
+    if (mode & 0o077) {
+      const octal = (mode & 0o777).toString(8).padStart(4, '0');
+      out.push(`${key} ${p} is accessible by ${mode & 0o007 ? 'others' : 'its group'} (mode ${octal}): `
+        + `it holds a secret; run chmod 600 ${p}`);
+    }
+  }
+  return out;
 }

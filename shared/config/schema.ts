@@ -5,7 +5,7 @@
  *
  * Secrets are never values here: they come from files named by `…File` keys.
  */
-import { z } from 'zod';
+import { z } from './zod.js';
 import { LOG_LEVELS, ROUTER_SECTIONS, type KeyKind, type KeySpec, type SectionOf } from './router-keys.js';
 
 const commandLine = z.string().min(1);
@@ -142,6 +142,11 @@ export const conductorSchema = z
           .default({ last: 7, daily: 7, weekly: 4 }),
         /** More absolute paths (files or folders) to include. */
         extraPaths: z.array(absPath).default([]),
+        /**
+         * Keys whose backup signatures verify/list/restore trust, beside the current conductor-agent identity
+         * (always trusted): Ed25519 public keys (PEM), fingerprints (colon hex), or absolute paths of files of them.
+         */
+        trustedSigners: z.array(z.string().min(1)).default([]),
         /** age recipients (`age1…` public keys); when set, backups are written as `.tar.gz.age`. */
         encrypt: z
           .object({ recipients: z.array(z.string().min(1)).default([]) })
@@ -165,7 +170,10 @@ export const conductorSchema = z
           .optional(),
       })
       .strict()
-      .default({ dir: '/var/log/128technology', keep: { last: 7, daily: 7, weekly: 4 }, extraPaths: [], encrypt: { recipients: [] } }),
+      .default({
+        dir: '/var/log/128technology', keep: { last: 7, daily: 7, weekly: 4 }, extraPaths: [], trustedSigners: [],
+        encrypt: { recipients: [] },
+      }),
     agents: z
       .object({
         /** host:port where the daemon serves router agents (wss). */

@@ -35,7 +35,7 @@ describe('conductor-agent backup: the real CLI, --json and exit codes', function
     assert.equal(listed[0].sidecar, 'ok');
     assert.equal(typeof listed[0].ageSeconds, 'number');
 
-    const v = cli(['backup', 'verify', '--json', made.archive]);
+    const v = cli(['backup', 'verify', '--json', '--root', root, made.archive]);
     assert.equal(v.status, 0, v.stderr);
     assert.equal(JSON.parse(v.stdout).status, 'verified');
 
@@ -47,7 +47,7 @@ describe('conductor-agent backup: the real CLI, --json and exit codes', function
   it('verify exits 7 and lists the difference when the sidecar does not match', () => {
     const c = JSON.parse(cli(['backup', 'create', '--json', '--root', root]).stdout);
     writeFileSync(c.archive + '.sha256', '0'.repeat(64) + '  x\n');
-    const v = cli(['backup', 'verify', '--json', c.archive]);
+    const v = cli(['backup', 'verify', '--json', '--root', root, c.archive]);
     assert.equal(v.status, 7);
     assert.deepEqual(JSON.parse(v.stdout).differences.map((d: { kind: string }) => d.kind), ['sidecar-mismatch']);
   });

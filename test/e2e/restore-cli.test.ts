@@ -7,7 +7,7 @@ import { createBackup } from '../../conductor-agent/backup/run.js';
 import { ExitCode } from '../../shared/exit-codes.js';
 import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
-import { rebuiltTarget, snapshot, snapshotDiff, testConfig } from '../integration/restore-support.js';
+import { rebuiltTarget, signerOf, snapshot, snapshotDiff, testConfig } from '../integration/restore-support.js';
 
 const bin = fileURLToPath(new URL('../../conductor-agent/bin.ts', import.meta.url));
 
@@ -18,9 +18,13 @@ function cli(root: string, args: string[]) {
   });
 }
 
+/** Fingerprint of the identity that signed the backups: the rebuilt targets trust it through their config. */
+let signer = '';
+
 function configure(root: string, flag: string, startCmd = `touch ${flag}`): void {
   mkdirSync(join(root, 'etc/ssr-recovery'), { recursive: true });
   writeFileSync(join(root, 'etc/ssr-recovery/conductor-agent.yaml'), [
+    'backup:', '  trustedSigners:', `    - '${signer}'`,
     'restore:', '  postVerifyTimeoutMs: 0',
     'services:', "  '128T':", `    start: '${startCmd}'`, `    stop: 'rm -f ${flag}'`, `    isActive: 'test -e ${flag}'`, '',
   ].join('\n'));
@@ -37,6 +41,7 @@ describe('conductor-agent restore (the real CLI): exit codes and --json', functi
     src = join(tmp.dir, 'src');
     await makeConductorTree(src, { minions: 2 });
     archive = (await createBackup({ config: testConfig(), root: src, hostname: 'cond1', dir: '/backups' })).archive;
+    [signer = ''] = await signerOf(src, testConfig());
   });
   after(() => tmp.cleanup());
 

@@ -142,7 +142,8 @@ describe('backup create on a generated conductor tree', function () {
   it('lists missing optional paths in the report and the manifest', async () => {
     rmSync(join(root, 'var/lib/ssr-recovery'), { recursive: true });
     rmSync(join(root, 'svr'), { recursive: true });
-    const report = await createBackup({ config, root, hostname: 'cond-1' });
+    // Unsigned: a signed backup creates the conductor-agent identity in /var/lib/ssr-recovery first.
+    const report = await createBackup({ config, root, hostname: 'cond-1', signer: false });
     assert.deepEqual(report.missingOptional.sort(), ['/svr/salt', '/var/lib/ssr-recovery']);
     assert.deepEqual((await readManifest(report.archive))?.missingOptional.sort(), ['/svr/salt', '/var/lib/ssr-recovery']);
   });

@@ -17,6 +17,8 @@ const hang = async (): Promise<void> => {
 const service = commandServiceControl({ name: '128T', unit: '128T', commands: { start: `touch ${SVC_FLAG}`, stop: `rm -f ${SVC_FLAG}`, isActive: `test -e ${SVC_FLAG}` } });
 await restoreConductor({
   archive: ARCHIVE, root: ROOT, config: testConfig(),
+  // TRUSTED: comma-separated signer fingerprints for a target without the old identity (rebuilt).
+  trustedSigners: env('TRUSTED') ? new Set(env('TRUSTED').split(',')) : undefined,
   ports: {
     services: [service], owners: numericOwnerIds, flush: async () => undefined,
     hooks: {

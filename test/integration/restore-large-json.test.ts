@@ -40,7 +40,8 @@ describe('restore of a large running config (checked and hashed in the JSON work
     writeFileSync(archive, bytes);
     writeFileSync(archive + '.sha256', `${sha256(bytes)}  ${name}.tar.gz\n`);
     const svc = fakeService();
-    const result = await restoreConductor({ archive, root, config: testConfig(), ports: { services: [svc], owners: numericOwnerIds, flush: async () => undefined } })
+    // make-tar's manifests are unsigned: like any unsigned archive, they restore only with --yes.
+    const result = await restoreConductor({ archive, root, config: testConfig(), yes: true, ports: { services: [svc], owners: numericOwnerIds, flush: async () => undefined } })
       .then((r) => r, (e: unknown) => e);
     return { result, svc };
   };

@@ -6,7 +6,7 @@ import { restoreConductor } from '../../conductor-agent/restore/index.js';
 import { hasCode } from '../../shared/errors.js';
 import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
-import { fakeService, rebuiltTarget, snapshot, snapshotDiff, testConfig, testPorts } from './restore-support.js';
+import { fakeService, rebuiltTarget, signerOf, snapshot, snapshotDiff, testConfig, testPorts } from './restore-support.js';
 
 const PKI = '/etc/128technology/salt/pki/master';
 
@@ -15,6 +15,8 @@ describe('restore round trip: backup → wipe → restore', function () {
   let tmp: { dir: string; cleanup: () => Promise<void> };
   let src: string;
   let archive: string;
+  /** The rebuilt targets have no conductor-agent identity: the old signer is named, as an operator would. */
+  let trustedSigners: ReadonlySet<string>;
   const config = testConfig();
   const ports = testPorts;
 
@@ -27,6 +29,7 @@ describe('restore round trip: backup → wipe → restore', function () {
     chmodSync(join(src, 'srv/pillar/top.sls'), 0o640);
     const report = await createBackup({ config, root: src, hostname: 'cond1', dir: '/backups' });
     archive = report.archive;
+    trustedSigners = await signerOf(src, config);
   });
   after(() => tmp.cleanup());
 
@@ -34,7 +37,7 @@ describe('restore round trip: backup → wipe → restore', function () {
     const dst = join(tmp.dir, 'wiped');
     rebuiltTarget(src, dst);
     const svc = fakeService();
-    const report = await restoreConductor({ archive, root: dst, config, ports: { ...ports(), services: [svc] } });
+    const report = await restoreConductor({ archive, root: dst, config, trustedSigners, ports: { ...ports(), services: [svc] } });
     assert.equal(report.ok, true);
     assert.equal(report.verified, true);
     assert.deepEqual(snapshotDiff(snapshot(src, ['/backups', '/var/log']), snapshot(dst)), []);
@@ -52,7 +55,7 @@ describe('restore round trip: backup → wipe → restore', function () {
     unlinkSync(join(dst, 'srv/salt/s2/f2.sls'));
     writeFileSync(join(dst, PKI, 'minions/new-router'), 'extra key accepted after the backup\n');
     chmodSync(join(dst, PKI, 'master.pem'), 0o644);
-    const dry = await restoreConductor({ archive, root: dst, config, dryRun: true, ports: ports() });
+    const dry = await restoreConductor({ archive, root: dst, config, trustedSigners, dryRun: true, ports: ports() });
     const action = (p: string) => dry.planEntries?.find((e) => e.path === p)?.action;
     assert.equal(action('/var/lib/128technology/t128-running.json'), 'replace');
     assert.equal(action('/srv/salt/s2/f2.sls'), 'add');
@@ -61,7 +64,7 @@ describe('restore round trip: backup → wipe → restore', function () {
     assert.equal(action('/etc/128technology/global.init'), 'same');
     assert.equal(dry.planEntries?.find((e) => e.path === `${PKI}/master.pem`)?.contentDiffers, false);
 
-    const report = await restoreConductor({ archive, root: dst, config, ports: ports() });
+    const report = await restoreConductor({ archive, root: dst, config, trustedSigners, ports: ports() });
     assert.equal(report.ok, true);
     const want = snapshot(src, ['/backups']);
     want.delete('/backups');
@@ -76,7 +79,7 @@ describe('restore round trip: backup → wipe → restore', function () {
     rebuiltTarget(src, dst);
     const before = snapshot(dst);
     const svc = fakeService();
-    const report = await restoreConductor({ archive, root: dst, config, dryRun: true, ports: { ...ports(), services: [svc] } });
+    const report = await restoreConductor({ archive, root: dst, config, trustedSigners, dryRun: true, ports: { ...ports(), services: [svc] } });
     assert.equal(report.mode, 'dry-run');
     assert.ok((report.plan?.add ?? 0) > 10);
     assert.deepEqual(snapshotDiff(before, snapshot(dst)), []);
@@ -86,14 +89,14 @@ describe('restore round trip: backup → wipe → restore', function () {
   it('refuses a target that is not an initialised conductor (no global.init)', async () => {
     const dst = join(tmp.dir, 'bare');
     mkdirSync(dst);
-    const err = await restoreConductor({ archive, root: dst, config, ports: ports() }).catch((e: unknown) => e);
+    const err = await restoreConductor({ archive, root: dst, config, trustedSigners, ports: ports() }).catch((e: unknown) => e);
     assert.ok(hasCode(err, 'RESTORE_PREFLIGHT'));
   });
 
   it('refuses when there is not enough disk space for staging', async () => {
     const dst = join(tmp.dir, 'full');
     rebuiltTarget(src, dst);
-    const err = await restoreConductor({ archive, root: dst, config, ports: { ...ports(), freeBytes: async () => 1024 } }).catch((e: unknown) => e);
+    const err = await restoreConductor({ archive, root: dst, config, trustedSigners, ports: { ...ports(), freeBytes: async () => 1024 } }).catch((e: unknown) => e);
     assert.ok(hasCode(err, 'RESTORE_PREFLIGHT'));
     assert.equal((err as unknown as { details: { report: { findings: { check: string; level: string }[] } } }).details.report.findings.find((f) => f.check === 'disk.space')?.level, 'fail');
   });
@@ -102,9 +105,9 @@ describe('restore round trip: backup → wipe → restore', function () {
     const dst = join(tmp.dir, 'renamed');
     rebuiltTarget(src, dst);
     writeFileSync(join(dst, 'etc/128technology/local.init'), JSON.stringify({ init: { id: 'conductor-b' } }));
-    const refused = await restoreConductor({ archive, root: dst, config, ports: ports() }).catch((e: unknown) => e);
+    const refused = await restoreConductor({ archive, root: dst, config, trustedSigners, ports: ports() }).catch((e: unknown) => e);
     assert.ok(hasCode(refused, 'RESTORE_PREFLIGHT'));
-    const report = await restoreConductor({ archive, root: dst, config, node: 'conductor-a', ports: ports() });
+    const report = await restoreConductor({ archive, root: dst, config, trustedSigners, node: 'conductor-a', ports: ports() });
     assert.equal(report.ok, true);
   });
 
@@ -118,9 +121,9 @@ describe('restore round trip: backup → wipe → restore', function () {
     assert.equal(enc.encrypted, true);
     const dst = join(tmp.dir, 'encrypted');
     rebuiltTarget(src, dst);
-    const refused = await restoreConductor({ archive: enc.archive, root: dst, config, ports: ports() }).catch((e: unknown) => e);
+    const refused = await restoreConductor({ archive: enc.archive, root: dst, config, trustedSigners, ports: ports() }).catch((e: unknown) => e);
     assert.ok(hasCode(refused, 'BACKUP_ENCRYPTION_FAILED'));
-    const report = await restoreConductor({ archive: enc.archive, root: dst, config, identityFile: idFile, ports: ports() });
+    const report = await restoreConductor({ archive: enc.archive, root: dst, config, trustedSigners, identityFile: idFile, ports: ports() });
     assert.equal(report.ok, true);
     assert.deepEqual(snapshotDiff(snapshot(src, ['/backups', '/backups-enc', '/var/log']), snapshot(dst)), []);
   });

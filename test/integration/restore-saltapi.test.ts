@@ -9,7 +9,7 @@ import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
 import { memoryIo } from '../helpers/cli.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
-import { rebuiltTarget, testConfig } from './restore-support.js';
+import { rebuiltTarget, signerOf, testConfig } from './restore-support.js';
 
 describe('restore against the simulated Salt side: salt-master stopped/started, salt-api answers in post-verify', function () {
   this.timeout(60_000);
@@ -41,7 +41,9 @@ describe('restore against the simulated Salt side: salt-master stopped/started, 
       },
     }));
     const io = memoryIo();
-    const code = await main(['--root', root, '--json', 'restore', archive], io);
+    // The rebuilt conductor has no identity yet: the operator names the old signer they kept off-box.
+    const [signer] = await signerOf(src, testConfig());
+    const code = await main(['--root', root, '--json', 'restore', archive, '--trusted-signer', signer!], io);
     assert.equal(code, 0, io.err() + io.out());
     const doc = JSON.parse(io.out());
     const status = (name: string) => doc.postVerify.find((c: { name: string }) => c.name === name)?.status;

@@ -131,6 +131,16 @@ export const BASE_FILES = [
   '/var/lib/128technology/user-running.json',
 ];
 
+/**
+ * What the operator keeps off-box (docs/backups.md): the fingerprint of the conductor-agent identity
+ * that signed `src`'s backups. A rebuilt target has no identity of its own, so its restores name it.
+ */
+export async function signerOf(src: string, config: ConductorConfig): Promise<ReadonlySet<string>> {
+  const { resolveTrustedSigners } = await import('../../conductor-agent/backup/signer.js');
+  const { underRoot } = await import('../../shared/config/schema.js');
+  return (await resolveTrustedSigners({ config, path: (p) => underRoot(src, p) })).fingerprints;
+}
+
 /** Restore ports for tests: a recording 128T fake, recorded owner ids, no durability flush. */
 export function testPorts(): { services: FakeService[]; owners: typeof numericOwnerIdsRef; flush: () => Promise<void> } {
   return { services: [fakeService()], owners: numericOwnerIdsRef, flush: async () => undefined };

@@ -9,7 +9,7 @@ import { numericOwnerIds } from '../../conductor-agent/restore/owner-ids.js';
 import { commandServiceControl } from '../../shared/ports/service-control.js';
 import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
-import { rebuiltTarget, snapshot, snapshotDiff, testConfig } from './restore-support.js';
+import { rebuiltTarget, signerOf, snapshot, snapshotDiff, testConfig } from './restore-support.js';
 
 const child = fileURLToPath(new URL('./restore-kill-child.ts', import.meta.url));
 
@@ -32,6 +32,7 @@ describe('restore onto a rebuilt conductor moves missing folders whole; a kill a
   let tmp: { dir: string; cleanup: () => Promise<void> };
   let src: string;
   let archive: string;
+  let trustedSigners: ReadonlySet<string>;
   let n = 0;
   const config = testConfig();
 
@@ -40,6 +41,7 @@ describe('restore onto a rebuilt conductor moves missing folders whole; a kill a
     src = join(tmp.dir, 'src');
     await makeConductorTree(src, { routers: 5, minions: 20, states: 6 });
     archive = (await createBackup({ config, root: src, hostname: 'cond1', dir: '/backups' })).archive;
+    trustedSigners = await signerOf(src, config); // the rebuilt target has no identity: name the old signer
   });
   after(() => tmp.cleanup());
 
@@ -49,7 +51,7 @@ describe('restore onto a rebuilt conductor moves missing folders whole; a kill a
     const flag = join(tmp.dir, `r${n}-128T-active`);
     writeFileSync(flag, '');
     const before = snapshot(root);
-    await runAndKill({ ROOT: root, ARCHIVE: archive, KILL_AT: 'apply:0', SVC_FLAG: flag });
+    await runAndKill({ ROOT: root, ARCHIVE: archive, KILL_AT: 'apply:0', SVC_FLAG: flag, TRUSTED: [...trustedSigners].join(',') });
     const service = commandServiceControl({ name: '128T', unit: '128T', commands: { start: `touch ${flag}`, stop: `rm -f ${flag}`, isActive: `test -e ${flag}` } });
     return { root, before, flag, ports: { services: [service], owners: numericOwnerIds, flush: async () => undefined } };
   }
@@ -57,7 +59,7 @@ describe('restore onto a rebuilt conductor moves missing folders whole; a kill a
   it('an uninterrupted restore reports every file applied and equals the backed-up tree', async () => {
     const root = join(tmp.dir, 'clean');
     rebuiltTarget(src, root);
-    const report = await restoreConductor({ archive, root, config, ports: { services: [], owners: numericOwnerIds, flush: async () => undefined } });
+    const report = await restoreConductor({ archive, root, config, trustedSigners, ports: { services: [], owners: numericOwnerIds, flush: async () => undefined } });
     assert.equal(report.ok, true);
     assert.ok(report.applied.some((p) => p.includes('/minions/')), 'files inside a folder moved whole are reported applied');
     assert.deepEqual(snapshotDiff(snapshot(src, ['/backups', '/var/log']), snapshot(root)), []);

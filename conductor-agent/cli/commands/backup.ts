@@ -8,13 +8,28 @@ import type { CliIo } from '../../../shared/cli/io.js';
 import { ExitRequest, printResult } from '../../../shared/cli/run.js';
 import { ErrorCodes } from '../../../shared/errors.js';
 import { ExitCode } from '../../../shared/exit-codes.js';
-import { commandContext } from '../context.js';
+import { commandContext, type CommandContext } from '../context.js';
 
 const count = (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number ≥ 0');
   return n;
 };
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+const TRUSTED_SIGNER_HELP =
+  'also trust this backup signer: Ed25519 public key (PEM), fingerprint, or a file of them (repeatable)';
+
+/** Trusted backup signers: the identity, backup.trustedSigners and --trusted-signer (backup/signer.ts). */
+async function trustedSigners(ctx: CommandContext, extra: string[] | undefined): Promise<ReadonlySet<string>> {
+  const { resolveTrustedSigners } = await import('../../backup/signer.js');
+  return (await resolveTrustedSigners({ config: ctx.config, path: ctx.loaded.path, extra })).fingerprints;
+}
+
+interface ListFlags { dir?: string; deep?: boolean; identity?: string; trustedSigner?: string[] }
+
+const signatureLine = (s: { status: string; fingerprint?: string }): string =>
+  `${s.status}${s.fingerprint ? `, signer ${s.fingerprint}` : ''}`;
 
 function human(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -63,6 +78,7 @@ export function register(program: Command, io: CliIo): void {
         `  node ${report.node} on ${report.host}, ${report.files} files in ${report.folders} folders, ${human(report.size)} (${human(report.contentBytes)} before compression)`,
         `  sha256 ${report.sha256}${report.encrypted ? ' (encrypted with age)' : ''}`,
         ...(report.masterFingerprint ? [`  master.pub fingerprint ${report.masterFingerprint}`] : []),
+        `  signed by ${report.signer ?? '(unsigned)'}`,
         ...(report.missingOptional.length ? [`  optional, not present: ${report.missingOptional.join(', ')}`] : []),
         ...report.skipped.map((s) => `  skipped ${s.path}: ${s.reason}`),
         ...(report.offbox ? [report.offbox.ok ? `  off-box copy verified: ${report.offbox.host}:${report.offbox.remotePath}` : `  off-box copy FAILED: ${String(report.offbox.error?.message)}`] : []),
@@ -77,16 +93,25 @@ export function register(program: Command, io: CliIo): void {
     .option('--dir <dir>', 'backup folder (system path; default backup.dir)')
     .option('--deep', 'verify every archive fully (manifest and member hashes)')
     .option('--identity <file>', 'age identity file, to verify encrypted archives with --deep')
-    .action(async (opts: { dir?: string; deep?: boolean; identity?: string }, cmd: Command) => {
+    .option('--trusted-signer <key>', TRUSTED_SIGNER_HELP, collect)
+    .action(async (opts: ListFlags, cmd: Command) => {
       const ctx = commandContext(cmd, io);
       const { listBackups } = await import('../../backup/list.js');
+      const dir = ctx.loaded.path(opts.dir ?? ctx.config.backup.dir);
+      const trusted = await trustedSigners(ctx, opts.trustedSigner);
+      const check = opts.deep ? 'deep' : 'sidecar';
       const { allowlistForConfig } = await import('../../restore/allowlist.js');
-      const items = await listBackups(ctx.loaded.path(opts.dir ?? ctx.config.backup.dir), {
-        check: opts.deep ? 'deep' : 'sidecar', identityFile: opts.identity, allowlist: allowlistForConfig(ctx.config),
-      });
-      printResult(io, ctx.opts.json, { ok: true, backups: items }, () => items.length === 0 ? 'no backups' : [
-        'AGE    SIZE       NODE            CHECK        NAME',
-        ...items.map((b) => `${age(b.ageSeconds).padEnd(6)} ${human(b.size).padEnd(10)} ${(b.node ?? '?').padEnd(15)} ${(b.verified ?? (b.kind === 'hand-made' && b.sidecar === 'missing' ? 'hand-made' : `sidecar-${b.sidecar}`)).padEnd(12)} ${b.name}`),
+      const allowlist = allowlistForConfig(ctx.config);
+      const items = await listBackups(dir, { check, identityFile: opts.identity, trustedSigners: trusted, allowlist });
+      const empty = `no backups in ${dir}`;
+      printResult(io, ctx.opts.json, { ok: true, dir, backups: items }, () => items.length === 0 ? empty : [
+        'AGE    SIZE       NODE            CHECK        SIGNATURE  SIGNER           NAME',
+        ...items.map((b) => [
+          age(b.ageSeconds).padEnd(6), human(b.size).padEnd(10), (b.node ?? '?').padEnd(15),
+          (b.verified ?? (b.kind === 'hand-made' && b.sidecar === 'missing' ? 'hand-made' : `sidecar-${b.sidecar}`))
+            .padEnd(12),
+          (b.signature ?? '-').padEnd(10), (b.signer ? b.signer.slice(0, 14) + '…' : '-').padEnd(16), b.name,
+        ].join(' ')),
       ].join('\n'));
     });
 
@@ -95,20 +120,27 @@ export function register(program: Command, io: CliIo): void {
     .description('re-check an archive: sidecar hash, manifest, every member')
     .argument('<archive>', 'archive path (as on this machine, not under --root)')
     .option('--identity <file>', 'age identity file for .tar.gz.age archives')
-    .action(async (archive: string, opts: { identity?: string }, cmd: Command) => {
+    .option('--trusted-signer <key>', TRUSTED_SIGNER_HELP, collect)
+    .addHelpText('after', '\nExit status: 0 verified (or a manifest-less seed archive that reads cleanly);\n'
+      + '7 a difference, a bad or untrusted signature, or an unsigned manifest (restore asks for --yes);\n'
+      + '3 a trusted signer that is not a key or fingerprint.')
+    .action(async (archive: string, opts: { identity?: string; trustedSigner?: string[] }, cmd: Command) => {
       const ctx = commandContext(cmd, io);
       const { verifyArchive } = await import('../../backup/verify.js');
       const { allowlistForConfig } = await import('../../restore/allowlist.js');
+      const trusted = await trustedSigners(ctx, opts.trustedSigner);
       // The restore set of this configuration: what verifies is what restore accepts.
-      const report = await verifyArchive(archive, { identityFile: opts.identity, allowlist: allowlistForConfig(ctx.config) });
+      const allowlist = allowlistForConfig(ctx.config);
+      const report = await verifyArchive(archive, { identityFile: opts.identity, trustedSigners: trusted, allowlist });
       printResult(io, ctx.opts.json, report, () => [
         `${report.status.toUpperCase()}: ${report.archive}`,
         ...(report.manifest ? [`  node ${report.manifest.node} on ${report.manifest.host}, made ${report.manifest.createdAt}, ${report.manifest.entryCount} entries`] : []),
+        ...(report.signature ? [`  signature: ${signatureLine(report.signature)}`] : []),
         `  sidecar: ${report.sidecar}; members read: ${report.members}`,
         ...report.notes.map((n) => `  note: ${n}`),
         ...report.differences.map((d) => `  DIFF ${d.kind}: ${d.message}`),
       ].join('\n'));
-      if (!report.ok) throw new ExitRequest(ExitCode.VERIFY_FAILED);
+      if (!report.ok || report.status === 'unsigned') throw new ExitRequest(ExitCode.VERIFY_FAILED);
     });
 
   backup

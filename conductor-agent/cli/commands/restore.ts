@@ -13,6 +13,7 @@ interface RestoreFlags {
   node?: string;
   rollback?: boolean;
   resume?: boolean;
+  trustedSigner?: string[];
 }
 
 /** `conductor-agent restore`: restore a conductor from a backup (same IP), resumable and undoable. */
@@ -23,11 +24,16 @@ export function register(program: Command, io: CliIo): void {
     .argument('[archive]', 'conductor-backup-….tar.gz (or .tar.gz.age, or a seed-made tar -czf archive); a path on this machine, not under --root')
     .option('--dry-run', 'run preflight, stage and verify the archive, print the plan; change nothing')
     .option('--identity <file>', 'age identity file (AGE-SECRET-KEY-1…) for an encrypted archive')
-    .option('--yes', 'confirm restoring an unverified (manifest-less, seed-made) archive without asking')
+    .option('--yes', 'confirm restoring an unverified (manifest-less, seed-made, or unsigned) archive without asking')
+    .option('--trusted-signer <key>',
+      'also trust this backup signer: Ed25519 public key (PEM), fingerprint, or a file of them (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v])
     .option('--node <name>', "accept an archive of this node name (default: only this node's own, from local.init)")
     .option('--rollback', 'undo an interrupted restore from its journal')
     .option('--resume', 'finish an interrupted restore from its journal')
-    .addHelpText('after', '\nExit status: 0 restored; 4 refused by preflight (nothing changed); 1 failed and rolled back;\n6 an interrupted restore left a journal (choose --resume or --rollback); 7 the archive failed verification.')
+    .addHelpText('after', '\nExit status: 0 restored; 4 refused by preflight (nothing changed); 1 failed and rolled back;\n6 an interrupted restore left a journal (choose --resume or --rollback); 7 the archive failed verification\n'
+      + '(incl. a signature that does not verify or an untrusted signer:\n'
+      + 'ARCHIVE_SIGNATURE_INVALID, ARCHIVE_SIGNER_UNTRUSTED).')
     .action(async (archive: string | undefined, flags: RestoreFlags, cmd: Command) => {
       if (flags.rollback && flags.resume) throw new UsageError('--rollback and --resume exclude each other');
       if (!archive && !flags.rollback && !flags.resume) throw new UsageError('name the archive to restore (or use --resume / --rollback)');
@@ -35,7 +41,10 @@ export function register(program: Command, io: CliIo): void {
       const ctx = commandContext(cmd, io);
       const run = await import('../../restore/index.js');
       const ports = await portsFromConfig(ctx);
-      const base = { root: ctx.opts.root, config: ctx.config, ports };
+      const { resolveTrustedSigners } = await import('../../backup/signer.js');
+      const extra = flags.trustedSigner;
+      const trusted = await resolveTrustedSigners({ config: ctx.config, path: ctx.loaded.path, extra });
+      const base = { root: ctx.opts.root, config: ctx.config, ports, trustedSigners: trusted.fingerprints };
       let report: RestoreReport;
       try {
         if (flags.rollback) report = await run.rollbackRestore(base);
@@ -79,6 +88,7 @@ const MARK = { ok: '✔', warn: '!', fail: '✘', skip: '-' } as const;
 /** Human form: findings with a verdict, then the plan (dry-run: every path), then what happened. */
 export function renderReport(r: RestoreReport): string {
   const lines: string[] = [`${r.mode === 'restore' ? 'restore' : `restore (${r.mode})`}${r.archive ? ` of ${r.archive}` : ''} (root ${r.root})`];
+  if (r.signer) lines.push(`  signer ${r.signer}`);
   for (const f of r.findings) lines.push(`  ${MARK[f.level]} ${f.check}: ${f.summary}`);
   if (r.findings.length) lines.push(`verdict: ${r.verdict === 'go' ? 'GO' : r.verdict === 'refused' ? 'REFUSED (nothing changed)' : r.verdict}`);
   if (r.plan) lines.push(`plan: ${r.plan.add} to add, ${r.plan.replace} to replace, ${r.plan.same} identical (left alone), ${r.plan.keep} not in the archive (left alone); ${r.plan.bytesToWrite} bytes to write`);
