@@ -4,16 +4,20 @@
  * The file is `<root>/etc/ssr-recovery/<agent>.yaml` unless `--config` names one.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { parse as parseYamlText } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { underRoot, type ConductorConfig, type RouterConfig } from './schema.js';
 import { validateConductorConfig, validateRouterConfig, type ValidationResult } from './validate.js';
 
 export type AgentKind = 'conductor-agent' | 'router-agent';
 
-/** yaml, loaded only when there is a file to parse (most runs on a fresh host have none; start-up counts). */
+/**
+ * A static import: both bundles (the router agent's config loader is CommonJS, where `import.meta`
+ * is empty) must carry yaml, and a run-time require would look for a node_modules the release
+ * artifacts do not have. This module itself is loaded only by commands that read configuration.
+ */
 function parseYaml(text: string): unknown {
-  return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
+  return parseYamlText(text);
 }
 type LeafType = 'string' | 'number' | 'boolean' | 'list';
 
