@@ -11,7 +11,7 @@ import { CHECKSUM_SUFFIX } from '../../shared/backup/format.js';
 import { BackupError } from '../../shared/errors.js';
 import { sha256File } from './commit.js';
 import { isBackupFileName, parseArchiveName } from './naming.js';
-import { readManifest } from './read-manifest.js';
+import { readManifestRaw } from './read-manifest.js';
 import { verifyArchive } from './verify.js';
 import { judgeSignature } from './signature-check.js';
 import type { SignatureStatus } from '../../shared/backup/signature.js';
@@ -37,6 +37,8 @@ export interface BackupListing {
   /** Fingerprint of the key that signed the manifest. */
   signer?: string | undefined;
   differences?: number;
+  /** The last restore-test of this archive (`backup verify --restore-test`, or the daemon after a backup). */
+  restoreTest?: { ok: boolean; at: string } | undefined;
 }
 
 export interface ListOptions {
@@ -48,6 +50,8 @@ export interface ListOptions {
   allowlist?: Allowlist | undefined;
   /** Sidecar results kept between calls, keyed by name, size and time (the daemon's status page lists often). */
   sidecarMemo?: Map<string, BackupListing['sidecar']>;
+  /** Remembered restore-test results by archive name (restore-test.ts readRestoreTests). */
+  restoreTests?: Readonly<Record<string, { ok: boolean; at: string }>>;
   /** Fingerprints of trusted signers (signer.ts); undefined = validity only. */
   trustedSigners?: ReadonlySet<string> | undefined;
 }
@@ -82,10 +86,11 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
       kind: parsed ? 'ours' : 'hand-made', encrypted: name.endsWith('.age'), host: parsed?.host, node: parsed?.node, sidecar: 'not-checked',
     };
     if (!item.encrypted && parsed) {
-      const m = await readManifest(path);
-      if (m) {
+      const read = await readManifestRaw(path);
+      if (read) {
+        const m = read.manifest;
         Object.assign(item, { host: m.host, node: m.node });
-        const { check: sig, difference } = judgeSignature(m, options.trustedSigners, path);
+        const { check: sig, difference } = judgeSignature(read.raw, options.trustedSigners, path);
         const signature = difference?.kind === 'name-mismatch' ? 'renamed' : sig.status;
         Object.assign(item, { signature, signer: sig.fingerprint });
       }
@@ -109,6 +114,8 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
         item.sidecar = v.sidecar === 'invalid' ? 'mismatch' : v.sidecar;
       }
     }
+    const tested = options.restoreTests?.[name];
+    if (tested) item.restoreTest = { ok: tested.ok, at: tested.at };
     out.push(item);
   }
   return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.name.localeCompare(a.name));

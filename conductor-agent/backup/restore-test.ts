@@ -41,7 +41,9 @@ export interface RestoreTestOptions {
   identityFile?: string | undefined;
   /** Folder the sandbox is made in (default `<root>/var/lib/ssr-recovery-restore-test`, private). */
   sandboxParent?: string | undefined;
-  keepSandbox?: boolean;
+  keepSandbox?: boolean | undefined;
+  /** Trusted signers (default: as the live conductor trusts: its identity and backup.trustedSigners). */
+  trustedSigners?: ReadonlySet<string> | undefined;
   logger?: Logger;
   clock?: Clock;
 }
@@ -80,14 +82,23 @@ export async function restoreTest(o: RestoreTestOptions): Promise<RestoreTestRes
   const checks: RestoreTestCheck[] = [];
   try {
     const { verifyArchive } = await import('./verify.js');
-    const verified = await verifyArchive(o.archive, { identityFile: o.identityFile });
-    const manifest = (verified as { manifest?: Manifest }).manifest;
+    const { resolveTrustedSigners } = await import('./signer.js');
+    const { allowlistForConfig } = await import('../restore/allowlist.js');
+    // Trusted as the live conductor trusts (its own identity, backup.trustedSigners), not the empty sandbox.
+    const trustedSigners = o.trustedSigners
+      ?? (await resolveTrustedSigners({ config: o.config, path: (p) => underRoot(o.root, p) })).fingerprints;
+    const verified = await verifyArchive(o.archive, {
+      identityFile: o.identityFile, trustedSigners, allowlist: allowlistForConfig(o.config), keepEntries: true,
+    });
+    const manifest: Manifest | undefined = verified.manifest && verified.entries
+      ? ({ ...verified.manifest, entries: verified.entries } as unknown as Manifest) : undefined;
     checks.push(signatureCheck(verified));
     await seedSandbox(o.root, sandbox);
     checks.push(await check('restore', async () => {
       const { restoreConductor } = await import('../restore/run.js');
       const report = await restoreConductor({
         archive: o.archive, root: sandbox, config: o.config, identityFile: o.identityFile, node: manifest?.node, yes: true,
+        trustedSigners,
         ports: { services: [], logger, flush: async () => undefined },
       });
       return `${report.applied.length} path(s) restored into the sandbox`;
@@ -119,11 +130,12 @@ async function seedSandbox(root: string, sandbox: string): Promise<void> {
   }
 }
 
-function signatureCheck(verified: { status: string; signature?: { status?: string; signer?: string } }): RestoreTestCheck {
+function signatureCheck(verified: { status: string; signature?: { status?: string; fingerprint?: string | undefined } }): RestoreTestCheck {
   const sig = verified.signature;
   if (verified.status !== 'verified') return { name: 'archive verified', ok: false, detail: `verify says ${verified.status}` };
   if (!sig) return { name: 'signature trusted', ok: false, detail: 'the archive carries no signature information' };
-  return { name: 'signature trusted', ok: sig.status === 'trusted', detail: `${sig.status ?? 'unknown'}${sig.signer ? ` (${sig.signer})` : ''}` };
+  const ok = sig.status === 'signed'; // signed by a trusted key (shared/backup/signature.ts)
+  return { name: 'signature trusted', ok, detail: `${ok ? 'signed by a trusted key' : sig.status ?? 'unknown'}${sig.fingerprint ? ` (${sig.fingerprint})` : ''}` };
 }
 
 async function sandboxChecks(sandbox: string, config: ConductorConfig, manifest: Manifest | undefined): Promise<RestoreTestCheck[]> {
@@ -203,4 +215,12 @@ export async function readRestoreTests(stateDir: string): Promise<Record<string,
   } catch {
     return {};
   }
+}
+
+/** Human text for the CLI. */
+export function renderRestoreTest(r: RestoreTestResult): string {
+  return [
+    `RESTORE-TEST ${r.ok ? 'PASSED' : 'FAILED'}: ${r.archive} (${(r.durationMs / 1000).toFixed(1)} s)`,
+    ...r.checks.map((c) => `  ${c.ok ? 'pass' : 'FAIL'} ${c.name}${c.detail ? `: ${c.detail}` : ''}`),
+  ].join('\n');
 }

@@ -58,6 +58,11 @@ export function builtinServices(options: DaemonOptions): Service[] {
           throw err;
         });
         observeSink().backupFinished({ ok: true, durationSeconds: (Date.now() - began) / 1000, sizeBytes: report.size, at: Date.now() });
+        if (config.backup.restoreTest && !signal?.aborted) {
+          const { restoreTest } = await import('../backup/restore-test.js');
+          await restoreTest({ archive: report.archive, config, root, logger }).catch((err: unknown) =>
+            logger.error('restore-test could not run', { archive: report.archive, error: (err as Error).message }));
+        }
         logger.info('scheduled backup written', { archive: report.archive, size: report.size, sha256: report.sha256, pruned: report.pruned?.deleted.length ?? 0, offbox: report.offbox?.ok });
       },
     }));
@@ -79,7 +84,10 @@ export function builtinServices(options: DaemonOptions): Service[] {
       conductorId: osHostname(),
       logger,
       refreshSeconds: config.observe.refreshSeconds,
-      sources: daemonSources({ fleet: () => agents?.server?.fleet(), backupDir: options.loaded.path(config.backup.dir) }),
+      sources: daemonSources({
+        fleet: () => agents?.server?.fleet(), backupDir: options.loaded.path(config.backup.dir),
+        stateDir: options.loaded.path(config.agents.stateDir),
+      }),
     }));
   }
   return out;

@@ -28,6 +28,8 @@ export interface DaemonSourcesOptions {
   fleet: () => FleetEntry[] | undefined;
   /** The backup folder (already under `--root`). */
   backupDir: string;
+  /** The conductor-agent state folder (restore-test results), already under `--root`. */
+  stateDir?: string | undefined;
   /** Waves in progress or last run (journals on disk); none by default. */
   waves?: () => Promise<WaveSummary[]>;
 }
@@ -40,7 +42,9 @@ export function daemonSources(o: DaemonSourcesOptions): ObserveSources {
     backups: async () => {
       const { listBackups } = await import('../backup/list.js');
       if (memo.size > 1000) memo.clear();
-      return listBackups(o.backupDir, { check: 'sidecar', sidecarMemo: memo });
+      const { readRestoreTests } = await import('../backup/restore-test.js');
+      const restoreTests = o.stateDir ? await readRestoreTests(o.stateDir) : {};
+      return listBackups(o.backupDir, { check: 'sidecar', sidecarMemo: memo, restoreTests });
     },
     waves: o.waves ?? (async () => []),
   };

@@ -145,7 +145,8 @@ export function safeMode(list: Allowlist, path: string, kind: MemberKind, mode: 
   if (kind === 'dir') return mode & 0o700;
   if (kind !== 'file') return mode;
   const rel = path.slice(area.length + 1);
-  const publicKey = rel.endsWith('.pub') || /^minions(_[a-z]+)?\//.test(rel);
+  // Public halves keep their recorded mode: Salt *.pub and minion keys, the agent's TLS certificate.
+  const publicKey = rel.endsWith('.pub') || rel.endsWith('.crt') || /^minions(_[a-z]+)?\//.test(rel);
   return publicKey ? mode : mode & 0o600;
 }
 

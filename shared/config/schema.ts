@@ -147,6 +147,8 @@ export const conductorSchema = z
          * (always trusted): Ed25519 public keys (PEM), fingerprints (colon hex), or absolute paths of files of them.
          */
         trustedSigners: z.array(z.string().min(1)).default([]),
+        /** After each scheduled backup, restore it into a private sandbox and check it end to end (`backup verify --restore-test`). */
+        restoreTest: z.boolean().default(true),
         /** age recipients (`age1…` public keys); when set, backups are written as `.tar.gz.age`. */
         encrypt: z
           .object({ recipients: z.array(z.string().min(1)).default([]) })
@@ -172,7 +174,7 @@ export const conductorSchema = z
       .strict()
       .default({
         dir: '/var/log/128technology', keep: { last: 7, daily: 7, weekly: 4 }, extraPaths: [], trustedSigners: [],
-        encrypt: { recipients: [] },
+        restoreTest: true, encrypt: { recipients: [] },
       }),
     agents: z
       .object({

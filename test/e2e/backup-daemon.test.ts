@@ -48,7 +48,8 @@ describe('conductor-agent daemon: forked for real, real signals', function () {
     // agents.listen on port 0: the production default 0.0.0.0:4507 failed these tests whenever
     // another process held that port (a test never binds a fixed port)
     writeFileSync(join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
-      "backup:\n  schedule: '* * * * * *'\n  keep: {last: 2, daily: 0, weekly: 0}\nagents:\n  listen: '127.0.0.1:0'\nobserve:\n  listen: '127.0.0.1:0'\n");
+      "backup:\n  schedule: '* * * * * *'\n  keep: {last: 2, daily: 0, weekly: 0}\n  restoreTest: false\n"
+      + "agents:\n  listen: '127.0.0.1:0'\nobserve:\n  listen: '127.0.0.1:0'\n");
     const p = launch([bin, 'daemon', '--json', '--root', root]);
     await until('ready', () => p.lines().some((l) => l.event === 'ready'), p);
     const dir = join(root, 'var/log/128technology');

@@ -102,7 +102,9 @@ export function register(program: Command, io: CliIo): void {
       const check = opts.deep ? 'deep' : 'sidecar';
       const { allowlistForConfig } = await import('../../restore/allowlist.js');
       const allowlist = allowlistForConfig(ctx.config);
-      const items = await listBackups(dir, { check, identityFile: opts.identity, trustedSigners: trusted, allowlist });
+      const { readRestoreTests } = await import('../../backup/restore-test.js');
+      const restoreTests = await readRestoreTests(ctx.loaded.path(ctx.config.agents.stateDir));
+      const items = await listBackups(dir, { check, identityFile: opts.identity, trustedSigners: trusted, allowlist, restoreTests });
       const empty = `no backups in ${dir}`;
       printResult(io, ctx.opts.json, { ok: true, dir, backups: items }, () => items.length === 0 ? empty : [
         'AGE    SIZE       NODE            CHECK        SIGNATURE  SIGNER           NAME',
@@ -121,10 +123,13 @@ export function register(program: Command, io: CliIo): void {
     .argument('<archive>', 'archive path (as on this machine, not under --root)')
     .option('--identity <file>', 'age identity file for .tar.gz.age archives')
     .option('--trusted-signer <key>', TRUSTED_SIGNER_HELP, collect)
+    .option('--restore-test', 'also restore it into a private sandbox and check it end to end (key pair, datastores, '
+      + 'minion keys, agent identity, signature); the live conductor is not touched')
+    .option('--keep-sandbox', 'with --restore-test: leave the sandbox for inspection')
     .addHelpText('after', '\nExit status: 0 verified (or a manifest-less seed archive that reads cleanly);\n'
-      + '7 a difference, a bad or untrusted signature, or an unsigned manifest (restore asks for --yes);\n'
-      + '3 a trusted signer that is not a key or fingerprint.')
-    .action(async (archive: string, opts: { identity?: string; trustedSigner?: string[] }, cmd: Command) => {
+      + '7 a difference, a bad or untrusted signature, an unsigned manifest (restore asks for --yes),\n'
+      + '  or a failed restore-test; 3 a trusted signer that is not a key or fingerprint.')
+    .action(async (archive: string, opts: VerifyCliOptions, cmd: Command) => {
       const ctx = commandContext(cmd, io);
       const { verifyArchive } = await import('../../backup/verify.js');
       const { allowlistForConfig } = await import('../../restore/allowlist.js');
@@ -132,6 +137,16 @@ export function register(program: Command, io: CliIo): void {
       // The restore set of this configuration: what verifies is what restore accepts.
       const allowlist = allowlistForConfig(ctx.config);
       const report = await verifyArchive(archive, { identityFile: opts.identity, trustedSigners: trusted, allowlist });
+      if (opts.restoreTest) {
+        const { restoreTest, renderRestoreTest } = await import('../../backup/restore-test.js');
+        const result = await restoreTest({
+          archive, config: ctx.config, root: ctx.loaded.root, identityFile: opts.identity, trustedSigners: trusted,
+          keepSandbox: opts.keepSandbox, logger: ctx.logger,
+        });
+        printResult(io, ctx.opts.json, { ...report, restoreTest: result }, () => renderRestoreTest(result));
+        if (!result.ok) throw new ExitRequest(ExitCode.VERIFY_FAILED);
+        return;
+      }
       printResult(io, ctx.opts.json, report, () => [
         `${report.status.toUpperCase()}: ${report.archive}`,
         ...(report.manifest ? [`  node ${report.manifest.node} on ${report.manifest.host}, made ${report.manifest.createdAt}, ${report.manifest.entryCount} entries`] : []),
@@ -179,4 +194,11 @@ async function startProgress(): Promise<{ update: (done: number, total: number) 
     },
     stop: () => { if (started) bar.stop(); },
   };
+}
+
+interface VerifyCliOptions {
+  identity?: string;
+  trustedSigner?: string[];
+  restoreTest?: boolean;
+  keepSandbox?: boolean;
 }
