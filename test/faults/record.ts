@@ -31,7 +31,35 @@ export function faultTable(list: readonly FaultRow[] = rows): string {
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
 }
 
+/**
+ * Suites that are fault injection by nature (kill -9 at each journal phase, the hostile-archive
+ * corpus, restore step failures) also run in `npm test`; under `test:faults` each of their tests
+ * counts as one fault: survived when the test (which checks resume/rollback and byte-identical
+ * state) passed, and a failed one counts as data lost.
+ */
+const COUNTED_SUITES: Record<string, string> = {
+  'backup-kill.test.ts': 'backup: kill -9 mid-write, then re-run',
+  'restore-kill.test.ts': 'restore: kill -9 at every journal phase, then --rollback / --resume',
+  'restore-faults.test.ts': 'restore: a failure injected at every step (rolled back)',
+  'restore-hostile.test.ts': 'restore/verify: hostile-archive corpus',
+  'migrate-kill.test.ts': 'migrate: kill -9 at every journal phase, then --resume / rollback',
+  'fleet-reauth.test.ts': 'fleet re-auth: crash and resume, impostor keys',
+};
+
 export const mochaHooks = {
+  afterEach(this: { currentTest?: { file?: string; state?: string } }): void {
+    const t = this.currentTest;
+    const name = t?.file?.split('/').pop();
+    const area = name ? COUNTED_SUITES[name] : undefined;
+    if (!t || !area) return;
+    const row = rows.find((r) => r.area === area);
+    const ok = t.state === 'passed' ? 1 : 0;
+    if (row) {
+      row.injected++;
+      row.survived += ok;
+      row.dataLost += 1 - ok;
+    } else rows.push({ area, fault: 'each test of the suite', injected: 1, survived: ok, dataLost: 1 - ok });
+  },
   afterAll(): void {
     if (rows.length === 0) return;
     process.stdout.write(`\nfault-injection table\n${faultTable()}\n`);
