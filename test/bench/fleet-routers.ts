@@ -115,6 +115,12 @@ class MiniMinion {
 let ready = 0;
 let i = 0;
 const links: ConductorLink[] = [];
+// Progress for the parent (and why links are not up, when they are not).
+setInterval(() => {
+  const errors = new Map<string, number>();
+  for (const l of links) if (!l.ready && l.lastError) errors.set(l.lastError, (errors.get(l.lastError) ?? 0) + 1);
+  process.stdout.write(`ready ${ready} of ${input.routers.length} ${JSON.stringify(Object.fromEntries(errors))}\n`);
+}, 2000).unref();
 for (const r of input.routers) {
   const privateKey = createPrivateKey(r.agentPrivatePem);
   const publicPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
@@ -203,10 +209,4 @@ for (const r of input.routers) {
   // Connect in steps (~PACE per second per process), as routers come back after an outage.
   if (i % 10 === 0) await new Promise((res) => setTimeout(res, 10_000 / PACE));
 }
-// Progress for the parent (and why links are not up, when they are not).
-setInterval(() => {
-  const errors = new Map<string, number>();
-  for (const l of links) if (!l.ready && l.lastError) errors.set(l.lastError, (errors.get(l.lastError) ?? 0) + 1);
-  process.stdout.write(`ready ${ready} of ${input.routers.length} ${JSON.stringify(Object.fromEntries(errors))}\n`);
-}, 2000).unref();
 process.on('message', () => undefined);
