@@ -3,7 +3,9 @@
 import { main } from './cli/main.js';
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (err: unknown) => {
     process.stderr.write(`internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exitCode = 70;

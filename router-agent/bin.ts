@@ -5,13 +5,17 @@ import { PRODUCT_VERSION } from '../shared/version.js';
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-  process.stdout.write(PRODUCT_VERSION + '\n');
+  process.stdout.write(`${PRODUCT_VERSION}\n`);
 } else {
-  import('./cli/main.js').then(({ main }) => main(argv)).then(
-    (code) => { process.exitCode = code; },
-    (err: unknown) => {
-      process.stderr.write(`internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exitCode = 70;
-    },
-  );
+  import('./cli/main.js')
+    .then(({ main }) => main(argv))
+    .then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (err: unknown) => {
+        process.stderr.write(`internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+        process.exitCode = 70;
+      },
+    );
 }

@@ -110,11 +110,15 @@ export interface RouterConfigInput {
 export function renderRouterConfig(i: RouterConfigInput): string {
   const doc = {
     ...(i.minion ? { minion: i.minion } : {}),
-    conductor: { addresses: i.conductorAddresses, agentPublicKey: i.agentPublicKey, certFingerprint: i.certFingerprint },
+    conductor: {
+      addresses: i.conductorAddresses,
+      agentPublicKey: i.agentPublicKey,
+      certFingerprint: i.certFingerprint,
+    },
     ...(i.agent ? { agent: i.agent } : {}),
     ...(i.services ? { services: i.services } : {}),
     ...(i.log ? { log: i.log } : {}),
     ...(i.observe ? { observe: i.observe } : {}),
   };
-  return JSON.stringify(doc, null, 2) + '\n';
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }

@@ -14,7 +14,11 @@ import type { Clock } from '../shared/ports/clock.js';
 import type { Random } from '../shared/ports/random.js';
 import { keyFingerprint } from '../shared/protocol/keys.js';
 import {
-  ENROLL_ALG, ENROLL_PURPOSE, ENROLL_TAG, signEnrollStatement, type EnrollPayload,
+  ENROLL_ALG,
+  ENROLL_PURPOSE,
+  ENROLL_TAG,
+  signEnrollStatement,
+  type EnrollPayload,
 } from '../shared/protocol/enroll.js';
 
 export interface EnrollIdentity {
@@ -56,14 +60,24 @@ export async function buildEnrollPayload(
   o: EnrollIdentity & { clock: Pick<Clock, 'now'>; random: Pick<Random, 'id'> },
 ): Promise<EnrollPayload> {
   const minionKey = await readMinionKey(o.pkiDir);
-  const { statement, signature } = signEnrollStatement({
-    purpose: ENROLL_PURPOSE, router: o.minionId, agentPublicKey: o.agentPublicKey, agentVersion: o.agentVersion,
-    issuedAt: o.clock.now(), nonce: o.random.id(18),
-  }, minionKey);
+  const { statement, signature } = signEnrollStatement(
+    {
+      purpose: ENROLL_PURPOSE,
+      router: o.minionId,
+      agentPublicKey: o.agentPublicKey,
+      agentVersion: o.agentVersion,
+      issuedAt: o.clock.now(),
+      nonce: o.random.id(18),
+    },
+    minionKey,
+  );
   return {
-    agentPublicKey: o.agentPublicKey, agentKeyFingerprint: keyFingerprint(o.agentPublicKey),
+    agentPublicKey: o.agentPublicKey,
+    agentKeyFingerprint: keyFingerprint(o.agentPublicKey),
     agentVersion: o.agentVersion,
-    statement, signature, alg: ENROLL_ALG,
+    statement,
+    signature,
+    alg: ENROLL_ALG,
   };
 }
 

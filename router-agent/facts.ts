@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { ConfigError, RecoveryError } from '../shared/errors.js';
+import { ConfigError, type RecoveryError } from '../shared/errors.js';
 import type { Loaded } from '../shared/config/load.js';
 import type { RouterConfig } from '../shared/config/schema.js';
 import { conductorHosts, ROUTER_FILES, type GlobalInit } from '../shared/ssr/layout.js';
@@ -75,7 +75,9 @@ export function resolveRouterFacts(loaded: Loaded<RouterConfig>): RouterFacts {
       try {
         addresses = conductorHosts(JSON.parse(text) as GlobalInit);
       } catch {
-        throw new ConfigError('CONFIG_INVALID', `${loaded.path(ROUTER_FILES.globalInit)} is not valid JSON`, { hint: 'Set conductor.addresses instead.' });
+        throw new ConfigError('CONFIG_INVALID', `${loaded.path(ROUTER_FILES.globalInit)} is not valid JSON`, {
+          hint: 'Set conductor.addresses instead.',
+        });
       }
     }
   }
@@ -94,9 +96,14 @@ export function resolveRouterFacts(loaded: Loaded<RouterConfig>): RouterFacts {
       }
     }
   }
-  const certFingerprints = (c.conductor.certFingerprint ?? '').split(/[,\s]+/).filter(Boolean).map(normaliseCertFingerprint);
-  if (!pinProblem && certFingerprints.length === 0) pinProblem = 'conductor.certFingerprint is not set (the salt state installs it)';
-  if (!pinProblem && addresses.length === 0) pinProblem = 'no conductor address: set conductor.addresses or check global.init';
+  const certFingerprints = (c.conductor.certFingerprint ?? '')
+    .split(/[,\s]+/)
+    .filter(Boolean)
+    .map(normaliseCertFingerprint);
+  if (!pinProblem && certFingerprints.length === 0)
+    pinProblem = 'conductor.certFingerprint is not set (the salt state installs it)';
+  if (!pinProblem && addresses.length === 0)
+    pinProblem = 'no conductor address: set conductor.addresses or check global.init';
   return {
     minionId,
     config,

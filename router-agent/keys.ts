@@ -6,7 +6,12 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDir, writeFileAtomic, PRIVATE_DIR_MODE } from '../shared/fs/atomic.js';
-import { generateSigningKeyPair, keyFingerprint, loadPrivateKey, type SigningKeyPair } from '../shared/protocol/keys.js';
+import {
+  generateSigningKeyPair,
+  keyFingerprint,
+  loadPrivateKey,
+  type SigningKeyPair,
+} from '../shared/protocol/keys.js';
 
 export interface AgentKey extends SigningKeyPair {
   fingerprint: string;
@@ -34,5 +39,11 @@ export async function loadOrCreateAgentKey(stateDir: string): Promise<AgentKey> 
   const fresh = generateSigningKeyPair();
   await writeFileAtomic(file, fresh.privatePem, { mode: 0o600 });
   await writeFileAtomic(join(stateDir, AGENT_PUB_FILE), fresh.publicPem, { mode: 0o644 });
-  return { privateKey: fresh.privateKey, publicKey: fresh.publicKey, publicPem: fresh.publicPem, fingerprint: keyFingerprint(fresh.publicKey), created: true };
+  return {
+    privateKey: fresh.privateKey,
+    publicKey: fresh.publicKey,
+    publicPem: fresh.publicPem,
+    fingerprint: keyFingerprint(fresh.publicKey),
+    created: true,
+  };
 }

@@ -55,7 +55,7 @@ export function renderRouterMetrics(
     '# TYPE process_start_time_seconds gauge',
     `process_start_time_seconds ${Math.floor(startedAtMs / 1000)}`,
   ];
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** Serve metrics and health for a running agent; resolves once listening (or once binding failed). */
@@ -85,7 +85,7 @@ export async function startRouterObserve(agent: ObservedAgent, listen: string, l
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body);
     } else if (path === '/healthz') {
       const body = { status: 'ok', minionId: agent.minionId, trust: agent.trust().state };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
     } else res.writeHead(404).end();
   });
   const ok = await new Promise<boolean>((resolve) => {

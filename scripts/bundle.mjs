@@ -42,10 +42,13 @@ const lazyCjsNamedExports = {
   setup(b) {
     const filter = new RegExp(`^(${Object.keys(LAZY_CJS_NAMED).join('|')})$`);
     b.onResolve({ filter }, (args) =>
-      (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'cjs-named' } : undefined));
+      args.kind === 'dynamic-import' ? { path: args.path, namespace: 'cjs-named' } : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: 'cjs-named' }, (args) => ({
-      contents: `import m from ${JSON.stringify(args.path)};\n` +
-        LAZY_CJS_NAMED[args.path].map((n) => `export const ${n} = m.${n};\n`).join('') + 'export default m;\n',
+      contents:
+        `import m from ${JSON.stringify(args.path)};\n` +
+        LAZY_CJS_NAMED[args.path].map((n) => `export const ${n} = m.${n};\n`).join('') +
+        'export default m;\n',
       resolveDir: repo,
       loader: 'js',
     }));
@@ -53,7 +56,12 @@ const lazyCjsNamedExports = {
 };
 
 const common = {
-  absWorkingDir: repo, bundle: true, platform: 'node', target: 'node20', logLevel: 'warning', metafile: true,
+  absWorkingDir: repo,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+  metafile: true,
 };
 
 async function routerAgent() {
@@ -100,14 +108,16 @@ async function conductorAgent() {
     plugins: [lazyCjsNamedExports],
     // CommonJS dependencies (ssh2, tar's helpers) call require() and read __dirname at load (ssh2's
     // agent.js): give every ESM output both, as node gives a CommonJS module.
-    banner: { js: [
-      "import { createRequire as __ssrCreateRequire } from 'node:module';",
-      "import { fileURLToPath as __ssrFileURLToPath } from 'node:url';",
-      "import { dirname as __ssrDirname } from 'node:path';",
-      'const require = __ssrCreateRequire(import.meta.url);',
-      'const __filename = __ssrFileURLToPath(import.meta.url);',
-      'const __dirname = __ssrDirname(__filename);',
-    ].join('\n') },
+    banner: {
+      js: [
+        "import { createRequire as __ssrCreateRequire } from 'node:module';",
+        "import { fileURLToPath as __ssrFileURLToPath } from 'node:url';",
+        "import { dirname as __ssrDirname } from 'node:path';",
+        'const require = __ssrCreateRequire(import.meta.url);',
+        'const __filename = __ssrFileURLToPath(import.meta.url);',
+        'const __dirname = __ssrDirname(__filename);',
+      ].join('\n'),
+    },
     sourcemap: 'linked',
   });
   const bad = Object.keys(result.metafile.inputs).filter((f) => /^test\//.test(f));

@@ -30,7 +30,10 @@ export function renderCliDoc(): string {
     'error codes in [errors.md](errors.md).',
     '',
   ];
-  for (const [title, program] of [['conductor-agent', conductorProgram(silentIo)], ['router-agent', routerProgram(silentIo)]] as const) {
+  for (const [title, program] of [
+    ['conductor-agent', conductorProgram(silentIo)],
+    ['router-agent', routerProgram(silentIo)],
+  ] as const) {
     out.push(`## ${title}\n`);
     walk(program, [], out);
   }

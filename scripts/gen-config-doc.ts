@@ -29,10 +29,22 @@ function commentFor(src: string, path: string[]): string {
   const before = src.slice(0, keyAt).trimEnd();
   if (!before.endsWith('*/')) return '';
   const open = before.lastIndexOf('/**');
-  return before.slice(open + 3, -2).replace(/\s*\n\s*\*?\s*/g, ' ').trim();
+  return before
+    .slice(open + 3, -2)
+    .replace(/\s*\n\s*\*?\s*/g, ' ')
+    .trim();
 }
 
-type Json = { description?: string; type?: string | string[]; properties?: Record<string, Json>; default?: unknown; items?: Json; enum?: unknown[]; additionalProperties?: Json | boolean; anyOf?: Json[] };
+type Json = {
+  description?: string;
+  type?: string | string[];
+  properties?: Record<string, Json>;
+  default?: unknown;
+  items?: Json;
+  enum?: unknown[];
+  additionalProperties?: Json | boolean;
+  anyOf?: Json[];
+};
 
 function rows(schema: Json, path: string[], agent: AgentKind, src: string, out: string[]): void {
   for (const [k, v] of Object.entries(schema.properties ?? {})) {
@@ -42,7 +54,13 @@ function rows(schema: Json, path: string[], agent: AgentKind, src: string, out: 
       continue;
     }
     const key = p.join('.');
-    const type = v.enum ? v.enum.map((e) => JSON.stringify(e)).join(' \\| ') : v.type === 'array' ? `list of ${v.items?.type ?? 'values'}` : v.additionalProperties ? 'map' : String(v.type ?? 'value');
+    const type = v.enum
+      ? v.enum.map((e) => JSON.stringify(e)).join(' \\| ')
+      : v.type === 'array'
+        ? `list of ${v.items?.type ?? 'values'}`
+        : v.additionalProperties
+          ? 'map'
+          : String(v.type ?? 'value');
     const dflt = v.default === undefined ? '' : `\`${JSON.stringify(v.default)}\``;
     const env = ENV_KEYS[agent][key] ? `\`${envNameFor(key)}\`` : '';
     out.push(`| \`${key}\` | ${type} | ${dflt} | ${env} | ${v.description ?? commentFor(src, p)} |`);
@@ -51,9 +69,16 @@ function rows(schema: Json, path: string[], agent: AgentKind, src: string, out: 
 
 function section(title: string, file: string, agent: AgentKind, schema: z.ZodType, schemaName: string): string {
   const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Json;
-  const out: string[] = [`## ${title}`, '', `File: \`<root>${file}\` (or \`--config FILE\`).`, '', '| key | type | default | environment | meaning |', '|---|---|---|---|---|'];
+  const out: string[] = [
+    `## ${title}`,
+    '',
+    `File: \`<root>${file}\` (or \`--config FILE\`).`,
+    '',
+    '| key | type | default | environment | meaning |',
+    '|---|---|---|---|---|',
+  ];
   rows(json, [], agent, schemaSource(schemaName), out);
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 /** The whole document (a test checks the committed file equals it). */

@@ -29,21 +29,39 @@ const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
 
 /** Files of each artifact, relative to the repository (folders taken whole). */
 export const ARTIFACTS = {
-  'ssr-recovery-router.tgz': ['dist/router-agent/router-agent.cjs', 'dist/router-agent/router-agent.cjs.map',
-    'dist/router-agent/router-agent-config.cjs'],
-  'ssr-recovery-conductor.tgz': ['dist/conductor-agent/bundle', 'dist/router-agent/router-agent.cjs',
-    'dist/router-agent/router-agent.cjs.map', 'dist/router-agent/router-agent-config.cjs'],
+  'ssr-recovery-router.tgz': [
+    'dist/router-agent/router-agent.cjs',
+    'dist/router-agent/router-agent.cjs.map',
+    'dist/router-agent/router-agent-config.cjs',
+  ],
+  'ssr-recovery-conductor.tgz': [
+    'dist/conductor-agent/bundle',
+    'dist/router-agent/router-agent.cjs',
+    'dist/router-agent/router-agent.cjs.map',
+    'dist/router-agent/router-agent-config.cjs',
+  ],
 };
 
 function walk(path) {
-  return statSync(path).isDirectory() ? readdirSync(path).sort().flatMap((f) => walk(join(path, f))) : [path];
+  return statSync(path).isDirectory()
+    ? readdirSync(path)
+        .sort()
+        .flatMap((f) => walk(join(path, f)))
+    : [path];
 }
 
 /** The artifact's package.json: ESM for the bundle's .js files, no dependencies to install. */
 function artifactPackageJson(name) {
-  const doc = { name, version: pkg.version, description: pkg.description, license: pkg.license, private: true,
-    type: 'module', engines: pkg.engines };
-  return JSON.stringify(doc, null, 2) + '\n';
+  const doc = {
+    name,
+    version: pkg.version,
+    description: pkg.description,
+    license: pkg.license,
+    private: true,
+    type: 'module',
+    engines: pkg.engines,
+  };
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 async function artifact(out, file, members, stage) {
@@ -60,8 +78,18 @@ async function artifact(out, file, members, stage) {
   writeFileSync(join(top, 'package.json'), artifactPackageJson(file.replace(/\.tgz$/, '')));
   const entries = walk(top).map((f) => relative(root, f));
   const target = join(out, 'salt/ssr_recovery/files', file);
-  await tar.c({ gzip: { level: 9 }, file: target, cwd: root, portable: true, noMtime: false, mtime: new Date(0),
-    noDirRecurse: true }, entries);
+  await tar.c(
+    {
+      gzip: { level: 9 },
+      file: target,
+      cwd: root,
+      portable: true,
+      noMtime: false,
+      mtime: new Date(0),
+      noDirRecurse: true,
+    },
+    entries,
+  );
   // archive.extracted's source_hash (+ source_hash_update): an upgraded artifact is unpacked again.
   const sum = createHash('sha256').update(readFileSync(target)).digest('hex');
   writeFileSync(`${target}.sha256`, `${sum}  ${file}\n`);
@@ -80,8 +108,10 @@ export async function buildRelease(out = join(repo, 'release')) {
   rmSync(stage, { recursive: true, force: true });
   const bundle = join(out, `ssr-recovery-salt-${pkg.version}.tar.gz`);
   const saltFiles = walk(join(out, 'salt')).map((f) => relative(out, f));
-  await tar.c({ gzip: { level: 9 }, file: bundle, cwd: out, portable: true, mtime: new Date(0), noDirRecurse: true },
-    saltFiles);
+  await tar.c(
+    { gzip: { level: 9 }, file: bundle, cwd: out, portable: true, mtime: new Date(0), noDirRecurse: true },
+    saltFiles,
+  );
   return { artifacts: made, salt: { file: relative(out, bundle), files: saltFiles.length } };
 }
 

@@ -43,15 +43,24 @@ export const ErrorCodes = {
   ARCHIVE_MANIFEST_INVALID: c(ExitCode.VERIFY_FAILED, 'The archive manifest is malformed or of an unknown version.'),
   ARCHIVE_UNSAFE_MEMBER: c(ExitCode.PREFLIGHT_REFUSED, 'The archive holds a member that must never be extracted.'),
   ARCHIVE_TOO_LARGE: c(ExitCode.PREFLIGHT_REFUSED, 'The archive expands beyond the configured limits.'),
-  ARCHIVE_SIGNATURE_INVALID: c(ExitCode.VERIFY_FAILED, 'The archive manifest does not match its signature (changed after signing).'),
+  ARCHIVE_SIGNATURE_INVALID: c(
+    ExitCode.VERIFY_FAILED,
+    'The archive manifest does not match its signature (changed after signing).',
+  ),
   ARCHIVE_SIGNER_UNTRUSTED: c(ExitCode.VERIFY_FAILED, 'The archive is signed by a key that is not a trusted signer.'),
   ARCHIVE_CHANGED: c(ExitCode.PREFLIGHT_REFUSED, 'The archive changed while it was being restored.'),
-  ARCHIVE_NAME_MISMATCH: c(ExitCode.VERIFY_FAILED, 'The archive’s name is not the one its signed manifest implies (renamed).'),
+  ARCHIVE_NAME_MISMATCH: c(
+    ExitCode.VERIFY_FAILED,
+    'The archive’s name is not the one its signed manifest implies (renamed).',
+  ),
   // restore
   RESTORE_PREFLIGHT: c(ExitCode.PREFLIGHT_REFUSED, 'A restore preflight check failed; nothing was changed.'),
   RESTORE_FAILED: c(ExitCode.FAILED, 'The restore failed and was rolled back.'),
   RESTORE_ROLLBACK_FAILED: c(ExitCode.FAILED, 'The restore failed and so did its rollback: see the journal.'),
-  RESTORE_JOURNAL_PRESENT: c(ExitCode.BUSY, 'An interrupted restore left a journal: run restore --resume or --rollback.'),
+  RESTORE_JOURNAL_PRESENT: c(
+    ExitCode.BUSY,
+    'An interrupted restore left a journal: run restore --resume or --rollback.',
+  ),
   RESTORE_NEEDS_CONFIRMATION: c(ExitCode.PREFLIGHT_REFUSED, 'The restore needs confirmation (--yes).'),
   // services
   SERVICE_FAILED: c(ExitCode.FAILED, 'A service could not be started, stopped or queried.'),
@@ -68,9 +77,18 @@ export const ErrorCodes = {
   KEYS_PAIR_MISMATCH: c(ExitCode.VERIFY_FAILED, 'A private and a public key do not form one pair.'),
   KEYS_REFUSED: c(ExitCode.PREFLIGHT_REFUSED, 'A key operation was refused by its safety checks.'),
   KEYS_ROTATE_FAILED: c(ExitCode.FAILED, 'Master key rotation failed.'),
-  KEYS_MASTER_CONFIG_INVALID: c(ExitCode.FAILED, 'The Salt master configuration file cannot be read or is not a YAML mapping.'),
-  KEYS_SIGNING_DISABLED: c(ExitCode.PREFLIGHT_REFUSED, 'Signed master keys are not enabled (run keys enable-signing first).'),
-  KEYS_MINIONS_NOT_READY: c(ExitCode.PREFLIGHT_REFUSED, 'Some minions have not shown that they verify signed master keys.'),
+  KEYS_MASTER_CONFIG_INVALID: c(
+    ExitCode.FAILED,
+    'The Salt master configuration file cannot be read or is not a YAML mapping.',
+  ),
+  KEYS_SIGNING_DISABLED: c(
+    ExitCode.PREFLIGHT_REFUSED,
+    'Signed master keys are not enabled (run keys enable-signing first).',
+  ),
+  KEYS_MINIONS_NOT_READY: c(
+    ExitCode.PREFLIGHT_REFUSED,
+    'Some minions have not shown that they verify signed master keys.',
+  ),
   KEYS_ROTATION_NOT_FOUND: c(ExitCode.FAILED, 'No kept master key pair to roll back to.'),
   KEYS_EXPECTED_INVALID: c(ExitCode.USAGE, 'The expected-fingerprint file or flag is malformed.'),
   // protocol / agents
@@ -85,20 +103,53 @@ export const ErrorCodes = {
   AGENT_TIMEOUT: c(ExitCode.FAILED, 'The router agent did not answer in time.'),
   REAUTH_FAILED: c(ExitCode.FAILED, 'Re-authentication failed; the evidence is in the report.'),
   REAUTH_PARTIAL: c(ExitCode.PARTIAL, 'Re-authentication succeeded for some routers and failed for others.'),
-  AGENT_NOT_ENROLLED: c(ExitCode.PREFLIGHT_REFUSED, 'The router agent has no enrolled key in the registry, so its reports cannot be trusted.'),
-  AGENT_KEY_CHANGED: c(ExitCode.PREFLIGHT_REFUSED, 'The router agent presented a key other than its enrolled one; an operator must approve the change.'),
-  AGENT_ENROLL_REFUSED: c(ExitCode.FAILED, 'A router-agent enrollment was refused: its statement is unsigned, does not verify with the accepted minion key, is outside the clock window, or replayed.'),
-  AGENT_LISTENER_BUSY: c(ExitCode.FAILED, 'The agent listener refused a connection: too many connections are proving their key or waiting for enrollment.'),
+  AGENT_NOT_ENROLLED: c(
+    ExitCode.PREFLIGHT_REFUSED,
+    'The router agent has no enrolled key in the registry, so its reports cannot be trusted.',
+  ),
+  AGENT_KEY_CHANGED: c(
+    ExitCode.PREFLIGHT_REFUSED,
+    'The router agent presented a key other than its enrolled one; an operator must approve the change.',
+  ),
+  AGENT_ENROLL_REFUSED: c(
+    ExitCode.FAILED,
+    'A router-agent enrollment was refused: its statement is unsigned, does not verify with the accepted minion key, is outside the clock window, or replayed.',
+  ),
+  AGENT_LISTENER_BUSY: c(
+    ExitCode.FAILED,
+    'The agent listener refused a connection: too many connections are proving their key or waiting for enrollment.',
+  ),
   AGENT_TLS_PIN_MISMATCH: c(ExitCode.FAILED, 'The conductor-agent certificate does not match the pinned fingerprint.'),
-  REAUTH_REFUSED: c(ExitCode.PREFLIGHT_REFUSED, 'Re-authentication was refused before anything changed (bad fingerprint, conflicting pin, missing files).'),
+  REAUTH_REFUSED: c(
+    ExitCode.PREFLIGHT_REFUSED,
+    'Re-authentication was refused before anything changed (bad fingerprint, conflicting pin, missing files).',
+  ),
   REAUTH_NOTHING_TO_ROLL_BACK: c(ExitCode.FAILED, 'There is no completed re-authentication to roll back.'),
-  REAUTH_MINION_STILL_RUNNING: c(ExitCode.FAILED, 'The minion was asked to stop but its process is still running; nothing was changed.'),
-  AGENT_DAEMON_UNREACHABLE: c(ExitCode.FAILED, 'The conductor-agent daemon is not running (its control socket does not answer).'),
+  REAUTH_MINION_STILL_RUNNING: c(
+    ExitCode.FAILED,
+    'The minion was asked to stop but its process is still running; nothing was changed.',
+  ),
+  AGENT_DAEMON_UNREACHABLE: c(
+    ExitCode.FAILED,
+    'The conductor-agent daemon is not running (its control socket does not answer).',
+  ),
   // fleet re-authentication (conductor-agent reauth --all | --routers)
-  FLEET_KEY_MISMATCH: c(ExitCode.FAILED, 'A pending minion key is not the one the router reported (signed by its agent or read over pinned SSH): possible impostor, left pending.'),
-  FLEET_KEY_UNVERIFIED: c(ExitCode.FAILED, 'A pending minion key has no reported fingerprint to check it against, so it was left pending.'),
-  FLEET_NOT_CONFIRMED: c(ExitCode.FAILED, 'The router re-authenticated on its side but does not answer test.ping through salt-api.'),
-  FLEET_NO_CHANNEL: c(ExitCode.FAILED, 'No channel reaches the router: no connected agent and no SSH route with a pinned host key.'),
+  FLEET_KEY_MISMATCH: c(
+    ExitCode.FAILED,
+    'A pending minion key is not the one the router reported (signed by its agent or read over pinned SSH): possible impostor, left pending.',
+  ),
+  FLEET_KEY_UNVERIFIED: c(
+    ExitCode.FAILED,
+    'A pending minion key has no reported fingerprint to check it against, so it was left pending.',
+  ),
+  FLEET_NOT_CONFIRMED: c(
+    ExitCode.FAILED,
+    'The router re-authenticated on its side but does not answer test.ping through salt-api.',
+  ),
+  FLEET_NO_CHANNEL: c(
+    ExitCode.FAILED,
+    'No channel reaches the router: no connected agent and no SSH route with a pinned host key.',
+  ),
   FLEET_NOTHING_TO_RESUME: c(ExitCode.USAGE, 'reauth --resume found no interrupted wave for the current master key.'),
   FLEET_INVENTORY_INVALID: c(ExitCode.CONFIG, 'The SSH inventory, known_hosts or nodeIdentifier file is malformed.'),
   // SSR conductor API / verify
@@ -106,21 +157,39 @@ export const ErrorCodes = {
   SSR_API_AUTH: c(ExitCode.FAILED, 'The SSR conductor API refused the credentials or token.'),
   SSR_API_FAILED: c(ExitCode.FAILED, 'The SSR conductor API answered with an error or an unexpected body.'),
   SSR_COMMIT_FAILED: c(ExitCode.FAILED, 'The SSR conductor refused a configuration commit.'),
-  SSR_PCLI_FAILED: c(ExitCode.FAILED, 'A PCLI command (e.g. `migrate conductor`) failed; its output is in the details.'),
+  SSR_PCLI_FAILED: c(
+    ExitCode.FAILED,
+    'A PCLI command (e.g. `migrate conductor`) failed; its output is in the details.',
+  ),
   // migrate
   MIGRATE_PREFLIGHT: c(ExitCode.PREFLIGHT_REFUSED, 'A migration preflight check failed; nothing was changed.'),
-  MIGRATE_TRUST_UNAVAILABLE: c(ExitCode.PREFLIGHT_REFUSED, 'The new master carries another key and no re-pinning path is available, so routers would not trust it.'),
-  MIGRATE_JOURNAL_PRESENT: c(ExitCode.BUSY, 'An unfinished migration with other arguments left a journal: run migrate --resume with them, or --rollback-on-failure.'),
+  MIGRATE_TRUST_UNAVAILABLE: c(
+    ExitCode.PREFLIGHT_REFUSED,
+    'The new master carries another key and no re-pinning path is available, so routers would not trust it.',
+  ),
+  MIGRATE_JOURNAL_PRESENT: c(
+    ExitCode.BUSY,
+    'An unfinished migration with other arguments left a journal: run migrate --resume with them, or --rollback-on-failure.',
+  ),
   MIGRATE_FAILED: c(ExitCode.FAILED, 'The migration failed for every router; the evidence is in the report.'),
   MIGRATE_PARTIAL: c(ExitCode.PARTIAL, 'The migration succeeded for some routers and failed for others.'),
-  MIGRATE_ROUTER_FAILED: c(ExitCode.FAILED, 'One router did not reach Running on the new conductor in time (or its key was refused).'),
+  MIGRATE_ROUTER_FAILED: c(
+    ExitCode.FAILED,
+    'One router did not reach Running on the new conductor in time (or its key was refused).',
+  ),
   VERIFY_FAILED: c(ExitCode.VERIFY_FAILED, 'A post-recovery check failed (ports, routers or minions); see the report.'),
   // ssh
   SSH_HOST_KEY_MISMATCH: c(ExitCode.FAILED, 'The SSH host key does not match the pinned key.'),
   SSH_FAILED: c(ExitCode.FAILED, 'An SSH connection or command failed.'),
-  SSH_HOST_KEY_UNKNOWN: c(ExitCode.FAILED, 'No pinned host key for this SSH host (known_hosts, agent reports); --accept-new-host-keys takes it, loudly.'),
+  SSH_HOST_KEY_UNKNOWN: c(
+    ExitCode.FAILED,
+    'No pinned host key for this SSH host (known_hosts, agent reports); --accept-new-host-keys takes it, loudly.',
+  ),
   SSH_TIMEOUT: c(ExitCode.FAILED, 'An SSH host did not finish within its per-host timeout.'),
-  SSH_COMMAND_FAILED: c(ExitCode.FAILED, 'A re-authentication step run over SSH exited non-zero; its output is the evidence.'),
+  SSH_COMMAND_FAILED: c(
+    ExitCode.FAILED,
+    'A re-authentication step run over SSH exited non-zero; its output is the evidence.',
+  ),
   // everything else
   INTERNAL: c(ExitCode.INTERNAL, 'An unexpected internal error (a bug).'),
 } as const satisfies Record<string, CodeSpec>;
@@ -147,7 +216,8 @@ const BRAND = Symbol.for('ssr-recovery.RecoveryError');
 export class RecoveryError extends Error {
   /** `x instanceof RecoveryError` holds across module copies; subclasses keep the normal check. */
   static override [Symbol.hasInstance](x: unknown): boolean {
-    if (this === RecoveryError) return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[BRAND] === true;
+    if (this === RecoveryError)
+      return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[BRAND] === true;
     return Function.prototype[Symbol.hasInstance].call(this, x);
   }
 

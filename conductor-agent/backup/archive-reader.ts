@@ -14,7 +14,11 @@ import { Parser, type ReadEntry } from 'tar';
 import { MANIFEST_NAME, type Manifest } from '../../shared/backup/format.js';
 import type { Allowlist } from '../../shared/backup/file-set.js';
 import {
-  MemberRules, missingMembers, unsafeMember, type CheckedMember, type TargetLookup,
+  MemberRules,
+  missingMembers,
+  unsafeMember,
+  type CheckedMember,
+  type TargetLookup,
 } from '../../shared/backup/member-rules.js';
 import { ArchiveError, RecoveryError } from '../../shared/errors.js';
 import { openArchive, type ArchiveSource } from '../restore/archive-source.js';
@@ -90,7 +94,11 @@ export async function readArchive(o: ReadArchiveOptions): Promise<ArchiveRead> {
 }
 
 const NOTHING_ALLOWED: Allowlist = {
-  files: new Set(), trees: [], privateAreas: [], fileRoots: [], regularFiles: new Set(),
+  files: new Set(),
+  trees: [],
+  privateAreas: [],
+  fileRoots: [],
+  regularFiles: new Set(),
 };
 
 /** A manifest (the first member's name) as GNU tar or we write it. */
@@ -112,7 +120,10 @@ class ReaderRun {
   private resolve!: (r: ArchiveRead) => void;
   private reject!: (err: unknown) => void;
 
-  constructor(private readonly o: ReadArchiveOptions, private readonly src: ArchiveSource) {
+  constructor(
+    private readonly o: ReadArchiveOptions,
+    private readonly src: ArchiveSource,
+  ) {
     const given = Object.entries(o.limits ?? {}).filter(([, v]) => v !== undefined);
     this.limits = { ...DEFAULT_LIMITS, ...Object.fromEntries(given) };
   }
@@ -135,7 +146,9 @@ class ReaderRun {
       this.src.stream.on('error', (err) => this.fail(err));
       this.gunzip.on('error', (err) => this.fail(err));
       this.gunzip.on('data', (c: Buffer) => this.onData(c));
-      this.gunzip.on('end', () => { if (this.failure === undefined) this.parser.end(); });
+      this.gunzip.on('end', () => {
+        if (this.failure === undefined) this.parser.end();
+      });
       this.src.stream.pipe(this.gunzip);
     });
   }
@@ -214,10 +227,12 @@ class ReaderRun {
     if (e.size > this.limits.maxManifestBytes) {
       e.resume();
       const says = `the manifest is ${e.size} bytes (limit ${this.limits.maxManifestBytes})`;
-      return this.fail(new ArchiveError('ARCHIVE_TOO_LARGE', says, {
-        details: { reason: 'manifest-too-large' },
-        hint: 'Nothing was changed. Use an archive written by `conductor-agent backup create`.',
-      }));
+      return this.fail(
+        new ArchiveError('ARCHIVE_TOO_LARGE', says, {
+          details: { reason: 'manifest-too-large' },
+          hint: 'Nothing was changed. Use an archive written by `conductor-agent backup create`.',
+        }),
+      );
     }
     const chunks: Buffer[] = [];
     e.on('data', (c: Buffer) => chunks.push(c));
@@ -253,9 +268,12 @@ class ReaderRun {
   private onEnd(): void {
     if (this.failure !== undefined || this.settled) return;
     if (this.entries === 0) {
-      return this.fail(new ArchiveError('ARCHIVE_CORRUPT', `${this.o.archive} holds no members`, {
-        details: { archive: this.o.archive }, hint: 'Nothing was changed. The archive is empty: use another backup.',
-      }));
+      return this.fail(
+        new ArchiveError('ARCHIVE_CORRUPT', `${this.o.archive} holds no members`, {
+          details: { archive: this.o.archive },
+          hint: 'Nothing was changed. The archive is empty: use another backup.',
+        }),
+      );
     }
     const missing = this.rules?.missing() ?? [];
     if (missing.length && !this.o.visitor?.refused) return this.fail(missingMembers(missing));
@@ -267,10 +285,16 @@ class ReaderRun {
     this.settled = true;
     if (this.o.firstOnly) this.stop();
     this.resolve({
-      manifest: this.manifest, manifestBytes: this.manifestBytes, firstMember: this.firstMember,
-      members: this.members, missing,
-      archiveSha256: this.src.fileSha256(), compressedBytes: this.src.bytesRead(), uncompressedBytes: this.uncompressed,
-      encrypted: this.src.encrypted, fileSize: this.src.fileSize,
+      manifest: this.manifest,
+      manifestBytes: this.manifestBytes,
+      firstMember: this.firstMember,
+      members: this.members,
+      missing,
+      archiveSha256: this.src.fileSha256(),
+      compressedBytes: this.src.bytesRead(),
+      uncompressedBytes: this.uncompressed,
+      encrypted: this.src.encrypted,
+      fileSize: this.src.fileSize,
     });
   }
 
@@ -286,10 +310,13 @@ class ReaderRun {
     this.stop();
     if (err instanceof RecoveryError) return this.reject(err);
     const says = `${this.o.archive} is not a readable gzip'd tar: ${(err as Error).message}`;
-    this.reject(new ArchiveError('ARCHIVE_CORRUPT', says, {
-      cause: err, details: { archive: this.o.archive },
-      hint: 'Nothing was changed. Check the archive with `conductor-agent backup verify`, or use another backup.',
-    }));
+    this.reject(
+      new ArchiveError('ARCHIVE_CORRUPT', says, {
+        cause: err,
+        details: { archive: this.o.archive },
+        hint: 'Nothing was changed. Check the archive with `conductor-agent backup verify`, or use another backup.',
+      }),
+    );
   }
 
   private tarProblem(code: string | undefined, text: string): RecoveryError {

@@ -68,20 +68,27 @@ function withRandomHashes(m: Manifest): Manifest {
   return {
     ...m,
     ...(m.masterFingerprint !== undefined ? { masterFingerprint: pool.slice(0, 64).replace(/(..)(?!$)/g, '$1:') } : {}),
-    entries: m.entries.map((e, i) => (e.sha256 !== undefined ? { ...e, sha256: pool.slice(64 * (i + 1), 64 * (i + 2)) } : e)),
+    entries: m.entries.map((e, i) =>
+      e.sha256 !== undefined ? { ...e, sha256: pool.slice(64 * (i + 1), 64 * (i + 2)) } : e,
+    ),
   };
 }
 
 function internal(what: string, reserved: number): BackupError {
   return new BackupError('BACKUP_FAILED', `internal: ${what} (${reserved} bytes reserved)`, {
-    details: { reserved }, hint: 'This is a bug; please report it. No archive was written.',
+    details: { reserved },
+    hint: 'This is a bug; please report it. No archive was written.',
   });
 }
 const ZEROS = Buffer.alloc(512);
 
 function gzipAsync(buf: Buffer, level: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    gzip(buf, { level, memLevel: 8, strategy: zc.Z_DEFAULT_STRATEGY, chunkSize: Math.max(64 * 1024, buf.length >>> 2) }, (err, out) => (err ? reject(err) : resolve(out)));
+    gzip(
+      buf,
+      { level, memLevel: 8, strategy: zc.Z_DEFAULT_STRATEGY, chunkSize: Math.max(64 * 1024, buf.length >>> 2) },
+      (err, out) => (err ? reject(err) : resolve(out)),
+    );
   });
 }
 
@@ -107,7 +114,11 @@ export async function writeArchive(o: WriteArchiveOptions): Promise<WrittenArchi
   if (o.signer) placeholderManifest.signature = placeholderSignature(o.signer); // signing hook 1/2
   const placeholderJson = serializeManifest(placeholderManifest);
   const reserved = reserveFor(manifestMember(withRandomHashes(placeholderManifest)), level);
-  const placeholder = paddedGzip(manifestMember(placeholderManifest, placeholderJson.length, placeholderJson), reserved, level);
+  const placeholder = paddedGzip(
+    manifestMember(placeholderManifest, placeholderJson.length, placeholderJson),
+    reserved,
+    level,
+  );
   if (!placeholder) throw internal('the placeholder manifest does not fit its reservation', reserved);
   put(placeholder);
 
@@ -152,12 +163,20 @@ export async function writeArchive(o: WriteArchiveOptions): Promise<WrittenArchi
     for (const e of o.entries) {
       if (o.signal?.aborted) {
         throw new BackupError('BACKUP_FAILED', 'the backup was cancelled (shutdown) before it finished', {
-          details: { reason: String(o.signal.reason ?? 'aborted') }, hint: 'No archive was written; the next scheduled run makes a new one.',
+          details: { reason: String(o.signal.reason ?? 'aborted') },
+          hint: 'No archive was written; the next scheduled run makes a new one.',
         });
       }
       const header = encodeHeader({
-        name: e.systemPath.replace(/^\/+/, ''), type: e.type, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid,
-        uname: e.owner, gname: e.group, mtime: Math.floor(e.mtimeMs / 1000),
+        name: e.systemPath.replace(/^\/+/, ''),
+        type: e.type,
+        size: e.size,
+        mode: e.mode,
+        uid: e.uid,
+        gid: e.gid,
+        uname: e.owner,
+        gname: e.group,
+        mtime: Math.floor(e.mtimeMs / 1000),
       });
       await append(header);
       if (e.type === 'dir') {
@@ -226,7 +245,9 @@ export async function writeArchive(o: WriteArchiveOptions): Promise<WrittenArchi
   }
   // Fill the placeholder manifest in place (same entries, same order) rather than building it again.
   const manifest = placeholderManifest;
-  manifest.entries.forEach((entry, i) => { if (entry.type === 'file') entry.sha256 = hashes[i]!; });
+  manifest.entries.forEach((entry, i) => {
+    if (entry.type === 'file') entry.sha256 = hashes[i]!;
+  });
   if (finger) manifest.masterFingerprint = finger;
   else delete manifest.masterFingerprint;
   if (o.signer) manifest.signature = signManifest(manifest, o.signer); // signing hook 2/2: over the final content

@@ -52,7 +52,7 @@ function kindOf(st: Stats): 'file' | 'dir' | 'other' {
 
 function isUnder(p: string, dir: string): boolean {
   const d = dir.replace(/\/+$/, '');
-  return p === d || p.startsWith(d + '/');
+  return p === d || p.startsWith(`${d}/`);
 }
 
 function errCode(err: unknown): string | undefined {
@@ -71,9 +71,18 @@ export async function collectEntries(sources: BackupSource[], options: CollectOp
     const size = type === 'file' ? st.size : 0;
     out.totalBytes += size;
     out.entries.push({
-      systemPath, sourcePath, type, size, mode: st.mode & 0o7777,
-      uid: st.uid, gid: st.gid, owner: options.owners.user(st.uid), group: options.owners.group(st.gid), mtimeMs: st.mtimeMs,
-      ino: st.ino, ctimeMs: st.ctimeMs,
+      systemPath,
+      sourcePath,
+      type,
+      size,
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      owner: options.owners.user(st.uid),
+      group: options.owners.group(st.gid),
+      mtimeMs: st.mtimeMs,
+      ino: st.ino,
+      ctimeMs: st.ctimeMs,
     });
   };
 
@@ -96,7 +105,10 @@ export async function collectEntries(sources: BackupSource[], options: CollectOp
       }
       const kind = kindOf(st);
       if (kind === 'other') {
-        out.skipped.push({ path: child, reason: st.isSymbolicLink() ? 'symbolic link (not followed)' : 'not a regular file or folder' });
+        out.skipped.push({
+          path: child,
+          reason: st.isSymbolicLink() ? 'symbolic link (not followed)' : 'not a regular file or folder',
+        });
         continue;
       }
       add(child, st, kind);
@@ -134,22 +146,30 @@ export async function collectEntries(sources: BackupSource[], options: CollectOp
     if (kind === 'dir') await walk(src.systemPath);
   }
   if (missing.length > 0) {
-    throw new BackupError('BACKUP_MISSING_FILES', `required files for the backup are missing: ${missing.map((m) => `${m.path} (${m.why}: ${m.problem})`).join(', ')}`, {
-      details: { missing },
-      hint: 'Check that this is a conductor node and that --root and salt.pkiDir point at it; remove absent backup.extraPaths from the configuration.',
-    });
+    throw new BackupError(
+      'BACKUP_MISSING_FILES',
+      `required files for the backup are missing: ${missing.map((m) => `${m.path} (${m.why}: ${m.problem})`).join(', ')}`,
+      {
+        details: { missing },
+        hint: 'Check that this is a conductor node and that --root and salt.pkiDir point at it; remove absent backup.extraPaths from the configuration.',
+      },
+    );
   }
   return out;
 }
 
 export function vanished(path: string, cause?: unknown): BackupError {
   return new BackupError('BACKUP_FILE_CHANGED', `${path} vanished or changed while it was being backed up`, {
-    cause, details: { path }, hint: 'Run the backup again when the conductor is quiet (no commit or key change in progress); no archive was written.',
+    cause,
+    details: { path },
+    hint: 'Run the backup again when the conductor is quiet (no commit or key change in progress); no archive was written.',
   });
 }
 
 export function unreadable(path: string, cause: unknown): FsError {
   return new FsError('FS_UNREADABLE', `cannot read ${path}: ${(cause as Error).message}`, {
-    cause, details: { path, errno: errCode(cause) }, hint: 'Run the backup as root (or as the owner of the SSR files); no archive was written.',
+    cause,
+    details: { path, errno: errCode(cause) },
+    hint: 'Run the backup as root (or as the owner of the SSR files); no archive was written.',
   });
 }

@@ -63,7 +63,10 @@ export async function cleanLeftovers(dir: string, isAlive: (pid: number) => bool
   const present = new Set(names);
   for (const name of names) {
     const t = TEMP_RE.exec(name);
-    const orphanSidecar = name.endsWith(CHECKSUM_SUFFIX) && isBackupFileName(name.slice(0, -CHECKSUM_SUFFIX.length)) && !present.has(name.slice(0, -CHECKSUM_SUFFIX.length));
+    const orphanSidecar =
+      name.endsWith(CHECKSUM_SUFFIX) &&
+      isBackupFileName(name.slice(0, -CHECKSUM_SUFFIX.length)) &&
+      !present.has(name.slice(0, -CHECKSUM_SUFFIX.length));
     if ((t && (Number(t[2]) === process.pid ? false : !isAlive(Number(t[2])))) || orphanSidecar) {
       await fsp.rm(join(dir, name), { force: true });
       removed.push(name);

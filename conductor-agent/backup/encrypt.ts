@@ -19,9 +19,14 @@ export async function encrypterFor(recipients: readonly string[]): Promise<Encry
   try {
     for (const r of recipients) enc.addRecipient(r);
   } catch (err) {
-    throw new BackupError('BACKUP_ENCRYPTION_FAILED', `invalid age recipient in backup.encrypt.recipients: ${(err as Error).message}`, {
-      cause: err, hint: 'Recipients are age public keys (age1…), as printed by `age-keygen -y`.',
-    });
+    throw new BackupError(
+      'BACKUP_ENCRYPTION_FAILED',
+      `invalid age recipient in backup.encrypt.recipients: ${(err as Error).message}`,
+      {
+        cause: err,
+        hint: 'Recipients are age public keys (age1…), as printed by `age-keygen -y`.',
+      },
+    );
   }
   return enc;
 }
@@ -29,7 +34,9 @@ export async function encrypterFor(recipients: readonly string[]): Promise<Encry
 /** Encrypt `src` into the open `dst` handle; returns the SHA-256 of what was written. */
 export async function encryptFile(src: string, dst: fsp.FileHandle, recipients: readonly string[]): Promise<string> {
   const enc = await encrypterFor(recipients);
-  const input = Readable.toWeb(createReadStream(src, { highWaterMark: 1 << 20 })) as unknown as ReadableStream<Uint8Array>;
+  const input = Readable.toWeb(
+    createReadStream(src, { highWaterMark: 1 << 20 }),
+  ) as unknown as ReadableStream<Uint8Array>;
   const out = await enc.encrypt(input);
   const h = createHash('sha256');
   for await (const chunk of out as unknown as AsyncIterable<Uint8Array>) {
@@ -46,13 +53,24 @@ export async function readIdentities(identityFile: string): Promise<string[]> {
   try {
     text = await fsp.readFile(identityFile, 'utf8');
   } catch (err) {
-    throw new BackupError('BACKUP_ENCRYPTION_FAILED', `cannot read the age identity file ${identityFile}: ${(err as Error).message}`, {
-      cause: err, details: { identityFile }, hint: 'Give --identity the file age-keygen wrote (it holds AGE-SECRET-KEY-1…).',
-    });
+    throw new BackupError(
+      'BACKUP_ENCRYPTION_FAILED',
+      `cannot read the age identity file ${identityFile}: ${(err as Error).message}`,
+      {
+        cause: err,
+        details: { identityFile },
+        hint: 'Give --identity the file age-keygen wrote (it holds AGE-SECRET-KEY-1…).',
+      },
+    );
   }
-  const ids = text.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('AGE-SECRET-KEY-'));
+  const ids = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('AGE-SECRET-KEY-'));
   if (ids.length === 0) {
-    throw new BackupError('BACKUP_ENCRYPTION_FAILED', `${identityFile} holds no age identity (AGE-SECRET-KEY-…)`, { details: { identityFile } });
+    throw new BackupError('BACKUP_ENCRYPTION_FAILED', `${identityFile} holds no age identity (AGE-SECRET-KEY-…)`, {
+      details: { identityFile },
+    });
   }
   return ids;
 }
@@ -66,7 +84,8 @@ export async function decryptStream(input: Readable, identities: readonly string
     input.destroy();
     // Never echo the line: it is (almost) a private key.
     throw new BackupError('BACKUP_ENCRYPTION_FAILED', `the age identity is malformed: ${(err as Error).message}`, {
-      cause: err, details: { reason: 'identity-malformed' },
+      cause: err,
+      details: { reason: 'identity-malformed' },
       hint: 'Give --identity the file age-keygen wrote: AGE-SECRET-KEY-1… lines, unchanged.',
     });
   }
@@ -75,7 +94,8 @@ export async function decryptStream(input: Readable, identities: readonly string
     return Readable.fromWeb(web as unknown as WebReadableStream<Uint8Array>);
   } catch (err) {
     throw new BackupError('BACKUP_ENCRYPTION_FAILED', `cannot decrypt the archive: ${(err as Error).message}`, {
-      cause: err, hint: 'Use the identity (private key) matching one of the recipients the backup was encrypted to.',
+      cause: err,
+      hint: 'Use the identity (private key) matching one of the recipients the backup was encrypted to.',
     });
   }
 }

@@ -68,11 +68,15 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
     // A missing folder is an error, not "no backups": a typo in --root/--dir must not look like an empty list.
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new BackupError('BACKUP_DIR_NOT_FOUND', `the backup folder ${dir} does not exist`, {
-        cause: err, details: { dir },
+        cause: err,
+        details: { dir },
         hint: 'Check --root, --dir and backup.dir; a conductor that never made a backup has an empty folder, not none.',
       });
     }
-    throw new BackupError('BACKUP_FAILED', `cannot list the backup folder ${dir}: ${(err as Error).message}`, { cause: err, details: { dir } });
+    throw new BackupError('BACKUP_FAILED', `cannot list the backup folder ${dir}: ${(err as Error).message}`, {
+      cause: err,
+      details: { dir },
+    });
   }
   const out: BackupListing[] = [];
   for (const name of names.filter(isBackupFileName)) {
@@ -82,8 +86,16 @@ export async function listBackups(dir: string, options: ListOptions = {}): Promi
     const parsed = parseArchiveName(name, host);
     const created = parsed?.createdAt ?? st.mtime;
     const item: BackupListing = {
-      name, path, size: st.size, createdAt: created.toISOString(), ageSeconds: Math.max(0, Math.round((now - created.getTime()) / 1000)),
-      kind: parsed ? 'ours' : 'hand-made', encrypted: name.endsWith('.age'), host: parsed?.host, node: parsed?.node, sidecar: 'not-checked',
+      name,
+      path,
+      size: st.size,
+      createdAt: created.toISOString(),
+      ageSeconds: Math.max(0, Math.round((now - created.getTime()) / 1000)),
+      kind: parsed ? 'ours' : 'hand-made',
+      encrypted: name.endsWith('.age'),
+      host: parsed?.host,
+      node: parsed?.node,
+      sidecar: 'not-checked',
     };
     if (!item.encrypted && parsed) {
       const read = await readManifestRaw(path);

@@ -4,7 +4,12 @@
  * fixed-width hex), which is what lets the writer overwrite the first gzip member in place.
  */
 import {
-  MANIFEST_FORMAT, MANIFEST_NAME, MANIFEST_VERSION, memberNameFor, type Manifest, type ManifestEntry,
+  MANIFEST_FORMAT,
+  MANIFEST_NAME,
+  MANIFEST_VERSION,
+  memberNameFor,
+  type Manifest,
+  type ManifestEntry,
 } from '../../shared/backup/format.js';
 import { PRODUCT_NAME, PRODUCT_VERSION } from '../../shared/version.js';
 import { encodeHeader, padding } from './tar-header.js';
@@ -29,7 +34,15 @@ export interface ManifestMeta {
 
 function entryFor(e: CollectedEntry, sha256: string | undefined): ManifestEntry {
   // Plain assignments, not spreads: this runs once per file (12,000 on a large conductor).
-  const out: ManifestEntry = { path: memberNameFor(e.systemPath), type: e.type, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, mtime: '' };
+  const out: ManifestEntry = {
+    path: memberNameFor(e.systemPath),
+    type: e.type,
+    size: e.size,
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    mtime: '',
+  };
   if (e.owner !== undefined) out.owner = e.owner;
   if (e.group !== undefined) out.group = e.group;
   out.mtime = new Date(Math.floor(e.mtimeMs / 1000) * 1000).toISOString();
@@ -38,7 +51,12 @@ function entryFor(e: CollectedEntry, sha256: string | undefined): ManifestEntry 
 }
 
 /** The manifest object; without `hashes` every hash is a placeholder of the final width. */
-export function buildManifest(meta: ManifestMeta, entries: CollectedEntry[], hashes?: readonly string[], masterFingerprint?: string): Manifest {
+export function buildManifest(
+  meta: ManifestMeta,
+  entries: CollectedEntry[],
+  hashes?: readonly string[],
+  masterFingerprint?: string,
+): Manifest {
   return {
     format: MANIFEST_FORMAT,
     formatVersion: MANIFEST_VERSION,
@@ -72,10 +90,21 @@ export function serializeManifest(m: Manifest): Buffer {
 export function manifestMember(m: Manifest, jsonLength?: number, serialized?: Buffer): Buffer {
   let json = serialized ?? serializeManifest(m);
   if (jsonLength !== undefined && json.length < jsonLength) {
-    json = Buffer.concat([json.subarray(0, json.length - 1), Buffer.alloc(jsonLength - json.length, 0x20), Buffer.from('\n')]);
+    json = Buffer.concat([
+      json.subarray(0, json.length - 1),
+      Buffer.alloc(jsonLength - json.length, 0x20),
+      Buffer.from('\n'),
+    ]);
   }
   const header = encodeHeader({
-    name: MANIFEST_NAME, type: 'file', size: json.length, mode: 0o600, uid: 0, gid: 0, uname: 'root', gname: 'root',
+    name: MANIFEST_NAME,
+    type: 'file',
+    size: json.length,
+    mode: 0o600,
+    uid: 0,
+    gid: 0,
+    uname: 'root',
+    gname: 'root',
     mtime: Math.floor(Date.parse(m.createdAt) / 1000),
   });
   return Buffer.concat([header, json, Buffer.alloc(padding(json.length))]);

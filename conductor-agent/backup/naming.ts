@@ -3,12 +3,19 @@
  * `date '+%Y-%d-%d'` printed the day twice and no month: names neither sorted nor told the date).
  */
 import {
-  ARCHIVE_NAME_RE, ARCHIVE_SUFFIX, ENCRYPTED_SUFFIX, parseArchiveStamp, splitHostNode,
+  ARCHIVE_NAME_RE,
+  ARCHIVE_SUFFIX,
+  ENCRYPTED_SUFFIX,
+  parseArchiveStamp,
+  splitHostNode,
 } from '../../shared/backup/format.js';
 
 /** `Date` → `2026-11-24T113005Z` (UTC, second precision). */
 export function formatStamp(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '');
+  return d
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/:/g, '');
 }
 
 /** Characters a host or node name may bring into a file name; anything else becomes `_`. */

@@ -62,11 +62,15 @@ async function putVerified(ops: SftpOps, local: string, remote: string, size: nu
     await ops.chmod(part, 0o600);
     const st = await ops.stat(part);
     if (st.size !== size) {
-      throw new BackupError('BACKUP_OFFBOX_FAILED', `remote copy ${part} has ${st.size} bytes, expected ${size}`, { details: { remote: part, expected: size, actual: st.size } });
+      throw new BackupError('BACKUP_OFFBOX_FAILED', `remote copy ${part} has ${st.size} bytes, expected ${size}`, {
+        details: { remote: part, expected: size, actual: st.size },
+      });
     }
     const remoteHash = await ops.sha256(part);
     if (remoteHash !== sha256) {
-      throw new BackupError('BACKUP_OFFBOX_FAILED', `remote copy ${part} does not match the local SHA-256`, { details: { remote: part, expected: sha256, actual: remoteHash } });
+      throw new BackupError('BACKUP_OFFBOX_FAILED', `remote copy ${part} does not match the local SHA-256`, {
+        details: { remote: part, expected: sha256, actual: remoteHash },
+      });
     }
     await ops.rename(part, remote);
   } catch (err) {
@@ -105,9 +109,19 @@ export function sftpUploader(cfg: OffboxConfig, options: SftpUploaderOptions = {
         try {
           privateKey = await fsp.readFile(resolve(cfg.privateKeyFile));
         } catch (err) {
-          throw new BackupError('BACKUP_OFFBOX_FAILED', `cannot read backup.offbox.privateKeyFile ${cfg.privateKeyFile}: ${(err as Error).message}`, { cause: err });
+          throw new BackupError(
+            'BACKUP_OFFBOX_FAILED',
+            `cannot read backup.offbox.privateKeyFile ${cfg.privateKeyFile}: ${(err as Error).message}`,
+            { cause: err },
+          );
         }
-        session = await connect({ host: cfg.host, port: cfg.port, username: cfg.username, privateKey, hostKeyFingerprint: cfg.hostKeyFingerprint });
+        session = await connect({
+          host: cfg.host,
+          port: cfg.port,
+          username: cfg.username,
+          privateKey,
+          hostKeyFingerprint: cfg.hostKeyFingerprint,
+        });
         const ops = sftpOps(await session.sftp());
         await ensureRemoteDir(ops, cfg.dir);
         const name = basename(archive);
@@ -116,14 +130,25 @@ export function sftpUploader(cfg: OffboxConfig, options: SftpUploaderOptions = {
         await putVerified(ops, archive, remotePath, size, sha256);
         const sidecar = archive + CHECKSUM_SUFFIX;
         const sideText = sidecarText(sha256, archive);
-        await putVerified(ops, sidecar, remotePath + CHECKSUM_SUFFIX, Buffer.byteLength(sideText), createHash('sha256').update(sideText).digest('hex'));
+        await putVerified(
+          ops,
+          sidecar,
+          remotePath + CHECKSUM_SUFFIX,
+          Buffer.byteLength(sideText),
+          createHash('sha256').update(sideText).digest('hex'),
+        );
         const parsed = parseArchiveName(name);
         const pruned = parsed ? await pruneRemote(ops, cfg.dir, parsed.hostNode, cfg.keepLast) : [];
         logger.info('off-box copy verified', { remotePath, size, node: who.node });
         return { ok: true, host: cfg.host, remotePath, size, sha256, pruned, durationMs: Date.now() - started };
       } catch (err) {
         const e = err instanceof RecoveryError ? err : asRecoveryError(err);
-        const wrapped = e.code === 'INTERNAL' ? new BackupError('BACKUP_OFFBOX_FAILED', `off-box copy to ${cfg.host} failed: ${(err as Error).message}`, { cause: err }) : e;
+        const wrapped =
+          e.code === 'INTERNAL'
+            ? new BackupError('BACKUP_OFFBOX_FAILED', `off-box copy to ${cfg.host} failed: ${(err as Error).message}`, {
+                cause: err,
+              })
+            : e;
         logger.error('off-box copy failed', { error: wrapped.toJSON() });
         return { ok: false, host: cfg.host, error: wrapped.toJSON(), durationMs: Date.now() - started };
       } finally {

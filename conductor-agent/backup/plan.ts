@@ -37,7 +37,12 @@ export interface BackupPlan {
  * restore needs is inside the pki folder taken whole.
  */
 export function planSources(config: ConductorConfig): BackupSource[] {
-  return conductorFileSet(fileSetConfigOf(config)).map(({ systemPath, required, kind, why }) => ({ systemPath, required, kind, why }));
+  return conductorFileSet(fileSetConfigOf(config)).map(({ systemPath, required, kind, why }) => ({
+    systemPath,
+    required,
+    kind,
+    why,
+  }));
 }
 
 export interface PlanInput {

@@ -32,14 +32,21 @@ export interface PruneReport {
 }
 
 /** Delete the archives (and their sidecars) the policy does not keep. */
-export async function pruneBackups(dir: string, policy: RetentionPolicy, options: PruneOptions = {}): Promise<PruneReport> {
+export async function pruneBackups(
+  dir: string,
+  policy: RetentionPolicy,
+  options: PruneOptions = {},
+): Promise<PruneReport> {
   const logger = (options.logger ?? nullLogger).child({ component: 'retention' });
   const host = options.host ?? osHostname();
   let names: string[];
   try {
     names = await fsp.readdir(dir);
   } catch (err) {
-    throw new BackupError('BACKUP_FAILED', `cannot list the backup folder ${dir}: ${(err as Error).message}`, { cause: err, details: { dir } });
+    throw new BackupError('BACKUP_FAILED', `cannot list the backup folder ${dir}: ${(err as Error).message}`, {
+      cause: err,
+      details: { dir },
+    });
   }
   const ours = [];
   const ignored: string[] = [];
@@ -50,12 +57,17 @@ export async function pruneBackups(dir: string, policy: RetentionPolicy, options
   }
   const decisions = planRetention(ours, policy);
   const report: PruneReport = {
-    dir, dryRun: Boolean(options.dryRun), policy,
+    dir,
+    dryRun: Boolean(options.dryRun),
+    policy,
     kept: decisions.filter((d) => d.keep).map((d) => ({ name: d.name, reasons: d.reasons })),
-    deleted: decisions.filter((d) => !d.keep).map((d) => d.name), ignored: ignored.sort(),
+    deleted: decisions.filter((d) => !d.keep).map((d) => d.name),
+    ignored: ignored.sort(),
   };
   if (options.dryRun || report.deleted.length === 0) return report;
-  const lock = options.lockHeld ? undefined : await acquireLock(join(dir, '.conductor-backup.lock'), { purpose: 'backup prune' });
+  const lock = options.lockHeld
+    ? undefined
+    : await acquireLock(join(dir, '.conductor-backup.lock'), { purpose: 'backup prune' });
   try {
     for (const name of report.deleted) {
       // Archive first: a kill between the two leaves an orphan sidecar, which the next run removes.

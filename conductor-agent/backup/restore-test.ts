@@ -59,7 +59,10 @@ async function sha256(path: string): Promise<string> {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return fsp.stat(path).then(() => true, () => false);
+  return fsp.stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Run one check; an exception is a failed check, never a crash of the whole test. */
@@ -67,7 +70,11 @@ async function check(name: string, fn: () => Promise<string | undefined>): Promi
   try {
     return { name, ok: true, detail: await fn() };
   } catch (err) {
-    return { name, ok: false, detail: err instanceof RecoveryError ? `${err.code}: ${err.message}` : (err as Error).message };
+    return {
+      name,
+      ok: false,
+      detail: err instanceof RecoveryError ? `${err.code}: ${err.message}` : (err as Error).message,
+    };
   }
 }
 
@@ -85,37 +92,56 @@ export async function restoreTest(o: RestoreTestOptions): Promise<RestoreTestRes
     const { resolveTrustedSigners } = await import('./signer.js');
     const { allowlistForConfig } = await import('../restore/allowlist.js');
     // Trusted as the live conductor trusts (its own identity, backup.trustedSigners), not the empty sandbox.
-    const trustedSigners = o.trustedSigners
-      ?? (await resolveTrustedSigners({ config: o.config, path: (p) => underRoot(o.root, p) })).fingerprints;
+    const trustedSigners =
+      o.trustedSigners ??
+      (await resolveTrustedSigners({ config: o.config, path: (p) => underRoot(o.root, p) })).fingerprints;
     const verified = await verifyArchive(o.archive, {
-      identityFile: o.identityFile, trustedSigners, allowlist: allowlistForConfig(o.config), keepEntries: true,
+      identityFile: o.identityFile,
+      trustedSigners,
+      allowlist: allowlistForConfig(o.config),
+      keepEntries: true,
     });
-    const manifest: Manifest | undefined = verified.manifest && verified.entries
-      ? ({ ...verified.manifest, entries: verified.entries } as unknown as Manifest) : undefined;
+    const manifest: Manifest | undefined =
+      verified.manifest && verified.entries
+        ? ({ ...verified.manifest, entries: verified.entries } as unknown as Manifest)
+        : undefined;
     checks.push(signatureCheck(verified));
     await seedSandbox(o.root, sandbox);
-    checks.push(await check('restore', async () => {
-      const { restoreConductor } = await import('../restore/run.js');
-      const report = await restoreConductor({
-        archive: o.archive, root: sandbox, config: o.config, identityFile: o.identityFile, node: manifest?.node, yes: true,
-        trustedSigners,
-        ports: { services: [], logger, flush: async () => undefined },
-      });
-      return `${report.applied.length} path(s) restored into the sandbox`;
-    }));
+    checks.push(
+      await check('restore', async () => {
+        const { restoreConductor } = await import('../restore/run.js');
+        const report = await restoreConductor({
+          archive: o.archive,
+          root: sandbox,
+          config: o.config,
+          identityFile: o.identityFile,
+          node: manifest?.node,
+          yes: true,
+          trustedSigners,
+          ports: { services: [], logger, flush: async () => undefined },
+        });
+        return `${report.applied.length} path(s) restored into the sandbox`;
+      }),
+    );
     if (checks.at(-1)!.ok) checks.push(...(await sandboxChecks(sandbox, o.config, manifest)));
   } finally {
     if (!o.keepSandbox) await fsp.rm(sandbox, { recursive: true, force: true });
   }
   const result: RestoreTestResult = {
-    archive: basename(o.archive), ok: checks.every((c) => c.ok), at: new Date(clock.now()).toISOString(),
-    durationMs: clock.now() - started, checks,
+    archive: basename(o.archive),
+    ok: checks.every((c) => c.ok),
+    at: new Date(clock.now()).toISOString(),
+    durationMs: clock.now() - started,
+    checks,
   };
   await rememberResult(underRoot(o.root, o.config.agents.stateDir), result).catch((err: unknown) =>
-    logger.warn('cannot remember the restore-test result', { error: (err as Error).message }));
+    logger.warn('cannot remember the restore-test result', { error: (err as Error).message }),
+  );
   observeSink().restoreTestFinished({ ok: result.ok, archive: result.archive, at: clock.now() });
   logger[result.ok ? 'info' : 'error']('restore-test finished', {
-    archive: result.archive, ok: result.ok, failed: checks.filter((c) => !c.ok).map((c) => c.name),
+    archive: result.archive,
+    ok: result.ok,
+    failed: checks.filter((c) => !c.ok).map((c) => c.name),
   });
   return result;
 }
@@ -130,15 +156,27 @@ async function seedSandbox(root: string, sandbox: string): Promise<void> {
   }
 }
 
-function signatureCheck(verified: { status: string; signature?: { status?: string; fingerprint?: string | undefined } }): RestoreTestCheck {
+function signatureCheck(verified: {
+  status: string;
+  signature?: { status?: string; fingerprint?: string | undefined };
+}): RestoreTestCheck {
   const sig = verified.signature;
-  if (verified.status !== 'verified') return { name: 'archive verified', ok: false, detail: `verify says ${verified.status}` };
+  if (verified.status !== 'verified')
+    return { name: 'archive verified', ok: false, detail: `verify says ${verified.status}` };
   if (!sig) return { name: 'signature trusted', ok: false, detail: 'the archive carries no signature information' };
   const ok = sig.status === 'signed'; // signed by a trusted key (shared/backup/signature.ts)
-  return { name: 'signature trusted', ok, detail: `${ok ? 'signed by a trusted key' : sig.status ?? 'unknown'}${sig.fingerprint ? ` (${sig.fingerprint})` : ''}` };
+  return {
+    name: 'signature trusted',
+    ok,
+    detail: `${ok ? 'signed by a trusted key' : (sig.status ?? 'unknown')}${sig.fingerprint ? ` (${sig.fingerprint})` : ''}`,
+  };
 }
 
-async function sandboxChecks(sandbox: string, config: ConductorConfig, manifest: Manifest | undefined): Promise<RestoreTestCheck[]> {
+async function sandboxChecks(
+  sandbox: string,
+  config: ConductorConfig,
+  manifest: Manifest | undefined,
+): Promise<RestoreTestCheck[]> {
   const at = (p: string): string => underRoot(sandbox, p);
   const pki = at(config.salt.pkiDir ?? PKI);
   return Promise.all([
@@ -157,7 +195,8 @@ async function sandboxChecks(sandbox: string, config: ConductorConfig, manifest:
       const priv = createPrivateKey(await fsp.readFile(join(pki, 'master.pem')));
       const pub = createPublicKey(await fsp.readFile(join(pki, 'master.pub')));
       const a = createPublicKey(priv).export({ type: 'spki', format: 'der' });
-      if (!a.equals(pub.export({ type: 'spki', format: 'der' }))) throw new Error('master.pub is not the public half of master.pem');
+      if (!a.equals(pub.export({ type: 'spki', format: 'der' })))
+        throw new Error('master.pub is not the public half of master.pem');
       return undefined;
     }),
     check('datastores parse', async () => {
@@ -202,9 +241,13 @@ async function rememberResult(stateDir: string, result: RestoreTestResult): Prom
   const file = join(stateDir, RESULTS_FILE);
   const known = await readRestoreTests(stateDir);
   known[result.archive] = result;
-  const newest = Object.values(known).sort((a, b) => b.at.localeCompare(a.at)).slice(0, KEEP_RESULTS);
+  const newest = Object.values(known)
+    .sort((a, b) => b.at.localeCompare(a.at))
+    .slice(0, KEEP_RESULTS);
   await ensureDir(stateDir, PRIVATE_DIR_MODE);
-  await writeFileAtomic(file, JSON.stringify(Object.fromEntries(newest.map((r) => [r.archive, r])), null, 2) + '\n', { mode: 0o600 });
+  await writeFileAtomic(file, `${JSON.stringify(Object.fromEntries(newest.map((r) => [r.archive, r])), null, 2)}\n`, {
+    mode: 0o600,
+  });
 }
 
 /** Remembered results by archive name (empty when none or unreadable). */

@@ -60,9 +60,11 @@ export function planRetention(items: readonly RetentionItem[], policy: Retention
   for (const it of items) groups.set(it.group, [...(groups.get(it.group) ?? []), it]);
   const out: RetentionDecision[] = [];
   for (const list of groups.values()) {
-    const sorted = [...list].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.name.localeCompare(a.name));
+    const sorted = [...list].sort(
+      (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.name.localeCompare(a.name),
+    );
     const reasons = new Map<string, string[]>(sorted.map((it) => [it.name, []]));
-    sorted.slice(0, policy.last).forEach((it) => reasons.get(it.name)!.push('last'));
+    for (const it of sorted.slice(0, policy.last)) reasons.get(it.name)!.push('last');
     const bucket = (n: number, key: (d: Date) => string, label: string): void => {
       const seen = new Set<string>();
       for (const it of sorted) {

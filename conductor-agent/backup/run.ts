@@ -119,18 +119,32 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
     const cleaned = await cleanLeftovers(dir);
     if (cleaned.length) logger.info('removed leftovers of an interrupted backup', { files: cleaned });
     if (await exists(target)) {
-      throw new BackupError('BACKUP_FAILED', `${target} already exists`, { details: { path: target }, hint: 'Wait a second and run again (names carry the time to the second).' });
+      throw new BackupError('BACKUP_FAILED', `${target} already exists`, {
+        details: { path: target },
+        hint: 'Wait a second and run again (names carry the time to the second).',
+      });
     }
     // Before collecting: a first-use identity is created in agents.stateDir and so is in this backup.
-    const signer = options.signer === false
-      ? undefined
-      : options.signer ?? (await loadBackupSigner(resolve(config.agents.stateDir)));
-    const collected = await collectEntries(plan.sources, { resolve, fs, owners: options.owners ?? loadOwnerNames(), exclude: plan.exclude });
+    const signer =
+      options.signer === false
+        ? undefined
+        : (options.signer ?? (await loadBackupSigner(resolve(config.agents.stateDir))));
+    const collected = await collectEntries(plan.sources, {
+      resolve,
+      fs,
+      owners: options.owners ?? loadOwnerNames(),
+      exclude: plan.exclude,
+    });
     const masterPubPath = `${config.salt.pkiDir.replace(/\/+$/, '')}/${MASTER_PKI.publicKey}`;
     const meta = {
-      createdAt: plan.createdAt, host, node, conductorName: global?.init?.routerName, ssrVersion: options.ssrVersion,
+      createdAt: plan.createdAt,
+      host,
+      node,
+      conductorName: global?.init?.routerName,
+      ssrVersion: options.ssrVersion,
       hasMasterPub: collected.entries.some((e) => e.systemPath === masterPubPath),
-      missingOptional: collected.missingOptional, skipped: collected.skipped,
+      missingOptional: collected.missingOptional,
+      skipped: collected.skipped,
     };
     logger.info('backup started', { archive: target, files: collected.entries.length, bytes: collected.totalBytes });
 
@@ -141,7 +155,14 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       let written;
       try {
         written = await writeArchive({
-          fd: plain.handle.fd, meta, entries: collected.entries, fs, masterPubPath, ...options.tuning, signal: options.signal, signer,
+          fd: plain.handle.fd,
+          meta,
+          entries: collected.entries,
+          fs,
+          masterPubPath,
+          ...options.tuning,
+          signal: options.signal,
+          signer,
           onProgress: options.onProgress ? (done) => options.onProgress!(done, collected.totalBytes) : undefined,
         });
         await plain.handle.sync();
@@ -167,12 +188,25 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       await commitArchive(finalTemp, target, sha256);
       const size = (await fsp.stat(target)).size;
       const report: BackupReport = {
-        ok: true, archive: target, fileName: basename(target), sha256, size, host, node,
-        conductorName: meta.conductorName, createdAt: plan.createdAt.toISOString(), encrypted: plan.encrypted,
+        ok: true,
+        archive: target,
+        fileName: basename(target),
+        sha256,
+        size,
+        host,
+        node,
+        conductorName: meta.conductorName,
+        createdAt: plan.createdAt.toISOString(),
+        encrypted: plan.encrypted,
         files: collected.entries.filter((e) => e.type === 'file').length,
         folders: collected.entries.filter((e) => e.type === 'dir').length,
-        contentBytes: collected.totalBytes, missingOptional: collected.missingOptional, skipped: collected.skipped,
-        masterFingerprint: written.manifest.masterFingerprint, signer: written.manifest.signature?.fingerprint, durationMs: 0, cleaned,
+        contentBytes: collected.totalBytes,
+        missingOptional: collected.missingOptional,
+        skipped: collected.skipped,
+        masterFingerprint: written.manifest.masterFingerprint,
+        signer: written.manifest.signature?.fingerprint,
+        durationMs: 0,
+        cleaned,
       };
       logger.info('backup written', { archive: target, size, sha256 });
       committed = report;
@@ -180,13 +214,16 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       for (const t of temps) await fsp.rm(t, { force: true }).catch(() => undefined);
       if (err instanceof RecoveryError) throw err;
       throw new BackupError('BACKUP_FAILED', `the backup could not be written: ${(err as Error).message}`, {
-        cause: err, details: { archive: target }, hint: 'Check free space and permissions of the backup folder; no archive was written.',
+        cause: err,
+        details: { archive: target },
+        hint: 'Check free space and permissions of the backup folder; no archive was written.',
       });
     }
     // The archive is in place from here on: the off-box copy and retention report, never undo it.
     const report = committed!;
     if (options.offbox !== false && (options.offbox || config.backup.offbox)) {
-      const uploader = options.offbox || (await import('./offbox.js')).sftpUploader(config.backup.offbox!, { resolve, logger });
+      const uploader =
+        options.offbox || (await import('./offbox.js')).sftpUploader(config.backup.offbox!, { resolve, logger });
       report.offbox = await uploader.upload(target, report.sha256, { host, node });
     }
     if (options.prune) report.pruned = await pruneBackups(dir, options.prune, { host, logger, lockHeld: true });
@@ -198,5 +235,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
 }
 
 async function exists(p: string): Promise<boolean> {
-  return fsp.lstat(p).then(() => true, () => false);
+  return fsp.lstat(p).then(
+    () => true,
+    () => false,
+  );
 }

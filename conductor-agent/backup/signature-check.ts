@@ -36,7 +36,9 @@ export interface SignatureJudgement {
 
 /** Judge the manifest as parsed from the archive's bytes (not a re-validated copy); `path` binds its name. */
 export function judgeSignature(
-  rawManifest: unknown, trusted: ReadonlySet<string> | undefined, path?: string,
+  rawManifest: unknown,
+  trusted: ReadonlySet<string> | undefined,
+  path?: string,
 ): SignatureJudgement {
   const check = checkManifestSignature(rawManifest, trusted);
   const renamed = check.status === 'signed' && path !== undefined ? nameMismatch(path, rawManifest) : undefined;

@@ -42,13 +42,17 @@ async function expand(entry: string, resolvePath: (p: string) => string, from: s
   } catch (err) {
     const why = (err as Error).message;
     throw new ConfigError('CONFIG_INVALID', `${from}: cannot read the trusted-signers file ${file}: ${why}`, {
-      cause: err, details: { file },
+      cause: err,
+      details: { file },
       hint: 'Name a file holding Ed25519 public keys (PEM) or fingerprints, one per line.',
     });
   }
   const pems = text.match(/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g) ?? [];
   const rest = text.replace(/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g, '');
-  const lines = rest.split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter(Boolean);
+  const lines = rest
+    .split('\n')
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter(Boolean);
   return [...pems, ...lines];
 }
 
@@ -72,8 +76,9 @@ export async function resolveTrustedSigners(o: TrustOptions): Promise<TrustedSig
       if (problems.length) {
         throw new ConfigError('CONFIG_INVALID', `${from}: ${problems.join('; ')}`, {
           details: { key: from, problems },
-          hint: 'List Ed25519 public keys (PEM), fingerprints (colon hex, as `keys status` prints them) '
-            + 'or files of them.',
+          hint:
+            'List Ed25519 public keys (PEM), fingerprints (colon hex, as `keys status` prints them) ' +
+            'or files of them.',
         });
       }
       for (const f of fingerprints) add(f, from);

@@ -38,14 +38,20 @@ function writeString(buf: Buffer, off: number, len: number, value: string): void
 
 function writeOctal(buf: Buffer, off: number, len: number, value: number): void {
   // len-1 octal digits, zero padded, then NUL (what GNU tar writes).
-  const s = Math.floor(value).toString(8).padStart(len - 1, '0');
-  buf.write(s + '\0', off, len, 'ascii');
+  const s = Math.floor(value)
+    .toString(8)
+    .padStart(len - 1, '0');
+  buf.write(`${s}\0`, off, len, 'ascii');
 }
 
 /** Split a long name into ustar prefix (≤155 bytes) and name (≤100 bytes) at a `/`, if possible. */
 function splitUstar(name: string): { prefix: string; name: string } | undefined {
   if (Buffer.byteLength(name) <= 100) return { prefix: '', name };
-  for (let i = name.indexOf('/'); i !== -1 && Buffer.byteLength(name.slice(0, i)) <= 155; i = name.indexOf('/', i + 1)) {
+  for (
+    let i = name.indexOf('/');
+    i !== -1 && Buffer.byteLength(name.slice(0, i)) <= 155;
+    i = name.indexOf('/', i + 1)
+  ) {
     const rest = name.slice(i + 1);
     if (rest.length > 0 && Buffer.byteLength(rest) <= 100) return { prefix: name.slice(0, i), name: rest };
   }
@@ -61,8 +67,16 @@ function paxRecord(key: string, value: string): string {
 }
 
 function ustarBlock(fields: {
-  name: string; prefix: string; type: string; size: number; mode: number; uid: number; gid: number;
-  uname: string; gname: string; mtime: number;
+  name: string;
+  prefix: string;
+  type: string;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  mtime: number;
 }): Buffer {
   const b = Buffer.alloc(BLOCK);
   writeString(b, 0, 100, fields.name);
@@ -82,13 +96,13 @@ function ustarBlock(fields: {
   writeString(b, 345, 155, fields.prefix);
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += b[i]!;
-  b.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
+  b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
   return b;
 }
 
 /** The header block(s) for one member: a pax `x` header first when needed, then the ustar block. */
 export function encodeHeader(h: TarHeaderFields): Buffer {
-  const name = h.type === 'dir' && !h.name.endsWith('/') ? h.name + '/' : h.name;
+  const name = h.type === 'dir' && !h.name.endsWith('/') ? `${h.name}/` : h.name;
   const pax: string[] = [];
   let split = splitUstar(name);
   if (!split) {
@@ -103,15 +117,30 @@ export function encodeHeader(h: TarHeaderFields): Buffer {
   if (Buffer.byteLength(uname) > 31) pax.push(paxRecord('uname', uname));
   if (Buffer.byteLength(gname) > 31) pax.push(paxRecord('gname', gname));
   const main = ustarBlock({
-    name: split.name, prefix: split.prefix, type: h.type === 'dir' ? '5' : '0', size: h.type === 'dir' ? 0 : h.size,
-    mode: h.mode, uid: h.uid, gid: h.gid, uname: Buffer.byteLength(uname) > 31 ? '' : uname,
-    gname: Buffer.byteLength(gname) > 31 ? '' : gname, mtime: h.mtime,
+    name: split.name,
+    prefix: split.prefix,
+    type: h.type === 'dir' ? '5' : '0',
+    size: h.type === 'dir' ? 0 : h.size,
+    mode: h.mode,
+    uid: h.uid,
+    gid: h.gid,
+    uname: Buffer.byteLength(uname) > 31 ? '' : uname,
+    gname: Buffer.byteLength(gname) > 31 ? '' : gname,
+    mtime: h.mtime,
   });
   if (pax.length === 0) return main;
   const body = Buffer.from(pax.join(''), 'utf8');
   const paxHeader = ustarBlock({
-    name: truncateBytes(`PaxHeader/${name.replace(/\/$/, '').split('/').pop() ?? 'x'}`, 100), prefix: '', type: 'x',
-    size: body.length, mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime: h.mtime,
+    name: truncateBytes(`PaxHeader/${name.replace(/\/$/, '').split('/').pop() ?? 'x'}`, 100),
+    prefix: '',
+    type: 'x',
+    size: body.length,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    uname: '',
+    gname: '',
+    mtime: h.mtime,
   });
   return Buffer.concat([paxHeader, body, Buffer.alloc(padding(body.length)), main]);
 }

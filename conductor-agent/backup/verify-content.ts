@@ -46,9 +46,18 @@ export class ContentChecks {
   /** Records the JSON check's outcome; resolves with the datastore's SHA-256 when the check hashed it. */
   checked(path: string, check: AsyncJsonCheck): Promise<string | undefined> {
     const done = check.end();
-    this.json.push(done.then(({ error }) => (error === undefined ? undefined : {
-      code: 'ARCHIVE_CORRUPT', reason: 'json', path, message: `${path} is not valid JSON (${error})`,
-    })));
+    this.json.push(
+      done.then(({ error }) =>
+        error === undefined
+          ? undefined
+          : {
+              code: 'ARCHIVE_CORRUPT',
+              reason: 'json',
+              path,
+              message: `${path} is not valid JSON (${error})`,
+            },
+      ),
+    );
     return done.then(({ sha256 }) => (check.hashes ? sha256 : undefined));
   }
 

@@ -20,7 +20,13 @@ import { basename } from 'node:path';
 import type { ReadEntry } from 'tar';
 import { allowlistOf, fileSetConfigOf, type Allowlist } from '../../shared/backup/file-set.js';
 import {
-  CHECKSUM_SUFFIX, ENCRYPTED_SUFFIX, MANIFEST_NAME, memberNameFor, systemPathFor, type Manifest, type ManifestEntry,
+  CHECKSUM_SUFFIX,
+  ENCRYPTED_SUFFIX,
+  MANIFEST_NAME,
+  memberNameFor,
+  systemPathFor,
+  type Manifest,
+  type ManifestEntry,
 } from '../../shared/backup/format.js';
 import type { CheckedMember } from '../../shared/backup/member-rules.js';
 import { conductorSchema } from '../../shared/config/schema.js';
@@ -33,10 +39,22 @@ import type { SignatureCheck } from '../../shared/backup/signature.js';
 import { judgeSignature, type SignatureDifferenceKind } from './signature-check.js';
 
 export type DifferenceKind =
-  | 'sidecar-mismatch' | 'sidecar-invalid' | 'corrupt' | 'decrypt-failed' | 'manifest-invalid' | 'manifest-not-first'
-  | 'member-hash' | 'member-size' | 'member-type' | 'member-mode' | 'member-missing' | 'member-extra'
+  | 'sidecar-mismatch'
+  | 'sidecar-invalid'
+  | 'corrupt'
+  | 'decrypt-failed'
+  | 'manifest-invalid'
+  | 'manifest-not-first'
+  | 'member-hash'
+  | 'member-size'
+  | 'member-type'
+  | 'member-mode'
+  | 'member-missing'
+  | 'member-extra'
   | 'member-duplicate'
-  | 'member-unsafe' | 'too-large' | 'content'
+  | 'member-unsafe'
+  | 'too-large'
+  | 'content'
   | SignatureDifferenceKind;
 
 export interface Difference {
@@ -99,19 +117,29 @@ export async function verifyArchive(path: string, options: VerifyOptions = {}): 
   if (path.endsWith(ENCRYPTED_SUFFIX) && !options.identityFile) {
     const says = `${basename(path)} is encrypted: an age identity file is needed to verify it`;
     throw new BackupError('BACKUP_ENCRYPTION_FAILED', says, {
-      details: { path }, hint: 'Pass --identity <file> with the private key matching one of backup.encrypt.recipients.',
+      details: { path },
+      hint: 'Pass --identity <file> with the private key matching one of backup.encrypt.recipients.',
     });
   }
   const report: VerifyResult = {
-    archive: path, ok: false, status: 'failed', encrypted: path.endsWith(ENCRYPTED_SUFFIX), sidecar: 'missing',
-    members: 0, differences: [], notes: [],
+    archive: path,
+    ok: false,
+    status: 'failed',
+    encrypted: path.endsWith(ENCRYPTED_SUFFIX),
+    sidecar: 'missing',
+    members: 0,
+    differences: [],
+    notes: [],
   };
   const allowlist = options.allowlist ?? defaultAllowlist();
   const checker = new MemberVerifier(report, allowlist);
   let read: ArchiveRead | undefined;
   try {
     read = await readArchive({
-      archive: path, identityFile: options.identityFile, allowlist, visitor: checker.visitor(),
+      archive: path,
+      identityFile: options.identityFile,
+      allowlist,
+      visitor: checker.visitor(),
     });
     await checker.settle(read.manifest);
   } catch (err) {
@@ -131,7 +159,8 @@ async function mustExist(path: string): Promise<void> {
   const st = await fsp.stat(path).catch((err: unknown) => err as Error);
   if (st instanceof Error || !st.isFile()) {
     throw new ArchiveError('ARCHIVE_NOT_FOUND', `archive ${path} does not exist or is not a file`, {
-      cause: st instanceof Error ? st : undefined, details: { path },
+      cause: st instanceof Error ? st : undefined,
+      details: { path },
       hint: 'Give the path of a conductor-backup-….tar.gz (or .tar.gz.age) file.',
     });
   }
@@ -146,7 +175,10 @@ class MemberVerifier {
   private readonly pending: Promise<void>[] = [];
   private readonly json: AsyncJsonCheck[] = [];
   private readonly content: ContentChecks;
-  constructor(private readonly report: VerifyResult, allowlist: Allowlist) {
+  constructor(
+    private readonly report: VerifyResult,
+    allowlist: Allowlist,
+  ) {
     this.content = new ContentChecks(allowlist);
   }
 
@@ -168,7 +200,10 @@ class MemberVerifier {
     if (this.refusedPaths.has(systemPath)) return;
     const name = memberNameFor(systemPath);
     this.report.differences.push({
-      kind: 'member-missing', code: 'ARCHIVE_HASH_MISMATCH', reason: 'missing-member', path: name,
+      kind: 'member-missing',
+      code: 'ARCHIVE_HASH_MISMATCH',
+      reason: 'missing-member',
+      path: name,
       message: `${name} is in the manifest but not in the archive`,
     });
   }
@@ -228,8 +263,11 @@ class MemberVerifier {
 }
 
 const KIND_OF_REASON: Record<string, DifferenceKind> = {
-  'unexpected-member': 'member-extra', 'type-mismatch': 'member-type', 'mode-mismatch': 'member-mode',
-  'duplicate-member': 'member-duplicate', 'member-larger-than-manifest': 'member-size',
+  'unexpected-member': 'member-extra',
+  'type-mismatch': 'member-type',
+  'mode-mismatch': 'member-mode',
+  'duplicate-member': 'member-duplicate',
+  'member-larger-than-manifest': 'member-size',
 };
 
 /** A refusal (or a read that failed) as a difference with restore's code. */
@@ -267,7 +305,10 @@ async function checkSidecar(path: string, report: VerifyResult): Promise<void> {
     report.sidecar = 'invalid';
     const message = (err as Error).message;
     report.differences.push({
-      kind: 'sidecar-invalid', code: 'ARCHIVE_HASH_MISMATCH', reason: 'sidecar-invalid', message,
+      kind: 'sidecar-invalid',
+      code: 'ARCHIVE_HASH_MISMATCH',
+      reason: 'sidecar-invalid',
+      message,
     });
     return;
   }
@@ -277,15 +318,22 @@ async function checkSidecar(path: string, report: VerifyResult): Promise<void> {
   } else if (side !== report.sha256) {
     report.sidecar = 'mismatch';
     report.differences.push({
-      kind: 'sidecar-mismatch', code: 'ARCHIVE_HASH_MISMATCH', reason: 'sidecar-mismatch',
-      expected: side, actual: report.sha256,
+      kind: 'sidecar-mismatch',
+      code: 'ARCHIVE_HASH_MISMATCH',
+      reason: 'sidecar-mismatch',
+      expected: side,
+      actual: report.sha256,
       message: `the archive's SHA-256 does not match ${name}`,
     });
   } else report.sidecar = 'ok';
 }
 
 function summarise(
-  report: VerifyResult, manifest: Manifest | undefined, options: VerifyOptions, bytes: Buffer | undefined, path: string,
+  report: VerifyResult,
+  manifest: Manifest | undefined,
+  options: VerifyOptions,
+  bytes: Buffer | undefined,
+  path: string,
 ): void {
   if (manifest) {
     // Signature hook: judged on the manifest as parsed from the archive's bytes, not a validated copy.
@@ -293,8 +341,12 @@ function summarise(
     const judged = judgeSignature(raw, options.trustedSigners, path);
     report.signature = judged.check;
     if (judged.difference) {
-      const code = judged.difference.kind === 'signer-untrusted' ? 'ARCHIVE_SIGNER_UNTRUSTED'
-        : judged.difference.kind === 'name-mismatch' ? 'ARCHIVE_NAME_MISMATCH' : 'ARCHIVE_SIGNATURE_INVALID';
+      const code =
+        judged.difference.kind === 'signer-untrusted'
+          ? 'ARCHIVE_SIGNER_UNTRUSTED'
+          : judged.difference.kind === 'name-mismatch'
+            ? 'ARCHIVE_NAME_MISMATCH'
+            : 'ARCHIVE_SIGNATURE_INVALID';
       report.differences.push({ ...judged.difference, code, path: MANIFEST_NAME });
     }
     if (judged.check.status === 'unsigned') {
@@ -304,8 +356,9 @@ function summarise(
     report.manifest = { ...head, entryCount: entries.length };
     if (options.keepEntries) report.entries = entries;
   } else if (!report.differences.some((d) => d.kind === 'manifest-invalid')) {
-    report.notes.push("no manifest: unverified (an archive made by hand, e.g. with the seed's tar -czf); "
-      + "it reads as a gzip'd tar");
+    report.notes.push(
+      "no manifest: unverified (an archive made by hand, e.g. with the seed's tar -czf); " + "it reads as a gzip'd tar",
+    );
   }
   report.ok = report.differences.length === 0;
   const signed = report.signature?.status === 'signed';

@@ -24,7 +24,10 @@ export function buildProgram(io: CliIo): Command {
     .description('SSR conductor recovery: backups, restore, migration, Salt master keys, fleet re-authentication')
     .version(PRODUCT_VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', '\nExit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 refused by preflight, 5 partial fleet success,\n6 busy (lock/journal), 7 verification failed, 70 internal error. See README.md.');
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 failed, 2 usage, 3 config, 4 refused by preflight, 5 partial fleet success,\n6 busy (lock/journal), 7 verification failed, 70 internal error. See README.md.',
+    );
   addGlobalOptions(program);
   program.hook('preAction', prepareCommandContext); // the config loader only when a command runs
   for (const reg of [backup, restore, keys, daemon, fleet, reauth, migrate, verify, drill]) reg(program, io);

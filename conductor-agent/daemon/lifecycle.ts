@@ -4,7 +4,7 @@
  * deadline passing, exits at once. Everything process-level (signals, exit) is injected so the
  * logic is testable in-process, and the real thing is tested by forking the daemon.
  */
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import { ExitCode } from '../../shared/exit-codes.js';
 import { nullLogger, type Logger } from '../../shared/log/logger.js';
 
@@ -44,7 +44,9 @@ export function createLifecycle(services: readonly Service[], options: Lifecycle
   const started: Service[] = [];
   let closing: Promise<number> | undefined;
   let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => { resolveDone = r; });
+  const done = new Promise<number>((r) => {
+    resolveDone = r;
+  });
   // Keeps the event loop alive while the daemon runs, whatever the services hold open.
   let keepAlive: NodeJS.Timeout | undefined;
 
@@ -57,7 +59,9 @@ export function createLifecycle(services: readonly Service[], options: Lifecycle
     void close(`received ${sig}`, ExitCode.OK);
   };
   const onFatal = (err: unknown): void => {
-    logger.error('fatal error, shutting down', { error: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) });
+    logger.error('fatal error, shutting down', {
+      error: err instanceof Error ? { message: err.message, stack: err.stack } : String(err),
+    });
     if (closing) return;
     void close('fatal error', ExitCode.INTERNAL);
   };
@@ -94,13 +98,15 @@ export function createLifecycle(services: readonly Service[], options: Lifecycle
         resolve(ExitCode.FAILED);
       }, deadlineMs);
     });
-    closing = Promise.race([stopAll().then((clean) => (clean ? code : code || ExitCode.FAILED)), deadline]).then((c) => {
-      clearTimeout(timer);
-      clearInterval(keepAlive);
-      detach();
-      resolveDone(c);
-      return c;
-    });
+    closing = Promise.race([stopAll().then((clean) => (clean ? code : code || ExitCode.FAILED)), deadline]).then(
+      (c) => {
+        clearTimeout(timer);
+        clearInterval(keepAlive);
+        detach();
+        resolveDone(c);
+        return c;
+      },
+    );
     return closing;
   }
 

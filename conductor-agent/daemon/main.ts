@@ -43,52 +43,81 @@ export function builtinServices(options: DaemonOptions): Service[] {
   const logger = options.logger ?? nullLogger;
   const out: Service[] = [];
   if (config.backup.schedule) {
-    out.push(scheduledJob({
-      name: 'backup-schedule',
-      schedule: config.backup.schedule,
-      logger,
-      run: async (signal) => {
-        const run = options.runBackup ?? (await import('../backup/run.js')).createBackup;
-        const { probeSsrVersion } = await import('../backup/ssr-version.js');
-        const { systemProcessRunner } = await import('../../shared/ports/process-runner.js');
-        const ssrVersion = await probeSsrVersion(systemProcessRunner, root);
-        const began = Date.now();
-        const report = await run({ config, root, logger, prune: config.backup.keep, ssrVersion, signal }).catch((err: unknown) => {
-          observeSink().backupFinished({ ok: false, durationSeconds: (Date.now() - began) / 1000, at: Date.now() });
-          throw err;
-        });
-        observeSink().backupFinished({ ok: true, durationSeconds: (Date.now() - began) / 1000, sizeBytes: report.size, at: Date.now() });
-        if (config.backup.restoreTest && !signal?.aborted) {
-          const { restoreTest } = await import('../backup/restore-test.js');
-          await restoreTest({ archive: report.archive, config, root, logger }).catch((err: unknown) =>
-            logger.error('restore-test could not run', { archive: report.archive, error: (err as Error).message }));
-        }
-        logger.info('scheduled backup written', { archive: report.archive, size: report.size, sha256: report.sha256, pruned: report.pruned?.deleted.length ?? 0, offbox: report.offbox?.ok });
-      },
-    }));
+    out.push(
+      scheduledJob({
+        name: 'backup-schedule',
+        schedule: config.backup.schedule,
+        logger,
+        run: async (signal) => {
+          const run = options.runBackup ?? (await import('../backup/run.js')).createBackup;
+          const { probeSsrVersion } = await import('../backup/ssr-version.js');
+          const { systemProcessRunner } = await import('../../shared/ports/process-runner.js');
+          const ssrVersion = await probeSsrVersion(systemProcessRunner, root);
+          const began = Date.now();
+          const report = await run({ config, root, logger, prune: config.backup.keep, ssrVersion, signal }).catch(
+            (err: unknown) => {
+              observeSink().backupFinished({ ok: false, durationSeconds: (Date.now() - began) / 1000, at: Date.now() });
+              throw err;
+            },
+          );
+          observeSink().backupFinished({
+            ok: true,
+            durationSeconds: (Date.now() - began) / 1000,
+            sizeBytes: report.size,
+            at: Date.now(),
+          });
+          if (config.backup.restoreTest && !signal?.aborted) {
+            const { restoreTest } = await import('../backup/restore-test.js');
+            await restoreTest({ archive: report.archive, config, root, logger }).catch((err: unknown) =>
+              logger.error('restore-test could not run', { archive: report.archive, error: (err as Error).message }),
+            );
+          }
+          logger.info('scheduled backup written', {
+            archive: report.archive,
+            size: report.size,
+            sha256: report.sha256,
+            pruned: report.pruned?.deleted.length ?? 0,
+            offbox: report.offbox?.ok,
+          });
+        },
+      }),
+    );
   }
   // The router-agent channel (wss + control socket + enrollment); `agents.listen: off` disables it.
-  const agents = config.agents.listen !== 'off' ? createAgentService({ config, path: options.loaded.path, logger }) : undefined;
+  const agents =
+    config.agents.listen !== 'off' ? createAgentService({ config, path: options.loaded.path, logger }) : undefined;
   if (agents) {
     out.push(agents);
     // Automatic waves for stale routers (reauth.auto, off by default): after the agent channel.
     if (config.reauth.auto.enabled) {
-      out.push(lazyService('reauth-trigger', async () => (await import('../fleet/trigger.js'))
-        .createReauthTrigger({ config, path: options.loaded.path, agents, logger, clock: systemClock })));
+      out.push(
+        lazyService('reauth-trigger', async () =>
+          (await import('../fleet/trigger.js')).createReauthTrigger({
+            config,
+            path: options.loaded.path,
+            agents,
+            logger,
+            clock: systemClock,
+          }),
+        ),
+      );
     }
   }
   // Read-only metrics, health and status page (`observe.listen: off` disables it).
   if (config.observe.listen !== 'off') {
-    out.push(createObserveService({
-      listen: config.observe.listen,
-      conductorId: osHostname(),
-      logger,
-      refreshSeconds: config.observe.refreshSeconds,
-      sources: daemonSources({
-        fleet: () => agents?.server?.fleet(), backupDir: options.loaded.path(config.backup.dir),
-        stateDir: options.loaded.path(config.agents.stateDir),
+    out.push(
+      createObserveService({
+        listen: config.observe.listen,
+        conductorId: osHostname(),
+        logger,
+        refreshSeconds: config.observe.refreshSeconds,
+        sources: daemonSources({
+          fleet: () => agents?.server?.fleet(),
+          backupDir: options.loaded.path(config.backup.dir),
+          stateDir: options.loaded.path(config.agents.stateDir),
+        }),
       }),
-    }));
+    );
   }
   return out;
 }
@@ -108,7 +137,12 @@ function lazyService(name: string, make: () => Promise<Service>): Service {
   let svc: Service | undefined;
   return {
     name,
-    async start() { svc = await make(); await svc.start(); },
-    async stop() { await svc?.stop(); },
+    async start() {
+      svc = await make();
+      await svc.start();
+    },
+    async stop() {
+      await svc?.stop();
+    },
   };
 }

@@ -32,9 +32,14 @@ export function validateSchedule(schedule: string, timezone = 'UTC'): void {
     const probe = new Cron(schedule, { paused: true, timezone });
     probe.stop();
   } catch (err) {
-    throw new ConfigError('CONFIG_INVALID', `backup.schedule ${JSON.stringify(schedule)} is not a valid cron pattern: ${(err as Error).message}`, {
-      cause: err, hint: 'Use 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. "15 2 * * *".',
-    });
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `backup.schedule ${JSON.stringify(schedule)} is not a valid cron pattern: ${(err as Error).message}`,
+      {
+        cause: err,
+        hint: 'Use 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. "15 2 * * *".',
+      },
+    );
   }
 }
 
@@ -50,7 +55,11 @@ export function scheduledJob(options: SchedulerOptions): ScheduledJob {
     abort = new AbortController();
     running = options.run(abort.signal).then(
       () => logger.info('scheduled run finished', { job: name, durationMs: Date.now() - started }),
-      (err: unknown) => logger.error('scheduled run failed', { job: name, error: err instanceof Error ? { message: err.message, code: (err as { code?: string }).code } : String(err) }),
+      (err: unknown) =>
+        logger.error('scheduled run failed', {
+          job: name,
+          error: err instanceof Error ? { message: err.message, code: (err as { code?: string }).code } : String(err),
+        }),
     );
     await running;
     running = undefined;

@@ -55,23 +55,39 @@ export const STATE_DIR = '/var/lib/ssr-recovery';
 export async function writeConductorConfig(o: ConductorSideOptions): Promise<void> {
   const p = (s: string): string => underRoot(o.root, s);
   await mkdir(dirname(p(MASTER_CONFIG)), { recursive: true });
-  await writeFile(p(MASTER_CONFIG), stringify({
-    interface: o.host,
-    netapi_enable_clients: SANDBOX_CLIENTS,
-    external_auth: { sharedsecret: { [o.apiUser]: ['.*', '@jobs', '@runner', '@wheel'] } },
-    rest_cherrypy: { port: o.ports.api, host: o.host, disable_ssl: true },
-    timeout: 5,
-  }));
+  await writeFile(
+    p(MASTER_CONFIG),
+    stringify({
+      interface: o.host,
+      netapi_enable_clients: SANDBOX_CLIENTS,
+      external_auth: { sharedsecret: { [o.apiUser]: ['.*', '@jobs', '@runner', '@wheel'] } },
+      rest_cherrypy: { port: o.ports.api, host: o.host, disable_ssl: true },
+      timeout: 5,
+    }),
+  );
   await mkdir(p('/etc/ssr-recovery'), { recursive: true, mode: 0o700 });
-  await writeFile(p('/etc/ssr-recovery/salt-api.secret'), o.apiSecret + '\n', { mode: 0o600 });
-  await writeFile(p('/etc/ssr-recovery/ssr.password'), o.ssrPassword + '\n', { mode: 0o600 });
-  await writeFile(p('/etc/ssr-recovery/conductor-agent.yaml'), stringify({
-    saltApi: { url: `http://${o.host}:${o.ports.api}`, eauth: 'sharedsecret', username: o.apiUser, passwordFile: '/etc/ssr-recovery/salt-api.secret', timeoutMs: 15000 },
-    ssr: { url: `http://${o.host}:${o.ports.ssr}`, username: 'admin', passwordFile: '/etc/ssr-recovery/ssr.password' },
-    agents: { listen: `${o.host}:${o.ports.agents}`, stateDir: STATE_DIR },
-    verify: { ports: [o.ports.master, o.ports.api, o.ports.agents], hosts: [o.host], timeoutSeconds: 60 },
-    services: { '128T': { start: 'true', stop: 'true', isActive: 'true' } },
-  }));
+  await writeFile(p('/etc/ssr-recovery/salt-api.secret'), `${o.apiSecret}\n`, { mode: 0o600 });
+  await writeFile(p('/etc/ssr-recovery/ssr.password'), `${o.ssrPassword}\n`, { mode: 0o600 });
+  await writeFile(
+    p('/etc/ssr-recovery/conductor-agent.yaml'),
+    stringify({
+      saltApi: {
+        url: `http://${o.host}:${o.ports.api}`,
+        eauth: 'sharedsecret',
+        username: o.apiUser,
+        passwordFile: '/etc/ssr-recovery/salt-api.secret',
+        timeoutMs: 15000,
+      },
+      ssr: {
+        url: `http://${o.host}:${o.ports.ssr}`,
+        username: 'admin',
+        passwordFile: '/etc/ssr-recovery/ssr.password',
+      },
+      agents: { listen: `${o.host}:${o.ports.agents}`, stateDir: STATE_DIR },
+      verify: { ports: [o.ports.master, o.ports.api, o.ports.agents], hosts: [o.host], timeoutSeconds: 60 },
+      services: { '128T': { start: 'true', stop: 'true', isActive: 'true' } },
+    }),
+  );
 }
 
 /** The running conductor services; `stop128T`/`start128T` are what restore drives. */
@@ -95,14 +111,30 @@ export class ConductorSide {
 
   /** Salt master + salt-api + SSR API: what `systemctl start 128T` brings up on a conductor. */
   async start128T(): Promise<void> {
-    this.master = new SaltMasterSim({ pkiDir: this.path(PKI_DIR), configFile: this.path(MASTER_CONFIG), host: this.o.host, port: this.o.ports.master });
+    this.master = new SaltMasterSim({
+      pkiDir: this.path(PKI_DIR),
+      configFile: this.path(MASTER_CONFIG),
+      host: this.o.host,
+      port: this.o.ports.master,
+    });
     await this.master.start();
-    this.api = await startSaltApiEmulator({ master: this.master, host: this.o.host, port: this.o.ports.api, users: { [this.o.apiUser]: this.o.apiSecret }, eauth: 'sharedsecret' });
+    this.api = await startSaltApiEmulator({
+      master: this.master,
+      host: this.o.host,
+      port: this.o.ports.api,
+      users: { [this.o.apiUser]: this.o.apiSecret },
+      eauth: 'sharedsecret',
+    });
     this.ssrUp = true;
     if (!this.ssr) {
       this.ssr = await startSsrSimulator({
-        root: this.o.root, host: this.o.host, port: this.o.ports.ssr, users: { admin: this.o.ssrPassword },
-        routerName: this.o.conductorName, assets: () => this.assets(), running: () => this.ssrUp,
+        root: this.o.root,
+        host: this.o.host,
+        port: this.o.ports.ssr,
+        users: { admin: this.o.ssrPassword },
+        routerName: this.o.conductorName,
+        assets: () => this.assets(),
+        running: () => this.ssrUp,
       });
     }
   }
@@ -120,7 +152,10 @@ export class ConductorSide {
       name: '128T',
       start: () => this.start128T(),
       stop: () => this.stop128T(),
-      restart: async () => { await this.stop128T(); await this.start128T(); },
+      restart: async () => {
+        await this.stop128T();
+        await this.start128T();
+      },
       isActive: async () => this.ssrUp && Boolean(this.master?.running),
     };
   }
@@ -128,7 +163,12 @@ export class ConductorSide {
   /** Asset status as the conductor would show it: a router whose minion is connected and authenticated runs. */
   assets(): SimAsset[] {
     const connected = new Set(this.master?.running ? this.master.connected() : []);
-    return this.o.routers.map((r) => ({ routerName: r, nodeName: 'node0', assetId: r, status: connected.has(r) ? 'RUNNING' : 'DISCONNECTED' }));
+    return this.o.routers.map((r) => ({
+      routerName: r,
+      nodeName: 'node0',
+      assetId: r,
+      status: connected.has(r) ? 'RUNNING' : 'DISCONNECTED',
+    }));
   }
 
   /** The conductor-agent: identity + registry from the state folder, wss server, enrollment listener. */
@@ -137,15 +177,31 @@ export class ConductorSide {
     this.identity = await loadOrCreateConductorIdentity(stateDir, { commonName: this.o.conductorName });
     this.registry = await AgentRegistry.open(stateDir);
     this.agents = await startAgentServer({
-      host: this.o.host, port: this.o.ports.agents, identity: this.identity, registry: this.registry,
-      heartbeatMs: this.o.heartbeatMs, logger: this.o.logger,
+      host: this.o.host,
+      port: this.o.ports.agents,
+      identity: this.identity,
+      registry: this.registry,
+      heartbeatMs: this.o.heartbeatMs,
+      logger: this.o.logger,
       masterFingerprint: async () => pemFingerFile(this.path(`${PKI_DIR}/master.pub`)).catch(() => undefined),
     });
-    this.client = new SaltApiClient({ url: `http://${this.o.host}:${this.o.ports.api}`, username: this.o.apiUser, password: async () => this.o.apiSecret, eauth: 'sharedsecret', timeoutMs: 15000 });
-    this.events = openSaltEvents(this.client, { tags: [EVENT_TAGS.agentEnroll], maxDelayMs: 1000, logger: this.o.logger });
+    this.client = new SaltApiClient({
+      url: `http://${this.o.host}:${this.o.ports.api}`,
+      username: this.o.apiUser,
+      password: async () => this.o.apiSecret,
+      eauth: 'sharedsecret',
+      timeoutMs: 15000,
+    });
+    this.events = openSaltEvents(this.client, {
+      tags: [EVENT_TAGS.agentEnroll],
+      maxDelayMs: 1000,
+      logger: this.o.logger,
+    });
     const agents = this.agents;
     this.listener = runEnrollListener(this.events, {
-      registry: this.registry, logger: this.o.logger, pkiDir: this.path(PKI_DIR),
+      registry: this.registry,
+      logger: this.o.logger,
+      pkiDir: this.path(PKI_DIR),
       onEnrolled: (id) => agents.promote(id),
     }).catch(() => undefined);
   }

@@ -42,29 +42,46 @@ const next = (addr: string, by: number): string => {
 
 function contextFor(pair: ConductorPair, logger: Logger) {
   const loaded = loadConfig({ agent: 'conductor-agent', root: pair.oldRoot, env: {}, overrides: {} });
-  return { config: loaded.config, loaded, logger, io: { stdout: () => undefined, stderr: () => undefined, env: {},
-    isTTY: false } };
+  return {
+    config: loaded.config,
+    loaded,
+    logger,
+    io: { stdout: () => undefined, stderr: () => undefined, env: {}, isTTY: false },
+  };
 }
 
 const steps: Step<Ctx>[] = [
   {
-    name: 'sandbox', title: 'two conductors on loopback, every router on the old one',
+    name: 'sandbox',
+    title: 'two conductors on loopback, every router on the old one',
     async run(ctx, facts) {
       const host = ctx.o.host ?? '127.0.0.2';
-      ctx.pair = await startConductorPair({ routers: ctx.o.routers ?? 3, ha: ctx.o.ha, dir: ctx.o.sandbox,
-        keep: ctx.o.keep, addresses: { old: host, new: next(host, 1), new2: next(host, 2) },
+      ctx.pair = await startConductorPair({
+        routers: ctx.o.routers ?? 3,
+        ha: ctx.o.ha,
+        dir: ctx.o.sandbox,
+        keep: ctx.o.keep,
+        addresses: { old: host, new: next(host, 1), new2: next(host, 2) },
         delays: { pendingMs: 300, connectedMs: 300 },
-        migrate: { rate: 5, pollMs: 200, connectedTimeoutSeconds: 60, runningTimeoutSeconds: 60 } });
+        migrate: { rate: 5, pollMs: 200, connectedTimeoutSeconds: 60, runningTimeoutSeconds: 60 },
+      });
       Object.assign(facts, { old: host, new: ctx.pair.to.join(', '), routers: ctx.pair.routerNames.length });
     },
   },
   {
-    name: 'migrate', title: 'conductor-agent migrate: preflight, config import + commit, migrate conductor per router',
+    name: 'migrate',
+    title: 'conductor-agent migrate: preflight, config import + commit, migrate conductor per router',
     async run(ctx, facts) {
       const pair = ctx.pair!;
       const c = contextFor(pair, ctx.o.logger ?? nullLogger);
-      const deps = await migrateDepsFromConfig(c, { to: pair.to, from: [ctx.o.host ?? '127.0.0.2'], rate: 5,
-        dryRun: false, resume: false, rollbackOnFailure: true });
+      const deps = await migrateDepsFromConfig(c, {
+        to: pair.to,
+        from: [ctx.o.host ?? '127.0.0.2'],
+        rate: 5,
+        dryRun: false,
+        resume: false,
+        rollbackOnFailure: true,
+      });
       deps.onRouter = (r, n, total) => ctx.o.onProgress?.(`  [${n}/${total}] ${r.router}: ${r.outcome}`);
       ctx.report = await runMigrate(deps);
       await deps.files.close();
@@ -78,13 +95,21 @@ const steps: Step<Ctx>[] = [
     },
   },
   {
-    name: 'verify', title: 'verify --conductor: ports, every router Running on the new conductor',
+    name: 'verify',
+    title: 'verify --conductor: ports, every router Running on the new conductor',
     async run(ctx, facts) {
       const pair = ctx.pair!;
       const c = contextFor(pair, ctx.o.logger ?? nullLogger);
-      const report = await runVerify({ path: c.loaded.path, ports: c.config.verify.ports, hosts: pair.to,
-        ssr: await newSsrFromConfig(c, pair.to[0]!), routers: pair.routerNames, timeoutMs: 30_000, pollMs: 200,
-        clock: systemClock });
+      const report = await runVerify({
+        path: c.loaded.path,
+        ports: c.config.verify.ports,
+        hosts: pair.to,
+        ssr: await newSsrFromConfig(c, pair.to[0]!),
+        routers: pair.routerNames,
+        timeoutMs: 30_000,
+        pollMs: 200,
+        clock: systemClock,
+      });
       const following = [...pair.world.routers.values()].filter((r) => r.conductors.join() === pair.to.join()).length;
       Object.assign(facts, { checks: report.checks, followingNew: following });
       if (!report.ok || following !== pair.routerNames.length) {
@@ -115,7 +140,9 @@ export async function runMigrateDrill(o: MigrateDrillOptions = {}): Promise<Dril
     await ctx.pair?.close().catch(() => undefined);
   }
   return {
-    ok: results.every((s) => s.status === 'ok'), sandbox: ctx.pair?.dir ?? o.sandbox ?? '', kept: Boolean(o.keep),
+    ok: results.every((s) => s.status === 'ok'),
+    sandbox: ctx.pair?.dir ?? o.sandbox ?? '',
+    kept: Boolean(o.keep),
     steps: results,
     routers: (ctx.report?.routers ?? []).map((r) => ({ id: r.router, ...(r.error ? { error: r.error.message } : {}) })),
     durationMs: Date.now() - started,

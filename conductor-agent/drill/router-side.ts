@@ -23,7 +23,9 @@ export function routerAgentArgv(args: string[]): string[] {
   const bundle = fileURLToPath(new URL('../../router-agent/router-agent.cjs', import.meta.url));
   if (!fromSource && existsSync(bundle)) return [process.execPath, bundle, ...args];
   const file = fileURLToPath(new URL(`../../router-agent/bin.${fromSource ? 'ts' : 'js'}`, import.meta.url));
-  return fromSource ? [process.execPath, '--import', import.meta.resolve('tsx'), file, ...args] : [process.execPath, file, ...args];
+  return fromSource
+    ? [process.execPath, '--import', import.meta.resolve('tsx'), file, ...args]
+    : [process.execPath, file, ...args];
 }
 
 export interface SimRouterOptions {
@@ -49,25 +51,62 @@ export class SimRouter {
   /** Lay out the router's files: minion config, minion_id, global.init, router-agent.yaml. */
   async install(): Promise<void> {
     const o = this.o;
-    this.paths = await writeSimRouter({ root: o.root, id: o.id, master: { host: o.conductorHost, port: o.masterPort }, acceptanceWaitTime: o.acceptanceWaitTime });
-    await writeFile(join(this.paths.configDir, 'minion_id'), o.id + '\n');
+    this.paths = await writeSimRouter({
+      root: o.root,
+      id: o.id,
+      master: { host: o.conductorHost, port: o.masterPort },
+      acceptanceWaitTime: o.acceptanceWaitTime,
+    });
+    await writeFile(join(this.paths.configDir, 'minion_id'), `${o.id}\n`);
     await mkdir(join(o.root, 'etc/128technology'), { recursive: true });
-    await writeFile(join(o.root, 'etc/128technology/global.init'), JSON.stringify({ init: { routerName: o.id, control: { node0: { host: '127.0.0.1' } }, conductor: { conductor1: { host: o.conductorHost } } } }, null, 2));
-    this.services = minionServiceCommands({ configDir: this.paths.configDir, stateDir: this.paths.stateDir, pkiDir: this.paths.pkiDir, logFile: this.paths.logFile });
+    await writeFile(
+      join(o.root, 'etc/128technology/global.init'),
+      JSON.stringify(
+        {
+          init: {
+            routerName: o.id,
+            control: { node0: { host: '127.0.0.1' } },
+            conductor: { conductor1: { host: o.conductorHost } },
+          },
+        },
+        null,
+        2,
+      ),
+    );
+    this.services = minionServiceCommands({
+      configDir: this.paths.configDir,
+      stateDir: this.paths.stateDir,
+      pkiDir: this.paths.pkiDir,
+      logFile: this.paths.logFile,
+    });
     await mkdir(join(o.root, 'etc/ssr-recovery'), { recursive: true, mode: 0o700 });
     // JSON is valid YAML and takes the router agent's fast config path (as the salt state renders it).
-    await writeFile(join(o.root, 'etc/ssr-recovery/router-agent.yaml'), JSON.stringify({
-      conductor: { addresses: [`${o.conductorHost}:${o.agentPort}`], agentPublicKey: o.agentPublicKey, certFingerprint: o.certFingerprint },
-      agent: {
-        stateDir: '/var/lib/ssr-recovery-router',
-        saltCall: fixtureCommandLine('salt-call', ['--config-dir', this.paths.configDir]),
-        reauthTimeoutMs: 30_000, settleMs: 1_000, pollMs: 250, heartbeatMs: 2_000,
-      },
-      services: { minion: this.services },
-      // Several routers share this host in the drill: each serves its metrics on a free port.
-      observe: { listen: '127.0.0.1:0' },
-      log: { level: 'info' },
-    }, null, 2));
+    await writeFile(
+      join(o.root, 'etc/ssr-recovery/router-agent.yaml'),
+      JSON.stringify(
+        {
+          conductor: {
+            addresses: [`${o.conductorHost}:${o.agentPort}`],
+            agentPublicKey: o.agentPublicKey,
+            certFingerprint: o.certFingerprint,
+          },
+          agent: {
+            stateDir: '/var/lib/ssr-recovery-router',
+            saltCall: fixtureCommandLine('salt-call', ['--config-dir', this.paths.configDir]),
+            reauthTimeoutMs: 30_000,
+            settleMs: 1_000,
+            pollMs: 250,
+            heartbeatMs: 2_000,
+          },
+          services: { minion: this.services },
+          // Several routers share this host in the drill: each serves its metrics on a free port.
+          observe: { listen: '127.0.0.1:0' },
+          log: { level: 'info' },
+        },
+        null,
+        2,
+      ),
+    );
   }
 
   async startMinion(): Promise<void> {

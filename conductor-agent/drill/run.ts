@@ -102,7 +102,12 @@ async function freePort(host: string): Promise<number> {
 }
 
 /** Poll `check` until it returns a value (not undefined) or time runs out. */
-async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined, pollMs = 200): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | undefined> | T | undefined,
+  pollMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   for (;;) {
@@ -113,7 +118,11 @@ async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<
       lastErr = err;
     }
     if (Date.now() > deadline) {
-      throw new RecoveryError('VERIFY_FAILED', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`, { cause: lastErr });
+      throw new RecoveryError(
+        'VERIFY_FAILED',
+        `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`,
+        { cause: lastErr },
+      );
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }
@@ -127,15 +136,24 @@ function fleetTrust(ctx: Ctx): Map<string, { connected: boolean; trust?: string 
 
 async function acceptPending(ctx: Ctx): Promise<void> {
   const keys = await ctx.side.client!.keys();
-  for (const id of keys.minions_pre ?? []) if (ctx.ids.includes(id)) await ctx.side.client!.wheelReturn('key.accept', { match: id });
+  for (const id of keys.minions_pre ?? [])
+    if (ctx.ids.includes(id)) await ctx.side.client!.wheelReturn('key.accept', { match: id });
 }
 
 const steps: Step<Ctx>[] = [
   {
     name: 'build',
-    title: 'Build the sandbox: conductor (Salt master, salt-api, SSR API, conductor-agent) and routers (minion + router agent)',
+    title:
+      'Build the sandbox: conductor (Salt master, salt-api, SSR API, conductor-agent) and routers (minion + router agent)',
     async run(ctx, facts) {
-      await makeConductorTree(ctx.conductorRoot, { routers: ctx.o.routers, minions: 0, states: 4, host: ctx.o.host, conductorName: 'drill-conductor', nodeName: 'drill-a' });
+      await makeConductorTree(ctx.conductorRoot, {
+        routers: ctx.o.routers,
+        minions: 0,
+        states: 4,
+        host: ctx.o.host,
+        conductorName: 'drill-conductor',
+        nodeName: 'drill-a',
+      });
       await writeConductorConfig(ctx.side.o);
       await ctx.side.start128T();
       await ctx.side.startAgent();
@@ -154,7 +172,11 @@ const steps: Step<Ctx>[] = [
       for (const r of ctx.routers) await r.startAgent();
       await waitFor('every router agent to connect, enroll over Salt and report trust', 60_000, () => {
         const fleet = fleetTrust(ctx);
-        return ctx.ids.every((id) => fleet.get(id)?.connected && fleet.get(id)?.trust === 'trusted' && ctx.side.registry?.get(id)) ? true : undefined;
+        return ctx.ids.every(
+          (id) => fleet.get(id)?.connected && fleet.get(id)?.trust === 'trusted' && ctx.side.registry?.get(id),
+        )
+          ? true
+          : undefined;
       });
       Object.assign(facts, {
         conductor: `${ctx.o.host} (salt-api ${ctx.side.o.ports.api}, agents ${ctx.side.o.ports.agents})`,
@@ -172,13 +194,25 @@ const steps: Step<Ctx>[] = [
       const config = conductorConfig(ctx);
       const report = await createBackup({ config, root: ctx.conductorRoot, logger: ctx.logger });
       const verified = await verifyArchive(report.archive, { allowlist: allowlistForConfig(config) });
-      if (!verified.ok) throw new RecoveryError('ARCHIVE_HASH_MISMATCH', `the new backup does not verify: ${JSON.stringify(verified.differences.slice(0, 3))}`);
+      if (!verified.ok)
+        throw new RecoveryError(
+          'ARCHIVE_HASH_MISMATCH',
+          `the new backup does not verify: ${JSON.stringify(verified.differences.slice(0, 3))}`,
+        );
       await mkdir(ctx.offsite, { recursive: true, mode: 0o700 });
       ctx.archive = join(ctx.offsite, report.fileName);
       ctx.backupSigner = report.signer;
       await copyFile(report.archive, ctx.archive);
       await copyFile(report.archive + CHECKSUM_SUFFIX, ctx.archive + CHECKSUM_SUFFIX);
-      Object.assign(facts, { archive: report.fileName, bytes: report.size, files: report.files, sha256: report.sha256, verify: verified.status, signer: report.signer, backupMs: report.durationMs });
+      Object.assign(facts, {
+        archive: report.fileName,
+        bytes: report.size,
+        files: report.files,
+        sha256: report.sha256,
+        verify: verified.status,
+        signer: report.signer,
+        backupMs: report.durationMs,
+      });
     },
   },
   {
@@ -192,11 +226,24 @@ const steps: Step<Ctx>[] = [
   },
   {
     name: 'rebuild',
-    title: 'Rebuild the conductor at the same address: a new Salt master key, every minion held pending, an unpinned conductor-agent refused',
+    title:
+      'Rebuild the conductor at the same address: a new Salt master key, every minion held pending, an unpinned conductor-agent refused',
     async run(ctx, facts) {
       await mkdir(join(ctx.conductorRoot, 'etc/128technology'), { recursive: true });
-      await writeFileAtomic(join(ctx.conductorRoot, 'etc/128technology/global.init'), JSON.stringify({ init: { routerName: 'drill-conductor', conductor: { 'drill-a': { host: ctx.o.host } } } }, null, 2), { mode: 0o644 });
-      await writeFileAtomic(join(ctx.conductorRoot, 'etc/128technology/local.init'), JSON.stringify({ init: { id: 'drill-a' } }, null, 2), { mode: 0o644 });
+      await writeFileAtomic(
+        join(ctx.conductorRoot, 'etc/128technology/global.init'),
+        JSON.stringify(
+          { init: { routerName: 'drill-conductor', conductor: { 'drill-a': { host: ctx.o.host } } } },
+          null,
+          2,
+        ),
+        { mode: 0o644 },
+      );
+      await writeFileAtomic(
+        join(ctx.conductorRoot, 'etc/128technology/local.init'),
+        JSON.stringify({ init: { id: 'drill-a' } }, null, 2),
+        { mode: 0o644 },
+      );
       await writeConductorConfig(ctx.side.o);
       await ctx.side.start128T();
       const fresh = await pemFingerFile(ctx.side.path(`${PKI_DIR}/master.pub`));
@@ -210,23 +257,40 @@ const steps: Step<Ctx>[] = [
       // Each router's own refusal is the evidence (a connection count after a sleep proves nothing while
       // router backoff reaches 30 s).
       const logs = ctx.routers.map((r) => join(r.o.root, 'var/log/router-agent.log'));
-      const offsets = await Promise.all(logs.map((f) => stat(f).then((s) => s.size, () => 0)));
+      const offsets = await Promise.all(
+        logs.map((f) =>
+          stat(f).then(
+            (s) => s.size,
+            () => 0,
+          ),
+        ),
+      );
       await ctx.side.startAgent();
       const refused = async (i: number): Promise<boolean> => {
         const text = await readFile(logs[i]!, 'utf8').catch(() => '');
         return text.slice(offsets[i]).includes('"code":"AGENT_TLS_PIN_MISMATCH"');
       };
       const what = 'every router agent to refuse the unpinned conductor-agent (AGENT_TLS_PIN_MISMATCH)';
-      await waitFor(what, 90_000, async () =>
-        (await Promise.all(ctx.routers.map((_, i) => refused(i)))).every(Boolean) ? true : undefined, 500);
+      await waitFor(
+        what,
+        90_000,
+        async () => ((await Promise.all(ctx.routers.map((_, i) => refused(i)))).every(Boolean) ? true : undefined),
+        500,
+      );
       const connected = (ctx.side.agents?.fleet() ?? []).filter((e) => e.connected).length;
       await ctx.side.stopAgent();
       await rm(ctx.side.path(STATE_DIR), { recursive: true, force: true });
-      if (connected > 0) throw new RecoveryError('PROTOCOL_BAD_SIGNATURE', `${connected} router agent(s) accepted a conductor-agent they never pinned`);
+      if (connected > 0)
+        throw new RecoveryError(
+          'PROTOCOL_BAD_SIGNATURE',
+          `${connected} router agent(s) accepted a conductor-agent they never pinned`,
+        );
       await ctx.side.stop128T();
       Object.assign(facts, {
-        rebuiltMasterFingerprint: fresh, minionsHeldPending: ctx.ids.length,
-        unpinnedAgentRefusedBy: ctx.ids.length, unpinnedAgentAcceptedBy: connected,
+        rebuiltMasterFingerprint: fresh,
+        minionsHeldPending: ctx.ids.length,
+        unpinnedAgentRefusedBy: ctx.ids.length,
+        unpinnedAgentAcceptedBy: connected,
       });
     },
   },
@@ -236,10 +300,19 @@ const steps: Step<Ctx>[] = [
     async run(ctx, facts) {
       await ctx.side.start128T(); // the rebuilt conductor runs 128T until restore stops it
       const report = await restoreConductor({
-        archive: ctx.archive!, root: ctx.conductorRoot, config: conductorConfig(ctx), yes: true,
+        archive: ctx.archive!,
+        root: ctx.conductorRoot,
+        config: conductorConfig(ctx),
+        yes: true,
         // The rebuilt conductor has no identity yet: trust the signer fingerprint kept off-box at backup time.
         trustedSigners: new Set(ctx.backupSigner ? [ctx.backupSigner] : []),
-        ports: { services: [ctx.side.service()], logger: ctx.logger, saltApiPing: async () => { await ctx.side.client?.root(); } },
+        ports: {
+          services: [ctx.side.service()],
+          logger: ctx.logger,
+          saltApiPing: async () => {
+            await ctx.side.client?.root();
+          },
+        },
       });
       await ctx.side.startAgent();
       await waitFor('every router agent to reconnect to the restored conductor-agent', 60_000, () => {
@@ -251,7 +324,13 @@ const steps: Step<Ctx>[] = [
         return ctx.ids.every((id) => connected.includes(id)) ? true : undefined;
       });
       const fp = await pemFingerFile(ctx.side.path(`${PKI_DIR}/master.pub`));
-      Object.assign(facts, { applied: report.applied.length, verified: report.verified, masterFingerprint: fp, sameKeyAsBefore: fp === ctx.oldFingerprint, timingsMs: report.timings });
+      Object.assign(facts, {
+        applied: report.applied.length,
+        verified: report.verified,
+        masterFingerprint: fp,
+        sameKeyAsBefore: fp === ctx.oldFingerprint,
+        timingsMs: report.timings,
+      });
     },
   },
   {
@@ -259,7 +338,11 @@ const steps: Step<Ctx>[] = [
     title: 'Replace the master key the lost disk held; every router agent detects its minion refusing the new key',
     async run(ctx, facts) {
       const pki = ctx.side.path(PKI_DIR);
-      const keep = join(ctx.side.path(STATE_DIR), 'replaced-master-keys', new Date().toISOString().replace(/[:.]/g, ''));
+      const keep = join(
+        ctx.side.path(STATE_DIR),
+        'replaced-master-keys',
+        new Date().toISOString().replace(/[:.]/g, ''),
+      );
       await ensureDir(keep, PRIVATE_DIR_MODE);
       await copyFile(join(pki, 'master.pem'), join(keep, 'master.pem'));
       await copyFile(join(pki, 'master.pub'), join(keep, 'master.pub'));
@@ -274,7 +357,12 @@ const steps: Step<Ctx>[] = [
         return ctx.ids.every((id) => fleet.get(id)?.trust === 'stale-master-key') ? fleet : undefined;
       });
       for (const id of ctx.ids) ctx.results.set(id, { id, trustAfterRekey: stale.get(id)?.trust });
-      Object.assign(facts, { oldFingerprint: ctx.oldFingerprint, newFingerprint: ctx.newFingerprint, oldPairKeptIn: keep, staleRouters: ctx.ids.length });
+      Object.assign(facts, {
+        oldFingerprint: ctx.oldFingerprint,
+        newFingerprint: ctx.newFingerprint,
+        oldPairKeptIn: keep,
+        staleRouters: ctx.ids.length,
+      });
     },
   },
   {
@@ -282,24 +370,46 @@ const steps: Step<Ctx>[] = [
     title: 'Re-authenticate every router through its agent (signed command, pinned fingerprint, confirmed)',
     async run(ctx, facts) {
       const started = Date.now();
-      await Promise.all(ctx.ids.map(async (id) => {
-        const r = ctx.results.get(id) ?? { id };
-        const t0 = Date.now();
-        try {
-          const res = await reauthRouter({
-            server: ctx.side.agents!, routerId: id, masterPubPath: ctx.side.path(`${PKI_DIR}/master.pub`), routerTimeoutMs: 30_000, marginMs: 10_000,
-            ping: async (m) => (await minionPing(ctx.side.client!, 5)([m]))[m] === true, // the master's side confirms
-          });
-          Object.assign(r, { reauthOk: res.ok, fingerprint: res.outcome.cachedFingerprint ?? res.fingerprint, reauthMs: Date.now() - t0 });
-          if (!res.ok) r.error = `${res.outcome.code ?? 'failed'}`;
-        } catch (err) {
-          Object.assign(r, { reauthOk: false, reauthMs: Date.now() - t0, error: `${(err as { code?: string }).code ?? 'ERROR'}: ${(err as Error).message}` });
-        }
-        ctx.results.set(id, r);
-      }));
+      await Promise.all(
+        ctx.ids.map(async (id) => {
+          const r = ctx.results.get(id) ?? { id };
+          const t0 = Date.now();
+          try {
+            const res = await reauthRouter({
+              server: ctx.side.agents!,
+              routerId: id,
+              masterPubPath: ctx.side.path(`${PKI_DIR}/master.pub`),
+              routerTimeoutMs: 30_000,
+              marginMs: 10_000,
+              ping: async (m) => (await minionPing(ctx.side.client!, 5)([m]))[m] === true, // the master's side confirms
+            });
+            Object.assign(r, {
+              reauthOk: res.ok,
+              fingerprint: res.outcome.cachedFingerprint ?? res.fingerprint,
+              reauthMs: Date.now() - t0,
+            });
+            if (!res.ok) r.error = `${res.outcome.code ?? 'failed'}`;
+          } catch (err) {
+            Object.assign(r, {
+              reauthOk: false,
+              reauthMs: Date.now() - t0,
+              error: `${(err as { code?: string }).code ?? 'ERROR'}: ${(err as Error).message}`,
+            });
+          }
+          ctx.results.set(id, r);
+        }),
+      );
       const failed = [...ctx.results.values()].filter((r) => !r.reauthOk);
-      Object.assign(facts, { reauthenticated: ctx.ids.length - failed.length, failed: failed.length, wallMs: Date.now() - started });
-      if (failed.length) throw new RecoveryError(failed.length === ctx.ids.length ? 'REAUTH_FAILED' : 'REAUTH_PARTIAL', `${failed.length} router(s) did not re-authenticate: ${failed.map((f) => `${f.id} (${f.error})`).join(', ')}`);
+      Object.assign(facts, {
+        reauthenticated: ctx.ids.length - failed.length,
+        failed: failed.length,
+        wallMs: Date.now() - started,
+      });
+      if (failed.length)
+        throw new RecoveryError(
+          failed.length === ctx.ids.length ? 'REAUTH_FAILED' : 'REAUTH_PARTIAL',
+          `${failed.length} router(s) did not re-authenticate: ${failed.map((f) => `${f.id} (${f.error})`).join(', ')}`,
+        );
     },
   },
   {
@@ -308,13 +418,26 @@ const steps: Step<Ctx>[] = [
     async run(ctx, facts) {
       const config = conductorConfig(ctx);
       const report = await runVerify({
-        path: (p) => ctx.side.path(p), ports: config.verify.ports, hosts: config.verify.hosts,
+        path: (p) => ctx.side.path(p),
+        ports: config.verify.ports,
+        hosts: config.verify.hosts,
         ssr: createHttpSsrConductor({ url: config.ssr.url, username: 'admin', password: ctx.side.o.ssrPassword }),
-        ping: minionPing(ctx.side.client!, 5), minions: ctx.ids, routers: ctx.ids,
-        timeoutMs: 60_000, pollMs: 250, clock: systemClock,
+        ping: minionPing(ctx.side.client!, 5),
+        minions: ctx.ids,
+        routers: ctx.ids,
+        timeoutMs: 60_000,
+        pollMs: 250,
+        clock: systemClock,
       });
       facts.checks = report.checks.map((c) => ({ name: c.name, status: c.status, summary: c.summary }));
-      if (!report.ok) throw new RecoveryError('VERIFY_FAILED', report.checks.filter((c) => c.status === 'fail').map((c) => c.summary).join('; '));
+      if (!report.ok)
+        throw new RecoveryError(
+          'VERIFY_FAILED',
+          report.checks
+            .filter((c) => c.status === 'fail')
+            .map((c) => c.summary)
+            .join('; '),
+        );
     },
   },
 ];
@@ -328,21 +451,51 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   await ensureDir(dir, PRIVATE_DIR_MODE);
   const logger = options.logger ?? nullLogger;
   const conductorRoot = join(dir, 'conductor');
-  const ports = { master: await freePort(host), api: await freePort(host), ssr: await freePort(host), agents: await freePort(host) };
+  const ports = {
+    master: await freePort(host),
+    api: await freePort(host),
+    ssr: await freePort(host),
+    agents: await freePort(host),
+  };
   const ids = Array.from({ length: n }, (_, i) => `router-${i + 1}`);
   const side = new ConductorSide({
-    root: conductorRoot, host, ports, apiUser: 'ssr-recovery', apiSecret: randomSecret(), ssrPassword: randomSecret(),
-    conductorName: 'drill-conductor', routers: ids, logger: logger.child({ component: 'drill.conductor' }), heartbeatMs: 2000,
+    root: conductorRoot,
+    host,
+    ports,
+    apiUser: 'ssr-recovery',
+    apiSecret: randomSecret(),
+    ssrPassword: randomSecret(),
+    conductorName: 'drill-conductor',
+    routers: ids,
+    logger: logger.child({ component: 'drill.conductor' }),
+    heartbeatMs: 2000,
   });
   const ctx: Ctx = {
-    o: { ...options, routers: n, host }, logger, dir, conductorRoot, offsite: join(dir, 'offsite'), side, ids, routers: [], results: new Map(),
+    o: { ...options, routers: n, host },
+    logger,
+    dir,
+    conductorRoot,
+    offsite: join(dir, 'offsite'),
+    side,
+    ids,
+    routers: [],
+    results: new Map(),
   };
-  const routerSide = (id: string): SimRouter => new SimRouter({
-    id, root: join(dir, 'routers', id), conductorHost: host, masterPort: ports.master, agentPort: ports.agents,
-    get agentPublicKey() { return side.identity!.signing.publicPem; },
-    get certFingerprint() { return side.identity!.certFingerprint; },
-    acceptanceWaitTime: 0.5,
-  } as ConstructorParameters<typeof SimRouter>[0]);
+  const routerSide = (id: string): SimRouter =>
+    new SimRouter({
+      id,
+      root: join(dir, 'routers', id),
+      conductorHost: host,
+      masterPort: ports.master,
+      agentPort: ports.agents,
+      get agentPublicKey() {
+        return side.identity!.signing.publicPem;
+      },
+      get certFingerprint() {
+        return side.identity!.certFingerprint;
+      },
+      acceptanceWaitTime: 0.5,
+    } as ConstructorParameters<typeof SimRouter>[0]);
   ctx.routers = ids.map(routerSide);
   let results: StepResult[] = [];
   try {
@@ -350,7 +503,10 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
       onProgress: (e) => {
         if (!options.onProgress) return;
         if (e.phase === 'start') options.onProgress(`… ${e.title}`);
-        else options.onProgress(`${e.result?.status === 'ok' ? '✓' : '✗'} ${e.step} (${((e.result?.durationMs ?? 0) / 1000).toFixed(1)} s)${e.result?.error ? `: ${e.result.error.message}` : ''}`);
+        else
+          options.onProgress(
+            `${e.result?.status === 'ok' ? '✓' : '✗'} ${e.step} (${((e.result?.durationMs ?? 0) / 1000).toFixed(1)} s)${e.result?.error ? `: ${e.result.error.message}` : ''}`,
+          );
       },
     });
   } finally {

@@ -46,8 +46,16 @@ export async function runSteps<C>(ctx: C, steps: Step<C>[], options: StepRunOpti
       failed = true;
       const e = err as { code?: unknown; message?: unknown; hint?: unknown };
       result = {
-        name: step.name, title: step.title, status: 'failed', durationMs: now() - started, facts,
-        error: { code: typeof e.code === 'string' ? e.code : 'INTERNAL', message: String(e.message ?? err), hint: typeof e.hint === 'string' ? e.hint : undefined },
+        name: step.name,
+        title: step.title,
+        status: 'failed',
+        durationMs: now() - started,
+        facts,
+        error: {
+          code: typeof e.code === 'string' ? e.code : 'INTERNAL',
+          message: String(e.message ?? err),
+          hint: typeof e.hint === 'string' ? e.hint : undefined,
+        },
       };
     }
     results.push(result);

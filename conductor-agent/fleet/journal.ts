@@ -85,7 +85,7 @@ export class WaveJournal {
     this.#header = header;
     if (!resume) {
       await fsp.rm(join(this.dir, OUTCOMES), { force: true });
-      await writeFileAtomic(join(this.dir, HEADER), JSON.stringify(header, null, 2) + '\n', { mode: 0o600 });
+      await writeFileAtomic(join(this.dir, HEADER), `${JSON.stringify(header, null, 2)}\n`, { mode: 0o600 });
     }
     this.#fd = await fsp.open(join(this.dir, OUTCOMES), 'a', 0o600);
   }
@@ -93,7 +93,7 @@ export class WaveJournal {
   /** Append one router's outcome (durable within ~100 ms; a process crash loses nothing written). */
   async record(o: RouterOutcome): Promise<void> {
     if (!this.#fd) throw new RecoveryError('INTERNAL', 'journal not started');
-    await this.#fd.write(JSON.stringify(o) + '\n');
+    await this.#fd.write(`${JSON.stringify(o)}\n`);
     this.#dirty = true;
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
@@ -123,7 +123,7 @@ export class WaveJournal {
     await this.#fd?.close();
     this.#fd = undefined;
     if (finishedAt && this.#header) {
-      await writeFileAtomic(join(this.dir, HEADER), JSON.stringify({ ...this.#header, finishedAt }, null, 2) + '\n', {
+      await writeFileAtomic(join(this.dir, HEADER), `${JSON.stringify({ ...this.#header, finishedAt }, null, 2)}\n`, {
         mode: 0o600,
       });
     }

@@ -211,5 +211,5 @@ export function renderPlan(plan: WavePlan): string {
       `  ${r.routerId}: ${r.action} via ${r.channel} [trust ${r.trust}, key ${r.keyStatus}]${exp} — ${r.reason}`,
     );
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

@@ -70,7 +70,9 @@ export function renderReport(r: WaveReport): string {
   const achieved = r.rate.achieved === null ? '-' : r.rate.achieved.toFixed(1);
   const interrupted = ' (interrupted: in-flight routers finished, the rest not started; --resume continues)';
   const head =
-    `reauth wave ${r.waveId} on ${r.conductor.id}` + (r.resumed ? ' (resumed)' : '') + (r.interrupted ? interrupted : '');
+    `reauth wave ${r.waveId} on ${r.conductor.id}` +
+    (r.resumed ? ' (resumed)' : '') +
+    (r.interrupted ? interrupted : '');
   const lines = [
     head,
     `  pinned to ${r.masterFingerprint}`,
@@ -88,5 +90,5 @@ export function renderReport(r: WaveReport): string {
     for (const f of o.fallbacks ?? []) lines.push(`    tried ${f.channel}: [${f.code}] ${f.message}`);
     for (const e of (o.evidence ?? []).slice(-8)) lines.push(`    | ${e}`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

@@ -19,12 +19,12 @@ export function globToRegExp(glob: string): RegExp {
       if (end < 0) re += '\\[';
       else {
         const body = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
-        re += '[' + (body.startsWith('!') ? '^' + body.slice(1) : body) + ']';
+        re += `[${body.startsWith('!') ? `^${body.slice(1)}` : body}]`;
         i = end;
       }
     } else re += c.replace(/[.+^${}()|\\/]/g, '\\$&');
   }
-  return new RegExp('^' + re + '$');
+  return new RegExp(`^${re}$`);
 }
 
 /** Validate the flags into a selection. */

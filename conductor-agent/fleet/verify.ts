@@ -65,7 +65,7 @@ export class BatchPinger {
   /** Up to `batch` ids due now; expired ones are resolved as failed. */
   #take(now: number): Waiting[] {
     const out: Waiting[] = [];
-    for (let i = 0; i < this.#queue.length && out.length < this.#o.batch;) {
+    for (let i = 0; i < this.#queue.length && out.length < this.#o.batch; ) {
       const w = this.#queue[i]!;
       if (w.deadline <= now) {
         this.#queue.splice(i, 1);

@@ -31,12 +31,16 @@ export interface VerifiedAcceptPlan {
 }
 
 /** Pure: sort pending keys into accept / mismatch / unverified. */
-export function planVerifiedAccept(pending: readonly PendingKeyFacts[], only?: ReadonlySet<string>): VerifiedAcceptPlan {
+export function planVerifiedAccept(
+  pending: readonly PendingKeyFacts[],
+  only?: ReadonlySet<string>,
+): VerifiedAcceptPlan {
   const plan: VerifiedAcceptPlan = { accept: [], mismatch: [], unverified: [] };
   for (const k of pending) {
     if (only && !only.has(k.id)) continue;
     if (k.expected === undefined) plan.unverified.push({ id: k.id, fingerprint: k.fingerprint });
-    else if (k.fingerprint === null || k.fingerprint !== k.expected) plan.mismatch.push({ id: k.id, expected: k.expected, actual: k.fingerprint });
+    else if (k.fingerprint === null || k.fingerprint !== k.expected)
+      plan.mismatch.push({ id: k.id, expected: k.expected, actual: k.fingerprint });
     else plan.accept.push({ id: k.id, fingerprint: k.fingerprint, replacesAccepted: k.replacesAccepted });
   }
   return plan;
@@ -53,9 +57,22 @@ export function pkiKeyAcceptor(pkiDir: string, hashType: SaltHashType = 'sha256'
     async accept(id, verified) {
       const pendingPath = minionKeyPath(pkiDir, 'pending', id);
       const text = await readOptional(pendingPath);
-      const now = text === undefined ? null : (() => { try { return pemFinger(text, hashType); } catch { return null; } })();
+      const now =
+        text === undefined
+          ? null
+          : (() => {
+              try {
+                return pemFinger(text, hashType);
+              } catch {
+                return null;
+              }
+            })();
       if (text === undefined || now !== verified) {
-        throw new KeysError('KEYS_REFUSED', `the pending key of ${id} changed after it was verified; it was not accepted`, { details: { id, verified, now } });
+        throw new KeysError(
+          'KEYS_REFUSED',
+          `the pending key of ${id} changed after it was verified; it was not accepted`,
+          { details: { id, verified, now } },
+        );
       }
       const mode = (await fsp.stat(pendingPath)).mode & 0o777;
       await writeFileAtomic(minionKeyPath(pkiDir, 'accepted', id), text, { mode });
@@ -106,7 +123,14 @@ export async function acceptVerified(o: AcceptVerifiedOptions): Promise<AcceptVe
     target: minionKeyPath(o.pkiDir, 'accepted', a.id),
     detail: `${a.id} ${a.fingerprint} matches the expected fingerprint${a.replacesAccepted ? ' (replaces the accepted key)' : ''}`,
   }));
-  const report: AcceptVerifiedReport = { ...plan, dryRun: o.dryRun === true, source: o.expected.source, accepted: [], failed: [], changes };
+  const report: AcceptVerifiedReport = {
+    ...plan,
+    dryRun: o.dryRun === true,
+    source: o.expected.source,
+    accepted: [],
+    failed: [],
+    changes,
+  };
   if (o.dryRun) return report;
   const acceptor = o.acceptor ?? pkiKeyAcceptor(o.pkiDir, hashType);
   for (const a of plan.accept) {

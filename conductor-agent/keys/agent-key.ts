@@ -10,7 +10,12 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { FsError } from '../../shared/errors.js';
 import { ensureDir, writeFileAtomic, PRIVATE_DIR_MODE } from '../../shared/fs/atomic.js';
-import { generateSigningKeyPair, keyFingerprint, loadPrivateKey, type SigningKeyPair } from '../../shared/protocol/keys.js';
+import {
+  generateSigningKeyPair,
+  keyFingerprint,
+  loadPrivateKey,
+  type SigningKeyPair,
+} from '../../shared/protocol/keys.js';
 
 export const AGENT_KEY_FILES = {
   signingKey: 'agent-signing.pem',
@@ -45,13 +50,17 @@ async function refuseLoosePrivateFile(p: string): Promise<void> {
   const st = await fsp.stat(p);
   if ((st.mode & 0o077) !== 0) {
     throw new FsError('FS_UNSAFE_PERMISSIONS', `${p} is readable by others (mode ${(st.mode & 0o777).toString(8)})`, {
-      details: { path: p }, hint: `chmod 600 ${p}`,
+      details: { path: p },
+      hint: `chmod 600 ${p}`,
     });
   }
 }
 
 /** Load the identity from `stateDir`, creating missing parts (a certificate is re-made only if its key is missing). */
-export async function loadOrCreateConductorIdentity(stateDir: string, options: { commonName?: string } = {}): Promise<ConductorAgentIdentity> {
+export async function loadOrCreateConductorIdentity(
+  stateDir: string,
+  options: { commonName?: string } = {},
+): Promise<ConductorAgentIdentity> {
   await ensureDir(stateDir, PRIVATE_DIR_MODE);
   const files = {
     signingKey: join(stateDir, AGENT_KEY_FILES.signingKey),
@@ -71,16 +80,23 @@ export async function loadOrCreateConductorIdentity(stateDir: string, options: {
     signing = fresh;
     created = true;
   }
-  if ((await readIfPresent(files.signingPub)) !== signing.publicPem) await writeFileAtomic(files.signingPub, signing.publicPem, { mode: 0o644 });
+  if ((await readIfPresent(files.signingPub)) !== signing.publicPem)
+    await writeFileAtomic(files.signingPub, signing.publicPem, { mode: 0o644 });
   let tlsKeyPem = await readIfPresent(files.tlsKey);
   let tlsCertPem = await readIfPresent(files.tlsCert);
   if (tlsKeyPem === undefined || tlsCertPem === undefined) {
     const selfsigned = await import('selfsigned');
     const now = new Date();
-    const pems = await selfsigned.generate([{ name: 'commonName', value: options.commonName ?? 'ssr-recovery conductor-agent' }], {
-      keyType: 'ec', curve: 'P-256', algorithm: 'sha256', notBeforeDate: new Date(now.getTime() - 86_400_000),
-      notAfterDate: new Date(now.getTime() + 20 * 365 * 86_400_000),
-    });
+    const pems = await selfsigned.generate(
+      [{ name: 'commonName', value: options.commonName ?? 'ssr-recovery conductor-agent' }],
+      {
+        keyType: 'ec',
+        curve: 'P-256',
+        algorithm: 'sha256',
+        notBeforeDate: new Date(now.getTime() - 86_400_000),
+        notAfterDate: new Date(now.getTime() + 20 * 365 * 86_400_000),
+      },
+    );
     tlsKeyPem = pems.private;
     tlsCertPem = pems.cert;
     await writeFileAtomic(files.tlsKey, tlsKeyPem, { mode: 0o600 });
@@ -88,13 +104,27 @@ export async function loadOrCreateConductorIdentity(stateDir: string, options: {
     created = true;
   } else await refuseLoosePrivateFile(files.tlsKey);
   const certFingerprint = new X509Certificate(tlsCertPem).fingerprint256;
-  return { signing, signingFingerprint: keyFingerprint(signing.publicKey), tlsKeyPem, tlsCertPem, certFingerprint, created, files };
+  return {
+    signing,
+    signingFingerprint: keyFingerprint(signing.publicKey),
+    tlsKeyPem,
+    tlsCertPem,
+    certFingerprint,
+    created,
+    files,
+  };
 }
 
 /** What routers pin, read without creating anything (for `keys status`, install states); undefined if not created yet. */
-export async function readConductorIdentityPublic(stateDir: string): Promise<{ agentPublicKey: string; signingFingerprint: string; certFingerprint: string } | undefined> {
+export async function readConductorIdentityPublic(
+  stateDir: string,
+): Promise<{ agentPublicKey: string; signingFingerprint: string; certFingerprint: string } | undefined> {
   const pub = await readIfPresent(join(stateDir, AGENT_KEY_FILES.signingPub));
   const cert = await readIfPresent(join(stateDir, AGENT_KEY_FILES.tlsCert));
   if (pub === undefined || cert === undefined) return undefined;
-  return { agentPublicKey: pub, signingFingerprint: keyFingerprint(pub), certFingerprint: new X509Certificate(cert).fingerprint256 };
+  return {
+    agentPublicKey: pub,
+    signingFingerprint: keyFingerprint(pub),
+    certFingerprint: new X509Certificate(cert).fingerprint256,
+  };
 }

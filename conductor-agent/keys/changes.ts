@@ -26,5 +26,8 @@ export interface PlannedChange {
 export function renderChanges(changes: readonly PlannedChange[], dryRun: boolean): string {
   if (changes.length === 0) return 'Nothing to change.\n';
   const head = dryRun ? 'Would change (dry run, nothing written):' : 'Changed:';
-  return [head, ...changes.map((c) => `  ${c.action.padEnd(16)} ${c.target}\n${' '.repeat(19)}${c.detail}`)].join('\n') + '\n';
+  return (
+    [head, ...changes.map((c) => `  ${c.action.padEnd(16)} ${c.target}\n${' '.repeat(19)}${c.detail}`)].join('\n') +
+    '\n'
+  );
 }

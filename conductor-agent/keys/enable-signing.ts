@@ -15,7 +15,13 @@ import { ensureDir, PRIVATE_DIR_MODE, writeFileAtomic } from '../../shared/fs/at
 import { acquireLock } from '../../shared/fs/lock.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
 import type { PlannedChange } from './changes.js';
-import { applyMasterConfigEdit, backupPathFor, planMasterConfigEdit, readMasterConfig, type MasterConfigFile } from './master-config.js';
+import {
+  applyMasterConfigEdit,
+  backupPathFor,
+  planMasterConfigEdit,
+  readMasterConfig,
+  type MasterConfigFile,
+} from './master-config.js';
 import { masterKeyPaths, readMasterKeyFiles, readOptional, type MasterKeyFiles } from './pki.js';
 import { generateSaltKeyPair, isKeyPair, publicKeyOf, type PemKeyPair } from './rsa.js';
 import { signMasterPub, verifyMasterPubSignature } from './signature.js';
@@ -74,9 +80,13 @@ export function planEnableSigning(s: EnableSigningSnapshot, precomputed: boolean
     });
   }
   if (files.signPem === undefined && files.signPub !== undefined) {
-    throw new KeysError('KEYS_REFUSED', `${paths.signPub} exists without ${paths.signPem}: minions may trust a signing key whose private half is gone`, {
-      hint: `Restore ${paths.signPem} from a backup. To start over with a new signing key, move ${paths.signPub} away first (every minion then needs the new one).`,
-    });
+    throw new KeysError(
+      'KEYS_REFUSED',
+      `${paths.signPub} exists without ${paths.signPem}: minions may trust a signing key whose private half is gone`,
+      {
+        hint: `Restore ${paths.signPem} from a backup. To start over with a new signing key, move ${paths.signPub} away first (every minion then needs the new one).`,
+      },
+    );
   }
   if (files.signPem !== undefined && files.signPub !== undefined && !isKeyPair(files.signPem, files.signPub)) {
     throw new KeysError('KEYS_PAIR_MISMATCH', `${paths.signPem} and ${paths.signPub} are not one key pair`, {
@@ -86,32 +96,65 @@ export function planEnableSigning(s: EnableSigningSnapshot, precomputed: boolean
   const changes: PlannedChange[] = [];
   const createSignPair = files.signPem === undefined;
   const writeSignPub = !createSignPair && files.signPub === undefined;
-  if (createSignPair) changes.push({ action: 'create-key-pair', target: paths.signPem, detail: `new RSA signing pair (${paths.signPem} 0600, ${paths.signPub} 0644)` });
-  if (writeSignPub) changes.push({ action: 'write-public-key', target: paths.signPub, detail: 'derived from the existing signing private key' });
-  const signatureOk = !createSignPair && files.signature !== undefined && verifyMasterPubSignature(files.signPub ?? publicKeyOf(files.signPem!), files.masterPub, files.signature);
+  if (createSignPair)
+    changes.push({
+      action: 'create-key-pair',
+      target: paths.signPem,
+      detail: `new RSA signing pair (${paths.signPem} 0600, ${paths.signPub} 0644)`,
+    });
+  if (writeSignPub)
+    changes.push({
+      action: 'write-public-key',
+      target: paths.signPub,
+      detail: 'derived from the existing signing private key',
+    });
+  const signatureOk =
+    !createSignPair &&
+    files.signature !== undefined &&
+    verifyMasterPubSignature(files.signPub ?? publicKeyOf(files.signPem!), files.masterPub, files.signature);
   const writeSignature = !signatureOk;
   if (writeSignature) {
     changes.push({
       action: 'write-signature',
       target: paths.signature,
-      detail: files.signature === undefined ? 'signature of master.pub (newline-stripped PEM, PKCS1v15-SHA1, base64)' : 'replace a signature that does not verify master.pub',
+      detail:
+        files.signature === undefined
+          ? 'signature of master.pub (newline-stripped PEM, PKCS1v15-SHA1, base64)'
+          : 'replace a signature that does not verify master.pub',
     });
   }
   const set: Record<string, boolean> = { master_sign_pubkey: true };
   if (precomputed) set.master_use_pubkey_signature = true;
   const configEdit = planMasterConfigEdit(s.config.path, s.config.text, set);
   if (configEdit.changes.length > 0) {
-    if (s.config.exists) changes.push({ action: 'backup', target: backupPathFor(s.config.path, now), detail: `copy of ${s.config.path} before the edit` });
-    for (const c of configEdit.changes) changes.push({ action: 'edit-config', target: s.config.path, detail: `${c.key}: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}` });
+    if (s.config.exists)
+      changes.push({
+        action: 'backup',
+        target: backupPathFor(s.config.path, now),
+        detail: `copy of ${s.config.path} before the edit`,
+      });
+    for (const c of configEdit.changes)
+      changes.push({
+        action: 'edit-config',
+        target: s.config.path,
+        detail: `${c.key}: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`,
+      });
   }
   const signPubText = files.signPub ?? (files.signPem !== undefined ? publicKeyOf(files.signPem) : undefined);
   const exportSignPub = signPubText === undefined || s.exported !== signPubText;
-  if (exportSignPub) changes.push({ action: 'export', target: s.exportPath, detail: 'master_sign.pub for the router side (minion pki folder)' });
+  if (exportSignPub)
+    changes.push({
+      action: 'export',
+      target: s.exportPath,
+      detail: 'master_sign.pub for the router side (minion pki folder)',
+    });
   return { createSignPair, writeSignPub, writeSignature, configEdit, exportSignPub, changes };
 }
 
 /** Read what the plan needs. */
-export async function snapshotForSigning(options: Pick<EnableSigningOptions, 'pkiDir' | 'masterConfig' | 'exportDir'>): Promise<EnableSigningSnapshot> {
+export async function snapshotForSigning(
+  options: Pick<EnableSigningOptions, 'pkiDir' | 'masterConfig' | 'exportDir'>,
+): Promise<EnableSigningSnapshot> {
   const config = await readMasterConfig(options.masterConfig);
   const paths = masterKeyPaths(options.pkiDir, config.settings.signKeyName, config.settings.pubkeySignatureFile);
   const files = await readMasterKeyFiles(paths);
@@ -127,7 +170,10 @@ export const NEXT_STEPS_SIGNING = [
 
 /** Plan and (unless dry run) apply. Idempotent: a second run changes nothing. */
 export async function enableSigning(options: EnableSigningOptions): Promise<EnableSigningReport> {
-  const lock = options.lockPath && !options.dryRun ? await acquireLock(options.lockPath, { purpose: 'keys enable-signing' }) : undefined;
+  const lock =
+    options.lockPath && !options.dryRun
+      ? await acquireLock(options.lockPath, { purpose: 'keys enable-signing' })
+      : undefined;
   try {
     return await enableSigningLocked(options);
   } finally {
@@ -149,7 +195,8 @@ async function enableSigningLocked(options: EnableSigningOptions): Promise<Enabl
     exportedTo: snap.exportPath,
     nextSteps: NEXT_STEPS_SIGNING,
   });
-  if (options.dryRun) return report(files.signPub ?? (files.signPem ? publicKeyOf(files.signPem) : undefined), undefined);
+  if (options.dryRun)
+    return report(files.signPub ?? (files.signPem ? publicKeyOf(files.signPem) : undefined), undefined);
 
   let signPem = files.signPem;
   let signPub = files.signPub;
@@ -165,8 +212,10 @@ async function enableSigningLocked(options: EnableSigningOptions): Promise<Enabl
     signPub = publicKeyOf(signPem!);
     await writeFileAtomic(paths.signPub, signPub, { mode: 0o644 });
   }
-  if (plan.writeSignature) await writeFileAtomic(paths.signature, signMasterPub(signPem!, files.masterPub!), { mode: 0o644 });
+  if (plan.writeSignature)
+    await writeFileAtomic(paths.signature, signMasterPub(signPem!, files.masterPub!), { mode: 0o644 });
   const backup = await applyMasterConfigEdit(snap.config, plan.configEdit, now);
-  if (plan.exportSignPub || plan.createSignPair) await writeFileAtomic(snap.exportPath, signPub!, { mode: 0o644, dirMode: 0o755 });
+  if (plan.exportSignPub || plan.createSignPair)
+    await writeFileAtomic(snap.exportPath, signPub!, { mode: 0o644, dirMode: 0o755 });
   return report(signPub, backup);
 }

@@ -18,10 +18,14 @@ const FINGER = /^[0-9a-f]{2}(:[0-9a-f]{2}){15,63}$/;
 function normalise(id: string, finger: unknown, where: string): [string, string] {
   const f = typeof finger === 'string' ? finger.trim().toLowerCase() : '';
   if (!id || !FINGER.test(f)) {
-    throw new KeysError('KEYS_EXPECTED_INVALID', `${where}: expected "<minion id> <fingerprint>" with a colon-separated hex fingerprint`, {
-      details: { id, where },
-      hint: 'Fingerprints are as `salt-key -f <id>` / `salt-call key.finger` print them, e.g. 49:68:bd:…',
-    });
+    throw new KeysError(
+      'KEYS_EXPECTED_INVALID',
+      `${where}: expected "<minion id> <fingerprint>" with a colon-separated hex fingerprint`,
+      {
+        details: { id, where },
+        hint: 'Fingerprints are as `salt-key -f <id>` / `salt-call key.finger` print them, e.g. 49:68:bd:…',
+      },
+    );
   }
   return [id, f];
 }
@@ -51,7 +55,11 @@ export function parseExpectedFingerprints(text: string, where = 'expected finger
     if (!line) return;
     const m = /^(\S+?)(?::\s+|\s*=\s*|\s+)(\S+)$/.exec(line);
     const [k, v] = normalise(m?.[1] ?? '', m?.[2], `${where} line ${i + 1}`);
-    if (out.has(k) && out.get(k) !== v) throw new KeysError('KEYS_EXPECTED_INVALID', `${where} line ${i + 1}: ${k} is listed twice with different fingerprints`);
+    if (out.has(k) && out.get(k) !== v)
+      throw new KeysError(
+        'KEYS_EXPECTED_INVALID',
+        `${where} line ${i + 1}: ${k} is listed twice with different fingerprints`,
+      );
     out.set(k, v);
   });
   return out;
@@ -73,7 +81,10 @@ export async function expectedFromFile(path: string): Promise<ExpectedFingerprin
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new KeysError('KEYS_EXPECTED_INVALID', `cannot read ${path}: ${(err as Error).message}`, { cause: err, details: { path } });
+    throw new KeysError('KEYS_EXPECTED_INVALID', `cannot read ${path}: ${(err as Error).message}`, {
+      cause: err,
+      details: { path },
+    });
   }
   return staticExpected(parseExpectedFingerprints(text, path), path);
 }

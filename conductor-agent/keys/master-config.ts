@@ -82,7 +82,11 @@ export async function readMasterConfig(path: string): Promise<MasterConfigFile> 
     mode = (await fsp.stat(path)).mode & 0o7777;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new KeysError('KEYS_MASTER_CONFIG_INVALID', `cannot read the Salt master config ${path}: ${(err as Error).message}`, { cause: err, details: { path } });
+      throw new KeysError(
+        'KEYS_MASTER_CONFIG_INVALID',
+        `cannot read the Salt master config ${path}: ${(err as Error).message}`,
+        { cause: err, details: { path } },
+      );
     }
     exists = false;
   }
@@ -104,7 +108,11 @@ export interface MasterConfigEdit {
 }
 
 /** Plan setting top-level options (pure). Options already at the wanted value are not changes. */
-export function planMasterConfigEdit(path: string, text: string, set: Record<string, string | boolean>): MasterConfigEdit {
+export function planMasterConfigEdit(
+  path: string,
+  text: string,
+  set: Record<string, string | boolean>,
+): MasterConfigEdit {
   const doc = parse(path, text);
   if (doc.contents === null) doc.contents = new YAMLMap();
   const changes: ConfigOptionChange[] = [];
@@ -119,7 +127,10 @@ export function planMasterConfigEdit(path: string, text: string, set: Record<str
 
 /** `master` → `master.ssr-recovery-20261124T112949Z.bak` beside it (not matched by Salt's `master.d/*.conf` include). */
 export function backupPathFor(path: string, at: Date): string {
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   return join(dirname(path), `${basename(path)}.ssr-recovery-${stamp}.bak`);
 }
 
@@ -128,7 +139,11 @@ export function backupPathFor(path: string, at: Date): string {
  * file atomically. Refuses when the file changed since it was read, so a concurrent edit is never lost.
  * Returns the backup path (undefined when there was no file).
  */
-export async function applyMasterConfigEdit(current: MasterConfigFile, edit: MasterConfigEdit, at: Date): Promise<string | undefined> {
+export async function applyMasterConfigEdit(
+  current: MasterConfigFile,
+  edit: MasterConfigEdit,
+  at: Date,
+): Promise<string | undefined> {
   if (edit.changes.length === 0) return undefined;
   const now = current.exists ? await fsp.readFile(current.path, 'utf8').catch(() => undefined) : undefined;
   if ((now ?? '') !== current.text || (now === undefined) === current.exists) {

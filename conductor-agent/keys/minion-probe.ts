@@ -35,7 +35,12 @@ export interface MinionProbe {
  * the minions that answered (reference §1.4). The salt-api client provides it.
  */
 export interface SaltLocalCaller {
-  local(tgt: string | readonly string[], fun: string, arg?: readonly unknown[], options?: { tgtType?: 'list' | 'glob'; timeout?: number }): Promise<Record<string, unknown>>;
+  local(
+    tgt: string | readonly string[],
+    fun: string,
+    arg?: readonly unknown[],
+    options?: { tgtType?: 'list' | 'glob'; timeout?: number },
+  ): Promise<Record<string, unknown>>;
 }
 
 /** Default Salt minion pki_dir, used when the minion does not report one. */
@@ -77,7 +82,10 @@ export function saltApiMinionProbe(salt: SaltLocalCaller, options: { timeoutSeco
         const v = verify[id];
         const f = finger[id];
         out.set(id, {
-          id, responded: true, verifies: v === true ? true : v === false || v === '' ? false : null, signKeyFingerprint: null,
+          id,
+          responded: true,
+          verifies: v === true ? true : v === false || v === '' ? false : null,
+          signKeyFingerprint: null,
           // `false` here is salt-api's "no answer" for this call: unknown, which readiness treats as pinned.
           masterFinger: typeof f === 'string' ? f : null,
         });

@@ -33,9 +33,16 @@ export async function listMinionKeys(pkiDir: string): Promise<MinionKeyLists> {
       entries = await fsp.readdir(join(pkiDir, STATUS_DIRS[status]), { withFileTypes: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new KeysError('KEYS_INVALID', `cannot list ${join(pkiDir, STATUS_DIRS[status])}: ${(err as Error).message}`, { cause: err });
+      throw new KeysError(
+        'KEYS_INVALID',
+        `cannot list ${join(pkiDir, STATUS_DIRS[status])}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
-    out[status] = entries.filter((e) => e.isFile() && isKeyName(e.name)).map((e) => e.name).sort();
+    out[status] = entries
+      .filter((e) => e.isFile() && isKeyName(e.name))
+      .map((e) => e.name)
+      .sort();
   }
   return out;
 }
@@ -54,7 +61,10 @@ export async function readOptional(path: string): Promise<string | undefined> {
     return await fsp.readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new KeysError('KEYS_INVALID', `cannot read ${path}: ${(err as Error).message}`, { cause: err, details: { path } });
+    throw new KeysError('KEYS_INVALID', `cannot read ${path}: ${(err as Error).message}`, {
+      cause: err,
+      details: { path },
+    });
   }
 }
 
@@ -68,7 +78,11 @@ export interface MasterKeyFiles {
 }
 
 /** Paths of the master's key files for a sign key name and signature file name. */
-export function masterKeyPaths(pkiDir: string, signKeyName: string, signatureFile: string): Record<keyof MasterKeyFiles, string> {
+export function masterKeyPaths(
+  pkiDir: string,
+  signKeyName: string,
+  signatureFile: string,
+): Record<keyof MasterKeyFiles, string> {
   return {
     masterPem: join(pkiDir, MASTER_PKI.privateKey),
     masterPub: join(pkiDir, MASTER_PKI.publicKey),

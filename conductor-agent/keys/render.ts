@@ -20,14 +20,14 @@ export function renderStatus(s: MasterKeyStatus): string {
   ];
   for (const p of s.pending) lines.push(`  pending ${p.id}:  ${p.fingerprint ?? 'not a PEM key'}`);
   for (const w of s.warnings) lines.push(`warning: ${w}`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 export function renderEnableSigning(r: EnableSigningReport): string {
   let out = renderChanges(r.changes, r.dryRun);
   if (r.signPublicKeyFingerprint) out += `${r.signPublicKey}: ${r.signPublicKeyFingerprint}\n`;
   if (r.configBackup) out += `Previous master config kept as ${r.configBackup}\n`;
-  out += 'Next steps:\n' + r.nextSteps.map((s, i) => `  ${i + 1}. ${s}`).join('\n') + '\n';
+  out += `Next steps:\n${r.nextSteps.map((s, i) => `  ${i + 1}. ${s}`).join('\n')}\n`;
   return out;
 }
 
@@ -53,9 +53,16 @@ export function renderRollback(r: RollbackReport): string {
 
 export function renderAccept(r: AcceptVerifiedReport): string {
   const lines: string[] = [`Expected fingerprints from: ${r.source}`];
-  for (const a of r.accept) lines.push(`  ${r.dryRun ? 'would accept' : r.accepted.includes(a.id) ? 'accepted' : 'NOT accepted'} ${a.id}  ${a.fingerprint}`);
+  for (const a of r.accept)
+    lines.push(
+      `  ${r.dryRun ? 'would accept' : r.accepted.includes(a.id) ? 'accepted' : 'NOT accepted'} ${a.id}  ${a.fingerprint}`,
+    );
   for (const f of r.failed) lines.push(`  FAILED ${f.id}: [${f.code}] ${f.message}`);
-  for (const m of r.mismatch) lines.push(`  MISMATCH ${m.id}: expected ${m.expected}, pending key is ${m.actual ?? 'not a PEM key'} (left pending)`);
-  for (const u of r.unverified) lines.push(`  unverified ${u.id}  ${u.fingerprint ?? 'not a PEM key'} (no expected fingerprint; left pending)`);
-  return lines.join('\n') + '\n';
+  for (const m of r.mismatch)
+    lines.push(
+      `  MISMATCH ${m.id}: expected ${m.expected}, pending key is ${m.actual ?? 'not a PEM key'} (left pending)`,
+    );
+  for (const u of r.unverified)
+    lines.push(`  unverified ${u.id}  ${u.fingerprint ?? 'not a PEM key'} (no expected fingerprint; left pending)`);
+  return `${lines.join('\n')}\n`;
 }

@@ -56,16 +56,44 @@ export async function rollbackRotation(o: RollbackOptions): Promise<RollbackRepo
   const signPem = await readOptional(paths.signPem);
   // The kept signature may predate enable-signing or be the buggy kind: re-sign when we can.
   let signature = kept.signature;
-  if (signPub !== undefined && (signature === undefined || !verifyMasterPubSignature(signPub, kept.masterPub, signature)) && signPem !== undefined) {
+  if (
+    signPub !== undefined &&
+    (signature === undefined || !verifyMasterPubSignature(signPub, kept.masterPub, signature)) &&
+    signPem !== undefined
+  ) {
     signature = signMasterPub(signPem, kept.masterPub);
   }
   const restoredFingerprint = pemFinger(kept.masterPub, st.hashType);
   const changes: PlannedChange[] = [
-    { action: 'replace-key-pair', target: paths.masterPem, detail: `put back the pair kept by rotation ${record.id} (${restoredFingerprint})` },
-    ...(signature !== undefined ? [{ action: 'write-signature' as const, target: paths.signature, detail: 'signature of the restored master.pub' }] : []),
-    { action: 'restart-service', target: o.service.name, detail: `restart, then wait up to ${Math.round(o.waitMs / 1000)} s for the minions` },
+    {
+      action: 'replace-key-pair',
+      target: paths.masterPem,
+      detail: `put back the pair kept by rotation ${record.id} (${restoredFingerprint})`,
+    },
+    ...(signature !== undefined
+      ? [
+          {
+            action: 'write-signature' as const,
+            target: paths.signature,
+            detail: 'signature of the restored master.pub',
+          },
+        ]
+      : []),
+    {
+      action: 'restart-service',
+      target: o.service.name,
+      detail: `restart, then wait up to ${Math.round(o.waitMs / 1000)} s for the minions`,
+    },
   ];
-  const base = { rotationId: record.id, restoredFingerprint, replacedFingerprint: currentPub ? pemFinger(currentPub, st.hashType) : null, changes, answered: [], missing: [], waitedMs: 0 };
+  const base = {
+    rotationId: record.id,
+    restoredFingerprint,
+    replacedFingerprint: currentPub ? pemFinger(currentPub, st.hashType) : null,
+    changes,
+    answered: [],
+    missing: [],
+    waitedMs: 0,
+  };
   if (o.dryRun) return { dryRun: true, ...base };
   const lock = await acquireLock(join(o.rotationsDir, '.lock'), { purpose: 'keys rotate --rollback' });
   try {
@@ -73,16 +101,26 @@ export async function rollbackRotation(o: RollbackOptions): Promise<RollbackRepo
     try {
       await o.service.restart();
     } catch (err) {
-      throw new KeysError('KEYS_ROTATE_FAILED', `the old key pair is back but ${o.service.name} did not restart: ${(err as Error).message}`, {
-        cause: err,
-        hint: `Start ${o.service.name} by hand; the restored key is already in place.`,
-      });
+      throw new KeysError(
+        'KEYS_ROTATE_FAILED',
+        `the old key pair is back but ${o.service.name} did not restart: ${(err as Error).message}`,
+        {
+          cause: err,
+          hint: `Start ${o.service.name} by hand; the restored key is already in place.`,
+        },
+      );
     }
     record.state = 'rolled-back';
     record.updatedAt = new Date(o.clock.now()).toISOString();
     await saveRecord(o.rotationsDir, record);
     const accepted = (await listMinionKeys(o.pkiDir)).accepted;
-    const wait = await waitForMinions(accepted, { probe: o.probe, clock: o.clock, waitMs: o.waitMs, ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}), ...(o.logger ? { logger: o.logger } : {}) });
+    const wait = await waitForMinions(accepted, {
+      probe: o.probe,
+      clock: o.clock,
+      waitMs: o.waitMs,
+      ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
+      ...(o.logger ? { logger: o.logger } : {}),
+    });
     return { dryRun: false, ...base, ...wait };
   } finally {
     await lock.release();

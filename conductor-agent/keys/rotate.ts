@@ -70,29 +70,49 @@ export interface RotationPreflightInput {
 /** Pure preflight: throws the refusal, or returns the old fingerprint. */
 export function rotationPreflight(i: RotationPreflightInput): string {
   if (!i.settings.signPubkey) {
-    throw new KeysError('KEYS_SIGNING_DISABLED', 'master_sign_pubkey is not on: minions would refuse a new master key', {
-      hint: 'Run `conductor-agent keys enable-signing`, roll verify_master_pubkey_sign out to the minions, restart, then rotate.',
-    });
+    throw new KeysError(
+      'KEYS_SIGNING_DISABLED',
+      'master_sign_pubkey is not on: minions would refuse a new master key',
+      {
+        hint: 'Run `conductor-agent keys enable-signing`, roll verify_master_pubkey_sign out to the minions, restart, then rotate.',
+      },
+    );
   }
   if (i.files.masterPem === undefined || i.files.masterPub === undefined) {
-    throw new KeysError('KEYS_REFUSED', 'master.pem or master.pub is missing; there is nothing to keep for rollback', { hint: 'Restore the master key pair first.' });
+    throw new KeysError('KEYS_REFUSED', 'master.pem or master.pub is missing; there is nothing to keep for rollback', {
+      hint: 'Restore the master key pair first.',
+    });
   }
   if (!isKeyPair(i.files.masterPem, i.files.masterPub)) {
-    throw new KeysError('KEYS_PAIR_MISMATCH', 'master.pem and master.pub are not one key pair; fix that before rotating', { hint: 'Restore the pair from a backup.' });
+    throw new KeysError(
+      'KEYS_PAIR_MISMATCH',
+      'master.pem and master.pub are not one key pair; fix that before rotating',
+      { hint: 'Restore the pair from a backup.' },
+    );
   }
   if (i.signPem === undefined || i.files.signPub === undefined) {
-    throw new KeysError('KEYS_REFUSED', `${i.settings.signKeyName}.pem/.pub are not both available: the new key could not be signed with the key minions trust`, {
-      hint: 'Restore the signing pair, or pass --sign-key with the signing private key.',
-    });
+    throw new KeysError(
+      'KEYS_REFUSED',
+      `${i.settings.signKeyName}.pem/.pub are not both available: the new key could not be signed with the key minions trust`,
+      {
+        hint: 'Restore the signing pair, or pass --sign-key with the signing private key.',
+      },
+    );
   }
   if (!isKeyPair(i.signPem, i.files.signPub)) {
-    throw new KeysError('KEYS_PAIR_MISMATCH', `the signing private key does not match ${i.settings.signKeyName}.pub`, { hint: 'Use the private key that belongs to the master_sign.pub minions hold.' });
+    throw new KeysError('KEYS_PAIR_MISMATCH', `the signing private key does not match ${i.settings.signKeyName}.pub`, {
+      hint: 'Use the private key that belongs to the master_sign.pub minions hold.',
+    });
   }
   if (i.readiness.notReady.length > 0 && !i.force) {
-    throw new KeysError('KEYS_MINIONS_NOT_READY', `${i.readiness.notReady.length} minion(s) have not shown that they verify signed master keys; they would drop off after the rotation`, {
-      details: { notReady: i.readiness.notReady.slice(0, 200), notReadyCount: i.readiness.notReady.length },
-      hint: 'Roll master_sign.pub + verify_master_pubkey_sign out to them (and restart them), lift master_finger pins, or rotate with --force and re-authenticate the rest with `conductor-agent reauth`.',
-    });
+    throw new KeysError(
+      'KEYS_MINIONS_NOT_READY',
+      `${i.readiness.notReady.length} minion(s) have not shown that they verify signed master keys; they would drop off after the rotation`,
+      {
+        details: { notReady: i.readiness.notReady.slice(0, 200), notReadyCount: i.readiness.notReady.length },
+        hint: 'Roll master_sign.pub + verify_master_pubkey_sign out to them (and restart them), lift master_finger pins, or rotate with --force and re-authenticate the rest with `conductor-agent reauth`.',
+      },
+    );
   }
   return pemFinger(i.files.masterPub, i.settings.hashType);
 }
@@ -110,32 +130,65 @@ export async function rotateMasterKey(o: RotateOptions): Promise<RotateReport> {
   // Key and config checks first: they need no minion and must refuse even when salt-api is down.
   rotationPreflight({ settings: st, files, signPem, readiness: { ready: [], notReady: [] }, force: false });
   let reports: Map<string, SigningReport> = new Map();
-  {
-    try {
-      reports = await o.probe.signingReports(accepted);
-    } catch (err) {
-      // Without answers nobody counts as ready; only --force may go on (and then reports them all).
-      if (o.force !== true) throw err;
-      log?.warn('could not ask the minions; every minion counts as not ready', { error: (err as Error).message });
-    }
+  try {
+    reports = await o.probe.signingReports(accepted);
+  } catch (err) {
+    // Without answers nobody counts as ready; only --force may go on (and then reports them all).
+    if (o.force !== true) throw err;
+    log?.warn('could not ask the minions; every minion counts as not ready', { error: (err as Error).message });
   }
   const readiness = evaluateReadiness(accepted, reports, signFinger);
   const oldFingerprint = rotationPreflight({ settings: st, files, signPem, readiness, force: o.force === true });
   const id = rotationIdFor(new Date(o.clock.now()));
   const keepDir = join(o.rotationsDir, id);
   const changes: PlannedChange[] = [
-    { action: 'backup', target: keepDir, detail: 'keep the current master.pem/master.pub (and signature) for rollback' },
-    { action: 'replace-key-pair', target: paths.masterPem, detail: `new RSA pair replaces master.pem (0600) and master.pub (current ${oldFingerprint})` },
-    { action: 'write-signature', target: paths.signature, detail: `signature of the new master.pub by ${st.signKeyName}.pem (newline-stripped PEM)` },
-    { action: 'restart-service', target: o.service.name, detail: `restart, then wait up to ${Math.round(o.waitMs / 1000)} s for ${accepted.length} minion(s)` },
+    {
+      action: 'backup',
+      target: keepDir,
+      detail: 'keep the current master.pem/master.pub (and signature) for rollback',
+    },
+    {
+      action: 'replace-key-pair',
+      target: paths.masterPem,
+      detail: `new RSA pair replaces master.pem (0600) and master.pub (current ${oldFingerprint})`,
+    },
+    {
+      action: 'write-signature',
+      target: paths.signature,
+      detail: `signature of the new master.pub by ${st.signKeyName}.pem (newline-stripped PEM)`,
+    },
+    {
+      action: 'restart-service',
+      target: o.service.name,
+      detail: `restart, then wait up to ${Math.round(o.waitMs / 1000)} s for ${accepted.length} minion(s)`,
+    },
   ];
-  const base = { rotationId: null, oldFingerprint, newFingerprint: null, changes, readiness, forced: o.force === true && readiness.notReady.length > 0, answered: [], missing: [], waitedMs: 0 };
+  const base = {
+    rotationId: null,
+    oldFingerprint,
+    newFingerprint: null,
+    changes,
+    readiness,
+    forced: o.force === true && readiness.notReady.length > 0,
+    answered: [],
+    missing: [],
+    waitedMs: 0,
+  };
   if (o.dryRun) return { dryRun: true, ...base };
 
   const lock = await acquireLock(join(o.rotationsDir, '.lock'), { purpose: 'keys rotate' });
   try {
     const nowIso = (): string => new Date(o.clock.now()).toISOString();
-    const record: RotationRecord = { id, createdAt: nowIso(), pkiDir: o.pkiDir, oldFingerprint, newFingerprint: null, signatureFile: paths.signature, state: 'prepared', updatedAt: nowIso() };
+    const record: RotationRecord = {
+      id,
+      createdAt: nowIso(),
+      pkiDir: o.pkiDir,
+      oldFingerprint,
+      newFingerprint: null,
+      signatureFile: paths.signature,
+      state: 'prepared',
+      updatedAt: nowIso(),
+    };
     await keepOldPair(o.rotationsDir, record, files);
     const pair = await (o.generatePair ?? generateSaltKeyPair)();
     const signature = signMasterPub(signPem!, pair.publicKey);
@@ -155,13 +208,23 @@ export async function rotateMasterKey(o: RotateOptions): Promise<RotateReport> {
       record.state = 'failed';
       record.updatedAt = nowIso();
       await saveRecord(o.rotationsDir, record).catch(() => undefined);
-      throw new KeysError('KEYS_ROTATE_FAILED', `rotation failed and the old key pair was put back: ${(err as Error).message}`, {
-        cause: err,
-        details: { rotationId: id, ...(err instanceof RecoveryError ? { causeCode: err.code } : {}) },
-        hint: `Check ${o.service.name} (the old key is in place again) and run keys status.`,
-      });
+      throw new KeysError(
+        'KEYS_ROTATE_FAILED',
+        `rotation failed and the old key pair was put back: ${(err as Error).message}`,
+        {
+          cause: err,
+          details: { rotationId: id, ...(err instanceof RecoveryError ? { causeCode: err.code } : {}) },
+          hint: `Check ${o.service.name} (the old key is in place again) and run keys status.`,
+        },
+      );
     }
-    const wait = await waitForMinions(accepted, { probe: o.probe, clock: o.clock, waitMs: o.waitMs, ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}), ...(log ? { logger: log } : {}) });
+    const wait = await waitForMinions(accepted, {
+      probe: o.probe,
+      clock: o.clock,
+      waitMs: o.waitMs,
+      ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
+      ...(log ? { logger: log } : {}),
+    });
     return { dryRun: false, ...base, rotationId: id, newFingerprint: record.newFingerprint, ...wait };
   } finally {
     await lock.release();

@@ -8,6 +8,9 @@ import { saltApiMinionProbe, type MinionProbe, type SaltLocalCaller } from './mi
 /** A probe over the configured salt-api. */
 export async function saltApiProbeFromConfig(ctx: CommandContext): Promise<MinionProbe> {
   const { saltApiClientFromConfig } = await import('../saltapi/from-config.js');
-  const client: SaltLocalCaller = await saltApiClientFromConfig(ctx.config, { path: ctx.loaded.path, logger: ctx.logger });
+  const client: SaltLocalCaller = await saltApiClientFromConfig(ctx.config, {
+    path: ctx.loaded.path,
+    logger: ctx.logger,
+  });
   return saltApiMinionProbe(client);
 }

@@ -23,9 +23,13 @@ export function signedMessage(masterPubPem: string): Buffer {
  * Sign `master.pub` with `master_sign.pem`; returns the signature file text as Salt writes
  * `master_pubkey_signature` (base64, one line, trailing `\n`).
  */
-export function signMasterPub(signPrivatePem: string, masterPubPem: string, algorithm: SaltSigningAlgorithm = 'PKCS1v15-SHA1'): string {
+export function signMasterPub(
+  signPrivatePem: string,
+  masterPubPem: string,
+  algorithm: SaltSigningAlgorithm = 'PKCS1v15-SHA1',
+): string {
   try {
-    return sign(DIGEST[algorithm], signedMessage(masterPubPem), signPrivatePem).toString('base64') + '\n';
+    return `${sign(DIGEST[algorithm], signedMessage(masterPubPem), signPrivatePem).toString('base64')}\n`;
   } catch (err) {
     throw new KeysError('KEYS_INVALID', 'could not sign master.pub with the signing key', {
       cause: err,
@@ -44,7 +48,12 @@ export function verifyMasterPubSignature(
   const b64 = signatureText.replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return false;
   try {
-    return verify(DIGEST[algorithm], signedMessage(masterPubPem), createPublicKey(signPublicPem), Buffer.from(b64, 'base64'));
+    return verify(
+      DIGEST[algorithm],
+      signedMessage(masterPubPem),
+      createPublicKey(signPublicPem),
+      Buffer.from(b64, 'base64'),
+    );
   } catch {
     return false;
   }

@@ -68,17 +68,28 @@ function fingerOrNull(pem: string | undefined, hashType: SaltHashType): string |
 export function statusWarnings(s: Omit<MasterKeyStatus, 'warnings'>, settings: MasterSigningSettings): string[] {
   const w: string[] = [];
   if (s.master.fingerprint === null) w.push(`${s.master.publicKey} is missing or not a PEM key`);
-  if (s.master.pairMatches === false) w.push('master.pem and master.pub are not one key pair: minions will fail to authenticate');
+  if (s.master.pairMatches === false)
+    w.push('master.pem and master.pub are not one key pair: minions will fail to authenticate');
   if (s.signing.enabled && !s.signing.precomputed && !s.signing.signPrivateKeyPresent) {
-    w.push(`master_sign_pubkey is on but ${s.signing.signKeyName}.pem is missing: salt-master will create a new signing pair that minions do not trust`);
+    w.push(
+      `master_sign_pubkey is on but ${s.signing.signKeyName}.pem is missing: salt-master will create a new signing pair that minions do not trust`,
+    );
   }
   if (s.signing.enabled && s.signing.precomputed && !s.signing.signaturePresent) {
-    w.push(`master_use_pubkey_signature is on but ${s.signing.signatureFile} is missing: salt-master will exit at start`);
+    w.push(
+      `master_use_pubkey_signature is on but ${s.signing.signatureFile} is missing: salt-master will exit at start`,
+    );
   }
   if (s.signing.signatureValid === false) {
-    w.push(`${s.signing.signatureFile} does not verify master.pub (stale, or made by salt-key --gen-signature with the trailing-newline bug)`);
+    w.push(
+      `${s.signing.signatureFile} does not verify master.pub (stale, or made by salt-key --gen-signature with the trailing-newline bug)`,
+    );
   }
-  if (settings.pkiDir !== undefined && settings.pkiDir.replace(/\/+$/, '') !== s.pkiDir.replace(/\/+$/, '') && !s.pkiDir.endsWith(settings.pkiDir.replace(/\/+$/, ''))) {
+  if (
+    settings.pkiDir !== undefined &&
+    settings.pkiDir.replace(/\/+$/, '') !== s.pkiDir.replace(/\/+$/, '') &&
+    !s.pkiDir.endsWith(settings.pkiDir.replace(/\/+$/, ''))
+  ) {
     w.push(`the master config sets pki_dir ${settings.pkiDir}, but salt.pkiDir is ${s.pkiDir}`);
   }
   return w;
@@ -102,7 +113,10 @@ export async function masterKeyStatus(options: MasterKeyStatusOptions): Promise<
   }
   const pending: PendingKey[] = [];
   for (const id of lists.pending) {
-    pending.push({ id, fingerprint: fingerOrNull(await readOptional(minionKeyPath(pkiDir, 'pending', id)), st.hashType) });
+    pending.push({
+      id,
+      fingerprint: fingerOrNull(await readOptional(minionKeyPath(pkiDir, 'pending', id)), st.hashType),
+    });
   }
   const signatureValid =
     files.signature !== undefined && files.signPub !== undefined && files.masterPub !== undefined

@@ -23,8 +23,12 @@ export class AssetWatch {
   private lastError: Error | undefined;
   private fresh: Promise<void> | undefined;
 
-  constructor(private readonly ssr: SsrConductor, private readonly clock: Clock, private readonly pollMs: number,
-    readonly label: string) {}
+  constructor(
+    private readonly ssr: SsrConductor,
+    private readonly clock: Clock,
+    private readonly pollMs: number,
+    readonly label: string,
+  ) {}
 
   /** The assets of `router` in the last answer (empty when the conductor does not list it). */
   seen(router: string): AssetState[] {
@@ -33,13 +37,19 @@ export class AssetWatch {
 
   /** Poll now (once, shared by concurrent callers). */
   refresh(): Promise<void> {
-    this.fresh ??= this.poll().finally(() => { this.fresh = undefined; });
+    this.fresh ??= this.poll().finally(() => {
+      this.fresh = undefined;
+    });
     return this.fresh;
   }
 
   /** Resolve with the router's assets once `done` holds for them; reject (with evidence) at the deadline. */
-  waitFor(router: string, stage: string, timeoutMs: number, done: (assets: AssetState[]) => boolean):
-    Promise<AssetState[]> {
+  waitFor(
+    router: string,
+    stage: string,
+    timeoutMs: number,
+    done: (assets: AssetState[]) => boolean,
+  ): Promise<AssetState[]> {
     return new Promise((resolve, reject) => {
       this.waiters.add({ router, done, deadline: this.clock.now() + timeoutMs, resolve, reject, stage });
       if (!this.running) void this.loop();
@@ -85,12 +95,22 @@ export class AssetWatch {
       } else if (now >= w.deadline) {
         this.waiters.delete(w);
         const states = assets.map((a) => `${a.nodeName}=${a.status}`).join(', ') || 'not listed';
-        w.reject(new RecoveryError('MIGRATE_ROUTER_FAILED',
-          `router ${w.router} did not reach ${w.stage} on the ${this.label} conductor in time (${states})`, {
-            details: { router: w.router, stage: w.stage, conductor: this.label, assets,
-              ...(this.lastError ? { apiError: this.lastError.message } : {}) },
-            hint: 'Look at `show assets errors` on that conductor; re-run with --resume to retry the router.',
-          }));
+        w.reject(
+          new RecoveryError(
+            'MIGRATE_ROUTER_FAILED',
+            `router ${w.router} did not reach ${w.stage} on the ${this.label} conductor in time (${states})`,
+            {
+              details: {
+                router: w.router,
+                stage: w.stage,
+                conductor: this.label,
+                assets,
+                ...(this.lastError ? { apiError: this.lastError.message } : {}),
+              },
+              hint: 'Look at `show assets errors` on that conductor; re-run with --resume to retry the router.',
+            },
+          ),
+        );
       }
     }
   }

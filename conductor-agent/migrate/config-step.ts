@@ -13,8 +13,12 @@ import type { Journal, JournalState } from './journal.js';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-export async function configStep(d: MigrateDeps, state: JournalState, journal: Journal, exportName: string):
-  Promise<{ exportFile: string }> {
+export async function configStep(
+  d: MigrateDeps,
+  state: JournalState,
+  journal: Journal,
+  exportName: string,
+): Promise<{ exportFile: string }> {
   const file = exportName.endsWith('.gz') ? exportName : `${exportName}.gz`;
   if (state.runPhases.has('config-committed')) return { exportFile: file };
   if (!state.runPhases.has('config-exported')) {
@@ -51,7 +55,8 @@ async function validateAndCommit(d: MigrateDeps): Promise<void> {
   if (messages.length > 0) {
     await d.newSsr.revertCandidate().catch(() => undefined);
     throw new RecoveryError('SSR_COMMIT_FAILED', 'the new conductor refused the imported configuration at validate', {
-      details: { messages }, hint: 'Fix the listed problems on the old conductor\'s configuration, then migrate again.',
+      details: { messages },
+      hint: "Fix the listed problems on the old conductor's configuration, then migrate again.",
     });
   }
   d.onStep?.('committing on the new conductor');
@@ -69,9 +74,11 @@ async function readExport(path: string): Promise<Buffer> {
   } catch (err) {
     const why = (err as Error).message;
     throw new RecoveryError('MIGRATE_FAILED', `the old conductor wrote no export at ${path}: ${why}`, {
-      cause: err, details: { path },
-      hint: 'The export lands in /etc/128technology/config-exports on the conductor the agent runs on; '
-        + 'run migrate on the old conductor.',
+      cause: err,
+      details: { path },
+      hint:
+        'The export lands in /etc/128technology/config-exports on the conductor the agent runs on; ' +
+        'run migrate on the old conductor.',
     });
   }
 }

@@ -58,8 +58,11 @@ const call = <T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => voi
  * The new conductor over SFTP; the session opens on first use and the host key must match the pin.
  * `remoteRoot` prefixes every path on the remote side (`/` on a real conductor; a staging tree in rehearsals).
  */
-export function sftpFiles(target: SshTarget, remoteRoot = '/',
-  connect: (t: SshTarget) => Promise<SshSession> = openSession): NewConductorFiles {
+export function sftpFiles(
+  target: SshTarget,
+  remoteRoot = '/',
+  connect: (t: SshTarget) => Promise<SshSession> = openSession,
+): NewConductorFiles {
   const at = (p: string): string => underRoot(remoteRoot, p);
   let session: Promise<{ s: SshSession; sftp: SFTPWrapper }> | undefined;
   const open = (): Promise<{ s: SshSession; sftp: SFTPWrapper }> => {
@@ -104,6 +107,9 @@ export function sftpFiles(target: SshTarget, remoteRoot = '/',
 
 function fsError(op: string, path: string, err: unknown): RecoveryError {
   if (err instanceof RecoveryError) return err;
-  return new RecoveryError(op === 'read' ? 'FS_UNREADABLE' : 'FS_WRITE_FAILED',
-    `cannot ${op} ${path} on the new conductor: ${(err as Error).message}`, { cause: err, details: { path } });
+  return new RecoveryError(
+    op === 'read' ? 'FS_UNREADABLE' : 'FS_WRITE_FAILED',
+    `cannot ${op} ${path} on the new conductor: ${(err as Error).message}`,
+    { cause: err, details: { path } },
+  );
 }

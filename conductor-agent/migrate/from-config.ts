@@ -38,8 +38,10 @@ async function caOf(ctx: Ctx, file: string | undefined): Promise<string | undefi
 function needCredentials(user: string | undefined, file: string | undefined, what: string): [string, string] {
   if (!user || !file) {
     throw new ConfigError('CONFIG_MISSING', `the ${what} SSR API credentials are not configured`, {
-      hint: what === 'old' ? 'Set ssr.username and ssr.passwordFile.'
-        : 'Set migrate.to.username and migrate.to.passwordFile (or ssr.username / ssr.passwordFile).',
+      hint:
+        what === 'old'
+          ? 'Set ssr.username and ssr.passwordFile.'
+          : 'Set migrate.to.username and migrate.to.passwordFile (or ssr.username / ssr.passwordFile).',
     });
   }
   return [user, file];
@@ -50,20 +52,31 @@ export async function oldSsrFromConfig(ctx: Ctx): Promise<SsrConductor> {
   const s = ctx.config.ssr;
   const [username, file] = needCredentials(s.username, s.passwordFile, 'old');
   const svc = ctx.config.services['128T'];
-  return createHttpSsrConductor({ url: s.url, username, password: await readSecretFile(ctx.loaded.path(file),
-    'ssr.passwordFile'), ca: await caOf(ctx, s.caFile), pcliCommand: s.pcliCommand, runner: systemProcessRunner,
-    service128t: commandServiceControl({ name: '128T', unit: svc?.unit ?? '128T', commands: svc ?? {} }) });
+  return createHttpSsrConductor({
+    url: s.url,
+    username,
+    password: await readSecretFile(ctx.loaded.path(file), 'ssr.passwordFile'),
+    ca: await caOf(ctx, s.caFile),
+    pcliCommand: s.pcliCommand,
+    runner: systemProcessRunner,
+    service128t: commandServiceControl({ name: '128T', unit: svc?.unit ?? '128T', commands: svc ?? {} }),
+  });
 }
 
 /** The new conductor's API at `address` (`migrate.to.*`). */
 export async function newSsrFromConfig(ctx: Ctx, address: string): Promise<SsrConductor> {
   const t = ctx.config.migrate.to;
-  const [username, file] = needCredentials(t.username ?? ctx.config.ssr.username,
-    t.passwordFile ?? ctx.config.ssr.passwordFile, 'new');
+  const [username, file] = needCredentials(
+    t.username ?? ctx.config.ssr.username,
+    t.passwordFile ?? ctx.config.ssr.passwordFile,
+    'new',
+  );
   return createHttpSsrConductor({
-    url: withAddress(t.ssrUrl, address), username,
+    url: withAddress(t.ssrUrl, address),
+    username,
     password: await readSecretFile(ctx.loaded.path(file), 'migrate.to.passwordFile'),
-    ca: await caOf(ctx, t.caFile ?? ctx.config.ssr.caFile), pcliCommand: withAddress(t.pcliCommand, address),
+    ca: await caOf(ctx, t.caFile ?? ctx.config.ssr.caFile),
+    pcliCommand: withAddress(t.pcliCommand, address),
     runner: systemProcessRunner,
   });
 }
@@ -86,12 +99,20 @@ async function filesFromConfig(ctx: Ctx, address: string): Promise<NewConductorF
   }
   if (!t.privateKeyFile || !t.hostKeyFingerprint) {
     throw new ConfigError('CONFIG_MISSING', 'migrate.transfer needs privateKeyFile and hostKeyFingerprint for SFTP', {
-      hint: 'Pin the new conductor\'s SSH host key (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it).',
+      hint: "Pin the new conductor's SSH host key (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it).",
     });
   }
   const privateKey = await readFile(ctx.loaded.path(t.privateKeyFile));
-  return sftpFiles({ host: t.host ?? address, port: t.port, username: t.username, privateKey,
-    hostKeyFingerprint: t.hostKeyFingerprint }, t.remoteRoot);
+  return sftpFiles(
+    {
+      host: t.host ?? address,
+      port: t.port,
+      username: t.username,
+      privateKey,
+      hostKeyFingerprint: t.hostKeyFingerprint,
+    },
+    t.remoteRoot,
+  );
 }
 
 function backupGate(ctx: Ctx): BackupGate {
@@ -100,8 +121,9 @@ function backupGate(ctx: Ctx): BackupGate {
     async find() {
       const { listBackups } = await import('../backup/list.js');
       const max = ctx.config.migrate.backupMaxAgeHours * 3600;
-      const found = (await listBackups(dir, { check: 'deep' }))
-        .find((b) => b.kind === 'ours' && b.verified === 'verified' && b.ageSeconds <= max);
+      const found = (await listBackups(dir, { check: 'deep' })).find(
+        (b) => b.kind === 'ours' && b.verified === 'verified' && b.ageSeconds <= max,
+      );
       return found ? { archive: found.path, ageHours: found.ageSeconds / 3600 } : undefined;
     },
     async take() {
@@ -110,7 +132,10 @@ function backupGate(ctx: Ctx): BackupGate {
       const made = await createBackup({ config: ctx.config, root: ctx.loaded.root, logger: ctx.logger });
       const v = await verifyArchive(made.archive);
       if (v.status !== 'verified') {
-        throw new RecoveryError('BACKUP_FAILED', `the backup taken before the migration does not verify: ${made.archive}`);
+        throw new RecoveryError(
+          'BACKUP_FAILED',
+          `the backup taken before the migration does not verify: ${made.archive}`,
+        );
       }
       return { archive: made.archive };
     },
@@ -124,18 +149,30 @@ export async function migrateDepsFromConfig(ctx: Ctx, args: MigrateArgs): Promis
   const { readMasterConfig } = await import('../keys/master-config.js');
   const hashType = (await readMasterConfig(ctx.loaded.path(c.salt.masterConfig))).settings.hashType;
   return {
-    args, oldSsr: await oldSsrFromConfig(ctx), newSsr: await newSsrFromConfig(ctx, to0),
-    files: await filesFromConfig(ctx, to0), backup: backupGate(ctx), repin: unavailableRepin,
-    ping: await newPingFromConfig(ctx, to0), hashType, clock: systemClock, logger: ctx.logger,
+    args,
+    oldSsr: await oldSsrFromConfig(ctx),
+    newSsr: await newSsrFromConfig(ctx, to0),
+    files: await filesFromConfig(ctx, to0),
+    backup: backupGate(ctx),
+    repin: unavailableRepin,
+    ping: await newPingFromConfig(ctx, to0),
+    hashType,
+    clock: systemClock,
+    logger: ctx.logger,
     fault: parseFault(ctx.io.env.SSR_RECOVERY_MIGRATE_FAULT),
     paths: {
-      oldPkiDir: ctx.loaded.path(c.salt.pkiDir), oldExportsDir: ctx.loaded.path(CONDUCTOR_FILES.configExports),
+      oldPkiDir: ctx.loaded.path(c.salt.pkiDir),
+      oldExportsDir: ctx.loaded.path(CONDUCTOR_FILES.configExports),
       journalDir: ctx.loaded.path(c.migrate.journalDir ?? `${c.agents.stateDir}/migrate`),
-      newPkiDir: c.salt.pkiDir, newExportsDir: CONDUCTOR_FILES.configExports,
+      newPkiDir: c.salt.pkiDir,
+      newExportsDir: CONDUCTOR_FILES.configExports,
     },
     settings: {
-      concurrency: c.migrate.concurrency, connectedTimeoutMs: c.migrate.connectedTimeoutSeconds * 1000,
-      runningTimeoutMs: c.migrate.runningTimeoutSeconds * 1000, pollMs: c.migrate.pollMs, trust: c.migrate.trust,
+      concurrency: c.migrate.concurrency,
+      connectedTimeoutMs: c.migrate.connectedTimeoutSeconds * 1000,
+      runningTimeoutMs: c.migrate.runningTimeoutSeconds * 1000,
+      pollMs: c.migrate.pollMs,
+      trust: c.migrate.trust,
       ports: c.verify.ports,
     },
   };

@@ -70,12 +70,18 @@ export async function readJournal(dir: string): Promise<JournalRecord[] | undefi
 export class Journal {
   private seen = new Map<string, number>();
 
-  private constructor(private readonly handle: fsp.FileHandle, readonly path: string,
-    private readonly fault: FaultPoint | undefined, private readonly now: () => number) {}
+  private constructor(
+    private readonly handle: fsp.FileHandle,
+    readonly path: string,
+    private readonly fault: FaultPoint | undefined,
+    private readonly now: () => number,
+  ) {}
 
   /** Open (create or append to) the journal in `dir`. */
-  static async open(dir: string, options: { fault?: FaultPoint | undefined; now?: () => number } = {}):
-    Promise<Journal> {
+  static async open(
+    dir: string,
+    options: { fault?: FaultPoint | undefined; now?: () => number } = {},
+  ): Promise<Journal> {
     await ensureDir(dir, PRIVATE_DIR_MODE);
     await fsp.chmod(dir, PRIVATE_DIR_MODE).catch(() => undefined);
     const path = join(dir, JOURNAL_FILE);
@@ -98,7 +104,7 @@ export class Journal {
    */
   private append(record: JournalRecord): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ line: JSON.stringify(record) + '\n', phase: record.phase, resolve, reject });
+      this.queue.push({ line: `${JSON.stringify(record)}\n`, phase: record.phase, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }

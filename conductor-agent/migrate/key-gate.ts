@@ -45,7 +45,7 @@ export function verifiedKeyGate(o: KeyGateOptions): KeyGate {
         throw new RecoveryError('KEYS_REFUSED', `refusing minion id ${JSON.stringify(id)}`);
       }
       const known = await readOptional(join(o.oldPkiDir, 'minions', id));
-      const expected = known === undefined ? undefined : finger(known, o.hashType) ?? undefined;
+      const expected = known === undefined ? undefined : (finger(known, o.hashType) ?? undefined);
       const accepted = await o.files.read(remote('minions', id));
       if (accepted !== undefined) {
         const actual = finger(accepted, o.hashType);
@@ -74,11 +74,15 @@ export function verifiedKeyGate(o: KeyGateOptions): KeyGate {
 }
 
 function refused(id: string, expected: string | undefined, actual: string | null, where: string): RecoveryError {
-  return new RecoveryError('KEYS_REFUSED', expected === undefined
-    ? `minion ${id} has no accepted key on the old conductor, so its key on the new master cannot be verified`
-    : `the ${where} key of minion ${id} on the new master (${actual ?? 'not a key'}) is not the one the old master `
-      + `accepted (${expected}); it was not accepted`, {
-    details: { id, expected, actual, where },
-    hint: 'Someone else may be presenting this id. Check the router out of band before accepting by hand.',
-  });
+  return new RecoveryError(
+    'KEYS_REFUSED',
+    expected === undefined
+      ? `minion ${id} has no accepted key on the old conductor, so its key on the new master cannot be verified`
+      : `the ${where} key of minion ${id} on the new master (${actual ?? 'not a key'}) is not the one the old master ` +
+          `accepted (${expected}); it was not accepted`,
+    {
+      details: { id, expected, actual, where },
+      hint: 'Someone else may be presenting this id. Check the router out of band before accepting by hand.',
+    },
+  );
 }

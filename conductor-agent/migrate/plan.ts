@@ -14,8 +14,9 @@ export function checkAddresses(to: readonly string[], from: readonly string[]): 
   else if (new Set(to).size !== to.length) message = `--to names ${to[0]} twice`;
   else if (from.length === 0) message = 'the old conductor address is unknown: give --from (global.init has none)';
   else if (to.some((a) => from.includes(a))) {
-    message = `the new address(es) ${to.join(', ')} must differ from the old ${from.join(', ')} `
-      + '(same IP is a restore: conductor-agent restore)';
+    message =
+      `the new address(es) ${to.join(', ')} must differ from the old ${from.join(', ')} ` +
+      '(same IP is a restore: conductor-agent restore)';
   }
   return { check: 'addresses', ok: message === '', message: message || `${from.join(', ')} → ${to.join(', ')}` };
 }
@@ -38,17 +39,29 @@ export function compareVersions(a: string, b: string): number {
 
 export function checkVersions(oldVersion: string | undefined, newVersion: string | undefined): Finding {
   if (!oldVersion || !newVersion) {
-    return { check: 'version', ok: false, message: `a conductor did not report its version (old ${oldVersion ?? '?'}, `
-      + `new ${newVersion ?? '?'})` };
+    return {
+      check: 'version',
+      ok: false,
+      message: `a conductor did not report its version (old ${oldVersion ?? '?'}, ` + `new ${newVersion ?? '?'})`,
+    };
   }
   const ok = compareVersions(newVersion, oldVersion) >= 0;
-  return { check: 'version', ok, message: ok ? `new ${newVersion} ≥ old ${oldVersion}`
-    : `the new conductor runs ${newVersion}, older than the old ${oldVersion}: upgrade it first` };
+  return {
+    check: 'version',
+    ok,
+    message: ok
+      ? `new ${newVersion} ≥ old ${oldVersion}`
+      : `the new conductor runs ${newVersion}, older than the old ${oldVersion}: upgrade it first`,
+  };
 }
 
 /** The new conductor may hold nothing but (a subset of) the old one's routers, and no pending edits. */
-export function checkNoConflict(oldA: AuthorityFacts, newA: AuthorityFacts, newDirty: boolean,
-  dirtyIsOurs: boolean): Finding {
+export function checkNoConflict(
+  oldA: AuthorityFacts,
+  newA: AuthorityFacts,
+  newDirty: boolean,
+  dirtyIsOurs: boolean,
+): Finding {
   const known = new Set(oldA.routers.map((r) => r.name));
   const foreign = newA.routers.map((r) => r.name).filter((n) => !known.has(n));
   const problems: string[] = [];
@@ -57,17 +70,27 @@ export function checkNoConflict(oldA: AuthorityFacts, newA: AuthorityFacts, newD
     problems.push(`its authority is ${newA.name}, not ${oldA.name}`);
   }
   if (newDirty && !dirtyIsOurs) problems.push('its candidate configuration has uncommitted changes');
-  return { check: 'new-config', ok: problems.length === 0,
-    message: problems.length ? `the new conductor holds conflicting configuration: ${problems.join('; ')}`
+  return {
+    check: 'new-config',
+    ok: problems.length === 0,
+    message: problems.length
+      ? `the new conductor holds conflicting configuration: ${problems.join('; ')}`
       : `no conflicting configuration (${newA.routers.length} router(s) already there)`,
-    ...(foreign.length ? { details: { foreign } } : {}) };
+    ...(foreign.length ? { details: { foreign } } : {}),
+  };
 }
 
 /** `*` and `?` globs over router names. */
 export function globMatcher(glob: string | undefined): (name: string) => boolean {
   if (!glob) return () => true;
-  const re = new RegExp('^' + glob.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.'
-    : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('') + '$');
+  const re = new RegExp(
+    '^' +
+      glob
+        .split('')
+        .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+        .join('') +
+      '$',
+  );
   return (name) => re.test(name);
 }
 

@@ -39,12 +39,20 @@ async function login(d: MigrateDeps, which: 'old' | 'new'): Promise<Finding> {
 async function ports(d: MigrateDeps): Promise<Finding> {
   const probe = d.probe ?? tcpReachable;
   const closed: string[] = [];
-  await Promise.all(d.args.to.flatMap((h) => d.settings.ports.map(async (p) => {
-    if (!(await probe(h, p))) closed.push(`${h}:${p}`);
-  })));
-  return { check: 'ports', ok: closed.length === 0, message: closed.length
-    ? `not listening on the new conductor: ${closed.sort().join(', ')} (routers need them; open them first)`
-    : `${d.settings.ports.join(', ')} listen on ${d.args.to.join(', ')}` };
+  await Promise.all(
+    d.args.to.flatMap((h) =>
+      d.settings.ports.map(async (p) => {
+        if (!(await probe(h, p))) closed.push(`${h}:${p}`);
+      }),
+    ),
+  );
+  return {
+    check: 'ports',
+    ok: closed.length === 0,
+    message: closed.length
+      ? `not listening on the new conductor: ${closed.sort().join(', ')} (routers need them; open them first)`
+      : `${d.settings.ports.join(', ')} listen on ${d.args.to.join(', ')}`,
+  };
 }
 
 async function trust(d: MigrateDeps, facts: PreflightFacts): Promise<Finding> {
@@ -61,9 +69,13 @@ async function trust(d: MigrateDeps, facts: PreflightFacts): Promise<Finding> {
 async function backup(d: MigrateDeps, facts: PreflightFacts): Promise<Finding> {
   try {
     facts.backup = await d.backup.find();
-    return { check: 'backup', ok: true, message: facts.backup
-      ? `fresh verified backup ${facts.backup.archive} (${facts.backup.ageHours.toFixed(1)} h old)`
-      : 'no fresh verified backup: one is taken before anything changes' };
+    return {
+      check: 'backup',
+      ok: true,
+      message: facts.backup
+        ? `fresh verified backup ${facts.backup.archive} (${facts.backup.ageHours.toFixed(1)} h old)`
+        : 'no fresh verified backup: one is taken before anything changes',
+    };
   } catch (err) {
     return failed('backup', err);
   }
@@ -78,8 +90,13 @@ export async function preflight(d: MigrateDeps, dirtyIsOurs: boolean): Promise<P
   f.push(oldApi, newApi);
   if (oldApi.ok && newApi.ok) {
     try {
-      const [ov, nv, oa, na, dirty] = await Promise.all([d.oldSsr.version(), d.newSsr.version(),
-        d.oldSsr.authority(), d.newSsr.authority(), d.newSsr.candidateDirty()]);
+      const [ov, nv, oa, na, dirty] = await Promise.all([
+        d.oldSsr.version(),
+        d.newSsr.version(),
+        d.oldSsr.authority(),
+        d.newSsr.authority(),
+        d.newSsr.candidateDirty(),
+      ]);
       facts.oldAuthority = oa;
       facts.newAuthority = na;
       f.push(checkVersions(ov, nv), checkNoConflict(oa, na, dirty, dirtyIsOurs));

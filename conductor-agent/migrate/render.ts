@@ -10,11 +10,15 @@ export function renderMigrate(r: MigrateReport): string {
   if (r.trust) lines.push(`salt trust: ${r.trust.mode} (${r.trust.how})`);
   if (r.config) lines.push('configuration on the new conductor:', ...renderDiff(r.config.diff).map((l) => `  ${l}`));
   const t = r.totals;
-  lines.push(`routers: ${t.routers} (migrated ${t.migrated}, skipped ${t.skipped}, failed ${t.failed}, `
-    + `rolled back ${t.rolledBack})${r.dryRun ? ' — planned' : ''}`);
+  lines.push(
+    `routers: ${t.routers} (migrated ${t.migrated}, skipped ${t.skipped}, failed ${t.failed}, ` +
+      `rolled back ${t.rolledBack})${r.dryRun ? ' — planned' : ''}`,
+  );
   for (const x of r.routers.filter((y) => y.outcome === 'failed' || y.outcome === 'rolled-back')) {
-    lines.push(`  ${x.router}: ${x.outcome} [${x.error?.code ?? '?'}] ${x.error?.message ?? ''}`
-      + (x.rollback ? ` (rollback ${x.rollback.ok ? 'ok' : `FAILED: ${x.rollback.message}`})` : ''));
+    lines.push(
+      `  ${x.router}: ${x.outcome} [${x.error?.code ?? '?'}] ${x.error?.message ?? ''}` +
+        (x.rollback ? ` (rollback ${x.rollback.ok ? 'ok' : `FAILED: ${x.rollback.message}`})` : ''),
+    );
   }
   const per = r.routers.map((x) => x.timings.totalMs).filter((v): v is number => typeof v === 'number');
   if (per.length) lines.push(`time per router: median ${median(per)} ms, max ${Math.max(...per)} ms`);

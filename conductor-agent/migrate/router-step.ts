@@ -32,10 +32,13 @@ const follows = (w: AssetWatch, router: string): boolean =>
 export async function migrateRouter(c: RouterContext, r: ConfiguredRouter): Promise<RouterResult> {
   const prior = c.state.routers.get(r.name);
   if (prior?.phase === 'router-done') {
-    return { router: r.name, outcome: 'migrated', timings: prior.data.timings as RouterResult['timings'] ?? {} };
+    return { router: r.name, outcome: 'migrated', timings: (prior.data.timings as RouterResult['timings']) ?? {} };
   }
-  if (prior?.phase === 'router-rolling-back') return rollBack(c, r, { code: 'MIGRATE_ROUTER_FAILED',
-    message: String(prior.data.message ?? 'interrupted during rollback') });
+  if (prior?.phase === 'router-rolling-back')
+    return rollBack(c, r, {
+      code: 'MIGRATE_ROUTER_FAILED',
+      message: String(prior.data.message ?? 'interrupted during rollback'),
+    });
   const started = c.d.clock.now();
   if (!prior && allRunning(c.newWatch.seen(r.name))) {
     await c.journal.router(r.name, 'router-done', { skipped: true, timings: {} });
@@ -87,8 +90,12 @@ async function sendMigrate(c: RouterContext, router: string): Promise<void> {
 }
 
 /** Every node's minion key through the verified gate; waits for the key to show up until `deadline`. */
-async function gateKeys(c: RouterContext, router: string, ids: string[], deadline: number):
-  Promise<Record<string, string>> {
+async function gateKeys(
+  c: RouterContext,
+  router: string,
+  ids: string[],
+  deadline: number,
+): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const id of ids) {
     for (;;) {
@@ -98,8 +105,11 @@ async function gateKeys(c: RouterContext, router: string, ids: string[], deadlin
         break;
       }
       if (c.d.clock.now() >= deadline) {
-        throw new RecoveryError('MIGRATE_ROUTER_FAILED', `the minion key of ${id} (router ${router}) never reached `
-          + 'the new master', { details: { router, id } });
+        throw new RecoveryError(
+          'MIGRATE_ROUTER_FAILED',
+          `the minion key of ${id} (router ${router}) never reached the new master`,
+          { details: { router, id } },
+        );
       }
       await c.d.clock.sleep(c.d.settings.pollMs);
     }
@@ -108,28 +118,50 @@ async function gateKeys(c: RouterContext, router: string, ids: string[], deadlin
 }
 
 /** Migrate the router back to the old conductor (the PCLI on the conductor it now follows). */
-async function rollBack(c: RouterContext, r: ConfiguredRouter, error: NonNullable<RouterResult['error']>):
-  Promise<RouterResult> {
+async function rollBack(
+  c: RouterContext,
+  r: ConfiguredRouter,
+  error: NonNullable<RouterResult['error']>,
+): Promise<RouterResult> {
   const { d } = c;
   const started = d.clock.now();
   await Promise.all([c.newWatch.refresh(), c.oldWatch.refresh()]);
   if (!follows(c.newWatch, r.name) && follows(c.oldWatch, r.name)) {
     await c.journal.router(r.name, 'router-rolled-back', { message: 'never left the old conductor' });
-    return { router: r.name, outcome: 'rolled-back', timings: {}, error,
-      rollback: { ok: true, message: 'the router never left the old conductor' } };
+    return {
+      router: r.name,
+      outcome: 'rolled-back',
+      timings: {},
+      error,
+      rollback: { ok: true, message: 'the router never left the old conductor' },
+    };
   }
   await c.journal.router(r.name, 'router-rolling-back', { message: error.message });
   try {
     if (!follows(c.oldWatch, r.name)) await d.newSsr.migrateRouter(r.name, d.args.from, { force: true });
-    await c.oldWatch.waitFor(r.name, 'Running', d.settings.connectedTimeoutMs + d.settings.runningTimeoutMs,
-      allRunning);
+    await c.oldWatch.waitFor(
+      r.name,
+      'Running',
+      d.settings.connectedTimeoutMs + d.settings.runningTimeoutMs,
+      allRunning,
+    );
     await c.journal.router(r.name, 'router-rolled-back', {});
-    return { router: r.name, outcome: 'rolled-back', timings: { totalMs: d.clock.now() - started }, error,
-      rollback: { ok: true } };
+    return {
+      router: r.name,
+      outcome: 'rolled-back',
+      timings: { totalMs: d.clock.now() - started },
+      error,
+      rollback: { ok: true },
+    };
   } catch (err) {
     const e = asRecoveryError(err);
     await c.journal.router(r.name, 'router-failed', { code: e.code, message: `rollback: ${e.message}` });
-    return { router: r.name, outcome: 'failed', timings: { totalMs: d.clock.now() - started }, error,
-      rollback: { ok: false, message: e.message } };
+    return {
+      router: r.name,
+      outcome: 'failed',
+      timings: { totalMs: d.clock.now() - started },
+      error,
+      rollback: { ok: false, message: e.message },
+    };
   }
 }

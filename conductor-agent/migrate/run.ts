@@ -19,8 +19,10 @@ import type { MigrateReport, RouterResult } from './types.js';
 import { verifyStep } from './verify-step.js';
 
 const sameArgs = (a: Record<string, unknown> | undefined, d: MigrateDeps): boolean =>
-  !!a && JSON.stringify(a.to) === JSON.stringify(d.args.to) && JSON.stringify(a.from) === JSON.stringify(d.args.from)
-  && (a.routers ?? null) === (d.args.routers ?? null);
+  !!a &&
+  JSON.stringify(a.to) === JSON.stringify(d.args.to) &&
+  JSON.stringify(a.from) === JSON.stringify(d.args.from) &&
+  (a.routers ?? null) === (d.args.routers ?? null);
 
 /** Decide what an existing journal means for this run: continue it, set it aside, or refuse. */
 async function openState(d: MigrateDeps): Promise<{ state: JournalState; resumed: boolean }> {
@@ -41,9 +43,17 @@ async function openState(d: MigrateDeps): Promise<{ state: JournalState; resumed
 
 function emptyReport(d: MigrateDeps, resumed: boolean, facts: PreflightFacts): MigrateReport {
   return {
-    ok: false, dryRun: d.args.dryRun, resumed, from: d.args.from, to: d.args.to, findings: facts.findings,
-    trust: facts.trust, routers: [], totals: { routers: 0, migrated: 0, skipped: 0, failed: 0, rolledBack: 0 },
-    rate: { configured: d.args.rate }, durationMs: 0,
+    ok: false,
+    dryRun: d.args.dryRun,
+    resumed,
+    from: d.args.from,
+    to: d.args.to,
+    findings: facts.findings,
+    trust: facts.trust,
+    routers: [],
+    totals: { routers: 0, migrated: 0, skipped: 0, failed: 0, rolledBack: 0 },
+    rate: { configured: d.args.rate },
+    durationMs: 0,
   };
 }
 
@@ -63,8 +73,11 @@ export async function runMigrate(d: MigrateDeps): Promise<MigrateReport> {
   const oldWatch = new AssetWatch(d.oldSsr, d.clock, d.settings.pollMs, 'old');
   await newWatch.refresh();
   if (d.args.dryRun) {
-    report.routers = selected.map((r) => ({ router: r.name, outcome: allRunning(newWatch.seen(r.name)) ? 'skipped'
-      : 'migrated', timings: {} }));
+    report.routers = selected.map((r) => ({
+      router: r.name,
+      outcome: allRunning(newWatch.seen(r.name)) ? 'skipped' : 'migrated',
+      timings: {},
+    }));
     report.totals = totalsOf(report.routers);
     report.ok = true;
     return done();
@@ -87,15 +100,23 @@ interface Runtime {
   oldWatch: AssetWatch;
 }
 
-async function applyRun(d: MigrateDeps, state: JournalState, journal: Journal, report: MigrateReport,
-  facts: PreflightFacts, rt: Runtime): Promise<void> {
+async function applyRun(
+  d: MigrateDeps,
+  state: JournalState,
+  journal: Journal,
+  report: MigrateReport,
+  facts: PreflightFacts,
+  rt: Runtime,
+): Promise<void> {
   const exportName = String(state.runPhases.get('started')?.exportName ?? `ssr-recovery-migrate-${d.clock.now()}`);
   if (!state.runPhases.has('started')) {
-    await journal.run('started', { args: { to: d.args.to, from: d.args.from, routers: d.args.routers ?? null },
-      exportName });
+    await journal.run('started', {
+      args: { to: d.args.to, from: d.args.from, routers: d.args.routers ?? null },
+      exportName,
+    });
   }
   if (!state.runPhases.has('backup-ready')) {
-    const b = facts.backup ?? (d.onStep?.('taking a backup of the old conductor'), await d.backup.take());
+    const b = facts.backup ?? (await takeBackup(d));
     report.backup = { ...b, taken: !facts.backup };
     await journal.run('backup-ready', { archive: b.archive });
   }
@@ -103,24 +124,34 @@ async function applyRun(d: MigrateDeps, state: JournalState, journal: Journal, r
   report.config = { ...report.config!, exportName: exportFile, committed: true };
   const trust = facts.trust!;
   await journal.run('trust-checked', { mode: trust.mode, fingerprint: trust.newFingerprint });
-  const gate = verifiedKeyGate({ oldPkiDir: d.paths.oldPkiDir, newPkiDir: d.paths.newPkiDir, files: d.files,
-    hashType: d.hashType });
+  const gate = verifiedKeyGate({
+    oldPkiDir: d.paths.oldPkiDir,
+    newPkiDir: d.paths.newPkiDir,
+    files: d.files,
+    hashType: d.hashType,
+  });
   const ctx: RouterContext = { d, journal, state, oldWatch: rt.oldWatch, newWatch: rt.newWatch, gate, trust };
   const { results, achieved } = await runRouters(ctx, rt.selected);
   report.routers = results;
   report.totals = totalsOf(results);
   report.rate.achieved = achieved;
   const ok = results.filter((r) => r.outcome === 'migrated' || r.outcome === 'skipped').map((r) => r.router);
-  report.verify = await verifyStep(d, rt.newWatch, rt.selected.filter((r) => ok.includes(r.name)));
+  report.verify = await verifyStep(
+    d,
+    rt.newWatch,
+    rt.selected.filter((r) => ok.includes(r.name)),
+  );
   await journal.run('verified', { ok: report.verify.every((c) => c.status !== 'fail') });
-  report.ok = report.totals.failed === 0 && report.totals.rolledBack === 0
-    && report.verify.every((c) => c.status !== 'fail');
+  report.ok =
+    report.totals.failed === 0 && report.totals.rolledBack === 0 && report.verify.every((c) => c.status !== 'fail');
   if (report.ok) await journal.run('finished', { totals: report.totals });
 }
 
 /** Start routers at most `rate` per second and `concurrency` at a time; collect results in input order. */
-async function runRouters(ctx: RouterContext, routers: ConfiguredRouter[]):
-  Promise<{ results: RouterResult[]; achieved: number | undefined }> {
+async function runRouters(
+  ctx: RouterContext,
+  routers: ConfiguredRouter[],
+): Promise<{ results: RouterResult[]; achieved: number | undefined }> {
   const { d } = ctx;
   const gate = rateGate(d.args.rate, d.clock);
   const results: RouterResult[] = new Array(routers.length);
@@ -132,10 +163,12 @@ async function runRouters(ctx: RouterContext, routers: ConfiguredRouter[]):
     if (prior !== 'router-done') await gate();
     while (running.size >= d.settings.concurrency) await Promise.race(running);
     if (prior !== 'router-done') starts.push(d.clock.now());
-    const p: Promise<void> = migrateRouter(ctx, r).then((res) => {
-      results[i] = res;
-      d.onRouter?.(res, ++finished, routers.length);
-    }).finally(() => running.delete(p));
+    const p: Promise<void> = migrateRouter(ctx, r)
+      .then((res) => {
+        results[i] = res;
+        d.onRouter?.(res, ++finished, routers.length);
+      })
+      .finally(() => running.delete(p));
     running.add(p);
   }
   await Promise.all(running);
@@ -145,6 +178,17 @@ async function runRouters(ctx: RouterContext, routers: ConfiguredRouter[]):
 
 function totalsOf(rs: readonly RouterResult[]): MigrateReport['totals'] {
   const count = (o: RouterResult['outcome']): number => rs.filter((r) => r.outcome === o).length;
-  return { routers: rs.length, migrated: count('migrated'), skipped: count('skipped'), failed: count('failed'),
-    rolledBack: count('rolled-back') };
+  return {
+    routers: rs.length,
+    migrated: count('migrated'),
+    skipped: count('skipped'),
+    failed: count('failed'),
+    rolledBack: count('rolled-back'),
+  };
+}
+
+/** A fresh backup of the old conductor, said as a step first. */
+async function takeBackup(d: MigrateDeps): ReturnType<MigrateDeps['backup']['take']> {
+  d.onStep?.('taking a backup of the old conductor');
+  return d.backup.take();
 }

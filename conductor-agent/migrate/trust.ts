@@ -38,8 +38,13 @@ export interface TrustDecision {
 }
 
 /** Pure: decide the trust mode from both master.pub files and the setting; throws when no safe mode exists. */
-export function decideTrust(oldPub: string | Buffer, newPub: Buffer | undefined, setting: 'auto' | TrustMode,
-  repin: Pick<RouterRepin, 'available' | 'description'>, hash: SaltHashType = 'sha256'): TrustDecision {
+export function decideTrust(
+  oldPub: string | Buffer,
+  newPub: Buffer | undefined,
+  setting: 'auto' | TrustMode,
+  repin: Pick<RouterRepin, 'available' | 'description'>,
+  hash: SaltHashType = 'sha256',
+): TrustDecision {
   const oldFingerprint = pemFinger(oldPub, hash);
   if (newPub === undefined) {
     throw new RecoveryError('MIGRATE_PREFLIGHT', 'the new conductor has no Salt master public key (master.pub)', {
@@ -48,24 +53,41 @@ export function decideTrust(oldPub: string | Buffer, newPub: Buffer | undefined,
   }
   const newFingerprint = pemFinger(newPub, hash);
   if (oldFingerprint === newFingerprint && setting !== 'repin') {
-    return { mode: 'same-key', oldFingerprint, newFingerprint,
-      how: 'the new master carries the old key pair: routers keep trusting it without any change' };
+    return {
+      mode: 'same-key',
+      oldFingerprint,
+      newFingerprint,
+      how: 'the new master carries the old key pair: routers keep trusting it without any change',
+    };
   }
   if (setting === 'same-key') {
-    throw new RecoveryError('MIGRATE_TRUST_UNAVAILABLE', `the new master key (${newFingerprint}) is not the old one `
-      + `(${oldFingerprint}) and migrate.trust is same-key`, {
-      details: { oldFingerprint, newFingerprint },
-      hint: 'Restore the old master key pair on the new conductor first (conductor-agent restore).',
-    });
+    throw new RecoveryError(
+      'MIGRATE_TRUST_UNAVAILABLE',
+      `the new master key (${newFingerprint}) is not the old one ` +
+        `(${oldFingerprint}) and migrate.trust is same-key`,
+      {
+        details: { oldFingerprint, newFingerprint },
+        hint: 'Restore the old master key pair on the new conductor first (conductor-agent restore).',
+      },
+    );
   }
   if (!repin.available) {
-    throw new RecoveryError('MIGRATE_TRUST_UNAVAILABLE', `the new master key (${newFingerprint}) is not the old one `
-      + `(${oldFingerprint}), and routers cannot be re-pinned: ${repin.description}`, {
-      details: { oldFingerprint, newFingerprint },
-      hint: 'Restore the old master key pair on the new conductor (conductor-agent restore), then migrate again.',
-    });
+    throw new RecoveryError(
+      'MIGRATE_TRUST_UNAVAILABLE',
+      `the new master key (${newFingerprint}) is not the old one ` +
+        `(${oldFingerprint}), and routers cannot be re-pinned: ${repin.description}`,
+      {
+        details: { oldFingerprint, newFingerprint },
+        hint: 'Restore the old master key pair on the new conductor (conductor-agent restore), then migrate again.',
+      },
+    );
   }
-  return { mode: 'repin', oldFingerprint, newFingerprint,
-    how: `each router is re-pinned to ${newFingerprint} through fleet re-authentication once it reaches `
-      + 'the new conductor' };
+  return {
+    mode: 'repin',
+    oldFingerprint,
+    newFingerprint,
+    how:
+      `each router is re-pinned to ${newFingerprint} through fleet re-authentication once it reaches ` +
+      'the new conductor',
+  };
 }

@@ -19,12 +19,25 @@ export type TrustMode = 'same-key' | 'repin';
 
 /** Phases written to the journal, in order; `SSR_RECOVERY_MIGRATE_FAULT` names one to kill -9 after. */
 export const RUN_PHASES = [
-  'started', 'backup-ready', 'config-exported', 'config-transferred', 'config-imported', 'config-committed',
-  'trust-checked', 'verified', 'finished',
+  'started',
+  'backup-ready',
+  'config-exported',
+  'config-transferred',
+  'config-imported',
+  'config-committed',
+  'trust-checked',
+  'verified',
+  'finished',
 ] as const;
 export const ROUTER_PHASES = [
-  'router-migrating', 'router-connected', 'router-key-accepted', 'router-running', 'router-done',
-  'router-failed', 'router-rolling-back', 'router-rolled-back',
+  'router-migrating',
+  'router-connected',
+  'router-key-accepted',
+  'router-running',
+  'router-done',
+  'router-failed',
+  'router-rolling-back',
+  'router-rolled-back',
 ] as const;
 export type RunPhase = (typeof RUN_PHASES)[number];
 export type RouterPhase = (typeof ROUTER_PHASES)[number];

@@ -34,7 +34,8 @@ export function createConductorMetrics(sources: ObserveSources): ConductorMetric
   // prom-client collects every metric at once, so one folder read is shared by the scrape.
   let folder: { at: number; list: Promise<BackupListing[] | undefined> } | undefined;
   const readFolder = (): Promise<BackupListing[] | undefined> => {
-    if (!folder || Date.now() - folder.at > 1000) folder = { at: Date.now(), list: sources.backups().catch(() => undefined) };
+    if (!folder || Date.now() - folder.at > 1000)
+      folder = { at: Date.now(), list: sources.backups().catch(() => undefined) };
     return folder.list;
   };
   const newestBackup = async (): Promise<BackupListing | undefined> =>

@@ -75,7 +75,7 @@ function renderSummary(fleet: readonly FleetEntry[]): string {
 function renderWaves(waves: readonly WaveSummary[]): string {
   if (waves.length === 0) return '<h2>Waves</h2>\n<p id="waves">no re-authentication or migration wave</p>';
   const rows = waves.map((w) => {
-    const done = (w.counts['done'] ?? 0) + (w.counts['skipped'] ?? 0);
+    const done = (w.counts.done ?? 0) + (w.counts.skipped ?? 0);
     const counts = Object.entries(w.counts)
       .map(([k, n]) => `${esc(k)} ${n}`)
       .join(', ');
@@ -90,11 +90,16 @@ ${rows.join('\n')}</table>`;
 function renderFleetTable(fleet: readonly FleetEntry[], filter: StatusPageInput['filter'] = {}): string {
   const shown = filterFleet(fleet, filter);
   const options = ['', ...countByTrust(fleet).keys()]
-    .map((s) => `<option value="${esc(s)}"${s === (filter.trust ?? '') ? ' selected' : ''}>${esc(s || 'any state')}</option>`)
+    .map(
+      (s) =>
+        `<option value="${esc(s)}"${s === (filter.trust ?? '') ? ' selected' : ''}>${esc(s || 'any state')}</option>`,
+    )
     .join('');
   const rows = shown.map((r) => {
     const cls = r.trust === 'trusted' ? 'ok' : r.trust ? 'bad' : 'muted';
-    const outcome = r.lastOutcome ? `${r.lastOutcome.action} ${r.lastOutcome.ok ? 'ok' : (r.lastOutcome.code ?? 'failed')}` : '';
+    const outcome = r.lastOutcome
+      ? `${r.lastOutcome.action} ${r.lastOutcome.ok ? 'ok' : (r.lastOutcome.code ?? 'failed')}`
+      : '';
     return `<tr data-router="${esc(r.routerId)}"><td>${esc(r.routerId)}</td><td>${r.connected ? 'connected' : 'offline'}</td>
 <td>${r.enrolled ? 'yes' : 'no'}</td><td class="${cls}">${esc(r.trust ?? 'unknown')}</td><td>${esc(r.lastReportAt ?? '-')}</td>
 <td>${esc(outcome)}${r.pendingKey ? ' · key change pending approval' : ''}</td></tr>`;

@@ -32,7 +32,8 @@ export interface ObserveService {
 
 const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'cache-control': 'no-store',
 };
@@ -88,7 +89,7 @@ export function createObserveService(o: ObserveServiceOptions): ObserveService {
       res.end(req.method === 'HEAD' ? undefined : body);
     } else if (url.pathname === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: 'ok', uptimeSeconds: Math.round((now() - startedAt) / 1000) }) + '\n');
+      res.end(`${JSON.stringify({ status: 'ok', uptimeSeconds: Math.round((now() - startedAt) / 1000) })}\n`);
     } else if (url.pathname === '/') {
       const [fleet, backups, waves] = await Promise.all([o.sources.fleet(), o.sources.backups(), o.sources.waves()]);
       const page = renderStatusPage({

@@ -68,7 +68,11 @@ export async function reauthRouter(o: ReauthRouterOptions): Promise<ReauthRouter
     { reportTimeoutMs: routerTimeoutMs + (o.marginMs ?? 30_000) },
   );
   if (report.body.kind !== action) {
-    throw new RecoveryError('PROTOCOL_MALFORMED', `router ${o.routerId} answered a ${action} with a ${report.body.kind} report`, { details: { router: o.routerId } });
+    throw new RecoveryError(
+      'PROTOCOL_MALFORMED',
+      `router ${o.routerId} answered a ${action} with a ${report.body.kind} report`,
+      { details: { router: o.routerId } },
+    );
   }
   const outcome = report.body.outcome;
   let ok = outcome.ok;
@@ -81,12 +85,17 @@ export async function reauthRouter(o: ReauthRouterOptions): Promise<ReauthRouter
   let masterConfirmed: boolean | undefined;
   if (ok && action === 'reauth' && o.ping) {
     const clock = o.clock ?? systemClock;
-    masterConfirmed = await confirmFromMaster(o.routerId, o.ping, clock, o.confirmTimeoutMs ?? 60_000, o.confirmPollMs ?? 2_000);
+    masterConfirmed = await confirmFromMaster(
+      o.routerId,
+      o.ping,
+      clock,
+      o.confirmTimeoutMs ?? 60_000,
+      o.confirmPollMs ?? 2_000,
+    );
     if (!masterConfirmed) {
       ok = false;
       outcome.code = 'REAUTH_FAILED';
-      outcome.message = `router ${o.routerId} reports success, but its minion does not answer test.ping ` +
-        'through salt-api';
+      outcome.message = `router ${o.routerId} reports success, but its minion does not answer test.ping through salt-api`;
     }
   }
   const confirmed = masterConfirmed === undefined ? {} : { masterConfirmed };
@@ -95,8 +104,11 @@ export async function reauthRouter(o: ReauthRouterOptions): Promise<ReauthRouter
 
 /** Ask the master until the minion answers or the time is up; a failing call counts as no answer. */
 async function confirmFromMaster(
-  routerId: string, ping: (id: string) => Promise<boolean>, clock: Pick<Clock, 'now' | 'sleep'>,
-  timeoutMs: number, pollMs: number,
+  routerId: string,
+  ping: (id: string) => Promise<boolean>,
+  clock: Pick<Clock, 'now' | 'sleep'>,
+  timeoutMs: number,
+  pollMs: number,
 ): Promise<boolean> {
   const deadline = clock.now() + timeoutMs;
   for (;;) {

@@ -11,8 +11,13 @@ import { join } from 'node:path';
 import type { Logger } from '../../shared/log/logger.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import {
-  checkEnrollment, decodeEnrollment, loadMinionPublicKey, parseEnrollEvent,
-  type EnrollEvent, type EnrollRefusal, type EnrollStatement,
+  checkEnrollment,
+  decodeEnrollment,
+  loadMinionPublicKey,
+  parseEnrollEvent,
+  type EnrollEvent,
+  type EnrollRefusal,
+  type EnrollStatement,
 } from '../../shared/protocol/enroll.js';
 import { keyFingerprint, loadPublicKey } from '../../shared/protocol/keys.js';
 import type { AgentRegistry, EnrollResult } from './store.js';
@@ -79,9 +84,10 @@ export class NonceWindow {
 }
 
 /** The accepted minion key of `router`, or why there is none. */
-async function acceptedMinionKey(pkiDir: string, router: string): Promise<
-  { key: import('node:crypto').KeyObject } | { refused: EnrollRefusal; detail: string }
-> {
+async function acceptedMinionKey(
+  pkiDir: string,
+  router: string,
+): Promise<{ key: import('node:crypto').KeyObject } | { refused: EnrollRefusal; detail: string }> {
   const file = join(pkiDir, 'minions', router);
   let text: string;
   try {
@@ -92,10 +98,14 @@ async function acceptedMinionKey(pkiDir: string, router: string): Promise<
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
       return unusable(`cannot read the accepted minion key: ${(err as NodeJS.ErrnoException).code}`);
     }
-    const pending = await fsp.lstat(join(pkiDir, 'minions_pre', router)).then(() => true, () => false);
+    const pending = await fsp.lstat(join(pkiDir, 'minions_pre', router)).then(
+      () => true,
+      () => false,
+    );
     return {
       refused: 'minion-key-not-accepted',
-      detail: pending ? 'the minion key is pending, not accepted (salt-key -a / conductor-agent keys accept)'
+      detail: pending
+        ? 'the minion key is pending, not accepted (salt-key -a / conductor-agent keys accept)'
         : 'the master has no accepted minion key for this router',
     };
   }
@@ -105,7 +115,9 @@ async function acceptedMinionKey(pkiDir: string, router: string): Promise<
 
 /** Check one announcement; the registry is not touched unless it verifies. */
 async function verifyAnnouncement(
-  ev: EnrollEvent, o: EnrollListenerOptions, nonces: NonceWindow,
+  ev: EnrollEvent,
+  o: EnrollListenerOptions,
+  nonces: NonceWindow,
 ): Promise<EnrollOutcome | { ok: EnrollStatement }> {
   const decoded = decodeEnrollment(ev);
   if (!decoded.ok) return { router: ev.eventId, refused: decoded.reason, detail: decoded.detail };
@@ -130,7 +142,9 @@ async function verifyAnnouncement(
 
 /** Handle one event; resolves with the outcome, or undefined when the event is not an enrollment. */
 export async function handleEnrollEvent(
-  ev: RawEventLike, o: EnrollListenerOptions, nonces = o.nonces ?? defaultNonces(o),
+  ev: RawEventLike,
+  o: EnrollListenerOptions,
+  nonces = o.nonces ?? defaultNonces(o),
 ): Promise<EnrollOutcome | undefined> {
   const e = parseEnrollEvent(ev.tag, ev.data);
   if (!e) return undefined;
@@ -140,11 +154,14 @@ export async function handleEnrollEvent(
     if ('ok' in v) {
       const st = v.ok;
       const result = await o.registry.enroll(st.router, st.agentPublicKey, {
-        source: 'salt-event', agentVersion: st.agentVersion, issuedAt: st.issuedAt,
+        source: 'salt-event',
+        agentVersion: st.agentVersion,
+        issuedAt: st.issuedAt,
       });
-      outcome = result === 'replayed'
-        ? { router: st.router, refused: 'replayed', detail: 'not newer than the last statement accepted for it' }
-        : { router: st.router, result };
+      outcome =
+        result === 'replayed'
+          ? { router: st.router, refused: 'replayed', detail: 'not newer than the last statement accepted for it' }
+          : { router: st.router, result };
       if ('result' in outcome) logEnrolled(o, st.router, result, st.agentPublicKey);
       if ('result' in outcome) o.onEnrolled?.(st.router, result);
     } else outcome = v;
@@ -154,7 +171,10 @@ export async function handleEnrollEvent(
   }
   if ('refused' in outcome) {
     o.logger.warn('refused a router-agent enrollment', {
-      code: 'AGENT_ENROLL_REFUSED', reason: outcome.refused, router: outcome.router, eventId: e.eventId,
+      code: 'AGENT_ENROLL_REFUSED',
+      reason: outcome.refused,
+      router: outcome.router,
+      eventId: e.eventId,
       detail: outcome.detail,
     });
   }
@@ -172,13 +192,14 @@ function logEnrolled(o: EnrollListenerOptions, router: string, result: EnrollRes
 const windows = new WeakMap<EnrollListenerOptions, NonceWindow>();
 function defaultNonces(o: EnrollListenerOptions): NonceWindow {
   let w = windows.get(o);
-  if (!w) windows.set(o, w = new NonceWindow());
+  if (!w) windows.set(o, (w = new NonceWindow()));
   return w;
 }
 
 /** Consume an event stream until it ends (or `signal` aborts). */
 export async function runEnrollListener(
-  events: AsyncIterable<{ raw: RawEventLike } | RawEventLike>, o: EnrollListenerOptions,
+  events: AsyncIterable<{ raw: RawEventLike } | RawEventLike>,
+  o: EnrollListenerOptions,
 ): Promise<void> {
   // Not awaited one by one: the registry coalesces a burst of enrollments into one write.
   const inFlight = new Set<Promise<unknown>>();

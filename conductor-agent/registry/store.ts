@@ -101,7 +101,7 @@ export class AgentRegistry {
     this.#clock = o.clock ?? systemClock;
     this.#random = o.random ?? systemRandom;
     this.#delay = o.flushDelayMs ?? 50;
-    this.#lockFile = o.lockFile ?? file + '.lock';
+    this.#lockFile = o.lockFile ?? `${file}.lock`;
   }
 
   /** Open (and read) the registry in `stateDir`. */
@@ -142,8 +142,14 @@ export class AgentRegistry {
       const at = meta.issuedAt;
       if (!cur) {
         doc.routers[minionId] = {
-          minionId, agentPublicKey, fingerprint, agentVersion: meta.agentVersion, source: meta.source,
-          enrolledAt: now, seenAt: now, lastStatementAt: at,
+          minionId,
+          agentPublicKey,
+          fingerprint,
+          agentVersion: meta.agentVersion,
+          source: meta.source,
+          enrolledAt: now,
+          seenAt: now,
+          lastStatementAt: at,
         };
         return 'enrolled';
       }
@@ -168,23 +174,39 @@ export class AgentRegistry {
   approve(minionId: string, expectedFingerprint: string): Promise<RegistryEntry> {
     const expected = typeof expectedFingerprint === 'string' ? expectedFingerprint.trim().toLowerCase() : '';
     if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){31}$/.test(expected)) {
-      const what = 'approving a changed agent key needs --fingerprint with the new key\'s fingerprint';
-      return Promise.reject(new RecoveryError('USAGE', `${what} (64 hex digits in colon pairs)`, {
-        details: { router: minionId },
-        hint: 'Read it on the router (router-agent status --json) and in `conductor-agent fleet --json` '
-          + '(pendingKey), compare them, then pass it.',
-      }));
+      const what = "approving a changed agent key needs --fingerprint with the new key's fingerprint";
+      return Promise.reject(
+        new RecoveryError('USAGE', `${what} (64 hex digits in colon pairs)`, {
+          details: { router: minionId },
+          hint:
+            'Read it on the router (router-agent status --json) and in `conductor-agent fleet --json` ' +
+            '(pendingKey), compare them, then pass it.',
+        }),
+      );
     }
     return this.#mutate((doc) => {
       const cur = Object.hasOwn(doc.routers, minionId) ? doc.routers[minionId] : undefined;
       if (!cur?.pending) {
-        throw new RecoveryError('AGENT_NOT_ENROLLED', `router ${minionId} has no pending agent key to approve`, { details: { router: minionId } });
+        throw new RecoveryError('AGENT_NOT_ENROLLED', `router ${minionId} has no pending agent key to approve`, {
+          details: { router: minionId },
+        });
       }
       if (cur.pending.fingerprint !== expected) {
-        throw new RecoveryError('AGENT_KEY_CHANGED', `the pending key of ${minionId} is ${cur.pending.fingerprint}, not ${expectedFingerprint}`, { details: { router: minionId } });
+        throw new RecoveryError(
+          'AGENT_KEY_CHANGED',
+          `the pending key of ${minionId} is ${cur.pending.fingerprint}, not ${expectedFingerprint}`,
+          { details: { router: minionId } },
+        );
       }
       const { pending } = cur;
-      const next: RegistryEntry = { ...cur, agentPublicKey: pending.agentPublicKey, fingerprint: pending.fingerprint, source: 'operator', enrolledAt: new Date(this.#clock.now()).toISOString(), pending: undefined };
+      const next: RegistryEntry = {
+        ...cur,
+        agentPublicKey: pending.agentPublicKey,
+        fingerprint: pending.fingerprint,
+        source: 'operator',
+        enrolledAt: new Date(this.#clock.now()).toISOString(),
+        pending: undefined,
+      };
       doc.routers[minionId] = next;
       return next;
     }) as Promise<RegistryEntry>;
@@ -242,7 +264,10 @@ export class AgentRegistry {
   #mutate(apply: (doc: RegistryDoc) => unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ apply, resolve, reject });
-      this.#timer ??= this.#clock.setTimeout(() => { this.#timer = undefined; void this.#runFlush(); }, this.#delay);
+      this.#timer ??= this.#clock.setTimeout(() => {
+        this.#timer = undefined;
+        void this.#runFlush();
+      }, this.#delay);
     });
   }
 
@@ -267,16 +292,22 @@ export class AgentRegistry {
             return { ok: false as const, err };
           }
         });
-        await writeFileAtomic(this.file, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600 });
+        await writeFileAtomic(this.file, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
         this.#doc = doc;
         this.#mtimeMs = (await fsp.stat(this.file)).mtimeMs;
-        batch.forEach((m, i) => { const r = results[i]!; if (r.ok) m.resolve(r.v); else m.reject(r.err); });
+        batch.forEach((m, i) => {
+          const r = results[i]!;
+          if (r.ok) m.resolve(r.v);
+          else m.reject(r.err);
+        });
       } catch (err) {
         for (const m of batch) m.reject(err);
       } finally {
         await lock.release();
       }
-    })().finally(() => { this.#flushing = undefined; });
+    })().finally(() => {
+      this.#flushing = undefined;
+    });
     await this.#flushing;
   }
 
@@ -303,16 +334,26 @@ export class AgentRegistry {
     }
     try {
       const doc = JSON.parse(text) as RegistryDoc;
-      if (doc.version !== 1 || typeof doc.routers !== 'object' || doc.routers === null) throw new Error('unknown registry format');
+      if (doc.version !== 1 || typeof doc.routers !== 'object' || doc.routers === null)
+        throw new Error('unknown registry format');
       return doc;
     } catch (err) {
-      throw new RecoveryError('FS_UNREADABLE', `${this.file} is not a readable agent registry: ${(err as Error).message}`, {
-        cause: err, details: { path: this.file }, hint: 'Restore it from the latest backup; never edit it by hand while the daemon runs.',
-      });
+      throw new RecoveryError(
+        'FS_UNREADABLE',
+        `${this.file} is not a readable agent registry: ${(err as Error).message}`,
+        {
+          cause: err,
+          details: { path: this.file },
+          hint: 'Restore it from the latest backup; never edit it by hand while the daemon runs.',
+        },
+      );
     }
   }
 }
 
 function sameFacts(a: ReportedFacts | undefined, b: Omit<ReportedFacts, 'at'>): boolean {
-  return a?.minionKeyFingerprint === b.minionKeyFingerprint && (a?.sshHostKeys ?? []).join(',') === (b.sshHostKeys ?? []).join(',');
+  return (
+    a?.minionKeyFingerprint === b.minionKeyFingerprint &&
+    (a?.sshHostKeys ?? []).join(',') === (b.sshHostKeys ?? []).join(',')
+  );
 }

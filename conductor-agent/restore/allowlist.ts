@@ -5,7 +5,10 @@
  * untrusted input.
  */
 import {
-  allowlistOf, fileSetConfigOf, type Allowlist, type FileSetConfigSource,
+  allowlistOf,
+  fileSetConfigOf,
+  type Allowlist,
+  type FileSetConfigSource,
 } from '../../shared/backup/file-set.js';
 
 export { isAllowed, isAncestorOfAllowed, type Allowlist } from '../../shared/backup/file-set.js';

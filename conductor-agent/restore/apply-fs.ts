@@ -4,7 +4,18 @@
  * system; across file systems they copy into a temp file beside the destination and rename.
  */
 import {
-  chmodSync, constants as fsc, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, promises as fsp, readlinkSync, renameSync, rmSync, symlinkSync,
+  chmodSync,
+  constants as fsc,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  promises as fsp,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
@@ -31,7 +42,9 @@ export const systemApplyFs: ApplyFs = {
   rename: async (a, b) => renameSync(a, b),
   link: async (a, b) => linkSync(a, b),
   copyFile: (a, b) => fsp.copyFile(a, b, fsc.COPYFILE_EXCL),
-  mkdir: async (p, mode) => { mkdirSync(p, { mode }); },
+  mkdir: async (p, mode) => {
+    mkdirSync(p, { mode });
+  },
   chmod: async (p, mode) => chmodSync(p, mode),
   lchown: async (p, uid, gid) => lchownSync(p, uid, gid),
   lutimes: async (p, a, m) => lutimesSync(p, a, m),
@@ -42,7 +55,8 @@ export const systemApplyFs: ApplyFs = {
 };
 
 /** A temp name beside `target` that a later run can find again (same run id → same name). */
-export const besideTemp = (target: string, runId: string): string => join(dirname(target), `.${basename(target)}.ssr-restore-${runId}.tmp`);
+export const besideTemp = (target: string, runId: string): string =>
+  join(dirname(target), `.${basename(target)}.ssr-restore-${runId}.tmp`);
 
 /**
  * Move `from` onto `to` atomically, keeping mode, owner and times. Same file system: one rename.
@@ -75,9 +89,9 @@ export async function keepOld(fs: ApplyFs, target: string, saved: string): Promi
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
   }
-  await fs.rm(saved + '.tmp', false);
-  await copyWithMeta(fs, target, saved + '.tmp');
-  await fs.rename(saved + '.tmp', saved);
+  await fs.rm(`${saved}.tmp`, false);
+  await copyWithMeta(fs, target, `${saved}.tmp`);
+  await fs.rename(`${saved}.tmp`, saved);
 }
 
 async function copyWithMeta(fs: ApplyFs, from: string, to: string): Promise<void> {

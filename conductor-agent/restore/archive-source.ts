@@ -5,7 +5,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
-import { Readable, Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { ArchiveError, BackupError } from '../../shared/errors.js';
 import { CHECKSUM_SUFFIX, ENCRYPTED_SUFFIX } from '../../shared/backup/format.js';
 
@@ -28,10 +28,19 @@ export async function readSidecar(archive: string): Promise<string | undefined> 
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     // A folder (EISDIR), no permission, …: it is there but says nothing we can check against.
-    throw new ArchiveError('ARCHIVE_HASH_MISMATCH', `${archive}${CHECKSUM_SUFFIX} cannot be read as a sha256sum line: ${(err as Error).message}`, {
-      cause: err, details: { sidecar: archive + CHECKSUM_SUFFIX, reason: 'sidecar-unreadable', errno: (err as NodeJS.ErrnoException).code },
-      hint: 'Restore the sidecar from the backup location, or remove it to restore with manifest hashes only.',
-    });
+    throw new ArchiveError(
+      'ARCHIVE_HASH_MISMATCH',
+      `${archive}${CHECKSUM_SUFFIX} cannot be read as a sha256sum line: ${(err as Error).message}`,
+      {
+        cause: err,
+        details: {
+          sidecar: archive + CHECKSUM_SUFFIX,
+          reason: 'sidecar-unreadable',
+          errno: (err as NodeJS.ErrnoException).code,
+        },
+        hint: 'Restore the sidecar from the backup location, or remove it to restore with manifest hashes only.',
+      },
+    );
   }
   const m = /^([0-9a-fA-F]{64})\b/.exec(text.trim());
   if (!m) {
@@ -44,7 +53,10 @@ export async function readSidecar(archive: string): Promise<string | undefined> 
 }
 
 /** Open `archive` for streaming. `.age` archives need `identityFile` (an `AGE-SECRET-KEY-1…` file). */
-export async function openArchive(archive: string, options: { identityFile?: string | undefined } = {}): Promise<ArchiveSource> {
+export async function openArchive(
+  archive: string,
+  options: { identityFile?: string | undefined } = {},
+): Promise<ArchiveSource> {
   let size: number;
   try {
     const st = await fsp.stat(archive);

@@ -70,8 +70,13 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
   let read: ArchiveRead;
   try {
     read = await readArchive({
-      archive: o.archive, identityFile: o.identityFile, allowlist: o.allowlist, target: o.target, limits: o.limits,
-      knownManifest: o.knownManifest, visitor: sink.visitor(),
+      archive: o.archive,
+      identityFile: o.identityFile,
+      allowlist: o.allowlist,
+      target: o.target,
+      limits: o.limits,
+      knownManifest: o.knownManifest,
+      visitor: sink.visitor(),
     });
   } catch (err) {
     // Reject only once no write can still land in staging (the caller removes it).
@@ -85,9 +90,15 @@ export async function extractToStaging(o: ExtractOptions): Promise<ExtractResult
     throw err;
   }
   return {
-    manifest: read.manifest, members: sink.members, writeback: sink.writeback(), archiveSha256: read.archiveSha256,
-    compressedBytes: read.compressedBytes, uncompressedBytes: read.uncompressedBytes, jsonErrors: sink.jsonErrors,
-    tightened: sink.tightened, encrypted: read.encrypted,
+    manifest: read.manifest,
+    members: sink.members,
+    writeback: sink.writeback(),
+    archiveSha256: read.archiveSha256,
+    compressedBytes: read.compressedBytes,
+    uncompressedBytes: read.uncompressedBytes,
+    jsonErrors: sink.jsonErrors,
+    tightened: sink.tightened,
+    encrypted: read.encrypted,
   };
 }
 
@@ -115,13 +126,17 @@ class StagingSink {
   private failed = false;
 
   constructor(private readonly o: ExtractOptions) {
-    const onClosed = (path: string): void => { this.writebacks.push(startWriteback(path)); };
+    const onClosed = (path: string): void => {
+      this.writebacks.push(startWriteback(path));
+    };
     this.writer = o.writer === 'inline' ? inlineStagingWriter({ onClosed }) : workerStagingWriter({ onClosed });
   }
 
   visitor() {
     return {
-      bind: (abort: (err: unknown) => void) => { this.abortRead = abort; },
+      bind: (abort: (err: unknown) => void) => {
+        this.abortRead = abort;
+      },
       member: (m: CheckedMember, e: ReadEntry) => this.member(m, e),
       backpressure: () => (this.writer.backlog() > STAGING_HIGH_WATER ? this.writer.drained() : undefined),
     };
@@ -168,7 +183,13 @@ class StagingSink {
     const gid = this.o.owners.gid(r?.group ?? e.gname, r?.gid ?? e.gid ?? 0);
     const mtime = r ? Math.floor(Date.parse(r.mtime) / 1000) : Math.floor((e.mtime?.getTime() ?? 0) / 1000);
     return {
-      path: m.path, kind: m.kind, size: m.size, mode: m.mode, uid, gid, mtime: Number.isFinite(mtime) ? mtime : 0,
+      path: m.path,
+      kind: m.kind,
+      size: m.size,
+      mode: m.mode,
+      uid,
+      gid,
+      mtime: Number.isFinite(mtime) ? mtime : 0,
       ...(m.linkTarget !== undefined ? { linkTarget: m.linkTarget } : {}),
     };
   }
@@ -268,10 +289,11 @@ async function startWriteback(path: string): Promise<void> {
 function writeFailed(path: string, err: unknown): RecoveryError {
   const code = (err as NodeJS.ErrnoException).code;
   return new RecoveryError('FS_WRITE_FAILED', `cannot stage ${path}: ${(err as Error).message}`, {
-    cause: err, details: { path, errno: code },
-    hint: code === 'ENOSPC'
-      ? 'The disk is full: free space on the file system holding the restore journal, then run restore again.'
-      : 'Check the restore journal folder is writable.',
+    cause: err,
+    details: { path, errno: code },
+    hint:
+      code === 'ENOSPC'
+        ? 'The disk is full: free space on the file system holding the restore journal, then run restore again.'
+        : 'Check the restore journal folder is writable.',
   });
 }
-

@@ -16,19 +16,29 @@ export interface RestorePortsFromConfig {
   logger?: Logger;
 }
 
-export async function restorePortsFromConfig(o: RestorePortsFromConfig): Promise<Pick<RestorePorts, 'services' | 'saltApiPing' | 'logger'>> {
-  const svc = (name: string) => commandServiceControl({ name, unit: o.config.services[name]?.unit ?? name, commands: o.config.services[name] ?? {} });
+export async function restorePortsFromConfig(
+  o: RestorePortsFromConfig,
+): Promise<Pick<RestorePorts, 'services' | 'saltApiPing' | 'logger'>> {
+  const svc = (name: string) =>
+    commandServiceControl({
+      name,
+      unit: o.config.services[name]?.unit ?? name,
+      commands: o.config.services[name] ?? {},
+    });
   const services = [svc('128T'), ...(o.config.restore.stopSaltMaster ? [svc('salt-master')] : [])];
   const { saltApiConfigured, saltApiClientFromConfig } = await import('../saltapi/from-config.js');
   const saltApiPing = saltApiConfigured(o.config)
     ? async (): Promise<void> => {
-      const client = await saltApiClientFromConfig(o.config, { path: o.path, ...(o.logger ? { logger: o.logger } : {}) });
-      try {
-        await client.token();
-      } finally {
-        await client.close().catch(() => undefined);
+        const client = await saltApiClientFromConfig(o.config, {
+          path: o.path,
+          ...(o.logger ? { logger: o.logger } : {}),
+        });
+        try {
+          await client.token();
+        } finally {
+          await client.close().catch(() => undefined);
+        }
       }
-    }
     : undefined;
   return { services, saltApiPing, ...(o.logger ? { logger: o.logger } : {}) };
 }

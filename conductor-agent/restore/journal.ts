@@ -11,7 +11,17 @@ import { ensureDir, PRIVATE_DIR_MODE, writeFileAtomic } from '../../shared/fs/at
 import type { MemberKind, StagedMember } from './types.js';
 
 /** Phases in order; a journal's phase says which steps are complete. */
-export const PHASES = ['staging', 'staged', 'stopping', 'stopped', 'saving', 'applying', 'applied', 'starting', 'started'] as const;
+export const PHASES = [
+  'staging',
+  'staged',
+  'stopping',
+  'stopped',
+  'saving',
+  'applying',
+  'applied',
+  'starting',
+  'started',
+] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const phaseAtLeast = (p: Phase, q: Phase): boolean => PHASES.indexOf(p) >= PHASES.indexOf(q);
@@ -84,15 +94,21 @@ export async function readJournal(paths: JournalPaths): Promise<Journal | undefi
   }
   try {
     const j = JSON.parse(text) as Journal;
-    if (j.version !== 1 || !PHASES.includes(j.phase)) throw new Error(`unknown journal version/phase ${j.version}/${j.phase}`);
-    if (phaseAtLeast(j.phase, 'staged')) Object.assign(j, JSON.parse(await fsp.readFile(planFile(paths, j.id), 'utf8')) as JournalPlan);
+    if (j.version !== 1 || !PHASES.includes(j.phase))
+      throw new Error(`unknown journal version/phase ${j.version}/${j.phase}`);
+    if (phaseAtLeast(j.phase, 'staged'))
+      Object.assign(j, JSON.parse(await fsp.readFile(planFile(paths, j.id), 'utf8')) as JournalPlan);
     return j;
   } catch (err) {
-    throw new RestoreError('RESTORE_ROLLBACK_FAILED', `the restore journal ${paths.file} is unreadable: ${(err as Error).message}`, {
-      cause: err,
-      details: { journal: paths.file },
-      hint: 'Inspect the journal folder by hand: old files are kept under run-*/old/.',
-    });
+    throw new RestoreError(
+      'RESTORE_ROLLBACK_FAILED',
+      `the restore journal ${paths.file} is unreadable: ${(err as Error).message}`,
+      {
+        cause: err,
+        details: { journal: paths.file },
+        hint: 'Inspect the journal folder by hand: old files are kept under run-*/old/.',
+      },
+    );
   }
 }
 
@@ -101,14 +117,22 @@ export async function readJournal(paths: JournalPaths): Promise<Journal | undefi
  * of entries) goes to `run-<id>/plan.json` only when `withPlan` is set (when it is made, and when
  * the kept-file names are added), so the many phase changes write a few hundred bytes each.
  */
-export async function writeJournal(paths: JournalPaths, j: Journal, options: { withPlan?: boolean } = {}): Promise<void> {
+export async function writeJournal(
+  paths: JournalPaths,
+  j: Journal,
+  options: { withPlan?: boolean } = {},
+): Promise<void> {
   await ensureDir(paths.dir, PRIVATE_DIR_MODE);
   const { changes, dirs, expect, ...head } = j;
   if (options.withPlan) {
     await ensureDir(paths.run(j.id).base, PRIVATE_DIR_MODE);
-    await writeFileAtomic(planFile(paths, j.id), JSON.stringify({ changes, dirs, expect } satisfies JournalPlan) + '\n', { mode: 0o600 });
+    await writeFileAtomic(
+      planFile(paths, j.id),
+      `${JSON.stringify({ changes, dirs, expect } satisfies JournalPlan)}\n`,
+      { mode: 0o600 },
+    );
   }
-  await writeFileAtomic(paths.file, JSON.stringify(head) + '\n', { mode: 0o600 });
+  await writeFileAtomic(paths.file, `${JSON.stringify(head)}\n`, { mode: 0o600 });
 }
 
 /**

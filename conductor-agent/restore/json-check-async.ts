@@ -38,7 +38,9 @@ export function startJsonCheck(fileSize = JSON_WORKER_MIN_BYTES): AsyncJsonCheck
   }
   const w = worker;
   let failed: Error | undefined;
-  w.on('error', (err) => { failed = err; });
+  w.on('error', (err) => {
+    failed = err;
+  });
   // Batch chunks into messages of up to 4 MiB: one message per chunk costs more than the check
   // itself. Chunks in shared memory (shared-chunks.ts) that follow each other are joined into one
   // view without copying; other chunks are copied into a batch that is transferred.
@@ -61,23 +63,30 @@ export function startJsonCheck(fileSize = JSON_WORKER_MIN_BYTES): AsyncJsonCheck
       const joined = pending.length === 1 ? joinShared(pending[0]!, b) : undefined;
       if (joined) pending[0] = joined;
       else {
-        if (b.buffer instanceof SharedArrayBuffer || (pending.length === 1 && pending[0]!.buffer instanceof SharedArrayBuffer)) flush();
+        if (
+          b.buffer instanceof SharedArrayBuffer ||
+          (pending.length === 1 && pending[0]!.buffer instanceof SharedArrayBuffer)
+        )
+          flush();
         pending.push(b);
       }
       size += b.length;
       if (size >= 4 * 1024 * 1024) flush();
     },
-    end: () => new Promise((resolve) => {
-      flush();
-      const unavailable = (err: Error): void => resolve({ error: `the JSON check could not run (${err.message})` });
-      if (failed) return unavailable(failed);
-      w.once('message', (m: { error: string | null; sha256: string }) => {
-        void w.terminate();
-        resolve({ error: m.error ?? undefined, sha256: m.sha256 });
-      });
-      w.once('error', unavailable);
-      w.postMessage(null);
-    }),
-    abort: () => { void w.terminate(); },
+    end: () =>
+      new Promise((resolve) => {
+        flush();
+        const unavailable = (err: Error): void => resolve({ error: `the JSON check could not run (${err.message})` });
+        if (failed) return unavailable(failed);
+        w.once('message', (m: { error: string | null; sha256: string }) => {
+          void w.terminate();
+          resolve({ error: m.error ?? undefined, sha256: m.sha256 });
+        });
+        w.once('error', unavailable);
+        w.postMessage(null);
+      }),
+    abort: () => {
+      void w.terminate();
+    },
   };
 }

@@ -7,18 +7,23 @@ import { z } from 'zod';
 import { ArchiveError } from '../../shared/errors.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, systemPathFor, type Manifest } from '../../shared/backup/format.js';
 
-const entry = z.object({
-  path: z.string().min(1),
-  type: z.enum(['file', 'dir']),
-  size: z.number().int().nonnegative(),
-  mode: z.number().int().min(0).max(0o7777),
-  uid: z.number().int().nonnegative(),
-  gid: z.number().int().nonnegative(),
-  owner: z.string().optional(),
-  group: z.string().optional(),
-  mtime: z.string(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-}).refine((e) => e.type === 'dir' || e.sha256 !== undefined, { message: 'file entries need sha256' });
+const entry = z
+  .object({
+    path: z.string().min(1),
+    type: z.enum(['file', 'dir']),
+    size: z.number().int().nonnegative(),
+    mode: z.number().int().min(0).max(0o7777),
+    uid: z.number().int().nonnegative(),
+    gid: z.number().int().nonnegative(),
+    owner: z.string().optional(),
+    group: z.string().optional(),
+    mtime: z.string(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+  })
+  .refine((e) => e.type === 'dir' || e.sha256 !== undefined, { message: 'file entries need sha256' });
 
 const manifest = z.object({
   format: z.literal(MANIFEST_FORMAT),
@@ -50,11 +55,17 @@ export function parseManifest(bytes: Buffer): Manifest {
   }
   const version = (json as { formatVersion?: unknown } | null)?.formatVersion;
   if (typeof version === 'number' && version > MANIFEST_VERSION) {
-    throw invalid(`the manifest is format version ${version}; this build reads up to ${MANIFEST_VERSION}`, { formatVersion: version });
+    throw invalid(`the manifest is format version ${version}; this build reads up to ${MANIFEST_VERSION}`, {
+      formatVersion: version,
+    });
   }
   const r = manifest.safeParse(json);
-  if (!r.success) throw invalid(`the manifest is malformed: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  if (r.data.formatVersion !== MANIFEST_VERSION) throw invalid(`unknown manifest format version ${r.data.formatVersion}`);
+  if (!r.success)
+    throw invalid(
+      `the manifest is malformed: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  if (r.data.formatVersion !== MANIFEST_VERSION)
+    throw invalid(`unknown manifest format version ${r.data.formatVersion}`);
   const seen = new Set<string>();
   for (const e of r.data.entries) {
     const p = systemPathFor(e.path);

@@ -15,8 +15,8 @@ export function loadOwnerIds(passwd = '/etc/passwd', group = '/etc/group'): Owne
   const users = readAccounts(passwd).byName;
   const groups = readAccounts(group).byName;
   return {
-    uid: (name, fallback) => (name !== undefined && name !== '' ? users.get(name) ?? fallback : fallback),
-    gid: (name, fallback) => (name !== undefined && name !== '' ? groups.get(name) ?? fallback : fallback),
+    uid: (name, fallback) => (name !== undefined && name !== '' ? (users.get(name) ?? fallback) : fallback),
+    gid: (name, fallback) => (name !== undefined && name !== '' ? (groups.get(name) ?? fallback) : fallback),
   };
 }
 

@@ -20,7 +20,8 @@ export interface Peek {
 
 /** Read the first member of `archive`. Throws ARCHIVE_* errors for unreadable archives and manifests. */
 export async function peekArchive(
-  archive: string, options: { identityFile?: string | undefined; maxManifestBytes?: number } = {},
+  archive: string,
+  options: { identityFile?: string | undefined; maxManifestBytes?: number } = {},
 ): Promise<Peek> {
   const limits = { maxManifestBytes: options.maxManifestBytes };
   const first = await readArchive({ archive, identityFile: options.identityFile, firstOnly: true, limits });
@@ -29,8 +30,11 @@ export async function peekArchive(
   if (manifest) estimate = manifest.entries.reduce((s, e) => s + e.size + 1024, 0);
   else if (!first.encrypted) estimate = Math.max(estimate, await gzipIsize(archive));
   return {
-    manifest, ...(manifest && first.manifestBytes ? { manifestBytes: first.manifestBytes } : {}),
-    encrypted: first.encrypted, fileSize: first.fileSize, expandedEstimate: estimate,
+    manifest,
+    ...(manifest && first.manifestBytes ? { manifestBytes: first.manifestBytes } : {}),
+    encrypted: first.encrypted,
+    fileSize: first.fileSize,
+    expandedEstimate: estimate,
   };
 }
 

@@ -40,26 +40,43 @@ export function planRestore(input: PlanInput): RestorePlan {
     }
     if (m.kind === 'dir') {
       // Folders on the way to the restore set (/etc, /srv) are never changed.
-      if (m.implied || !isAllowed(input.allowlist, m.path) || sameMeta(m, c)) entries.push({ ...base, action: 'same', metaDiffers: false });
+      if (m.implied || !isAllowed(input.allowlist, m.path) || sameMeta(m, c))
+        entries.push({ ...base, action: 'same', metaDiffers: false });
       else entries.push({ ...base, action: 'replace', metaDiffers: true, contentDiffers: false });
       continue;
     }
-    const contentDiffers = m.kind === 'symlink' ? c.linkTarget !== m.linkTarget : c.size !== m.size || c.sha256 !== m.sha256;
+    const contentDiffers =
+      m.kind === 'symlink' ? c.linkTarget !== m.linkTarget : c.size !== m.size || c.sha256 !== m.sha256;
     const metaDiffers = !sameMeta(m, c);
     entries.push({ ...base, action: contentDiffers || metaDiffers ? 'replace' : 'same', contentDiffers, metaDiffers });
   }
   if (conflicts.length) {
-    throw new RestoreError('RESTORE_PREFLIGHT', `the target has ${conflicts.length} path(s) whose type differs from the archive: ${conflicts.slice(0, 5).join(', ')}`, {
-      details: { conflicts },
-      hint: 'Nothing was changed. Move those paths aside by hand, then run restore again.',
-    });
+    throw new RestoreError(
+      'RESTORE_PREFLIGHT',
+      `the target has ${conflicts.length} path(s) whose type differs from the archive: ${conflicts.slice(0, 5).join(', ')}`,
+      {
+        details: { conflicts },
+        hint: 'Nothing was changed. Move those paths aside by hand, then run restore again.',
+      },
+    );
   }
   for (const [path, c] of input.extras ?? []) {
-    entries.push({ path, kind: c.kind === 'other' ? 'file' : c.kind, action: 'keep', size: c.size, currentSize: c.size });
+    entries.push({
+      path,
+      kind: c.kind === 'other' ? 'file' : c.kind,
+      action: 'keep',
+      size: c.size,
+      currentSize: c.size,
+    });
   }
   const count = (a: PlanEntry['action']): number => entries.filter((e) => e.action === a).length;
-  const bytesToWrite = entries.filter((e) => (e.action === 'add' || e.action === 'replace') && e.contentDiffers !== false).reduce((s, e) => s + e.size, 0);
-  return { entries, summary: { add: count('add'), replace: count('replace'), same: count('same'), keep: count('keep'), bytesToWrite } };
+  const bytesToWrite = entries
+    .filter((e) => (e.action === 'add' || e.action === 'replace') && e.contentDiffers !== false)
+    .reduce((s, e) => s + e.size, 0);
+  return {
+    entries,
+    summary: { add: count('add'), replace: count('replace'), same: count('same'), keep: count('keep'), bytesToWrite },
+  };
 }
 
 /** Entries that change the target, in apply order: folders parents-first, then everything else. */

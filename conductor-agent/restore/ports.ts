@@ -36,7 +36,8 @@ export interface RestorePorts {
   };
 }
 
-export type ResolvedPorts = Required<Omit<RestorePorts, 'saltApiPing' | 'confirm' | 'hooks'>> & Pick<RestorePorts, 'saltApiPing' | 'confirm' | 'hooks'>;
+export type ResolvedPorts = Required<Omit<RestorePorts, 'saltApiPing' | 'confirm' | 'hooks'>> &
+  Pick<RestorePorts, 'saltApiPing' | 'confirm' | 'hooks'>;
 
 /** `sync -f <path>`: flush the file system holding `path`; a failure only costs durability, so it is ignored. */
 export async function syncFileSystem(path: string): Promise<void> {

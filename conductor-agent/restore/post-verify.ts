@@ -26,7 +26,12 @@ export interface PostVerifyInput {
   pollMs?: number;
 }
 
-async function retry(clock: Clock, timeoutMs: number, pollMs: number, fn: () => Promise<CheckResult>): Promise<CheckResult> {
+async function retry(
+  clock: Clock,
+  timeoutMs: number,
+  pollMs: number,
+  fn: () => Promise<CheckResult>,
+): Promise<CheckResult> {
   const deadline = clock.now() + timeoutMs;
   for (;;) {
     const r = await fn().catch((err: Error): CheckResult => ({ name: 'error', status: 'fail', summary: err.message }));
@@ -40,22 +45,28 @@ export async function postVerify(input: PostVerifyInput): Promise<CheckResult[]>
   const poll = input.pollMs ?? 2000;
   const results: CheckResult[] = [];
   for (const s of input.services) {
-    results.push(await retry(input.clock, input.timeoutMs, poll, async () => ((await s.isActive())
-      ? { name: `service:${s.name}`, status: 'pass', summary: `${s.name} is active` }
-      : { name: `service:${s.name}`, status: 'fail', summary: `${s.name} is not active after start` })));
+    results.push(
+      await retry(input.clock, input.timeoutMs, poll, async () =>
+        (await s.isActive())
+          ? { name: `service:${s.name}`, status: 'pass', summary: `${s.name} is active` }
+          : { name: `service:${s.name}`, status: 'fail', summary: `${s.name} is not active after start` },
+      ),
+    );
   }
   if (!input.saltApiPing) {
     results.push({ name: 'salt-api', status: 'skip', summary: 'no salt-api client configured (saltApi.username)' });
   } else {
     const ping = input.saltApiPing;
-    results.push(await retry(input.clock, input.timeoutMs, poll, async () => {
-      try {
-        await ping();
-        return { name: 'salt-api', status: 'pass', summary: 'salt-api answers' };
-      } catch (err) {
-        return { name: 'salt-api', status: 'fail', summary: `salt-api does not answer: ${(err as Error).message}` };
-      }
-    }));
+    results.push(
+      await retry(input.clock, input.timeoutMs, poll, async () => {
+        try {
+          await ping();
+          return { name: 'salt-api', status: 'pass', summary: 'salt-api answers' };
+        } catch (err) {
+          return { name: 'salt-api', status: 'fail', summary: `salt-api does not answer: ${(err as Error).message}` };
+        }
+      }),
+    );
   }
   const pub = underRoot(input.root, `${input.pkiDir.replace(/\/+$/, '')}/master.pub`);
   if (!input.expectedFingerprint) {
@@ -63,9 +74,16 @@ export async function postVerify(input: PostVerifyInput): Promise<CheckResult[]>
   } else {
     const expected = input.expectedFingerprint;
     const actual = await pemFingerFile(pub).catch((err: Error) => `unreadable (${err.message})`);
-    results.push(actual === expected
-      ? { name: 'master-fingerprint', status: 'pass', summary: `master.pub fingerprint is ${expected}` }
-      : { name: 'master-fingerprint', status: 'fail', summary: `master.pub fingerprint is ${actual}, the backup's is ${expected}`, details: { expected, actual } });
+    results.push(
+      actual === expected
+        ? { name: 'master-fingerprint', status: 'pass', summary: `master.pub fingerprint is ${expected}` }
+        : {
+            name: 'master-fingerprint',
+            status: 'fail',
+            summary: `master.pub fingerprint is ${actual}, the backup's is ${expected}`,
+            details: { expected, actual },
+          },
+    );
   }
   const missing: string[] = [];
   // One listing per folder instead of one lstat per key (10,000 keys on the benchmark conductor).
@@ -79,9 +97,16 @@ export async function postVerify(input: PostVerifyInput): Promise<CheckResult[]>
     }
     if (!names.has(posix.basename(k))) missing.push(k);
   }
-  results.push(missing.length
-    ? { name: 'minion-keys', status: 'fail', summary: `${missing.length} minion key(s) missing after restore`, details: { missing: missing.slice(0, 20) } }
-    : { name: 'minion-keys', status: 'pass', summary: `${input.minionKeys.length} minion key(s) present` });
+  results.push(
+    missing.length
+      ? {
+          name: 'minion-keys',
+          status: 'fail',
+          summary: `${missing.length} minion key(s) missing after restore`,
+          details: { missing: missing.slice(0, 20) },
+        }
+      : { name: 'minion-keys', status: 'pass', summary: `${input.minionKeys.length} minion key(s) present` },
+  );
   return results;
 }
 

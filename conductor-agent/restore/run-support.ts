@@ -10,7 +10,16 @@ import type { Journal, JournalPaths } from './journal.js';
 import type { Finding, RestoreReport } from './types.js';
 
 export const newReport = (mode: RestoreReport['mode'], root: string, archive?: string): RestoreReport => ({
-  ok: false, mode, root, ...(archive ? { archive } : {}), findings: [], verdict: 'n/a', applied: [], postVerify: [], rolledBack: false, timings: {},
+  ok: false,
+  mode,
+  root,
+  ...(archive ? { archive } : {}),
+  findings: [],
+  verdict: 'n/a',
+  applied: [],
+  postVerify: [],
+  rolledBack: false,
+  timings: {},
 });
 
 /** Attach the report to an error so callers (CLI, drill) can print what happened. */
@@ -34,12 +43,16 @@ export function refuseOnFindings(findings: Finding[], report: RestoreReport): vo
 }
 
 export function journalPresent(paths: JournalPaths, j: Journal): RestoreError {
-  return new RestoreError('RESTORE_JOURNAL_PRESENT', `an interrupted restore (${j.archive}, phase ${j.phase}${j.rollingBack ? ', rolling back' : ''}) left a journal at ${paths.file}`, {
-    details: { journal: paths.file, phase: j.phase, archive: j.archive, rollingBack: Boolean(j.rollingBack) },
-    hint: j.rollingBack
-      ? 'Finish undoing it with `conductor-agent restore --rollback`.'
-      : 'Choose: `conductor-agent restore --resume` finishes that restore, `conductor-agent restore --rollback` undoes it.',
-  });
+  return new RestoreError(
+    'RESTORE_JOURNAL_PRESENT',
+    `an interrupted restore (${j.archive}, phase ${j.phase}${j.rollingBack ? ', rolling back' : ''}) left a journal at ${paths.file}`,
+    {
+      details: { journal: paths.file, phase: j.phase, archive: j.archive, rollingBack: Boolean(j.rollingBack) },
+      hint: j.rollingBack
+        ? 'Finish undoing it with `conductor-agent restore --rollback`.'
+        : 'Choose: `conductor-agent restore --resume` finishes that restore, `conductor-agent restore --rollback` undoes it.',
+    },
+  );
 }
 
 /** Restore a conductor from a backup. Resolves with the report; throws a RecoveryError (with `details.report`) otherwise. */
@@ -86,14 +99,36 @@ export async function dropRun(paths: JournalPaths, j: Journal): Promise<void> {
  * implementation of the format agreeing with restore's. A real restore does not (it would read the
  * archive twice); its single pass makes the same checks before anything changes.
  */
-export async function independentVerify(archive: string, identityFile: string | undefined, allowlist: Allowlist): Promise<Finding> {
+export async function independentVerify(
+  archive: string,
+  identityFile: string | undefined,
+  allowlist: Allowlist,
+): Promise<Finding> {
   const { verifyArchive } = await import('../backup/verify.js');
   try {
     const v = await verifyArchive(archive, { identityFile, allowlist });
     return v.ok
-      ? { check: 'archive.verify', level: v.status === 'verified' ? 'ok' : 'warn', summary: `backup verify: ${v.status} (${v.members} member(s), sidecar ${v.sidecar})` }
-      : { check: 'archive.verify', level: 'fail', code: v.differences[0]?.code ?? 'ARCHIVE_HASH_MISMATCH', summary: `backup verify found ${v.differences.length} difference(s): ${v.differences.slice(0, 3).map((d) => d.message).join('; ')}`, details: { differences: v.differences.slice(0, 20) } };
+      ? {
+          check: 'archive.verify',
+          level: v.status === 'verified' ? 'ok' : 'warn',
+          summary: `backup verify: ${v.status} (${v.members} member(s), sidecar ${v.sidecar})`,
+        }
+      : {
+          check: 'archive.verify',
+          level: 'fail',
+          code: v.differences[0]?.code ?? 'ARCHIVE_HASH_MISMATCH',
+          summary: `backup verify found ${v.differences.length} difference(s): ${v.differences
+            .slice(0, 3)
+            .map((d) => d.message)
+            .join('; ')}`,
+          details: { differences: v.differences.slice(0, 20) },
+        };
   } catch (err) {
-    return { check: 'archive.verify', level: 'fail', code: err instanceof RecoveryError ? err.code : 'ARCHIVE_CORRUPT', summary: `backup verify failed: ${(err as Error).message}` };
+    return {
+      check: 'archive.verify',
+      level: 'fail',
+      code: err instanceof RecoveryError ? err.code : 'ARCHIVE_CORRUPT',
+      summary: `backup verify failed: ${(err as Error).message}`,
+    };
   }
 }

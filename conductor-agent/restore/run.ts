@@ -14,7 +14,15 @@ import { acquireLock } from '../../shared/fs/lock.js';
 import { changes } from './plan.js';
 import { journalPaths, readJournal, writeJournal, type Journal, type JournalPaths } from './journal.js';
 import {
-  dropRun, independentVerify, journalPresent, missingFolders, newReport, refuseOnFindings, removeIfEmpty, removeOrphanRuns, withReport,
+  dropRun,
+  independentVerify,
+  journalPresent,
+  missingFolders,
+  newReport,
+  refuseOnFindings,
+  removeIfEmpty,
+  removeOrphanRuns,
+  withReport,
 } from './run-support.js';
 import { peekArchive } from './peek.js';
 import { resolvePorts, type ResolvedPorts, type RestorePorts } from './ports.js';
@@ -85,10 +93,17 @@ async function restoreLocked(o: RestoreOptions, paths: JournalPaths): Promise<Re
       await ports.hooks?.afterPhase?.('staging');
     }
     const staged = await stageArchive({
-      archive: o.archive, root: o.root, config: o.config, staging, owners: ports.owners, clock: ports.clock,
-      identityFile: o.identityFile, targetNode: pre.targetNode, acceptNode: o.node,
-      knownManifest: peek.manifest && peek.manifestBytes
-        ? { bytes: peek.manifestBytes, manifest: peek.manifest } : undefined,
+      archive: o.archive,
+      root: o.root,
+      config: o.config,
+      staging,
+      owners: ports.owners,
+      clock: ports.clock,
+      identityFile: o.identityFile,
+      targetNode: pre.targetNode,
+      acceptNode: o.node,
+      knownManifest:
+        peek.manifest && peek.manifestBytes ? { bytes: peek.manifestBytes, manifest: peek.manifest } : undefined,
       flush: o.dryRun ? undefined : ports.flush,
     });
     report.timings.stage = staged.timings.stage;
@@ -134,7 +149,12 @@ async function preflightRun(o: RestoreOptions, ports: ResolvedPorts, paths: Jour
   const peek = await peekArchive(o.archive, { identityFile: o.identityFile });
   report.verified = peek.manifest !== undefined;
   const pre = await preflightTarget({
-    root: o.root, peek, services: ports.services, journalDir: paths.dir, acceptNode: o.node, freeBytes: ports.freeBytes,
+    root: o.root,
+    peek,
+    services: ports.services,
+    journalDir: paths.dir,
+    acceptNode: o.node,
+    freeBytes: ports.freeBytes,
   });
   report.findings.push(...pre.findings);
   // Signature hook: judged on the exact manifest bytes the staging step will be held to.
@@ -159,7 +179,11 @@ async function preflightRun(o: RestoreOptions, ports: ResolvedPorts, paths: Jour
 }
 
 function newJournal(
-  o: RestoreOptions, ports: ResolvedPorts, id: string, services: Journal['services'], verified: boolean,
+  o: RestoreOptions,
+  ports: ResolvedPorts,
+  id: string,
+  services: Journal['services'],
+  verified: boolean,
 ): Journal {
   const options = {
     ...(o.identityFile ? { identityFile: o.identityFile } : {}),
@@ -167,9 +191,19 @@ function newJournal(
     ...(o.yes ? { yes: true } : {}),
   };
   return {
-    version: 1, id, createdAt: new Date(ports.clock.now()).toISOString(), host: hostname(), pid: process.pid,
-    archive: o.archive, root: o.root, options, phase: 'staging', services, changes: [],
-    expect: { minionKeys: [], verified }, dirs: [],
+    version: 1,
+    id,
+    createdAt: new Date(ports.clock.now()).toISOString(),
+    host: hostname(),
+    pid: process.pid,
+    archive: o.archive,
+    root: o.root,
+    options,
+    phase: 'staging',
+    services,
+    changes: [],
+    expect: { minionKeys: [], verified },
+    dirs: [],
   };
 }
 
@@ -188,9 +222,18 @@ function recordPlan(j: Journal, staged: StageResult, config: ConductorConfig, re
   };
 }
 
-const stepContext = (config: ConductorConfig, ports: ResolvedPorts, paths: JournalPaths, report: RestoreReport): StepContext => ({ config, ports, paths, report });
+const stepContext = (
+  config: ConductorConfig,
+  ports: ResolvedPorts,
+  paths: JournalPaths,
+  report: RestoreReport,
+): StepContext => ({ config, ports, paths, report });
 
-async function withJournal(o: JournalRunOptions, mode: 'resume' | 'rollback', fn: (ctx: StepContext, j: Journal) => Promise<void>): Promise<RestoreReport> {
+async function withJournal(
+  o: JournalRunOptions,
+  mode: 'resume' | 'rollback',
+  fn: (ctx: StepContext, j: Journal) => Promise<void>,
+): Promise<RestoreReport> {
   const ports = resolvePorts(o.ports);
   const paths = pathsFor(o.root, o.config);
   const report = newReport(mode, o.root);
@@ -200,7 +243,11 @@ async function withJournal(o: JournalRunOptions, mode: 'resume' | 'rollback', fn
   try {
     const j = await readJournal(paths);
     if (!j) {
-      throw new RestoreError('RESTORE_PREFLIGHT', `there is no interrupted restore to ${mode} (no journal at ${paths.file})`, { details: { journal: paths.file }, hint: 'Nothing to do.' });
+      throw new RestoreError(
+        'RESTORE_PREFLIGHT',
+        `there is no interrupted restore to ${mode} (no journal at ${paths.file})`,
+        { details: { journal: paths.file }, hint: 'Nothing to do.' },
+      );
     }
     report.archive = j.archive;
     report.journal = paths.file;
@@ -236,10 +283,19 @@ export function resumeRestore(o: JournalRunOptions): Promise<RestoreReport> {
     if (j.phase === 'staging' || j.phase === 'staged') {
       // Staging may be incomplete (or lost): drop it and run the whole restore again with the recorded options.
       await dropRun(ctx.paths, j);
-      const again = await restoreLocked({
-        archive: j.archive, root: j.root, config: ctx.config, identityFile: j.options.identityFile, node: j.options.node, yes: j.options.yes ?? false, ports: o.ports,
-        trustedSigners: o.trustedSigners,
-      }, ctx.paths);
+      const again = await restoreLocked(
+        {
+          archive: j.archive,
+          root: j.root,
+          config: ctx.config,
+          identityFile: j.options.identityFile,
+          node: j.options.node,
+          yes: j.options.yes ?? false,
+          ports: o.ports,
+          trustedSigners: o.trustedSigners,
+        },
+        ctx.paths,
+      );
       Object.assign(ctx.report, { ...again, mode: 'resume' });
       return;
     }

@@ -33,6 +33,11 @@ export function sharedChunks(blockBytes = SHARED_BLOCK_BYTES): SharedChunks {
 
 /** `b` extended by `next` when `next` follows it in the same shared block, else undefined. */
 export function joinShared(b: Uint8Array, next: Uint8Array): Uint8Array | undefined {
-  if (b.buffer !== next.buffer || !(b.buffer instanceof SharedArrayBuffer) || b.byteOffset + b.length !== next.byteOffset) return undefined;
+  if (
+    b.buffer !== next.buffer ||
+    !(b.buffer instanceof SharedArrayBuffer) ||
+    b.byteOffset + b.length !== next.byteOffset
+  )
+    return undefined;
   return new Uint8Array(b.buffer, b.byteOffset, b.length + next.length);
 }

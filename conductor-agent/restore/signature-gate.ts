@@ -25,7 +25,9 @@ export interface SignatureGate {
  * archive). A signed archive whose name is not the one its manifest implies is refused too.
  */
 export function signatureGate(
-  manifestBytes: Buffer | undefined, trusted: ReadonlySet<string>, archive: string,
+  manifestBytes: Buffer | undefined,
+  trusted: ReadonlySet<string>,
+  archive: string,
 ): SignatureGate {
   if (manifestBytes === undefined) return { check: undefined, finding: undefined, needsConfirmation: false };
   let raw: unknown;
@@ -52,7 +54,9 @@ export function signatureGate(
     }
     default:
       return {
-        check, needsConfirmation: false, finding: finding({ level: 'fail', code: check.code!, summary: check.message }),
+        check,
+        needsConfirmation: false,
+        finding: finding({ level: 'fail', code: check.code!, summary: check.message }),
       };
   }
 }

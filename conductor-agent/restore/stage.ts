@@ -57,7 +57,13 @@ export function targetLookup(root: string): TargetLookup {
     const p = underRoot(root, systemPath);
     const st = lstatSync(p, { throwIfNoEntry: false });
     if (!st) return undefined;
-    const kind: TargetEntry['kind'] = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
+    const kind: TargetEntry['kind'] = st.isDirectory()
+      ? 'dir'
+      : st.isFile()
+        ? 'file'
+        : st.isSymbolicLink()
+          ? 'symlink'
+          : 'other';
     return kind === 'symlink' ? { kind, linkTarget: readlinkSync(p) } : { kind };
   };
 }
@@ -111,7 +117,16 @@ export function addImpliedFolders(members: StagedMember[], allowlist: Allowlist,
     for (let d = posix.dirname(m.path); d !== '/' && !have.has(d); d = posix.dirname(d)) missing.unshift(d);
     for (const d of missing) {
       have.add(d);
-      out.push({ path: d, kind: 'dir', size: 0, mode: safeMode(allowlist, d, 'dir', 0o755), uid: 0, gid: 0, mtime: nowSeconds, implied: true });
+      out.push({
+        path: d,
+        kind: 'dir',
+        size: 0,
+        mode: safeMode(allowlist, d, 'dir', 0o755),
+        uid: 0,
+        gid: 0,
+        mtime: nowSeconds,
+        implied: true,
+      });
     }
     out.push(m);
   }

@@ -23,8 +23,22 @@ export interface StagingState {
 }
 
 /** The synchronous `node:fs` calls the staging operations use. */
-export type StagingFs = Pick<typeof nodeFs,
-  'chmodSync' | 'closeSync' | 'fchmodSync' | 'fchownSync' | 'fstatSync' | 'futimesSync' | 'lchownSync' | 'linkSync' | 'lutimesSync' | 'mkdirSync' | 'openSync' | 'symlinkSync' | 'writeSync'>;
+export type StagingFs = Pick<
+  typeof nodeFs,
+  | 'chmodSync'
+  | 'closeSync'
+  | 'fchmodSync'
+  | 'fchownSync'
+  | 'fstatSync'
+  | 'futimesSync'
+  | 'lchownSync'
+  | 'linkSync'
+  | 'lutimesSync'
+  | 'mkdirSync'
+  | 'openSync'
+  | 'symlinkSync'
+  | 'writeSync'
+>;
 
 /**
  * Run `ops` in order; `state.fd` carries the open file between calls. Throws on the first failure
@@ -83,7 +97,11 @@ export function applyStagingOps(fs: StagingFs, ops: readonly StagingOp[], state:
       const fd = state.fd;
       if (fd !== undefined) {
         state.fd = undefined;
-        try { fs.closeSync(fd); } catch { /* already failing */ }
+        try {
+          fs.closeSync(fd);
+        } catch {
+          /* already failing */
+        }
       }
       throw err;
     }
@@ -110,7 +128,9 @@ export function stagingWorkerMain(): void {
         applyStagingOps(fs, m.ops, state);
       } catch (err) {
         failed = true;
-        parentPort!.postMessage({ error: { message: (err as Error).message, code: (err as NodeJS.ErrnoException).code } });
+        parentPort!.postMessage({
+          error: { message: (err as Error).message, code: (err as NodeJS.ErrnoException).code },
+        });
       }
     }
     parentPort!.postMessage({ done: m.bytes ?? 0, closed: state.closed.splice(0) });

@@ -40,7 +40,9 @@ export function inlineStagingWriter(options: StagingWriterOptions = {}): Staging
         failure = err;
       }
     },
-    finish: async () => { if (failure !== undefined) throw failure; },
+    finish: async () => {
+      if (failure !== undefined) throw failure;
+    },
     backlog: () => 0,
     drained: async () => undefined,
     abort: async () => undefined,
@@ -65,17 +67,30 @@ export function workerStagingWriter(options: StagingWriterOptions = {}): Staging
   let failure: unknown;
   let exited = false;
   const waiters: (() => void)[] = [];
-  const wake = (): void => { while (waiters.length) waiters.shift()!(); };
+  const wake = (): void => {
+    while (waiters.length) waiters.shift()!();
+  };
   let finished: ((err?: unknown) => void) | undefined;
-  worker.on('message', (m: { done?: number; closed?: string[]; error?: { message: string; code?: string }; finished?: boolean }) => {
-    if (m.error && failure === undefined) failure = Object.assign(new Error(m.error.message), { code: m.error.code });
-    for (const p of m.closed ?? []) options.onClosed?.(p);
-    if (m.done !== undefined) inFlight -= m.done;
-    if (inFlight < HIGH_WATER / 2) wake();
-    if (m.finished) finished?.(failure);
+  worker.on(
+    'message',
+    (m: { done?: number; closed?: string[]; error?: { message: string; code?: string }; finished?: boolean }) => {
+      if (m.error && failure === undefined) failure = Object.assign(new Error(m.error.message), { code: m.error.code });
+      for (const p of m.closed ?? []) options.onClosed?.(p);
+      if (m.done !== undefined) inFlight -= m.done;
+      if (inFlight < HIGH_WATER / 2) wake();
+      if (m.finished) finished?.(failure);
+    },
+  );
+  worker.on('error', (err) => {
+    failure ??= err;
+    wake();
+    finished?.(failure);
   });
-  worker.on('error', (err) => { failure ??= err; wake(); finished?.(failure); });
-  worker.on('exit', () => { exited = true; wake(); finished?.(failure ?? new Error('the staging writer stopped')); });
+  worker.on('exit', () => {
+    exited = true;
+    wake();
+    finished?.(failure ?? new Error('the staging writer stopped'));
+  });
   const send = (): void => {
     if (!batch.length) return;
     // Data chunks are views of shared memory (shared-chunks.ts): posting shares them, no copy.
@@ -97,7 +112,8 @@ export function workerStagingWriter(options: StagingWriterOptions = {}): Staging
         finished = (err) => {
           finished = undefined;
           void worker.terminate();
-          if (err !== undefined) reject(err); else resolve();
+          if (err !== undefined) reject(err);
+          else resolve();
         };
         if (exited) return finished(failure ?? new Error('the staging writer stopped'));
         send();
@@ -105,7 +121,10 @@ export function workerStagingWriter(options: StagingWriterOptions = {}): Staging
       });
     },
     backlog: () => inFlight,
-    drained: () => (inFlight < HIGH_WATER / 2 || failure !== undefined || exited ? Promise.resolve() : new Promise((r) => waiters.push(r))),
+    drained: () =>
+      inFlight < HIGH_WATER / 2 || failure !== undefined || exited
+        ? Promise.resolve()
+        : new Promise((r) => waiters.push(r)),
     async abort() {
       batch = [];
       await worker.terminate();

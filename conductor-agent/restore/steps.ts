@@ -38,7 +38,10 @@ const byName = (ctx: StepContext, name: string) => ctx.ports.services.find((s) =
 
 /** True when both paths exist on one file system (unknown counts as different: flush both). */
 async function sameFileSystem(ctx: StepContext, a: string, b: string): Promise<boolean> {
-  const [sa, sb] = await Promise.all([ctx.ports.fs.lstat(a).catch(() => undefined), ctx.ports.fs.lstat(b).catch(() => undefined)]);
+  const [sa, sb] = await Promise.all([
+    ctx.ports.fs.lstat(a).catch(() => undefined),
+    ctx.ports.fs.lstat(b).catch(() => undefined),
+  ]);
   return sa !== undefined && sb !== undefined && sa.dev === sb.dev;
 }
 
@@ -84,32 +87,38 @@ export async function continueRestore(ctx: StepContext, j: Journal): Promise<voi
       });
       await enter(ctx, j, 'started');
     }
-    const checks = await timed(ctx, 'post-verify', () => postVerify({
-      root: j.root,
-      pkiDir: ctx.config.salt.pkiDir,
-      services: j.services.map((s) => byName(ctx, s.name)).filter((s) => s !== undefined),
-      saltApiPing: ctx.ports.saltApiPing,
-      expectedFingerprint: j.expect.masterFingerprint,
-      minionKeys: j.expect.minionKeys,
-      clock: ctx.ports.clock,
-      timeoutMs: ctx.config.restore?.postVerifyTimeoutMs ?? 120_000,
-    }));
+    const checks = await timed(ctx, 'post-verify', () =>
+      postVerify({
+        root: j.root,
+        pkiDir: ctx.config.salt.pkiDir,
+        services: j.services.map((s) => byName(ctx, s.name)).filter((s) => s !== undefined),
+        saltApiPing: ctx.ports.saltApiPing,
+        expectedFingerprint: j.expect.masterFingerprint,
+        minionKeys: j.expect.minionKeys,
+        clock: ctx.ports.clock,
+        timeoutMs: ctx.config.restore?.postVerifyTimeoutMs ?? 120_000,
+      }),
+    );
     ctx.report.postVerify = checks;
     await ctx.ports.hooks?.afterPhase?.('post-verify');
     const failed = checks.filter((c) => c.status === 'fail');
     if (failed.length) {
-      throw new RestoreError('RESTORE_FAILED', `post-verify failed: ${failed.map((c) => c.summary).join('; ')}`, { details: { checks: failed } });
+      throw new RestoreError('RESTORE_FAILED', `post-verify failed: ${failed.map((c) => c.summary).join('; ')}`, {
+        details: { checks: failed },
+      });
     }
     await clearJournal(ctx.paths, j);
   } catch (err) {
     ctx.ports.logger.error('restore failed, rolling back', { component: 'restore', error: (err as Error).message });
     await rollbackRun(ctx, j);
     ctx.report.rolledBack = true;
-    throw hasCode(err, 'RESTORE_FAILED') ? err : new RestoreError('RESTORE_FAILED', `the restore failed and was rolled back: ${(err as Error).message}`, {
-      cause: err,
-      details: { step: j.phase, ...(err instanceof RecoveryError ? { causeCode: err.code } : {}) },
-      hint: 'The conductor is back to its state before the restore. Fix the cause shown above, then run restore again.',
-    });
+    throw hasCode(err, 'RESTORE_FAILED')
+      ? err
+      : new RestoreError('RESTORE_FAILED', `the restore failed and was rolled back: ${(err as Error).message}`, {
+          cause: err,
+          details: { step: j.phase, ...(err instanceof RecoveryError ? { causeCode: err.code } : {}) },
+          hint: 'The conductor is back to its state before the restore. Fix the cause shown above, then run restore again.',
+        });
   }
 }
 
@@ -125,22 +134,33 @@ export async function rollbackRun(ctx: StepContext, j: Journal): Promise<void> {
   await writeJournal(ctx.paths, j);
   if (phaseAtLeast(j.phase, 'starting')) {
     for (const s of j.services) {
-      await byName(ctx, s.name)?.stop().catch((err: Error) => problems.push({ path: `service:${s.name}`, error: `stop: ${err.message}` }));
+      await byName(ctx, s.name)
+        ?.stop()
+        .catch((err: Error) => problems.push({ path: `service:${s.name}`, error: `stop: ${err.message}` }));
     }
   }
   if (phaseAtLeast(j.phase, 'applying')) problems.push(...(await rollbackChanges(applyContext(ctx, j))));
   if (phaseAtLeast(j.phase, 'stopping')) {
     for (const s of [...j.services].reverse()) {
       if (!s.wasActive) continue;
-      await byName(ctx, s.name)?.start().catch((err: Error) => problems.push({ path: `service:${s.name}`, error: `start: ${err.message}` }));
+      await byName(ctx, s.name)
+        ?.start()
+        .catch((err: Error) => problems.push({ path: `service:${s.name}`, error: `start: ${err.message}` }));
     }
   }
   ctx.report.timings.rollback = ctx.ports.clock.now() - t0;
   if (problems.length) {
-    throw new RestoreError('RESTORE_ROLLBACK_FAILED', `the rollback could not restore ${problems.length} item(s): ${problems.slice(0, 3).map((p) => `${p.path} (${p.error})`).join(', ')}`, {
-      details: { problems, journal: ctx.paths.file },
-      hint: `Fix the cause, then run \`conductor-agent restore --rollback\` again; old files are kept in ${ctx.paths.run(j.id).old}.`,
-    });
+    throw new RestoreError(
+      'RESTORE_ROLLBACK_FAILED',
+      `the rollback could not restore ${problems.length} item(s): ${problems
+        .slice(0, 3)
+        .map((p) => `${p.path} (${p.error})`)
+        .join(', ')}`,
+      {
+        details: { problems, journal: ctx.paths.file },
+        hint: `Fix the cause, then run \`conductor-agent restore --rollback\` again; old files are kept in ${ctx.paths.run(j.id).old}.`,
+      },
+    );
   }
   await clearJournal(ctx.paths, j);
 }

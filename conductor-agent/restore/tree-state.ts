@@ -10,7 +10,8 @@ import { underRoot } from '../../shared/config/schema.js';
 import { isAllowed, type Allowlist } from './allowlist.js';
 import type { CurrentState, StagedMember } from './types.js';
 
-const kindOf = (st: Stats): CurrentState['kind'] => (st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other');
+const kindOf = (st: Stats): CurrentState['kind'] =>
+  st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
 
 /** SHA-256 (hex) of a file, streamed. */
 export async function sha256File(path: string): Promise<string> {
@@ -23,7 +24,13 @@ async function stateOf(p: string, wantHashForSize?: number): Promise<CurrentStat
   // Synchronous lstat: thousands of small calls, much faster than a promise each.
   const st = lstatSync(p, { throwIfNoEntry: false });
   if (!st) return undefined;
-  const c: CurrentState = { kind: kindOf(st), size: st.isFile() ? st.size : 0, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+  const c: CurrentState = {
+    kind: kindOf(st),
+    size: st.isFile() ? st.size : 0,
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+  };
   if (c.kind === 'file' && wantHashForSize === st.size) c.sha256 = await sha256File(p);
   if (c.kind === 'symlink') c.linkTarget = await fsp.readlink(p);
   return c;
@@ -35,7 +42,11 @@ export interface TreeState {
 }
 
 /** Current state of every member path under `root`, and the extras inside restored folders. */
-export async function readTreeState(root: string, members: readonly StagedMember[], allowlist: Allowlist): Promise<TreeState> {
+export async function readTreeState(
+  root: string,
+  members: readonly StagedMember[],
+  allowlist: Allowlist,
+): Promise<TreeState> {
   const current = new Map<string, CurrentState>();
   const inArchive = new Set(members.map((m) => m.path));
   const extras = new Map<string, CurrentState>();

@@ -78,7 +78,16 @@ export interface CurrentState {
   linkTarget?: string;
 }
 
-export type RestoreStep = 'preflight' | 'stage' | 'verify' | 'stop' | 'apply' | 'start' | 'post-verify' | 'rollback' | 'done';
+export type RestoreStep =
+  | 'preflight'
+  | 'stage'
+  | 'verify'
+  | 'stop'
+  | 'apply'
+  | 'start'
+  | 'post-verify'
+  | 'rollback'
+  | 'done';
 
 export interface RestoreReport {
   ok: boolean;

@@ -48,14 +48,34 @@ export function verifyStaging(input: StagingVerifyInput): StagingVerifyResult {
   const read = (p: string): string => readFileSync(input.staging + p, 'utf8');
 
   if (input.expectedArchiveSha256 === undefined) {
-    findings.push({ check: 'archive.sha256', level: 'warn', summary: 'no .sha256 sidecar beside the archive: the file hash is not checked' });
+    findings.push({
+      check: 'archive.sha256',
+      level: 'warn',
+      summary: 'no .sha256 sidecar beside the archive: the file hash is not checked',
+    });
   } else if (input.expectedArchiveSha256 !== x.archiveSha256) {
-    findings.push({ check: 'archive.sha256', level: 'fail', code: 'ARCHIVE_HASH_MISMATCH', summary: 'the archive does not match its .sha256 sidecar', details: { expected: input.expectedArchiveSha256, actual: x.archiveSha256 } });
+    findings.push({
+      check: 'archive.sha256',
+      level: 'fail',
+      code: 'ARCHIVE_HASH_MISMATCH',
+      summary: 'the archive does not match its .sha256 sidecar',
+      details: { expected: input.expectedArchiveSha256, actual: x.archiveSha256 },
+    });
   } else findings.push({ check: 'archive.sha256', level: 'ok', summary: 'the archive matches its .sha256 sidecar' });
 
-  findings.push(x.manifest
-    ? { check: 'archive.members', level: 'ok', summary: `${x.members.length} member(s) match the manifest's SHA-256 and sizes` }
-    : { check: 'archive.members', level: 'warn', summary: `unverified archive (no manifest): ${x.members.length} member(s) extracted without hashes to check` });
+  findings.push(
+    x.manifest
+      ? {
+          check: 'archive.members',
+          level: 'ok',
+          summary: `${x.members.length} member(s) match the manifest's SHA-256 and sizes`,
+        }
+      : {
+          check: 'archive.members',
+          level: 'warn',
+          summary: `unverified archive (no manifest): ${x.members.length} member(s) extracted without hashes to check`,
+        },
+  );
 
   const pki = input.pkiDir.replace(/\/+$/, '');
   const pem = `${pki}/master.pem`;
@@ -65,16 +85,44 @@ export function verifyStaging(input: StagingVerifyInput): StagingVerifyResult {
     const pubText = read(pub);
     if (isKeyPair(read(pem), pubText)) {
       masterFingerprint = pemFinger(pubText);
-      findings.push({ check: 'keys.pair', level: 'ok', summary: `master.pem and master.pub are one key pair (${masterFingerprint})` });
-    } else findings.push({ check: 'keys.pair', level: 'fail', code: 'KEYS_PAIR_MISMATCH', summary: 'master.pem and master.pub in the archive are not one key pair' });
+      findings.push({
+        check: 'keys.pair',
+        level: 'ok',
+        summary: `master.pem and master.pub are one key pair (${masterFingerprint})`,
+      });
+    } else
+      findings.push({
+        check: 'keys.pair',
+        level: 'fail',
+        code: 'KEYS_PAIR_MISMATCH',
+        summary: 'master.pem and master.pub in the archive are not one key pair',
+      });
   } else {
-    findings.push({ check: 'keys.pair', level: 'fail', code: 'KEYS_INVALID', summary: 'the archive lacks master.pem or master.pub: restoring it would leave every router unable to trust this conductor' });
+    findings.push({
+      check: 'keys.pair',
+      level: 'fail',
+      code: 'KEYS_INVALID',
+      summary:
+        'the archive lacks master.pem or master.pub: restoring it would leave every router unable to trust this conductor',
+    });
   }
   if (x.manifest?.masterFingerprint && masterFingerprint && x.manifest.masterFingerprint !== masterFingerprint) {
-    findings.push({ check: 'keys.fingerprint', level: 'fail', code: 'ARCHIVE_HASH_MISMATCH', summary: `master.pub's fingerprint ${masterFingerprint} differs from the manifest's ${x.manifest.masterFingerprint}` });
+    findings.push({
+      check: 'keys.fingerprint',
+      level: 'fail',
+      code: 'ARCHIVE_HASH_MISMATCH',
+      summary: `master.pub's fingerprint ${masterFingerprint} differs from the manifest's ${x.manifest.masterFingerprint}`,
+    });
   }
 
-  for (const [path, err] of x.jsonErrors) findings.push({ check: 'json', level: 'fail', code: 'ARCHIVE_CORRUPT', summary: `${path} is not valid JSON (${err})`, details: { path } });
+  for (const [path, err] of x.jsonErrors)
+    findings.push({
+      check: 'json',
+      level: 'fail',
+      code: 'ARCHIVE_CORRUPT',
+      summary: `${path} is not valid JSON (${err})`,
+      details: { path },
+    });
   let archiveNode: string | undefined;
   for (const p of [CONDUCTOR_FILES.globalInit, CONDUCTOR_FILES.localInit]) {
     if (!has.has(p)) {
@@ -85,20 +133,46 @@ export function verifyStaging(input: StagingVerifyInput): StagingVerifyResult {
       const doc = JSON.parse(read(p)) as { init?: { id?: unknown } };
       if (p === CONDUCTOR_FILES.localInit && typeof doc.init?.id === 'string') archiveNode = doc.init.id;
     } catch (err) {
-      findings.push({ check: 'json', level: 'fail', code: 'ARCHIVE_CORRUPT', summary: `${p} is not valid JSON (${(err as Error).message})`, details: { path: p } });
+      findings.push({
+        check: 'json',
+        level: 'fail',
+        code: 'ARCHIVE_CORRUPT',
+        summary: `${p} is not valid JSON (${(err as Error).message})`,
+        details: { path: p },
+      });
     }
   }
-  if (x.jsonErrors.size === 0) findings.push({ check: 'json', level: 'ok', summary: 'datastores and init files parse' });
+  if (x.jsonErrors.size === 0)
+    findings.push({ check: 'json', level: 'ok', summary: 'datastores and init files parse' });
 
   archiveNode ??= x.manifest?.node;
   if (input.acceptNode !== undefined) {
-    findings.push(archiveNode === input.acceptNode
-      ? { check: 'node.identity', level: 'ok', summary: `archive node ${archiveNode} accepted by --node` }
-      : { check: 'node.identity', level: 'fail', code: 'RESTORE_PREFLIGHT', summary: `--node ${input.acceptNode} does not name the archive's node (${archiveNode ?? 'unknown'})` });
+    findings.push(
+      archiveNode === input.acceptNode
+        ? { check: 'node.identity', level: 'ok', summary: `archive node ${archiveNode} accepted by --node` }
+        : {
+            check: 'node.identity',
+            level: 'fail',
+            code: 'RESTORE_PREFLIGHT',
+            summary: `--node ${input.acceptNode} does not name the archive's node (${archiveNode ?? 'unknown'})`,
+          },
+    );
   } else if (archiveNode !== input.targetNode) {
-    findings.push({ check: 'node.identity', level: 'fail', code: 'RESTORE_PREFLIGHT', summary: `the archive is of node ${archiveNode ?? 'unknown'}, this node is ${input.targetNode ?? 'unknown'} (local.init)`, details: { archiveNode, targetNode: input.targetNode } });
-  } else findings.push({ check: 'node.identity', level: 'ok', summary: `the archive is of this node (${archiveNode})` });
+    findings.push({
+      check: 'node.identity',
+      level: 'fail',
+      code: 'RESTORE_PREFLIGHT',
+      summary: `the archive is of node ${archiveNode ?? 'unknown'}, this node is ${input.targetNode ?? 'unknown'} (local.init)`,
+      details: { archiveNode, targetNode: input.targetNode },
+    });
+  } else
+    findings.push({ check: 'node.identity', level: 'ok', summary: `the archive is of this node (${archiveNode})` });
 
-  for (const p of x.tightened) findings.push({ check: 'modes', level: 'warn', summary: `${p}: mode tightened to owner-only (private key or pki folder)` });
+  for (const p of x.tightened)
+    findings.push({
+      check: 'modes',
+      level: 'warn',
+      summary: `${p}: mode tightened to owner-only (private key or pki folder)`,
+    });
   return { findings, masterFingerprint, archiveNode };
 }

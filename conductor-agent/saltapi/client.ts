@@ -8,7 +8,16 @@
 import { SaltApiError } from '../../shared/errors.js';
 import { badPayload } from './errors.js';
 import { SaltApiSession, type SaltApiClientOptions } from './http.js';
-import type { AsyncJob, JobLookup, KeyFingers, KeysListAll, LocalFullResult, LocalResult, Lowstate, WheelResult } from './types.js';
+import type {
+  AsyncJob,
+  JobLookup,
+  KeyFingers,
+  KeysListAll,
+  LocalFullResult,
+  LocalResult,
+  Lowstate,
+  WheelResult,
+} from './types.js';
 
 export type { SaltApiClientOptions } from './http.js';
 
@@ -40,19 +49,37 @@ export class SaltApiClient extends SaltApiSession {
   }
 
   /** `local`: `{minion: return}`; **a targeted minion that did not answer is `false`**; no match → `{}`. */
-  async local<T = unknown>(tgt: string | readonly string[], fun: string, arg: readonly unknown[] = [], options: LocalOptions = {}): Promise<LocalResult<T>> {
+  async local<T = unknown>(
+    tgt: string | readonly string[],
+    fun: string,
+    arg: readonly unknown[] = [],
+    options: LocalOptions = {},
+  ): Promise<LocalResult<T>> {
     const [r] = await this.low([this.chunk('local', tgt, fun, arg, options)], (options.timeout ?? 0) * 1000);
     return asObject(r, 'local') as LocalResult<T>;
   }
 
   /** `local` with `full_return: true`: `{ret, retcode, jid}` per minion, `false` for non-returners. */
-  async localFull<T = unknown>(tgt: string | readonly string[], fun: string, arg: readonly unknown[] = [], options: LocalOptions = {}): Promise<LocalFullResult<T>> {
-    const [r] = await this.low([{ ...this.chunk('local', tgt, fun, arg, options), full_return: true }], (options.timeout ?? 0) * 1000);
+  async localFull<T = unknown>(
+    tgt: string | readonly string[],
+    fun: string,
+    arg: readonly unknown[] = [],
+    options: LocalOptions = {},
+  ): Promise<LocalFullResult<T>> {
+    const [r] = await this.low(
+      [{ ...this.chunk('local', tgt, fun, arg, options), full_return: true }],
+      (options.timeout ?? 0) * 1000,
+    );
     return asObject(r, 'local') as LocalFullResult<T>;
   }
 
   /** `local_async`: the job, or `null` when no minion matched. */
-  async localAsync(tgt: string | readonly string[], fun: string, arg: readonly unknown[] = [], options: LocalOptions = {}): Promise<AsyncJob | null> {
+  async localAsync(
+    tgt: string | readonly string[],
+    fun: string,
+    arg: readonly unknown[] = [],
+    options: LocalOptions = {},
+  ): Promise<AsyncJob | null> {
     const [r] = await this.low([this.chunk('local_async', tgt, fun, arg, options)]);
     const o = asObject(r, 'local_async') as Partial<AsyncJob>;
     if (typeof o.jid !== 'string') return null;
@@ -60,8 +87,17 @@ export class SaltApiClient extends SaltApiSession {
   }
 
   /** `local_batch` (e.g. `batch: '10%'`): salt-api returns one item per minion; merged here. */
-  async localBatch<T = unknown>(tgt: string | readonly string[], fun: string, batch: string, arg: readonly unknown[] = [], options: LocalOptions = {}): Promise<LocalResult<T>> {
-    const items = await this.low([{ ...this.chunk('local_batch', tgt, fun, arg, options), batch }], (options.timeout ?? 0) * 1000);
+  async localBatch<T = unknown>(
+    tgt: string | readonly string[],
+    fun: string,
+    batch: string,
+    arg: readonly unknown[] = [],
+    options: LocalOptions = {},
+  ): Promise<LocalResult<T>> {
+    const items = await this.low(
+      [{ ...this.chunk('local_batch', tgt, fun, arg, options), batch }],
+      (options.timeout ?? 0) * 1000,
+    );
     return Object.assign({}, ...items.map((i) => asObject(i, 'local_batch'))) as LocalResult<T>;
   }
 
@@ -76,7 +112,7 @@ export class SaltApiClient extends SaltApiSession {
     const [r] = await this.low([{ client: 'wheel', fun, ...kwarg }]);
     const w = r as WheelResult<T> | undefined;
     if (!w || typeof w !== 'object' || !w.data || typeof w.data !== 'object' || !('return' in w.data)) {
-      throw badPayload('wheel ' + fun, 'not a {tag, data} wheel result', JSON.stringify(r));
+      throw badPayload(`wheel ${fun}`, 'not a {tag, data} wheel result', JSON.stringify(r));
     }
     return w;
   }
@@ -85,7 +121,9 @@ export class SaltApiClient extends SaltApiSession {
   async wheelReturn<T = unknown>(fun: string, kwarg: Record<string, unknown> = {}): Promise<T> {
     const w = await this.wheel<T>(fun, kwarg);
     if (w.data.success === false) {
-      throw new SaltApiError('SALTAPI_BAD_PAYLOAD', `wheel ${fun} failed on the master: ${String(w.data.return)}`, { details: { fun, return: w.data.return } });
+      throw new SaltApiError('SALTAPI_BAD_PAYLOAD', `wheel ${fun} failed on the master: ${String(w.data.return)}`, {
+        details: { fun, return: w.data.return },
+      });
     }
     return w.data.return;
   }
@@ -98,38 +136,61 @@ export class SaltApiClient extends SaltApiSession {
 
   /** `GET /keys/<mid>`: `key.finger match=<mid>` (`{minions: {mid: fp}}`, grouped by status). */
   async keyFinger(mid: string): Promise<KeyFingers> {
-    const doc = (await this.request({ method: 'GET', path: `/keys/${encodeURIComponent(mid)}`, auth: true })) as { return?: unknown };
+    const doc = (await this.request({ method: 'GET', path: `/keys/${encodeURIComponent(mid)}`, auth: true })) as {
+      return?: unknown;
+    };
     return asObject(doc.return, 'GET /keys/<mid>') as KeyFingers;
   }
 
   /** `GET /minions[/<mid>]`: grains per minion. */
   async minions(mid?: string): Promise<Record<string, unknown>> {
-    const doc = await this.request({ method: 'GET', path: mid ? `/minions/${encodeURIComponent(mid)}` : '/minions', auth: true });
+    const doc = await this.request({
+      method: 'GET',
+      path: mid ? `/minions/${encodeURIComponent(mid)}` : '/minions',
+      auth: true,
+    });
     return asObject(returnList(doc, 'GET /minions')[0], 'GET /minions');
   }
 
   /** `GET /jobs`: `{jid: {Function, Arguments, Target, …}}`. */
   async jobs(): Promise<Record<string, unknown>> {
-    return asObject(returnList(await this.request({ method: 'GET', path: '/jobs', auth: true }), 'GET /jobs')[0], 'GET /jobs');
+    return asObject(
+      returnList(await this.request({ method: 'GET', path: '/jobs', auth: true }), 'GET /jobs')[0],
+      'GET /jobs',
+    );
   }
 
   /** `GET /jobs/<jid>`: `{info: [...], return: [{minion: ret}]}`. */
   async job(jid: string): Promise<JobLookup> {
-    const doc = (await this.request({ method: 'GET', path: `/jobs/${encodeURIComponent(jid)}`, auth: true })) as JobLookup;
-    if (!Array.isArray(doc.info) || !Array.isArray(doc.return)) throw badPayload('GET /jobs/<jid>', 'missing info/return');
+    const doc = (await this.request({
+      method: 'GET',
+      path: `/jobs/${encodeURIComponent(jid)}`,
+      auth: true,
+    })) as JobLookup;
+    if (!Array.isArray(doc.info) || !Array.isArray(doc.return))
+      throw badPayload('GET /jobs/<jid>', 'missing info/return');
     return doc;
   }
 
   /** `POST /hook/<path>`: fires `salt/netapi/hook/<path>` with `post` = `body`. */
   async hook(path: string, body: unknown): Promise<void> {
-    await this.request({ method: 'POST', path: '/hook/' + path.replace(/^\/+/, ''), auth: true, body });
+    await this.request({ method: 'POST', path: `/hook/${path.replace(/^\/+/, '')}`, auth: true, body });
   }
 
-  private chunk(client: Lowstate['client'], tgt: string | readonly string[], fun: string, arg: readonly unknown[], o: LocalOptions): Lowstate {
+  private chunk(
+    client: Lowstate['client'],
+    tgt: string | readonly string[],
+    fun: string,
+    arg: readonly unknown[],
+    o: LocalOptions,
+  ): Lowstate {
     const list = Array.isArray(tgt);
     return {
-      client, tgt: list ? [...tgt] : (tgt as string), fun, arg: [...arg],
-      ...(o.tgtType ?? (list ? 'list' : undefined) ? { tgt_type: o.tgtType ?? 'list' } : {}),
+      client,
+      tgt: list ? [...tgt] : (tgt as string),
+      fun,
+      arg: [...arg],
+      ...((o.tgtType ?? (list ? 'list' : undefined)) ? { tgt_type: o.tgtType ?? 'list' } : {}),
       ...(o.kwarg ? { kwarg: o.kwarg } : {}),
       ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
     };

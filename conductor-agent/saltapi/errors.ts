@@ -23,25 +23,37 @@ export function errorFromResponse(f: HttpFailure): SaltApiError {
   switch (true) {
     case f.status === 401:
       return new SaltApiError('SALTAPI_AUTH_DENIED', `salt-api refused ${f.request} (401${said})`, {
-        details, hint: 'Check saltApi.username, saltApi.eauth and the password file, and the external_auth rights (@wheel, @runner, @jobs) on the master.',
+        details,
+        hint: 'Check saltApi.username, saltApi.eauth and the password file, and the external_auth rights (@wheel, @runner, @jobs) on the master.',
       });
     case f.status === 400 && /Client disabled/i.test(parsed.message): {
       const client = /Client disabled: '([^']*)'/.exec(parsed.message)?.[1];
       return new SaltApiError('SALTAPI_CLIENT_DISABLED', `salt-api client ${client ?? ''} is disabled${said}`, {
-        details: { ...details, client }, hint: `Add ${client ?? 'the client'} to netapi_enable_clients in the master config and restart salt-master and salt-api.`,
+        details: { ...details, client },
+        hint: `Add ${client ?? 'the client'} to netapi_enable_clients in the master config and restart salt-master and salt-api.`,
       });
     }
     case f.status === 503:
-      return new SaltApiError('SALTAPI_UNAVAILABLE', `salt-api or the Salt master is unavailable (${f.request}: 503${said})`, {
-        details, hint: 'Check that salt-master and salt-api are running: systemctl status salt-master salt-api.',
-      });
+      return new SaltApiError(
+        'SALTAPI_UNAVAILABLE',
+        `salt-api or the Salt master is unavailable (${f.request}: 503${said})`,
+        {
+          details,
+          hint: 'Check that salt-master and salt-api are running: systemctl status salt-master salt-api.',
+        },
+      );
     case f.status === 504:
       return new SaltApiError('SALTAPI_TIMEOUT', `the Salt master did not answer in time (${f.request}: 504${said})`, {
-        details, hint: 'Retry later, or raise the call timeout; the master may be overloaded.',
+        details,
+        hint: 'Retry later, or raise the call timeout; the master may be overloaded.',
       });
     default:
       return new SaltApiError('SALTAPI_HTTP', `salt-api answered ${f.request} with HTTP ${f.status}${said}`, {
-        details, hint: f.status >= 500 ? 'See the salt-api log on the conductor.' : 'This is a request salt-api does not accept; run with --log-level debug and report it.',
+        details,
+        hint:
+          f.status >= 500
+            ? 'See the salt-api log on the conductor.'
+            : 'This is a request salt-api does not accept; run with --log-level debug and report it.',
       });
   }
 }
@@ -51,8 +63,10 @@ export function errorFromNetwork(err: unknown, request: string): SaltApiError {
   const e = err as { code?: string; message?: string };
   const tls = /CERT|SSL|TLS|self[- ]signed|certificate/i.test(`${e.code ?? ''} ${e.message ?? ''}`);
   return new SaltApiError('SALTAPI_UNAVAILABLE', `cannot reach salt-api for ${request}: ${e.message ?? String(err)}`, {
-    cause: err, details: { request, errno: e.code },
-    hint: tls ? 'The salt-api TLS certificate does not verify against saltApi.caFile; check the pinned CA or certificate.'
+    cause: err,
+    details: { request, errno: e.code },
+    hint: tls
+      ? 'The salt-api TLS certificate does not verify against saltApi.caFile; check the pinned CA or certificate.'
       : 'Check saltApi.url and that salt-api is running (systemctl status salt-api).',
   });
 }

@@ -68,7 +68,10 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
   /** Clock time of the last data received on the open stream. */
   lastDataAt = 0;
 
-  constructor(private readonly client: SaltApiClient, private readonly o: SaltEventStreamOptions = {}) {
+  constructor(
+    private readonly client: SaltApiClient,
+    private readonly o: SaltEventStreamOptions = {},
+  ) {
     super();
     this.clock = o.clock ?? systemClock;
     this.random = o.random ?? systemRandom;
@@ -95,7 +98,10 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
 
   /** Resolve with the first event satisfying `pred` (events before it are consumed). */
   async waitFor(pred: (e: SaltEvent) => boolean, timeoutMs = 30_000): Promise<SaltEvent> {
-    const timer = this.clock.setTimeout(() => this.fail(new SaltApiError('SALTAPI_TIMEOUT', `no matching Salt event within ${timeoutMs} ms`)), timeoutMs);
+    const timer = this.clock.setTimeout(
+      () => this.fail(new SaltApiError('SALTAPI_TIMEOUT', `no matching Salt event within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     try {
       for (;;) {
         const r = await this.next();
@@ -108,7 +114,13 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
   }
 
   [Symbol.asyncIterator](): AsyncIterator<SaltEvent> {
-    return { next: () => this.next(), return: async () => { this.close(); return { value: undefined, done: true }; } };
+    return {
+      next: () => this.next(),
+      return: async () => {
+        this.close();
+        return { value: undefined, done: true };
+      },
+    };
   }
 
   private push(e: SaltEvent): void {
@@ -119,7 +131,10 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
     this.queue.push(e);
     if (this.queue.length > (this.o.maxQueue ?? 10_000)) {
       this.queue.shift();
-      this.emit('warning', new SaltApiError('SALTAPI_BAD_PAYLOAD', 'event queue full: the oldest unread Salt event was dropped'));
+      this.emit(
+        'warning',
+        new SaltApiError('SALTAPI_BAD_PAYLOAD', 'event queue full: the oldest unread Salt event was dropped'),
+      );
     }
   }
 
@@ -143,14 +158,28 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
         // X-Auth-Token (added by rawFetch) and the session cookie: Events.GET reads the cookie itself,
         // so this works whether or not salt_token_tool copies the header (never ?token=, which lands in logs)
         const res = await this.client.rawFetch('/events', {
-          headers: { Accept: 'text/event-stream', Cookie: `session_id=${token}` }, signal: conn.signal, token,
+          headers: { Accept: 'text/event-stream', Cookie: `session_id=${token}` },
+          signal: conn.signal,
+          token,
         });
         if (res.status === 401) {
           this.client.invalidate(token);
-          if (++authFailures >= (this.o.maxAuthFailures ?? 2)) throw errorFromResponse({ status: 401, body: await res.text(), contentType: res.headers.get('content-type') ?? '', request: 'GET /events' });
+          if (++authFailures >= (this.o.maxAuthFailures ?? 2))
+            throw errorFromResponse({
+              status: 401,
+              body: await res.text(),
+              contentType: res.headers.get('content-type') ?? '',
+              request: 'GET /events',
+            });
           continue; // log in again at once
         }
-        if (res.status >= 400) throw errorFromResponse({ status: res.status, body: await res.text(), contentType: res.headers.get('content-type') ?? '', request: 'GET /events' });
+        if (res.status >= 400)
+          throw errorFromResponse({
+            status: res.status,
+            body: await res.text(),
+            contentType: res.headers.get('content-type') ?? '',
+            request: 'GET /events',
+          });
         authFailures = 0;
         failures = 0;
         this.opens++;
@@ -179,7 +208,9 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
       }
       if (this.closed) break;
       this.emit('disconnected', reason);
-      const backoff = failures ? Math.min(this.o.maxDelayMs ?? 30_000, this.retryMs * 2 ** Math.min(failures, 10)) : this.retryMs;
+      const backoff = failures
+        ? Math.min(this.o.maxDelayMs ?? 30_000, this.retryMs * 2 ** Math.min(failures, 10))
+        : this.retryMs;
       const delay = backoff * (failures ? 0.5 + this.random.float() / 2 : 1);
       this.log.debug('event stream reconnecting', { reason, delayMs: Math.round(delay) });
       await this.clock.sleep(delay, this.ac.signal).catch(() => undefined);
@@ -191,7 +222,10 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
     if (l === false) return { stop: () => undefined, stale: () => false };
     this.lastDataAt = this.clock.now();
     return livenessWatch({
-      clock: this.clock, log: this.log, conn, idleMs: l?.idleMs ?? DEFAULT_IDLE_MS,
+      clock: this.clock,
+      log: this.log,
+      conn,
+      idleMs: l?.idleMs ?? DEFAULT_IDLE_MS,
       probeTimeoutMs: l?.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
       lastDataAt: () => this.lastDataAt,
       probe: () => {
@@ -199,7 +233,9 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
         const tag = `${STREAM_PROBE_TAG}/${this.random.bytes(6).toString('hex')}`;
         return this.client.runner('event.send', { tag, data: { probe: true } });
       },
-      onStale: () => { this.staleDrops++; },
+      onStale: () => {
+        this.staleDrops++;
+      },
     });
   }
 
@@ -234,14 +270,22 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
  * within `probeTimeoutMs` after it, abort the connection (the loop reopens it).
  */
 function livenessWatch(stream: {
-  clock: Clock; log: Logger; idleMs: number; probeTimeoutMs: number; conn: AbortController;
-  lastDataAt: () => number; probe: () => Promise<unknown>; onStale: () => void;
+  clock: Clock;
+  log: Logger;
+  idleMs: number;
+  probeTimeoutMs: number;
+  conn: AbortController;
+  lastDataAt: () => number;
+  probe: () => Promise<unknown>;
+  onStale: () => void;
 }): { stop: () => void; stale: () => boolean } {
   const { clock, idleMs, probeTimeoutMs, conn } = stream;
   let timer: NodeJS.Timeout | undefined;
   let probeAt: number | undefined;
   let stale = false;
-  const arm = (ms: number): void => { timer = clock.setTimeout(check, Math.max(1, ms)); };
+  const arm = (ms: number): void => {
+    timer = clock.setTimeout(check, Math.max(1, ms));
+  };
   function check(): void {
     if (conn.signal.aborted) return;
     const now = clock.now();
@@ -261,7 +305,12 @@ function livenessWatch(stream: {
     conn.abort();
   }
   arm(idleMs);
-  return { stop: () => { if (timer) clock.clearTimeout(timer); }, stale: () => stale };
+  return {
+    stop: () => {
+      if (timer) clock.clearTimeout(timer);
+    },
+    stale: () => stale,
+  };
 }
 
 /** Open the typed event stream of `client` (see {@link SaltEventStreamOptions}). */

@@ -34,7 +34,11 @@ export async function saltApiClientFromConfig(config: ConductorConfig, o: FromCo
     try {
       return (await readFile(pwPath, 'utf8')).split(/\r?\n/)[0]!;
     } catch (err) {
-      throw new ConfigError('CONFIG_UNREADABLE', `cannot read saltApi.passwordFile ${pwPath}: ${(err as Error).message}`, { cause: err, details: { file: pwPath } });
+      throw new ConfigError(
+        'CONFIG_UNREADABLE',
+        `cannot read saltApi.passwordFile ${pwPath}: ${(err as Error).message}`,
+        { cause: err, details: { file: pwPath } },
+      );
     }
   };
   let ca: Buffer | undefined;
@@ -42,11 +46,21 @@ export async function saltApiClientFromConfig(config: ConductorConfig, o: FromCo
     try {
       ca = await readFile(o.path(s.caFile));
     } catch (err) {
-      throw new ConfigError('CONFIG_UNREADABLE', `cannot read saltApi.caFile ${o.path(s.caFile)}: ${(err as Error).message}`, { cause: err });
+      throw new ConfigError(
+        'CONFIG_UNREADABLE',
+        `cannot read saltApi.caFile ${o.path(s.caFile)}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
   return new SaltApiClient({
-    url: s.url, username: s.username, password, eauth: s.eauth, timeoutMs: s.timeoutMs,
-    ...(ca ? { ca } : {}), ...(o.logger ? { logger: o.logger } : {}), ...(o.overrides ?? {}),
+    url: s.url,
+    username: s.username,
+    password,
+    eauth: s.eauth,
+    timeoutMs: s.timeoutMs,
+    ...(ca ? { ca } : {}),
+    ...(o.logger ? { logger: o.logger } : {}),
+    ...(o.overrides ?? {}),
   });
 }

@@ -55,7 +55,12 @@ export class SaltApiSession {
   private loggingIn: Promise<LoginInfo> | undefined;
 
   constructor(protected readonly o: SaltApiClientOptions) {
-    this.transport = createTransport({ url: o.url, ...(o.ca !== undefined ? { ca: o.ca } : {}), ...(o.allowInsecureHttp ? { allowInsecureHttp: true } : {}), ...(o.fetch ? { fetch: o.fetch } : {}) });
+    this.transport = createTransport({
+      url: o.url,
+      ...(o.ca !== undefined ? { ca: o.ca } : {}),
+      ...(o.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+      ...(o.fetch ? { fetch: o.fetch } : {}),
+    });
     this.clock = o.clock ?? systemClock;
     this.random = o.random ?? systemRandom;
     this.log = (o.logger ?? nullLogger).child({ component: 'saltapi' });
@@ -79,9 +84,15 @@ export class SaltApiSession {
 
   private async doLogin(): Promise<LoginInfo> {
     const password = typeof this.o.password === 'function' ? await this.o.password() : this.o.password;
-    const doc = await this.request({ method: 'POST', path: '/login', auth: false, body: { username: this.o.username, password, eauth: this.o.eauth } });
+    const doc = await this.request({
+      method: 'POST',
+      path: '/login',
+      auth: false,
+      body: { username: this.o.username, password, eauth: this.o.eauth },
+    });
     const info = (doc as { return?: unknown[] }).return?.[0] as LoginInfo | undefined;
-    if (!info || typeof info.token !== 'string' || !info.token) throw badPayload('POST /login', 'no token in the answer');
+    if (!info || typeof info.token !== 'string' || !info.token)
+      throw badPayload('POST /login', 'no token in the answer');
     this.session = info;
     this.log.debug('logged in to salt-api', { user: info.user, eauth: info.eauth, expire: info.expire });
     return info;
@@ -109,9 +120,16 @@ export class SaltApiSession {
   }
 
   /** Low-level call shared with the event stream: fetch with token header, no retries, no parsing. */
-  async rawFetch(path: string, init: { method?: string; headers?: Record<string, string>; signal?: AbortSignal; token?: string }): Promise<Response> {
+  async rawFetch(
+    path: string,
+    init: { method?: string; headers?: Record<string, string>; signal?: AbortSignal; token?: string },
+  ): Promise<Response> {
     const token = init.token ?? (await this.token());
-    return this.transport.fetch(this.url + path, { method: init.method ?? 'GET', headers: { Accept: 'application/json', 'X-Auth-Token': token, ...(init.headers ?? {}) }, ...(init.signal ? { signal: init.signal as never } : {}) });
+    return this.transport.fetch(this.url + path, {
+      method: init.method ?? 'GET',
+      headers: { Accept: 'application/json', 'X-Auth-Token': token, ...(init.headers ?? {}) },
+      ...(init.signal ? { signal: init.signal as never } : {}),
+    });
   }
 
   /** Send a request with timeout, re-login on 401 (once) and retries on 503/504/network. */
@@ -123,16 +141,27 @@ export class SaltApiSession {
       try {
         return await this.attempt(spec);
       } catch (err) {
-        if (spec.auth && !relogged && err instanceof SaltApiError && err.code === 'SALTAPI_AUTH_DENIED' && err.details['status'] === 401) {
+        if (
+          spec.auth &&
+          !relogged &&
+          err instanceof SaltApiError &&
+          err.code === 'SALTAPI_AUTH_DENIED' &&
+          err.details.status === 401
+        ) {
           relogged = true;
           this.session = undefined;
           this.log.debug('salt-api session refused; logging in again', { request: `${spec.method} ${spec.path}` });
           attempt--;
           continue;
         }
-        if (!isRetryable(err) || (err as SaltApiError).details['ownTimeout'] || attempt >= retries) throw err;
+        if (!isRetryable(err) || (err as SaltApiError).details.ownTimeout || attempt >= retries) throw err;
         const delay = Math.min(maxMs, baseMs * 2 ** attempt) * (0.5 + this.random.float() / 2);
-        this.log.debug('salt-api call failed; retrying', { request: `${spec.method} ${spec.path}`, code: (err as SaltApiError).code, attempt: attempt + 1, delayMs: Math.round(delay) });
+        this.log.debug('salt-api call failed; retrying', {
+          request: `${spec.method} ${spec.path}`,
+          code: (err as SaltApiError).code,
+          attempt: attempt + 1,
+          delayMs: Math.round(delay),
+        });
         await this.clock.sleep(delay);
       }
     }
@@ -150,14 +179,18 @@ export class SaltApiSession {
     let text: string;
     try {
       res = await this.transport.fetch(this.url + spec.path, {
-        method: spec.method, headers, signal: ac.signal as never,
+        method: spec.method,
+        headers,
+        signal: ac.signal as never,
         ...(spec.body !== undefined ? { body: JSON.stringify(spec.body) } : {}),
       });
       text = await res.text();
     } catch (err) {
       if (ac.signal.aborted) {
         throw new SaltApiError('SALTAPI_TIMEOUT', `salt-api did not answer ${label} within ${limit} ms`, {
-          cause: err, details: { request: label, timeoutMs: limit, ownTimeout: true }, hint: 'Raise saltApi.timeoutMs or check the master load.',
+          cause: err,
+          details: { request: label, timeoutMs: limit, ownTimeout: true },
+          hint: 'Raise saltApi.timeoutMs or check the master load.',
         });
       }
       throw errorFromNetwork(err, label);
@@ -165,7 +198,8 @@ export class SaltApiSession {
       this.clock.clearTimeout(timer);
     }
     const type = res.headers.get('content-type') ?? '';
-    if (res.status >= 400) throw errorFromResponse({ status: res.status, body: text, contentType: type, request: label });
+    if (res.status >= 400)
+      throw errorFromResponse({ status: res.status, body: text, contentType: type, request: label });
     try {
       return JSON.parse(text) as unknown;
     } catch {

@@ -38,7 +38,9 @@ export class SseParser {
         this.scanFrom = n;
         if (n > this.maxLineLength) {
           this.reset();
-          throw new SaltApiError('SALTAPI_BAD_PAYLOAD', `an /events line exceeds ${this.maxLineLength} characters`, { details: { maxLineLength: this.maxLineLength } });
+          throw new SaltApiError('SALTAPI_BAD_PAYLOAD', `an /events line exceeds ${this.maxLineLength} characters`, {
+            details: { maxLineLength: this.maxLineLength },
+          });
         }
         return out;
       }
@@ -90,12 +92,23 @@ export class SseParser {
     let value = colon === -1 ? '' : line.slice(colon + 1);
     if (value.startsWith(' ')) value = value.slice(1);
     switch (field) {
-      case 'data': this.data.push(value); break;
-      case 'tag': this.tag = value; break;
-      case 'event': this.event = value; break;
-      case 'id': if (!value.includes('\0')) this.id = value; break;
-      case 'retry': if (/^\d+$/.test(value)) out.push({ type: 'retry', retry: Number(value) }); break;
-      default: break; // unknown fields are ignored
+      case 'data':
+        this.data.push(value);
+        break;
+      case 'tag':
+        this.tag = value;
+        break;
+      case 'event':
+        this.event = value;
+        break;
+      case 'id':
+        if (!value.includes('\0')) this.id = value;
+        break;
+      case 'retry':
+        if (/^\d+$/.test(value)) out.push({ type: 'retry', retry: Number(value) });
+        break;
+      default:
+        break; // unknown fields are ignored
     }
   }
 }

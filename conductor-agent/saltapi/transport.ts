@@ -47,13 +47,18 @@ export function createTransport(o: TransportOptions): Transport {
     throw new ConfigError('CONFIG_INVALID', `saltApi.url must be http(s), got ${u.protocol}`);
   }
   if (u.protocol === 'http:' && !isLoopbackHost(u.hostname) && !o.allowInsecureHttp) {
-    throw new ConfigError('CONFIG_INVALID', `refusing plain http to ${u.hostname}: salt-api credentials would travel unencrypted`, {
-      hint: 'Use https with saltApi.caFile, or point saltApi.url at a loopback address (127.0.0.1).',
-    });
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `refusing plain http to ${u.hostname}: salt-api credentials would travel unencrypted`,
+      {
+        hint: 'Use https with saltApi.caFile, or point saltApi.url at a loopback address (127.0.0.1).',
+      },
+    );
   }
-  const agent = u.protocol === 'https:'
-    ? new HttpsAgent({ keepAlive: true, maxSockets: 16, ...(o.ca !== undefined ? { ca: o.ca } : {}) })
-    : new HttpAgent({ keepAlive: true, maxSockets: 16 });
+  const agent =
+    u.protocol === 'https:'
+      ? new HttpsAgent({ keepAlive: true, maxSockets: 16, ...(o.ca !== undefined ? { ca: o.ca } : {}) })
+      : new HttpAgent({ keepAlive: true, maxSockets: 16 });
   const base = o.fetch ?? (fetch as unknown as FetchLike);
   return {
     baseUrl: u.toString().replace(/\/+$/, ''),

@@ -18,7 +18,16 @@ export interface LoginInfo {
 
 /** One lowstate chunk (`POST /`, `/run`). Extra keys are passed through as keyword arguments. */
 export interface Lowstate {
-  client: 'local' | 'local_async' | 'local_batch' | 'local_subset' | 'runner' | 'runner_async' | 'ssh' | 'wheel' | 'wheel_async';
+  client:
+    | 'local'
+    | 'local_async'
+    | 'local_batch'
+    | 'local_subset'
+    | 'runner'
+    | 'runner_async'
+    | 'ssh'
+    | 'wheel'
+    | 'wheel_async';
   fun: string;
   tgt?: string | string[];
   tgt_type?: string;
@@ -37,7 +46,10 @@ export interface Lowstate {
 export type LocalResult<T = unknown> = Record<string, T | false>;
 
 /** `local` with `full_return: true`: `{ret, retcode, jid}` per minion, `false` for non-returners. */
-export type LocalFullResult<T = unknown> = Record<string, { ret: T; retcode: number; jid: string; out?: string } | false>;
+export type LocalFullResult<T = unknown> = Record<
+  string,
+  { ret: T; retcode: number; jid: string; out?: string } | false
+>;
 
 /** `local_async`: the published job, or `null` when no minion matched (salt-api returns `{}`). */
 export interface AsyncJob {
@@ -82,7 +94,14 @@ export interface ManageStatus {
 
 /** `GET /jobs/<jid>`. */
 export interface JobLookup {
-  info: Array<Record<string, unknown> & { jid: string; Function?: string; Minions?: string[]; Result?: Record<string, { return: unknown; retcode?: number; success?: boolean }> }>;
+  info: Array<
+    Record<string, unknown> & {
+      jid: string;
+      Function?: string;
+      Minions?: string[];
+      Result?: Record<string, { return: unknown; retcode?: number; success?: boolean }>;
+    }
+  >;
   return: Array<Record<string, unknown>>;
 }
 

@@ -7,7 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** OpenSSH-style SHA256 fingerprint of a raw public key blob. */
 export function sshFingerprint(keyBlob: Buffer): string {
-  return 'SHA256:' + createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '');
+  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
 }
 
 /** True when `keyBlob`'s fingerprint equals `pinned` (padding-insensitive, constant time). */

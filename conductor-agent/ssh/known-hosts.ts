@@ -15,7 +15,7 @@ export interface KnownHostLine {
 
 /** SHA256 fingerprint of a base64 key blob, as `ssh-keygen -lf` prints it. */
 export function blobFingerprint(base64: string): string {
-  return 'SHA256:' + createHash('sha256').update(Buffer.from(base64, 'base64')).digest('base64').replace(/=+$/, '');
+  return `SHA256:${createHash('sha256').update(Buffer.from(base64, 'base64')).digest('base64').replace(/=+$/, '')}`;
 }
 
 /** Parse (pure); malformed lines are skipped, as OpenSSH does. */

@@ -34,11 +34,15 @@ export interface SshSession {
 }
 
 /** Connect and authenticate; SSH_HOST_KEY_MISMATCH when the server's key is not the pinned one. */
-export function openSession(target: SshTarget, options: { logger?: Logger; connect?: Partial<ConnectConfig> } = {}): Promise<SshSession> {
+export function openSession(
+  target: SshTarget,
+  options: { logger?: Logger; connect?: Partial<ConnectConfig> } = {},
+): Promise<SshSession> {
   const logger = (options.logger ?? nullLogger).child({ component: 'ssh', host: target.host, port: target.port });
   const client = new Client();
   let offered: string | undefined;
-  const pins = typeof target.hostKeyFingerprint === 'string' ? [target.hostKeyFingerprint] : [...target.hostKeyFingerprint];
+  const pins =
+    typeof target.hostKeyFingerprint === 'string' ? [target.hostKeyFingerprint] : [...target.hostKeyFingerprint];
   return new Promise((resolve, reject) => {
     client.once('ready', () => {
       client.removeAllListeners('error');
@@ -46,31 +50,63 @@ export function openSession(target: SshTarget, options: { logger?: Logger; conne
       logger.debug('ssh session ready');
       resolve({
         client,
-        sftp: () => new Promise((res, rej) => client.sftp((err, sftp) => (err ? rej(new SshError('SSH_FAILED', `SFTP is not available on ${target.host}: ${err.message}`, { cause: err })) : res(sftp)))),
+        sftp: () =>
+          new Promise((res, rej) =>
+            client.sftp((err, sftp) =>
+              err
+                ? rej(
+                    new SshError('SSH_FAILED', `SFTP is not available on ${target.host}: ${err.message}`, {
+                      cause: err,
+                    }),
+                  )
+                : res(sftp),
+            ),
+          ),
         close: () => client.end(),
       });
     });
     client.once('error', (err: Error & { level?: string }) => {
       client.end();
       if (offered !== undefined) {
-        reject(new SshError(pins.length ? 'SSH_HOST_KEY_MISMATCH' : 'SSH_HOST_KEY_UNKNOWN', `the SSH host key of ${target.host}:${target.port} (${offered}) is not the pinned ${pins.join(' or ') || '(none)'}`, {
-          cause: err, details: { host: target.host, port: target.port, offered, pinned: pins },
-          hint: 'If the server was rebuilt on purpose, check its key out of band (ssh-keygen -lf) and update the pinned fingerprint; otherwise someone may be in the middle.',
-        }));
+        reject(
+          new SshError(
+            pins.length ? 'SSH_HOST_KEY_MISMATCH' : 'SSH_HOST_KEY_UNKNOWN',
+            `the SSH host key of ${target.host}:${target.port} (${offered}) is not the pinned ${pins.join(' or ') || '(none)'}`,
+            {
+              cause: err,
+              details: { host: target.host, port: target.port, offered, pinned: pins },
+              hint: 'If the server was rebuilt on purpose, check its key out of band (ssh-keygen -lf) and update the pinned fingerprint; otherwise someone may be in the middle.',
+            },
+          ),
+        );
         return;
       }
-      reject(new SshError('SSH_FAILED', `SSH to ${target.username}@${target.host}:${target.port} failed: ${err.message}`, {
-        cause: err, details: { host: target.host, port: target.port, level: err.level },
-        hint: err.level === 'client-authentication' ? 'Check the username and that the public key is in the server\'s authorized_keys.' : 'Check the host, port and network path.',
-      }));
+      reject(
+        new SshError('SSH_FAILED', `SSH to ${target.username}@${target.host}:${target.port} failed: ${err.message}`, {
+          cause: err,
+          details: { host: target.host, port: target.port, level: err.level },
+          hint:
+            err.level === 'client-authentication'
+              ? "Check the username and that the public key is in the server's authorized_keys."
+              : 'Check the host, port and network path.',
+        }),
+      );
     });
     try {
       connect();
     } catch (err) {
       // ssh2 throws synchronously for a key it cannot parse: bad input, not a bug.
-      reject(new SshError('SSH_FAILED', `cannot use the SSH credentials for ${target.host}:${target.port}: ${(err as Error).message}`, {
-        cause: err, details: { host: target.host, port: target.port }, hint: 'The key file must be an OpenSSH or PEM private key without a passphrase.',
-      }));
+      reject(
+        new SshError(
+          'SSH_FAILED',
+          `cannot use the SSH credentials for ${target.host}:${target.port}: ${(err as Error).message}`,
+          {
+            cause: err,
+            details: { host: target.host, port: target.port },
+            hint: 'The key file must be an OpenSSH or PEM private key without a passphrase.',
+          },
+        ),
+      );
     }
   });
 

@@ -13,7 +13,6 @@ import { RecoveryError, SshError } from '../../shared/errors.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { isSha256Finger, pemFinger } from '../../shared/salt/fingerprint.js';
-import type { SshRoute } from '../fleet/plan.js';
 import type { ChannelResult, SshChannel } from '../fleet/ports.js';
 import { execCommand, type ExecResult } from './exec.js';
 import { defaultEntry, inventoryEntry, type InventoryEntry } from './inventory.js';
@@ -231,7 +230,7 @@ function tail(text: string): string[] {
     .map((l) => l.trimEnd())
     .filter(Boolean)
     .slice(-6)
-    .map((l) => (l.length > 300 ? l.slice(0, 300) + '…' : l));
+    .map((l) => (l.length > 300 ? `${l.slice(0, 300)}…` : l));
 }
 
 async function waitInactive(run: (n: string) => Promise<ExecResult>, c: StepContext): Promise<void> {

@@ -34,14 +34,15 @@ export interface HttpSsrConductorOptions {
 }
 
 /** The GraphQL assets query, exactly as stage_check sends it (reference/ssr.md §4.4). */
-export const ASSETS_QUERY = '{ allAuthorities { edges { node { assets { assetId routerName nodeName t128Version status '
-  + 'assetIdConfigured text failedStatus } } } } }';
+export const ASSETS_QUERY =
+  '{ allAuthorities { edges { node { assets { assetId routerName nodeName t128Version status ' +
+  'assetIdConfigured text failedStatus } } } } }';
 
 type Request = (method: string, path: string, body?: unknown, auth?: boolean) => Promise<unknown>;
 
 /** Build an SsrConductor from options; read the password from a file first with {@link readSecretFile}. */
 export function createHttpSsrConductor(options: HttpSsrConductorOptions): SsrConductor {
-  const base = options.url.replace(/\/+$/, '') + '/api/v1';
+  const base = `${options.url.replace(/\/+$/, '')}/api/v1`;
   const doFetch: FetchLike = options.fetch ?? ((u, i) => nodeFetch(u, i));
   const agent = base.startsWith('https:') ? new HttpsAgent({ ca: options.ca, keepAlive: true }) : undefined;
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -53,12 +54,16 @@ export function createHttpSsrConductor(options: HttpSsrConductorOptions): SsrCon
     if (auth) headers.Authorization = `Bearer ${await login()}`;
     try {
       return await doFetch(base + path, {
-        method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        ...(agent ? { agent } : {}), signal: AbortSignal.timeout(timeoutMs),
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(agent ? { agent } : {}),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       throw new RecoveryError('SSR_API_UNAVAILABLE', `SSR API ${method} ${path} failed: ${(err as Error).message}`, {
-        cause: err, details: { url: base + path },
+        cause: err,
+        details: { url: base + path },
         hint: 'Is 128T running and the API reachable from here? (systemctl status 128T)',
       });
     }
@@ -75,7 +80,8 @@ export function createHttpSsrConductor(options: HttpSsrConductorOptions): SsrCon
     }
     if (res.status === 503 || res.status === 502) {
       throw new RecoveryError('SSR_API_UNAVAILABLE', `SSR API ${method} ${path} answered ${res.status}`, {
-        details: { status: res.status, url: base + path }, hint: 'Is 128T running? (systemctl status 128T)',
+        details: { status: res.status, url: base + path },
+        hint: 'Is 128T running? (systemctl status 128T)',
       });
     }
     if (!res.ok) {
@@ -101,7 +107,8 @@ export function createHttpSsrConductor(options: HttpSsrConductorOptions): SsrCon
       const status = err instanceof RecoveryError ? err.details.status : undefined;
       if (err instanceof RecoveryError && err.code === 'SSR_API_FAILED' && (status === 401 || status === 403)) {
         throw new RecoveryError('SSR_API_AUTH', `SSR API refused the credentials of ${options.username}`, {
-          cause: err, hint: 'Check ssr.username and the file named by ssr.passwordFile.',
+          cause: err,
+          hint: 'Check ssr.username and the file named by ssr.passwordFile.',
         });
       }
       throw err;
@@ -150,7 +157,8 @@ export function createHttpSsrConductor(options: HttpSsrConductorOptions): SsrCon
       const messages = messagesOf(await request('POST', '/config/commit', {}));
       if (messages.length > 0) {
         throw new RecoveryError('SSR_COMMIT_FAILED', 'the SSR conductor refused the commit', {
-          details: { messages }, hint: 'Fix the validation errors listed, then commit again.',
+          details: { messages },
+          hint: 'Fix the validation errors listed, then commit again.',
         });
       }
     },
@@ -188,13 +196,15 @@ async function readAssets(request: Request): Promise<AssetState[]> {
       details: { errors: out?.errors },
     });
   }
-  return edges.flatMap((e) => e?.node?.assets ?? []).map((a) => ({
-    routerName: String(a.routerName ?? ''),
-    nodeName: String(a.nodeName ?? ''),
-    assetId: String(a.assetId ?? ''),
-    status: String(a.status ?? 'unknown').toLowerCase(),
-    ...(a.text ? { text: String(a.text) } : {}),
-  }));
+  return edges
+    .flatMap((e) => e?.node?.assets ?? [])
+    .map((a) => ({
+      routerName: String(a.routerName ?? ''),
+      nodeName: String(a.nodeName ?? ''),
+      assetId: String(a.assetId ?? ''),
+      status: String(a.status ?? 'unknown').toLowerCase(),
+      ...(a.text ? { text: String(a.text) } : {}),
+    }));
 }
 
 async function readAuthority(request: Request): Promise<AuthorityFacts> {
@@ -222,7 +232,9 @@ export async function readSecretFile(path: string, what: string): Promise<string
     return (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
   } catch (err) {
     throw new RecoveryError('CONFIG_MISSING', `cannot read ${what} from ${path}: ${(err as Error).message}`, {
-      cause: err, details: { path }, hint: `Create ${path} (mode 0600) holding only the secret.`,
+      cause: err,
+      details: { path },
+      hint: `Create ${path} (mode 0600) holding only the secret.`,
     });
   }
 }

@@ -36,8 +36,13 @@ export function migrateWords(router: string, addresses: readonly string[], o: Mi
     if (!CONDUCTOR_ADDRESS.test(a)) throw new RecoveryError('USAGE', `not a conductor address: ${JSON.stringify(a)}`);
   }
   return [
-    'migrate', ...(o.skipValidation ? ['skip-validation'] : []), ...(o.force ? ['force'] : []),
-    'conductor', ...addresses, 'router', router,
+    'migrate',
+    ...(o.skipValidation ? ['skip-validation'] : []),
+    ...(o.force ? ['force'] : []),
+    'conductor',
+    ...addresses,
+    'router',
+    router,
   ];
 }
 

@@ -34,9 +34,16 @@ export function tcpReachable(host: string, port: number, timeoutMs = 3000): Prom
 
 /** Every conductor host answers on every port. */
 export async function checkPorts(hosts: string[], ports: number[], probe = tcpReachable): Promise<CheckResult> {
-  if (hosts.length === 0) return { name: 'ports', status: 'skip', summary: 'no conductor address known (global.init has no conductor entry)' };
+  if (hosts.length === 0)
+    return {
+      name: 'ports',
+      status: 'skip',
+      summary: 'no conductor address known (global.init has no conductor entry)',
+    };
   const results: Array<{ host: string; port: number; open: boolean }> = [];
-  await Promise.all(hosts.flatMap((host) => ports.map(async (port) => results.push({ host, port, open: await probe(host, port) }))));
+  await Promise.all(
+    hosts.flatMap((host) => ports.map(async (port) => results.push({ host, port, open: await probe(host, port) }))),
+  );
   results.sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port);
   const closed = results.filter((r) => !r.open);
   return {
@@ -93,7 +100,10 @@ export async function checkRoutersRunning(options: RouterWaitOptions): Promise<C
         name: 'routers',
         status: 'pass',
         summary: `${wanted.length} router(s) running`,
-        details: { assets: [...last.values()].filter((a) => wanted.includes(a.routerName)), phasesSeen: Object.fromEntries([...seen].map(([k, v]) => [k, [...v]])) },
+        details: {
+          assets: [...last.values()].filter((a) => wanted.includes(a.routerName)),
+          phasesSeen: Object.fromEntries([...seen].map(([k, v]) => [k, [...v]])),
+        },
       };
     }
     if (options.clock.now() >= deadline) {
@@ -113,19 +123,30 @@ export type MinionPing = (ids: string[] | undefined) => Promise<Record<string, b
 
 /** Every minion answers (a minion that does not answer is `false` in salt-api's `local` result). */
 export async function checkMinions(ping: MinionPing | undefined, ids?: string[]): Promise<CheckResult> {
-  if (!ping) return { name: 'minions', status: 'skip', summary: 'salt-api is not configured (saltApi.username / passwordFile)' };
+  if (!ping)
+    return { name: 'minions', status: 'skip', summary: 'salt-api is not configured (saltApi.username / passwordFile)' };
   let answers: Record<string, boolean>;
   try {
     answers = await ping(ids);
   } catch (err) {
-    return { name: 'minions', status: 'fail', summary: `salt-api call failed: ${(err as Error).message}`, details: { code: (err as { code?: unknown }).code } };
+    return {
+      name: 'minions',
+      status: 'fail',
+      summary: `salt-api call failed: ${(err as Error).message}`,
+      details: { code: (err as { code?: unknown }).code },
+    };
   }
   const expected = ids ?? Object.keys(answers);
   const silent = expected.filter((id) => answers[id] !== true);
   return {
     name: 'minions',
     status: silent.length || expected.length === 0 ? 'fail' : 'pass',
-    summary: expected.length === 0 ? 'no minion answered' : silent.length ? `not answering: ${silent.join(', ')}` : `${expected.length} minion(s) answered test.ping`,
+    summary:
+      expected.length === 0
+        ? 'no minion answered'
+        : silent.length
+          ? `not answering: ${silent.join(', ')}`
+          : `${expected.length} minion(s) answered test.ping`,
     details: { answers },
   };
 }

@@ -24,14 +24,18 @@ export async function ssrFromConfig(ctx: Pick<CommandContext, 'config' | 'loaded
  */
 export function minionPing(client: Pick<SaltApiClient, 'local'>, timeoutSeconds = 10): MinionPing {
   return async (ids) => {
-    const result = await client.local<boolean>(ids && ids.length ? ids : '*', 'test.ping', [], { timeout: timeoutSeconds });
+    const result = await client.local<boolean>(ids?.length ? ids : '*', 'test.ping', [], {
+      timeout: timeoutSeconds,
+    });
     const out: Record<string, boolean> = {};
     for (const id of ids ?? Object.keys(result)) out[id] = result[id] === true;
     return out;
   };
 }
 
-export async function minionPingFromConfig(ctx: Pick<CommandContext, 'config' | 'loaded' | 'logger'>): Promise<MinionPing | undefined> {
+export async function minionPingFromConfig(
+  ctx: Pick<CommandContext, 'config' | 'loaded' | 'logger'>,
+): Promise<MinionPing | undefined> {
   const { saltApiConfigured, saltApiClientFromConfig } = await import('../saltapi/from-config.js');
   if (!saltApiConfigured(ctx.config)) return undefined;
   return minionPing(await saltApiClientFromConfig(ctx.config, { path: ctx.loaded.path, logger: ctx.logger }));

@@ -47,7 +47,14 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const checks: CheckResult[] = [await checkPorts(hosts, options.ports, options.probe)];
   checks.push(
     options.ssr
-      ? await checkRoutersRunning({ ssr: options.ssr, clock: options.clock, routers: options.routers, timeoutMs: options.timeoutMs, pollMs: options.pollMs ?? 1000, ...(options.onAsset ? { onChange: options.onAsset } : {}) })
+      ? await checkRoutersRunning({
+          ssr: options.ssr,
+          clock: options.clock,
+          routers: options.routers,
+          timeoutMs: options.timeoutMs,
+          pollMs: options.pollMs ?? 1000,
+          ...(options.onAsset ? { onChange: options.onAsset } : {}),
+        })
       : { name: 'routers', status: 'skip', summary: 'the SSR API is not configured (ssr.username / ssr.passwordFile)' },
   );
   checks.push(await checkMinions(options.ping, options.minions));

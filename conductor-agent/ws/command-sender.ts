@@ -4,7 +4,7 @@
  * connection, so a report the router delivers after reconnecting (or after an agent restart) still
  * completes the command.
  */
-import { AgentError, ProtocolError, RecoveryError, ErrorCodes, type ErrorCode } from '../../shared/errors.js';
+import { AgentError, ProtocolError, type RecoveryError, ErrorCodes, type ErrorCode } from '../../shared/errors.js';
 import type { AckFrame, EnvelopePayload, ReportBody, SignedEnvelope } from '../../shared/protocol/messages.js';
 
 /** A report whose signature was checked against the router's enrolled key. */
@@ -31,14 +31,31 @@ export class CommandWaiters {
 
   /** Expect an ack for `id` from `routerId` within `ms`. */
   ack(id: string, routerId: string, ms: number): Promise<AckFrame> {
-    return this.#wait(this.#acks, id, routerId, ms, () => new AgentError('AGENT_TIMEOUT', `router agent ${routerId} did not acknowledge command ${id} within ${ms} ms`, { details: { router: routerId, command: id } }));
+    return this.#wait(
+      this.#acks,
+      id,
+      routerId,
+      ms,
+      () =>
+        new AgentError('AGENT_TIMEOUT', `router agent ${routerId} did not acknowledge command ${id} within ${ms} ms`, {
+          details: { router: routerId, command: id },
+        }),
+    );
   }
 
   /** Expect a verified report for `id` from `routerId` within `ms`. */
   report(id: string, routerId: string, ms: number): Promise<VerifiedReport> {
-    return this.#wait(this.#reports, id, routerId, ms, () => new AgentError('AGENT_TIMEOUT', `router agent ${routerId} did not report on command ${id} within ${ms} ms`, {
-      details: { router: routerId, command: id }, hint: 'The router may still be working: check `conductor-agent fleet` for its last report.',
-    }));
+    return this.#wait(
+      this.#reports,
+      id,
+      routerId,
+      ms,
+      () =>
+        new AgentError('AGENT_TIMEOUT', `router agent ${routerId} did not report on command ${id} within ${ms} ms`, {
+          details: { router: routerId, command: id },
+          hint: 'The router may still be working: check `conductor-agent fleet` for its last report.',
+        }),
+    );
   }
 
   /** An ack arrived from `routerId`. A refusal rejects both waiters with the router's code. */
@@ -48,7 +65,11 @@ export class CommandWaiters {
     this.#settle(this.#acks, ack.id);
     if (ack.ok) return w.resolve(ack);
     const code = (ack.code && ack.code in ErrorCodes ? ack.code : 'PROTOCOL_MALFORMED') as ErrorCode;
-    const err = new ProtocolError(code, `router agent ${routerId} refused command ${ack.id}: ${ack.message ?? ack.code ?? 'no reason'}`, { details: { router: routerId, command: ack.id, routerCode: ack.code } });
+    const err = new ProtocolError(
+      code,
+      `router agent ${routerId} refused command ${ack.id}: ${ack.message ?? ack.code ?? 'no reason'}`,
+      { details: { router: routerId, command: ack.id, routerCode: ack.code } },
+    );
     w.reject(err);
     const r = this.#reports.get(ack.id);
     if (r) {
@@ -78,9 +99,18 @@ export class CommandWaiters {
     }
   }
 
-  #wait<T>(map: Map<string, Waiter<T>>, id: string, routerId: string, ms: number, timeout: () => RecoveryError): Promise<T> {
+  #wait<T>(
+    map: Map<string, Waiter<T>>,
+    id: string,
+    routerId: string,
+    ms: number,
+    timeout: () => RecoveryError,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => { map.delete(id); reject(timeout()); }, ms);
+      const timer = setTimeout(() => {
+        map.delete(id);
+        reject(timeout());
+      }, ms);
       timer.unref?.();
       map.set(id, { routerId, resolve, reject, timer });
     });

@@ -17,9 +17,14 @@ export interface ControlServer {
 }
 
 /** Listen on `path` (a stale socket left by a dead daemon is replaced; a live one is LOCK_HELD). */
-export async function startControlServer(path: string, handlers: Record<string, ControlHandler>): Promise<ControlServer> {
+export async function startControlServer(
+  path: string,
+  handlers: Record<string, ControlHandler>,
+): Promise<ControlServer> {
   if (await socketAnswers(path)) {
-    throw new RecoveryError('LOCK_HELD', `another conductor-agent daemon is serving ${path}`, { hint: 'Stop the other daemon first (systemctl stop conductor-agent).' });
+    throw new RecoveryError('LOCK_HELD', `another conductor-agent daemon is serving ${path}`, {
+      hint: 'Stop the other daemon first (systemctl stop conductor-agent).',
+    });
   }
   await fsp.rm(path, { force: true });
   const server: Server = createServer((sock) => {
@@ -43,53 +48,94 @@ export async function startControlServer(path: string, handlers: Record<string, 
           const e = err instanceof RecoveryError ? err : new RecoveryError('INTERNAL', (err as Error).message);
           response = { ok: false, error: e.toJSON() };
         }
-        sock.end(JSON.stringify(response) + '\n');
+        sock.end(`${JSON.stringify(response)}\n`);
       })();
     });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => { server.off('error', reject); resolve(); });
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   await fsp.chmod(path, 0o600);
   return {
     path,
-    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); fsp.rm(path, { force: true }).catch(() => undefined); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        fsp.rm(path, { force: true }).catch(() => undefined);
+      }),
   };
 }
 
 async function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createConnection(path);
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
 
 /** Send one request to the daemon; throws the daemon's RecoveryError, or AGENT_DAEMON_UNREACHABLE. */
-export async function controlRequest<T = unknown>(path: string, op: string, args: Record<string, unknown> = {}, timeoutMs = 300_000): Promise<T> {
+export async function controlRequest<T = unknown>(
+  path: string,
+  op: string,
+  args: Record<string, unknown> = {},
+  timeoutMs = 300_000,
+): Promise<T> {
   const text = await new Promise<string>((resolve, reject) => {
     const s = createConnection(path);
     let out = '';
-    const timer = setTimeout(() => { s.destroy(); reject(new RecoveryError('AGENT_TIMEOUT', `the daemon did not answer ${op} within ${timeoutMs} ms`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new RecoveryError('AGENT_TIMEOUT', `the daemon did not answer ${op} within ${timeoutMs} ms`));
+    }, timeoutMs);
     s.setEncoding('utf8');
-    s.once('connect', () => s.write(JSON.stringify({ op, args }) + '\n'));
-    s.on('data', (d: string) => { out += d; });
-    s.once('end', () => { clearTimeout(timer); resolve(out); });
+    s.once('connect', () => s.write(`${JSON.stringify({ op, args })}\n`));
+    s.on('data', (d: string) => {
+      out += d;
+    });
+    s.once('end', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
     s.once('error', (err) => {
       clearTimeout(timer);
-      reject(new RecoveryError('AGENT_DAEMON_UNREACHABLE', `cannot reach the conductor-agent daemon at ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, {
-        cause: err, details: { socket: path }, hint: 'Start it (systemctl start conductor-agent, or conductor-agent daemon).',
-      }));
+      reject(
+        new RecoveryError(
+          'AGENT_DAEMON_UNREACHABLE',
+          `cannot reach the conductor-agent daemon at ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+          {
+            cause: err,
+            details: { socket: path },
+            hint: 'Start it (systemctl start conductor-agent, or conductor-agent daemon).',
+          },
+        ),
+      );
     });
   });
-  let res: { ok: boolean; result?: T; error?: { code?: string; message?: string; hint?: string; details?: Record<string, unknown> } };
+  let res: {
+    ok: boolean;
+    result?: T;
+    error?: { code?: string; message?: string; hint?: string; details?: Record<string, unknown> };
+  };
   try {
     res = JSON.parse(text) as typeof res;
   } catch {
-    throw new RecoveryError('AGENT_DAEMON_UNREACHABLE', `the daemon closed the control connection without an answer to ${op}`);
+    throw new RecoveryError(
+      'AGENT_DAEMON_UNREACHABLE',
+      `the daemon closed the control connection without an answer to ${op}`,
+    );
   }
   if (res.ok) return res.result as T;
   const code = (res.error?.code && res.error.code in ErrorCodes ? res.error.code : 'INTERNAL') as ErrorCode;
-  throw new RecoveryError(code, res.error?.message ?? 'daemon error', { hint: res.error?.hint, details: res.error?.details });
+  throw new RecoveryError(code, res.error?.message ?? 'daemon error', {
+    hint: res.error?.hint,
+    details: res.error?.details,
+  });
 }

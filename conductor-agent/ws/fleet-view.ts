@@ -42,7 +42,14 @@ export function recordReport(entry: FleetEntry | undefined, report: { body: Repo
 export function mergeFleet(live: Iterable<FleetEntry>, registry: readonly RegistryEntry[]): FleetEntry[] {
   const out = new Map<string, FleetEntry>();
   for (const r of registry) {
-    out.set(r.minionId, { routerId: r.minionId, connected: false, enrolled: true, agentKeyFingerprint: r.fingerprint, agentVersion: r.agentVersion, pendingKey: r.pending?.fingerprint });
+    out.set(r.minionId, {
+      routerId: r.minionId,
+      connected: false,
+      enrolled: true,
+      agentKeyFingerprint: r.fingerprint,
+      agentVersion: r.agentVersion,
+      pendingKey: r.pending?.fingerprint,
+    });
   }
   for (const e of live) {
     const reg = out.get(e.routerId);
@@ -62,9 +69,21 @@ export function renderFleet(entries: readonly FleetEntry[]): string {
       e.enrolled ? 'yes' : 'no',
       e.trust ?? '-',
       e.lastReportAt ?? '-',
-      [e.pendingKey ? `key change pending approval (${e.pendingKey.slice(0, 11)}…)` : '', e.lastOutcome ? `${e.lastOutcome.action} ${e.lastOutcome.ok ? 'ok' : e.lastOutcome.code ?? 'failed'}` : ''].filter(Boolean).join('; '),
+      [
+        e.pendingKey ? `key change pending approval (${e.pendingKey.slice(0, 11)}…)` : '',
+        e.lastOutcome ? `${e.lastOutcome.action} ${e.lastOutcome.ok ? 'ok' : (e.lastOutcome.code ?? 'failed')}` : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return `${rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }

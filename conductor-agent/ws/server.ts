@@ -16,10 +16,16 @@ import { AgentError, RecoveryError } from '../../shared/errors.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import { systemRandom, type Random } from '../../shared/ports/random.js';
 import { nullLogger, type Logger } from '../../shared/log/logger.js';
-import { encodeFrame } from '../../shared/protocol/codec.js';
 import { signEnvelope } from '../../shared/protocol/envelope.js';
 import { ReplayCache } from '../../shared/protocol/replay-cache.js';
-import { AGENT_WS_PATH, MAX_FRAME_BYTES, PROTOCOL_VERSION, type CommandBody, type Frame, type ReportBody } from '../../shared/protocol/messages.js';
+import {
+  AGENT_WS_PATH,
+  MAX_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  type CommandBody,
+  type Frame,
+  type ReportBody,
+} from '../../shared/protocol/messages.js';
 import type { ConductorAgentIdentity } from '../keys/agent-key.js';
 import type { AgentRegistry } from '../registry/store.js';
 import { CommandWaiters, type VerifiedReport } from './command-sender.js';
@@ -66,7 +72,11 @@ export interface AgentServer extends EventEmitter {
   /** The registry now holds this router's key: authenticate its waiting connection (true if one was). */
   promote(routerId: string): boolean;
   /** Sign and send one command; resolves with the router's verified report. */
-  sendCommand(routerId: string, command: Omit<CommandBody, 'id'>, options?: SendCommandOptions): Promise<VerifiedReport>;
+  sendCommand(
+    routerId: string,
+    command: Omit<CommandBody, 'id'>,
+    options?: SendCommandOptions,
+  ): Promise<VerifiedReport>;
   close(): Promise<void>;
 }
 
@@ -83,54 +93,83 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
   const send = commandSender(o.identity, waiters, clock, random);
   const replays = new PerRouterReplay(clock);
   const table: SessionTable = new SessionTable({
-    limits: { ...DEFAULT_LISTENER_LIMITS, ...o.limits }, clock, registry: o.registry, logger, emitter,
+    limits: { ...DEFAULT_LISTENER_LIMITS, ...o.limits },
+    clock,
+    registry: o.registry,
+    logger,
+    emitter,
     onAuthenticated: (session) => sendMasterFingerprint(session),
   });
   const sendMasterFingerprint = (session: AgentSession): void => {
     if (!o.masterFingerprint) return;
-    void o.masterFingerprint().then((fp) => {
-      if (fp) send(session, { name: 'status', fingerprint: fp }, { reportTimeoutMs: 30_000 }).catch(() => undefined);
-    }).catch(() => undefined);
+    void o
+      .masterFingerprint()
+      .then((fp) => {
+        if (fp) send(session, { name: 'status', fingerprint: fp }, { reportTimeoutMs: 30_000 }).catch(() => undefined);
+      })
+      .catch(() => undefined);
   };
 
   const https: Server = createServer({ key: o.identity.tlsKeyPem, cert: o.identity.tlsCertPem });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
-  https.on('request', (_req, res) => { res.writeHead(404).end(); });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_FRAME_BYTES,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  https.on('request', (_req, res) => {
+    res.writeHead(404).end();
+  });
   https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!admitUpgrade(req, socket, table, logger)) return;
     wss.handleUpgrade(req, socket, head, (ws) => table.add(newSession(ws, req.socket.remoteAddress)));
   });
 
-  const newSession = (ws: WebSocket, remote: string | undefined): AgentSession => new AgentSession({
-    ws, remote, clock, random, logger, registry: o.registry, replay: (id) => replays.get(id),
-    helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
-    admitUnenrolled: () => table.canAdmitUnenrolled(),
-    onReady: (session) => table.ready(session, clock.now()),
-    onReport: (session, report) => {
-      // Only an authenticated router's reports reach the fleet view or complete a command.
-      if (!session.enrolled || table.get(report.routerId) !== session) return;
-      recordReport(table.live.get(report.routerId), report, clock.now());
-      if (report.body.kind === 'trust') {
-        // Peacetime pins for a disaster: the minion key (key gate) and sshd host keys (SSH fallback).
-        const { minionKeyFingerprint, sshHostKeys } = report.body.trust;
-        o.registry.recordReported(report.routerId, { minionKeyFingerprint, sshHostKeys })
-          ?.catch((err: unknown) => logger.warn('cannot record reported facts', { router: report.routerId, err }));
-      }
-      waiters.onReport(report);
-      emitter.emit('report', report);
-    },
-    onAck: (session, ack) => { if (session.enrolled) waiters.onAck(session.routerId!, ack); },
-    onClose: (session) => {
-      table.closed(session);
-      if (session.routerId && !o.registry.get(session.routerId)) replays.drop(session.routerId);
-    },
-  });
+  const newSession = (ws: WebSocket, remote: string | undefined): AgentSession =>
+    new AgentSession({
+      ws,
+      remote,
+      clock,
+      random,
+      logger,
+      registry: o.registry,
+      replay: (id) => replays.get(id),
+      helloTimeoutMs: o.helloTimeoutMs ?? 10_000,
+      admitUnenrolled: () => table.canAdmitUnenrolled(),
+      onReady: (session) => table.ready(session, clock.now()),
+      onReport: (session, report) => {
+        // Only an authenticated router's reports reach the fleet view or complete a command.
+        if (!session.enrolled || table.get(report.routerId) !== session) return;
+        recordReport(table.live.get(report.routerId), report, clock.now());
+        if (report.body.kind === 'trust') {
+          // Peacetime pins for a disaster: the minion key (key gate) and sshd host keys (SSH fallback).
+          const { minionKeyFingerprint, sshHostKeys } = report.body.trust;
+          o.registry
+            .recordReported(report.routerId, { minionKeyFingerprint, sshHostKeys })
+            ?.catch((err: unknown) => logger.warn('cannot record reported facts', { router: report.routerId, err }));
+        }
+        waiters.onReport(report);
+        emitter.emit('report', report);
+      },
+      onAck: (session, ack) => {
+        if (session.enrolled) waiters.onAck(session.routerId!, ack);
+      },
+      onClose: (session) => {
+        table.closed(session);
+        if (session.routerId && !o.registry.get(session.routerId)) replays.drop(session.routerId);
+      },
+    });
 
   const hb = o.heartbeatMs ?? 30_000;
-  const pinger = setInterval(() => { for (const s of table.all) s.heartbeat(); }, hb);
+  const pinger = setInterval(() => {
+    for (const s of table.all) s.heartbeat();
+  }, hb);
   pinger.unref();
 
-  await listen(https, o.host, o.port).catch((err: unknown) => { clearInterval(pinger); throw err; });
+  await listen(https, o.host, o.port).catch((err: unknown) => {
+    clearInterval(pinger);
+    throw err;
+  });
   https.on('error', (err) => logger.error('agent listener error', { err }));
   const addr = https.address() as AddressInfo;
   const hostForUrl = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -143,7 +182,11 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
     fleet: () => mergeFleet(table.live.values(), o.registry.list()),
     stats: () => ({ ...table.stats(), replayNonces: replays.size() }),
     promote: (routerId: string) => table.promote(routerId, clock.now()),
-    async sendCommand(routerId: string, command: Omit<CommandBody, 'id'>, so?: SendCommandOptions): Promise<VerifiedReport> {
+    async sendCommand(
+      routerId: string,
+      command: Omit<CommandBody, 'id'>,
+      so?: SendCommandOptions,
+    ): Promise<VerifiedReport> {
       return send(await authenticatedSession(o.registry, table, routerId, clock.now()), command, so);
     },
     async close(): Promise<void> {
@@ -163,14 +206,22 @@ function listen(https: Server, host: string, port: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const fail = (err: NodeJS.ErrnoException): void => {
       const why = err.code ?? err.message;
-      reject(new AgentError('SERVICE_FAILED', `cannot listen for router agents on ${host}:${port}: ${why}`, {
-        cause: err, details: { host, port },
-        hint: err.code === 'EADDRINUSE'
-          ? 'Another process uses that port: change agents.listen or stop the other process.' : 'Check agents.listen.',
-      }));
+      reject(
+        new AgentError('SERVICE_FAILED', `cannot listen for router agents on ${host}:${port}: ${why}`, {
+          cause: err,
+          details: { host, port },
+          hint:
+            err.code === 'EADDRINUSE'
+              ? 'Another process uses that port: change agents.listen or stop the other process.'
+              : 'Check agents.listen.',
+        }),
+      );
     };
     https.once('error', fail);
-    https.listen(port, host, () => { https.off('error', fail); resolve(); });
+    https.listen(port, host, () => {
+      https.off('error', fail);
+      resolve();
+    });
   });
 }
 
@@ -182,7 +233,12 @@ function commandSender(identity: ConductorAgentIdentity, waiters: CommandWaiters
     const id = random.id(12);
     const body: CommandBody = { id, ...command };
     const envelope = signEnvelope({
-      kind: 'command', router: routerId, body, privateKey: identity.signing.privateKey, clock, random,
+      kind: 'command',
+      router: routerId,
+      body,
+      privateKey: identity.signing.privateKey,
+      clock,
+      random,
       ttlMs: so.ttlMs ?? 120_000,
     });
     const report = waiters.report(id, routerId, so.reportTimeoutMs ?? 180_000);
@@ -215,15 +271,19 @@ function admitUpgrade(req: IncomingMessage, socket: Duplex, table: SessionTable,
 
 /** The router's authenticated session, promoting a waiting connection enrolled since it connected. */
 async function authenticatedSession(
-  registry: AgentRegistry, table: SessionTable, routerId: string, now: number,
+  registry: AgentRegistry,
+  table: SessionTable,
+  routerId: string,
+  now: number,
 ): Promise<AgentSession> {
   await registry.refresh();
   if (!registry.get(routerId)) {
     const message = `router ${routerId} has no enrolled agent key, so its report could not be trusted`;
     throw new AgentError('AGENT_NOT_ENROLLED', message, {
       details: { router: routerId },
-      hint: 'The agent enrolls itself over Salt while Salt works; otherwise approve its key '
-        + '(conductor-agent fleet --approve ROUTER --fingerprint FP).',
+      hint:
+        'The agent enrolls itself over Salt while Salt works; otherwise approve its key ' +
+        '(conductor-agent fleet --approve ROUTER --fingerprint FP).',
     });
   }
   // Enrolled (over Salt, or approved) after it connected: the key it proved at hello is the enrolled one.
@@ -231,7 +291,8 @@ async function authenticatedSession(
   const session = table.get(routerId);
   if (!session) {
     throw new AgentError('AGENT_UNREACHABLE', `router agent ${routerId} is not connected`, {
-      details: { router: routerId }, hint: 'Check the router-agent service on the router, or use the SSH fallback.',
+      details: { router: routerId },
+      hint: 'Check the router-agent service on the router, or use the SSH fallback.',
     });
   }
   return session;

@@ -24,7 +24,9 @@ export interface AgentServiceOptions {
   path: (systemPath: string) => string;
   logger: Logger;
   /** Enrollment events; default: salt-api `/events` when saltApi credentials are configured. Return undefined for none. */
-  enrollEvents?: () => Promise<(AsyncIterable<RawEventLike | { raw: RawEventLike }> & { close?: () => void }) | undefined>;
+  enrollEvents?: () => Promise<
+    (AsyncIterable<RawEventLike | { raw: RawEventLike }> & { close?: () => void }) | undefined
+  >;
 }
 
 export interface AgentService {
@@ -40,7 +42,8 @@ export interface AgentService {
 /** `host:port`, `[v6]:port` or `port` → listen address (`off` is handled by the daemon: no listener). */
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(listen) ?? /^([^:]+):(\d+)$/.exec(listen) ?? /^()(\d+)$/.exec(listen);
-  if (!m || Number(m[2]) > 65535) throw new ConfigError('CONFIG_INVALID', `agents.listen must be host:port, got ${JSON.stringify(listen)}`);
+  if (!m || Number(m[2]) > 65535)
+    throw new ConfigError('CONFIG_INVALID', `agents.listen must be host:port, got ${JSON.stringify(listen)}`);
   return { host: m[1] || '0.0.0.0', port: Number(m[2]) };
 }
 
@@ -66,15 +69,25 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
     async start() {
       const stateDir = o.path(o.config.agents.stateDir);
       const identity = await loadOrCreateConductorIdentity(stateDir);
-      if (identity.created) log.info('created the conductor-agent identity', { signingKey: identity.signingFingerprint, cert: identity.certFingerprint });
+      if (identity.created)
+        log.info('created the conductor-agent identity', {
+          signingKey: identity.signingFingerprint,
+          cert: identity.certFingerprint,
+        });
       const registry = await AgentRegistry.open(stateDir, { lockFile: registryLockPath(o.path) });
       const masterPub = join(o.path(o.config.salt.pkiDir), 'master.pub');
       const { host, port } = parseListen(o.config.agents.listen);
       const server = await startAgentServer({
-        host, port, identity, registry, logger: log, heartbeatMs: o.config.agents.heartbeatMs,
+        host,
+        port,
+        identity,
+        registry,
+        logger: log,
+        heartbeatMs: o.config.agents.heartbeatMs,
         helloTimeoutMs: o.config.agents.helloTimeoutMs,
         limits: {
-          maxHandshakes: o.config.agents.maxHandshakes, maxUnenrolled: o.config.agents.maxUnenrolled,
+          maxHandshakes: o.config.agents.maxHandshakes,
+          maxUnenrolled: o.config.agents.maxUnenrolled,
           unenrolledTtlMs: o.config.agents.unenrolledTtlMs,
         },
         masterFingerprint: () => pemFingerFile(masterPub).catch(() => undefined),
@@ -84,12 +97,17 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
       await ensureDir(dirname(sock), PRIVATE_DIR_MODE);
       control = await startControlServer(sock, {
         fleet: async () => server.fleet(),
-        reauth: async (a) => reauthRouter({
-          server, routerId: String(a.router), action: a.action === 'rollback' ? 'rollback' : 'reauth',
-          ping: await masterSidePing(o, log),
-          fingerprint: typeof a.fingerprint === 'string' ? a.fingerprint : undefined, masterPubPath: masterPub,
-          routerTimeoutMs: typeof a.timeoutMs === 'number' ? a.timeoutMs : Math.max(1000, o.config.agents.commandTimeoutMs - 30_000),
-        }),
+        reauth: async (a) =>
+          reauthRouter({
+            server,
+            routerId: String(a.router),
+            action: a.action === 'rollback' ? 'rollback' : 'reauth',
+            ping: await masterSidePing(o, log),
+            fingerprint: typeof a.fingerprint === 'string' ? a.fingerprint : undefined,
+            masterPubPath: masterPub,
+            routerTimeoutMs:
+              typeof a.timeoutMs === 'number' ? a.timeoutMs : Math.max(1000, o.config.agents.commandTimeoutMs - 30_000),
+          }),
         approve: async (a) => {
           const fingerprint = typeof a.fingerprint === 'string' ? a.fingerprint : '';
           const entry = await registry.approve(String(a.router), fingerprint);
@@ -101,11 +119,18 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
       if (stream) {
         events = stream;
         void runEnrollListener(stream, {
-          registry, logger: log, pkiDir: o.path(o.config.salt.pkiDir), maxSkewMs: o.config.agents.enrollMaxSkewMs,
+          registry,
+          logger: log,
+          pkiDir: o.path(o.config.salt.pkiDir),
+          maxSkewMs: o.config.agents.enrollMaxSkewMs,
           onEnrolled: (id) => server.promote(id),
         }).catch((err: unknown) => log.warn('enrollment listener stopped', { err }));
       }
-      log.info('serving router agents', { url: server.url, certFingerprint: identity.certFingerprint, signingKey: identity.signingFingerprint });
+      log.info('serving router agents', {
+        url: server.url,
+        certFingerprint: identity.certFingerprint,
+        signingKey: identity.signingFingerprint,
+      });
     },
     async stop() {
       events?.close?.();
@@ -119,7 +144,8 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
 
 /** salt-api `test.ping` of one minion (the master's side of a re-authentication), when salt-api is configured. */
 async function masterSidePing(
-  o: AgentServiceOptions, log: Logger,
+  o: AgentServiceOptions,
+  log: Logger,
 ): Promise<((id: string) => Promise<boolean>) | undefined> {
   const { saltApiConfigured, saltApiClientFromConfig } = await import('../saltapi/index.js');
   if (!saltApiConfigured(o.config)) return undefined;
@@ -128,10 +154,15 @@ async function masterSidePing(
   return async (id) => (await ping([id]))[id] === true;
 }
 
-async function defaultEnrollEvents(o: AgentServiceOptions, log: Logger): Promise<(AsyncIterable<{ raw: RawEventLike }> & { close: () => void }) | undefined> {
+async function defaultEnrollEvents(
+  o: AgentServiceOptions,
+  log: Logger,
+): Promise<(AsyncIterable<{ raw: RawEventLike }> & { close: () => void }) | undefined> {
   const { saltApiConfigured, saltApiClientFromConfig, openSaltEvents } = await import('../saltapi/index.js');
   if (!saltApiConfigured(o.config)) {
-    log.warn('salt-api is not configured: router agents cannot enroll over Salt (set saltApi.username and saltApi.passwordFile)');
+    log.warn(
+      'salt-api is not configured: router agents cannot enroll over Salt (set saltApi.username and saltApi.passwordFile)',
+    );
     return undefined;
   }
   const client = await saltApiClientFromConfig(o.config, { path: o.path, logger: log });

@@ -15,7 +15,14 @@ import { peekPayload, verifyEnvelope } from '../../shared/protocol/envelope.js';
 import { keyFingerprint, loadPublicKey } from '../../shared/protocol/keys.js';
 import { validRouterId } from '../../shared/protocol/enroll.js';
 import type { ReplayCache } from '../../shared/protocol/replay-cache.js';
-import { PROTOCOL_VERSION, type AckFrame, type Frame, type ReportBody, type RouterHelloBody, type SignedEnvelope } from '../../shared/protocol/messages.js';
+import {
+  PROTOCOL_VERSION,
+  type AckFrame,
+  type Frame,
+  type ReportBody,
+  type RouterHelloBody,
+  type SignedEnvelope,
+} from '../../shared/protocol/messages.js';
 import type { KeyObject } from 'node:crypto';
 import type { AgentRegistry } from '../registry/store.js';
 import type { VerifiedReport } from './command-sender.js';
@@ -55,13 +62,27 @@ export class AgentSession {
     this.#o = o;
     this.remote = o.remote;
     this.#challenge = o.random.id(24);
-    o.ws.on('message', (data, isBinary) => { this.#alive = true; void this.#onMessage(data as Buffer, isBinary); });
-    o.ws.on('pong', () => { this.#alive = true; });
+    o.ws.on('message', (data, isBinary) => {
+      this.#alive = true;
+      void this.#onMessage(data as Buffer, isBinary);
+    });
+    o.ws.on('pong', () => {
+      this.#alive = true;
+    });
     o.ws.on('error', (err) => o.logger.debug('agent connection error', { remote: this.remote, err: err.message }));
-    o.ws.on('close', () => { this.#clearHelloTimer(); o.onClose(this); });
+    o.ws.on('close', () => {
+      this.#clearHelloTimer();
+      o.onClose(this);
+    });
     this.#helloTimer = o.clock.setTimeout(() => this.close(4408, 'no hello'), o.helloTimeoutMs);
     this.#helloTimer.unref?.();
-    this.send({ v: PROTOCOL_VERSION, type: 'hello', role: 'conductor', challenge: this.#challenge, serverTime: o.clock.now() });
+    this.send({
+      v: PROTOCOL_VERSION,
+      type: 'hello',
+      role: 'conductor',
+      challenge: this.#challenge,
+      serverTime: o.clock.now(),
+    });
   }
 
   #clearHelloTimer(): void {
@@ -90,19 +111,29 @@ export class AgentSession {
   /** Called every heartbeat interval: drop a peer that did not answer the last ping. */
   heartbeat(): void {
     if (!this.#alive) {
-      this.#o.logger.info('router agent stopped answering: dropping it', { router: this.routerId, remote: this.remote });
+      this.#o.logger.info('router agent stopped answering: dropping it', {
+        router: this.routerId,
+        remote: this.remote,
+      });
       this.#o.ws.terminate();
       return;
     }
     this.#alive = false;
     try {
       this.#o.ws.ping();
-    } catch { /* closing */ }
+    } catch {
+      /* closing */
+    }
   }
 
   #refuse(id: string, err: unknown): void {
     const code = err instanceof RecoveryError ? err.code : 'PROTOCOL_MALFORMED';
-    this.#o.logger.warn('refused a frame from a router agent', { router: this.routerId, remote: this.remote, code, message: (err as Error).message });
+    this.#o.logger.warn('refused a frame from a router agent', {
+      router: this.routerId,
+      remote: this.remote,
+      code,
+      message: (err as Error).message,
+    });
     this.send({ v: PROTOCOL_VERSION, type: 'ack', id, ok: false, code, message: (err as Error).message });
   }
 
@@ -115,7 +146,8 @@ export class AgentSession {
       return this.#refuse('unknown', err);
     }
     if (!this.routerId) {
-      if (frame.type !== 'hello' || frame.role !== 'router') return this.#refuse('hello', new RecoveryError('PROTOCOL_MALFORMED', 'expected a hello first'));
+      if (frame.type !== 'hello' || frame.role !== 'router')
+        return this.#refuse('hello', new RecoveryError('PROTOCOL_MALFORMED', 'expected a hello first'));
       if (this.#helloSeen) {
         return this.#refuse('hello', new RecoveryError('PROTOCOL_MALFORMED', 'one hello per connection'));
       }
@@ -132,7 +164,10 @@ export class AgentSession {
       case 'report':
         return this.#report(frame.envelope);
       default:
-        return this.#refuse('unknown', new RecoveryError('PROTOCOL_MALFORMED', `unexpected ${frame.type} from a router agent`));
+        return this.#refuse(
+          'unknown',
+          new RecoveryError('PROTOCOL_MALFORMED', `unexpected ${frame.type} from a router agent`),
+        );
     }
   }
 
@@ -148,15 +183,25 @@ export class AgentSession {
       const claimedKey = loadPublicKey(claimed, 'agent key in hello');
       const claimedFp = keyFingerprint(claimedKey);
       if (entry && entry.fingerprint !== claimedFp) {
-        throw new RecoveryError('AGENT_KEY_CHANGED', `router ${peek.router} presented key ${claimedFp}, enrolled is ${entry.fingerprint}`, {
-          details: { router: peek.router },
-          hint: 'If the router was rebuilt, approve its new key after it re-enrolls over Salt '
-            + '(conductor-agent fleet --approve ROUTER --fingerprint FP).',
-        });
+        throw new RecoveryError(
+          'AGENT_KEY_CHANGED',
+          `router ${peek.router} presented key ${claimedFp}, enrolled is ${entry.fingerprint}`,
+          {
+            details: { router: peek.router },
+            hint:
+              'If the router was rebuilt, approve its new key after it re-enrolls over Salt ' +
+              '(conductor-agent fleet --approve ROUTER --fingerprint FP).',
+          },
+        );
       }
       const key = entry ? loadPublicKey(entry.agentPublicKey, `enrolled key of ${peek.router}`) : claimedKey;
-      const payload = verifyEnvelope<RouterHelloBody>(envelope, { kind: 'hello', publicKeys: [key], clock: this.#o.clock });
-      if (payload.body.challenge !== this.#challenge) throw new RecoveryError('PROTOCOL_REPLAYED', 'hello does not answer this connection\'s challenge');
+      const payload = verifyEnvelope<RouterHelloBody>(envelope, {
+        kind: 'hello',
+        publicKeys: [key],
+        clock: this.#o.clock,
+      });
+      if (payload.body.challenge !== this.#challenge)
+        throw new RecoveryError('PROTOCOL_REPLAYED', "hello does not answer this connection's challenge");
       if (!entry && !this.#o.admitUnenrolled()) {
         throw new RecoveryError('AGENT_LISTENER_BUSY', 'too many unenrolled router agents are connected; retry later', {
           details: { router: payload.router },
@@ -187,15 +232,26 @@ export class AgentSession {
     let payload;
     try {
       payload = verifyEnvelope<ReportBody>(envelope, {
-        kind: 'report', publicKeys: [this.#key!], router: this.routerId, clock: this.#o.clock,
+        kind: 'report',
+        publicKeys: [this.#key!],
+        router: this.routerId,
+        clock: this.#o.clock,
         replay: this.#o.replay(this.routerId!),
       });
       const kind = (payload.body as { kind?: unknown }).kind;
-      if (kind !== 'trust' && kind !== 'reauth' && kind !== 'rollback') throw new RecoveryError('PROTOCOL_MALFORMED', 'unknown report kind');
+      if (kind !== 'trust' && kind !== 'reauth' && kind !== 'rollback')
+        throw new RecoveryError('PROTOCOL_MALFORMED', 'unknown report kind');
     } catch (err) {
       return this.#refuse('report', err);
     }
-    if (payload.body.commandId) this.send({ v: PROTOCOL_VERSION, type: 'ack', id: `report:${payload.body.commandId}`, ok: true });
-    this.#o.onReport(this, { routerId: this.routerId!, body: payload.body, payload, envelope, verifiedWith: this.keyFingerprint! });
+    if (payload.body.commandId)
+      this.send({ v: PROTOCOL_VERSION, type: 'ack', id: `report:${payload.body.commandId}`, ok: true });
+    this.#o.onReport(this, {
+      routerId: this.routerId!,
+      body: payload.body,
+      payload,
+      envelope,
+      verifiedWith: this.keyFingerprint!,
+    });
   }
 }

@@ -25,7 +25,9 @@ export interface ListenerLimits {
 }
 
 export const DEFAULT_LISTENER_LIMITS: ListenerLimits = {
-  maxHandshakes: 1024, maxUnenrolled: 256, unenrolledTtlMs: 120_000,
+  maxHandshakes: 1024,
+  maxUnenrolled: 256,
+  unenrolledTtlMs: 120_000,
 };
 
 /** Sizes of every per-connection structure (tests assert them; `fleet --json` could show them). */
@@ -130,8 +132,11 @@ export class SessionTable {
 
   stats(): ListenerStats {
     return {
-      connections: this.all.size, handshaking: this.#handshaking.size, unenrolled: this.#unenrolled.size,
-      authenticated: this.#byRouter.size, fleetEntries: this.live.size,
+      connections: this.all.size,
+      handshaking: this.#handshaking.size,
+      unenrolled: this.#unenrolled.size,
+      authenticated: this.#byRouter.size,
+      fleetEntries: this.live.size,
     };
   }
 
@@ -142,8 +147,12 @@ export class SessionTable {
     this.#byRouter.set(id, s);
     const entry = this.live.get(id) ?? { routerId: id, connected: true, enrolled: true };
     Object.assign(entry, {
-      connected: true, enrolled: true, agentKeyFingerprint: s.keyFingerprint, agentVersion: s.agentVersion,
-      remoteAddress: s.remote, connectedAt: new Date(now).toISOString(),
+      connected: true,
+      enrolled: true,
+      agentKeyFingerprint: s.keyFingerprint,
+      agentVersion: s.agentVersion,
+      remoteAddress: s.remote,
+      connectedAt: new Date(now).toISOString(),
     });
     this.live.set(id, entry);
     this.#o.emitter.emit('connected', id, true);

@@ -33,7 +33,7 @@ export function parseReplayFile(text: string): StoredReplay | undefined {
   }
   if (isEntries(v)) return { v: 1, entries: v }; // the earlier format: a bare entry list
   const o = v as Partial<StoredReplay> | null;
-  if (!o || o.v !== 1 || !isEntries(o.entries)) return undefined;
+  if (o?.v !== 1 || !isEntries(o.entries)) return undefined;
   if (o.notBefore !== undefined && !Number.isFinite(o.notBefore)) return undefined;
   return { v: 1, notBefore: o.notBefore, entries: o.entries };
 }
@@ -48,21 +48,29 @@ export interface OpenReplayOptions {
 /** Load the memory (failing closed when it is lost) and queue writing it back. */
 export async function openReplayStore(o: OpenReplayOptions): Promise<ReplayCache> {
   const now = o.clock.now();
-  const text = await fsp.readFile(o.file, 'utf8')
+  const text = await fsp
+    .readFile(o.file, 'utf8')
     .catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : ''));
   const stored = text === null ? undefined : parseReplayFile(text);
   let notBefore = stored?.notBefore;
   if (!stored) {
     notBefore = now;
-    o.logger.warn(text === null ? 'no replay memory from an earlier run' : 'the replay memory is unreadable',
-      { file: o.file, refusingIssuedBefore: new Date(now).toISOString() });
+    o.logger.warn(text === null ? 'no replay memory from an earlier run' : 'the replay memory is unreadable', {
+      file: o.file,
+      refusingIssuedBefore: new Date(now).toISOString(),
+    });
   }
   // Once every envelope issued before the cut-off has expired, the cut-off protects nothing.
   if (notBefore !== undefined && now > notBefore + MAX_ENVELOPE_TTL_MS + 2 * DEFAULT_MAX_SKEW_MS) notBefore = undefined;
   const persist = (entries: [string, number][]): Promise<void> =>
     writeFileAtomic(o.file, JSON.stringify({ v: 1, notBefore, entries } satisfies StoredReplay));
   const cache = new ReplayCache({
-    clock: o.clock, initial: stored?.entries ?? [], maxEntries: o.maxEntries ?? 10_000, notBefore, persist, unsaved: true,
+    clock: o.clock,
+    initial: stored?.entries ?? [],
+    maxEntries: o.maxEntries ?? 10_000,
+    notBefore,
+    persist,
+    unsaved: true,
   });
   // Written at once (the cut-off must survive a second restart) but off the start path: the write
   // is queued on the cache's own flush chain, so a command's flush waits for it and cannot be

@@ -12,7 +12,14 @@ import { nullLogger, type Logger } from '../../shared/log/logger.js';
 import { signEnvelope } from '../../shared/protocol/envelope.js';
 import { openReplayStore } from '../commands/replay-store.js';
 import { isSha256Finger } from '../../shared/salt/fingerprint.js';
-import { PROTOCOL_VERSION, type AckFrame, type CommandBody, type CommandFrame, type ReportBody, type TrustFacts } from '../../shared/protocol/messages.js';
+import {
+  PROTOCOL_VERSION,
+  type AckFrame,
+  type CommandBody,
+  type CommandFrame,
+  type ReportBody,
+  type TrustFacts,
+} from '../../shared/protocol/messages.js';
 import { PRODUCT_VERSION } from '../../shared/version.js';
 import type { RouterFacts } from '../facts.js';
 import { loadOrCreateAgentKey } from '../keys.js';
@@ -81,23 +88,52 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
   await journal.ensure();
   const replay = await openReplayStore({ file: join(f.stateDir, 'replay-cache.json'), clock, logger });
   const deps: ReauthDeps = {
-    config: f.config, pkiDir: f.pkiDir, logFile: f.logFile, service: f.service, clock, random, journal, logger,
-    timeoutMs: s.reauthTimeoutMs, settleMs: s.settleMs, pollMs: s.confirmPollMs ?? Math.min(s.pollMs, 250), afterStep: o.afterStep,
+    config: f.config,
+    pkiDir: f.pkiDir,
+    logFile: f.logFile,
+    service: f.service,
+    clock,
+    random,
+    journal,
+    logger,
+    timeoutMs: s.reauthTimeoutMs,
+    settleMs: s.settleMs,
+    pollMs: s.confirmPollMs ?? Math.min(s.pollMs, 250),
+    afterStep: o.afterStep,
     stopTimeoutMs: s.minionStopTimeoutMs,
     // Loaded on first use (start time): positive evidence that the master answers the pinned minion.
-    probe: o.probe ?? (async (ms) => (await import('../reauth/minion-control.js')).saltCallPing(runner, f.saltCall)(ms)),
+    probe:
+      o.probe ?? (async (ms) => (await import('../reauth/minion-control.js')).saltCallPing(runner, f.saltCall)(ms)),
   };
   // The re-authentication code is loaded only when there is something to do (start time).
   if (await journal.read()) {
     const resumed = await (await import('../reauth/run.js')).resumeInterrupted(deps);
     if (resumed) await journal.addPending({ commandId: resumed.journal.commandId, outcome: resumed.outcome });
   }
-  const watcher = new TrustWatcher({ minionId: f.minionId, config: f.config, pkiDir: f.pkiDir, logFile: f.logFile, service: f.service, clock, logger, pollMs: s.pollMs, sshHostKeyDir: f.sshHostKeyDir });
+  const watcher = new TrustWatcher({
+    minionId: f.minionId,
+    config: f.config,
+    pkiDir: f.pkiDir,
+    logFile: f.logFile,
+    service: f.service,
+    clock,
+    logger,
+    pollMs: s.pollMs,
+    sshHostKeyDir: f.sshHostKeyDir,
+  });
   await watcher.start();
 
   const links: ConductorLink[] = [];
   const sendReport = (body: ReportBody, link?: ConductorLink): boolean => {
-    const envelope = signEnvelope({ kind: 'report', router: f.minionId, body, privateKey: key.privateKey, clock, random, ttlMs: 600_000 });
+    const envelope = signEnvelope({
+      kind: 'report',
+      router: f.minionId,
+      body,
+      privateKey: key.privateKey,
+      clock,
+      random,
+      ttlMs: 600_000,
+    });
     const frame = { v: PROTOCOL_VERSION, type: 'report' as const, envelope };
     emitter.emit('report', body); // every report, sent or not (metrics count outcomes)
     if (link?.ready && link.send(frame)) return true;
@@ -118,8 +154,14 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
     lastEnroll = clock.now();
     const { announceKey } = await import('../enroll.js');
     const r = await announceKey({
-      runner, saltCall: f.saltCall, minionId: f.minionId, pkiDir: f.pkiDir, agentPublicKey: key.publicPem,
-      agentVersion: PRODUCT_VERSION, clock, random,
+      runner,
+      saltCall: f.saltCall,
+      minionId: f.minionId,
+      pkiDir: f.pkiDir,
+      agentPublicKey: key.publicPem,
+      agentVersion: PRODUCT_VERSION,
+      clock,
+      random,
     });
     logger[r.ok ? 'info' : 'warn']('announced the agent key over Salt', { why, ok: r.ok, detail: r.detail });
     emitter.emit('enroll', r);
@@ -132,9 +174,13 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
       return;
     }
     const origin = link ? 'conductor' : 'local';
-    const outcome = body.name === 'reauth'
-      ? await (await import('../reauth/run.js')).reauthenticate({ ...deps, timeoutMs: body.timeoutMs ?? s.reauthTimeoutMs }, { fingerprint: body.fingerprint, commandId: body.id, origin })
-      : await (await import('../reauth/rollback.js')).rollback(deps, body.id, origin);
+    const outcome =
+      body.name === 'reauth'
+        ? await (await import('../reauth/run.js')).reauthenticate(
+            { ...deps, timeoutMs: body.timeoutMs ?? s.reauthTimeoutMs },
+            { fingerprint: body.fingerprint, commandId: body.id, origin },
+          )
+        : await (await import('../reauth/rollback.js')).rollback(deps, body.id, origin);
     // The signed command named the master key the conductor holds now: that is the expected key
     // from here on (it used to travel only in the status sent at connect, so a re-authenticated
     // router kept reporting stale-master-key).
@@ -158,8 +204,17 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
   else {
     for (const url of f.conductorUrls) {
       const link = new ConductorLink({
-        url, certFingerprints: f.certFingerprints, routerId: f.minionId, agentKey: key, agentVersion: PRODUCT_VERSION,
-        clock, random, logger: logger.child({ conductor: url }), heartbeatMs: s.heartbeatMs, backoffMinMs: s.backoffMinMs, backoffMaxMs: s.backoffMaxMs,
+        url,
+        certFingerprints: f.certFingerprints,
+        routerId: f.minionId,
+        agentKey: key,
+        agentVersion: PRODUCT_VERSION,
+        clock,
+        random,
+        logger: logger.child({ conductor: url }),
+        heartbeatMs: s.heartbeatMs,
+        backoffMinMs: s.backoffMinMs,
+        backoffMaxMs: s.backoffMaxMs,
       });
       link.on('ready', ({ enrolled }: { enrolled: boolean }) => {
         logger.info('connected to the conductor-agent', { url, enrolled });
@@ -173,9 +228,18 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
       });
       let handle: ReturnType<typeof MakeHandler> | undefined;
       link.on('command', (frame: CommandFrame) => {
-        const reply = (a: AckFrame): void => { link.send(a); };
+        const reply = (a: AckFrame): void => {
+          link.send(a);
+        };
         void (async () => {
-          handle ??= (await import('../commands/handler.js')).makeCommandHandler({ routerId: f.minionId, conductorKeys: f.conductorKeys, replay, clock, logger, run: (body) => run(body, link) });
+          handle ??= (await import('../commands/handler.js')).makeCommandHandler({
+            routerId: f.minionId,
+            conductorKeys: f.conductorKeys,
+            replay,
+            clock,
+            logger,
+            run: (body) => run(body, link),
+          });
           await handle(frame, reply);
         })().catch((err: unknown) => logger.error('command failed unexpectedly', { err }));
       });
@@ -185,7 +249,11 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
   }
   // After the caller has seen us ready: salt-call is a process spawn.
   setImmediate(() => void maybeEnroll('start'));
-  logger.info('router agent ready', { minionId: f.minionId, trust: watcher.facts().state, conductors: f.conductorUrls });
+  logger.info('router agent ready', {
+    minionId: f.minionId,
+    trust: watcher.facts().state,
+    conductors: f.conductorUrls,
+  });
 
   return Object.assign(emitter, {
     minionId: f.minionId,

@@ -48,15 +48,27 @@ export function routerAgentArgv(args: string[]): string[] {
   const fromSource = import.meta.url.endsWith('.ts');
   if (!fromSource) {
     const bundle = fileURLToPath(new URL('../router-agent.cjs', import.meta.url));
-    return [process.execPath, existsSync(bundle) ? bundle : fileURLToPath(new URL('../bin.js', import.meta.url)), ...args];
+    return [
+      process.execPath,
+      existsSync(bundle) ? bundle : fileURLToPath(new URL('../bin.js', import.meta.url)),
+      ...args,
+    ];
   }
   const bin = fileURLToPath(new URL('../bin.ts', import.meta.url));
-  const loader = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs')).href;
+  const loader = pathToFileURL(
+    join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs'),
+  ).href;
   return [process.execPath, '--import', loader, bin, ...args];
 }
 
 export async function spawnRouterAgent(o: SpawnRouterAgentOptions): Promise<SpawnedRouterAgent> {
-  const [cmd, ...args] = routerAgentArgv(['daemon', '--json', '--root', o.root, ...(o.configFile ? ['--config', o.configFile] : [])]);
+  const [cmd, ...args] = routerAgentArgv([
+    'daemon',
+    '--json',
+    '--root',
+    o.root,
+    ...(o.configFile ? ['--config', o.configFile] : []),
+  ]);
   const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
@@ -66,7 +78,14 @@ export async function spawnRouterAgent(o: SpawnRouterAgentOptions): Promise<Spaw
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const readyInfo = await new Promise<RouterAgentReady>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new RecoveryError('AGENT_TIMEOUT', `router-agent under ${o.root} did not get ready`, { details: { stderr: err.slice(-2000) } })); }, o.readyTimeoutMs ?? 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new RecoveryError('AGENT_TIMEOUT', `router-agent under ${o.root} did not get ready`, {
+          details: { stderr: err.slice(-2000) },
+        }),
+      );
+    }, o.readyTimeoutMs ?? 30_000);
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       const line = out.split('\n').find((l) => l.includes('"ready":true'));
@@ -77,7 +96,11 @@ export async function spawnRouterAgent(o: SpawnRouterAgentOptions): Promise<Spaw
     });
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new RecoveryError('SERVICE_FAILED', `router-agent under ${o.root} exited ${code} before it was ready`, { details: { stderr: err.slice(-2000) } }));
+      reject(
+        new RecoveryError('SERVICE_FAILED', `router-agent under ${o.root} exited ${code} before it was ready`, {
+          details: { stderr: err.slice(-2000) },
+        }),
+      );
     });
   });
   return {

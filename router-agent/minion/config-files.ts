@@ -49,12 +49,17 @@ async function readOrEmpty(p: string): Promise<string> {
 }
 
 /** The config files in the order Salt applies them; `replacePin` substitutes our drop-in's text. */
-export async function configLayers(paths: MinionConfigPaths, replacePin?: string | null): Promise<{ file: string; text: string }[]> {
+export async function configLayers(
+  paths: MinionConfigPaths,
+  replacePin?: string | null,
+): Promise<{ file: string; text: string }[]> {
   const layers = [{ file: paths.mainFile, text: await readOrEmpty(paths.mainFile) }];
   let names: string[] = [];
   try {
     names = (await fsp.readdir(paths.dropInDir)).filter((n) => n.endsWith('.conf'));
-  } catch { /* no minion.d */ }
+  } catch {
+    /* no minion.d */
+  }
   if (replacePin !== undefined && !names.includes(PIN_DROP_IN)) names.push(PIN_DROP_IN);
   for (const n of names.sort()) {
     const file = join(paths.dropInDir, n);
@@ -66,7 +71,11 @@ export async function configLayers(paths: MinionConfigPaths, replacePin?: string
 }
 
 /** The effective value of a top-level key and the file that sets it. */
-export async function effectiveValue(paths: MinionConfigPaths, key: string, replacePin?: string | null): Promise<{ value: string; file: string } | undefined> {
+export async function effectiveValue(
+  paths: MinionConfigPaths,
+  key: string,
+  replacePin?: string | null,
+): Promise<{ value: string; file: string } | undefined> {
   let found: { value: string; file: string } | undefined;
   for (const layer of await configLayers(paths, replacePin)) {
     const v = topLevelScalars(layer.text).get(key);
@@ -91,9 +100,11 @@ export async function effectiveValues(paths: MinionConfigPaths, keys: readonly s
 
 /** The drop-in text pinning `fingerprint`. */
 export function pinText(fingerprint: string): string {
-  return `# Written by ssr-recovery router-agent: the minion accepts only the master key with this fingerprint.\n` +
+  return (
+    `# Written by ssr-recovery router-agent: the minion accepts only the master key with this fingerprint.\n` +
     `# Salt computes it as pem_finger(minion_master.pub) with hash_type sha256 (reference/salt.md 4.4, 4.5).\n` +
-    `master_finger: '${fingerprint}'\n`;
+    `master_finger: '${fingerprint}'\n`
+  );
 }
 
 /** Write the pin drop-in atomically (0644: the minion config is not secret). */

@@ -14,7 +14,7 @@ export const DEFAULT_MINION_PIDFILE = '/var/run/salt-minion.pid';
 export function pidFilePath(pidfile: string | undefined, rootDir: string | undefined): string {
   const pid = pidfile ?? DEFAULT_MINION_PIDFILE;
   const root = rootDir ?? '/';
-  const under = pid.startsWith(root.replace(/\/+$/, '') + '/');
+  const under = pid.startsWith(`${root.replace(/\/+$/, '')}/`);
   if (root === '/' || root === '' || !pid.startsWith('/') || under) return pid;
   return join(root, pid);
 }

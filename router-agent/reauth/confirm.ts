@@ -45,8 +45,15 @@ export const MIN_PROBE_MS = 15_000;
 
 export interface ConfirmResult {
   ok: boolean;
-  reason: 'authenticated' | 'finger-mismatch' | 'rejected' | 'master-key-changed' | 'wrong-key-cached' |
-    'minion-exited' | 'not-confirmed' | 'timeout';
+  reason:
+    | 'authenticated'
+    | 'finger-mismatch'
+    | 'rejected'
+    | 'master-key-changed'
+    | 'wrong-key-cached'
+    | 'minion-exited'
+    | 'not-confirmed'
+    | 'timeout';
   cachedFingerprint?: string | undefined;
   evidence: string[];
   /** What confirmed success (the probe's output). */
@@ -75,11 +82,16 @@ export async function confirmAuthenticated(o: ConfirmOptions): Promise<ConfirmRe
   let seenKey = false;
   let sawReason = false;
   let cached: string | undefined;
-  const done = (ok: boolean, reason: ConfirmResult['reason']): ConfirmResult => ({ ok, reason, cachedFingerprint: cached, evidence });
+  const done = (ok: boolean, reason: ConfirmResult['reason']): ConfirmResult => ({
+    ok,
+    reason,
+    cachedFingerprint: cached,
+    evidence,
+  });
   const take = (lines: string[]): void => {
     for (const line of lines) {
       if (isFailureLine(line)) sawReason = true;
-      evidence.push(line.length > 400 ? line.slice(0, 400) + '…' : line);
+      evidence.push(line.length > 400 ? `${line.slice(0, 400)}…` : line);
     }
     if (evidence.length > MAX_EVIDENCE_LINES) evidence.splice(0, evidence.length - MAX_EVIDENCE_LINES);
   };
@@ -126,7 +138,8 @@ export async function confirmAuthenticated(o: ConfirmOptions): Promise<ConfirmRe
     const active = await o.service.isActive().catch(() => false);
     cached = await cachedFingerprint(o.pkiDir);
     if (event) return failed(event);
-    if (cached !== undefined && o.fingerprint !== undefined && cached !== o.fingerprint) return failed('wrong-key-cached');
+    if (cached !== undefined && o.fingerprint !== undefined && cached !== o.fingerprint)
+      return failed('wrong-key-cached');
     inactive = active ? 0 : inactive + 1;
     if (inactive >= 2) return failed('minion-exited');
     const now = o.clock.now();

@@ -50,27 +50,47 @@ export class JournalStore {
     this.dir = join(stateDir, 'reauth');
   }
 
-  get journalFile(): string { return join(this.dir, 'journal.json'); }
-  get lastFile(): string { return join(this.dir, 'last.json'); }
-  get pendingFile(): string { return join(this.dir, 'pending-reports.json'); }
-  get lockFile(): string { return join(this.dir, 'reauth.lock'); }
-  runDir(id: string): string { return join(this.dir, 'runs', id); }
+  get journalFile(): string {
+    return join(this.dir, 'journal.json');
+  }
+  get lastFile(): string {
+    return join(this.dir, 'last.json');
+  }
+  get pendingFile(): string {
+    return join(this.dir, 'pending-reports.json');
+  }
+  get lockFile(): string {
+    return join(this.dir, 'reauth.lock');
+  }
+  runDir(id: string): string {
+    return join(this.dir, 'runs', id);
+  }
 
   async ensure(): Promise<void> {
     await ensureDir(join(this.dir, 'runs'), PRIVATE_DIR_MODE);
   }
 
-  async read(): Promise<ReauthJournal | undefined> { return readJson<ReauthJournal>(this.journalFile); }
-  async write(j: ReauthJournal): Promise<void> { await writeFileAtomic(this.journalFile, JSON.stringify(j, null, 2)); }
-  async clear(): Promise<void> { await fsp.rm(this.journalFile, { force: true }); }
+  async read(): Promise<ReauthJournal | undefined> {
+    return readJson<ReauthJournal>(this.journalFile);
+  }
+  async write(j: ReauthJournal): Promise<void> {
+    await writeFileAtomic(this.journalFile, JSON.stringify(j, null, 2));
+  }
+  async clear(): Promise<void> {
+    await fsp.rm(this.journalFile, { force: true });
+  }
 
-  async readLast(): Promise<LastRun | undefined> { return readJson<LastRun>(this.lastFile); }
+  async readLast(): Promise<LastRun | undefined> {
+    return readJson<LastRun>(this.lastFile);
+  }
   async writeLast(l: LastRun | undefined): Promise<void> {
     if (l) await writeFileAtomic(this.lastFile, JSON.stringify(l, null, 2));
     else await fsp.rm(this.lastFile, { force: true });
   }
 
-  async pending(): Promise<PendingReport[]> { return (await readJson<PendingReport[]>(this.pendingFile)) ?? []; }
+  async pending(): Promise<PendingReport[]> {
+    return (await readJson<PendingReport[]>(this.pendingFile)) ?? [];
+  }
   /** Queue an outcome for the conductor (replacing an earlier one for the same command). */
   async addPending(p: PendingReport): Promise<void> {
     const all = (await this.pending()).filter((q) => p.commandId === undefined || q.commandId !== p.commandId);

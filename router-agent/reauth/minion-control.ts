@@ -29,12 +29,15 @@ export async function stopMinion(
     const alive = before !== undefined && pidAlive(before.pid);
     if (!active && !alive) return;
     if (deps.clock.now() >= deadline) {
-      throw new RecoveryError('REAUTH_MINION_STILL_RUNNING',
+      throw new RecoveryError(
+        'REAUTH_MINION_STILL_RUNNING',
         `salt-minion is still running ${Math.round(timeoutMs / 1000)} s after it was stopped` +
-          (alive ? ` (pid ${before.pid})` : ''), {
+          (alive ? ` (pid ${before.pid})` : ''),
+        {
           details: { pid: before?.pid, serviceActive: active, pidFile },
           hint: 'Nothing was changed. Check why the minion does not exit (systemctl status salt-minion), then retry.',
-        });
+        },
+      );
     }
     await deps.clock.sleep(Math.max(10, Math.min(deps.pollMs, 250)));
   }
@@ -45,7 +48,11 @@ export function saltCallPing(runner: ProcessRunner, saltCall: string): MasterPro
   return async (timeoutMs) => {
     const argv = [...splitCommandLine(saltCall), 'test.ping'];
     const r = await runner.run(argv, { timeoutMs });
-    const out = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trimEnd()).filter(Boolean).slice(-12);
+    const out = `${r.stdout}\n${r.stderr}`
+      .split('\n')
+      .map((l) => l.trimEnd())
+      .filter(Boolean)
+      .slice(-12);
     const ok = r.code === 0 && /^\s*True\s*$/m.test(r.stdout);
     return { ok, detail: [`salt-call test.ping: exit ${r.code ?? r.signal}`, ...out] };
   };

@@ -15,22 +15,41 @@ import { stopMinion } from './minion-control.js';
 import type { ReauthJournal } from './journal.js';
 
 /** Roll back the last run; always resolves with an outcome. */
-export async function rollback(deps: ReauthDeps, commandId?: string, origin: 'conductor' | 'local' = 'local'): Promise<ReauthOutcome> {
+export async function rollback(
+  deps: ReauthDeps,
+  commandId?: string,
+  origin: 'conductor' | 'local' = 'local',
+): Promise<ReauthOutcome> {
   const t0 = deps.clock.now();
   try {
     await deps.journal.ensure();
     const lock = await acquireLock(deps.journal.lockFile, { purpose: 'router re-authentication rollback' });
     try {
-      if (await deps.journal.read()) throw new RecoveryError('LOCK_HELD', 'an interrupted run must be finished first', { hint: 'Restart the router agent.' });
+      if (await deps.journal.read())
+        throw new RecoveryError('LOCK_HELD', 'an interrupted run must be finished first', {
+          hint: 'Restart the router agent.',
+        });
       const last = await deps.journal.readLast();
       if (!last) {
-        throw new RecoveryError('REAUTH_NOTHING_TO_ROLL_BACK', 'no re-authentication has changed this router since the last rollback', {
-          hint: 'Nothing to undo: the minion configuration is as the operator left it.',
-        });
+        throw new RecoveryError(
+          'REAUTH_NOTHING_TO_ROLL_BACK',
+          'no re-authentication has changed this router since the last rollback',
+          {
+            hint: 'Nothing to undo: the minion configuration is as the operator left it.',
+          },
+        );
       }
       const j: ReauthJournal = {
-        id: last.id, action: 'rollback', fingerprint: last.fingerprint, commandId, origin, startedAt: t0, step: 'begin',
-        runDir: last.runDir, snapshot: last.snapshot, timeoutMs: deps.timeoutMs,
+        id: last.id,
+        action: 'rollback',
+        fingerprint: last.fingerprint,
+        commandId,
+        origin,
+        startedAt: t0,
+        step: 'begin',
+        runDir: last.runDir,
+        snapshot: last.snapshot,
+        timeoutMs: deps.timeoutMs,
       };
       await deps.journal.write(j);
       return await executeRollback(deps, j);
@@ -39,7 +58,14 @@ export async function rollback(deps: ReauthDeps, commandId?: string, origin: 'co
     }
   } catch (err) {
     if (!(err instanceof RecoveryError) || err.code === 'INTERNAL') throw err;
-    return { ok: false, action: 'rollback', code: err.code, message: err.message, timings: { failed: deps.clock.now() - t0 }, evidence: [] };
+    return {
+      ok: false,
+      action: 'rollback',
+      code: err.code,
+      message: err.message,
+      timings: { failed: deps.clock.now() - t0 },
+      evidence: [],
+    };
   }
 }
 
@@ -50,16 +76,25 @@ export async function executeRollback(deps: ReauthDeps, j: ReauthJournal): Promi
   const snap = j.snapshot ?? { pinFile: false, cachedKey: false };
   await stopMinion(deps); // really down before its files are touched (a real minion takes ~6 s)
   timings.stopped = deps.clock.now() - t0;
-  if (snap.pinFile) await writeFileAtomic(deps.config.pinFile, await fsp.readFile(join(j.runDir, 'pin.conf.prev')), { mode: 0o644 });
+  if (snap.pinFile)
+    await writeFileAtomic(deps.config.pinFile, await fsp.readFile(join(j.runDir, 'pin.conf.prev')), { mode: 0o644 });
   else await removeDurably(deps.config.pinFile);
   const keyPath = cachedKeyPath(deps.pkiDir);
-  if (snap.cachedKey) await writeFileAtomic(keyPath, await fsp.readFile(join(j.runDir, 'minion_master.pub.prev')), { mode: 0o644 });
+  if (snap.cachedKey)
+    await writeFileAtomic(keyPath, await fsp.readFile(join(j.runDir, 'minion_master.pub.prev')), { mode: 0o644 });
   else await removeDurably(keyPath);
   timings.restored = deps.clock.now() - t0;
   await deps.service.start();
   timings.started = deps.clock.now() - t0;
   await deps.journal.writeLast(undefined);
-  const outcome: ReauthOutcome = { ok: true, action: 'rollback', fingerprint: j.fingerprint, cachedFingerprint: snap.cachedFingerprint, timings, evidence: [] };
+  const outcome: ReauthOutcome = {
+    ok: true,
+    action: 'rollback',
+    fingerprint: j.fingerprint,
+    cachedFingerprint: snap.cachedFingerprint,
+    timings,
+    evidence: [],
+  };
   if (j.commandId) await deps.journal.addPending({ commandId: j.commandId, outcome });
   await deps.journal.clear();
   deps.logger.info('re-authentication rolled back', { id: j.id });

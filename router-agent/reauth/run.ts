@@ -30,19 +30,29 @@ export interface ReauthRequest {
 /** Pure-ish preflight: everything is checked before the router is touched. */
 export async function preflight(deps: ReauthDeps, req: ReauthRequest): Promise<void> {
   if (req.trustFirstMaster) {
-    if (req.fingerprint) throw new RecoveryError('REAUTH_REFUSED', 'give either a fingerprint or --trust-first-master, not both');
+    if (req.fingerprint)
+      throw new RecoveryError('REAUTH_REFUSED', 'give either a fingerprint or --trust-first-master, not both');
     return;
   }
   if (!req.fingerprint || !isSha256Finger(req.fingerprint)) {
-    throw new RecoveryError('REAUTH_REFUSED', `not a sha256 master fingerprint: ${JSON.stringify(req.fingerprint ?? '')}`, {
-      hint: 'Use the value of `conductor-agent keys fingerprint` (95 characters, lowercase hex pairs joined by colons).',
-    });
+    throw new RecoveryError(
+      'REAUTH_REFUSED',
+      `not a sha256 master fingerprint: ${JSON.stringify(req.fingerprint ?? '')}`,
+      {
+        hint: 'Use the value of `conductor-agent keys fingerprint` (95 characters, lowercase hex pairs joined by colons).',
+      },
+    );
   }
   const eff = await effectiveValue(deps.config, 'master_finger', pinText(req.fingerprint));
   if (eff?.value !== req.fingerprint) {
-    throw new RecoveryError('REAUTH_REFUSED', `${eff?.file ?? 'another minion config file'} sets master_finger after our drop-in and would override the pin`, {
-      details: { file: eff?.file }, hint: 'Remove master_finger from that file, then retry.',
-    });
+    throw new RecoveryError(
+      'REAUTH_REFUSED',
+      `${eff?.file ?? 'another minion config file'} sets master_finger after our drop-in and would override the pin`,
+      {
+        details: { file: eff?.file },
+        hint: 'Remove master_finger from that file, then retry.',
+      },
+    );
   }
 }
 
@@ -55,12 +65,22 @@ export async function reauthenticate(deps: ReauthDeps, req: ReauthRequest): Prom
     const lock = await acquireLock(deps.journal.lockFile, { purpose: 'router re-authentication' });
     try {
       if (await deps.journal.read()) {
-        throw new RecoveryError('LOCK_HELD', 'an interrupted re-authentication must be finished first', { hint: 'Restart the router agent: it finishes interrupted runs at start.' });
+        throw new RecoveryError('LOCK_HELD', 'an interrupted re-authentication must be finished first', {
+          hint: 'Restart the router agent: it finishes interrupted runs at start.',
+        });
       }
       const id = `${new Date(t0).toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${deps.random.id(4)}`;
       const j: ReauthJournal = {
-        id, action: 'reauth', fingerprint: req.fingerprint, trustFirstMaster: req.trustFirstMaster, commandId: req.commandId,
-        origin: req.origin, startedAt: t0, step: 'begin', runDir: deps.journal.runDir(id), timeoutMs: deps.timeoutMs,
+        id,
+        action: 'reauth',
+        fingerprint: req.fingerprint,
+        trustFirstMaster: req.trustFirstMaster,
+        commandId: req.commandId,
+        origin: req.origin,
+        startedAt: t0,
+        step: 'begin',
+        runDir: deps.journal.runDir(id),
+        timeoutMs: deps.timeoutMs,
       };
       await deps.journal.write(j);
       try {
@@ -71,7 +91,15 @@ export async function reauthenticate(deps: ReauthDeps, req: ReauthRequest): Prom
         // put its files back and start it again; only then close the run.
         const restarted = await restartAfterFailure(deps, j);
         if (!restarted.ok) throw withRestartProblem(err, restarted.problem); // journal kept: finished at next start
-        if (j.snapshot) await deps.journal.writeLast({ id: j.id, runDir: j.runDir, fingerprint: j.fingerprint, snapshot: j.snapshot, finishedAt: deps.clock.now(), ok: false });
+        if (j.snapshot)
+          await deps.journal.writeLast({
+            id: j.id,
+            runDir: j.runDir,
+            fingerprint: j.fingerprint,
+            snapshot: j.snapshot,
+            finishedAt: deps.clock.now(),
+            ok: false,
+          });
         await deps.journal.clear();
         throw restarted.restarted ? withRestartNote(err) : err;
       }
@@ -84,15 +112,18 @@ export async function reauthenticate(deps: ReauthDeps, req: ReauthRequest): Prom
 }
 
 /** Finish a run a crash interrupted (called once at agent start). */
-export async function resumeInterrupted(deps: ReauthDeps): Promise<{ journal: ReauthJournal; outcome: ReauthOutcome } | undefined> {
+export async function resumeInterrupted(
+  deps: ReauthDeps,
+): Promise<{ journal: ReauthJournal; outcome: ReauthOutcome } | undefined> {
   const j = await deps.journal.read();
   if (!j) return undefined;
   deps.logger.warn('finishing an interrupted run', { id: j.id, action: j.action, step: j.step });
   const lock = await acquireLock(deps.journal.lockFile, { purpose: 'router re-authentication' });
   try {
-    const outcome = j.action === 'rollback'
-      ? await (await import('./rollback.js')).executeRollback(deps, j)
-      : await execute(deps, j, {}).catch((err: unknown) => failure(err, j.fingerprint, 0));
+    const outcome =
+      j.action === 'rollback'
+        ? await (await import('./rollback.js')).executeRollback(deps, j)
+        : await execute(deps, j, {}).catch((err: unknown) => failure(err, j.fingerprint, 0));
     return { journal: j, outcome: { ...outcome, recovered: true } };
   } finally {
     await lock.release();
@@ -101,7 +132,9 @@ export async function resumeInterrupted(deps: ReauthDeps): Promise<{ journal: Re
 
 async function execute(deps: ReauthDeps, j: ReauthJournal, timings: ReauthTiming): Promise<ReauthOutcome> {
   const t0 = deps.clock.now();
-  const mark = (name: string): void => { timings[name] = deps.clock.now() - t0; };
+  const mark = (name: string): void => {
+    timings[name] = deps.clock.now() - t0;
+  };
   const step = async (s: ReauthJournal['step']): Promise<void> => {
     j.step = s;
     await deps.journal.write(j);
@@ -138,19 +171,38 @@ async function execute(deps: ReauthDeps, j: ReauthJournal, timings: ReauthTiming
   mark('started');
   await step('started');
   const result = await confirmAuthenticated({
-    pkiDir: deps.pkiDir, service: deps.service, clock: deps.clock, tail, fingerprint: j.fingerprint,
-    timeoutMs: j.timeoutMs, settleMs: deps.settleMs, pollMs: deps.pollMs, onKeyCached: () => mark('keyCached'),
+    pkiDir: deps.pkiDir,
+    service: deps.service,
+    clock: deps.clock,
+    tail,
+    fingerprint: j.fingerprint,
+    timeoutMs: j.timeoutMs,
+    settleMs: deps.settleMs,
+    pollMs: deps.pollMs,
+    onKeyCached: () => mark('keyCached'),
     probe: deps.probe,
   });
   mark('confirmed');
-  if (!result.ok && result.cachedFingerprint !== undefined && j.fingerprint && result.cachedFingerprint !== j.fingerprint) {
+  if (
+    !result.ok &&
+    result.cachedFingerprint !== undefined &&
+    j.fingerprint &&
+    result.cachedFingerprint !== j.fingerprint
+  ) {
     // Salt cached the refused master's key before exiting 42: remove it, or a later unpinned start would trust it.
     await stopMinion(deps).catch(() => undefined);
     await copyDurably(keyPath, join(j.runDir, `refused-${deps.clock.now()}.pub`)).catch(() => false);
     await removeDurably(keyPath);
     mark('refusedKeyRemoved');
   }
-  await deps.journal.writeLast({ id: j.id, runDir: j.runDir, fingerprint: j.fingerprint, snapshot: j.snapshot, finishedAt: deps.clock.now(), ok: result.ok });
+  await deps.journal.writeLast({
+    id: j.id,
+    runDir: j.runDir,
+    fingerprint: j.fingerprint,
+    snapshot: j.snapshot,
+    finishedAt: deps.clock.now(),
+    ok: result.ok,
+  });
   const outcome: ReauthOutcome = {
     ok: result.ok,
     action: 'reauth',
@@ -164,13 +216,16 @@ async function execute(deps: ReauthDeps, j: ReauthJournal, timings: ReauthTiming
   // Queued for the conductor before the journal closes, so a crash in between loses no outcome.
   if (j.commandId) await deps.journal.addPending({ commandId: j.commandId, outcome });
   await deps.journal.clear();
-  deps.logger.info(result.ok ? 'minion re-authenticated' : 'minion re-authentication failed', { reason: result.reason, id: j.id });
+  deps.logger.info(result.ok ? 'minion re-authenticated' : 'minion re-authentication failed', {
+    reason: result.reason,
+    id: j.id,
+  });
   return outcome;
 }
 
 const FAILURE_MESSAGES: Record<string, string> = {
   'finger-mismatch': 'the master that answered does not hold the pinned key (master_finger mismatch)',
-  rejected: 'the master rejected this minion\'s key',
+  rejected: "the master rejected this minion's key",
   'master-key-changed':
     'the master that answered holds another key than the pinned one the minion caches ("The master key has changed")',
   'wrong-key-cached': 'the minion cached a key other than the pinned one',
@@ -192,17 +247,21 @@ const MINION_STOPPED_STEPS: readonly ReauthJournal['step'][] = ['stopped', 'pinn
  * left the minion running (nothing was changed).
  */
 async function restartAfterFailure(
-  deps: ReauthDeps, j: ReauthJournal,
+  deps: ReauthDeps,
+  j: ReauthJournal,
 ): Promise<{ ok: boolean; restarted: boolean; problem?: string }> {
   // At `snapshotted` the stop was asked for: start again only if it took effect.
-  const stopped = MINION_STOPPED_STEPS.includes(j.step) ||
+  const stopped =
+    MINION_STOPPED_STEPS.includes(j.step) ||
     (j.step === 'snapshotted' && !(await deps.service.isActive().catch(() => true)));
   if (!stopped) return { ok: true, restarted: false };
   try {
     if (j.snapshot) await restoreSnapshot(deps, j);
     await deps.service.start();
-    deps.logger.warn('re-authentication failed after the minion was stopped: previous files put back and minion started',
-      { id: j.id, step: j.step });
+    deps.logger.warn(
+      're-authentication failed after the minion was stopped: previous files put back and minion started',
+      { id: j.id, step: j.step },
+    );
     return { ok: true, restarted: true };
   } catch (err) {
     deps.logger.error('could not start the minion again after a failed re-authentication', { id: j.id, err });
@@ -226,14 +285,17 @@ async function restoreSnapshot(deps: ReauthDeps, j: ReauthJournal): Promise<void
 function withRestartNote(err: RecoveryError): RecoveryError {
   const message = `${err.message}; the previous minion files were put back and the minion was started again`;
   return new RecoveryError(err.code, message, {
-    cause: err.cause, details: { ...err.details, minionRestarted: true }, hint: err.hint,
+    cause: err.cause,
+    details: { ...err.details, minionRestarted: true },
+    hint: err.hint,
   });
 }
 
 function withRestartProblem(err: RecoveryError, problem: string | undefined): RecoveryError {
   const message = `${err.message}; starting the minion again also failed (${problem ?? 'unknown'}): it is down`;
   return new RecoveryError(err.code, message, {
-    cause: err.cause, details: { ...err.details, minionRestarted: false },
+    cause: err.cause,
+    details: { ...err.details, minionRestarted: false },
     hint: 'Restart the router agent: it finishes the interrupted run at start. Or start salt-minion by hand.',
   });
 }
@@ -242,5 +304,13 @@ function withRestartProblem(err: RecoveryError, problem: string | undefined): Re
 export function failure(err: unknown, fingerprint: string | undefined, elapsedMs: number): ReauthOutcome {
   const code = err instanceof RecoveryError ? err.code : 'INTERNAL';
   if (!(err instanceof RecoveryError) || err.code === 'INTERNAL') throw err;
-  return { ok: false, action: 'reauth', code, message: err.message, fingerprint, timings: { failed: elapsedMs }, evidence: [] };
+  return {
+    ok: false,
+    action: 'reauth',
+    code,
+    message: err.message,
+    fingerprint,
+    timings: { failed: elapsedMs },
+    evidence: [],
+  };
 }

@@ -24,7 +24,9 @@ export function computeTrustState(o: TrustObservation): TrustState {
     // Pinned, the pinned key cached, and the conductor (if it said) agrees that key is current: the
     // master answering is another one. Salt keeps retrying here instead of exiting 42
     // (reference/salt.md §10), and re-pinning the same key would change nothing.
-    const pinnedKeyIsCurrent = o.pinnedFingerprint !== undefined && o.cachedFingerprint === o.pinnedFingerprint &&
+    const pinnedKeyIsCurrent =
+      o.pinnedFingerprint !== undefined &&
+      o.cachedFingerprint === o.pinnedFingerprint &&
       (o.expectedFingerprint === undefined || o.expectedFingerprint === o.cachedFingerprint);
     return pinnedKeyIsCurrent ? 'finger-mismatch' : 'stale-master-key';
   }

@@ -40,7 +40,10 @@ export async function sshHostKeyFingerprints(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const n of names.filter((x) => /^ssh_host_[a-z0-9]+_key\.pub$/.test(x)).sort()) {
     const blob = (await fsp.readFile(join(dir, n), 'utf8').catch(() => '')).trim().split(/\s+/)[1];
-    if (blob && /^[A-Za-z0-9+/=]+$/.test(blob)) out.push('SHA256:' + createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64').replace(/=+$/, ''));
+    if (blob && /^[A-Za-z0-9+/=]+$/.test(blob))
+      out.push(
+        `SHA256:${createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64').replace(/=+$/, '')}`,
+      );
   }
   return out;
 }
@@ -77,7 +80,13 @@ export class TrustWatcher extends EventEmitter {
     super();
     this.#o = options;
     this.#tail = new LogTail({ path: options.logFile, backlogBytes: options.backlogBytes ?? 64 * 1024 });
-    this.#facts = { state: 'minion-down', minionId: options.minionId, minionActive: false, evidence: [], since: new Date(options.clock.now()).toISOString() };
+    this.#facts = {
+      state: 'minion-down',
+      minionId: options.minionId,
+      minionActive: false,
+      evidence: [],
+      since: new Date(options.clock.now()).toISOString(),
+    };
   }
 
   /** Initial scan, then poll every `pollMs`. */
@@ -106,14 +115,18 @@ export class TrustWatcher extends EventEmitter {
 
   /** Poll now (joins a poll already running). */
   refresh(): Promise<TrustFacts> {
-    this.#running ??= this.#poll().finally(() => { this.#running = undefined; });
+    this.#running ??= this.#poll().finally(() => {
+      this.#running = undefined;
+    });
     return this.#running;
   }
 
   #schedule(): void {
     if (this.#stopped) return;
     this.#timer = this.#o.clock.setTimeout(() => {
-      this.refresh().catch((err: unknown) => this.#o.logger.warn('trust poll failed', { err })).finally(() => this.#schedule());
+      this.refresh()
+        .catch((err: unknown) => this.#o.logger.warn('trust poll failed', { err }))
+        .finally(() => this.#schedule());
     }, this.#o.pollMs);
     this.#timer.unref?.();
   }
@@ -132,14 +145,20 @@ export class TrustWatcher extends EventEmitter {
     const cfg = await effectiveValues(this.#o.config, CONFIG_KEYS);
     await this.#observeStart(active, now, pidFilePath(cfg.get('pidfile'), cfg.get('root_dir')));
     for (const line of await this.#tail.poll().catch(() => [] as string[])) this.#take(line, now);
-    const keyMtime = await fsp.stat(cachedKeyPath(this.#o.pkiDir)).then((st) => st.mtimeMs, () => 0);
-    const minionKey = await fsp.readFile(join(this.#o.pkiDir, 'minion.pub'), 'utf8').then((t) => {
-      try {
-        return pemFinger(t);
-      } catch {
-        return undefined;
-      }
-    }, () => undefined);
+    const keyMtime = await fsp.stat(cachedKeyPath(this.#o.pkiDir)).then(
+      (st) => st.mtimeMs,
+      () => 0,
+    );
+    const minionKey = await fsp.readFile(join(this.#o.pkiDir, 'minion.pub'), 'utf8').then(
+      (t) => {
+        try {
+          return pemFinger(t);
+        } catch {
+          return undefined;
+        }
+      },
+      () => undefined,
+    );
     const cached = await cachedFingerprint(this.#o.pkiDir);
     const pinned = cfg.get('master_finger');
     // Only what the minion logged after its last start and after the key it now caches counts: a
@@ -149,7 +168,10 @@ export class TrustWatcher extends EventEmitter {
     const fresh = this.#events.filter((e) => e.at >= since);
     const ev = fresh.at(-1);
     const state = computeTrustState({
-      minionActive: active, cachedFingerprint: cached, pinnedFingerprint: pinned, expectedFingerprint: this.#expected,
+      minionActive: active,
+      cachedFingerprint: cached,
+      pinnedFingerprint: pinned,
+      expectedFingerprint: this.#expected,
       lastEvent: ev?.kind,
     });
     const facts: TrustFacts = {
@@ -189,6 +211,6 @@ export class TrustWatcher extends EventEmitter {
 
   #push(line: string): void {
     const lines = this.#events.at(-1)?.lines;
-    if (lines && lines.length < MAX_EVIDENCE) lines.push(line.length > 400 ? line.slice(0, 400) + '…' : line);
+    if (lines && lines.length < MAX_EVIDENCE) lines.push(line.length > 400 ? `${line.slice(0, 400)}…` : line);
   }
 }

@@ -71,9 +71,13 @@ export class ConductorLink extends EventEmitter {
     this.#o = options;
   }
 
-  get url(): string { return this.#o.url; }
+  get url(): string {
+    return this.#o.url;
+  }
   /** True once the conductor accepted our hello on the current connection. */
-  get ready(): boolean { return this.#ready; }
+  get ready(): boolean {
+    return this.#ready;
+  }
 
   start(): void {
     this.#stopped = false;
@@ -87,8 +91,14 @@ export class ConductorLink extends EventEmitter {
     const ws = this.#ws;
     if (!ws || ws.readyState === 3 /* CLOSED */) return;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(() => { ws.terminate(); resolve(); }, 1000);
-      ws.once('close', () => { clearTimeout(t); resolve(); });
+      const t = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 1000);
+      ws.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
       ws.close(1001, 'agent stopping');
     });
   }
@@ -96,7 +106,7 @@ export class ConductorLink extends EventEmitter {
   /** Send a frame if the link is ready; false otherwise (callers keep pending reports). */
   send(frame: Frame): boolean {
     const ws = this.#ws;
-    if (!ws || ws.readyState !== 1 /* OPEN */ || (!this.#ready && frame.type !== 'hello')) return false;
+    if (ws?.readyState !== 1 /* OPEN */ || (!this.#ready && frame.type !== 'hello')) return false;
     try {
       ws.send(encodeFrame(frame));
       return true;
@@ -110,7 +120,10 @@ export class ConductorLink extends EventEmitter {
     if (this.#stopped) return;
     // ws (with https/tls/zlib) is loaded on first use, so the daemon is ready before it is parsed.
     if (!wsModule) {
-      loadWs().then(() => this.#connect(), (err: unknown) => this.#o.logger.error('cannot load ws', { err }));
+      loadWs().then(
+        () => this.#connect(),
+        (err: unknown) => this.#o.logger.error('cannot load ws', { err }),
+      );
       return;
     }
     const WebSocketCtor = wsModule;
@@ -118,11 +131,21 @@ export class ConductorLink extends EventEmitter {
     const createConnection = (opts: ConnectionOptions & { host?: string }): TLSSocket => {
       const host = opts.host ?? '';
       // As ws's own tlsConnect: `path` is the URL path here, not an IPC socket.
-      const s = tlsConnect({ ...opts, path: undefined, servername: isIP(host) ? undefined : host, rejectUnauthorized: false, ...(this.#o.localAddress ? { localAddress: this.#o.localAddress } : {}) } as ConnectionOptions);
+      const s = tlsConnect({
+        ...opts,
+        path: undefined,
+        servername: isIP(host) ? undefined : host,
+        rejectUnauthorized: false,
+        ...(this.#o.localAddress ? { localAddress: this.#o.localAddress } : {}),
+      } as ConnectionOptions);
       s.once('secureConnect', () => {
         const fp = normaliseCertFingerprint(s.getPeerCertificate().fingerprint256 ?? '');
         if (!pins.includes(fp)) {
-          s.destroy(new AgentError('AGENT_TLS_PIN_MISMATCH', `conductor-agent certificate ${fp} is not the pinned one`, { details: { url: this.#o.url } }));
+          s.destroy(
+            new AgentError('AGENT_TLS_PIN_MISMATCH', `conductor-agent certificate ${fp} is not the pinned one`, {
+              details: { url: this.#o.url },
+            }),
+          );
         }
       });
       return s;
@@ -135,7 +158,10 @@ export class ConductorLink extends EventEmitter {
     });
     this.#ws = ws;
     this.#ready = false;
-    ws.on('open', () => { this.#lastSeen = this.#o.clock.now(); this.#heartbeat(ws); });
+    ws.on('open', () => {
+      this.#lastSeen = this.#o.clock.now();
+      this.#heartbeat(ws);
+    });
     ws.on('message', (data, isBinary) => this.#onMessage(ws, data as Buffer, isBinary));
     ws.on('error', (err) => {
       const code = err instanceof RecoveryError ? err.code : err.message;
@@ -154,7 +180,12 @@ export class ConductorLink extends EventEmitter {
       if (this.#ws === ws) this.#ws = undefined;
       if (wasReady) this.emit('down', { code, reason: reason.toString() });
       if (this.#stopped) return;
-      const delay = backoffDelay(this.#attempt++, this.#o.backoffMinMs ?? 500, this.#o.backoffMaxMs ?? 30_000, this.#o.random.float());
+      const delay = backoffDelay(
+        this.#attempt++,
+        this.#o.backoffMinMs ?? 500,
+        this.#o.backoffMaxMs ?? 30_000,
+        this.#o.random.float(),
+      );
       this.#retryTimer = this.#o.clock.setTimeout(() => this.#connect(), delay);
     });
   }
@@ -191,10 +222,25 @@ export class ConductorLink extends EventEmitter {
         {
           const skew = frame.serverTime - this.#o.clock.now();
           if (Math.abs(skew) > 60_000) {
-            this.#o.logger.warn('this router\'s clock differs from the conductor\'s: commands are refused beyond 5 minutes; check NTP', { skewSeconds: Math.round(skew / 1000), url: this.#o.url });
+            this.#o.logger.warn(
+              "this router's clock differs from the conductor's: commands are refused beyond 5 minutes; check NTP",
+              { skewSeconds: Math.round(skew / 1000), url: this.#o.url },
+            );
           }
-          const body: RouterHelloBody = { challenge: frame.challenge, agentPublicKey: this.#o.agentKey.publicPem, agentVersion: this.#o.agentVersion };
-          const envelope = signEnvelope({ kind: 'hello', router: this.#o.routerId, body, privateKey: this.#o.agentKey.privateKey, clock: this.#o.clock, random: this.#o.random, ttlMs: 60_000 });
+          const body: RouterHelloBody = {
+            challenge: frame.challenge,
+            agentPublicKey: this.#o.agentKey.publicPem,
+            agentVersion: this.#o.agentVersion,
+          };
+          const envelope = signEnvelope({
+            kind: 'hello',
+            router: this.#o.routerId,
+            body,
+            privateKey: this.#o.agentKey.privateKey,
+            clock: this.#o.clock,
+            random: this.#o.random,
+            ttlMs: 60_000,
+          });
           ws.send(encodeFrame({ v: PROTOCOL_VERSION, type: 'hello', role: 'router', envelope }));
         }
         return;
@@ -208,7 +254,11 @@ export class ConductorLink extends EventEmitter {
             this.emit('ready', { enrolled: Boolean(frame.enrolled) });
           } else {
             this.lastError = frame.code;
-            this.#o.logger.error('conductor-agent refused our hello', { code: frame.code, message: frame.message, url: this.#o.url });
+            this.#o.logger.error('conductor-agent refused our hello', {
+              code: frame.code,
+              message: frame.message,
+              url: this.#o.url,
+            });
           }
           return;
         }

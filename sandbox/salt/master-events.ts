@@ -13,8 +13,15 @@ import type { SaltEventBus } from './event-bus.js';
 
 /** MINION_EVENT_BLACKLIST in salt/daemons/masterapi.py. */
 export const MINION_EVENT_BLACKLIST = [
-  'salt/job/*/publish', 'salt/job/*/new', 'salt/job/*/return', 'salt/key', 'salt/cloud/*', 'salt/run/*',
-  'salt/cluster/*', 'salt/wheel/*/new', 'salt/wheel/*/return',
+  'salt/job/*/publish',
+  'salt/job/*/new',
+  'salt/job/*/return',
+  'salt/key',
+  'salt/cloud/*',
+  'salt/run/*',
+  'salt/cluster/*',
+  'salt/wheel/*/new',
+  'salt/wheel/*/return',
 ];
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -25,28 +32,31 @@ export function validMinionTag(tag: string): boolean {
 
 /** Fire a minion's `_minion_event` load on the bus; false when Salt would refuse the load. */
 export function fireMinionEvent(
-  bus: SaltEventBus, authedId: string, m: Record<string, unknown>, nowSeconds: number,
+  bus: SaltEventBus,
+  authedId: string,
+  m: Record<string, unknown>,
+  nowSeconds: number,
 ): boolean {
-  if (Array.isArray(m['events'])) {
-    const pretag = typeof m['pretag'] === 'string' ? m['pretag'] : undefined;
-    for (const ev of m['events'] as unknown[]) {
-      if (!isObj(ev) || typeof ev['tag'] !== 'string') continue; // Salt raises on a missing tag
-      const data = 'data' in ev ? ev['data'] : ev;
-      if (!validMinionTag(ev['tag']) || !isObj(data)) continue;
-      bus.fire(ev['tag'], { ...data });
-      if (pretag) bus.fire(`${pretag}/${ev['tag']}`, { ...data });
+  if (Array.isArray(m.events)) {
+    const pretag = typeof m.pretag === 'string' ? m.pretag : undefined;
+    for (const ev of m.events as unknown[]) {
+      if (!isObj(ev) || typeof ev.tag !== 'string') continue; // Salt raises on a missing tag
+      const data = 'data' in ev ? ev.data : ev;
+      if (!validMinionTag(ev.tag) || !isObj(data)) continue;
+      bus.fire(ev.tag, { ...data });
+      if (pretag) bus.fire(`${pretag}/${ev.tag}`, { ...data });
     }
     return true;
   }
-  if (typeof m['tag'] !== 'string' || !('data' in m)) return false;
-  const tag = m['tag'];
-  if (m['start']) {
+  if (typeof m.tag !== 'string' || !('data' in m)) return false;
+  const tag = m.tag;
+  if (m.start) {
     // salt/minion/<id>/start re-fires the whole load (tok removed), plus the legacy minion_start
-    const load = { id: authedId, cmd: '_minion_event', pretag: null, data: m['data'], tag };
+    const load = { id: authedId, cmd: '_minion_event', pretag: null, data: m.data, tag };
     bus.fire(tag, load);
     bus.fire('minion_start', { ...load, tag: 'minion_start' });
     return true;
   }
-  bus.fire(tag, { id: authedId, tag, data: m['data'], cmd: '_minion_event', ts: nowSeconds });
+  bus.fire(tag, { id: authedId, tag, data: m.data, cmd: '_minion_event', ts: nowSeconds });
   return true;
 }

@@ -57,14 +57,20 @@ async function listenSame(addresses: string[]): Promise<{ ports: number[]; serve
       const ports: number[] = [];
       for (let i = 0; i < 3; i++) {
         const s = createServer((c) => c.destroy());
-        await new Promise<void>((res, rej) => { s.once('error', rej); s.listen(0, addresses[0], () => res()); });
+        await new Promise<void>((res, rej) => {
+          s.once('error', rej);
+          s.listen(0, addresses[0], () => res());
+        });
         servers.push(s);
         ports.push((s.address() as { port: number }).port);
       }
       for (const a of addresses.slice(1)) {
         for (const p of ports) {
           const s = createServer((c) => c.destroy());
-          await new Promise<void>((res, rej) => { s.once('error', rej); s.listen(p, a, () => res()); });
+          await new Promise<void>((res, rej) => {
+            s.once('error', rej);
+            s.listen(p, a, () => res());
+          });
           servers.push(s);
         }
       }
@@ -77,8 +83,11 @@ async function listenSame(addresses: string[]): Promise<{ ports: number[]; serve
 }
 
 function authorityOf(names: string[], addresses: string[]): SimAuthority {
-  return { ...emptyAuthority('lab'), 'conductor-address': addresses,
-    router: names.map((name) => ({ name, node: [{ name: 'node0', 'asset-id': name }] })) };
+  return {
+    ...emptyAuthority('lab'),
+    'conductor-address': addresses,
+    router: names.map((name) => ({ name, node: [{ name: 'node0', 'asset-id': name }] })),
+  };
 }
 
 export async function startConductorPair(o: ConductorPairOptions): Promise<ConductorPair> {
@@ -86,11 +95,19 @@ export async function startConductorPair(o: ConductorPairOptions): Promise<Condu
   const NEW_ADDR = o.addresses.new;
   const NEW_ADDR_2 = o.addresses.new2;
   const dir = o.dir ?? (await mkdtemp(join(tmpdir(), 'ssr-migrate-')));
-  const cleanup = async (): Promise<void> => { if (!o.keep) await rm(dir, { recursive: true, force: true }); };
+  const cleanup = async (): Promise<void> => {
+    if (!o.keep) await rm(dir, { recursive: true, force: true });
+  };
   const oldRoot = join(dir, 'old');
   const newRoot = join(dir, 'new');
-  const tree = await makeConductorTree(oldRoot, { routers: 0, minions: 0, states: 2, host: OLD_ADDR,
-    conductorName: 'lab', nodeName: 'lab-a' });
+  const tree = await makeConductorTree(oldRoot, {
+    routers: 0,
+    minions: 0,
+    states: 2,
+    host: OLD_ADDR,
+    conductorName: 'lab',
+    nodeName: 'lab-a',
+  });
   const minionPub = rsaPair(1024).publicKey;
   const routerNames = Array.from({ length: o.routers }, (_, i) => `r${String(i + 1).padStart(4, '0')}`);
   const oldPki = join(oldRoot, 'etc/128technology/salt/pki/master');
@@ -106,25 +123,50 @@ export async function startConductorPair(o: ConductorPairOptions): Promise<Condu
   if (o.delays) world.delays = o.delays;
   for (const n of routerNames) world.addRouter(n, [{ name: 'node0', assetId: n, minionPub }], [OLD_ADDR]);
   const to = o.ha ? [NEW_ADDR, NEW_ADDR_2] : [NEW_ADDR];
-  const oldSim = await startSsrSimulator({ root: oldRoot, host: OLD_ADDR, world, addresses: [OLD_ADDR],
-    authority: authorityOf(routerNames, [OLD_ADDR]), pkiDir: oldPki, users: { admin: 'old-pw' },
-    softwareVersion: '6.2.5-5.r2' });
-  const newSim = await startSsrSimulator({ root: newRoot, host: NEW_ADDR, world, addresses: to, pkiDir: newPki,
-    users: { admin: 'new-pw' }, softwareVersion: '6.3.0-107.r1' });
+  const oldSim = await startSsrSimulator({
+    root: oldRoot,
+    host: OLD_ADDR,
+    world,
+    addresses: [OLD_ADDR],
+    authority: authorityOf(routerNames, [OLD_ADDR]),
+    pkiDir: oldPki,
+    users: { admin: 'old-pw' },
+    softwareVersion: '6.2.5-5.r2',
+  });
+  const newSim = await startSsrSimulator({
+    root: newRoot,
+    host: NEW_ADDR,
+    world,
+    addresses: to,
+    pkiDir: newPki,
+    users: { admin: 'new-pw' },
+    softwareVersion: '6.3.0-107.r1',
+  });
   const { ports, servers } = await listenSame(to);
   const secrets = join(oldRoot, 'etc/ssr-recovery');
   await mkdir(secrets, { recursive: true, mode: 0o700 });
   await writeFile(join(secrets, 'ssr.pw'), 'old-pw\n', { mode: 0o600 });
   await writeFile(join(secrets, 'ssr-new.pw'), 'new-pw\n', { mode: 0o600 });
   const config = {
-    ssr: { url: oldSim.url, username: 'admin', passwordFile: '/etc/ssr-recovery/ssr.pw',
-      pcliCommand: await writePcliBridge(join(dir, 'pcli-old'), oldSim.url, oldSim.pcliSecret) },
+    ssr: {
+      url: oldSim.url,
+      username: 'admin',
+      passwordFile: '/etc/ssr-recovery/ssr.pw',
+      pcliCommand: await writePcliBridge(join(dir, 'pcli-old'), oldSim.url, oldSim.pcliSecret),
+    },
     verify: { ports },
     agents: { stateDir: '/var/lib/ssr-recovery' },
     migrate: {
-      rate: 500, concurrency: 64, pollMs: 40, connectedTimeoutSeconds: 20, runningTimeoutSeconds: 20,
-      to: { ssrUrl: newSim.url, passwordFile: '/etc/ssr-recovery/ssr-new.pw',
-        pcliCommand: await writePcliBridge(join(dir, 'pcli-new'), newSim.url, newSim.pcliSecret) },
+      rate: 500,
+      concurrency: 64,
+      pollMs: 40,
+      connectedTimeoutSeconds: 20,
+      runningTimeoutSeconds: 20,
+      to: {
+        ssrUrl: newSim.url,
+        passwordFile: '/etc/ssr-recovery/ssr-new.pw',
+        pcliCommand: await writePcliBridge(join(dir, 'pcli-new'), newSim.url, newSim.pcliSecret),
+      },
       transfer: { method: 'local', localRoot: newRoot },
       ...o.migrate,
     },
@@ -132,7 +174,17 @@ export async function startConductorPair(o: ConductorPairOptions): Promise<Condu
   const configFile = join(oldRoot, 'etc/ssr-recovery/conductor-agent.yaml');
   await writeFile(configFile, stringify(config), { mode: 0o600 });
   return {
-    dir, oldRoot, newRoot, world, oldSim, newSim, routerNames, minionPub, ports, to, configFile,
+    dir,
+    oldRoot,
+    newRoot,
+    world,
+    oldSim,
+    newSim,
+    routerNames,
+    minionPub,
+    ports,
+    to,
+    configFile,
     async close() {
       await Promise.all([oldSim.close(), newSim.close(), ...servers.map((s) => new Promise((r) => s.close(r)))]);
       await cleanup();

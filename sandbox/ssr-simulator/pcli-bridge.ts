@@ -20,7 +20,7 @@ export async function writePcliBridge(dir: string, simUrl: string, secret: strin
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
   const script = join(dir, 'pcli-sim');
   const secretFile = join(dir, 'pcli-sim.secret');
-  await fsp.writeFile(secretFile, secret + '\n', { mode: 0o600 });
+  await fsp.writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
   await fsp.writeFile(script, SCRIPT, { mode: 0o700 });
   return [script, simUrl, secretFile].map((w) => `'${w.replace(/'/g, '')}'`).join(' ');
 }

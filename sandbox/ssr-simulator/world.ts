@@ -90,8 +90,8 @@ export class SsrWorld {
     if (r.runningOn === key) return 'RUNNING';
     const elapsed = this.now() - r.since;
     if (elapsed < this.delays.pendingMs) return 'PENDING';
-    const keys = c.pkiDir === undefined ? ['accepted']
-      : await Promise.all(r.nodes.map((n) => this.presentKey(c.pkiDir!, n)));
+    const keys =
+      c.pkiDir === undefined ? ['accepted'] : await Promise.all(r.nodes.map((n) => this.presentKey(c.pkiDir!, n)));
     const away = !r.home.some((a) => c.addresses.includes(a));
     if (away && this.faults.stuckConnected.has(r.name)) return 'CONNECTED';
     if (keys.some((k) => k !== 'accepted') || elapsed < this.delays.pendingMs + this.delays.connectedMs) {

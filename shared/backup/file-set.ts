@@ -65,7 +65,7 @@ export interface FileSetItem {
 
 const clean = (p: string): string => posix.normalize(p).replace(/(.)\/+$/, '$1');
 const join = (dir: string, name: string): string => `${clean(dir)}/${name}`;
-const under = (p: string, dir: string): boolean => p === dir || p.startsWith(dir === '/' ? '/' : dir + '/');
+const under = (p: string, dir: string): boolean => p === dir || p.startsWith(dir === '/' ? '/' : `${dir}/`);
 
 /**
  * Every item, in archive order (small identity files first). Backup takes the `take` items;
@@ -77,7 +77,11 @@ export function conductorFileSet(c: FileSetConfig): FileSetItem[] {
   const ownRotations = c.rotationsDir !== undefined && !under(clean(c.rotationsDir), clean(c.stateDir));
   const rotations = ownRotations ? [clean(c.rotationsDir!)] : [];
   const check = (systemPath: string, kind: 'file' | 'dir', why: string): FileSetItem => ({
-    systemPath, required: true, kind, why, role: 'check',
+    systemPath,
+    required: true,
+    kind,
+    why,
+    role: 'check',
   });
   return [
     { systemPath: f.globalInit, required: true, kind: 'file', why: 'conductor identity (global.init)', role: 'take' },
@@ -94,20 +98,40 @@ export function conductorFileSet(c: FileSetConfig): FileSetItem[] {
     { systemPath: f.srvPillar, required: false, kind: 'dir', why: 'custom Salt pillars', role: 'take', fileRoot: true },
     // Our backups keep a real /svr/salt folder under its own name (seed archives map it to /srv/salt).
     {
-      systemPath: f.svrSalt, required: false, kind: 'dir', why: "the seed's /svr/salt folder", role: 'take',
+      systemPath: f.svrSalt,
+      required: false,
+      kind: 'dir',
+      why: "the seed's /svr/salt folder",
+      role: 'take',
       fileRoot: true,
     },
     {
-      systemPath: clean(c.stateDir), required: false, kind: 'dir', role: 'take', private: true,
+      systemPath: clean(c.stateDir),
+      required: false,
+      kind: 'dir',
+      role: 'take',
+      private: true,
       why: 'conductor-agent state (signing key, TLS key, router registry, kept key rotations)',
     },
-    ...rotations.map((p): FileSetItem => ({
-      systemPath: p, required: false, kind: 'dir', why: 'kept master-key rotations (keys.rotationsDir)', role: 'take',
-      private: true,
-    })),
-    ...(c.extraPaths ?? []).map((p): FileSetItem => ({
-      systemPath: clean(p), required: true, kind: 'any', why: 'backup.extraPaths', role: 'take',
-    })),
+    ...rotations.map(
+      (p): FileSetItem => ({
+        systemPath: p,
+        required: false,
+        kind: 'dir',
+        why: 'kept master-key rotations (keys.rotationsDir)',
+        role: 'take',
+        private: true,
+      }),
+    ),
+    ...(c.extraPaths ?? []).map(
+      (p): FileSetItem => ({
+        systemPath: clean(p),
+        required: true,
+        kind: 'any',
+        why: 'backup.extraPaths',
+        role: 'take',
+      }),
+    ),
   ];
 }
 
@@ -155,7 +179,7 @@ export function isAllowed(list: Allowlist, systemPath: string): boolean {
  * changes an existing one.
  */
 export function isAncestorOfAllowed(list: Allowlist, systemPath: string): boolean {
-  const prefix = systemPath === '/' ? '/' : systemPath + '/';
+  const prefix = systemPath === '/' ? '/' : `${systemPath}/`;
   for (const f of list.files) if (f.startsWith(prefix)) return true;
   return list.trees.some((t) => t.startsWith(prefix));
 }

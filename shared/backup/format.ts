@@ -24,11 +24,14 @@ export const MANIFEST_VERSION = 1;
 export const ARCHIVE_SUFFIX = '.tar.gz';
 export const ENCRYPTED_SUFFIX = '.tar.gz.age';
 export const CHECKSUM_SUFFIX = '.sha256';
-export const ARCHIVE_NAME_RE = /^conductor-backup-(?<hostNode>.+)-(?<stamp>\d{4}-\d{2}-\d{2}T\d{6}Z)\.tar\.gz(?<age>\.age)?$/;
+export const ARCHIVE_NAME_RE =
+  /^conductor-backup-(?<hostNode>.+)-(?<stamp>\d{4}-\d{2}-\d{2}T\d{6}Z)\.tar\.gz(?<age>\.age)?$/;
 
 /** `<host>-<node>` from an archive name → `{host, node}` when it starts with the given host. */
 export function splitHostNode(hostNode: string, host: string): { host: string; node: string } | undefined {
-  return hostNode.startsWith(host + '-') && hostNode.length > host.length + 1 ? { host, node: hostNode.slice(host.length + 1) } : undefined;
+  return hostNode.startsWith(`${host}-`) && hostNode.length > host.length + 1
+    ? { host, node: hostNode.slice(host.length + 1) }
+    : undefined;
 }
 
 /** `2026-11-24T113000Z` → Date (UTC). */
@@ -92,10 +95,12 @@ export function memberNameFor(systemPath: string): string {
 
 /** `etc/x` or `./etc/x` or `/etc/x` → `/etc/x`. */
 export function systemPathFor(memberName: string): string {
-  return '/' + memberName.replace(/^(\.?\/+)+/, '').replace(/\/+$/, '');
+  return `/${memberName.replace(/^(\.?\/+)+/, '').replace(/\/+$/, '')}`;
 }
 
 /** The seed's typo: `/svr/salt/…` → `/srv/salt/…` (used when restoring seed-made archives). */
 export function fixSeedTypo(systemPath: string): string {
-  return systemPath === '/svr/salt' || systemPath.startsWith('/svr/salt/') ? '/srv/salt' + systemPath.slice('/svr/salt'.length) : systemPath;
+  return systemPath === '/svr/salt' || systemPath.startsWith('/svr/salt/')
+    ? `/srv/salt${systemPath.slice('/svr/salt'.length)}`
+    : systemPath;
 }

@@ -28,18 +28,35 @@ export type MemberKind = 'file' | 'dir' | 'symlink' | 'hardlink';
 
 /** Why a member is refused (stable, used in error details and test names). */
 export type UnsafeReason =
-  | 'empty-name' | 'nul-in-name' | 'dot-dot' | 'outside-allowlist' | 'link-escape' | 'link-private-area'
-  | 'link-leaves-file-root' | 'through-symlink' | 'device-or-fifo' | 'setuid-setgid' | 'duplicate-member'
-  | 'malformed-header' | 'unexpected-member' | 'type-mismatch' | 'mode-mismatch' | 'unsupported-type';
+  | 'empty-name'
+  | 'nul-in-name'
+  | 'dot-dot'
+  | 'outside-allowlist'
+  | 'link-escape'
+  | 'link-private-area'
+  | 'link-leaves-file-root'
+  | 'through-symlink'
+  | 'device-or-fifo'
+  | 'setuid-setgid'
+  | 'duplicate-member'
+  | 'malformed-header'
+  | 'unexpected-member'
+  | 'type-mismatch'
+  | 'mode-mismatch'
+  | 'unsupported-type';
 
 /** An ARCHIVE_UNSAFE_MEMBER error naming the member and the reason. */
 export function unsafeMember(
-  reason: UnsafeReason, member: string, message: string, extra: Record<string, unknown> = {},
+  reason: UnsafeReason,
+  member: string,
+  message: string,
+  extra: Record<string, unknown> = {},
 ): ArchiveError {
   return new ArchiveError('ARCHIVE_UNSAFE_MEMBER', `refusing archive member ${JSON.stringify(member)}: ${message}`, {
     details: { member, reason, ...extra },
-    hint: 'Nothing was changed. Restore only archives made by `conductor-agent backup create` or the seed procedure; '
-      + 'if the path is yours, add it to restore.extraPaths.',
+    hint:
+      'Nothing was changed. Restore only archives made by `conductor-agent backup create` or the seed procedure; ' +
+      'if the path is yours, add it to restore.extraPaths.',
   });
 }
 
@@ -52,7 +69,7 @@ export function systemPathOfMember(name: string, options: { seedArchive: boolean
   if (name.split('/').includes('..')) throw unsafeMember('dot-dot', name, 'the name climbs out with ".."');
   const stripped = name.replace(/^(\.?\/+)+/, '').replace(/\/+$/, '');
   if (stripped === '' || stripped === '.') throw unsafeMember('empty-name', name, 'the name is empty');
-  const p = posix.normalize('/' + stripped);
+  const p = posix.normalize(`/${stripped}`);
   return options.seedArchive ? fixSeedTypo(p) : p;
 }
 
@@ -83,14 +100,14 @@ export function resolvePhysical(path: string, symlinkAt: SymlinkAt): string | un
       continue;
     }
     stack.push(c);
-    const link = symlinkAt('/' + stack.join('/'));
+    const link = symlinkAt(`/${stack.join('/')}`);
     if (link === undefined) continue;
     if (++hops > MAX_HOPS) return undefined;
     stack.pop();
     if (link.startsWith('/')) stack = [];
     queue = [...parts(link), ...queue];
   }
-  return '/' + stack.join('/');
+  return `/${stack.join('/')}`;
 }
 
 /** What a path on the target is now (lstat, never following links). */
@@ -132,7 +149,7 @@ export interface CheckedMember {
 const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
 const KIND_OF_TYPE: Record<string, MemberKind> = { Directory: 'dir', SymbolicLink: 'symlink', Link: 'hardlink' };
 const kindOfType = (type: string): MemberKind | undefined => (FILE_TYPES.has(type) ? 'file' : KIND_OF_TYPE[type]);
-const under = (p: string, dir: string): boolean => p === dir || p.startsWith(dir === '/' ? '/' : dir + '/');
+const under = (p: string, dir: string): boolean => p === dir || p.startsWith(dir === '/' ? '/' : `${dir}/`);
 
 /**
  * The mode to write for `path`: as recorded, but a private folder at most 0700 and a private file
@@ -255,7 +272,9 @@ export class MemberRules {
     if ((h.mode & 0o7777) !== (e.mode & 0o7777)) {
       const says = `the tar header says mode ${h.mode.toString(8)}, the manifest ${e.mode.toString(8)}`;
       throw unsafeMember('mode-mismatch', h.name, says, {
-        path, headerMode: h.mode & 0o7777, manifestMode: e.mode & 0o7777,
+        path,
+        headerMode: h.mode & 0o7777,
+        manifestMode: e.mode & 0o7777,
       });
     }
     if (kind === 'file' && h.size > e.size) throw memberTooLarge(h.name, h.size, e.size);
@@ -285,7 +304,7 @@ export class MemberRules {
   /** The rules for one symlink at `path`, resolved against what is known now. */
   private checkLinkAt(name: string, path: string, target: string, extra: SymlinkAt = () => undefined): void {
     const abs = target.startsWith('/') ? target : `${posix.dirname(path)}/${target}`;
-    const resolved = resolvePhysical(abs, (p) => (p === path ? target : extra(p) ?? this.symlinkAt(p)));
+    const resolved = resolvePhysical(abs, (p) => (p === path ? target : (extra(p) ?? this.symlinkAt(p))));
     const detail = { linkpath: target, ...(resolved ? { resolved } : {}) };
     if (!resolved || !isAllowed(this.o.allowlist, resolved)) {
       throw unsafeMember('link-escape', name, `symlink to ${target} leaves the restore set`, detail);
@@ -297,7 +316,7 @@ export class MemberRules {
     const targetPath = systemPathOfMember(h.linkpath ?? '', { seedArchive: this.seedArchive });
     const t = this.seen.get(targetPath);
     const detail = { linkpath: h.linkpath };
-    if (!t || t.kind !== 'file' || !isAllowed(this.o.allowlist, targetPath)) {
+    if (t?.kind !== 'file' || !isAllowed(this.o.allowlist, targetPath)) {
       const says = `hard link to ${h.linkpath} is not an earlier file in the restore set`;
       throw unsafeMember('link-escape', h.name, says, detail);
     }
@@ -307,7 +326,11 @@ export class MemberRules {
 
   /** Private areas and Salt file roots, for any link from `path` that lands on `resolved`. */
   private checkLinkRules(
-    name: string, path: string, resolved: string, what: string, detail: Record<string, unknown>,
+    name: string,
+    path: string,
+    resolved: string,
+    what: string,
+    detail: Record<string, unknown>,
   ): void {
     const list = this.o.allowlist;
     const holding = list.privateAreas.find((a) => under(a, resolved));
@@ -359,15 +382,22 @@ export function memberTooLarge(member: string, size: number, expected: number): 
 
 /** A member's content against its manifest entry: undefined when it agrees. */
 export function contentDisagreement(
-  path: string, e: ManifestEntry | undefined, size: number, sha256: string | undefined,
+  path: string,
+  e: ManifestEntry | undefined,
+  size: number,
+  sha256: string | undefined,
 ): ArchiveError | undefined {
-  if (!e || e.type !== 'file' || (size === e.size && (sha256 === undefined || sha256 === e.sha256))) return undefined;
+  if (e?.type !== 'file' || (size === e.size && (sha256 === undefined || sha256 === e.sha256))) return undefined;
   const hashes = sha256 ? `, sha256 ${sha256.slice(0, 12)}…/${e.sha256?.slice(0, 12)}…` : '';
   const says = `${path} does not match the manifest (size ${size}/${e.size}${hashes})`;
   return new ArchiveError('ARCHIVE_HASH_MISMATCH', says, {
     details: {
-      path, reason: size !== e.size ? 'member-size' : 'member-hash', expected: e.sha256, actual: sha256,
-      expectedSize: e.size, actualSize: size,
+      path,
+      reason: size !== e.size ? 'member-size' : 'member-hash',
+      expected: e.sha256,
+      actual: sha256,
+      expectedSize: e.size,
+      actualSize: size,
     },
     hint: 'Nothing was changed. The archive is damaged or was altered: use another backup.',
   });

@@ -91,7 +91,10 @@ export function canonicalManifestBytes(manifest: object): Buffer {
 /** SHA-256 of a public key's SPKI DER, colon hex (the form `keyFingerprint` uses for agent keys). */
 export function publicKeyFingerprint(key: KeyObject): string {
   const der = key.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(der).digest('hex').replace(/(..)(?!$)/g, '$1:');
+  return createHash('sha256')
+    .update(der)
+    .digest('hex')
+    .replace(/(..)(?!$)/g, '$1:');
 }
 
 function publicKeyField(key: KeyObject): string {
@@ -102,7 +105,10 @@ function publicKeyField(key: KeyObject): string {
 export function placeholderSignature(signer: ManifestSigner): ManifestSignature {
   const pub = signer.publicKey;
   return {
-    alg: SIGNATURE_ALG, publicKey: publicKeyField(pub), fingerprint: publicKeyFingerprint(pub), value: ZERO_SIGNATURE,
+    alg: SIGNATURE_ALG,
+    publicKey: publicKeyField(pub),
+    fingerprint: publicKeyFingerprint(pub),
+    value: ZERO_SIGNATURE,
   };
 }
 
@@ -131,7 +137,11 @@ function signerKey(sig: Record<string, unknown>): KeyObject | undefined {
 }
 
 const invalid = (message: string, fingerprint?: string, trustChecked = false): SignatureCheck => ({
-  status: 'invalid', code: 'ARCHIVE_SIGNATURE_INVALID', trustChecked, message, ...(fingerprint ? { fingerprint } : {}),
+  status: 'invalid',
+  code: 'ARCHIVE_SIGNATURE_INVALID',
+  trustChecked,
+  message,
+  ...(fingerprint ? { fingerprint } : {}),
 });
 
 /**
@@ -157,7 +167,7 @@ export function checkManifestSignature(manifest: unknown, trusted?: ReadonlySet<
   if (!key) return invalid('the manifest signature names no readable Ed25519 public key');
   const fingerprint = publicKeyFingerprint(key);
   if (s.fingerprint !== fingerprint) {
-    return invalid('the manifest signature names a fingerprint that is not its key\'s', fingerprint);
+    return invalid("the manifest signature names a fingerprint that is not its key's", fingerprint);
   }
   const value = decodeExact(s.value, 'base64url', 64);
   if (!value) {
@@ -169,7 +179,10 @@ export function checkManifestSignature(manifest: unknown, trusted?: ReadonlySet<
   }
   if (trusted && !trusted.has(fingerprint)) {
     return {
-      status: 'untrusted', code: 'ARCHIVE_SIGNER_UNTRUSTED', fingerprint, trustChecked,
+      status: 'untrusted',
+      code: 'ARCHIVE_SIGNER_UNTRUSTED',
+      fingerprint,
+      trustChecked,
       message: `the manifest is signed by ${fingerprint}, which is not a trusted signer`,
     };
   }

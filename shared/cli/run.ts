@@ -36,15 +36,16 @@ export async function runCli(program: Command, argv: readonly string[], io: CliI
     if (err instanceof ExitRequest) return err.exitCode;
     if (err instanceof CommanderError) {
       // --help and --version are "errors" to commander; they already printed.
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.OK;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+        return ExitCode.OK;
       if (err.exitCode === 0) return ExitCode.OK;
       // Commander already printed its message on stderr; under --json stdout still gets one JSON document.
-      if (wantsJson(argv)) io.stdout(JSON.stringify({ ok: false, error: usageErrorJson(err) }, null, 2) + '\n');
+      if (wantsJson(argv)) io.stdout(`${JSON.stringify({ ok: false, error: usageErrorJson(err) }, null, 2)}\n`);
       return ExitCode.USAGE;
     }
     const e = asRecoveryError(err);
     const json = wantsJson(argv);
-    if (json) io.stdout(JSON.stringify({ ok: false, error: errorJson(e) }, null, 2) + '\n');
+    if (json) io.stdout(`${JSON.stringify({ ok: false, error: errorJson(e) }, null, 2)}\n`);
     io.stderr(formatError(e));
     return e.exitCode;
   }
@@ -64,7 +65,8 @@ function wantsJson(argv: readonly string[]): boolean {
 /** A commander parse error (unknown option, missing argument…) as the USAGE error document. */
 function usageErrorJson(err: CommanderError): Record<string, unknown> {
   const e = new UsageError(err.message.replace(/^error:\s*/, ''), {
-    details: { reason: err.code.replace(/^commander\./, '') }, hint: 'Run the command with --help for its usage.',
+    details: { reason: err.code.replace(/^commander\./, '') },
+    hint: 'Run the command with --help for its usage.',
   });
   return e.toJSON();
 }
@@ -79,16 +81,16 @@ function errorJson(e: RecoveryError): Record<string, unknown> {
 export function formatError(e: RecoveryError): string {
   let out = `error [${e.code}]: ${e.message}\n`;
   if (e.hint) out += `  hint: ${e.hint}\n`;
-  if (e.code === 'INTERNAL' && e.cause instanceof Error && e.cause.stack) out += e.cause.stack + '\n';
+  if (e.code === 'INTERNAL' && e.cause instanceof Error && e.cause.stack) out += `${e.cause.stack}\n`;
   return out;
 }
 
 /** Print a command's result: one JSON document with `--json`, else the human text. */
 export function printResult(io: CliIo, json: boolean, result: unknown, human: () => string): void {
-  if (json) io.stdout(JSON.stringify(result, null, 2) + '\n');
+  if (json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
   else {
     const text = human();
-    if (text) io.stdout(text.endsWith('\n') ? text : text + '\n');
+    if (text) io.stdout(text.endsWith('\n') ? text : `${text}\n`);
   }
 }
 

@@ -24,18 +24,45 @@ type LeafType = 'string' | 'number' | 'boolean' | 'list';
 /** Keys that may come from the environment, with their types. Documented in docs/configuration.md. */
 export const ENV_KEYS: Record<AgentKind, Record<string, LeafType>> = {
   'conductor-agent': {
-    'saltApi.url': 'string', 'saltApi.eauth': 'string', 'saltApi.username': 'string', 'saltApi.passwordFile': 'string',
-    'saltApi.caFile': 'string', 'saltApi.timeoutMs': 'number', 'ssr.url': 'string', 'ssr.username': 'string',
-    'ssr.passwordFile': 'string', 'salt.masterConfig': 'string', 'salt.pkiDir': 'string', 'backup.dir': 'string',
-    'backup.schedule': 'string', 'backup.keep.last': 'number', 'backup.keep.daily': 'number', 'backup.keep.weekly': 'number',
-    'backup.extraPaths': 'list', 'backup.trustedSigners': 'list', 'backup.encrypt.recipients': 'list', 'agents.listen': 'string', 'agents.stateDir': 'string', 'agents.commandTimeoutMs': 'number', 'agents.controlSocket': 'string',
+    'saltApi.url': 'string',
+    'saltApi.eauth': 'string',
+    'saltApi.username': 'string',
+    'saltApi.passwordFile': 'string',
+    'saltApi.caFile': 'string',
+    'saltApi.timeoutMs': 'number',
+    'ssr.url': 'string',
+    'ssr.username': 'string',
+    'ssr.passwordFile': 'string',
+    'salt.masterConfig': 'string',
+    'salt.pkiDir': 'string',
+    'backup.dir': 'string',
+    'backup.schedule': 'string',
+    'backup.keep.last': 'number',
+    'backup.keep.daily': 'number',
+    'backup.keep.weekly': 'number',
+    'backup.extraPaths': 'list',
+    'backup.trustedSigners': 'list',
+    'backup.encrypt.recipients': 'list',
+    'agents.listen': 'string',
+    'agents.stateDir': 'string',
+    'agents.commandTimeoutMs': 'number',
+    'agents.controlSocket': 'string',
     'log.level': 'string',
   },
   'router-agent': {
-    'minion.id': 'string', 'minion.configDir': 'string', 'minion.pkiDir': 'string', 'minion.logFile': 'string',
-    'conductor.addresses': 'list', 'conductor.agentPublicKey': 'string', 'conductor.certFingerprint': 'string',
-    'conductor.port': 'number', 'agent.stateDir': 'string', 'minion.service': 'string', 'agent.saltCall': 'string',
-    'agent.reauthTimeoutMs': 'number', 'log.level': 'string',
+    'minion.id': 'string',
+    'minion.configDir': 'string',
+    'minion.pkiDir': 'string',
+    'minion.logFile': 'string',
+    'conductor.addresses': 'list',
+    'conductor.agentPublicKey': 'string',
+    'conductor.certFingerprint': 'string',
+    'conductor.port': 'number',
+    'agent.stateDir': 'string',
+    'minion.service': 'string',
+    'agent.saltCall': 'string',
+    'agent.reauthTimeoutMs': 'number',
+    'log.level': 'string',
   },
 };
 
@@ -47,7 +74,13 @@ export const SECRET_FILE_KEYS: Record<AgentKind, readonly string[]> = {
 
 /** `saltApi.passwordFile` → `SSR_RECOVERY_SALT_API_PASSWORD_FILE`. */
 export function envNameFor(key: string): string {
-  return 'SSR_RECOVERY_' + key.split('.').map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+  return (
+    'SSR_RECOVERY_' +
+    key
+      .split('.')
+      .map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())
+      .join('_')
+  );
 }
 
 function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
@@ -65,14 +98,19 @@ function coerce(key: string, type: LeafType, raw: string): unknown {
   switch (type) {
     case 'number': {
       const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError('CONFIG_INVALID', `${envNameFor(key)} must be a number, got ${JSON.stringify(raw)}`);
+      if (raw.trim() === '' || !Number.isFinite(n))
+        throw new ConfigError('CONFIG_INVALID', `${envNameFor(key)} must be a number, got ${JSON.stringify(raw)}`);
       return n;
     }
     case 'boolean':
-      if (!/^(true|false)$/i.test(raw)) throw new ConfigError('CONFIG_INVALID', `${envNameFor(key)} must be true or false`);
+      if (!/^(true|false)$/i.test(raw))
+        throw new ConfigError('CONFIG_INVALID', `${envNameFor(key)} must be true or false`);
       return /^true$/i.test(raw);
     case 'list':
-      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     default:
       return raw;
   }
@@ -116,7 +154,9 @@ export function loadConfig(options: LoadOptions): Loaded<ConductorConfig> | Load
     const code = (err as NodeJS.ErrnoException).code;
     if (explicit || code !== 'ENOENT') {
       throw new ConfigError('CONFIG_UNREADABLE', `cannot read config file ${file}: ${(err as Error).message}`, {
-        cause: err, details: { file }, hint: 'Check the path given to --config and its permissions.',
+        cause: err,
+        details: { file },
+        hint: 'Check the path given to --config and its permissions.',
       });
     }
   }
@@ -125,7 +165,10 @@ export function loadConfig(options: LoadOptions): Loaded<ConductorConfig> | Load
     try {
       doc = parseYaml(text);
     } catch (err) {
-      throw new ConfigError('CONFIG_UNREADABLE', `config file ${file} is not valid YAML: ${(err as Error).message}`, { cause: err, details: { file } });
+      throw new ConfigError('CONFIG_UNREADABLE', `config file ${file} is not valid YAML: ${(err as Error).message}`, {
+        cause: err,
+        details: { file },
+      });
     }
     if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
       throw new ConfigError('CONFIG_INVALID', `config file ${file} must be a YAML mapping`, { details: { file } });
@@ -213,8 +256,10 @@ function looseSecretFiles(config: unknown, keys: readonly string[], root: string
     }
     if (mode & 0o077) {
       const octal = (mode & 0o777).toString(8).padStart(4, '0');
-      out.push(`${key} ${p} is accessible by ${mode & 0o007 ? 'others' : 'its group'} (mode ${octal}): `
-        + `it holds a secret; run chmod 600 ${p}`);
+      out.push(
+        `${key} ${p} is accessible by ${mode & 0o007 ? 'others' : 'its group'} (mode ${octal}): ` +
+          `it holds a secret; run chmod 600 ${p}`,
+      );
     }
   }
   return out;

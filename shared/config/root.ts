@@ -6,5 +6,5 @@
 /** Resolve an absolute system path under the root prefix (`/` on a real host). */
 export function underRoot(root: string, systemPath: string): string {
   if (root === '/' || root === '') return systemPath;
-  return root.replace(/\/+$/, '') + (systemPath.startsWith('/') ? systemPath : '/' + systemPath);
+  return root.replace(/\/+$/, '') + (systemPath.startsWith('/') ? systemPath : `/${systemPath}`);
 }

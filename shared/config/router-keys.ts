@@ -25,36 +25,68 @@ export const ROUTER_SECTIONS = {
     configDir: { kind: 'absPath', default: '/etc/salt' },
     pkiDir: { kind: 'absPath', default: '/etc/salt/pki/minion' },
     logFile: { kind: 'absPath', default: '/var/log/salt/minion' },
-    service: { kind: 'string', default: 'salt-minion',
-      doc: 'The minion\'s systemd unit (verbs overridable with `services.minion.*`).' },
+    service: {
+      kind: 'string',
+      default: 'salt-minion',
+      doc: "The minion's systemd unit (verbs overridable with `services.minion.*`).",
+    },
   },
   conductor: {
-    addresses: { kind: 'stringList', default: [],
-      doc: 'Conductor agent endpoints (`host` or `host:port`); default: the conductor hosts in global.init.' },
-    agentPublicKey: { kind: 'string',
-      doc: 'The conductor-agent\'s Ed25519 public key (PEM or path to a PEM file) pinned at install.' },
-    certFingerprint: { kind: 'string', doc: 'SHA-256 fingerprint of the conductor-agent\'s TLS certificate (pinned).' },
-    port: { kind: 'positiveInt', default: 4507, doc: 'Port of the conductor-agent\'s wss listener.' },
+    addresses: {
+      kind: 'stringList',
+      default: [],
+      doc: 'Conductor agent endpoints (`host` or `host:port`); default: the conductor hosts in global.init.',
+    },
+    agentPublicKey: {
+      kind: 'string',
+      doc: "The conductor-agent's Ed25519 public key (PEM or path to a PEM file) pinned at install.",
+    },
+    certFingerprint: { kind: 'string', doc: "SHA-256 fingerprint of the conductor-agent's TLS certificate (pinned)." },
+    port: { kind: 'positiveInt', default: 4507, doc: "Port of the conductor-agent's wss listener." },
   },
   agent: {
-    stateDir: { kind: 'absPath', default: '/var/lib/ssr-recovery-router',
-      doc: 'The router agent\'s own state (its key pair, rollback copies).' },
-    saltCall: { kind: 'string', default: 'salt-call',
-      doc: 'Command line of salt-call: announces the agent key (a Salt event) and confirms a re-authentication (`test.ping`).' },
-    reauthTimeoutMs: { kind: 'positiveInt', default: 120_000,
-      doc: 'How long a re-authentication waits for the minion to cache the pinned key (ms).' },
-    settleMs: { kind: 'nonNegativeInt', default: 3_000,
-      doc: 'How long the minion must stay up with the pinned key before success is reported (ms).' },
-    pollMs: { kind: 'positiveInt', default: 2_000,
-      doc: 'Trust watcher poll interval: log tail, cached key, service state (ms).' },
-    heartbeatMs: { kind: 'positiveInt', default: 15_000,
-      doc: 'Heartbeat interval on the conductor connection; silence for 2.5 intervals = dead peer (ms).' },
-    minionStopTimeoutMs: { kind: 'positiveInt', default: 60_000,
-      doc: 'How long re-authentication waits for the minion to be really down after `stop` (a real minion needs ~6 s) (ms).' },
+    stateDir: {
+      kind: 'absPath',
+      default: '/var/lib/ssr-recovery-router',
+      doc: "The router agent's own state (its key pair, rollback copies).",
+    },
+    saltCall: {
+      kind: 'string',
+      default: 'salt-call',
+      doc: 'Command line of salt-call: announces the agent key (a Salt event) and confirms a re-authentication (`test.ping`).',
+    },
+    reauthTimeoutMs: {
+      kind: 'positiveInt',
+      default: 120_000,
+      doc: 'How long a re-authentication waits for the minion to cache the pinned key (ms).',
+    },
+    settleMs: {
+      kind: 'nonNegativeInt',
+      default: 3_000,
+      doc: 'How long the minion must stay up with the pinned key before success is reported (ms).',
+    },
+    pollMs: {
+      kind: 'positiveInt',
+      default: 2_000,
+      doc: 'Trust watcher poll interval: log tail, cached key, service state (ms).',
+    },
+    heartbeatMs: {
+      kind: 'positiveInt',
+      default: 15_000,
+      doc: 'Heartbeat interval on the conductor connection; silence for 2.5 intervals = dead peer (ms).',
+    },
+    minionStopTimeoutMs: {
+      kind: 'positiveInt',
+      default: 60_000,
+      doc: 'How long re-authentication waits for the minion to be really down after `stop` (a real minion needs ~6 s) (ms).',
+    },
   },
   observe: {
-    listen: { kind: 'string', default: '127.0.0.1:9129',
-      doc: 'host:port of the router agent\'s metrics (`/metrics`) and health (`/healthz`) endpoint, or `off`.' },
+    listen: {
+      kind: 'string',
+      default: '127.0.0.1:9129',
+      doc: "host:port of the router agent's metrics (`/metrics`) and health (`/healthz`) endpoint, or `off`.",
+    },
   },
   log: {
     level: { kind: 'logLevel', default: 'info' },
@@ -77,11 +109,15 @@ export const KIND_CHECKS: Record<KeyKind, (v: unknown) => boolean> = {
 };
 
 interface KindTypes {
-  string: string; absPath: string; positiveInt: number; nonNegativeInt: number; stringList: string[];
+  string: string;
+  absPath: string;
+  positiveInt: number;
+  nonNegativeInt: number;
+  stringList: string[];
   logLevel: (typeof LOG_LEVELS)[number];
 }
 type ValueOf<S> = S extends { kind: infer K extends KeyKind } ? KindTypes[K] : never;
 /** A section's type: keys with a default are always present after loading, the others optional. */
-export type SectionOf<S> =
-  { -readonly [K in keyof S as S[K] extends { default: unknown } ? K : never]: ValueOf<S[K]> } &
-  { -readonly [K in keyof S as S[K] extends { default: unknown } ? never : K]?: ValueOf<S[K]> };
+export type SectionOf<S> = {
+  -readonly [K in keyof S as S[K] extends { default: unknown } ? K : never]: ValueOf<S[K]>;
+} & { -readonly [K in keyof S as S[K] extends { default: unknown } ? never : K]?: ValueOf<S[K]> };

@@ -21,7 +21,10 @@ const serviceCommands = z
   })
   .strict();
 
-const absPath = z.string().min(1).refine((p) => p.startsWith('/'), { message: 'must be an absolute path' });
+const absPath = z
+  .string()
+  .min(1)
+  .refine((p) => p.startsWith('/'), { message: 'must be an absolute path' });
 
 /** `conductor-agent migrate` (docs/migrate.md). */
 const migrateSchema = z
@@ -57,7 +60,10 @@ const migrateSchema = z
         pcliCommand: z.string().min(1).default('ssh -o BatchMode=yes -o StrictHostKeyChecking=yes root@{address} pcli'),
       })
       .strict()
-      .default({ ssrUrl: 'https://{address}', pcliCommand: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes root@{address} pcli' }),
+      .default({
+        ssrUrl: 'https://{address}',
+        pcliCommand: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes root@{address} pcli',
+      }),
     /** How files reach the new conductor: SFTP with a pinned host key, or `local` for a tree on this machine (sandbox, rehearsal). */
     transfer: z
       .object({
@@ -70,7 +76,10 @@ const migrateSchema = z
         username: z.string().min(1).default('root'),
         privateKeyFile: absPath.optional(),
         /** `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
-        hostKeyFingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/).optional(),
+        hostKeyFingerprint: z
+          .string()
+          .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/)
+          .optional(),
         /** `sftp`: prefix of every path on the new conductor (`/`; a staging tree in rehearsals). */
         remoteRoot: absPath.default('/'),
       })
@@ -79,9 +88,17 @@ const migrateSchema = z
   })
   .strict()
   .default({
-    rate: 5, concurrency: 50, connectedTimeoutSeconds: 600, runningTimeoutSeconds: 900, pollMs: 2000,
-    backupMaxAgeHours: 24, trust: 'auto',
-    to: { ssrUrl: 'https://{address}', pcliCommand: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes root@{address} pcli' },
+    rate: 5,
+    concurrency: 50,
+    connectedTimeoutSeconds: 600,
+    runningTimeoutSeconds: 900,
+    pollMs: 2000,
+    backupMaxAgeHours: 24,
+    trust: 'auto',
+    to: {
+      ssrUrl: 'https://{address}',
+      pcliCommand: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes root@{address} pcli',
+    },
     transfer: { method: 'sftp', port: 22, username: 'root', remoteRoot: '/' },
   });
 
@@ -173,8 +190,12 @@ export const conductorSchema = z
       })
       .strict()
       .default({
-        dir: '/var/log/128technology', keep: { last: 7, daily: 7, weekly: 4 }, extraPaths: [], trustedSigners: [],
-        restoreTest: true, encrypt: { recipients: [] },
+        dir: '/var/log/128technology',
+        keep: { last: 7, daily: 7, weekly: 4 },
+        extraPaths: [],
+        trustedSigners: [],
+        restoreTest: true,
+        encrypt: { recipients: [] },
       }),
     agents: z
       .object({
@@ -201,8 +222,14 @@ export const conductorSchema = z
       })
       .strict()
       .default({
-        listen: '0.0.0.0:4507', stateDir: '/var/lib/ssr-recovery', commandTimeoutMs: 180_000, heartbeatMs: 30_000,
-        enrollMaxSkewMs: 300_000, helloTimeoutMs: 10_000, maxHandshakes: 1024, maxUnenrolled: 256,
+        listen: '0.0.0.0:4507',
+        stateDir: '/var/lib/ssr-recovery',
+        commandTimeoutMs: 180_000,
+        heartbeatMs: 30_000,
+        enrollMaxSkewMs: 300_000,
+        helloTimeoutMs: 10_000,
+        maxHandshakes: 1024,
+        maxUnenrolled: 256,
         unenrolledTtlMs: 120_000,
       }),
     verify: z
@@ -248,7 +275,10 @@ export const conductorSchema = z
         /** OpenSSH known_hosts file with the routers' pinned host keys (besides the keys their agents reported). */
         knownHostsFile: absPath.optional(),
         /** Defaults for SSH routes (the nodeIdentifier map names no user or key). */
-        sshUser: z.string().regex(/^[A-Za-z_][A-Za-z0-9._-]{0,31}$/).default('t128'),
+        sshUser: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9._-]{0,31}$/)
+          .default('t128'),
         sshKeyFile: absPath.optional(),
         sshPasswordFile: absPath.optional(),
         /** Run the router-side steps through `sudo -n`. */
@@ -264,7 +294,10 @@ export const conductorSchema = z
             /** Starts per second in an automatic wave. */
             rate: z.number().positive().default(5),
             /** Only inside this UTC window, `HH:MM-HH:MM` (may wrap midnight); unset = any time. */
-            window: z.string().regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/).optional(),
+            window: z
+              .string()
+              .regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/)
+              .optional(),
             /** Collect stale reports this long before deciding. */
             debounceSeconds: z.number().int().positive().default(30),
           })
@@ -272,7 +305,17 @@ export const conductorSchema = z
           .default({ enabled: false, maxRouters: 50, rate: 5, debounceSeconds: 30 }),
       })
       .strict()
-      .default({ concurrency: 200, routerTimeoutSeconds: 120, verifyTimeoutSeconds: 60, journalDir: '/var/lib/ssr-recovery-reauth', nodeIdentifierFile: '/var/lib/128technology/connect/nodeIdentifier', sshUser: 't128', sshSudo: true, sshTimeoutSeconds: 90, auto: { enabled: false, maxRouters: 50, rate: 5, debounceSeconds: 30 } }),
+      .default({
+        concurrency: 200,
+        routerTimeoutSeconds: 120,
+        verifyTimeoutSeconds: 60,
+        journalDir: '/var/lib/ssr-recovery-reauth',
+        nodeIdentifierFile: '/var/lib/128technology/connect/nodeIdentifier',
+        sshUser: 't128',
+        sshSudo: true,
+        sshTimeoutSeconds: 90,
+        auto: { enabled: false, maxRouters: 50, rate: 5, debounceSeconds: 30 },
+      }),
     restore: z
       .object({
         /** Also stop salt-master after 128T (and start it before 128T): for installs where 128T does not manage it. */
@@ -282,14 +325,25 @@ export const conductorSchema = z
         /** Journal, staging and kept old files of a running restore: never inside a folder a restore replaces. */
         journalDir: absPath.default('/var/lib/ssr-recovery-restore'),
         /** Refuse archives that expand beyond this many bytes (decompression bombs). */
-        maxTotalBytes: z.number().int().positive().default(16 * 1024 ** 3),
+        maxTotalBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(16 * 1024 ** 3),
         /** Refuse archives whose uncompressed/compressed ratio exceeds this. */
         maxRatio: z.number().positive().default(200),
         /** How long post-verify waits for 128T, salt-api and the checks to pass after the start (ms). */
         postVerifyTimeoutMs: z.number().int().nonnegative().default(120_000),
       })
       .strict()
-      .default({ stopSaltMaster: false, extraPaths: [], journalDir: '/var/lib/ssr-recovery-restore', maxTotalBytes: 16 * 1024 ** 3, maxRatio: 200, postVerifyTimeoutMs: 120_000 }),
+      .default({
+        stopSaltMaster: false,
+        extraPaths: [],
+        journalDir: '/var/lib/ssr-recovery-restore',
+        maxTotalBytes: 16 * 1024 ** 3,
+        maxRatio: 200,
+        postVerifyTimeoutMs: 120_000,
+      }),
     migrate: migrateSchema,
     observe: z
       .object({
@@ -331,7 +385,10 @@ function routerSection(spec: Record<string, KeySpec>) {
       defaults[key] = dflt;
     }
   }
-  return z.object(shape).strict().default(() => structuredClone(defaults));
+  return z
+    .object(shape)
+    .strict()
+    .default(() => structuredClone(defaults));
 }
 
 /** Built from ROUTER_SECTIONS (shared/config/router-keys.ts), the one definition of the router keys. */
@@ -348,8 +405,9 @@ export const routerSchema = z
 
 export type ConductorConfig = z.infer<typeof conductorSchema>;
 export type ServiceCommandsConfigMap = Record<string, z.infer<typeof serviceCommands>>;
-export type RouterConfig = { [S in keyof typeof ROUTER_SECTIONS]: SectionOf<(typeof ROUTER_SECTIONS)[S]> } &
-  { services: ServiceCommandsConfigMap };
+export type RouterConfig = { [S in keyof typeof ROUTER_SECTIONS]: SectionOf<(typeof ROUTER_SECTIONS)[S]> } & {
+  services: ServiceCommandsConfigMap;
+};
 export type ServiceCommandsConfig = z.infer<typeof serviceCommands>;
 
 export { underRoot } from './root.js';

@@ -31,12 +31,17 @@ export const conductorRules: Rule<ConductorConfig>[] = [
     name: 'username-needs-password-file',
     level: 'warning',
     check: (c) =>
-      c.saltApi.username && !c.saltApi.passwordFile ? 'saltApi.username is set but saltApi.passwordFile is not' : undefined,
+      c.saltApi.username && !c.saltApi.passwordFile
+        ? 'saltApi.username is set but saltApi.passwordFile is not'
+        : undefined,
   },
   {
     name: 'agents-listen-is-host-port',
     level: 'error',
-    check: (c) => (c.agents.listen === 'off' || /^.+:\d{1,5}$/.test(c.agents.listen) ? undefined : `agents.listen must be host:port (or off), got ${c.agents.listen}`),
+    check: (c) =>
+      c.agents.listen === 'off' || /^.+:\d{1,5}$/.test(c.agents.listen)
+        ? undefined
+        : `agents.listen must be host:port (or off), got ${c.agents.listen}`,
   },
   {
     name: 'encrypt-recipients-are-age',

@@ -40,7 +40,11 @@ export interface AtomicWriteOptions {
 }
 
 /** Write `data` to `target` atomically: temp file, fsync, rename, fsync folder. */
-export async function writeFileAtomic(target: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  target: string,
+  data: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   const mode = options.mode ?? PRIVATE_FILE_MODE;
   const dir = dirname(target);
   if (options.dirMode !== undefined) await ensureDir(dir, options.dirMode);

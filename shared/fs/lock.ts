@@ -61,7 +61,7 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
     try {
       const fh = await fsp.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
       try {
-        await fh.writeFile(JSON.stringify(info) + '\n');
+        await fh.writeFile(`${JSON.stringify(info)}\n`);
         await fh.sync();
       } finally {
         await fh.close();
@@ -78,20 +78,28 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new RecoveryError('FS_WRITE_FAILED', `cannot create lock ${path}: ${(err as Error).message}`, { cause: err, details: { path } });
+        throw new RecoveryError('FS_WRITE_FAILED', `cannot create lock ${path}: ${(err as Error).message}`, {
+          cause: err,
+          details: { path },
+        });
       }
     }
     const holder = await readLock(path);
     const stale = holder === undefined ? await olderThan(path, 10_000) : holder.host === host && !isAlive(holder.pid);
     if (!stale) {
-      throw new RecoveryError('LOCK_HELD', holder
-        ? `another ${holder.purpose} run holds ${path} (pid ${holder.pid} on ${holder.host} since ${holder.since})`
-        : `${path} is being written by another run`, {
-        details: { path, holder },
-        hint: holder && holder.host !== host
-          ? `The lock belongs to host ${holder.host}; if that run is gone, remove ${path} by hand.`
-          : 'Wait for the other run to finish, then try again.',
-      });
+      throw new RecoveryError(
+        'LOCK_HELD',
+        holder
+          ? `another ${holder.purpose} run holds ${path} (pid ${holder.pid} on ${holder.host} since ${holder.since})`
+          : `${path} is being written by another run`,
+        {
+          details: { path, holder },
+          hint:
+            holder && holder.host !== host
+              ? `The lock belongs to host ${holder.host}; if that run is gone, remove ${path} by hand.`
+              : 'Wait for the other run to finish, then try again.',
+        },
+      );
     }
     await fsp.rm(path, { force: true });
   }

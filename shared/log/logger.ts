@@ -45,9 +45,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     try {
       line = JSON.stringify(redact(record));
     } catch {
-      line = JSON.stringify({ time: record.time, level: lvl, msg: redactString(msg), logError: 'unserialisable fields' });
+      line = JSON.stringify({
+        time: record.time,
+        level: lvl,
+        msg: redactString(msg),
+        logError: 'unserialisable fields',
+      });
     }
-    write(line + '\n');
+    write(`${line}\n`);
   };
   return {
     level,

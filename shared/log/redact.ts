@@ -4,7 +4,8 @@
  */
 
 /** Field names whose values are always replaced. Matched case-insensitively against the whole name. */
-const SECRET_FIELD = /(pass(word|phrase)?|secret|token|private|privkey|pem|identity|credential|cookie|authorization|^key$|signingkey|agekey)$/i;
+const SECRET_FIELD =
+  /(pass(word|phrase)?|secret|token|private|privkey|pem|identity|credential|cookie|authorization|^key$|signingkey|agekey)$/i;
 
 /** Values that look like secrets whatever their field name. */
 const SECRET_VALUE = [

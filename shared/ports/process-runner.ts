@@ -33,11 +33,19 @@ export const systemProcessRunner: ProcessRunner = {
     return new Promise((resolve, reject) => {
       const [cmd, ...args] = argv;
       if (!cmd) return reject(new UsageError('empty command line'));
-      const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(cmd, args, {
+        cwd: options.cwd,
+        env: options.env ?? process.env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => { if (stdout.length < MAX_CAPTURE) stdout += d; });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < MAX_CAPTURE) stderr += d; });
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        if (stdout.length < MAX_CAPTURE) stdout += d;
+      });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        if (stderr.length < MAX_CAPTURE) stderr += d;
+      });
       let killer: NodeJS.Timeout | undefined;
       let hard: NodeJS.Timeout | undefined;
       if (options.timeoutMs) {
@@ -49,7 +57,12 @@ export const systemProcessRunner: ProcessRunner = {
       child.on('error', (err) => {
         clearTimeout(killer);
         clearTimeout(hard);
-        reject(new RecoveryError('COMMAND_FAILED', `could not run ${cmd}: ${err.message}`, { cause: err, details: { argv: [...argv] } }));
+        reject(
+          new RecoveryError('COMMAND_FAILED', `could not run ${cmd}: ${err.message}`, {
+            cause: err,
+            details: { argv: [...argv] },
+          }),
+        );
       });
       child.on('close', (code, signal) => {
         clearTimeout(killer);

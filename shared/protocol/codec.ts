@@ -14,22 +14,33 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 
 function malformed(why: string): ProtocolError {
-  return new ProtocolError('PROTOCOL_MALFORMED', `malformed frame: ${why}`, { hint: 'Both agents must run compatible ssr-recovery versions.' });
+  return new ProtocolError('PROTOCOL_MALFORMED', `malformed frame: ${why}`, {
+    hint: 'Both agents must run compatible ssr-recovery versions.',
+  });
 }
 
 /** True when `v` has the shape of a signed envelope (the signature is checked by envelope.ts). */
 export function isEnvelope(v: unknown): v is SignedEnvelope {
-  return isObj(v) && isStr(v.payload) && isStr(v.sig) && /^[A-Za-z0-9_-]+$/.test(v.payload) && /^[A-Za-z0-9_-]+$/.test(v.sig);
+  return (
+    isObj(v) && isStr(v.payload) && isStr(v.sig) && /^[A-Za-z0-9_-]+$/.test(v.payload) && /^[A-Za-z0-9_-]+$/.test(v.sig)
+  );
 }
 
 /** Parse one frame (text or bytes). */
 export function decodeFrame(data: string | Buffer | ArrayBuffer | Buffer[], options: DecodeOptions = {}): Frame {
   const max = options.maxBytes ?? MAX_FRAME_BYTES;
-  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8')
-    : Array.isArray(data) ? Buffer.concat(data)
-    : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  const buf =
+    typeof data === 'string'
+      ? Buffer.from(data, 'utf8')
+      : Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.isBuffer(data)
+          ? data
+          : Buffer.from(data);
   if (buf.length > max) {
-    throw new ProtocolError('PROTOCOL_TOO_LARGE', `frame of ${buf.length} bytes exceeds the ${max}-byte limit`, { details: { bytes: buf.length, max } });
+    throw new ProtocolError('PROTOCOL_TOO_LARGE', `frame of ${buf.length} bytes exceeds the ${max}-byte limit`, {
+      details: { bytes: buf.length, max },
+    });
   }
   let v: unknown;
   try {
@@ -39,13 +50,19 @@ export function decodeFrame(data: string | Buffer | ArrayBuffer | Buffer[], opti
   }
   if (!isObj(v)) throw malformed('not a JSON object');
   if (v.v !== PROTOCOL_VERSION) {
-    throw new ProtocolError('PROTOCOL_VERSION', `protocol version ${JSON.stringify(v.v)} is not supported (this agent speaks ${PROTOCOL_VERSION})`, {
-      details: { got: v.v, want: PROTOCOL_VERSION }, hint: 'Upgrade the older agent so both speak the same protocol version.',
-    });
+    throw new ProtocolError(
+      'PROTOCOL_VERSION',
+      `protocol version ${JSON.stringify(v.v)} is not supported (this agent speaks ${PROTOCOL_VERSION})`,
+      {
+        details: { got: v.v, want: PROTOCOL_VERSION },
+        hint: 'Upgrade the older agent so both speak the same protocol version.',
+      },
+    );
   }
   switch (v.type) {
     case 'hello':
-      if (v.role === 'conductor' && isStr(v.challenge) && typeof v.serverTime === 'number') return v as unknown as Frame;
+      if (v.role === 'conductor' && isStr(v.challenge) && typeof v.serverTime === 'number')
+        return v as unknown as Frame;
       if (v.role === 'router' && isEnvelope(v.envelope)) return v as unknown as Frame;
       throw malformed('bad hello');
     case 'heartbeat':
@@ -56,7 +73,8 @@ export function decodeFrame(data: string | Buffer | ArrayBuffer | Buffer[], opti
       if (isEnvelope(v.envelope)) return v as unknown as Frame;
       throw malformed(`bad ${v.type}: no signed envelope`);
     case 'ack':
-      if (isStr(v.id) && typeof v.ok === 'boolean' && (v.code === undefined || typeof v.code === 'string')) return v as unknown as Frame;
+      if (isStr(v.id) && typeof v.ok === 'boolean' && (v.code === undefined || typeof v.code === 'string'))
+        return v as unknown as Frame;
       throw malformed('bad ack');
     default:
       throw malformed(`unknown type ${JSON.stringify(v.type)}`);
@@ -68,7 +86,9 @@ export function encodeFrame(frame: Frame, options: DecodeOptions = {}): string {
   const text = JSON.stringify(frame);
   const max = options.maxBytes ?? MAX_FRAME_BYTES;
   if (Buffer.byteLength(text) > max) {
-    throw new ProtocolError('PROTOCOL_TOO_LARGE', `outgoing ${frame.type} frame exceeds the ${max}-byte limit`, { details: { type: frame.type, max } });
+    throw new ProtocolError('PROTOCOL_TOO_LARGE', `outgoing ${frame.type} frame exceeds the ${max}-byte limit`, {
+      details: { type: frame.type, max },
+    });
   }
   return text;
 }

@@ -59,8 +59,15 @@ export interface EnrollEvent {
 
 /** Why an enrollment was refused (logged with the claimed router id; never with key material). */
 export type EnrollRefusal =
-  | 'unsigned' | 'malformed' | 'bad-router-id' | 'id-mismatch' | 'minion-key-not-accepted'
-  | 'minion-key-unusable' | 'bad-signature' | 'outside-window' | 'replayed';
+  | 'unsigned'
+  | 'malformed'
+  | 'bad-router-id'
+  | 'id-mismatch'
+  | 'minion-key-not-accepted'
+  | 'minion-key-unusable'
+  | 'bad-signature'
+  | 'outside-window'
+  | 'replayed';
 
 export interface DecodedEnrollment {
   statement: EnrollStatement;
@@ -76,8 +83,14 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 
 /** Salt-like minion id check, also keeping ids safe as a file name under `pki/master/minions/`. */
 export function validRouterId(id: unknown): id is string {
-  return typeof id === 'string' && id.length > 0 && id.length <= 255 && id !== '.' && id !== '..'
-    && !/[/\\\x00-\x1f\x7f]/.test(id);
+  return (
+    typeof id === 'string' &&
+    id.length > 0 &&
+    id.length <= 255 &&
+    id !== '.' &&
+    id !== '..' &&
+    !/[/\\\x00-\x1f\x7f]/.test(id)
+  );
 }
 
 /** Strict base64url: only the alphabet, no padding, and re-encoding gives the same text. */
@@ -89,7 +102,8 @@ export function decodeBase64urlStrict(text: unknown): Buffer | undefined {
 
 /** Sign a statement with the minion's private key (router side). */
 export function signEnrollStatement(
-  st: EnrollStatement, minionKey: KeyObject,
+  st: EnrollStatement,
+  minionKey: KeyObject,
 ): { statement: string; signature: string } {
   const bytes = Buffer.from(JSON.stringify(st), 'utf8');
   const signature = sign('sha256', bytes, { key: minionKey, ...PSS });
@@ -127,9 +141,15 @@ export function decodeEnrollment(ev: EnrollEvent): DecodeResult {
   }
   if (!isObj(st) || st.purpose !== ENROLL_PURPOSE) return refuse('malformed', 'statement is not an enrollment');
   if (!validRouterId(st.router)) return refuse('bad-router-id', 'statement names no valid router id');
-  if (typeof st.agentPublicKey !== 'string' || typeof st.agentVersion !== 'string' || typeof st.nonce !== 'string'
-    || st.nonce.length < 16 || st.nonce.length > 128
-    || typeof st.issuedAt !== 'number' || !Number.isSafeInteger(st.issuedAt)) {
+  if (
+    typeof st.agentPublicKey !== 'string' ||
+    typeof st.agentVersion !== 'string' ||
+    typeof st.nonce !== 'string' ||
+    st.nonce.length < 16 ||
+    st.nonce.length > 128 ||
+    typeof st.issuedAt !== 'number' ||
+    !Number.isSafeInteger(st.issuedAt)
+  ) {
     return refuse('malformed', 'statement lacks agent key, version, time or nonce');
   }
   if (ev.eventId !== undefined && ev.eventId !== st.router) {
@@ -152,7 +172,10 @@ export function loadMinionPublicKey(pem: string): KeyObject | undefined {
 
 /** Verify the signature with the accepted minion key and the time window (pure). */
 export function checkEnrollment(
-  d: DecodedEnrollment, minionKey: KeyObject, now: number, maxSkewMs: number,
+  d: DecodedEnrollment,
+  minionKey: KeyObject,
+  now: number,
+  maxSkewMs: number,
 ): DecodeResult {
   let good = false;
   try {

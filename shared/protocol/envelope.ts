@@ -77,9 +77,17 @@ export function peekPayload(envelope: unknown): Partial<EnvelopePayload> | undef
 }
 
 function checkPayloadShape(p: Partial<EnvelopePayload> | undefined): asserts p is EnvelopePayload {
-  const ok = p !== undefined && typeof p.kind === 'string' && typeof p.router === 'string' && p.router.length > 0 &&
-    typeof p.nonce === 'string' && p.nonce.length >= 8 && Number.isFinite(p.issuedAt) && Number.isFinite(p.expiresAt) &&
-    typeof p.body === 'object' && p.body !== null;
+  const ok =
+    p !== undefined &&
+    typeof p.kind === 'string' &&
+    typeof p.router === 'string' &&
+    p.router.length > 0 &&
+    typeof p.nonce === 'string' &&
+    p.nonce.length >= 8 &&
+    Number.isFinite(p.issuedAt) &&
+    Number.isFinite(p.expiresAt) &&
+    typeof p.body === 'object' &&
+    p.body !== null;
   if (!ok) throw new ProtocolError('PROTOCOL_MALFORMED', 'signed envelope payload is incomplete');
 }
 
@@ -98,34 +106,50 @@ export function decodeCanonicalBase64url(text: string): Buffer | undefined {
 export function verifyEnvelope<B = unknown>(envelope: unknown, options: VerifyOptions): EnvelopePayload<B> {
   if (!isEnvelope(envelope)) throw new ProtocolError('PROTOCOL_MALFORMED', 'not a signed envelope');
   const sig = decodeCanonicalBase64url(envelope.sig);
-  if (!sig || sig.length !== 64 || !decodeCanonicalBase64url(envelope.payload)) {
-    throw new ProtocolError('PROTOCOL_BAD_SIGNATURE',
-      `${options.kind} envelope signature or payload is not canonical base64url`);
+  if (sig?.length !== 64 || !decodeCanonicalBase64url(envelope.payload)) {
+    throw new ProtocolError(
+      'PROTOCOL_BAD_SIGNATURE',
+      `${options.kind} envelope signature or payload is not canonical base64url`,
+    );
   }
   const data = signedBytes(envelope.payload);
   if (!options.publicKeys.some((k) => safeVerify(data, k, sig))) {
     throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `${options.kind} envelope is not signed by a pinned key`, {
-      hint: options.kind === 'command' ? 'Check conductor.agentPublicKey on the router matches the conductor-agent key (conductor-agent keys status).' : undefined,
+      hint:
+        options.kind === 'command'
+          ? 'Check conductor.agentPublicKey on the router matches the conductor-agent key (conductor-agent keys status).'
+          : undefined,
     });
   }
   const payload = peekPayload(envelope);
   checkPayloadShape(payload);
-  if (payload.kind !== options.kind) throw new ProtocolError('PROTOCOL_MALFORMED', `expected a ${options.kind} envelope, got ${payload.kind}`);
+  if (payload.kind !== options.kind)
+    throw new ProtocolError('PROTOCOL_MALFORMED', `expected a ${options.kind} envelope, got ${payload.kind}`);
   if (options.router !== undefined && payload.router !== options.router) {
-    throw new ProtocolError('PROTOCOL_WRONG_ROUTER', `envelope names router ${payload.router}, this is ${options.router}`, {
-      details: { named: payload.router, self: options.router },
-    });
+    throw new ProtocolError(
+      'PROTOCOL_WRONG_ROUTER',
+      `envelope names router ${payload.router}, this is ${options.router}`,
+      {
+        details: { named: payload.router, self: options.router },
+      },
+    );
   }
   const now = options.clock.now();
   const skew = options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
   if (payload.expiresAt <= payload.issuedAt || payload.expiresAt - payload.issuedAt > MAX_ENVELOPE_TTL_MS) {
-    throw new ProtocolError('PROTOCOL_EXPIRED', 'envelope lifetime is empty or longer than allowed', { details: { issuedAt: payload.issuedAt, expiresAt: payload.expiresAt } });
+    throw new ProtocolError('PROTOCOL_EXPIRED', 'envelope lifetime is empty or longer than allowed', {
+      details: { issuedAt: payload.issuedAt, expiresAt: payload.expiresAt },
+    });
   }
   if (now + skew < payload.issuedAt || now - skew >= payload.expiresAt) {
-    throw new ProtocolError('PROTOCOL_EXPIRED', now < payload.issuedAt ? 'envelope is not valid yet (clock skew?)' : 'envelope has expired', {
-      details: { now, issuedAt: payload.issuedAt, expiresAt: payload.expiresAt },
-      hint: 'Check that both hosts keep time (NTP); commands are valid for a short time only.',
-    });
+    throw new ProtocolError(
+      'PROTOCOL_EXPIRED',
+      now < payload.issuedAt ? 'envelope is not valid yet (clock skew?)' : 'envelope has expired',
+      {
+        details: { now, issuedAt: payload.issuedAt, expiresAt: payload.expiresAt },
+        hint: 'Check that both hosts keep time (NTP); commands are valid for a short time only.',
+      },
+    );
   }
   options.replay?.checkAndRemember(payload.nonce, payload.expiresAt + skew, payload.issuedAt);
   return payload as EnvelopePayload<B>;

@@ -59,10 +59,17 @@ export function loadPublicKeys(text: string, where = 'public key file'): KeyObje
 export function keyFingerprint(key: KeyObject | string): string {
   const k = typeof key === 'string' ? createPublicKey(key) : key.type === 'private' ? createPublicKey(key) : key;
   const der = k.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(der).digest('hex').replace(/(..)(?!$)/g, '$1:');
+  return createHash('sha256')
+    .update(der)
+    .digest('hex')
+    .replace(/(..)(?!$)/g, '$1:');
 }
 
 /** Normalise a certificate fingerprint (`AB:CD…`, `abcd…`, `sha256/…`) to lowercase hex without colons. */
 export function normaliseCertFingerprint(fp: string): string {
-  return fp.trim().replace(/^sha256[:/]+/i, '').replace(/[:\s]/g, '').toLowerCase();
+  return fp
+    .trim()
+    .replace(/^sha256[:/]+/i, '')
+    .replace(/[:\s]/g, '')
+    .toLowerCase();
 }

@@ -72,7 +72,9 @@ export class ReplayCache {
     }
     if (this.#seen.size >= this.#max) this.prune();
     if (this.#seen.size >= this.#max) {
-      throw new ProtocolError('PROTOCOL_REPLAYED', 'too many live nonces to remember another one; retry shortly', { details: { max: this.#max } });
+      throw new ProtocolError('PROTOCOL_REPLAYED', 'too many live nonces to remember another one; retry shortly', {
+        details: { max: this.#max },
+      });
     }
     this.#seen.set(nonce, forgetAfter);
     this.#dirty = true;

@@ -23,6 +23,13 @@ export const SALT_TAGS = {
 
 /** Salt-style tag matching: `*` matches any run of characters (fnmatch as the reactor uses it). */
 export function tagMatches(pattern: string, tag: string): boolean {
-  const re = new RegExp('^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+  const re = new RegExp(
+    '^' +
+      pattern
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*') +
+      '$',
+  );
   return re.test(tag);
 }

@@ -17,7 +17,11 @@ export function pemFinger(pem: string | Buffer, hashType: SaltHashType = 'sha256
   // Python's readlines keeps each line's '\n'; the last line may have none.
   const lines = text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
   const nonBlank = lines.filter((l) => l.trim() !== '');
-  if (nonBlank.length < 3 || !nonBlank[0]!.startsWith('-----BEGIN') || !nonBlank[nonBlank.length - 1]!.startsWith('-----END')) {
+  if (
+    nonBlank.length < 3 ||
+    !nonBlank[0]!.startsWith('-----BEGIN') ||
+    !nonBlank[nonBlank.length - 1]!.startsWith('-----END')
+  ) {
     throw new KeysError('KEYS_INVALID', 'not a PEM key: expected BEGIN line, base64 body and END line', {
       hint: 'Give the path of a PEM public key such as master.pub.',
     });
@@ -32,7 +36,10 @@ export async function pemFingerFile(path: string, hashType: SaltHashType = 'sha2
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new KeysError('KEYS_INVALID', `cannot read key file ${path}: ${(err as Error).message}`, { cause: err, details: { path } });
+    throw new KeysError('KEYS_INVALID', `cannot read key file ${path}: ${(err as Error).message}`, {
+      cause: err,
+      details: { path },
+    });
   }
   try {
     return pemFinger(text, hashType);

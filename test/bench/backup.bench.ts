@@ -26,9 +26,14 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 /** The same file set the backup plan takes on this tree, relative to the root, for tar. */
 const TAR_PATHS = [
-  'etc/128technology/salt/pki/master', 'etc/128technology/global.init', 'etc/128technology/local.init',
-  'var/lib/128technology/t128-running.json', 'var/lib/128technology/user-running.json',
-  'etc/128technology/config-exports', 'srv/salt', 'srv/pillar',
+  'etc/128technology/salt/pki/master',
+  'etc/128technology/global.init',
+  'etc/128technology/local.init',
+  'var/lib/128technology/t128-running.json',
+  'var/lib/128technology/user-running.json',
+  'etc/128technology/config-exports',
+  'srv/salt',
+  'srv/pillar',
 ];
 
 function median(xs: number[]): number {
@@ -38,16 +43,26 @@ function median(xs: number[]): number {
 
 /** CPU seconds (user + system) of this process's waited-for children, from /proc (Linux). */
 function childCpu(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = readFileSync('/proc/self/stat', 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   return (Number(fields[13]) + Number(fields[14])) / 100; // cutime + cstime, in USER_HZ (100)
 }
 
-interface Timing { wall: number; cpu: number }
+interface Timing {
+  wall: number;
+  cpu: number;
+}
 
 function timed(argv: string[], cwd?: string): Timing {
   const c0 = childCpu();
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: 'silent' } });
+  const r = spawnSync(argv[0]!, argv.slice(1), {
+    cwd,
+    encoding: 'utf8',
+    maxBuffer: 16 << 20,
+    env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: 'silent' },
+  });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
   return { wall, cpu: childCpu() - c0 };
@@ -64,10 +79,16 @@ function ensurePigz(): boolean {
   console.error('installing pigz for the tar -I pigz -cf baseline…');
   const lock = ['-o', 'DPkg::Lock::Timeout=300'];
   try {
-    execFileSync('apt-get', [...lock, 'install', '-y', '--no-install-recommends', 'pigz'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('apt-get', [...lock, 'install', '-y', '--no-install-recommends', 'pigz'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   } catch {
     execFileSync('apt-get', [...lock, 'update'], { stdio: 'inherit' });
-    execFileSync('apt-get', [...lock, 'install', '-y', '--no-install-recommends', 'pigz'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('apt-get', [...lock, 'install', '-y', '--no-install-recommends', 'pigz'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   }
   return has();
 }
@@ -86,7 +107,9 @@ export async function run(): Promise<BenchResult[]> {
   mkdirSync(out, { recursive: true });
   for (const f of readdirSync(ours)) rmSync(join(ours, f), { recursive: true });
   const dist = join(repo, 'dist/conductor-agent/bin.js');
-  const cliArgv = existsSync(dist) ? [process.execPath, dist] : [process.execPath, '--import', 'tsx', join(repo, 'conductor-agent/bin.ts')];
+  const cliArgv = existsSync(dist)
+    ? [process.execPath, dist]
+    : [process.execPath, '--import', 'tsx', join(repo, 'conductor-agent/bin.ts')];
   const backupCreate = (): Timing => {
     const s = timed([...cliArgv, 'backup', 'create', '--root', root, '--no-offbox', '--json']);
     for (const f of readdirSync(ours)) rmSync(join(ours, f));
@@ -136,28 +159,66 @@ export async function run(): Promise<BenchResult[]> {
     const pw = median(p.map((x) => x.wall));
     const pc = median(p.map((x) => x.cpu));
     console.error(`wall/cpu s — tar -I pigz -cf: ${fmt(p)}`);
-    pigzResults.push({
-      name: 'backup-vs-pigz',
-      measure: 'conductor-agent backup create (CLI process, SHA-256 manifest) vs tar -I pigz -cf, same files, median wall time',
-      value, unit: 's', baseline: pw, ratio: value / pw, target: '≤ 1.0× (issue 10)', pass: value / pw <= 1.0,
-    }, {
-      name: 'backup-cpu-vs-pigz',
-      measure: 'same runs, median CPU time (user+system) vs tar -I pigz -cf',
-      value: cpu, unit: 's', baseline: pc, ratio: cpu / pc, target: 'informational', pass: true,
-    });
+    pigzResults.push(
+      {
+        name: 'backup-vs-pigz',
+        measure:
+          'conductor-agent backup create (CLI process, SHA-256 manifest) vs tar -I pigz -cf, same files, median wall time',
+        value,
+        unit: 's',
+        baseline: pw,
+        ratio: value / pw,
+        target: '≤ 1.0× (issue 10)',
+        pass: value / pw <= 1.0,
+      },
+      {
+        name: 'backup-cpu-vs-pigz',
+        measure: 'same runs, median CPU time (user+system) vs tar -I pigz -cf',
+        value: cpu,
+        unit: 's',
+        baseline: pc,
+        ratio: cpu / pc,
+        target: 'informational',
+        pass: true,
+      },
+    );
   }
-  console.error(`wall/cpu s — backup create: ${fmt(a)}; tar -czf: ${fmt(b)}; createBackup() wall: ${c.map((x) => x.toFixed(2)).join(' ')}; load average before: ${load.toFixed(2)} on ${cpus().length} cpus`);
-  return [{
-    name: 'backup',
-    measure: 'conductor-agent backup create (CLI process, SHA-256 manifest) vs GNU tar -czf, same files, median wall time',
-    value, unit: 's', baseline, ratio: value / baseline, target: '≤ 1.0×', pass: value / baseline <= 1.0,
-  }, {
-    name: 'backup-library',
-    measure: 'createBackup() in-process (no process start or config load) vs the same tar -czf runs, median wall time',
-    value: median(c), unit: 's', baseline, ratio: median(c) / baseline, target: '≤ 1.0× (informational)', pass: median(c) / baseline <= 1.0,
-  }, {
-    name: 'backup-cpu',
-    measure: 'same runs, median CPU time (user+system of the process tree); what decides wall time on a busy machine',
-    value: cpu, unit: 's', baseline: cpuBase, ratio: cpu / cpuBase, target: '≤ 1.0× (informational)', pass: cpu / cpuBase <= 1.0,
-  }, ...pigzResults];
+  console.error(
+    `wall/cpu s — backup create: ${fmt(a)}; tar -czf: ${fmt(b)}; createBackup() wall: ${c.map((x) => x.toFixed(2)).join(' ')}; load average before: ${load.toFixed(2)} on ${cpus().length} cpus`,
+  );
+  return [
+    {
+      name: 'backup',
+      measure:
+        'conductor-agent backup create (CLI process, SHA-256 manifest) vs GNU tar -czf, same files, median wall time',
+      value,
+      unit: 's',
+      baseline,
+      ratio: value / baseline,
+      target: '≤ 1.0×',
+      pass: value / baseline <= 1.0,
+    },
+    {
+      name: 'backup-library',
+      measure:
+        'createBackup() in-process (no process start or config load) vs the same tar -czf runs, median wall time',
+      value: median(c),
+      unit: 's',
+      baseline,
+      ratio: median(c) / baseline,
+      target: '≤ 1.0× (informational)',
+      pass: median(c) / baseline <= 1.0,
+    },
+    {
+      name: 'backup-cpu',
+      measure: 'same runs, median CPU time (user+system of the process tree); what decides wall time on a busy machine',
+      value: cpu,
+      unit: 's',
+      baseline: cpuBase,
+      ratio: cpu / cpuBase,
+      target: '≤ 1.0× (informational)',
+      pass: cpu / cpuBase <= 1.0,
+    },
+    ...pigzResults,
+  ];
 }

@@ -16,7 +16,10 @@ const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 21);
 /** Another build's bin.js (e.g. the previous commit's dist) to measure before/after in the same run. */
 const COMPARE = process.env.BENCH_STARTUP_COMPARE;
 
-interface Sample { wall: number; cpu: number }
+interface Sample {
+  wall: number;
+  cpu: number;
+}
 
 /** One run under GNU time (`-o` keeps its figures apart from the command's own stderr). */
 function once(args: string[], timeFile: string): Sample {
@@ -41,17 +44,20 @@ export async function run(): Promise<BenchResult[]> {
     '--version': [BIN, '--version'],
     '--help': [BIN, '--help'],
     'backup list (empty)': [BIN, 'backup', 'list', '--json', '--root', root],
-    ...(COMPARE ? {
-      '--version (compared build)': [COMPARE, '--version'],
-      '--help (compared build)': [COMPARE, '--help'],
-      'backup list (empty, compared build)': [COMPARE, 'backup', 'list', '--json', '--root', root],
-    } : {}),
+    ...(COMPARE
+      ? {
+          '--version (compared build)': [COMPARE, '--version'],
+          '--help (compared build)': [COMPARE, '--help'],
+          'backup list (empty, compared build)': [COMPARE, 'backup', 'list', '--json', '--root', root],
+        }
+      : {}),
   };
   const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   try {
     const timeFile = join(root, 'time.out');
     for (const args of Object.values(cases)) once(args, timeFile); // warm the page cache
-    for (let i = 0; i < RUNS; i++) for (const [name, args] of Object.entries(cases)) samples[name]!.push(once(args, timeFile));
+    for (let i = 0; i < RUNS; i++)
+      for (const [name, args] of Object.entries(cases)) samples[name]!.push(once(args, timeFile));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -66,9 +72,15 @@ export async function run(): Promise<BenchResult[]> {
     const cpu = median(samples[name]!.map((s) => s.cpu));
     out.push({
       name: `conductor-agent ${name}`,
-      measure: `start-up wall, median of ${RUNS} (best ${best.toFixed(0)} vs ${baseBest.toFixed(0)} ms; `
-        + `CPU median ${cpu.toFixed(0)} vs ${baseCpu.toFixed(0)} ms)`,
-      value: med, unit: 'ms', baseline: base, ratio: med / base, target: 'informational: ratio to bare node', pass: true,
+      measure:
+        `start-up wall, median of ${RUNS} (best ${best.toFixed(0)} vs ${baseBest.toFixed(0)} ms; ` +
+        `CPU median ${cpu.toFixed(0)} vs ${baseCpu.toFixed(0)} ms)`,
+      value: med,
+      unit: 'ms',
+      baseline: base,
+      ratio: med / base,
+      target: 'informational: ratio to bare node',
+      pass: true,
     });
   }
   return out;

@@ -90,17 +90,17 @@ class MiniMinion {
       );
       readMessages(s, (m) => {
         if (m.cmd === '_auth_reply') {
-          if (m['ret'] === 'retry') return end('retry');
-          if (m['ret'] !== true) return end('retry');
-          if (pemFinger(String(m['pub_key'])) !== finger) return end('mismatch'); // master_finger: exit 42
+          if (m.ret === 'retry') return end('retry');
+          if (m.ret !== true) return end('retry');
+          if (pemFinger(String(m.pub_key)) !== finger) return end('mismatch'); // master_finger: exit 42
           this.socket = s;
           sendMessage(s, { cmd: '_subscribe', id: this.id });
           return end('ok');
         }
-        if (m.cmd === 'publish' && m['fun'] === 'test.ping')
+        if (m.cmd === 'publish' && m.fun === 'test.ping')
           sendMessage(s, {
             cmd: '_return',
-            jid: m['jid'],
+            jid: m.jid,
             id: this.id,
             return: true,
             retcode: 0,

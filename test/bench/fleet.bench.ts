@@ -185,7 +185,10 @@ export async function run(): Promise<BenchResult[]> {
     let lastChange = Date.now();
     for (;;) {
       const sum = counts.reduce((a, b) => a + b, 0);
-      if (sum !== last) { last = sum; lastChange = Date.now(); }
+      if (sum !== last) {
+        last = sum;
+        lastChange = Date.now();
+      }
       if (sum >= N || (sum > 0 && Date.now() - lastChange > 60_000) || Date.now() - t0 > 900_000) break;
       await new Promise((r) => setTimeout(r, 1000));
     }

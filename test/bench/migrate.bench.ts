@@ -26,11 +26,19 @@ const pct = (xs: number[], p: number): number => {
 export async function run(): Promise<BenchResult[]> {
   const routers = Number(process.env.MIGRATE_BENCH_ROUTERS ?? 2000);
   const rate = Number(process.env.MIGRATE_BENCH_RATE ?? 10);
-  const w = await makeMigrateWorld({ routers, delays: { pendingMs: 200, connectedMs: 200 },
-    migrate: { rate, concurrency: 200, pollMs: 250, connectedTimeoutSeconds: 120, runningTimeoutSeconds: 120 } });
+  const w = await makeMigrateWorld({
+    routers,
+    delays: { pendingMs: 200, connectedMs: 200 },
+    migrate: { rate, concurrency: 200, pollMs: 250, connectedTimeoutSeconds: 120, runningTimeoutSeconds: 120 },
+  });
   try {
-    const pcli = [...splitCommandLine((parse(readFileSync(w.configFile, 'utf8')) as { ssr: { pcliCommand: string } })
-      .ssr.pcliCommand), 'show', 'nothing'];
+    const pcli = [
+      ...splitCommandLine(
+        (parse(readFileSync(w.configFile, 'utf8')) as { ssr: { pcliCommand: string } }).ssr.pcliCommand,
+      ),
+      'show',
+      'nothing',
+    ];
     const costs: number[] = [];
     for (let i = 0; i < 20; i++) {
       const t = performance.now();
@@ -47,17 +55,50 @@ export async function run(): Promise<BenchResult[]> {
     const ideal = routers / rate;
     const achieved = report.rate.achieved ?? 0;
     return [
-      { name: 'migrate', measure: `${routers} routers, total wall time vs routers/rate`, value: totalS, unit: 's',
-        baseline: ideal, ratio: totalS / ideal, target: '≤ 1.10× routers/rate', pass: totalS / ideal <= 1.1 },
-      { name: 'migrate', measure: 'achieved start rate vs configured', value: achieved, unit: 'routers/s',
-        baseline: rate, ratio: achieved / rate, target: 'within 10 % of the configured rate',
-        pass: Math.abs(1 - achieved / rate) <= 0.1 },
-      { name: 'migrate', measure: 'time per router, migrate → Running (median)', value: pct(per, 0.5), unit: 'ms',
-        target: 'informational (simulator delays 400 ms)', pass: true },
-      { name: 'migrate', measure: 'time per router, migrate → Running (p95)', value: pct(per, 0.95), unit: 'ms',
-        target: 'informational', pass: true },
-      { name: 'migrate', measure: 'one PCLI command (bridge process), median of 20, same run', value: pct(costs, 0.5),
-        unit: 'ms', target: 'informational', pass: true },
+      {
+        name: 'migrate',
+        measure: `${routers} routers, total wall time vs routers/rate`,
+        value: totalS,
+        unit: 's',
+        baseline: ideal,
+        ratio: totalS / ideal,
+        target: '≤ 1.10× routers/rate',
+        pass: totalS / ideal <= 1.1,
+      },
+      {
+        name: 'migrate',
+        measure: 'achieved start rate vs configured',
+        value: achieved,
+        unit: 'routers/s',
+        baseline: rate,
+        ratio: achieved / rate,
+        target: 'within 10 % of the configured rate',
+        pass: Math.abs(1 - achieved / rate) <= 0.1,
+      },
+      {
+        name: 'migrate',
+        measure: 'time per router, migrate → Running (median)',
+        value: pct(per, 0.5),
+        unit: 'ms',
+        target: 'informational (simulator delays 400 ms)',
+        pass: true,
+      },
+      {
+        name: 'migrate',
+        measure: 'time per router, migrate → Running (p95)',
+        value: pct(per, 0.95),
+        unit: 'ms',
+        target: 'informational',
+        pass: true,
+      },
+      {
+        name: 'migrate',
+        measure: 'one PCLI command (bridge process), median of 20, same run',
+        value: pct(costs, 0.5),
+        unit: 'ms',
+        target: 'informational',
+        pass: true,
+      },
     ];
   } finally {
     await w.close();

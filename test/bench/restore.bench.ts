@@ -33,7 +33,8 @@ async function prepare(): Promise<string> {
   const existing = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.tar.gz')) : [];
   if (existing[0]) return join(dir, existing[0]);
   console.error('restore bench: writing the benchmark archive with createBackup (once)…');
-  return (await createBackup({ config: conductorSchema.parse({}), root: TREE, hostname: 'bench', dir: ARCHIVES })).archive;
+  return (await createBackup({ config: conductorSchema.parse({}), root: TREE, hostname: 'bench', dir: ARCHIVES }))
+    .archive;
 }
 
 // Best of N for both sides: on a shared machine interference only ever slows a run down, so the
@@ -42,7 +43,9 @@ const best = (xs: number[]): number => Math.min(...xs);
 
 /** CPU seconds (user + system) of this process (all its threads) and of its waited-for children (Linux). */
 function cpuSeconds(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = readFileSync('/proc/self/stat', 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   const children = (Number(fields[13]) + Number(fields[14])) / 100; // cutime + cstime, USER_HZ = 100
   const own = process.cpuUsage();
   return (own.user + own.system) / 1e6 + children;
@@ -55,7 +58,11 @@ export async function run(): Promise<BenchResult[]> {
   const tarTimes: number[] = [];
   const ourTimes: number[] = [];
   const noFlushTimes: number[] = [];
-  const cpu = new Map<number[], number[]>([[tarTimes, []], [ourTimes, []], [noFlushTimes, []]]);
+  const cpu = new Map<number[], number[]>([
+    [tarTimes, []],
+    [ourTimes, []],
+    [noFlushTimes, []],
+  ]);
   const stepsOfBest = new Map<number[], unknown>();
   // A run's output is moved aside, not deleted, before the next run and removed after the last:
   // on ext4 without a journal (this machine's root) a file created within a minute of 12,000
@@ -87,7 +94,12 @@ export async function run(): Promise<BenchResult[]> {
     execFileSync('sync');
     const c0 = cpuSeconds();
     const t0 = performance.now();
-    const report = await restoreConductor({ archive, root: r, config, ports: { services: [fakeService()], ...(flush ? { flush } : {}) } });
+    const report = await restoreConductor({
+      archive,
+      root: r,
+      config,
+      ports: { services: [fakeService()], ...(flush ? { flush } : {}) },
+    });
     const ms = performance.now() - t0;
     times.push(ms);
     cpu.get(times)!.push(cpuSeconds() - c0);
@@ -106,16 +118,47 @@ export async function run(): Promise<BenchResult[]> {
   const base = best(tarTimes) / 1000;
   const ours = best(ourTimes) / 1000;
   const noFlush = best(noFlushTimes) / 1000;
-  console.error(`restore bench steps of the best runs (ms): with flush ${JSON.stringify(stepsOfBest.get(ourTimes))}, without ${JSON.stringify(stepsOfBest.get(noFlushTimes))}`);
-  console.error(`restore bench medians: tar -xzf ${(median(tarTimes) / 1000).toFixed(2)} s, restore ${(median(ourTimes) / 1000).toFixed(2)} s, without flush ${(median(noFlushTimes) / 1000).toFixed(2)} s (ratio ${(median(ourTimes) / median(tarTimes)).toFixed(2)}×)`);
+  console.error(
+    `restore bench steps of the best runs (ms): with flush ${JSON.stringify(stepsOfBest.get(ourTimes))}, without ${JSON.stringify(stepsOfBest.get(noFlushTimes))}`,
+  );
+  console.error(
+    `restore bench medians: tar -xzf ${(median(tarTimes) / 1000).toFixed(2)} s, restore ${(median(ourTimes) / 1000).toFixed(2)} s, without flush ${(median(noFlushTimes) / 1000).toFixed(2)} s (ratio ${(median(ourTimes) / median(tarTimes)).toFixed(2)}×)`,
+  );
   const cpuMedian = (xs: number[]): number => median(cpu.get(xs)!);
-  console.error(`restore bench CPU s (user+system, median): tar -xzf ${cpuMedian(tarTimes).toFixed(2)}, restore ${cpuMedian(ourTimes).toFixed(2)}, without flush ${cpuMedian(noFlushTimes).toFixed(2)}`);
+  console.error(
+    `restore bench CPU s (user+system, median): tar -xzf ${cpuMedian(tarTimes).toFixed(2)}, restore ${cpuMedian(ourTimes).toFixed(2)}, without flush ${cpuMedian(noFlushTimes).toFixed(2)}`,
+  );
   return [
     {
-      name: 'restore-cpu', measure: 'the restore runs (with flush), median CPU time (user+system, all threads and children) vs tar -xzf',
-      value: cpuMedian(ourTimes), unit: 's', baseline: cpuMedian(tarTimes), ratio: cpuMedian(ourTimes) / cpuMedian(tarTimes), target: 'informational', pass: true,
+      name: 'restore-cpu',
+      measure: 'the restore runs (with flush), median CPU time (user+system, all threads and children) vs tar -xzf',
+      value: cpuMedian(ourTimes),
+      unit: 's',
+      baseline: cpuMedian(tarTimes),
+      ratio: cpuMedian(ourTimes) / cpuMedian(tarTimes),
+      target: 'informational',
+      pass: true,
     },
-    { name: 'restore', measure: 'restoreConductor (preflight, staging, hashes, key pair, JSON, plan, journal, apply, sync -f, post-verify) vs tar -xzf', value: ours, unit: 's', baseline: base, ratio: ours / base, target: '≤ 1.2×', pass: ours / base <= 1.2 },
-    { name: 'restore-no-flush', measure: 'the same without the durability flush (tar -xzf does not sync either)', value: noFlush, unit: 's', baseline: base, ratio: noFlush / base, target: '≤ 1.2×', pass: noFlush / base <= 1.2 },
+    {
+      name: 'restore',
+      measure:
+        'restoreConductor (preflight, staging, hashes, key pair, JSON, plan, journal, apply, sync -f, post-verify) vs tar -xzf',
+      value: ours,
+      unit: 's',
+      baseline: base,
+      ratio: ours / base,
+      target: '≤ 1.2×',
+      pass: ours / base <= 1.2,
+    },
+    {
+      name: 'restore-no-flush',
+      measure: 'the same without the durability flush (tar -xzf does not sync either)',
+      value: noFlush,
+      unit: 's',
+      baseline: base,
+      ratio: noFlush / base,
+      target: '≤ 1.2×',
+      pass: noFlush / base <= 1.2,
+    },
   ];
 }

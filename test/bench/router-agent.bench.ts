@@ -27,7 +27,10 @@ const unitFile = join(repo, 'salt-states/ssr_recovery/files/router-agent.service
 export function unitCommand(unitText: string): string[] {
   const line = /^ExecStart=(.*)$/m.exec(unitText)?.[1] ?? '';
   const m = /^\{\{ ssr\.node\.bin \}\}((?:\s+-\S+)*)\s+\{\{ ssr\.prefix \}\}\/(\S+)\s/.exec(line);
-  if (!m) throw new Error(`${unitFile}: ExecStart is not "{{ ssr.node.bin }} [node options] {{ ssr.prefix }}/<script> …": ${line}`);
+  if (!m)
+    throw new Error(
+      `${unitFile}: ExecStart is not "{{ ssr.node.bin }} [node options] {{ ssr.prefix }}/<script> …": ${line}`,
+    );
   return [...m[1]!.trim().split(/\s+/).filter(Boolean), join(repo, m[2]!)];
 }
 
@@ -46,18 +49,31 @@ function timeSync(args: string[]): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-async function daemonToReady(cmd: string[], root: string): Promise<{ ms: number; stop: () => Promise<void>; pid: number }> {
+async function daemonToReady(
+  cmd: string[],
+  root: string,
+): Promise<{ ms: number; stop: () => Promise<void>; pid: number }> {
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, [...cmd, 'daemon', '--json', '--root', root], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [...cmd, 'daemon', '--json', '--root', root], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   let out = '';
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; if (out.includes('"ready":true')) resolve(); });
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('"ready":true')) resolve();
+    });
     child.once('exit', (c) => reject(new Error(`daemon exited ${c} before ready`)));
   });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   return {
-    ms, pid: child.pid!,
-    stop: () => new Promise<void>((r) => { child.once('exit', () => r()); child.kill('SIGTERM'); }),
+    ms,
+    pid: child.pid!,
+    stop: () =>
+      new Promise<void>((r) => {
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+      }),
   };
 }
 
@@ -93,17 +109,27 @@ export async function run(): Promise<BenchResult[]> {
     mkdirSync(join(root, 'etc/ssr-recovery'), { recursive: true });
     writeFileSync(join(root, 'etc/salt/minion'), 'id: bench-router\nmaster: 127.0.0.2\n');
     writeFileSync(join(root, 'var/log/salt/minion'), '');
-    writeFileSync(join(root, 'etc/ssr-recovery/router-agent.yaml'), JSON.stringify({
-      conductor: { addresses: [`127.0.0.2:${conductor.server.port}`], agentPublicKey: conductor.identity.signing.publicPem, certFingerprint: conductor.identity.certFingerprint },
-      agent: { saltCall: 'true' },
-      services: { minion: { start: 'true', stop: 'true', restart: 'true', isActive: 'true' } },
-      observe: { listen: '127.0.0.1:0' }, // measured with the metrics endpoint on, as installed
-      log: { level: 'warn' },
-    }));
+    writeFileSync(
+      join(root, 'etc/ssr-recovery/router-agent.yaml'),
+      JSON.stringify({
+        conductor: {
+          addresses: [`127.0.0.2:${conductor.server.port}`],
+          agentPublicKey: conductor.identity.signing.publicPem,
+          certFingerprint: conductor.identity.certFingerprint,
+        },
+        agent: { saltCall: 'true' },
+        services: { minion: { start: 'true', stop: 'true', restart: 'true', isActive: 'true' } },
+        observe: { listen: '127.0.0.1:0' }, // measured with the metrics endpoint on, as installed
+        log: { level: 'warn' },
+      }),
+    );
     const bare = await bareNodeRss(IDLE_MS);
     const results: BenchResult[] = [];
     const unit = unitCommand(readFileSync(unitFile, 'utf8'));
-    for (const [label, cmd, judged] of [['as the systemd unit runs it', unit, true], ['dist tree bin', [treeBin], false]] as const) {
+    for (const [label, cmd, judged] of [
+      ['as the systemd unit runs it', unit, true],
+      ['dist tree bin', [treeBin], false],
+    ] as const) {
       const baseline: number[] = [];
       const version: number[] = [];
       for (let i = 0; i < RUNS; i++) {
@@ -118,7 +144,11 @@ export async function run(): Promise<BenchResult[]> {
       }
       const d = await daemonToReady([...cmd], root);
       const deadline = Date.now() + 10_000;
-      while (!conductor.server.fleet().some((e) => e.routerId === 'bench-router' && e.connected) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (
+        !conductor.server.fleet().some((e) => e.routerId === 'bench-router' && e.connected) &&
+        Date.now() < deadline
+      )
+        await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, IDLE_MS)); // idle: connected, heartbeats, trust polls
       const rss = rssMb(d.pid);
       const anon = anonMb(d.pid);
@@ -129,10 +159,46 @@ export async function run(): Promise<BenchResult[]> {
       const name = `router-agent (${label})`;
       const target = (t: string): string => (judged ? t : `${t} (informational: the unit runs the bundle)`);
       results.push(
-        { name, measure: `--version start to exit (median of ${RUNS})`, value: v, unit: 'ms', baseline: base, ratio: v / base, target: target('< 150 ms'), pass: v < 150 },
-        { name, measure: 'daemon start to ready line (median of 7)', value: r, unit: 'ms', baseline: base, ratio: r / base, target: target('< 150 ms'), pass: r < 150 },
-        { name, measure: 'daemon idle RSS, connected (baseline: bare node idle RSS)', value: rss, unit: 'MB', baseline: bare.rss, ratio: rss / bare.rss, target: target('< 45 MB'), pass: rss < 45 },
-        { name, measure: 'daemon idle private anonymous memory (baseline: bare node)', value: anon, unit: 'MB', baseline: bare.anon, ratio: anon / bare.anon, target: 'informational', pass: true },
+        {
+          name,
+          measure: `--version start to exit (median of ${RUNS})`,
+          value: v,
+          unit: 'ms',
+          baseline: base,
+          ratio: v / base,
+          target: target('< 150 ms'),
+          pass: v < 150,
+        },
+        {
+          name,
+          measure: 'daemon start to ready line (median of 7)',
+          value: r,
+          unit: 'ms',
+          baseline: base,
+          ratio: r / base,
+          target: target('< 150 ms'),
+          pass: r < 150,
+        },
+        {
+          name,
+          measure: 'daemon idle RSS, connected (baseline: bare node idle RSS)',
+          value: rss,
+          unit: 'MB',
+          baseline: bare.rss,
+          ratio: rss / bare.rss,
+          target: target('< 45 MB'),
+          pass: rss < 45,
+        },
+        {
+          name,
+          measure: 'daemon idle private anonymous memory (baseline: bare node)',
+          value: anon,
+          unit: 'MB',
+          baseline: bare.anon,
+          ratio: anon / bare.anon,
+          target: 'informational',
+          pass: true,
+        },
       );
     }
     return results;

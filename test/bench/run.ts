@@ -20,7 +20,10 @@ export interface BenchResult {
 }
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const available = readdirSync(here).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace(/\.bench\.ts$/, '')).sort();
+const available = readdirSync(here)
+  .filter((f) => f.endsWith('.bench.ts'))
+  .map((f) => f.replace(/\.bench\.ts$/, ''))
+  .sort();
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const json = process.argv.includes('--json');
 const unknown = wanted.filter((w) => !available.includes(w));
@@ -35,8 +38,11 @@ for (const name of wanted.length ? wanted : available) {
   for (const r of await mod.run()) {
     results.push(r);
     if (!json) {
-      const ratio = r.ratio !== undefined ? `  ratio ${r.ratio.toFixed(2)}× (baseline ${r.baseline?.toFixed(2)} ${r.unit})` : '';
-      console.log(`${r.pass ? 'PASS' : 'MISS'}  ${r.name}: ${r.measure}: ${r.value.toFixed(2)} ${r.unit}${ratio}  target ${r.target}`);
+      const ratio =
+        r.ratio !== undefined ? `  ratio ${r.ratio.toFixed(2)}× (baseline ${r.baseline?.toFixed(2)} ${r.unit})` : '';
+      console.log(
+        `${r.pass ? 'PASS' : 'MISS'}  ${r.name}: ${r.measure}: ${r.value.toFixed(2)} ${r.unit}${ratio}  target ${r.target}`,
+      );
     }
   }
 }

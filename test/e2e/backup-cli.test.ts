@@ -8,7 +8,12 @@ import { makeTmpDir } from '../helpers/tmpdir.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(repo, 'conductor-agent/bin.ts');
-const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', bin, ...args], { cwd: repo, encoding: 'utf8', env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: undefined } });
+const cli = (args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', bin, ...args], {
+    cwd: repo,
+    encoding: 'utf8',
+    env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: undefined },
+  });
 
 describe('conductor-agent backup: the real CLI, --json and exit codes', function () {
   this.timeout(90_000);
@@ -46,14 +51,29 @@ describe('conductor-agent backup: the real CLI, --json and exit codes', function
 
   it('verify exits 7 and lists the difference when the sidecar does not match', () => {
     const c = JSON.parse(cli(['backup', 'create', '--json', '--root', root]).stdout);
-    writeFileSync(c.archive + '.sha256', '0'.repeat(64) + '  x\n');
+    writeFileSync(`${c.archive}.sha256`, `${'0'.repeat(64)}  x\n`);
     const v = cli(['backup', 'verify', '--json', '--root', root, c.archive]);
     assert.equal(v.status, 7);
-    assert.deepEqual(JSON.parse(v.stdout).differences.map((d: { kind: string }) => d.kind), ['sidecar-mismatch']);
+    assert.deepEqual(
+      JSON.parse(v.stdout).differences.map((d: { kind: string }) => d.kind),
+      ['sidecar-mismatch'],
+    );
   });
 
   it('prune refuses a policy that keeps nothing (exit 2, USAGE)', () => {
-    const p = cli(['backup', 'prune', '--json', '--root', root, '--keep-last', '0', '--keep-daily', '0', '--keep-weekly', '0']);
+    const p = cli([
+      'backup',
+      'prune',
+      '--json',
+      '--root',
+      root,
+      '--keep-last',
+      '0',
+      '--keep-daily',
+      '0',
+      '--keep-weekly',
+      '0',
+    ]);
     assert.equal(p.status, 2);
     assert.equal(JSON.parse(p.stdout).error.code, 'USAGE');
   });
@@ -64,6 +84,9 @@ describe('conductor-agent backup: the real CLI, --json and exit codes', function
     assert.equal(c.status, 4);
     const doc = JSON.parse(c.stdout);
     assert.equal(doc.error.code, 'BACKUP_MISSING_FILES');
-    assert.deepEqual(doc.error.details.missing.map((m: { path: string }) => m.path), ['/etc/128technology/local.init']);
+    assert.deepEqual(
+      doc.error.details.missing.map((m: { path: string }) => m.path),
+      ['/etc/128technology/local.init'],
+    );
   });
 });

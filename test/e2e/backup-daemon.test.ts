@@ -11,16 +11,35 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(repo, 'conductor-agent/bin.ts');
 const fixture = join(repo, 'test/fixtures/daemon-with-service.ts');
 
-interface Proc { child: ChildProcess; lines: () => Record<string, unknown>[]; stderr: () => string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
+interface Proc {
+  child: ChildProcess;
+  lines: () => Record<string, unknown>[];
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
 
 function launch(args: string[]): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: 'info' } });
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: repo,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: 'info' },
+  });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d) => { out += String(d); });
-  child.stderr!.on('data', (d) => { err += String(d); });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  const lines = () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  child.stdout!.on('data', (d) => {
+    out += String(d);
+  });
+  child.stderr!.on('data', (d) => {
+    err += String(d);
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
+  const lines = () =>
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   return { child, lines, stderr: () => err, exit };
 }
 
@@ -28,7 +47,8 @@ async function until(what: string, cond: () => boolean, p: Proc, ms = 30_000): P
   const t0 = Date.now();
   while (!cond()) {
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}; stderr:\n${p.stderr()}`);
-    if (p.child.exitCode !== null) throw new Error(`process exited (${p.child.exitCode}) before ${what}; stderr:\n${p.stderr()}`);
+    if (p.child.exitCode !== null)
+      throw new Error(`process exited (${p.child.exitCode}) before ${what}; stderr:\n${p.stderr()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -47,9 +67,11 @@ describe('conductor-agent daemon: forked for real, real signals', function () {
     mkdirSync(join(root, 'etc/ssr-recovery'), { recursive: true });
     // agents.listen on port 0: the production default 0.0.0.0:4507 failed these tests whenever
     // another process held that port (a test never binds a fixed port)
-    writeFileSync(join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
-      "backup:\n  schedule: '* * * * * *'\n  keep: {last: 2, daily: 0, weekly: 0}\n  restoreTest: false\n"
-      + "agents:\n  listen: '127.0.0.1:0'\nobserve:\n  listen: '127.0.0.1:0'\n");
+    writeFileSync(
+      join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
+      "backup:\n  schedule: '* * * * * *'\n  keep: {last: 2, daily: 0, weekly: 0}\n  restoreTest: false\n" +
+        "agents:\n  listen: '127.0.0.1:0'\nobserve:\n  listen: '127.0.0.1:0'\n",
+    );
     const p = launch([bin, 'daemon', '--json', '--root', root]);
     await until('ready', () => p.lines().some((l) => l.event === 'ready'), p);
     const dir = join(root, 'var/log/128technology');
@@ -62,7 +84,11 @@ describe('conductor-agent daemon: forked for real, real signals', function () {
     assert.match(p.stderr(), /"msg":"service stopped","service":"backup-schedule"/);
     assert.ok(archives().length <= 3, 'retention ran after scheduled runs (keep last 2, plus at most one in flight)');
     for (const a of archives()) assert.equal((await verifyArchive(join(dir, a))).status, 'verified');
-    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.tmp')), [], 'no temp left by the stop');
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+      [],
+      'no temp left by the stop',
+    );
   });
 
   it('stops extra services before the built-in ones, in reverse start order', async () => {
@@ -70,7 +96,10 @@ describe('conductor-agent daemon: forked for real, real signals', function () {
     await until('ready', () => p.lines().some((l) => l.event === 'ready'), p);
     p.child.kill('SIGINT');
     assert.equal((await p.exit).code, 0);
-    const order = p.lines().filter((l) => l.event === 'start' || l.event === 'stopped').map((l) => `${String(l.event)} ${String(l.name)}`);
+    const order = p
+      .lines()
+      .filter((l) => l.event === 'start' || l.event === 'stopped')
+      .map((l) => `${String(l.event)} ${String(l.name)}`);
     assert.deepEqual(order, ['start first', 'start slow', 'stopped slow', 'stopped first']);
   });
 

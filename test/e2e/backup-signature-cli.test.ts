@@ -13,7 +13,10 @@ import { makeTmpDir } from '../helpers/tmpdir.js';
 
 const bin = fileURLToPath(new URL('../../dist/conductor-agent/bin.js', import.meta.url));
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: undefined, ...env } });
+  spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: undefined, ...env },
+  });
 
 describe('conductor-agent backup: signatures through the real CLI', function () {
   this.timeout(120_000);
@@ -38,35 +41,59 @@ describe('conductor-agent backup: signatures through the real CLI', function () 
   after(() => cleanup());
 
   it('create signs with the identity keys status shows; verify and list show the signer', () => {
-    const keys = JSON.parse(cli(['keys', 'status', '--json', '--root', b]).stdout) as { agent: { signingFingerprint: string } };
+    const keys = JSON.parse(cli(['keys', 'status', '--json', '--root', b]).stdout) as {
+      agent: { signingFingerprint: string };
+    };
     assert.equal(keys.agent.signingFingerprint, signerOfB, 'the backup is signed by the key routers pin');
     const v = cli(['backup', 'verify', '--root', b, archiveOfB]);
     assert.equal(v.status, 0, v.stdout + v.stderr);
     assert.match(v.stdout, /^VERIFIED: /);
     assert.match(v.stdout, new RegExp(`signature: signed, signer ${signerOfB}`));
-    const l = JSON.parse(cli(['backup', 'list', '--json', '--root', b]).stdout) as { backups: { signature: string; signer: string }[] };
-    assert.deepEqual(l.backups.map((x) => [x.signature, x.signer]), [['signed', signerOfB]]);
+    const l = JSON.parse(cli(['backup', 'list', '--json', '--root', b]).stdout) as {
+      backups: { signature: string; signer: string }[];
+    };
+    assert.deepEqual(
+      l.backups.map((x) => [x.signature, x.signer]),
+      [['signed', signerOfB]],
+    );
   });
 
-  it('another conductor\'s archive: refused by verify (exit 7, signer-untrusted) until named by fingerprint or key file', () => {
+  it("another conductor's archive: refused by verify (exit 7, signer-untrusted) until named by fingerprint or key file", () => {
     cli(['backup', 'create', '--json', '--root', a]); // a has an identity of its own now
     const refused = cli(['backup', 'verify', '--json', '--root', a, archiveOfB]);
     assert.equal(refused.status, 7, refused.stderr);
-    const doc = JSON.parse(refused.stdout) as { status: string; signature: { status: string; fingerprint: string }; differences: { kind: string }[] };
+    const doc = JSON.parse(refused.stdout) as {
+      status: string;
+      signature: { status: string; fingerprint: string };
+      differences: { kind: string }[];
+    };
     assert.equal(doc.status, 'failed');
     assert.equal(doc.signature.status, 'untrusted');
     assert.equal(doc.signature.fingerprint, signerOfB);
-    assert.deepEqual(doc.differences.map((d) => d.kind), ['signer-untrusted']);
+    assert.deepEqual(
+      doc.differences.map((d) => d.kind),
+      ['signer-untrusted'],
+    );
 
     assert.equal(cli(['backup', 'verify', '--root', a, '--trusted-signer', signerOfB, archiveOfB]).status, 0);
     const pubFile = join(dir, 'b-signer.pub');
     copyFileSync(join(b, 'var/lib/ssr-recovery/agent-signing.pub'), pubFile);
     assert.equal(cli(['backup', 'verify', '--root', a, '--trusted-signer', pubFile, archiveOfB]).status, 0);
-    assert.equal(cli(['backup', 'verify', '--root', a, archiveOfB], { SSR_RECOVERY_BACKUP_TRUSTED_SIGNERS: signerOfB }).status, 0);
+    assert.equal(
+      cli(['backup', 'verify', '--root', a, archiveOfB], { SSR_RECOVERY_BACKUP_TRUSTED_SIGNERS: signerOfB }).status,
+      0,
+    );
     mkdirSync(join(a, 'etc/ssr-recovery'), { recursive: true });
     writeFileSync(join(a, 'etc/ssr-recovery/b.pub'), readFileSync(pubFile));
-    writeFileSync(join(a, 'etc/ssr-recovery/conductor-agent.yaml'), 'backup:\n  trustedSigners:\n    - /etc/ssr-recovery/b.pub\n');
-    assert.equal(cli(['backup', 'verify', '--root', a, archiveOfB]).status, 0, 'a trusted-signers file in the config (under --root)');
+    writeFileSync(
+      join(a, 'etc/ssr-recovery/conductor-agent.yaml'),
+      'backup:\n  trustedSigners:\n    - /etc/ssr-recovery/b.pub\n',
+    );
+    assert.equal(
+      cli(['backup', 'verify', '--root', a, archiveOfB]).status,
+      0,
+      'a trusted-signers file in the config (under --root)',
+    );
   });
 
   it('a trusted signer that is not a key or fingerprint is a config error (exit 3), not a silent distrust', () => {

@@ -3,7 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const bin = (name: string): string => fileURLToPath(new URL(`../../dist/${name}/bin.js`, import.meta.url));
-const run = (name: string, args: string[]) => spawnSync(process.execPath, [bin(name), ...args], { encoding: 'utf8', env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: undefined } });
+const run = (name: string, args: string[]) =>
+  spawnSync(process.execPath, [bin(name), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: undefined },
+  });
 
 describe('the real bins: help, usage and exit codes', () => {
   for (const name of ['conductor-agent', 'router-agent']) {
@@ -21,7 +25,11 @@ describe('the real bins: help, usage and exit codes', () => {
   }
 
   it('conductor-agent prints a JSON error document with --json and exits 3 on bad config', () => {
-    const r = spawnSync(process.execPath, [bin('conductor-agent'), 'fleet', '--json', '--config', '/nonexistent/ssr.yaml'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [bin('conductor-agent'), 'fleet', '--json', '--config', '/nonexistent/ssr.yaml'],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 3);
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.ok, false);

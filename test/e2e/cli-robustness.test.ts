@@ -11,7 +11,10 @@ import { makeTmpDir } from '../helpers/tmpdir.js';
 
 const bin = (name: string): string => fileURLToPath(new URL(`../../dist/${name}/bin.js`, import.meta.url));
 const run = (name: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
-  spawnSync(process.execPath, [bin(name), ...args], { encoding: 'utf8', env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: undefined, ...env } });
+  spawnSync(process.execPath, [bin(name), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: undefined, ...env },
+  });
 
 describe('CLI robustness: usage errors, config sources, missing folders', function () {
   this.timeout(60_000);
@@ -63,7 +66,9 @@ describe('CLI robustness: usage errors, config sources, missing folders', functi
     const root = join(dir, 'env');
     mkdirSync(join(root, 'etc/ssr-recovery'), { recursive: true });
     writeFileSync(join(root, 'etc/ssr-recovery/conductor-agent.yaml'), 'log:\n  level: info\n');
-    const r = run('conductor-agent', ['backup', 'list', '--json', '--root', root], { SSR_RECOVERY_BACKUP_KEEP_LAST: '-3' });
+    const r = run('conductor-agent', ['backup', 'list', '--json', '--root', root], {
+      SSR_RECOVERY_BACKUP_KEEP_LAST: '-3',
+    });
     assert.equal(r.status, 3, r.stderr);
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.error.code, 'CONFIG_INVALID');
@@ -77,7 +82,10 @@ describe('CLI robustness: usage errors, config sources, missing folders', functi
     mkdirSync(join(root, 'var/log/128technology'), { recursive: true });
     writeFileSync(join(root, 'etc/ssr-recovery/ssr.secret'), 's3cret\n');
     chmodSync(join(root, 'etc/ssr-recovery/ssr.secret'), 0o644);
-    writeFileSync(join(root, 'etc/ssr-recovery/conductor-agent.yaml'), 'ssr:\n  username: ops\n  passwordFile: /etc/ssr-recovery/ssr.secret\n');
+    writeFileSync(
+      join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
+      'ssr:\n  username: ops\n  passwordFile: /etc/ssr-recovery/ssr.secret\n',
+    );
     const r = run('conductor-agent', ['backup', 'list', '--json', '--root', root]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).ok, true);

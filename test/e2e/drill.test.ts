@@ -22,22 +22,39 @@ describe('npm start: the disaster-recovery drill (real bins, real processes, loo
   it('backs up, loses the conductor, restores, re-keys, re-authenticates every router through its agent and verifies', async () => {
     const r = await runBin(['drill', '--json', '--routers', '2']);
     const report = JSON.parse(r.stdout);
-    assert.equal(r.code, 0, `drill failed: ${JSON.stringify(report.steps.filter((s: { status: string }) => s.status !== 'ok'))}\n${r.stderr.slice(-2000)}`);
+    assert.equal(
+      r.code,
+      0,
+      `drill failed: ${JSON.stringify(report.steps.filter((s: { status: string }) => s.status !== 'ok'))}\n${r.stderr.slice(-2000)}`,
+    );
     assert.equal(report.ok, true);
-    assert.deepEqual(report.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`),
-      ['build', 'backup', 'disaster', 'rebuild', 'restore', 'rekey', 'reauth', 'verify'].map((n) => `${n}:ok`));
+    assert.deepEqual(
+      report.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`),
+      ['build', 'backup', 'disaster', 'rebuild', 'restore', 'rekey', 'reauth', 'verify'].map((n) => `${n}:ok`),
+    );
     const step = (n: string) => report.steps.find((s: { name: string }) => s.name === n).facts;
     assert.equal(step('backup').verify, 'verified');
-    assert.equal(step('rebuild').unpinnedAgentAcceptedBy, 0, 'router agents must refuse a conductor-agent they never pinned');
+    assert.equal(
+      step('rebuild').unpinnedAgentAcceptedBy,
+      0,
+      'router agents must refuse a conductor-agent they never pinned',
+    );
     assert.equal(step('rebuild').minionsHeldPending, 2, 'a rebuilt master must not accept minions blindly');
     assert.equal(step('restore').sameKeyAsBefore, true);
     assert.notEqual(step('rekey').newFingerprint, step('rekey').oldFingerprint);
     for (const router of report.routers) {
       assert.equal(router.trustAfterRekey, 'stale-master-key');
       assert.equal(router.reauthOk, true);
-      assert.equal(router.fingerprint, step('rekey').newFingerprint, 'each router pinned and cached exactly the new key');
+      assert.equal(
+        router.fingerprint,
+        step('rekey').newFingerprint,
+        'each router pinned and cached exactly the new key',
+      );
     }
-    assert.deepEqual(step('verify').checks.map((c: { status: string }) => c.status), ['pass', 'pass', 'pass']);
+    assert.deepEqual(
+      step('verify').checks.map((c: { status: string }) => c.status),
+      ['pass', 'pass', 'pass'],
+    );
     assert.equal(existsSync(report.sandbox), false, 'the sandbox is removed unless --keep');
   });
 

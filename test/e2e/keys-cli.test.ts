@@ -12,14 +12,21 @@ const env = { ...process.env, SSR_RECOVERY_LOG_LEVEL: undefined };
 
 describe('conductor-agent keys (real bin)', () => {
   let s: KeySandbox;
-  const run = (...args: string[]) => spawnSync(process.execPath, [bin, '--root', s.root, ...args], { encoding: 'utf8', env });
-  before(async () => { s = await keySandbox({ minions: 2, pending: 1 }); });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [bin, '--root', s.root, ...args], { encoding: 'utf8', env });
+  before(async () => {
+    s = await keySandbox({ minions: 2, pending: 1 });
+  });
   after(() => s.cleanup());
 
   it('keys fingerprint equals `grep -v -- ----- master.pub | sha256sum`', () => {
     const r = run('keys', 'fingerprint');
     assert.equal(r.status, 0, r.stderr);
-    const expected = execFileSync('sh', ['-c', 'grep -v -- "-----" "$1" | sha256sum', 'sh', join(s.pkiDir, 'master.pub')], { encoding: 'utf8' }).split(' ')[0]!;
+    const expected = execFileSync(
+      'sh',
+      ['-c', 'grep -v -- "-----" "$1" | sha256sum', 'sh', join(s.pkiDir, 'master.pub')],
+      { encoding: 'utf8' },
+    ).split(' ')[0]!;
     assert.equal(r.stdout.trim(), colonHex(expected));
   });
 

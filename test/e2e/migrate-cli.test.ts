@@ -6,14 +6,26 @@ import { makeTmpDir } from '../helpers/tmpdir.js';
 describe('conductor-agent migrate: the command-line contract orch/migrate.sls relies on', () => {
   let root: string;
   let cleanup: () => Promise<void>;
-  before(async () => { ({ dir: root, cleanup } = await makeTmpDir()); });
-  after(async () => { await cleanup(); });
+  before(async () => {
+    ({ dir: root, cleanup } = await makeTmpDir());
+  });
+  after(async () => {
+    await cleanup();
+  });
 
   it('--help names exactly the contract options and the exit codes', async () => {
     const io = memoryIo({});
     assert.equal(await main(['migrate', '--help'], io), 0);
-    for (const o of ['--to <addr[,addr2]>', '--from <addr[,addr2]>', '--routers <glob>', '--rate <N/s>', '--dry-run',
-      '--resume', '--rollback-on-failure']) assert.ok(io.out().includes(o), o);
+    for (const o of [
+      '--to <addr[,addr2]>',
+      '--from <addr[,addr2]>',
+      '--routers <glob>',
+      '--rate <N/s>',
+      '--dry-run',
+      '--resume',
+      '--rollback-on-failure',
+    ])
+      assert.ok(io.out().includes(o), o);
     assert.match(io.out(), /Exit status: 0 .* 4 refused by\s+preflight .* 5 some routers failed/s);
   });
 

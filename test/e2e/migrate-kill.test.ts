@@ -13,22 +13,45 @@ import { makeMigrateWorld, NEW_ADDR, OLD_ADDR, type MigrateWorld } from '../help
 
 const BIN = fileURLToPath(new URL('../../dist/conductor-agent/bin.js', import.meta.url));
 
-function cli(w: MigrateWorld, args: string[], env: Record<string, string> = {}):
-  Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
+function cli(
+  w: MigrateWorld,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, '--root', w.oldRoot, '--json', 'migrate', '--to', w.to.join(','), ...args],
-      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      process.execPath,
+      [BIN, '--root', w.oldRoot, '--json', 'migrate', '--to', w.to.join(','), ...args],
+      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     let err = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     p.on('exit', (code, signal) => resolve({ code, signal, out, err }));
   });
 }
 
-const FORWARD = ['started', 'backup-ready', 'config-exported', 'config-transferred', 'config-imported',
-  'config-committed', 'trust-checked', 'router-migrating:3', 'router-connected:3', 'router-key-accepted:3',
-  'router-running:3', 'router-done:3', 'verified', 'finished'];
+const FORWARD = [
+  'started',
+  'backup-ready',
+  'config-exported',
+  'config-transferred',
+  'config-imported',
+  'config-committed',
+  'trust-checked',
+  'router-migrating:3',
+  'router-connected:3',
+  'router-key-accepted:3',
+  'router-running:3',
+  'router-done:3',
+  'verified',
+  'finished',
+];
 const BACKWARD = ['router-failed:1', 'router-rolling-back:1', 'router-rolled-back:1'];
 
 async function assertNothingLost(w: MigrateWorld, stuck?: string): Promise<void> {
@@ -42,7 +65,10 @@ async function assertNothingLost(w: MigrateWorld, stuck?: string): Promise<void>
   // Salt lists no dot-files as keys, so a temp file a killed write left behind is not a key.
   const keys = async (d: string): Promise<string[]> => (await readdir(join(pki, d))).filter((f) => !f.startsWith('.'));
   const pending = await keys('minions_pre');
-  assert.deepEqual(pending.filter((p) => p !== stuck), []);
+  assert.deepEqual(
+    pending.filter((p) => p !== stuck),
+    [],
+  );
   const accepted = await keys('minions');
   assert.equal(accepted.length, w.routerNames.length - (stuck && !accepted.includes(stuck) ? 1 : 0));
 }
@@ -50,7 +76,10 @@ async function assertNothingLost(w: MigrateWorld, stuck?: string): Promise<void>
 describe('migrate killed with SIGKILL at every journal phase, then resumed or rolled back', function () {
   this.timeout(120_000);
   let w: MigrateWorld | undefined;
-  afterEach(async () => { await w?.close(); w = undefined; });
+  afterEach(async () => {
+    await w?.close();
+    w = undefined;
+  });
 
   for (const fault of FORWARD) {
     it(`kill -9 after ${fault}: --resume finishes with nothing lost`, async () => {

@@ -62,11 +62,20 @@ describe('e2e: release artifacts (npm pack, npm run release)', function () {
     assert.equal(list.status, 0, list.stderr);
     const members = list.stdout.trim().split('\n');
     const routerOnly = /^package\/(package\.json|dist\/router-agent\/router-agent[\w.-]*)$/;
-    assert.deepEqual(members.filter((m) => !routerOnly.test(m)), []);
+    assert.deepEqual(
+      members.filter((m) => !routerOnly.test(m)),
+      [],
+    );
     const unpacked = join(dir, 'router');
     const sources = await bundleSources(unpacked, members);
-    assert.ok(sources.some((s) => s.startsWith('router-agent/')), 'the source map lists the agent');
-    assert.deepEqual(sources.filter((s) => /^(sandbox|test|conductor-agent)\//.test(s)), []);
+    assert.ok(
+      sources.some((s) => s.startsWith('router-agent/')),
+      'the source map lists the agent',
+    );
+    assert.deepEqual(
+      sources.filter((s) => /^(sandbox|test|conductor-agent)\//.test(s)),
+      [],
+    );
     for (const m of members.filter((f) => f.endsWith('.cjs'))) {
       assert.doesNotMatch(await readFile(join(unpacked, m), 'utf8'), /saltapi-emulator|SaltMasterSim|ssr-simulator/, m);
     }
@@ -79,7 +88,10 @@ describe('e2e: release artifacts (npm pack, npm run release)', function () {
     const unpacked = join(dir, 'conductor');
     const sources = await bundleSources(unpacked, members);
     assert.ok(sources.some((s) => s.startsWith('sandbox/')));
-    assert.deepEqual(sources.filter((s) => s.startsWith('test/')), []);
+    assert.deepEqual(
+      sources.filter((s) => s.startsWith('test/')),
+      [],
+    );
   });
 
   it('both run from the unpacked artifact with a plain node and no node_modules', async () => {
@@ -112,10 +124,22 @@ describe('e2e: release artifacts (npm pack, npm run release)', function () {
       await makeConductorTree(root, { minions: 1, shareMinionKey: true });
       await mkdir(join(root, 'etc/ssr-recovery'), { recursive: true, mode: 0o700 });
       await copyFile(sshd.clientKeyFile, join(root, 'etc/ssr-recovery/offbox_ed25519'));
-      await writeFile(join(root, 'etc/ssr-recovery/conductor-agent.yaml'), JSON.stringify({ backup: { offbox: {
-        host: sshd.host, port: sshd.port, username: sshd.username, privateKeyFile: '/etc/ssr-recovery/offbox_ed25519',
-        hostKeyFingerprint: sshd.hostKeyFingerprint, dir: join(sshd.dir, 'remote'),
-      } }, log: { level: 'error' } }));
+      await writeFile(
+        join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
+        JSON.stringify({
+          backup: {
+            offbox: {
+              host: sshd.host,
+              port: sshd.port,
+              username: sshd.username,
+              privateKeyFile: '/etc/ssr-recovery/offbox_ed25519',
+              hostKeyFingerprint: sshd.hostKeyFingerprint,
+              dir: join(sshd.dir, 'remote'),
+            },
+          },
+          log: { level: 'error' },
+        }),
+      );
       await mkdir(join(sshd.dir, 'remote'), { recursive: true });
       const c = join(dir, 'conductor/package/dist/conductor-agent/bundle/conductor-agent.js');
       const r = run(process.execPath, [c, 'backup', 'create', '--json', '--root', root], dir);

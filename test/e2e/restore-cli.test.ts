@@ -14,7 +14,8 @@ const bin = fileURLToPath(new URL('../../conductor-agent/bin.ts', import.meta.ur
 /** The real CLI from source, with 128T driven by configured command lines recording into `log`. */
 function cli(root: string, args: string[]) {
   return spawnSync(process.execPath, ['--import', 'tsx', bin, 'restore', '--root', root, ...args], {
-    encoding: 'utf8', env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: undefined },
+    encoding: 'utf8',
+    env: { ...process.env, SSR_RECOVERY_LOG_LEVEL: undefined },
   });
 }
 
@@ -23,11 +24,22 @@ let signer = '';
 
 function configure(root: string, flag: string, startCmd = `touch ${flag}`): void {
   mkdirSync(join(root, 'etc/ssr-recovery'), { recursive: true });
-  writeFileSync(join(root, 'etc/ssr-recovery/conductor-agent.yaml'), [
-    'backup:', '  trustedSigners:', `    - '${signer}'`,
-    'restore:', '  postVerifyTimeoutMs: 0',
-    'services:', "  '128T':", `    start: '${startCmd}'`, `    stop: 'rm -f ${flag}'`, `    isActive: 'test -e ${flag}'`, '',
-  ].join('\n'));
+  writeFileSync(
+    join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
+    [
+      'backup:',
+      '  trustedSigners:',
+      `    - '${signer}'`,
+      'restore:',
+      '  postVerifyTimeoutMs: 0',
+      'services:',
+      "  '128T':",
+      `    start: '${startCmd}'`,
+      `    stop: 'rm -f ${flag}'`,
+      `    isActive: 'test -e ${flag}'`,
+      '',
+    ].join('\n'),
+  );
 }
 
 describe('conductor-agent restore (the real CLI): exit codes and --json', function () {

@@ -37,7 +37,10 @@ describe('e2e: the router-agent bundle (as the systemd unit runs it)', function 
 
   it('reads a YAML config through the canonical loader (kept out of the bundle) and reports its CONFIG_* errors with exit 3', async () => {
     const file = join(dir, 'etc/ssr-recovery/router-agent.yaml');
-    await writeFile(file, 'services:\n  minion: {start: "true", stop: "true", restart: "true", isActive: "false"}\nlog:\n  level: warn\n');
+    await writeFile(
+      file,
+      'services:\n  minion: {start: "true", stop: "true", restart: "true", isActive: "false"}\nlog:\n  level: warn\n',
+    );
     const ok = run(['status', '--json', '--root', dir]);
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal((JSON.parse(ok.stdout) as { trust: { minionId: string } }).trust.minionId, 'router-1');
@@ -50,17 +53,34 @@ describe('e2e: the router-agent bundle (as the systemd unit runs it)', function 
   // Regression: with the channel disabled nothing held the event loop (no link, trust poll timer
   // unref'd), so the daemon printed its ready line and exited 0, and systemd restarted it in a loop.
   it('daemon with the agent channel disabled stays up until SIGTERM, then exits 0', async () => {
-    await writeFile(join(dir, 'etc/ssr-recovery/router-agent.yaml'), JSON.stringify({ services: { minion: { start: 'true', stop: 'true', restart: 'true', isActive: 'false' } }, agent: { pollMs: 20 }, observe: { listen: 'off' }, log: { level: 'error' } }));
-    const child = spawn(process.execPath, [bundle, 'daemon', '--json', '--root', dir], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    await writeFile(
+      join(dir, 'etc/ssr-recovery/router-agent.yaml'),
+      JSON.stringify({
+        services: { minion: { start: 'true', stop: 'true', restart: 'true', isActive: 'false' } },
+        agent: { pollMs: 20 },
+        observe: { listen: 'off' },
+        log: { level: 'error' },
+      }),
+    );
+    const child = spawn(process.execPath, [bundle, 'daemon', '--json', '--root', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     let out = '';
     await new Promise<void>((resolve, reject) => {
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; if (out.includes('"ready":true')) resolve(); });
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        if (out.includes('"ready":true')) resolve();
+      });
       void exited.then((code) => reject(new Error(`exited ${code} before ready`)));
     });
     assert.match(JSON.parse(out.trim()).channel as string, /agentPublicKey/);
     // Several trust polls later it must still be running.
-    const early = await Promise.race([exited.then((code) => `exited ${code}`), new Promise<string>((r) => setTimeout(() => r('running'), 500))]);
+    const early = await Promise.race([
+      exited.then((code) => `exited ${code}`),
+      new Promise<string>((r) => setTimeout(() => r('running'), 500)),
+    ]);
     assert.equal(early, 'running');
     child.kill('SIGTERM');
     assert.equal(await exited, 0);

@@ -23,33 +23,58 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 const conductorBin = join(repo, 'conductor-agent/bin.ts');
 const routerBin = join(repo, 'router-agent/bin.ts');
 
-interface Proc { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> }
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exit: Promise<number | null>;
+}
 function launch(args: string[]): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: repo,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env },
+  });
   let out = '';
   let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return { child, out: () => out, err: () => err, exit };
 }
 async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000, p?: Proc): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${p ? `\nstdout:\n${p.out()}\nstderr:\n${p.err().slice(-4000)}` : ''}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out waiting for ${what}${p ? `\nstdout:\n${p.out()}\nstderr:\n${p.err().slice(-4000)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 async function freePort(host: string): Promise<number> {
   return new Promise((resolve) => {
-    const s = createServer().listen(0, host, () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
+    const s = createServer().listen(0, host, () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
   });
 }
-async function cli(args: string[]): Promise<{ code: number | null; json: Record<string, unknown> | undefined; out: string; err: string }> {
+async function cli(
+  args: string[],
+): Promise<{ code: number | null; json: Record<string, unknown> | undefined; out: string; err: string }> {
   const p = launch(args);
   const code = await p.exit;
   let json: Record<string, unknown> | undefined;
-  try { json = JSON.parse(p.out()) as Record<string, unknown>; } catch { /* not json */ }
+  try {
+    json = JSON.parse(p.out()) as Record<string, unknown>;
+  } catch {
+    /* not json */
+  }
   return { code, json, out: p.out(), err: p.err() };
 }
 
@@ -84,24 +109,45 @@ describe('e2e: router-agent and conductor-agent daemons, enrollment, crash mid-r
     const identity = await loadOrCreateConductorIdentity(join(cRoot, 'var/lib/ssr-recovery'));
     const port = await freePort('127.0.0.2');
     mkdirSync(join(cRoot, 'etc/ssr-recovery'), { recursive: true });
-    writeFileSync(join(cRoot, 'etc/ssr-recovery/conductor-agent.yaml'), stringify({
-      saltApi: { url: sb.url, eauth: 'sharedsecret', username: sb.username, passwordFile: '/etc/ssr-recovery/salt-api.secret' },
-      agents: { listen: `127.0.0.2:${port}`, commandTimeoutMs: 90_000, heartbeatMs: 2_000 },
-      observe: { listen: '127.0.0.2:0' },
-      log: { level: 'info' },
-    }));
+    writeFileSync(
+      join(cRoot, 'etc/ssr-recovery/conductor-agent.yaml'),
+      stringify({
+        saltApi: {
+          url: sb.url,
+          eauth: 'sharedsecret',
+          username: sb.username,
+          passwordFile: '/etc/ssr-recovery/salt-api.secret',
+        },
+        agents: { listen: `127.0.0.2:${port}`, commandTimeoutMs: 90_000, heartbeatMs: 2_000 },
+        observe: { listen: '127.0.0.2:0' },
+        log: { level: 'info' },
+      }),
+    );
     const conductor = launch([conductorBin, 'daemon', '--json', '--root', cRoot]);
     procs.push(conductor);
     await until('conductor-agent ready', () => conductor.out().includes('"event":"ready"'), 30_000, conductor);
 
     mkdirSync(join(rRoot, 'etc/ssr-recovery'), { recursive: true });
-    writeFileSync(join(rRoot, 'etc/ssr-recovery/router-agent.yaml'), stringify({
-      conductor: { addresses: [`127.0.0.2:${port}`], agentPublicKey: identity.signing.publicPem, certFingerprint: identity.certFingerprint },
-      agent: { saltCall: fixtureCommandLine('salt-call', ['--config-dir', paths.configDir]), reauthTimeoutMs: 30_000, settleMs: 1_000, pollMs: 200, heartbeatMs: 2_000 },
-      services: { minion: commands },
-      observe: { listen: '127.0.0.1:0' },
-      log: { level: 'info' },
-    }));
+    writeFileSync(
+      join(rRoot, 'etc/ssr-recovery/router-agent.yaml'),
+      stringify({
+        conductor: {
+          addresses: [`127.0.0.2:${port}`],
+          agentPublicKey: identity.signing.publicPem,
+          certFingerprint: identity.certFingerprint,
+        },
+        agent: {
+          saltCall: fixtureCommandLine('salt-call', ['--config-dir', paths.configDir]),
+          reauthTimeoutMs: 30_000,
+          settleMs: 1_000,
+          pollMs: 200,
+          heartbeatMs: 2_000,
+        },
+        services: { minion: commands },
+        observe: { listen: '127.0.0.1:0' },
+        log: { level: 'info' },
+      }),
+    );
     const startRouter = (): Proc => {
       const p = launch([routerBin, 'daemon', '--json', '--root', rRoot]);
       procs.push(p);
@@ -110,21 +156,55 @@ describe('e2e: router-agent and conductor-agent daemons, enrollment, crash mid-r
     let router = startRouter();
     await until('router-agent ready', () => router.out().includes('"ready":true'), 30_000, router);
 
-    const fleet = async () => ((await cli([conductorBin, 'fleet', '--json', '--root', cRoot])).json?.routers ?? []) as Array<Record<string, unknown>>;
-    await until('enrollment over Salt and a connected agent', async () => (await fleet()).some((e) => e.routerId === 'router-1' && e.enrolled && e.connected), 60_000, conductor);
+    const fleet = async () =>
+      ((await cli([conductorBin, 'fleet', '--json', '--root', cRoot])).json?.routers ?? []) as Array<
+        Record<string, unknown>
+      >;
+    await until(
+      'enrollment over Salt and a connected agent',
+      async () => (await fleet()).some((e) => e.routerId === 'router-1' && e.enrolled && e.connected),
+      60_000,
+      conductor,
+    );
 
     // The conductor loses its master key: a new one is generated and the master restarted.
     await sb.master.pki.writeKeyPair('master');
     await sb.master.restart();
-    await until('stale-master-key in the fleet view', async () => (await fleet()).some((e) => e.routerId === 'router-1' && e.trust === 'stale-master-key'), 60_000, router);
+    await until(
+      'stale-master-key in the fleet view',
+      async () => (await fleet()).some((e) => e.routerId === 'router-1' && e.trust === 'stale-master-key'),
+      60_000,
+      router,
+    );
 
     // `conductor-agent reauth --router` waits for the signed report; the router agent dies mid-way.
-    const reauth = cli([conductorBin, 'reauth', '--router', 'router-1', '--json', '--root', cRoot, '--timeout', '30000']);
+    const reauth = cli([
+      conductorBin,
+      'reauth',
+      '--router',
+      'router-1',
+      '--json',
+      '--root',
+      cRoot,
+      '--timeout',
+      '30000',
+    ]);
     const journal = join(rRoot, 'var/lib/ssr-recovery-router/reauth/journal.json');
-    await until('the re-authentication to be under way', () => {
-      if (!existsSync(journal)) return false;
-      try { return ['stopped', 'pinned', 'key-moved', 'started'].includes((JSON.parse(readFileSync(journal, 'utf8')) as { step: string }).step); } catch { return false; }
-    }, 60_000, router);
+    await until(
+      'the re-authentication to be under way',
+      () => {
+        if (!existsSync(journal)) return false;
+        try {
+          return ['stopped', 'pinned', 'key-moved', 'started'].includes(
+            (JSON.parse(readFileSync(journal, 'utf8')) as { step: string }).step,
+          );
+        } catch {
+          return false;
+        }
+      },
+      60_000,
+      router,
+    );
     router.child.kill('SIGKILL');
     await router.exit;
     router = startRouter();
@@ -135,7 +215,12 @@ describe('e2e: router-agent and conductor-agent daemons, enrollment, crash mid-r
     assert.equal(outcome.recovered, true, 'finished by the restarted agent');
     assert.equal(outcome.cachedFingerprint, await pemFingerFile(join(sb.pkiDir, 'master.pub')));
     await sb.master.waitForMinion('router-1', 30_000);
-    await until('trusted in the fleet view', async () => (await fleet()).some((e) => e.routerId === 'router-1' && e.trust === 'trusted'), 60_000, router);
+    await until(
+      'trusted in the fleet view',
+      async () => (await fleet()).some((e) => e.routerId === 'router-1' && e.trust === 'trusted'),
+      60_000,
+      router,
+    );
 
     router.child.kill('SIGTERM');
     conductor.child.kill('SIGTERM');

@@ -38,12 +38,21 @@ describe('e2e: the status page in headless Chromium during a re-authentication w
       minion.active = true;
       await minion.attempt();
       const { loadOrCreateAgentKey } = await import('../../router-agent/keys.js');
-      await conductor.registry.enroll(id, (await loadOrCreateAgentKey(tree.stateDir)).publicPem, { source: 'salt-event' });
+      await conductor.registry.enroll(id, (await loadOrCreateAgentKey(tree.stateDir)).publicPem, {
+        source: 'salt-event',
+      });
       agents.push(await startRouter(routerFacts(tree, { minionId: id, conductor, service: minion })));
     }
-    await until(() => conductor.server.fleet().filter((e) => e.trust === 'stale-master-key').length === 3, 15_000, 'three stale routers');
+    await until(
+      () => conductor.server.fleet().filter((e) => e.trust === 'stale-master-key').length === 3,
+      15_000,
+      'three stale routers',
+    );
     observe = createObserveService({
-      listen: '127.0.0.1:0', conductorId: 'sandbox-conductor', logger: nullLogger, refreshSeconds: 1,
+      listen: '127.0.0.1:0',
+      conductorId: 'sandbox-conductor',
+      logger: nullLogger,
+      refreshSeconds: 1,
       sources: daemonSources({ fleet: () => conductor.server.fleet(), backupDir: join(dir, 'backups') }),
     });
     await observe.start();
@@ -65,17 +74,33 @@ describe('e2e: the status page in headless Chromium during a re-authentication w
     const counts = (): Promise<string> =>
       browser!.evaluate<string>("document.querySelector('#trust-counts')?.innerText ?? ''");
     // The first load event may still be about:blank's on a busy machine: wait for the page's own content.
-    await until(async () => /stale-master-key:\s*3/.test(await counts().catch(() => '')), 30_000, 'the page to show three stale routers');
+    await until(
+      async () => /stale-master-key:\s*3/.test(await counts().catch(() => '')),
+      30_000,
+      'the page to show three stale routers',
+    );
     assert.match(await browser.evaluate<string>('document.title'), /sandbox-conductor/);
     const firstStamp = await browser.evaluate<string>("document.querySelector('#generated')?.textContent ?? ''");
 
     for (const id of ['router-1', 'router-2', 'router-3']) {
-      const r = await reauthRouter({ server: conductor.server, routerId: id, fingerprint: pemFinger(newMaster), routerTimeoutMs: 10_000 });
+      const r = await reauthRouter({
+        server: conductor.server,
+        routerId: id,
+        fingerprint: pemFinger(newMaster),
+        routerTimeoutMs: 10_000,
+      });
       assert.equal(r.ok, true, r.outcome.message);
     }
     // No reload from the test: the page's own refresh must bring the new state.
-    await until(async () => /trusted:\s*3/.test(await counts().catch(() => '')), 30_000, 'the page to show three trusted routers');
-    assert.notEqual(await browser.evaluate<string>("document.querySelector('#generated')?.textContent ?? ''"), firstStamp);
+    await until(
+      async () => /trusted:\s*3/.test(await counts().catch(() => '')),
+      30_000,
+      'the page to show three trusted routers',
+    );
+    assert.notEqual(
+      await browser.evaluate<string>("document.querySelector('#generated')?.textContent ?? ''"),
+      firstStamp,
+    );
     assert.doesNotMatch(await counts(), /stale-master-key/);
 
     const shot = await browser.send<{ data: string }>('Page.captureScreenshot', { format: 'png' });

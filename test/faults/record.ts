@@ -24,7 +24,11 @@ export function recordFaults(row: FaultRow): void {
 export function faultTable(list: readonly FaultRow[] = rows): string {
   const head = ['area', 'fault', 'injected', 'survived', 'data lost'];
   const body = list.map((r) => [r.area, r.fault, String(r.injected), String(r.survived), String(r.dataLost)]);
-  const total = list.reduce((a, r) => ({ i: a.i + r.injected, s: a.s + r.survived, d: a.d + r.dataLost }), { i: 0, s: 0, d: 0 });
+  const total = list.reduce((a, r) => ({ i: a.i + r.injected, s: a.s + r.survived, d: a.d + r.dataLost }), {
+    i: 0,
+    s: 0,
+    d: 0,
+  });
   body.push(['total', '', String(total.i), String(total.s), String(total.d)]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
@@ -65,6 +69,6 @@ export const mochaHooks = {
     process.stdout.write(`\nfault-injection table\n${faultTable()}\n`);
     const dir = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
     mkdirSync(dir, { recursive: true });
-    writeFileSync(`${dir}faults.json`, JSON.stringify(rows, null, 2) + '\n');
+    writeFileSync(`${dir}faults.json`, `${JSON.stringify(rows, null, 2)}\n`);
   },
 };

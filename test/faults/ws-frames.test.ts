@@ -14,7 +14,6 @@ import { fileURLToPath } from 'node:url';
 import WebSocket, { WebSocketServer } from 'ws';
 import { loadOrCreateConductorIdentity, type ConductorAgentIdentity } from '../../conductor-agent/keys/agent-key.js';
 import { reauthRouter } from '../../conductor-agent/reauth/single.js';
-import { nullLogger } from '../../shared/log/logger.js';
 import { systemClock } from '../../shared/ports/clock.js';
 import { systemRandom } from '../../shared/ports/random.js';
 import { signEnvelope, verifyEnvelope } from '../../shared/protocol/envelope.js';
@@ -72,14 +71,27 @@ class HostileConductor {
           this.acked.add(ws);
         }
       });
-      ws.send(JSON.stringify({ v: PROTOCOL_VERSION, type: 'hello', role: 'conductor', challenge: randomBytes(16).toString('base64url'), serverTime: Date.now() }));
+      ws.send(
+        JSON.stringify({
+          v: PROTOCOL_VERSION,
+          type: 'hello',
+          role: 'conductor',
+          challenge: randomBytes(16).toString('base64url'),
+          serverTime: Date.now(),
+        }),
+      );
     });
     await new Promise<void>((r) => this.server.listen(0, host, () => r()));
     return (this.server.address() as { port: number }).port;
   }
   command(router: string, id: string): Record<string, unknown> {
     const envelope = signEnvelope({
-      kind: 'command', router, body: { id, name: 'status' }, privateKey: this.identity.signing.privateKey, clock: systemClock, random: systemRandom,
+      kind: 'command',
+      router,
+      body: { id, name: 'status' },
+      privateKey: this.identity.signing.privateKey,
+      clock: systemClock,
+      random: systemRandom,
     });
     return { v: PROTOCOL_VERSION, type: 'command', envelope };
   }
@@ -106,17 +118,33 @@ describe('faults: hostile frames on the agent channel', function () {
     const port = await hostile.start('127.0.0.5');
     const tree = await makeRouterTree(join(dir, 'router'), rsaPublicPem(), 'router-1');
     await mkdir(join(dir, 'router/etc/ssr-recovery'), { recursive: true });
-    await writeFile(join(dir, 'router/etc/ssr-recovery/router-agent.yaml'), JSON.stringify({
-      conductor: { addresses: [`127.0.0.5:${port}`], agentPublicKey: identity.signing.publicPem, certFingerprint: identity.certFingerprint },
-      agent: { saltCall: 'true', pollMs: 200 },
-      services: { minion: { start: 'true', stop: 'true', restart: 'true', isActive: 'true' } },
-      observe: { listen: 'off' }, log: { level: 'error' },
-    }));
-    const child: ChildProcess = spawn(process.execPath, [bundle, 'daemon', '--json', '--root', join(dir, 'router')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await writeFile(
+      join(dir, 'router/etc/ssr-recovery/router-agent.yaml'),
+      JSON.stringify({
+        conductor: {
+          addresses: [`127.0.0.5:${port}`],
+          agentPublicKey: identity.signing.publicPem,
+          certFingerprint: identity.certFingerprint,
+        },
+        agent: { saltCall: 'true', pollMs: 200 },
+        services: { minion: { start: 'true', stop: 'true', restart: 'true', isActive: 'true' } },
+        observe: { listen: 'off' },
+        log: { level: 'error' },
+      }),
+    );
+    const child: ChildProcess = spawn(process.execPath, [bundle, 'daemon', '--json', '--root', join(dir, 'router')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let exited: number | null | undefined;
-    child.once('exit', (code) => { exited = code; });
+    child.once('exit', (code) => {
+      exited = code;
+    });
     try {
-      await until(() => hostile.received.some((f) => f.type === 'report'), 20_000, 'the router agent to connect and report');
+      await until(
+        () => hostile.received.some((f) => f.type === 'report'),
+        20_000,
+        'the router agent to connect and report',
+      );
       const before = treeHashes(join(dir, 'router'), /replay-cache|var\/log|\.lock$/);
       const agentKey = await loadOrCreateAgentKey(tree.stateDir);
       const corpus = [
@@ -127,16 +155,26 @@ describe('faults: hostile frames on the agent channel', function () {
         hostile.command('router-2', 'fuzz-other-router'),
       ];
       const rng = new Rng(SEED);
-      for (let i = 0; i < FRAMES; i++) await hostile.send(mutateFrame(rng, rng.pick(corpus) as Record<string, unknown>));
+      for (let i = 0; i < FRAMES; i++)
+        await hostile.send(mutateFrame(rng, rng.pick(corpus) as Record<string, unknown>));
 
       const answers = async (id: string): Promise<boolean> => {
         await hostile.send(JSON.stringify(hostile.command('router-1', id)));
-        await until(() => hostile.received.some((f) => f.type === 'report' && reportFor(f, id)), 20_000, `a signed report for ${id}`);
+        await until(
+          () => hostile.received.some((f) => f.type === 'report' && reportFor(f, id)),
+          20_000,
+          `a signed report for ${id}`,
+        );
         return true;
       };
       const reportFor = (f: Record<string, unknown>, id: string): boolean => {
         try {
-          const p = verifyEnvelope<{ commandId?: string }>(f.envelope, { kind: 'report', publicKeys: loadPublicKeys(agentKey.publicPem), router: 'router-1', clock: systemClock });
+          const p = verifyEnvelope<{ commandId?: string }>(f.envelope, {
+            kind: 'report',
+            publicKeys: loadPublicKeys(agentKey.publicPem),
+            router: 'router-1',
+            clock: systemClock,
+          });
           return p.body.commandId === id;
         } catch {
           return false;
@@ -151,23 +189,49 @@ describe('faults: hostile frames on the agent channel', function () {
         const s = hostile.socket!;
         const raw = (s as unknown as { _socket: import('node:net').Socket })._socket;
         raw.write(Buffer.from([0x81, 0x7e, 0x01, 0x00])); // text frame header announcing 256 bytes…
-        raw.write(Buffer.from('{"v":1,"type":"comm'));   // …of which only some arrive
+        raw.write(Buffer.from('{"v":1,"type":"comm')); // …of which only some arrive
         raw.destroy();
-        await until(() => hostile.socket !== s && hostile.acked.has(hostile.socket!), 20_000, 'a reconnect and a new router hello');
+        await until(
+          () => hostile.socket !== s && hostile.acked.has(hostile.socket!),
+          20_000,
+          'a reconnect and a new router hello',
+        );
         if (await answers(`after-cut-${i}`)) cuts++;
       }
       // Oversize: the agent closes that connection (1009) and comes back.
       const big = hostile.socket!;
       await hostile.send(JSON.stringify({ v: 1, type: 'heartbeat', pad: 'x'.repeat(MAX_FRAME_BYTES + 10) }));
-      await until(() => hostile.socket !== big && hostile.acked.has(hostile.socket!), 30_000, 'a reconnect after the oversize frame');
+      await until(
+        () => hostile.socket !== big && hostile.acked.has(hostile.socket!),
+        30_000,
+        'a reconnect after the oversize frame',
+      );
       const oversize = (await answers('after-oversize')) ? 1 : 0;
 
       const lost = changed(before, treeHashes(join(dir, 'router'), /replay-cache|var\/log|\.lock$/));
       assert.deepEqual(lost, []);
       assert.equal(exited, undefined);
-      recordFaults({ area: 'router-agent (live daemon)', fault: 'mutated frames from the conductor link', injected: FRAMES, survived: FRAMES, dataLost: lost.length });
-      recordFaults({ area: 'router-agent (live daemon)', fault: 'connection cut mid-frame', injected: 5, survived: cuts, dataLost: 0 });
-      recordFaults({ area: 'router-agent (live daemon)', fault: 'oversize frame', injected: 1, survived: oversize, dataLost: 0 });
+      recordFaults({
+        area: 'router-agent (live daemon)',
+        fault: 'mutated frames from the conductor link',
+        injected: FRAMES,
+        survived: FRAMES,
+        dataLost: lost.length,
+      });
+      recordFaults({
+        area: 'router-agent (live daemon)',
+        fault: 'connection cut mid-frame',
+        injected: 5,
+        survived: cuts,
+        dataLost: 0,
+      });
+      recordFaults({
+        area: 'router-agent (live daemon)',
+        fault: 'oversize frame',
+        injected: 1,
+        survived: oversize,
+        dataLost: 0,
+      });
     } finally {
       child.kill('SIGTERM');
       hostile.close();
@@ -192,12 +256,32 @@ describe('faults: hostile frames on the agent channel', function () {
     try {
       await until(() => agent.connected().length === 1, 10_000, 'the genuine agent to connect');
       const hello = (challenge: string, router: string) => ({
-        v: 1, type: 'hello', role: 'router',
-        envelope: signEnvelope({ kind: 'hello', router, body: { challenge, agentPublicKey: attacker.publicPem, agentVersion: '0' }, privateKey: attacker.privateKey, clock: systemClock, random: systemRandom }),
+        v: 1,
+        type: 'hello',
+        role: 'router',
+        envelope: signEnvelope({
+          kind: 'hello',
+          router,
+          body: { challenge, agentPublicKey: attacker.publicPem, agentVersion: '0' },
+          privateKey: attacker.privateKey,
+          clock: systemClock,
+          random: systemRandom,
+        }),
       });
       const report = (router: string) => ({
-        v: 1, type: 'report',
-        envelope: signEnvelope({ kind: 'report', router, body: { kind: 'trust', trust: { state: 'trusted', minionId: router, minionActive: true, evidence: [], since: '' } }, privateKey: attacker.privateKey, clock: systemClock, random: systemRandom }),
+        v: 1,
+        type: 'report',
+        envelope: signEnvelope({
+          kind: 'report',
+          router,
+          body: {
+            kind: 'trust',
+            trust: { state: 'trusted', minionId: router, minionActive: true, evidence: [], since: '' },
+          },
+          privateKey: attacker.privateKey,
+          clock: systemClock,
+          random: systemRandom,
+        }),
       });
       const rng = new Rng(SEED + 1);
       while (sent < FRAMES) {
@@ -207,9 +291,17 @@ describe('faults: hostile frames on the agent channel', function () {
           ws.once('error', reject);
           ws.once('close', () => resolve(''));
         }).catch(() => '');
-        const corpus = [hello(challenge, 'router-1'), hello(challenge, 'router-9'), report('router-1'), { v: 1, type: 'heartbeat', ts: Date.now() }, { v: 1, type: 'ack', id: 'x', ok: true }];
+        const corpus = [
+          hello(challenge, 'router-1'),
+          hello(challenge, 'router-9'),
+          report('router-1'),
+          { v: 1, type: 'heartbeat', ts: Date.now() },
+          { v: 1, type: 'ack', id: 'x', ok: true },
+        ];
         while (sent < FRAMES && ws.readyState === WebSocket.OPEN) {
-          await new Promise<void>((r) => ws.send(mutateFrame(rng, rng.pick(corpus) as Record<string, unknown>), () => r()));
+          await new Promise<void>((r) =>
+            ws.send(mutateFrame(rng, rng.pick(corpus) as Record<string, unknown>), () => r()),
+          );
           sent++;
         }
         ws.terminate();
@@ -219,12 +311,29 @@ describe('faults: hostile frames on the agent channel', function () {
       await until(() => agent.connected().length === 1, 20_000, 'the genuine agent to stay or come back');
       const entry = conductor.server.fleet().find((e) => e.routerId === 'router-1');
       assert.notEqual(entry?.trust, 'trusted', 'a forged report must not change the trust state');
-      const r = await reauthRouter({ server: conductor.server, routerId: 'router-1', fingerprint: pemFinger(newMaster), routerTimeoutMs: 10_000 });
+      const r = await reauthRouter({
+        server: conductor.server,
+        routerId: 'router-1',
+        fingerprint: pemFinger(newMaster),
+        routerTimeoutMs: 10_000,
+      });
       assert.equal(r.ok, true, r.outcome.message);
-      const lost = changed(stateBefore, treeHashes(conductor.stateDir, /\.lock$/)).filter((p) => !p.endsWith('registry.json'));
+      const lost = changed(stateBefore, treeHashes(conductor.stateDir, /\.lock$/)).filter(
+        (p) => !p.endsWith('registry.json'),
+      );
       assert.deepEqual(lost, []);
-      assert.equal(conductor.server.fleet().filter((e) => e.routerId === 'router-9').length, 0, 'no fleet entry for an id the attacker named');
-      recordFaults({ area: 'conductor-agent listener', fault: `mutated frames from an unenrolled peer (${reconnects} connections)`, injected: sent, survived: sent, dataLost: lost.length });
+      assert.equal(
+        conductor.server.fleet().filter((e) => e.routerId === 'router-9').length,
+        0,
+        'no fleet entry for an id the attacker named',
+      );
+      recordFaults({
+        area: 'conductor-agent listener',
+        fault: `mutated frames from an unenrolled peer (${reconnects} connections)`,
+        injected: sent,
+        survived: sent,
+        dataLost: lost.length,
+      });
     } finally {
       await agent.stop();
       await conductor.server.close();

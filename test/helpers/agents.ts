@@ -23,12 +23,26 @@ export interface ConductorSide {
   stateDir: string;
 }
 
-export async function startConductorSide(dir: string, o: { host?: string; masterFingerprint?: () => Promise<string | undefined>; logger?: Logger; heartbeatMs?: number } = {}): Promise<ConductorSide> {
+export async function startConductorSide(
+  dir: string,
+  o: {
+    host?: string;
+    masterFingerprint?: () => Promise<string | undefined>;
+    logger?: Logger;
+    heartbeatMs?: number;
+  } = {},
+): Promise<ConductorSide> {
   const stateDir = join(dir, 'conductor/var/lib/ssr-recovery');
   const identity = await loadOrCreateConductorIdentity(stateDir);
   const registry = await AgentRegistry.open(stateDir, { flushDelayMs: 5 });
   const server = await startAgentServer({
-    host: o.host ?? '127.0.0.2', port: 0, identity, registry, logger: o.logger ?? nullLogger, masterFingerprint: o.masterFingerprint, heartbeatMs: o.heartbeatMs,
+    host: o.host ?? '127.0.0.2',
+    port: 0,
+    identity,
+    registry,
+    logger: o.logger ?? nullLogger,
+    masterFingerprint: o.masterFingerprint,
+    heartbeatMs: o.heartbeatMs,
   });
   return { identity, registry, server, stateDir };
 }
@@ -40,7 +54,17 @@ export interface RouterPaths {
   stateDir: string;
 }
 
-export function routerFacts(paths: RouterPaths, o: { minionId: string; conductor?: ConductorSide; urls?: string[]; service: ServiceControl; saltCall?: string; certFingerprints?: string[] }): RouterFacts {
+export function routerFacts(
+  paths: RouterPaths,
+  o: {
+    minionId: string;
+    conductor?: ConductorSide;
+    urls?: string[];
+    service: ServiceControl;
+    saltCall?: string;
+    certFingerprints?: string[];
+  },
+): RouterFacts {
   return {
     minionId: o.minionId,
     config: minionConfigPaths(paths.configDir),
@@ -56,7 +80,13 @@ export function routerFacts(paths: RouterPaths, o: { minionId: string; conductor
 }
 
 export const fastSettings: RouterAgentSettings = {
-  reauthTimeoutMs: 5_000, settleMs: 60, pollMs: 50, confirmPollMs: 15, heartbeatMs: 1_000, backoffMinMs: 20, backoffMaxMs: 200,
+  reauthTimeoutMs: 5_000,
+  settleMs: 60,
+  pollMs: 50,
+  confirmPollMs: 15,
+  heartbeatMs: 1_000,
+  backoffMinMs: 20,
+  backoffMaxMs: 200,
 };
 
 export interface StartRouterOptions {
@@ -70,7 +100,11 @@ export interface StartRouterOptions {
 
 export async function startRouter(facts: RouterFacts, o: StartRouterOptions = {}): Promise<RouterAgent> {
   return startRouterAgent({
-    facts, settings: { ...fastSettings, ...o.settings }, runner: o.runner, enroll: o.enroll ?? false, logger: o.logger,
+    facts,
+    settings: { ...fastSettings, ...o.settings },
+    runner: o.runner,
+    enroll: o.enroll ?? false,
+    logger: o.logger,
     probe: o.probe,
   });
 }

@@ -22,31 +22,60 @@ export interface Browser {
 
 export async function launchChromium(): Promise<Browser> {
   const profile = await mkdtemp(join(tmpdir(), 'ssr-chromium-'));
-  const child: ChildProcess = spawn(CHROMIUM, [
-    '--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--no-default-browser-check',
-    '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=0', `--user-data-dir=${profile}`,
-    '--window-size=1200,900', 'about:blank',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(
+    CHROMIUM,
+    [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--no-default-browser-check',
+      '--remote-debugging-address=127.0.0.1',
+      '--remote-debugging-port=0',
+      `--user-data-dir=${profile}`,
+      '--window-size=1200,900',
+      'about:blank',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     let err = '';
     const timer = setTimeout(() => reject(new Error(`chromium did not start: ${err.slice(-500)}`)), 30_000);
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       err += d;
       const m = /DevTools listening on ws:\/\/127\.0\.0\.1:(\d+)\//.exec(err);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
     });
-    child.once('error', (e) => { clearTimeout(timer); reject(new Error(`chromium cannot run (apt-get install chromium): ${e.message}`)); });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`chromium cannot run (apt-get install chromium): ${e.message}`));
+    });
   });
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { type: string; webSocketDebuggerUrl: string }[];
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as {
+    type: string;
+    webSocketDebuggerUrl: string;
+  }[];
   const page = targets.find((t) => t.type === 'page');
   if (!page) throw new Error('chromium has no page target');
   const ws = new WebSocket(page.webSocketDebuggerUrl, { perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
   let id = 0;
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   const waiters: { event: string; resolve: (p: Record<string, unknown>) => void }[] = [];
   ws.on('message', (data) => {
-    const msg = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: { message: string }; method?: string; params?: Record<string, unknown> };
+    const msg = JSON.parse(String(data)) as {
+      id?: number;
+      result?: unknown;
+      error?: { message: string };
+      method?: string;
+      params?: Record<string, unknown>;
+    };
     if (msg.id !== undefined) {
       const p = pending.get(msg.id);
       pending.delete(msg.id);
@@ -54,7 +83,10 @@ export async function launchChromium(): Promise<Browser> {
       else p?.resolve(msg.result);
     } else if (msg.method) {
       for (const [i, w] of [...waiters.entries()].reverse()) {
-        if (w.event === msg.method) { waiters.splice(i, 1); w.resolve(msg.params ?? {}); }
+        if (w.event === msg.method) {
+          waiters.splice(i, 1);
+          w.resolve(msg.params ?? {});
+        }
       }
     }
   });
@@ -66,10 +98,17 @@ export async function launchChromium(): Promise<Browser> {
     });
   return {
     send,
-    next: (event, ms = 20_000) => new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
-      waiters.push({ event, resolve: (p) => { clearTimeout(timer); resolve(p); } });
-    }),
+    next: (event, ms = 20_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
+        waiters.push({
+          event,
+          resolve: (p) => {
+            clearTimeout(timer);
+            resolve(p);
+          },
+        });
+      }),
     async evaluate<T>(expression: string): Promise<T> {
       const r = await send<{ result: { value: T } }>('Runtime.evaluate', { expression, returnByValue: true });
       return r.result.value;

@@ -5,8 +5,12 @@ export function memoryIo(env: NodeJS.ProcessEnv = {}): CliIo & { out: () => stri
   let out = '';
   let err = '';
   return {
-    stdout: (t) => { out += t; },
-    stderr: (t) => { err += t; },
+    stdout: (t) => {
+      out += t;
+    },
+    stderr: (t) => {
+      err += t;
+    },
     env,
     isTTY: false,
     out: () => out,

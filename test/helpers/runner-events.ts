@@ -6,7 +6,7 @@
  * the ret event `{data, tag}`.
  */
 import assert from 'node:assert/strict';
-import { SaltApiClient } from '../../conductor-agent/saltapi/client.js';
+import type { SaltApiClient } from '../../conductor-agent/saltapi/client.js';
 import { openSaltEvents } from '../../conductor-agent/saltapi/events.js';
 
 export async function checkRunnerEventShapes(c: SaltApiClient): Promise<void> {
@@ -19,9 +19,9 @@ export async function checkRunnerEventShapes(c: SaltApiClient): Promise<void> {
     assert.match(r.tag, /^salt\/run\/\d{20}\/ret$/);
     const jid = r.tag.split('/')[2]!;
     assert.deepEqual(Object.keys(r.data), ['fun', 'jid', 'user', 'fun_args', '_stamp', 'return', 'success']);
-    assert.equal(r.data['fun'], 'runner.event.send');
-    assert.equal(r.data['jid'], jid);
-    assert.equal(r.data['return'], true);
+    assert.equal(r.data.fun, 'runner.event.send');
+    assert.equal(r.data.jid, jid);
+    assert.equal(r.data.return, true);
     const seen = new Map<string, Record<string, unknown>>();
     while (seen.size < 3) {
       const e = await s.waitFor(() => true, 30_000);

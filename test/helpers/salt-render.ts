@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import { type Command, CommanderError } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import type { CliIo } from '../../shared/cli/io.js';
 
@@ -43,7 +43,10 @@ export function shlexSplit(lines: string[]): string[][] {
 export function allSls(): string[] {
   const walk = (d: string): string[] =>
     readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : [join(d, f)]));
-  return walk(formulaRoot).filter((f) => f.endsWith('.sls')).map((f) => relative(formulaRoot, f)).sort();
+  return walk(formulaRoot)
+    .filter((f) => f.endsWith('.sls'))
+    .map((f) => relative(formulaRoot, f))
+    .sort();
 }
 
 export const parseSls = (text: string): unknown => parseYaml(text) ?? {};
@@ -84,9 +87,10 @@ export interface Parsed {
  * commander's error (unknown option, missing value, unknown command) as an Error with its message.
  */
 export async function parseWithRealCli(cli: Cli, args: string[]): Promise<Parsed> {
-  const { buildProgram } = cli === 'conductor-agent'
-    ? await import('../../conductor-agent/cli/main.js')
-    : await import('../../router-agent/cli/main.js');
+  const { buildProgram } =
+    cli === 'conductor-agent'
+      ? await import('../../conductor-agent/cli/main.js')
+      : await import('../../router-agent/cli/main.js');
   const program = buildProgram(quietIo);
   let parsed: Parsed | undefined;
   const arm = (cmd: Command, path: string[]): void => {

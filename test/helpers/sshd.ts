@@ -36,7 +36,9 @@ async function freePort(host: string): Promise<number> {
 }
 
 function keygen(file: string, type = 'ed25519'): void {
-  const r = spawnSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', 'ssr-recovery-test', '-f', file], { encoding: 'utf8' });
+  const r = spawnSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', 'ssr-recovery-test', '-f', file], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
 }
 
@@ -59,26 +61,50 @@ export async function startSshd(options: { host?: string } = {}): Promise<Sshd> 
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_ed25519.pub')), { mode: 0o600 });
   const port = await freePort(host);
   const cfg = join(dir, 'sshd_config');
-  writeFileSync(cfg, [
-    `Port ${port}`, `ListenAddress ${host}`, `HostKey ${join(dir, 'host_ed25519')}`, `PidFile ${join(dir, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
-    'PubkeyAuthentication yes', 'PermitRootLogin prohibit-password', 'UsePAM no', 'StrictModes no',
-    'Subsystem sftp internal-sftp', 'LogLevel VERBOSE', 'MaxStartups 100', '',
-  ].join('\n'));
+  writeFileSync(
+    cfg,
+    [
+      `Port ${port}`,
+      `ListenAddress ${host}`,
+      `HostKey ${join(dir, 'host_ed25519')}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      'PermitRootLogin prohibit-password',
+      'UsePAM no',
+      'StrictModes no',
+      'Subsystem sftp internal-sftp',
+      'LogLevel VERBOSE',
+      'MaxStartups 100',
+      '',
+    ].join('\n'),
+  );
   const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`sshd did not start:\n${log}`)), 10_000);
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       log += d;
-      if (log.includes('Server listening on')) { clearTimeout(timer); resolve(); }
+      if (log.includes('Server listening on')) {
+        clearTimeout(timer);
+        resolve();
+      }
     });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`sshd exited with ${code}:\n${log}`)); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`sshd exited with ${code}:\n${log}`));
+    });
   });
   child.stderr!.resume();
   return {
-    host, port, username: process.env.USER && process.env.USER !== '' ? process.env.USER : 'root',
-    clientKeyFile: join(dir, 'client_ed25519'), hostKeyFingerprint: fingerprintOf(join(dir, 'host_ed25519.pub')), dir,
+    host,
+    port,
+    username: process.env.USER && process.env.USER !== '' ? process.env.USER : 'root',
+    clientKeyFile: join(dir, 'client_ed25519'),
+    hostKeyFingerprint: fingerprintOf(join(dir, 'host_ed25519.pub')),
+    dir,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

@@ -35,8 +35,11 @@ describe('integration: router-agent enrollment through salt-api /events', functi
   const closers: Array<() => unknown> = [];
   const refusals: Record<string, unknown>[] = [];
   const logger: Logger = {
-    ...nullLogger, child: () => logger,
-    warn: (msg, f) => { if (msg.startsWith('refused')) refusals.push({ ...f }); },
+    ...nullLogger,
+    child: () => logger,
+    warn: (msg, f) => {
+      if (msg.startsWith('refused')) refusals.push({ ...f });
+    },
   };
   const ports = { clock: systemClock, random: systemRandom, agentVersion: '0.1.0' };
   let facts: ReturnType<typeof routerFacts>;
@@ -45,7 +48,11 @@ describe('integration: router-agent enrollment through salt-api /events', functi
 
   before(async () => {
     ({ dir: root, cleanup } = await makeTmpDir());
-    sb = await startSaltSandbox({ root: join(root, 'conductor'), host: '127.0.0.2', masterConfig: { auto_accept: true } });
+    sb = await startSaltSandbox({
+      root: join(root, 'conductor'),
+      host: '127.0.0.2',
+      masterConfig: { auto_accept: true },
+    });
   });
   after(async () => {
     for (const c of closers.reverse()) await c();
@@ -55,23 +62,44 @@ describe('integration: router-agent enrollment through salt-api /events', functi
 
   it('records the key the agent announced under the minion id the master authenticated', async () => {
     registry = await AgentRegistry.open(join(root, 'conductor/var/lib/ssr-recovery'), { flushDelayMs: 5 });
-    const client = new SaltApiClient({ url: sb.url, username: sb.username, password: sb.secret, eauth: 'sharedsecret' });
+    const client = new SaltApiClient({
+      url: sb.url,
+      username: sb.username,
+      password: sb.secret,
+      eauth: 'sharedsecret',
+    });
     const events = openSaltEvents(client, { tags: [ENROLL_TAG] });
-    closers.push(() => client.close(), () => events.close());
+    closers.push(
+      () => client.close(),
+      () => events.close(),
+    );
     await new Promise<void>((r) => events.once('connected', () => r()));
     void runEnrollListener(events, { registry, logger, pkiDir: sb.pkiDir });
 
     // A forged event on the master bus (not a _minion_event): ignored.
     sb.master.bus.fire(ENROLL_TAG, { id: 'router-1', data: { agentPublicKey: generateSigningKeyPair().publicPem } });
 
-    const paths = paths1 = await writeSimRouter({ root: join(root, 'router-1'), id: 'router-1', master: sb.master.address });
-    const service = commandServiceControl({ name: 'salt-minion', unit: 'salt-minion', commands: minionServiceCommands(paths) });
+    const paths = (paths1 = await writeSimRouter({
+      root: join(root, 'router-1'),
+      id: 'router-1',
+      master: sb.master.address,
+    }));
+    const service = commandServiceControl({
+      name: 'salt-minion',
+      unit: 'salt-minion',
+      commands: minionServiceCommands(paths),
+    });
     closers.push(() => service.stop());
     await service.start();
     await sb.master.waitForMinion('router-1');
-    facts = routerFacts({ ...paths, stateDir: join(root, 'router-1/agent') }, {
-      minionId: 'router-1', service, saltCall: fixtureCommandLine('salt-call', ['--config-dir', paths.configDir]),
-    });
+    facts = routerFacts(
+      { ...paths, stateDir: join(root, 'router-1/agent') },
+      {
+        minionId: 'router-1',
+        service,
+        saltCall: fixtureCommandLine('salt-call', ['--config-dir', paths.configDir]),
+      },
+    );
     const agent = await startRouter(facts, { enroll: true });
     closers.push(() => agent.stop());
     await until(() => registry.get('router-1') !== undefined, 30_000, 'enrollment');
@@ -81,10 +109,22 @@ describe('integration: router-agent enrollment through salt-api /events', functi
     // The agent's key changes (router rebuilt): the new key waits for an operator.
     const rebuilt = generateSigningKeyPair();
     const r = await announceKey({
-      runner: systemProcessRunner, saltCall: facts.saltCall, minionId: 'router-1', pkiDir: paths.pkiDir, agentPublicKey: rebuilt.publicPem, ...ports,
+      runner: systemProcessRunner,
+      saltCall: facts.saltCall,
+      minionId: 'router-1',
+      pkiDir: paths.pkiDir,
+      agentPublicKey: rebuilt.publicPem,
+      ...ports,
     });
     assert.equal(r.ok, true, r.detail);
-    await until(async () => { await registry.refresh(); return registry.get('router-1')?.pending !== undefined; }, 30_000, 'pending key change');
+    await until(
+      async () => {
+        await registry.refresh();
+        return registry.get('router-1')?.pending !== undefined;
+      },
+      30_000,
+      'pending key change',
+    );
     assert.equal(registry.get('router-1')?.fingerprint, agent.agentKeyFingerprint, 'still the old key until approved');
   });
 
@@ -94,46 +134,92 @@ describe('integration: router-agent enrollment through salt-api /events', functi
     const before = { ...registry.get('router-1')! };
     const mark = refusals.length;
     const mine = (): Record<string, unknown>[] => refusals.slice(mark).filter((f) => f.router === 'router-1');
-    const hello = await systemProcessRunner.run([...splitCommandLine(saltCall3), 'event.send', 'test/hello', '{}'], { timeoutMs: 30_000 });
+    const hello = await systemProcessRunner.run([...splitCommandLine(saltCall3), 'event.send', 'test/hello', '{}'], {
+      timeoutMs: 30_000,
+    });
     assert.equal(hello.code, 0, `router-3's minion key is made and accepted: ${hello.stderr}`);
     const attackerKey = generateSigningKeyPair().publicPem;
     // Root on router-3 signs a statement naming router-1 with router-3's own minion key …
-    const signedByWrongMinion = await buildEnrollPayload({ minionId: 'router-1', pkiDir: paths3.pkiDir, agentPublicKey: attackerKey, ...ports });
+    const signedByWrongMinion = await buildEnrollPayload({
+      minionId: 'router-1',
+      pkiDir: paths3.pkiDir,
+      agentPublicKey: attackerKey,
+      ...ports,
+    });
     // … or copies the old unsigned shape.
     const unsigned = { agentPublicKey: attackerKey, agentKeyFingerprint: 'x', agentVersion: '0.1.0' };
-    const entries = [signedByWrongMinion, unsigned].map((data) => ({ tag: ENROLL_TAG, data: { id: 'router-1', cmd: '_minion_event', data } }));
+    const entries = [signedByWrongMinion, unsigned].map((data) => ({
+      tag: ENROLL_TAG,
+      data: { id: 'router-1', cmd: '_minion_event', data },
+    }));
     const seen = sb.master.bus.waitFor((e) => e.tag === ENROLL_TAG && e.data.id === 'router-1', 30_000);
     const r = await systemProcessRunner.run(
-      [...splitCommandLine(saltCall3), 'event.send', 'ignored/tag', '{}', `preload=${JSON.stringify({ events: entries })}`], { timeoutMs: 30_000 });
+      [
+        ...splitCommandLine(saltCall3),
+        'event.send',
+        'ignored/tag',
+        '{}',
+        `preload=${JSON.stringify({ events: entries })}`,
+      ],
+      { timeoutMs: 30_000 },
+    );
     assert.equal(r.code, 0, r.stderr);
     const fired = await seen;
-    assert.equal(fired.data.cmd, '_minion_event', 'the master fired the entry verbatim, id and cmd as the sender wrote them');
+    assert.equal(
+      fired.data.cmd,
+      '_minion_event',
+      'the master fired the entry verbatim, id and cmd as the sender wrote them',
+    );
     assert.equal(fired.data.ts, undefined, 'no master-added ts: not a plain event');
     await until(() => mine().length >= 2, 30_000, 'both forged enrollments refused');
-    assert.deepEqual(mine().map((f) => f.reason).sort(), ['bad-signature', 'unsigned']);
+    assert.deepEqual(
+      mine()
+        .map((f) => f.reason)
+        .sort(),
+      ['bad-signature', 'unsigned'],
+    );
     await registry.refresh();
     assert.equal(registry.get('router-1')?.fingerprint, before.fingerprint);
     assert.deepEqual(registry.get('router-1')?.pending, before.pending, 'not even a pending key from the forgery');
     // The same router's genuine announcement still goes through (its own minion key).
     const own = await announceKey({
-      runner: systemProcessRunner, saltCall: fixtureCommandLine('salt-call', ['--config-dir', paths1.configDir]), minionId: 'router-1',
-      pkiDir: paths1.pkiDir, agentPublicKey: before.agentPublicKey, ...ports,
+      runner: systemProcessRunner,
+      saltCall: fixtureCommandLine('salt-call', ['--config-dir', paths1.configDir]),
+      minionId: 'router-1',
+      pkiDir: paths1.pkiDir,
+      agentPublicKey: before.agentPublicKey,
+      ...ports,
     });
     assert.equal(own.ok, true, own.detail);
-    await until(async () => { await registry.refresh(); return registry.get('router-1')!.seenAt !== before.seenAt; }, 30_000, 'genuine re-announce');
+    await until(
+      async () => {
+        await registry.refresh();
+        return registry.get('router-1')!.seenAt !== before.seenAt;
+      },
+      30_000,
+      'genuine re-announce',
+    );
   });
 
   it('a minion that no longer trusts the master cannot announce anything (salt-call fails)', async () => {
     const paths = await writeSimRouter({ root: join(root, 'router-2'), id: 'router-2', master: sb.master.address });
-    const service = commandServiceControl({ name: 'salt-minion', unit: 'salt-minion', commands: minionServiceCommands(paths) });
+    const service = commandServiceControl({
+      name: 'salt-minion',
+      unit: 'salt-minion',
+      commands: minionServiceCommands(paths),
+    });
     closers.push(() => service.stop());
     await service.start();
     await sb.master.waitForMinion('router-2');
     await sb.master.pki.writeKeyPair('master');
     await sb.master.restart();
     const r = await announceKey({
-      runner: systemProcessRunner, saltCall: fixtureCommandLine('salt-call', ['--config-dir', paths.configDir]), minionId: 'router-2',
-      pkiDir: paths.pkiDir, agentPublicKey: generateSigningKeyPair().publicPem, ...ports,
+      runner: systemProcessRunner,
+      saltCall: fixtureCommandLine('salt-call', ['--config-dir', paths.configDir]),
+      minionId: 'router-2',
+      pkiDir: paths.pkiDir,
+      agentPublicKey: generateSigningKeyPair().publicPem,
+      ...ports,
     });
     assert.equal(r.ok, false);
   });

@@ -45,7 +45,13 @@ describe('agent listener under a flood of unauthenticated connections (real wss 
     const identity = await loadOrCreateConductorIdentity(stateDir);
     const registry = await AgentRegistry.open(stateDir, { flushDelayMs: 5 });
     server = await startAgentServer({
-      host: '127.3.0.2', port: 0, identity, registry, logger: nullLogger, helloTimeoutMs: 2_000, limits: LIMITS,
+      host: '127.3.0.2',
+      port: 0,
+      identity,
+      registry,
+      logger: nullLogger,
+      helloTimeoutMs: 2_000,
+      limits: LIMITS,
       masterFingerprint: async () => pemFinger(newMaster),
     });
     side = { identity, registry, server, stateDir };
@@ -57,7 +63,11 @@ describe('agent listener under a flood of unauthenticated connections (real wss 
       await registry.enroll(id, (await loadOrCreateAgentKey(tree.stateDir)).publicPem, { source: 'salt-event' });
       agents.push(await startRouter(routerFacts(tree, { minionId: id, conductor: side, service: minion })));
     }
-    await until(() => ENROLLED.every((id) => server.fleet().find((e) => e.routerId === id)?.trust === 'stale-master-key'), 20_000, 'enrolled agents reported');
+    await until(
+      () => ENROLLED.every((id) => server.fleet().find((e) => e.routerId === id)?.trust === 'stale-master-key'),
+      20_000,
+      'enrolled agents reported',
+    );
   });
   after(async () => {
     for (const a of agents) await a.stop();
@@ -72,21 +82,40 @@ describe('agent listener under a flood of unauthenticated connections (real wss 
     const router = kind === 'claims-enrolled' ? ENROLLED[i % ENROLLED.length]! : `rnd-${systemRandom.id(9)}`;
     return new Promise((resolve) => {
       const done = (outcome: Outcome): void => resolve({ outcome, ws });
-      ws.on('unexpected-response', (_req, res) => { done(res.statusCode === 503 ? 'http-503' : `refused:http-${res.statusCode}`); ws.terminate(); });
+      ws.on('unexpected-response', (_req, res) => {
+        done(res.statusCode === 503 ? 'http-503' : `refused:http-${res.statusCode}`);
+        ws.terminate();
+      });
       ws.on('error', () => done('closed'));
       ws.on('close', () => done('closed'));
-      ws.on('open', () => { if (kind === 'silent') done('open'); });
+      ws.on('open', () => {
+        if (kind === 'silent') done('open');
+      });
       ws.on('message', (raw) => {
         const f = JSON.parse(String(raw)) as Record<string, unknown>;
         if (f.type === 'hello' && kind !== 'silent') {
           const body = { challenge: f.challenge, agentPublicKey: key.publicPem, agentVersion: 'evil' };
-          const envelope = signEnvelope({ kind: 'hello', router, body, privateKey: key.privateKey, clock: systemClock, random: systemRandom });
+          const envelope = signEnvelope({
+            kind: 'hello',
+            router,
+            body,
+            privateKey: key.privateKey,
+            clock: systemClock,
+            random: systemRandom,
+          });
           ws.send(JSON.stringify({ v: 1, type: 'hello', role: 'router', envelope }));
         } else if (f.type === 'ack' && f.id === 'hello') {
           if (!f.ok) return done(`refused:${String(f.code)}`);
           // Admitted as unenrolled: try to change the fleet view with a self-signed trust report.
           const trust = { state: 'trusted', minionId: router, minionActive: true, evidence: [] };
-          const envelope = signEnvelope({ kind: 'report', router, body: { kind: 'trust', trust }, privateKey: key.privateKey, clock: systemClock, random: systemRandom });
+          const envelope = signEnvelope({
+            kind: 'report',
+            router,
+            body: { kind: 'trust', trust },
+            privateKey: key.privateKey,
+            clock: systemClock,
+            random: systemRandom,
+          });
           ws.send(JSON.stringify({ v: 1, type: 'report', envelope }));
           done('unenrolled');
         }
@@ -108,7 +137,9 @@ describe('agent listener under a flood of unauthenticated connections (real wss 
     const PER_WAVE = 120;
     try {
       for (let w = 0; w < WAVES; w++) {
-        const wave = await Promise.all(Array.from({ length: PER_WAVE }, (_, i) => attack(kinds[(w + i) % kinds.length]!, i)));
+        const wave = await Promise.all(
+          Array.from({ length: PER_WAVE }, (_, i) => attack(kinds[(w + i) % kinds.length]!, i)),
+        );
         sample();
         for (const { outcome } of wave) outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
         for (const { ws } of wave) ws.terminate();
@@ -125,16 +156,32 @@ describe('agent listener under a flood of unauthenticated connections (real wss 
     assert.ok((outcomes.get('refused:AGENT_KEY_CHANGED') ?? 0) > 0, 'claims of enrolled ids refused');
     assert.ok(max.handshaking <= LIMITS.maxHandshakes, `handshaking ${max.handshaking}`);
     assert.ok(max.unenrolled <= LIMITS.maxUnenrolled, `unenrolled ${max.unenrolled}`);
-    assert.ok(max.connections <= LIMITS.maxHandshakes + LIMITS.maxUnenrolled + ENROLLED.length, `connections ${max.connections}`);
+    assert.ok(
+      max.connections <= LIMITS.maxHandshakes + LIMITS.maxUnenrolled + ENROLLED.length,
+      `connections ${max.connections}`,
+    );
     assert.equal(max.authenticated, ENROLLED.length, 'no unauthenticated peer ever became or replaced a session');
     assert.equal(max.fleetEntries, ENROLLED.length, 'random ids never entered the fleet view');
 
-    await until(() => { const s = server.stats(); return s.handshaking === 0 && s.unenrolled === 0; }, 30_000, 'attackers gone');
+    await until(
+      () => {
+        const s = server.stats();
+        return s.handshaking === 0 && s.unenrolled === 0;
+      },
+      30_000,
+      'attackers gone',
+    );
     const s = server.stats();
     assert.equal(s.connections, ENROLLED.length);
     // Hostile reports were neither verified nor remembered: only the enrolled agents' few reports add nonces.
-    assert.ok(s.replayNonces - noncesBefore < 50, `nonces kept only for authenticated reports (${noncesBefore} → ${s.replayNonces})`);
-    assert.deepEqual(server.fleet().map((e) => e.routerId), ENROLLED);
+    assert.ok(
+      s.replayNonces - noncesBefore < 50,
+      `nonces kept only for authenticated reports (${noncesBefore} → ${s.replayNonces})`,
+    );
+    assert.deepEqual(
+      server.fleet().map((e) => e.routerId),
+      ENROLLED,
+    );
     for (const e of server.fleet()) assert.equal(e.trust, 'stale-master-key', `${e.routerId}'s trust state untouched`);
     for (const a of agents) assert.equal(a.connected().length, 1, `${a.minionId} kept its connection`);
     for (const id of ENROLLED) {
@@ -146,23 +193,54 @@ describe('agent listener under a flood of unauthenticated connections (real wss 
 
   it('an unenrolled peer is closed when its lifetime ends, and a hello that never comes closes the connection', async () => {
     const short = await startAgentServer({
-      host: '127.3.0.2', port: 0, identity: side.identity, registry: side.registry, logger: nullLogger,
-      helloTimeoutMs: 300, limits: { unenrolledTtlMs: 300 },
+      host: '127.3.0.2',
+      port: 0,
+      identity: side.identity,
+      registry: side.registry,
+      logger: nullLogger,
+      helloTimeoutMs: 300,
+      limits: { unenrolledTtlMs: 300 },
     });
     try {
-      const codes = await Promise.all([true, false].map((sayHello) => new Promise<number>((resolve) => {
-        const ws = new WebSocket(short.url, { rejectUnauthorized: false });
-        const key = generateSigningKeyPair();
-        ws.on('message', (raw) => {
-          const f = JSON.parse(String(raw)) as Record<string, unknown>;
-          if (f.type !== 'hello' || !sayHello) return;
-          const body = { challenge: f.challenge, agentPublicKey: key.publicPem, agentVersion: 't' };
-          ws.send(JSON.stringify({ v: 1, type: 'hello', role: 'router', envelope: signEnvelope({ kind: 'hello', router: 'rnd-ttl', body, privateKey: key.privateKey, clock: systemClock, random: systemRandom }) }));
-        });
-        ws.on('close', (code) => resolve(code));
-      })));
+      const codes = await Promise.all(
+        [true, false].map(
+          (sayHello) =>
+            new Promise<number>((resolve) => {
+              const ws = new WebSocket(short.url, { rejectUnauthorized: false });
+              const key = generateSigningKeyPair();
+              ws.on('message', (raw) => {
+                const f = JSON.parse(String(raw)) as Record<string, unknown>;
+                if (f.type !== 'hello' || !sayHello) return;
+                const body = { challenge: f.challenge, agentPublicKey: key.publicPem, agentVersion: 't' };
+                ws.send(
+                  JSON.stringify({
+                    v: 1,
+                    type: 'hello',
+                    role: 'router',
+                    envelope: signEnvelope({
+                      kind: 'hello',
+                      router: 'rnd-ttl',
+                      body,
+                      privateKey: key.privateKey,
+                      clock: systemClock,
+                      random: systemRandom,
+                    }),
+                  }),
+                );
+              });
+              ws.on('close', (code) => resolve(code));
+            }),
+        ),
+      );
       assert.deepEqual(codes, [4401, 4408]);
-      assert.deepEqual(short.stats(), { connections: 0, handshaking: 0, unenrolled: 0, authenticated: 0, fleetEntries: 0, replayNonces: 0 });
+      assert.deepEqual(short.stats(), {
+        connections: 0,
+        handshaking: 0,
+        unenrolled: 0,
+        authenticated: 0,
+        fleetEntries: 0,
+        replayNonces: 0,
+      });
     } finally {
       await short.close();
     }
@@ -183,7 +261,21 @@ describe('agent listener under a flood of unauthenticated connections (real wss 
         const f = JSON.parse(String(raw)) as Record<string, unknown>;
         if (f.type === 'hello') {
           const body = { challenge: f.challenge, agentPublicKey: key.publicPem, agentVersion: 't' };
-          ws.send(JSON.stringify({ v: 1, type: 'hello', role: 'router', envelope: signEnvelope({ kind: 'hello', router: 'router-4', body, privateKey: key.privateKey, clock: systemClock, random: systemRandom }) }));
+          ws.send(
+            JSON.stringify({
+              v: 1,
+              type: 'hello',
+              role: 'router',
+              envelope: signEnvelope({
+                kind: 'hello',
+                router: 'router-4',
+                body,
+                privateKey: key.privateKey,
+                clock: systemClock,
+                random: systemRandom,
+              }),
+            }),
+          );
         } else if (f.type === 'ack' && f.id === 'hello' && f.ok) resolve(ws);
       });
     });

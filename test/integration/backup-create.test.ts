@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, appendFileSync, unlinkSync, rmSync, lstatSync, renameSync, symlinkSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  appendFileSync,
+  unlinkSync,
+  rmSync,
+  lstatSync,
+  renameSync,
+  symlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import sinon from 'sinon';
 import { createBackup, LOCK_NAME } from '../../conductor-agent/backup/run.js';
@@ -11,7 +23,7 @@ import { listBackups } from '../../conductor-agent/backup/list.js';
 import { systemSourceFs, type SourceFs } from '../../conductor-agent/backup/source-fs.js';
 import { acquireLock } from '../../shared/fs/lock.js';
 import { conductorSchema, type ConductorConfig } from '../../shared/config/schema.js';
-import { hasCode, RecoveryError } from '../../shared/errors.js';
+import { hasCode, type RecoveryError } from '../../shared/errors.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
 import { MANIFEST_NAME, type Manifest } from '../../shared/backup/format.js';
 import { makeConductorTree } from '../../sandbox/conductor-tree.js';
@@ -30,7 +42,10 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<RecoveryEr
   try {
     await p;
   } catch (err) {
-    assert.ok(hasCode(err, code as never), `expected ${code}, got ${(err as RecoveryError).code}: ${(err as Error).message}`);
+    assert.ok(
+      hasCode(err, code as never),
+      `expected ${code}, got ${(err as RecoveryError).code}: ${(err as Error).message}`,
+    );
     return err as RecoveryError;
   }
   assert.fail(`expected ${code}, but it succeeded`);
@@ -58,18 +73,34 @@ describe('backup create on a generated conductor tree', function () {
   });
   afterEach(async () => cleanup());
 
-  it('archives the seed\'s file set with its bugs fixed, the whole pki folder, our state and extra paths', async () => {
+  it("archives the seed's file set with its bugs fixed, the whole pki folder, our state and extra paths", async () => {
     const report = await createBackup({ config, root, hostname: 'cond-1', now: fixedNow('2026-11-24T10:00:00Z') });
     assert.equal(report.fileName, 'conductor-backup-cond-1-node-a-2026-11-24T100000Z.tar.gz');
     const members = tar(['-tzf', report.archive]).trim().split('\n');
     assert.equal(members[0], MANIFEST_NAME, 'the manifest is the first member');
     for (const want of [
-      'var/lib/128technology/t128-running.json', 'var/lib/128technology/user-running.json', 'etc/128technology/global.init',
-      'etc/128technology/local.init', `${PKI}/master.pem`, `${PKI}/master.pub`, `${PKI}/master_sign.pem`, `${PKI}/minions/router-1`,
-      `${PKI}/minions_pre/pending-1`, `${PKI}/minions_rejected/`, `${PKI}/minions_denied/denied-1`, 'srv/pillar/top.sls',
-      'svr/salt/legacy.sls', 'etc/128technology/config-exports/baseline.gz', 'var/lib/ssr-recovery/agent-key.pem', 'opt/extra/notes.txt',
-    ]) assert.ok(members.includes(want), `${want} is in the archive`);
-    assert.ok(members.some((m) => m.startsWith('srv/salt/s1/')), 'custom states');
+      'var/lib/128technology/t128-running.json',
+      'var/lib/128technology/user-running.json',
+      'etc/128technology/global.init',
+      'etc/128technology/local.init',
+      `${PKI}/master.pem`,
+      `${PKI}/master.pub`,
+      `${PKI}/master_sign.pem`,
+      `${PKI}/minions/router-1`,
+      `${PKI}/minions_pre/pending-1`,
+      `${PKI}/minions_rejected/`,
+      `${PKI}/minions_denied/denied-1`,
+      'srv/pillar/top.sls',
+      'svr/salt/legacy.sls',
+      'etc/128technology/config-exports/baseline.gz',
+      'var/lib/ssr-recovery/agent-key.pem',
+      'opt/extra/notes.txt',
+    ])
+      assert.ok(members.includes(want), `${want} is in the archive`);
+    assert.ok(
+      members.some((m) => m.startsWith('srv/salt/s1/')),
+      'custom states',
+    );
     assert.ok(!members.some((m) => m.startsWith('var/log/128technology')), 'the backup folder never backs itself up');
     assert.equal(new Set(members).size, members.length, 'no member twice');
     assert.equal(report.node, 'node-a');
@@ -89,8 +120,19 @@ describe('backup create on a generated conductor tree', function () {
     assert.equal(manifest.masterFingerprint, pemFinger(readFileSync(join(root, PKI, 'master.pub'))));
     const files = manifest.entries.filter((e) => e.type === 'file');
     assert.equal(files.length, report.files);
-    const sums = spawnSync('sha256sum', files.map((e) => e.path), { cwd: out, encoding: 'utf8' }).stdout.trim().split('\n');
-    const byPath = new Map(sums.map((l) => { const [h, p] = l.split(/\s+/); return [p!, h!]; }));
+    const sums = spawnSync(
+      'sha256sum',
+      files.map((e) => e.path),
+      { cwd: out, encoding: 'utf8' },
+    )
+      .stdout.trim()
+      .split('\n');
+    const byPath = new Map(
+      sums.map((l) => {
+        const [h, p] = l.split(/\s+/);
+        return [p!, h!];
+      }),
+    );
     for (const e of manifest.entries) {
       const src = lstatSync(join(root, e.path));
       assert.equal(e.mode, src.mode & 0o7777, `mode of ${e.path}`);
@@ -107,11 +149,11 @@ describe('backup create on a generated conductor tree', function () {
     rmSync(backupDir(), { recursive: true });
     const report = await createBackup({ config, root, hostname: 'cond-1' });
     assert.equal(statSync(report.archive).mode & 0o777, 0o600);
-    assert.equal(statSync(report.archive + '.sha256').mode & 0o777, 0o600);
+    assert.equal(statSync(`${report.archive}.sha256`).mode & 0o777, 0o600);
     assert.equal(statSync(backupDir()).mode & 0o777, 0o700);
     const check = spawnSync('sha256sum', ['-c', `${report.fileName}.sha256`], { cwd: backupDir(), encoding: 'utf8' });
     assert.equal(check.status, 0, check.stdout + check.stderr);
-    assert.equal(report.sha256, readFileSync(report.archive + '.sha256', 'utf8').split(' ')[0]);
+    assert.equal(report.sha256, readFileSync(`${report.archive}.sha256`, 'utf8').split(' ')[0]);
   });
 
   it('a master.pub that is not PEM: no fingerprint, and the shorter manifest still fills its reserved bytes exactly', async () => {
@@ -120,7 +162,11 @@ describe('backup create on a generated conductor tree', function () {
     assert.equal(report.masterFingerprint, undefined);
     const v = await verifyArchive(report.archive, { allowlist: allowlistForConfig(config) });
     // Every member and hash agrees; only the key pair fails, as restore would refuse it ("verified" means "restorable").
-    assert.deepEqual(v.differences.map((d) => d.code), ['KEYS_PAIR_MISMATCH'], JSON.stringify(v.differences));
+    assert.deepEqual(
+      v.differences.map((d) => d.code),
+      ['KEYS_PAIR_MISMATCH'],
+      JSON.stringify(v.differences),
+    );
     assert.equal(v.manifest?.masterFingerprint, undefined);
   });
 
@@ -145,7 +191,10 @@ describe('backup create on a generated conductor tree', function () {
     // Unsigned: a signed backup creates the conductor-agent identity in /var/lib/ssr-recovery first.
     const report = await createBackup({ config, root, hostname: 'cond-1', signer: false });
     assert.deepEqual(report.missingOptional.sort(), ['/svr/salt', '/var/lib/ssr-recovery']);
-    assert.deepEqual((await readManifest(report.archive))?.missingOptional.sort(), ['/svr/salt', '/var/lib/ssr-recovery']);
+    assert.deepEqual((await readManifest(report.archive))?.missingOptional.sort(), [
+      '/svr/salt',
+      '/var/lib/ssr-recovery',
+    ]);
   });
 
   it('refuses with BACKUP_MISSING_FILES naming every missing required file, and writes nothing', async () => {
@@ -154,14 +203,19 @@ describe('backup create on a generated conductor tree', function () {
     rmSync(join(root, 'opt/extra'), { recursive: true });
     const err = await expectCode(createBackup({ config, root, hostname: 'cond-1' }), 'BACKUP_MISSING_FILES');
     const missing = (err.details.missing as { path: string }[]).map((m) => m.path).sort();
-    assert.deepEqual(missing, ['/etc/128technology/salt/pki/master/master.pem', '/opt/extra', '/var/lib/128technology/user-running.json']);
+    assert.deepEqual(missing, [
+      '/etc/128technology/salt/pki/master/master.pem',
+      '/opt/extra',
+      '/var/lib/128technology/user-running.json',
+    ]);
     assert.deepEqual(readdirSync(backupDir()), []);
   });
 
   it('fails with FS_UNREADABLE on a file it cannot read and leaves no archive or temp file', async () => {
     const fs: SourceFs = { ...systemSourceFs };
     sinon.stub(fs, 'openSync').callsFake((p: string) => {
-      if (p.endsWith('/minions/router-2')) throw Object.assign(new Error(`EACCES: permission denied, open '${p}'`), { code: 'EACCES' });
+      if (p.endsWith('/minions/router-2'))
+        throw Object.assign(new Error(`EACCES: permission denied, open '${p}'`), { code: 'EACCES' });
       return systemSourceFs.openSync(p);
     });
     const err = await expectCode(createBackup({ config, root, hostname: 'cond-1', fs }), 'FS_UNREADABLE');
@@ -175,7 +229,10 @@ describe('backup create on a generated conductor tree', function () {
     let grown = false;
     sinon.stub(fs, 'readSync').callsFake((fd, buf, off, len, pos) => {
       const n = systemSourceFs.readSync(fd, buf, off, len, pos);
-      if (!grown && buf.subarray(off, off + n).includes('"datastore"')) { grown = true; appendFileSync(running, 'more'); }
+      if (!grown && buf.subarray(off, off + n).includes('"datastore"')) {
+        grown = true;
+        appendFileSync(running, 'more');
+      }
       return n;
     });
     await expectCode(createBackup({ config, root, hostname: 'cond-1', fs }), 'BACKUP_FILE_CHANGED');
@@ -197,7 +254,10 @@ describe('backup create on a generated conductor tree', function () {
   it('a cancelled run (daemon shutdown) stops between files and leaves nothing', async () => {
     const fs: SourceFs = { ...systemSourceFs };
     const ac = new AbortController();
-    sinon.stub(fs, 'readSync').callsFake((fd, buf, off, len, pos) => { ac.abort(); return systemSourceFs.readSync(fd, buf, off, len, pos); });
+    sinon.stub(fs, 'readSync').callsFake((fd, buf, off, len, pos) => {
+      ac.abort();
+      return systemSourceFs.readSync(fd, buf, off, len, pos);
+    });
     await expectCode(createBackup({ config, root, hostname: 'cond-1', fs, signal: ac.signal }), 'BACKUP_FAILED');
     assert.deepEqual(readdirSync(backupDir()), []);
   });
@@ -208,10 +268,22 @@ describe('backup create on a generated conductor tree', function () {
     await expectCode(createBackup({ config, root, hostname: 'cond-1' }), 'LOCK_HELD');
     await held.release();
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
-    writeFileSync(lockPath, JSON.stringify({ pid: dead, host: (await import('node:os')).hostname(), since: new Date().toISOString(), purpose: 'backup' }));
+    writeFileSync(
+      lockPath,
+      JSON.stringify({
+        pid: dead,
+        host: (await import('node:os')).hostname(),
+        since: new Date().toISOString(),
+        purpose: 'backup',
+      }),
+    );
     const report = await createBackup({ config, root, hostname: 'cond-1' });
     assert.ok(report.ok);
-    assert.deepEqual(readdirSync(backupDir()).filter((n) => n === LOCK_NAME), [], 'lock released');
+    assert.deepEqual(
+      readdirSync(backupDir()).filter((n) => n === LOCK_NAME),
+      [],
+      'lock released',
+    );
   });
 
   it('two concurrent runs: exactly one writes, the other gets LOCK_HELD', async () => {
@@ -231,8 +303,11 @@ describe('backup create on a generated conductor tree', function () {
     writeFileSync(join(backupDir(), stale), 'partial');
     writeFileSync(join(backupDir(), 'conductor-backup-cond-1-node-a-2026-11-23T110000Z.tar.gz.sha256'), 'orphan');
     const report = await createBackup({ config, root, hostname: 'cond-1' });
-    assert.deepEqual(report.cleaned.sort(), [stale, 'conductor-backup-cond-1-node-a-2026-11-23T110000Z.tar.gz.sha256'].sort());
-    assert.deepEqual(readdirSync(backupDir()).sort(), [report.fileName, report.fileName + '.sha256'].sort());
+    assert.deepEqual(
+      report.cleaned.sort(),
+      [stale, 'conductor-backup-cond-1-node-a-2026-11-23T110000Z.tar.gz.sha256'].sort(),
+    );
+    assert.deepEqual(readdirSync(backupDir()).sort(), [report.fileName, `${report.fileName}.sha256`].sort());
   });
 
   it('applies retention after the run when asked (scheduled runs do), deleting archive and sidecar, never a hand-made archive; list shows both kinds', async () => {
@@ -240,17 +315,38 @@ describe('backup create on a generated conductor tree', function () {
       await createBackup({ config, root, hostname: 'cond-1', now: fixedNow(t) });
     }
     writeFileSync(join(backupDir(), 'conductor-backup-cond-1-2026-23-23.tar.gz'), 'made by hand with the seed command');
-    const report = await createBackup({ config, root, hostname: 'cond-1', now: fixedNow('2026-11-23T10:00:00Z'), prune: { last: 2, daily: 0, weekly: 0 } });
+    const report = await createBackup({
+      config,
+      root,
+      hostname: 'cond-1',
+      now: fixedNow('2026-11-23T10:00:00Z'),
+      prune: { last: 2, daily: 0, weekly: 0 },
+    });
     assert.equal(report.pruned?.deleted.length, 2);
-    assert.deepEqual(report.pruned?.ignored, ['conductor-backup-cond-1-2026-23-23.tar.gz'], 'hand-made archives are never deleted');
+    assert.deepEqual(
+      report.pruned?.ignored,
+      ['conductor-backup-cond-1-2026-23-23.tar.gz'],
+      'hand-made archives are never deleted',
+    );
     const listed = await listBackups(backupDir(), { host: 'cond-1', now: fixedNow('2026-11-23T10:01:00Z') });
-    assert.deepEqual(listed.filter((b) => b.kind === 'ours').map((b) => [b.node, b.sidecar]), [['node-a', 'ok'], ['node-a', 'ok']]);
-    assert.deepEqual(listed.filter((b) => b.kind === 'hand-made').map((b) => [b.node, b.sidecar]), [[undefined, 'missing']]);
+    assert.deepEqual(
+      listed.filter((b) => b.kind === 'ours').map((b) => [b.node, b.sidecar]),
+      [
+        ['node-a', 'ok'],
+        ['node-a', 'ok'],
+      ],
+    );
+    assert.deepEqual(
+      listed.filter((b) => b.kind === 'hand-made').map((b) => [b.node, b.sidecar]),
+      [[undefined, 'missing']],
+    );
     assert.equal(listed.find((b) => b.kind === 'ours')?.ageSeconds, 60);
     unlinkSync(join(backupDir(), 'conductor-backup-cond-1-2026-23-23.tar.gz'));
     assert.deepEqual(archives().sort(), [
-      'conductor-backup-cond-1-node-a-2026-11-22T100000Z.tar.gz', 'conductor-backup-cond-1-node-a-2026-11-22T100000Z.tar.gz.sha256',
-      'conductor-backup-cond-1-node-a-2026-11-23T100000Z.tar.gz', 'conductor-backup-cond-1-node-a-2026-11-23T100000Z.tar.gz.sha256',
+      'conductor-backup-cond-1-node-a-2026-11-22T100000Z.tar.gz',
+      'conductor-backup-cond-1-node-a-2026-11-22T100000Z.tar.gz.sha256',
+      'conductor-backup-cond-1-node-a-2026-11-23T100000Z.tar.gz',
+      'conductor-backup-cond-1-node-a-2026-11-23T100000Z.tar.gz.sha256',
     ]);
   });
 });

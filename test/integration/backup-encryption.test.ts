@@ -40,7 +40,10 @@ describe('encrypted backups (age)', function () {
     assert.ok(bytes.subarray(0, 30).toString().startsWith('age-encryption.org/v1'));
     assert.ok(!bytes.includes('PRIVATE KEY'), 'the master key is not readable in the file');
     // The sidecar covers the encrypted file as stored.
-    const check = spawnSync('sha256sum', ['-c', `${report.fileName}.sha256`], { cwd: join(root, 'var/log/128technology'), encoding: 'utf8' });
+    const check = spawnSync('sha256sum', ['-c', `${report.fileName}.sha256`], {
+      cwd: join(root, 'var/log/128technology'),
+      encoding: 'utf8',
+    });
     assert.equal(check.status, 0, check.stderr);
 
     const v = await verifyArchive(report.archive, { identityFile });
@@ -63,7 +66,9 @@ describe('encrypted backups (age)', function () {
   });
 
   it('refuses a malformed recipient with BACKUP_ENCRYPTION_FAILED and leaves no archive', async () => {
-    const config = conductorSchema.parse({ backup: { dir: '/var/backups-bad', encrypt: { recipients: ['age1notakey'] } } });
+    const config = conductorSchema.parse({
+      backup: { dir: '/var/backups-bad', encrypt: { recipients: ['age1notakey'] } },
+    });
     await assert.rejects(createBackup({ config, root, hostname: 'h' }), (e) => hasCode(e, 'BACKUP_ENCRYPTION_FAILED'));
     const left = spawnSync('ls', ['-A', join(root, 'var/backups-bad')], { encoding: 'utf8' }).stdout.trim();
     assert.equal(left, '');

@@ -26,9 +26,13 @@ describe('a backup killed with SIGKILL in the middle of writing', function () {
     const previous = await createBackup({ config, root, hostname: 'h', now: () => new Date('2026-11-20T00:00:00Z') });
     const dir = join(root, 'var/log/128technology');
 
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, root, '2026-11-21T00:00:00Z'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, root, '2026-11-21T00:00:00Z'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
-    proc.stderr.on('data', (d) => { stderr += String(d); });
+    proc.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
     const exited = new Promise<NodeJS.Signals | null>((r) => proc.once('exit', (_c, sig) => r(sig)));
     // Wait until the temp archive holds more than the manifest placeholder, then kill -9.
     const started = Date.now();
@@ -47,13 +51,19 @@ describe('a backup killed with SIGKILL in the middle of writing', function () {
     assert.equal(await exited, 'SIGKILL');
 
     const names = readdirSync(dir);
-    assert.ok(!names.some((n) => n.includes('2026-11-21T000000Z') && !n.endsWith('.tmp')), `no archive or sidecar of the killed run: ${names.join(', ')}`);
+    assert.ok(
+      !names.some((n) => n.includes('2026-11-21T000000Z') && !n.endsWith('.tmp')),
+      `no archive or sidecar of the killed run: ${names.join(', ')}`,
+    );
     assert.equal((await verifyArchive(previous.archive)).status, 'verified', 'the previous backup is intact');
 
     // The next run takes over the dead run's lock, removes its temp file and writes a good archive.
     const next = await createBackup({ config, root, hostname: 'h', now: () => new Date('2026-11-22T00:00:00Z') });
     assert.equal(next.cleaned.filter((n) => n.endsWith('.tmp')).length, 1);
     assert.equal((await verifyArchive(next.archive)).status, 'verified');
-    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.tmp')), []);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+      [],
+    );
   });
 });

@@ -18,7 +18,14 @@ import { signManifest, type ManifestSigner } from '../../shared/backup/signature
 import { underRoot } from '../../shared/config/schema.js';
 import { RecoveryError } from '../../shared/errors.js';
 import { generateSigningKeyPair } from '../../shared/protocol/keys.js';
-import { backupAndDriftedTemplate, fakeService, snapshot, snapshotDiff, testConfig, testPorts } from './restore-support.js';
+import {
+  backupAndDriftedTemplate,
+  fakeService,
+  snapshot,
+  snapshotDiff,
+  testConfig,
+  testPorts,
+} from './restore-support.js';
 
 const RUNNING = 'var/lib/128technology/t128-running.json';
 
@@ -30,7 +37,7 @@ function tar(args: string[]): string {
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 const otherSigner = (): ManifestSigner => generateSigningKeyPair();
 
-describe('signed backups: the backup store\'s owner cannot make an archive that verifies or restores', function () {
+describe("signed backups: the backup store's owner cannot make an archive that verifies or restores", function () {
   this.timeout(120_000);
   const config = testConfig();
   let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -57,7 +64,11 @@ describe('signed backups: the backup store\'s owner cannot make an archive that 
    * Unpack `from`, let `change` edit the files and the parsed manifest, re-pack manifest first under
    * `name` (default: the original's), rewrite the sidecar.
    */
-  function forge(from: string, change: (dir: string, m: Manifest & Record<string, unknown>) => void, name = basename(from)): string {
+  function forge(
+    from: string,
+    change: (dir: string, m: Manifest & Record<string, unknown>) => void,
+    name = basename(from),
+  ): string {
     const dir = join(tmp.dir, `forge-${++n}`);
     mkdirSync(dir);
     const members = tar(['-tzf', from]).trim().split('\n');
@@ -67,9 +78,9 @@ describe('signed backups: the backup store\'s owner cannot make an archive that 
     writeFileSync(join(dir, MANIFEST_NAME), JSON.stringify(m));
     mkdirSync(join(tmp.dir, `out-${n}`));
     const out = join(tmp.dir, `out-${n}`, name);
-    writeFileSync(join(tmp.dir, `list-${n}`), members.join('\n') + '\n');
+    writeFileSync(join(tmp.dir, `list-${n}`), `${members.join('\n')}\n`);
     tar(['-czf', out, '-C', dir, '--no-recursion', '-T', join(tmp.dir, `list-${n}`)]);
-    writeFileSync(out + '.sha256', `${sha256(readFileSync(out))}  forged.tar.gz\n`);
+    writeFileSync(`${out}.sha256`, `${sha256(readFileSync(out))}  forged.tar.gz\n`);
     return out;
   }
   const rewriteRunning = (dir: string, m: Manifest): void => {
@@ -85,8 +96,16 @@ describe('signed backups: the backup store\'s owner cannot make an archive that 
     await fsp.cp(template, dst, { recursive: true, preserveTimestamps: true });
     const before = snapshot(dst);
     const svc = fakeService();
-    const err = await restoreConductor({ archive: forged, root: dst, config, ...extra, ports: { ...testPorts(), services: [svc] } })
-      .then(() => undefined, (e: unknown) => e);
+    const err = await restoreConductor({
+      archive: forged,
+      root: dst,
+      config,
+      ...extra,
+      ports: { ...testPorts(), services: [svc] },
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof RecoveryError, `expected a refusal, got ${String(err)}`);
     assert.equal(err.code, code, err.message);
     assert.deepEqual(snapshotDiff(before, snapshot(dst)), [], 'the target must be byte-identical');
@@ -187,7 +206,7 @@ describe('signed backups: the backup store\'s owner cannot make an archive that 
     mkdirSync(dir);
     const renamed = join(dir, basename(archive));
     await fsp.copyFile(older, renamed);
-    writeFileSync(renamed + '.sha256', `${sha256(readFileSync(renamed))}  ${basename(archive)}\n`);
+    writeFileSync(`${renamed}.sha256`, `${sha256(readFileSync(renamed))}  ${basename(archive)}\n`);
     const v = await verifyArchive(renamed, { trustedSigners: trusted });
     assert.equal(v.signature?.status, 'signed');
     assert.deepEqual(kinds(v), ['name-mismatch']);
@@ -214,7 +233,7 @@ describe('signed backups: the backup store\'s owner cannot make an archive that 
   it('attack: swap the archive between preflight and staging (checked manifest ≠ restored one) → ARCHIVE_CHANGED', async () => {
     const work = join(tmp.dir, 'swap.tar.gz');
     await fsp.copyFile(archive, work);
-    await fsp.copyFile(archive + '.sha256', work + '.sha256');
+    await fsp.copyFile(`${archive}.sha256`, `${work}.sha256`);
     const forged = forge(archive, (dir, m) => {
       rewriteRunning(dir, m);
       delete m.signature;
@@ -224,18 +243,24 @@ describe('signed backups: the backup store\'s owner cannot make an archive that 
     const before = snapshot(dst);
     const svc = fakeService();
     const err = await restoreConductor({
-      archive: work, root: dst, config,
+      archive: work,
+      root: dst,
+      config,
       ports: {
-        ...testPorts(), services: [svc],
+        ...testPorts(),
+        services: [svc],
         hooks: {
           afterPhase: async (phase) => {
             if (phase !== 'staging') return;
             await fsp.copyFile(forged, work);
-            await fsp.copyFile(forged + '.sha256', work + '.sha256');
+            await fsp.copyFile(`${forged}.sha256`, `${work}.sha256`);
           },
         },
       },
-    }).then(() => undefined, (e: unknown) => e);
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof RecoveryError, String(err));
     assert.equal(err.code, 'ARCHIVE_CHANGED', err.message);
     assert.deepEqual(snapshotDiff(before, snapshot(dst)), []);
@@ -249,11 +274,20 @@ describe('signed backups: the backup store\'s owner cannot make an archive that 
     await fsp.cp(template, dst, { recursive: true, preserveTimestamps: true });
     await fsp.rm(join(dst, config.agents.stateDir), { recursive: true });
     const before = snapshot(dst);
-    const err = await restoreConductor({ archive, root: dst, config, dryRun: true, ports: testPorts() }).then(() => undefined, (e: unknown) => e);
+    const err = await restoreConductor({ archive, root: dst, config, dryRun: true, ports: testPorts() }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof RecoveryError && err.code === 'ARCHIVE_SIGNER_UNTRUSTED', String(err));
     assert.deepEqual(snapshotDiff(before, snapshot(dst)), []);
     const told = await resolveTrustedSigners({ config, path: (p) => underRoot(dst, p), extra: [fingerprint] });
-    const ok = await restoreConductor({ archive, root: dst, config, trustedSigners: told.fingerprints, ports: testPorts() });
+    const ok = await restoreConductor({
+      archive,
+      root: dst,
+      config,
+      trustedSigners: told.fingerprints,
+      ports: testPorts(),
+    });
     assert.equal(ok.ok, true);
     // Identity travels in backups: the restored conductor trusts its own old backups by default.
     const after = await resolveTrustedSigners({ config, path: (p) => underRoot(dst, p) });

@@ -42,12 +42,13 @@ describe('backup verify says exactly what differs', function () {
     tar(['-xzf', report.archive, '-C', dir]);
     change(dir);
     const out = join(root, `tampered-${n}.tar.gz`);
-    writeFileSync(join(root, `list-${n}`), list.join('\n') + '\n');
+    writeFileSync(join(root, `list-${n}`), `${list.join('\n')}\n`);
     tar(['-czf', out, '-C', dir, '--no-recursion', '-T', join(root, `list-${n}`)]);
-    copyFileSync(report.archive + '.sha256', out + '.sha256');
+    copyFileSync(`${report.archive}.sha256`, `${out}.sha256`);
     return out;
   }
-  const kinds = (r: { differences: { kind: DifferenceKind; path?: string }[] }) => r.differences.map((d) => `${d.kind}${d.path ? ' ' + d.path : ''}`).sort();
+  const kinds = (r: { differences: { kind: DifferenceKind; path?: string }[] }) =>
+    r.differences.map((d) => `${d.kind}${d.path ? ` ${d.path}` : ''}`).sort();
 
   it('a fresh archive verifies: sidecar, manifest and every member', async () => {
     const v = await verifyArchive(report.archive);
@@ -66,22 +67,31 @@ describe('backup verify says exactly what differs', function () {
   });
 
   it('a changed member of the same size: its hash, and the sidecar', async () => {
-    const v = await verifyArchive(tampered((d) => {
-      const b = readFileSync(join(d, RUNNING));
-      b[10] = b[10]! ^ 0x01;
-      writeFileSync(join(d, RUNNING), b);
-    }));
+    const v = await verifyArchive(
+      tampered((d) => {
+        const b = readFileSync(join(d, RUNNING));
+        b[10] = b[10]! ^ 0x01;
+        writeFileSync(join(d, RUNNING), b);
+      }),
+    );
     assert.deepEqual(kinds(v), [`member-hash ${RUNNING}`, 'sidecar-mismatch']);
     assert.equal(v.status, 'failed');
   });
 
   it('a missing member, an extra member and a changed mode', async () => {
     const list = [...members.filter((m) => m !== MINION), 'etc/128technology/intruder'];
-    const v = await verifyArchive(tampered((d) => {
-      writeFileSync(join(d, 'etc/128technology/intruder'), 'x');
-      chmodSync(join(d, 'etc/128technology/global.init'), 0o666);
-    }, list));
-    assert.deepEqual(kinds(v), ['member-extra etc/128technology/intruder', `member-missing ${MINION}`, 'member-mode etc/128technology/global.init', 'sidecar-mismatch']);
+    const v = await verifyArchive(
+      tampered((d) => {
+        writeFileSync(join(d, 'etc/128technology/intruder'), 'x');
+        chmodSync(join(d, 'etc/128technology/global.init'), 0o666);
+      }, list),
+    );
+    assert.deepEqual(kinds(v), [
+      'member-extra etc/128technology/intruder',
+      `member-missing ${MINION}`,
+      'member-mode etc/128technology/global.init',
+      'sidecar-mismatch',
+    ]);
   });
 
   it('a manifest that is not JSON, or not first', async () => {
@@ -96,7 +106,7 @@ describe('backup verify says exactly what differs', function () {
     bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0xff;
     const flipped = join(root, 'flipped.tar.gz');
     writeFileSync(flipped, bytes);
-    copyFileSync(report.archive + '.sha256', flipped + '.sha256');
+    copyFileSync(`${report.archive}.sha256`, `${flipped}.sha256`);
     const v = await verifyArchive(flipped);
     assert.equal(v.status, 'failed');
     assert.ok(kinds(v).includes('sidecar-mismatch'));

@@ -56,10 +56,10 @@ describe('integration: fleet reauth wave (agents, key gate, test.ping)', functio
       closers.push(() => service.stop().catch(() => undefined));
       await service.start();
       await sb.master.waitForMinion(id);
-      const agentKey = await loadOrCreateAgentKey(paths.stateDir + '-agent');
+      const agentKey = await loadOrCreateAgentKey(`${paths.stateDir}-agent`);
       await conductor.registry.enroll(id, agentKey.publicPem, { source: 'salt-event' });
       const agent = await startRouter(
-        routerFacts({ ...paths, stateDir: paths.stateDir + '-agent' }, { minionId: id, conductor, service }),
+        routerFacts({ ...paths, stateDir: `${paths.stateDir}-agent` }, { minionId: id, conductor, service }),
         { settings: { reauthTimeoutMs: 20_000, settleMs: 300, pollMs: 100, confirmPollMs: 50 } },
       );
       closers.push(() => agent.stop());
@@ -79,7 +79,10 @@ describe('integration: fleet reauth wave (agents, key gate, test.ping)', functio
     await sb.master.restart();
     // Each minion now either refuses the new key (stale) or is held pending by the rebuilt master.
     const pending = async (id: string): Promise<boolean> =>
-      fsp.access(join(sb.pkiDir, 'minions_pre', id)).then(() => true, () => false);
+      fsp.access(join(sb.pkiDir, 'minions_pre', id)).then(
+        () => true,
+        () => false,
+      );
     await until(
       async () => {
         for (const id of ids) {

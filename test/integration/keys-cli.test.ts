@@ -17,14 +17,20 @@ describe('conductor-agent keys (CLI, in-process, --root sandbox)', () => {
     const code = await main(['--root', s.root, ...args], io);
     return { code, out: io.out(), err: io.err() };
   };
-  beforeEach(async () => { s = await keySandbox({ minions: 2, pending: 2 }); });
+  beforeEach(async () => {
+    s = await keySandbox({ minions: 2, pending: 2 });
+  });
   afterEach(() => s.cleanup());
 
   it('status --json: fingerprint as sha256sum computes it, counts, pending fingerprints', async () => {
     const r = await run('keys', 'status', '--json');
     assert.equal(r.code, 0, r.err);
     const doc = JSON.parse(r.out);
-    const expected = colonHex(execFileSync('sh', ['-c', 'grep -v -- "-----" "$1" | sha256sum', 'sh', join(s.pkiDir, 'master.pub')], { encoding: 'utf8' }).split(' ')[0]!);
+    const expected = colonHex(
+      execFileSync('sh', ['-c', 'grep -v -- "-----" "$1" | sha256sum', 'sh', join(s.pkiDir, 'master.pub')], {
+        encoding: 'utf8',
+      }).split(' ')[0]!,
+    );
     assert.equal(doc.master.fingerprint, expected);
     assert.deepEqual(doc.minions, { accepted: 2, pending: 2, rejected: 0, denied: 0 });
     assert.equal(doc.pending.length, 2);
@@ -36,7 +42,7 @@ describe('conductor-agent keys (CLI, in-process, --root sandbox)', () => {
     assert.equal(r.out.trim(), pemFinger(await readFile(join(s.pkiDir, 'minions_pre', 'pending-1'), 'utf8')));
     await writeFile(join(s.root, 'junk'), 'nope\n');
     const bad = await run('keys', 'fingerprint', join(s.root, 'junk'), '--json');
-    assert.equal(JSON.parse(bad.out).error.code, "KEYS_INVALID", bad.out);
+    assert.equal(JSON.parse(bad.out).error.code, 'KEYS_INVALID', bad.out);
   });
 
   it('enable-signing --dry-run changes nothing; then enable-signing turns signing on', async () => {
@@ -61,17 +67,25 @@ describe('conductor-agent keys (CLI, in-process, --root sandbox)', () => {
     assert.equal(r.code, 7, r.err);
     const doc = JSON.parse(r.out);
     assert.deepEqual(doc.accepted, ['pending-1']);
-    assert.deepEqual(doc.mismatch.map((m: { id: string }) => m.id), ['pending-2']);
+    assert.deepEqual(
+      doc.mismatch.map((m: { id: string }) => m.id),
+      ['pending-2'],
+    );
     assert.deepEqual(await readdir(join(s.pkiDir, 'minions_pre')), ['pending-2']);
   });
 
   it('accept --verified takes its expected fingerprints from the agent registry by default (signed reports)', async () => {
     const { AgentRegistry } = await import('../../conductor-agent/registry/store.js');
     const { loadOrCreateAgentKey } = await import('../../router-agent/keys.js');
-    const reg = await AgentRegistry.open(join(s.root, 'var/lib/ssr-recovery'), { lockFile: join(s.root, 'run/ssr-recovery/agent-registry.lock'), flushDelayMs: 1 });
+    const reg = await AgentRegistry.open(join(s.root, 'var/lib/ssr-recovery'), {
+      lockFile: join(s.root, 'run/ssr-recovery/agent-registry.lock'),
+      flushDelayMs: 1,
+    });
     const f1 = pemFinger(await readFile(join(s.pkiDir, 'minions_pre', 'pending-1'), 'utf8'));
     for (const id of ['pending-1', 'pending-2']) {
-      await reg.enroll(id, (await loadOrCreateAgentKey(join(s.root, `agent-${id}`))).publicPem, { source: 'salt-event' });
+      await reg.enroll(id, (await loadOrCreateAgentKey(join(s.root, `agent-${id}`))).publicPem, {
+        source: 'salt-event',
+      });
     }
     // pending-2's agent reported another minion key: its pending key stays pending.
     await reg.recordReported('pending-1', { minionKeyFingerprint: f1 });
@@ -82,7 +96,10 @@ describe('conductor-agent keys (CLI, in-process, --root sandbox)', () => {
     const doc = JSON.parse(r.out);
     assert.equal(doc.source, 'agent registry (signed reports)');
     assert.deepEqual(doc.accepted, ['pending-1']);
-    assert.deepEqual(doc.mismatch.map((m: { id: string }) => m.id), ['pending-2']);
+    assert.deepEqual(
+      doc.mismatch.map((m: { id: string }) => m.id),
+      ['pending-2'],
+    );
   });
 
   it('accept without --verified is a usage error (exit 2) and accepts nothing', async () => {

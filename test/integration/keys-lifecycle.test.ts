@@ -15,7 +15,11 @@ import { fixtureCommandLine } from '../../sandbox/salt/entry.js';
 import { runMinionInProcess, writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
 import { rsaPair } from '../../sandbox/conductor-tree.js';
 
-interface Router { id: string; paths: SimRouterPaths; minion: { stop(): Promise<number> } | undefined }
+interface Router {
+  id: string;
+  paths: SimRouterPaths;
+  minion: { stop(): Promise<number> } | undefined;
+}
 
 describe('keys lifecycle with simulated master, salt-api and minions', function () {
   this.timeout(120_000);
@@ -33,19 +37,34 @@ describe('keys lifecycle with simulated master, salt-api and minions', function 
   };
   const masterPub = () => readFile(join(salt.pkiDir, 'master.pub'), 'utf8');
   const cached = (r: Router) => readFile(join(r.paths.pkiDir, 'minion_master.pub'), 'utf8');
-  const startMinion = (r: Router) => { r.minion = runMinionInProcess(r.paths); };
-  const restartMinion = async (r: Router) => { await r.minion?.stop(); startMinion(r); };
+  const startMinion = (r: Router) => {
+    r.minion = runMinionInProcess(r.paths);
+  };
+  const restartMinion = async (r: Router) => {
+    await r.minion?.stop();
+    startMinion(r);
+  };
 
   before(async () => {
     ({ dir: root, cleanup } = await makeTmpDir('ssr-keys-e2e-'));
     salt = await startSaltSandbox({ root: join(root) });
     ctl = await startMasterControl(salt.master);
     await mkdir(join(root, 'etc/ssr-recovery'), { recursive: true });
-    await writeFile(join(root, 'etc/ssr-recovery/conductor-agent.yaml'), stringify({
-      saltApi: { url: salt.url, eauth: 'sharedsecret', username: salt.username, passwordFile: '/etc/ssr-recovery/salt-api.secret' },
-      services: { 'salt-master': { restart: fixtureCommandLine('master-ctl', ['restart', '--control', ctl.address]) } },
-      keys: { waitSeconds: 20 },
-    }));
+    await writeFile(
+      join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
+      stringify({
+        saltApi: {
+          url: salt.url,
+          eauth: 'sharedsecret',
+          username: salt.username,
+          passwordFile: '/etc/ssr-recovery/salt-api.secret',
+        },
+        services: {
+          'salt-master': { restart: fixtureCommandLine('master-ctl', ['restart', '--control', ctl.address]) },
+        },
+        keys: { waitSeconds: 20 },
+      }),
+    );
     for (const id of ['router-1', 'router-2', 'router-3']) {
       const paths = await writeSimRouter({ root: join(root, 'routers', id), id, master: salt.master.address });
       const r: Router = { id, paths, minion: undefined };
@@ -62,7 +81,8 @@ describe('keys lifecycle with simulated master, salt-api and minions', function 
 
   it('accept --verified accepts the routers whose key fingerprint was reported and refuses a mismatched key', async () => {
     const pre = join(salt.pkiDir, 'minions_pre');
-    for (let i = 0; i < 100 && (await readdir(pre).catch(() => [])).length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && (await readdir(pre).catch(() => [])).length < 3; i++)
+      await new Promise((r) => setTimeout(r, 50));
     await writeFile(join(pre, 'intruder'), rsaPair().publicKey);
     const expected: Record<string, string> = {};
     for (const r of routers) expected[r.id] = pemFinger(await readFile(join(r.paths.pkiDir, 'minion.pub'), 'utf8'));
@@ -71,7 +91,10 @@ describe('keys lifecycle with simulated master, salt-api and minions', function 
     const r = await cli('keys', 'accept', '--verified', '--expected', join(root, 'expected.json'));
     assert.equal(r.code, 7, r.err);
     assert.deepEqual(r.doc.accepted, ['router-1', 'router-2', 'router-3']);
-    assert.deepEqual(r.doc.mismatch.map((m: { id: string }) => m.id), ['intruder']);
+    assert.deepEqual(
+      r.doc.mismatch.map((m: { id: string }) => m.id),
+      ['intruder'],
+    );
     assert.deepEqual(await readdir(pre), ['intruder']);
     for (const x of routers) await salt.master.waitForMinion(x.id);
   });

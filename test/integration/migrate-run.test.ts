@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { main } from '../../conductor-agent/cli/main.js';
 import { rsaPair } from '../../sandbox/conductor-tree.js';
@@ -13,7 +13,10 @@ import { loadConfig } from '../../shared/config/load.js';
 import { nullLogger } from '../../shared/log/logger.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
 
-async function migrate(w: MigrateWorld, ...extra: string[]): Promise<{ code: number; report: MigrateReport; err: string }> {
+async function migrate(
+  w: MigrateWorld,
+  ...extra: string[]
+): Promise<{ code: number; report: MigrateReport; err: string }> {
   const io = memoryIo({});
   const code = await main(['--root', w.oldRoot, '--json', 'migrate', '--to', w.to.join(','), ...extra], io);
   let report: MigrateReport;
@@ -28,7 +31,9 @@ async function migrate(w: MigrateWorld, ...extra: string[]): Promise<{ code: num
 describe('conductor-agent migrate between two SSR simulators on loopback', function () {
   this.timeout(120_000);
   let w: MigrateWorld;
-  afterEach(async () => { await w?.close(); });
+  afterEach(async () => {
+    await w?.close();
+  });
 
   it('moves a few hundred routers, config committed with the new conductor-address, keys gated, verified', async () => {
     w = await makeMigrateWorld({ routers: 300 });
@@ -43,9 +48,17 @@ describe('conductor-agent migrate between two SSR simulators on loopback', funct
     const accepted = await readdir(join(w.newRoot, 'etc/128technology/salt/pki/master/minions'));
     assert.equal(accepted.length, 300);
     assert.deepEqual(await readdir(join(w.newRoot, 'etc/128technology/salt/pki/master/minions_pre')), []);
-    assert.deepEqual(report.verify?.map((c) => [c.name, c.status]), [['ports', 'pass'], ['routers', 'pass'],
-      ['minions', 'skip']]);
-    assert.ok(w.oldSim.calls.filter((c) => c.startsWith('pcli:migrate force conductor 127.8.0.3 router ')).length === 300);
+    assert.deepEqual(
+      report.verify?.map((c) => [c.name, c.status]),
+      [
+        ['ports', 'pass'],
+        ['routers', 'pass'],
+        ['minions', 'skip'],
+      ],
+    );
+    assert.ok(
+      w.oldSim.calls.filter((c) => c.startsWith('pcli:migrate force conductor 127.8.0.3 router ')).length === 300,
+    );
     assert.ok(report.backup?.archive, 'a backup was taken first');
     // a second run changes nothing: every router is already Running on the new conductor
     const again = await migrate(w);
@@ -61,13 +74,27 @@ describe('conductor-agent migrate between two SSR simulators on loopback', funct
     assert.deepEqual(w.newSim.running['conductor-address'], [NEW_ADDR, NEW_ADDR_2]);
     assert.ok(w.oldSim.calls.includes(`pcli:migrate force conductor ${NEW_ADDR} ${NEW_ADDR_2} router r0001`));
     for (const r of w.world.routers.values()) assert.deepEqual(r.conductors, [NEW_ADDR, NEW_ADDR_2]);
-    assert.match(report.findings.find((f) => f.check === 'ports')!.message, new RegExp(NEW_ADDR_2.replace(/\./g, '\\.')));
+    assert.match(
+      report.findings.find((f) => f.check === 'ports')!.message,
+      new RegExp(NEW_ADDR_2.replace(/\./g, '\\.')),
+    );
     // step 5 alone, at any time: verify --conductor ADDR[,ADDR2]
     const io = memoryIo({});
-    const vcode = await main(['--root', w.oldRoot, '--json', 'verify', '--conductor', w.to.join(','), '--timeout', '10'], io);
+    const vcode = await main(
+      ['--root', w.oldRoot, '--json', 'verify', '--conductor', w.to.join(','), '--timeout', '10'],
+      io,
+    );
     assert.equal(vcode, 0, io.err());
-    const checks = (JSON.parse(io.out()) as { checks: Array<{ name: string; status: string; summary: string }> }).checks;
-    assert.deepEqual(checks.map((c) => [c.name, c.status]), [['ports', 'pass'], ['routers', 'pass'], ['minions', 'skip']]);
+    const checks = (JSON.parse(io.out()) as { checks: Array<{ name: string; status: string; summary: string }> })
+      .checks;
+    assert.deepEqual(
+      checks.map((c) => [c.name, c.status]),
+      [
+        ['ports', 'pass'],
+        ['routers', 'pass'],
+        ['minions', 'skip'],
+      ],
+    );
     assert.match(checks[0]!.summary, /127\.8\.0\.3, 127\.8\.0\.4/);
     assert.match(checks[1]!.summary, /^20 router/);
   });
@@ -96,12 +123,15 @@ describe('conductor-agent migrate between two SSR simulators on loopback', funct
     const { code, report, err } = await migrate(w, '--rollback-on-failure');
     assert.equal(code, 5, err);
     const stuck = report.routers.find((r) => r.router === 'r0004')!;
-    assert.equal(stuck.outcome, "rolled-back", JSON.stringify(stuck));
+    assert.equal(stuck.outcome, 'rolled-back', JSON.stringify(stuck));
     assert.equal(stuck.error?.code, 'MIGRATE_ROUTER_FAILED');
     assert.match(stuck.error!.message, /Running.*node0=connected/);
     assert.equal(stuck.rollback?.ok, true);
     assert.deepEqual(w.world.routers.get('r0004')!.conductors, [OLD_ADDR]);
-    assert.ok(w.newSim.calls.includes(`pcli:migrate force conductor ${OLD_ADDR} router r0004`), 'rolled back from the new conductor');
+    assert.ok(
+      w.newSim.calls.includes(`pcli:migrate force conductor ${OLD_ADDR} router r0004`),
+      'rolled back from the new conductor',
+    );
     assert.equal(report.totals.migrated, 5);
   });
 
@@ -139,13 +169,23 @@ describe('conductor-agent migrate between two SSR simulators on loopback', funct
     w = await makeMigrateWorld({ routers: 6, sameKey: false });
     const loaded = loadConfig({ agent: 'conductor-agent', root: w.oldRoot, env: {}, overrides: {} });
     const ctx = { config: loaded.config, loaded, logger: nullLogger, io: memoryIo({}) };
-    const deps = await migrateDepsFromConfig(ctx, { to: w.to, from: [OLD_ADDR], rate: 100, dryRun: false,
-      resume: false, rollbackOnFailure: false });
+    const deps = await migrateDepsFromConfig(ctx, {
+      to: w.to,
+      from: [OLD_ADDR],
+      rate: 100,
+      dryRun: false,
+      resume: false,
+      rollbackOnFailure: false,
+    });
     const pinned: Array<[string, string[], string]> = [];
     // the fleet re-authentication port (conductor-agent/fleet/, wired at integration): here it records
-    const repin: RouterRepin = { available: true, description: 'recording', async repin(r, ids, fp) {
-      pinned.push([r, [...ids], fp]);
-    } };
+    const repin: RouterRepin = {
+      available: true,
+      description: 'recording',
+      async repin(r, ids, fp) {
+        pinned.push([r, [...ids], fp]);
+      },
+    };
     deps.repin = repin;
     const report = await runMigrate(deps);
     const newPub = await readFile(join(w.newRoot, 'etc/128technology/salt/pki/master/master.pub'));
@@ -182,8 +222,13 @@ describe('conductor-agent migrate between two SSR simulators on loopback', funct
   });
 
   it('the API going away mid-run fails the routers in flight with evidence; a re-run finishes them', async () => {
-    w = await makeMigrateWorld({ routers: 40, migrate: { rate: 20, connectedTimeoutSeconds: 1, runningTimeoutSeconds: 1 } });
-    w.world.onMigrate = (_r, n) => { if (n === 10) w.newSim.faults.apiDown = true; };
+    w = await makeMigrateWorld({
+      routers: 40,
+      migrate: { rate: 20, connectedTimeoutSeconds: 1, runningTimeoutSeconds: 1 },
+    });
+    w.world.onMigrate = (_r, n) => {
+      if (n === 10) w.newSim.faults.apiDown = true;
+    };
     const first = await migrate(w);
     assert.ok(first.code === 5 || first.code === 1, `exit ${first.code}`);
     assert.ok(first.report.totals.failed > 0);

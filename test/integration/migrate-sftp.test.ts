@@ -14,8 +14,15 @@ import { startSshd, type Sshd } from '../helpers/sshd.js';
 async function useSftp(w: MigrateWorld, sshd: Sshd, fingerprint: string): Promise<void> {
   await copyFile(sshd.clientKeyFile, join(w.oldRoot, 'etc/ssr-recovery/migrate_ed25519'));
   const cfg = parse(await readFile(w.configFile, 'utf8')) as { migrate: Record<string, unknown> };
-  cfg.migrate.transfer = { method: 'sftp', host: sshd.host, port: sshd.port, username: sshd.username,
-    privateKeyFile: '/etc/ssr-recovery/migrate_ed25519', hostKeyFingerprint: fingerprint, remoteRoot: w.newRoot };
+  cfg.migrate.transfer = {
+    method: 'sftp',
+    host: sshd.host,
+    port: sshd.port,
+    username: sshd.username,
+    privateKeyFile: '/etc/ssr-recovery/migrate_ed25519',
+    hostKeyFingerprint: fingerprint,
+    remoteRoot: w.newRoot,
+  };
   await writeFile(w.configFile, stringify(cfg));
 }
 
@@ -23,9 +30,16 @@ describe('migrate transfer over SFTP with a pinned host key (real sshd)', functi
   this.timeout(120_000);
   let sshd: Sshd;
   let w: MigrateWorld | undefined;
-  before(async () => { sshd = await startSshd({ host: NEW_ADDR }); });
-  after(async () => { await sshd?.stop(); });
-  afterEach(async () => { await w?.close(); w = undefined; });
+  before(async () => {
+    sshd = await startSshd({ host: NEW_ADDR });
+  });
+  after(async () => {
+    await sshd?.stop();
+  });
+  afterEach(async () => {
+    await w?.close();
+    w = undefined;
+  });
 
   it('exports, copies over SFTP, imports and commits; keys are gated through the same channel', async () => {
     w = await makeMigrateWorld({ routers: 5 });
@@ -41,12 +55,13 @@ describe('migrate transfer over SFTP with a pinned host key (real sshd)', functi
 
   it('a host key other than the pinned one is refused at preflight; nothing changes', async () => {
     w = await makeMigrateWorld({ routers: 2 });
-    await useSftp(w, sshd, 'SHA256:' + 'A'.repeat(43));
+    await useSftp(w, sshd, `SHA256:${'A'.repeat(43)}`);
     const io = memoryIo({});
     const code = await main(['--root', w.oldRoot, '--json', 'migrate', '--to', NEW_ADDR], io);
     assert.equal(code, 4, io.err());
-    const trust = (JSON.parse(io.out()) as { findings: Array<{ check: string; details?: { code?: string } }> })
-      .findings.find((f) => f.check === 'trust')!;
+    const trust = (
+      JSON.parse(io.out()) as { findings: Array<{ check: string; details?: { code?: string } }> }
+    ).findings.find((f) => f.check === 'trust')!;
     assert.equal(trust.details?.code, 'SSH_HOST_KEY_MISMATCH');
     assert.deepEqual(w.newSim.calls, []);
     for (const r of w.world.routers.values()) assert.deepEqual(r.conductors, [OLD_ADDR]);

@@ -29,7 +29,9 @@ describe('integration: minion simulator behaves as real Salt did in issue 9 F', 
   let root: string;
   let cleanup: () => Promise<void>;
   const stops: Array<() => Promise<unknown>> = [];
-  beforeEach(async () => { ({ dir: root, cleanup } = await makeTmpDir()); });
+  beforeEach(async () => {
+    ({ dir: root, cleanup } = await makeTmpDir());
+  });
   afterEach(async () => {
     for (const s of stops.splice(0).reverse()) await s();
     await cleanup();
@@ -47,8 +49,7 @@ describe('integration: minion simulator behaves as real Salt did in issue 9 F', 
     return svc;
   }
 
-  it('pinned, right key cached, another master answering: keeps retrying with the key-changed lines, no exit 42 (F6)',
-    async () => {
+  it('pinned, right key cached, another master answering: keeps retrying with the key-changed lines, no exit 42 (F6)', async () => {
     const right = await master('right/pki');
     const config = { master_finger: await right.pki.finger('master.pub') };
     const p = await writeSimRouter({ root: join(root, 'r1'), id: 'router-1', master: right.address, config });
@@ -59,8 +60,12 @@ describe('integration: minion simulator behaves as real Salt did in issue 9 F', 
     await run(svc.stop);
     const rogue = await master('rogue/pki', '127.0.0.9');
     const cfg = join(p.configDir, 'minion');
-    await writeFile(cfg, readFileSync(cfg, 'utf8').replace(/^master: .*$/m, 'master: 127.0.0.9')
-      .replace(/^master_port: .*$/m, `master_port: ${rogue.address.port}`));
+    await writeFile(
+      cfg,
+      readFileSync(cfg, 'utf8')
+        .replace(/^master: .*$/m, 'master: 127.0.0.9')
+        .replace(/^master_port: .*$/m, `master_port: ${rogue.address.port}`),
+    );
     await run(svc.start);
     const log = (): string => (existsSync(p.logFile) ? readFileSync(p.logFile, 'utf8') : '');
     const changed = (): number => (log().match(/The master key has changed/g) ?? []).length;
@@ -79,15 +84,19 @@ describe('integration: minion simulator behaves as real Salt did in issue 9 F', 
 
   it('lingers sim_stop_delay after SIGTERM: stop --no-block returns while the pid lives (F5)', async () => {
     const m = await master('m/pki');
-    const p = await writeSimRouter({ root: join(root, 'r2'), id: 'router-2', master: m.address,
-      config: { sim_stop_delay: 4 } });
+    const p = await writeSimRouter({
+      root: join(root, 'r2'),
+      id: 'router-2',
+      master: m.address,
+      config: { sim_stop_delay: 4 },
+    });
     const saltPidFile = join(root, 'r2/var/run/salt-minion.pid');
     const svc = await service(p, true);
     await run(svc.start);
     await m.waitForMinion('router-2');
     const pid = minionPid(p.stateDir);
     assert.ok(pid);
-    await until(() => existsSync(saltPidFile), 'Salt\'s pid file');
+    await until(() => existsSync(saltPidFile), "Salt's pid file");
     assert.equal(readFileSync(saltPidFile, 'utf8').trim(), String(pid));
     assert.equal((await run(svc.stop)).code, 0);
     assert.equal(minionPid(p.stateDir), pid, 'the stop returned while the minion still runs');

@@ -53,10 +53,16 @@ describe('integration: minion-service, salt-call and master-ctl fixtures', funct
   });
 
   it('records exit 42 after a master_finger mismatch; is-active reports failed', async () => {
-    const pinned = await writeSimRouter({ root: join(root, 'router-2'), id: 'router-2', master: m.address, config: { master_finger: pemFinger(genRsaPair().pub) } });
+    const pinned = await writeSimRouter({
+      root: join(root, 'router-2'),
+      id: 'router-2',
+      master: m.address,
+      config: { master_finger: pemFinger(genRsaPair().pub) },
+    });
     const s2 = minionServiceCommands(pinned);
     assert.equal((await run(s2.start)).code, 0);
-    for (let i = 0; i < 400 && minionLastExit(pinned.stateDir) === undefined; i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 400 && minionLastExit(pinned.stateDir) === undefined; i++)
+      await new Promise((r) => setTimeout(r, 25));
     assert.equal(minionLastExit(pinned.stateDir), 42);
     const r = await run(s2.isActive);
     assert.equal(r.code, 3);
@@ -65,14 +71,22 @@ describe('integration: minion-service, salt-call and master-ctl fixtures', funct
 
   it('salt-call event.send: the master re-fires it with the authenticated minion id', async () => {
     const seen = m.bus.waitFor((e) => e.tag === 'ssr-recovery/router-agent/enroll');
-    const r = await systemProcessRunner.run(fixtureArgv('salt-call', ['-c', p.configDir, 'event.send', 'ssr-recovery/router-agent/enroll', '{"agentPublicKey": "abc"}']));
+    const r = await systemProcessRunner.run(
+      fixtureArgv('salt-call', [
+        '-c',
+        p.configDir,
+        'event.send',
+        'ssr-recovery/router-agent/enroll',
+        '{"agentPublicKey": "abc"}',
+      ]),
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'local:\n    True\n');
     const e = await seen;
-    assert.equal(e.data['id'], 'router-1');
-    assert.equal(e.data['cmd'], '_minion_event');
-    assert.equal((e.data['data'] as Record<string, unknown>)['agentPublicKey'], 'abc');
-    assert.equal((e.data['data'] as Record<string, unknown>)['__pub_tgt'], 'salt-call');
+    assert.equal(e.data.id, 'router-1');
+    assert.equal(e.data.cmd, '_minion_event');
+    assert.equal((e.data.data as Record<string, unknown>).agentPublicKey, 'abc');
+    assert.equal((e.data.data as Record<string, unknown>).__pub_tgt, 'salt-call');
   });
 
   it('master-ctl restarts the master from a command line; salt-call then fails on the changed key (exit 1)', async () => {
@@ -82,12 +96,17 @@ describe('integration: minion-service, salt-call and master-ctl fixtures', funct
       await m.pki.writeKeyPair('master', genRsaPair());
       const r = await systemProcessRunner.run(fixtureArgv('master-ctl', ['restart', '--control', ctl.address]));
       assert.equal(r.code, 0, r.stderr);
-      assert.equal((await systemProcessRunner.run(fixtureArgv('master-ctl', ['is-active', '--control', ctl.address]))).code, 0);
+      assert.equal(
+        (await systemProcessRunner.run(fixtureArgv('master-ctl', ['is-active', '--control', ctl.address]))).code,
+        0,
+      );
       assert.notEqual(readFileSync(join(m.pki.dir, 'master.pub'), 'utf8'), before);
-      const call = await systemProcessRunner.run(fixtureArgv('salt-call', ['-c', p.configDir, 'event.send', 'x/y', '{}']));
+      const call = await systemProcessRunner.run(
+        fixtureArgv('salt-call', ['-c', p.configDir, 'event.send', 'x/y', '{}']),
+      );
       assert.equal(call.code, 1);
       assert.match(call.stderr, /The master key has changed/);
-      assert.match(readFileSync(p.logFile, 'utf8'), /\[ERROR   \]\[\d+\] The master key has changed/);
+      assert.match(readFileSync(p.logFile, 'utf8'), /\[ERROR {3}\]\[\d+\] The master key has changed/);
     } finally {
       await ctl.close();
     }

@@ -10,12 +10,21 @@ import { cleanKey, pemFinger } from '../../shared/salt/fingerprint.js';
 import { SaltMasterSim } from '../../sandbox/salt/master.js';
 import { genSignatureFile } from '../../sandbox/salt/master-crypto.js';
 import { genRsaPair } from '../../sandbox/salt/master-pki.js';
-import { exitOf, runMinionInProcess, spawnMinion, writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
+import {
+  exitOf,
+  runMinionInProcess,
+  spawnMinion,
+  writeSimRouter,
+  type SimRouterPaths,
+} from '../../sandbox/salt/minion-setup.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 /** Salt's log file line prefix: `%(asctime)s,%(msecs)03d [%(name)-17s:%(lineno)-4d][%(levelname)-8s][%(process)d] `. */
 const LINE = (level: string, logger: string): RegExp =>
-  new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} \\[${logger.replace('.', '\\.')}${' '.repeat(17 - logger.length)}:\\d{1,4} {0,3}\\]\\[${level}${' '.repeat(8 - level.length)}\\]\\[\\d+\\] `, 'm');
+  new RegExp(
+    `^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} \\[${logger.replace('.', '\\.')}${' '.repeat(17 - logger.length)}:\\d{1,4} {0,3}\\]\\[${level}${' '.repeat(8 - level.length)}\\]\\[\\d+\\] `,
+    'm',
+  );
 
 async function until(pred: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -45,12 +54,19 @@ describe('integration: minion simulator trust behaviour', function () {
   });
 
   async function master(overrides: Record<string, unknown> = {}): Promise<SaltMasterSim> {
-    const m = new SaltMasterSim({ pkiDir: join(root, 'master/pki'), overrides: { auto_accept: true, timeout: 1, ...overrides } });
+    const m = new SaltMasterSim({
+      pkiDir: join(root, 'master/pki'),
+      overrides: { auto_accept: true, timeout: 1, ...overrides },
+    });
     await m.start();
     stops.push(() => m.stop());
     return m;
   }
-  async function router(m: SaltMasterSim, config: Record<string, unknown> = {}, id = `router-${++n}`): Promise<SimRouterPaths> {
+  async function router(
+    m: SaltMasterSim,
+    config: Record<string, unknown> = {},
+    id = `router-${++n}`,
+  ): Promise<SimRouterPaths> {
     return writeSimRouter({ root: join(root, id), id, master: m.address, config });
   }
   function inProcess(p: SimRouterPaths): { stop(): Promise<number>; exit: Promise<number> } {
@@ -58,7 +74,8 @@ describe('integration: minion simulator trust behaviour', function () {
     stops.push(() => r.stop());
     return r;
   }
-  const ping = async (m: SaltMasterSim, id: string): Promise<unknown> => (await m.publish({ tgt: id, fun: 'test.ping', timeout: 5 })).returns.get(id);
+  const ping = async (m: SaltMasterSim, id: string): Promise<unknown> =>
+    (await m.publish({ tgt: id, fun: 'test.ping', timeout: 5 })).returns.get(id);
 
   it('caches the master key on first contact exactly as Salt writes it, and logs nothing when healthy', async () => {
     const m = await master();
@@ -70,7 +87,10 @@ describe('integration: minion simulator trust behaviour', function () {
     assert.ok(!cached(p).endsWith('\n'), 'no trailing newline');
     assert.equal(statSync(p.pkiDir).mode & 0o777, 0o700);
     assert.equal(statSync(join(p.pkiDir, 'minion.pem')).mode & 0o777, 0o400);
-    assert.equal(readFileSync(join(m.pki.dir, 'minions/router-1'), 'utf8'), readFileSync(join(p.pkiDir, 'minion.pub'), 'utf8'));
+    assert.equal(
+      readFileSync(join(m.pki.dir, 'minions/router-1'), 'utf8'),
+      readFileSync(join(p.pkiDir, 'minion.pub'), 'utf8'),
+    );
     assert.equal(await ping(m, 'router-1'), true);
     assert.equal(log(p), '');
   });
@@ -79,7 +99,10 @@ describe('integration: minion simulator trust behaviour', function () {
     const m = await master();
     const p = await router(m);
     const child = spawnMinion(p);
-    stops.push(async () => { child.kill('SIGTERM'); await exitOf(child); });
+    stops.push(async () => {
+      child.kill('SIGTERM');
+      await exitOf(child);
+    });
     await m.waitForMinion('router-1');
     const oldKey = cached(p);
     await m.pki.writeKeyPair('master', genRsaPair());
@@ -89,15 +112,25 @@ describe('integration: minion simulator trust behaviour', function () {
     assert.match(text, LINE('ERROR', 'salt.crypt'));
     assert.match(text, LINE('CRITICAL', 'salt.crypt'));
     assert.match(text, LINE('ERROR', 'salt.minion'));
-    assert.match(text, /\[salt\.crypt       :1316\]\[ERROR   \]/);
-    assert.match(text, /\[ERROR   \]\[\d+\] The master key has changed, the salt master could have been subverted, verify salt master's public key\n/);
-    assert.match(text, /\[CRITICAL\]\[\d+\] The Salt Master server's public key did not authenticate!\nThe master may need to be updated if it is a version of Salt lower than 3007\.0, or\nIf you are confident that you are connecting to a valid Salt Master, then remove the master public key and restart the Salt Minion\.\nThe master public key can be found at:\n.*minion_master\.pub\n/);
+    assert.match(text, /\[salt\.crypt {7}:1316\]\[ERROR {3}\]/);
+    assert.match(
+      text,
+      /\[ERROR {3}\]\[\d+\] The master key has changed, the salt master could have been subverted, verify salt master's public key\n/,
+    );
+    assert.match(
+      text,
+      /\[CRITICAL\]\[\d+\] The Salt Master server's public key did not authenticate!\nThe master may need to be updated if it is a version of Salt lower than 3007\.0, or\nIf you are confident that you are connecting to a valid Salt Master, then remove the master public key and restart the Salt Minion\.\nThe master public key can be found at:\n.*minion_master\.pub\n/,
+    );
     assert.equal(child.exitCode, null, 'the minion does not exit');
     assert.equal(cached(p), oldKey, 'minion_master.pub is not changed');
     assert.equal(await ping(m, 'router-1'), false);
     await rm(join(p.pkiDir, 'minion_master.pub'));
     await m.waitForMinion('router-1');
-    assert.equal(cached(p), cleanKey(readFileSync(join(m.pki.dir, 'master.pub'), 'utf8')), 'trusted whatever master answered');
+    assert.equal(
+      cached(p),
+      cleanKey(readFileSync(join(m.pki.dir, 'master.pub'), 'utf8')),
+      'trusted whatever master answered',
+    );
   });
 
   it('putting the original master keys back reconnects an untouched minion by itself', async () => {
@@ -123,8 +156,17 @@ describe('integration: minion simulator trust behaviour', function () {
     const child = spawnMinion(p);
     assert.equal(await exitOf(child), 42);
     const actual = pemFinger(readFileSync(join(m.pki.dir, 'master.pub'), 'utf8'));
-    assert.match(log(p), new RegExp(`\\[CRITICAL\\]\\[\\d+\\] The specified fingerprint in the master configuration file:\\n${wrong}\\nDoes not match the authenticating master's key:\\n${actual}\\nVerify that the configured fingerprint matches`));
-    assert.equal(cached(p), cleanKey(readFileSync(join(m.pki.dir, 'master.pub'), 'utf8')), 'the refused key was cached before exiting');
+    assert.match(
+      log(p),
+      new RegExp(
+        `\\[CRITICAL\\]\\[\\d+\\] The specified fingerprint in the master configuration file:\\n${wrong}\\nDoes not match the authenticating master's key:\\n${actual}\\nVerify that the configured fingerprint matches`,
+      ),
+    );
+    assert.equal(
+      cached(p),
+      cleanKey(readFileSync(join(m.pki.dir, 'master.pub'), 'utf8')),
+      'the refused key was cached before exiting',
+    );
     assert.equal(readFileSync(join(p.stateDir, 'last-exit'), 'utf8').trim(), '42');
   });
 
@@ -146,7 +188,7 @@ describe('integration: minion simulator trust behaviour', function () {
     const child = spawnMinion(p);
     assert.equal(await exitOf(child), 77);
     assert.match(log(p), /\[CRITICAL\]\[\d+\] The Salt Master has rejected this minion's public key!/);
-    const auth = m.bus.history.filter((e) => e.tag === 'salt/auth' && e.data['id'] === 'router-1').pop()!;
+    const auth = m.bus.history.filter((e) => e.tag === 'salt/auth' && e.data.id === 'router-1').pop()!;
     assert.deepEqual(Object.keys(auth.data), ['result', 'id', 'pub', '_stamp'], '3006: no act for a rejected key');
     await writeFile(join(p.configDir, 'minion.d/retry.conf'), 'rejected_retry: True\n');
     const retrying = inProcess(p);
@@ -169,7 +211,10 @@ describe('integration: minion simulator trust behaviour', function () {
   });
 
   describe('signed master keys (reference §5)', () => {
-    async function signedSetup(minionConfig: Record<string, unknown> = { verify_master_pubkey_sign: true }, copySign = true) {
+    async function signedSetup(
+      minionConfig: Record<string, unknown> = { verify_master_pubkey_sign: true },
+      copySign = true,
+    ) {
       const m = await master({ master_sign_pubkey: true });
       const p = await router(m, minionConfig);
       if (copySign) {
@@ -204,16 +249,26 @@ describe('integration: minion simulator trust behaviour', function () {
     it('a master that signs while the minion does not verify fails auth (check_auth_deps)', async () => {
       const { p } = await signedSetup({}, false);
       inProcess(p);
-      await until(() => log(p).includes('The masters sent its public-key signature, but signature verification is not enabled on the minion'));
+      await until(() =>
+        log(p).includes(
+          'The masters sent its public-key signature, but signature verification is not enabled on the minion',
+        ),
+      );
     });
 
-    it("a precomputed signature made like salt-key --gen-signature (raw file, trailing newline) fails verification (Salt bug #68930)", async () => {
+    it('a precomputed signature made like salt-key --gen-signature (raw file, trailing newline) fails verification (Salt bug #68930)', async () => {
       const pre = await master();
       await pre.stop();
       await pre.pki.writeKeyPair('master_sign');
-      const sig = genSignatureFile(readFileSync(join(pre.pki.dir, 'master_sign.pem'), 'utf8'), readFileSync(join(pre.pki.dir, 'master.pub'), 'utf8'));
+      const sig = genSignatureFile(
+        readFileSync(join(pre.pki.dir, 'master_sign.pem'), 'utf8'),
+        readFileSync(join(pre.pki.dir, 'master.pub'), 'utf8'),
+      );
       await writeFile(join(pre.pki.dir, 'master_pubkey_signature'), sig);
-      const m = new SaltMasterSim({ pkiDir: pre.pki.dir, overrides: { auto_accept: true, master_sign_pubkey: true, master_use_pubkey_signature: true } });
+      const m = new SaltMasterSim({
+        pkiDir: pre.pki.dir,
+        overrides: { auto_accept: true, master_sign_pubkey: true, master_use_pubkey_signature: true },
+      });
       await m.start();
       stops.push(() => m.stop());
       const p = await router(m, { verify_master_pubkey_sign: true });
@@ -225,7 +280,10 @@ describe('integration: minion simulator trust behaviour', function () {
     });
 
     it('the master refuses to start when the precomputed signature file is missing', async () => {
-      const m = new SaltMasterSim({ pkiDir: join(root, 'm2'), overrides: { master_sign_pubkey: true, master_use_pubkey_signature: true } });
+      const m = new SaltMasterSim({
+        pkiDir: join(root, 'm2'),
+        overrides: { master_sign_pubkey: true, master_use_pubkey_signature: true },
+      });
       await assert.rejects(m.start(), /no signature file found/);
     });
   });

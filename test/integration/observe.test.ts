@@ -26,15 +26,26 @@ const rulesDir = join(repo, 'observability/prometheus');
 
 function promtool(args: string[], input?: string): { code: number | null; out: string } {
   const r = spawnSync('promtool', args, { cwd: rulesDir, input, encoding: 'utf8' });
-  if (r.error) throw new Error(`promtool is needed (Debian package prometheus; npm test's setup installs it): ${r.error.message}`);
+  if (r.error)
+    throw new Error(`promtool is needed (Debian package prometheus; npm test's setup installs it): ${r.error.message}`);
   return { code: r.status, out: r.stdout + r.stderr };
 }
 
 function fakeAgent(): ObservedAgent & EventEmitter {
   return Object.assign(new EventEmitter(), {
     minionId: 'router-7',
-    trust: () => ({ state: 'stale-master-key' as const, minionId: 'router-7', minionActive: true, evidence: [], since: 0 }) as never,
-    links: () => [{ url: 'wss://127.0.0.2:1', ready: true }, { url: 'wss://127.0.0.3:1', ready: false }],
+    trust: () =>
+      ({
+        state: 'stale-master-key' as const,
+        minionId: 'router-7',
+        minionActive: true,
+        evidence: [],
+        since: 0,
+      }) as never,
+    links: () => [
+      { url: 'wss://127.0.0.2:1', ready: true },
+      { url: 'wss://127.0.0.3:1', ready: false },
+    ],
   });
 }
 
@@ -49,9 +60,13 @@ describe('observability: metrics, health and the status page', function () {
     ({ dir: root, cleanup } = await makeTmpDir('ssr-observe-'));
     await makeConductorTree(root, { minions: 2, shareMinionKey: true });
     await mkdir(join(root, 'etc/ssr-recovery'), { recursive: true });
-    await writeFile(join(root, 'etc/ssr-recovery/conductor-agent.yaml'), stringify({
-      agents: { listen: '127.0.0.2:0' }, observe: { listen: '127.0.0.1:0', refreshSeconds: 3 },
-    }));
+    await writeFile(
+      join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
+      stringify({
+        agents: { listen: '127.0.0.2:0' },
+        observe: { listen: '127.0.0.1:0', refreshSeconds: 3 },
+      }),
+    );
     const loaded = loadConfig({ agent: 'conductor-agent', root, env: {} });
     await createBackup({ config: loaded.config, root, logger: nullLogger });
     services = builtinServices({ loaded, logger: nullLogger });
@@ -123,7 +138,11 @@ describe('observability: metrics, health and the status page', function () {
     await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
     const port = (holder.address() as { port: number }).port;
     const errors: string[] = [];
-    const logger = { ...nullLogger, error: (m: string) => void errors.push(m), child: () => logger } as typeof nullLogger;
+    const logger = {
+      ...nullLogger,
+      error: (m: string) => void errors.push(m),
+      child: () => logger,
+    } as typeof nullLogger;
     try {
       const obs = await startRouterObserve(fakeAgent(), `127.0.0.1:${port}`, logger);
       assert.equal(obs.url, undefined);

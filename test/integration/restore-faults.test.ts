@@ -6,10 +6,19 @@ import { restoreConductor, rollbackRestore } from '../../conductor-agent/restore
 import { systemApplyFs, type ApplyFs } from '../../conductor-agent/restore/apply-fs.js';
 import { numericOwnerIds } from '../../conductor-agent/restore/owner-ids.js';
 import { hasCode } from '../../shared/errors.js';
-import { backupAndDriftedTemplate, fakeService, snapshot, snapshotDiff, testConfig, JOURNAL_DIR, type FakeService } from './restore-support.js';
+import {
+  backupAndDriftedTemplate,
+  fakeService,
+  snapshot,
+  snapshotDiff,
+  testConfig,
+  JOURNAL_DIR,
+  type FakeService,
+} from './restore-support.js';
 
 const PKI = 'etc/128technology/salt/pki/master';
-const enospc = (): NodeJS.ErrnoException => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+const enospc = (): NodeJS.ErrnoException =>
+  Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
 
 describe('restore fault injection: every failure after 128T stops rolls back to the exact previous state', function () {
   this.timeout(60_000);
@@ -34,8 +43,15 @@ describe('restore fault injection: every failure after 128T stops rolls back to 
     return { root, before: snapshot(root), svc: fakeService(), fs: { ...systemApplyFs } };
   }
   const run = (t: { root: string; svc: FakeService; fs: ApplyFs }, extra: Record<string, unknown> = {}) =>
-    restoreConductor({ archive, root: t.root, config, ports: { services: [t.svc], fs: t.fs, owners: numericOwnerIds, flush: async () => undefined, ...extra } })
-      .then(() => undefined, (e: unknown) => e);
+    restoreConductor({
+      archive,
+      root: t.root,
+      config,
+      ports: { services: [t.svc], fs: t.fs, owners: numericOwnerIds, flush: async () => undefined, ...extra },
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   const assertBack = (t: { root: string; before: Map<string, string>; svc: FakeService }): void => {
     assert.deepEqual(snapshotDiff(t.before, snapshot(t.root)), []);
     assert.equal(t.svc.active, true, '128T runs again');
@@ -54,14 +70,20 @@ describe('restore fault injection: every failure after 128T stops rolls back to 
 
   it('salt-api never answers after the start (post-verify fails) → rolled back', async () => {
     const t = await target();
-    const err = await run(t, { saltApiPing: async () => { throw new Error('connection refused'); } });
+    const err = await run(t, {
+      saltApiPing: async () => {
+        throw new Error('connection refused');
+      },
+    });
     assert.ok(hasCode(err, 'RESTORE_FAILED'));
     assertBack(t);
   });
 
   it('128T is not active after the start (post-verify fails) → rolled back', async () => {
     const t = await target();
-    sinon.stub(t.svc, 'start').callsFake(async () => { t.svc.calls.push('start'); });
+    sinon.stub(t.svc, 'start').callsFake(async () => {
+      t.svc.calls.push('start');
+    });
     sinon.stub(t.svc, 'isActive').callsFake(async () => t.svc.calls.filter((c) => c === 'start').length !== 1);
     const err = await run(t);
     assert.ok(hasCode(err, 'RESTORE_FAILED'));
@@ -102,15 +124,25 @@ describe('restore fault injection: every failure after 128T stops rolls back to 
     const moveBack = sinon.stub(t.fs, 'rename').callThrough();
     // Renames after the first start attempt are the rollback's: make them fail.
     moveBack.callsFake(async (a: string, b: string) => {
-      if ((t.svc.start as sinon.SinonStub).callCount > 0) throw Object.assign(new Error('EIO (injected)'), { code: 'EIO' });
+      if ((t.svc.start as sinon.SinonStub).callCount > 0)
+        throw Object.assign(new Error('EIO (injected)'), { code: 'EIO' });
       return systemApplyFs.rename(a, b);
     });
     const err = await run(t);
     assert.ok(hasCode(err, 'RESTORE_ROLLBACK_FAILED'));
     assert.ok(existsSync(join(t.root, JOURNAL_DIR, 'journal.json')));
-    const again = await restoreConductor({ archive, root: t.root, config, ports: { services: [t.svc], owners: numericOwnerIds } }).catch((e: unknown) => e);
+    const again = await restoreConductor({
+      archive,
+      root: t.root,
+      config,
+      ports: { services: [t.svc], owners: numericOwnerIds },
+    }).catch((e: unknown) => e);
     assert.ok(hasCode(again, 'RESTORE_JOURNAL_PRESENT'));
-    const report = await rollbackRestore({ root: t.root, config, ports: { services: [t.svc], owners: numericOwnerIds } });
+    const report = await rollbackRestore({
+      root: t.root,
+      config,
+      ports: { services: [t.svc], owners: numericOwnerIds },
+    });
     assert.equal(report.ok, true);
     assertBack(t);
   });

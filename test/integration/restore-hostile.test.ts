@@ -37,8 +37,8 @@ describe('restore and backup verify refuse hostile archives alike; the target st
     const bytes = c.make();
     const archive = join(tmp.dir, `case-${sha256(c.name).slice(0, 8)}.tar.gz`);
     writeFileSync(archive, bytes);
-    if (c.sidecarDir) mkdirSync(archive + '.sha256', { recursive: true });
-    else writeFileSync(archive + '.sha256', `${c.sidecar ?? sha256(bytes)}  case.tar.gz\n`);
+    if (c.sidecarDir) mkdirSync(`${archive}.sha256`, { recursive: true });
+    else writeFileSync(`${archive}.sha256`, `${c.sidecar ?? sha256(bytes)}  case.tar.gz\n`);
     return archive;
   };
 
@@ -49,8 +49,15 @@ describe('restore and backup verify refuse hostile archives alike; the target st
       const archive = write(real);
       const svc = fakeService();
       const err = await restoreConductor({
-        archive, root, config: testConfig(real.config ?? {}), yes: true, ports: { services: [svc], owners: numericOwnerIds, flush: async () => undefined },
-      }).then(() => undefined, (e: unknown) => e);
+        archive,
+        root,
+        config: testConfig(real.config ?? {}),
+        yes: true,
+        ports: { services: [svc], owners: numericOwnerIds, flush: async () => undefined },
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof RecoveryError, `expected a refusal, got ${String(err)}`);
       assert.equal(err.code, real.code, err.message);
       if (real.reason) assert.equal(err.details.reason, real.reason);
@@ -64,8 +71,13 @@ describe('restore and backup verify refuse hostile archives alike; the target st
       const v = await verifyArchive(archive, { allowlist: allowlistForConfig(testConfig(real.config ?? {})) });
       assert.equal(v.ok, false);
       assert.equal(v.status, 'failed');
-      const hit = v.differences.find((d) => d.code === real.code && (real.reason === undefined || d.reason === real.reason));
-      assert.ok(hit, `no ${real.code}/${real.reason ?? '*'} among ${JSON.stringify(v.differences.map((d) => `${d.code}/${d.reason}`))}`);
+      const hit = v.differences.find(
+        (d) => d.code === real.code && (real.reason === undefined || d.reason === real.reason),
+      );
+      assert.ok(
+        hit,
+        `no ${real.code}/${real.reason ?? '*'} among ${JSON.stringify(v.differences.map((d) => `${d.code}/${d.reason}`))}`,
+      );
       assert.deepEqual(snapshotDiff(initial, snapshot(root)), []);
     });
   }

@@ -15,15 +15,22 @@ const PKI = 'etc/128technology/salt/pki/master';
 /** Run the child until it reports READY at `killAt`, then SIGKILL it. */
 function runAndKill(env: Record<string, string>): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', child], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', child], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('READY')) p.kill('SIGKILL');
     });
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    p.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited ${code} before ${env.KILL_AT}: ${out} ${err}`))));
+    p.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    p.on('exit', (code, signal) =>
+      signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited ${code} before ${env.KILL_AT}: ${out} ${err}`)),
+    );
   });
 }
 
@@ -44,7 +51,12 @@ describe('restore killed with SIGKILL at every step: --rollback undoes, --resume
     // What an uninterrupted restore makes of the template.
     const clean = join(tmp.dir, 'clean');
     await fsp.cp(template, clean, { recursive: true, preserveTimestamps: true });
-    await restoreConductor({ archive, root: clean, config, ports: { services: [], owners: numericOwnerIds, flush: async () => undefined } });
+    await restoreConductor({
+      archive,
+      root: clean,
+      config,
+      ports: { services: [], owners: numericOwnerIds, flush: async () => undefined },
+    });
     expected = snapshot(clean);
   });
   after(() => tmp.cleanup());
@@ -56,11 +68,32 @@ describe('restore killed with SIGKILL at every step: --rollback undoes, --resume
     writeFileSync(flag, '');
     const before = snapshot(root);
     await runAndKill({ ROOT: root, ARCHIVE: archive, KILL_AT: killAt, SVC_FLAG: flag });
-    const service = commandServiceControl({ name: '128T', unit: '128T', commands: { start: `touch ${flag}`, stop: `rm -f ${flag}`, isActive: `test -e ${flag}` } });
-    return { root, before, flag, ports: { services: [service], owners: numericOwnerIds, flush: async () => undefined } };
+    const service = commandServiceControl({
+      name: '128T',
+      unit: '128T',
+      commands: { start: `touch ${flag}`, stop: `rm -f ${flag}`, isActive: `test -e ${flag}` },
+    });
+    return {
+      root,
+      before,
+      flag,
+      ports: { services: [service], owners: numericOwnerIds, flush: async () => undefined },
+    };
   }
 
-  for (const at of ['staging', 'staged', 'stopping', 'stopped', 'saving', 'applying', 'apply:2', 'applied', 'starting', 'started', 'post-verify']) {
+  for (const at of [
+    'staging',
+    'staged',
+    'stopping',
+    'stopped',
+    'saving',
+    'applying',
+    'apply:2',
+    'applied',
+    'starting',
+    'started',
+    'post-verify',
+  ]) {
     it(`killed at ${at}: restore notices the journal, --rollback restores the exact previous state`, async () => {
       const k = await killedAt(at);
       const again = await restoreConductor({ archive, root: k.root, config, ports: k.ports }).catch((e: unknown) => e);

@@ -20,7 +20,17 @@ describe('restore of a large running config (checked and hashed in the JSON work
   let root: string;
   let initial: Map<string, string>;
   let base: FileSpec[];
-  const big = Buffer.from(JSON.stringify({ datastore: { config: { router: Array.from({ length: 30000 }, (_, i) => ({ name: `router-${i}`, asset: `a${i}`, n: i })) } } }, null, 4));
+  const big = Buffer.from(
+    JSON.stringify(
+      {
+        datastore: {
+          config: { router: Array.from({ length: 30000 }, (_, i) => ({ name: `router-${i}`, asset: `a${i}`, n: i })) },
+        },
+      },
+      null,
+      4,
+    ),
+  );
 
   before(async () => {
     assert.ok(big.length > JSON_WORKER_MIN_BYTES * 1.5);
@@ -29,7 +39,13 @@ describe('restore of a large running config (checked and hashed in the JSON work
     await makeConductorTree(root, { routers: 2, minions: 1 });
     base = BASE.map((p) => {
       const st = statSync(join(root, p));
-      return { path: p, body: p === RUNNING ? big : readFileSync(join(root, p)), mode: st.mode & 0o777, uid: st.uid, gid: st.gid };
+      return {
+        path: p,
+        body: p === RUNNING ? big : readFileSync(join(root, p)),
+        mode: st.mode & 0o777,
+        uid: st.uid,
+        gid: st.gid,
+      };
     });
     initial = snapshot(root);
   });
@@ -38,11 +54,19 @@ describe('restore of a large running config (checked and hashed in the JSON work
   const restoreBytes = async (name: string, bytes: Buffer) => {
     const archive = join(tmp.dir, `${name}.tar.gz`);
     writeFileSync(archive, bytes);
-    writeFileSync(archive + '.sha256', `${sha256(bytes)}  ${name}.tar.gz\n`);
+    writeFileSync(`${archive}.sha256`, `${sha256(bytes)}  ${name}.tar.gz\n`);
     const svc = fakeService();
     // make-tar's manifests are unsigned: like any unsigned archive, they restore only with --yes.
-    const result = await restoreConductor({ archive, root, config: testConfig(), yes: true, ports: { services: [svc], owners: numericOwnerIds, flush: async () => undefined } })
-      .then((r) => r, (e: unknown) => e);
+    const result = await restoreConductor({
+      archive,
+      root,
+      config: testConfig(),
+      yes: true,
+      ports: { services: [svc], owners: numericOwnerIds, flush: async () => undefined },
+    }).then(
+      (r) => r,
+      (e: unknown) => e,
+    );
     return { result, svc };
   };
 

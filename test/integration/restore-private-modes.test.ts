@@ -29,9 +29,15 @@ describe('restore writes private files 0600 in 0700 folders whatever the archive
   });
   after(() => tmp.cleanup());
 
-  const restore = (archive: string, dryRun = false) => restoreConductor({
-    archive, root, config: testConfig(), yes: true, dryRun, ports: { services: [fakeService()], owners: numericOwnerIds, flush: async () => undefined },
-  });
+  const restore = (archive: string, dryRun = false) =>
+    restoreConductor({
+      archive,
+      root,
+      config: testConfig(),
+      yes: true,
+      dryRun,
+      ports: { services: [fakeService()], owners: numericOwnerIds, flush: async () => undefined },
+    });
 
   it('agent private keys archived 0644 in a 0777 folder, and master.pem 0644 in a 0777 pki folder, come back 0600 in 0700', async () => {
     const loose: RawEntry[] = [
@@ -45,7 +51,7 @@ describe('restore writes private files 0600 in 0700 folders whatever the archive
     const bytes = archiveWithManifest([...loose, ...files], null);
     const archive = join(tmp.dir, 'loose.tar.gz');
     writeFileSync(archive, bytes);
-    writeFileSync(archive + '.sha256', `${sha256(bytes)}  loose.tar.gz\n`);
+    writeFileSync(`${archive}.sha256`, `${sha256(bytes)}  loose.tar.gz\n`);
     const report = await restore(archive);
     assert.equal(report.ok, true);
     assert.equal(mode(join(root, PKI)), 0o700);

@@ -6,7 +6,15 @@ import { restoreConductor } from '../../conductor-agent/restore/index.js';
 import { hasCode } from '../../shared/errors.js';
 import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
-import { fakeService, rebuiltTarget, signerOf, snapshot, snapshotDiff, testConfig, testPorts } from './restore-support.js';
+import {
+  fakeService,
+  rebuiltTarget,
+  signerOf,
+  snapshot,
+  snapshotDiff,
+  testConfig,
+  testPorts,
+} from './restore-support.js';
 
 const PKI = '/etc/128technology/salt/pki/master';
 
@@ -37,11 +45,20 @@ describe('restore round trip: backup → wipe → restore', function () {
     const dst = join(tmp.dir, 'wiped');
     rebuiltTarget(src, dst);
     const svc = fakeService();
-    const report = await restoreConductor({ archive, root: dst, config, trustedSigners, ports: { ...ports(), services: [svc] } });
+    const report = await restoreConductor({
+      archive,
+      root: dst,
+      config,
+      trustedSigners,
+      ports: { ...ports(), services: [svc] },
+    });
     assert.equal(report.ok, true);
     assert.equal(report.verified, true);
     assert.deepEqual(snapshotDiff(snapshot(src, ['/backups', '/var/log']), snapshot(dst)), []);
-    assert.deepEqual(svc.calls.filter((c) => c !== 'isActive'), ['stop', 'start']);
+    assert.deepEqual(
+      svc.calls.filter((c) => c !== 'isActive'),
+      ['stop', 'start'],
+    );
     assert.ok(report.postVerify.every((c) => c.status !== 'fail'));
     assert.equal(report.postVerify.find((c) => c.name === 'master-fingerprint')?.status, 'pass');
     assert.equal(report.postVerify.find((c) => c.name === 'salt-api')?.status, 'skip');
@@ -79,35 +96,67 @@ describe('restore round trip: backup → wipe → restore', function () {
     rebuiltTarget(src, dst);
     const before = snapshot(dst);
     const svc = fakeService();
-    const report = await restoreConductor({ archive, root: dst, config, trustedSigners, dryRun: true, ports: { ...ports(), services: [svc] } });
+    const report = await restoreConductor({
+      archive,
+      root: dst,
+      config,
+      trustedSigners,
+      dryRun: true,
+      ports: { ...ports(), services: [svc] },
+    });
     assert.equal(report.mode, 'dry-run');
     assert.ok((report.plan?.add ?? 0) > 10);
     assert.deepEqual(snapshotDiff(before, snapshot(dst)), []);
-    assert.deepEqual(svc.calls.filter((c) => c !== 'isActive'), []);
+    assert.deepEqual(
+      svc.calls.filter((c) => c !== 'isActive'),
+      [],
+    );
   });
 
   it('refuses a target that is not an initialised conductor (no global.init)', async () => {
     const dst = join(tmp.dir, 'bare');
     mkdirSync(dst);
-    const err = await restoreConductor({ archive, root: dst, config, trustedSigners, ports: ports() }).catch((e: unknown) => e);
+    const err = await restoreConductor({ archive, root: dst, config, trustedSigners, ports: ports() }).catch(
+      (e: unknown) => e,
+    );
     assert.ok(hasCode(err, 'RESTORE_PREFLIGHT'));
   });
 
   it('refuses when there is not enough disk space for staging', async () => {
     const dst = join(tmp.dir, 'full');
     rebuiltTarget(src, dst);
-    const err = await restoreConductor({ archive, root: dst, config, trustedSigners, ports: { ...ports(), freeBytes: async () => 1024 } }).catch((e: unknown) => e);
+    const err = await restoreConductor({
+      archive,
+      root: dst,
+      config,
+      trustedSigners,
+      ports: { ...ports(), freeBytes: async () => 1024 },
+    }).catch((e: unknown) => e);
     assert.ok(hasCode(err, 'RESTORE_PREFLIGHT'));
-    assert.equal((err as unknown as { details: { report: { findings: { check: string; level: string }[] } } }).details.report.findings.find((f) => f.check === 'disk.space')?.level, 'fail');
+    assert.equal(
+      (
+        err as unknown as { details: { report: { findings: { check: string; level: string }[] } } }
+      ).details.report.findings.find((f) => f.check === 'disk.space')?.level,
+      'fail',
+    );
   });
 
   it('accepts an archive of another node only with --node naming it', async () => {
     const dst = join(tmp.dir, 'renamed');
     rebuiltTarget(src, dst);
     writeFileSync(join(dst, 'etc/128technology/local.init'), JSON.stringify({ init: { id: 'conductor-b' } }));
-    const refused = await restoreConductor({ archive, root: dst, config, trustedSigners, ports: ports() }).catch((e: unknown) => e);
+    const refused = await restoreConductor({ archive, root: dst, config, trustedSigners, ports: ports() }).catch(
+      (e: unknown) => e,
+    );
     assert.ok(hasCode(refused, 'RESTORE_PREFLIGHT'));
-    const report = await restoreConductor({ archive, root: dst, config, trustedSigners, node: 'conductor-a', ports: ports() });
+    const report = await restoreConductor({
+      archive,
+      root: dst,
+      config,
+      trustedSigners,
+      node: 'conductor-a',
+      ports: ports(),
+    });
     assert.equal(report.ok, true);
   });
 
@@ -121,9 +170,22 @@ describe('restore round trip: backup → wipe → restore', function () {
     assert.equal(enc.encrypted, true);
     const dst = join(tmp.dir, 'encrypted');
     rebuiltTarget(src, dst);
-    const refused = await restoreConductor({ archive: enc.archive, root: dst, config, trustedSigners, ports: ports() }).catch((e: unknown) => e);
+    const refused = await restoreConductor({
+      archive: enc.archive,
+      root: dst,
+      config,
+      trustedSigners,
+      ports: ports(),
+    }).catch((e: unknown) => e);
     assert.ok(hasCode(refused, 'BACKUP_ENCRYPTION_FAILED'));
-    const report = await restoreConductor({ archive: enc.archive, root: dst, config, trustedSigners, identityFile: idFile, ports: ports() });
+    const report = await restoreConductor({
+      archive: enc.archive,
+      root: dst,
+      config,
+      trustedSigners,
+      identityFile: idFile,
+      ports: ports(),
+    });
     assert.equal(report.ok, true);
     assert.deepEqual(snapshotDiff(snapshot(src, ['/backups', '/backups-enc', '/var/log']), snapshot(dst)), []);
   });

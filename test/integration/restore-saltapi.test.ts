@@ -16,7 +16,9 @@ describe('restore against the simulated Salt side: salt-master stopped/started, 
   let tmp: { dir: string; cleanup: () => Promise<void> };
   let salt: SaltSandbox | undefined;
 
-  before(async () => { tmp = await makeTmpDir('restore-saltapi-'); });
+  before(async () => {
+    tmp = await makeTmpDir('restore-saltapi-');
+  });
   after(async () => {
     await salt?.close();
     await tmp.cleanup();
@@ -32,14 +34,22 @@ describe('restore against the simulated Salt side: salt-master stopped/started, 
     const flag = join(tmp.dir, '128T-active');
     await writeFile(flag, '');
     await mkdir(join(root, 'etc/ssr-recovery'), { recursive: true });
-    await writeFile(join(root, 'etc/ssr-recovery/conductor-agent.yaml'), stringify({
-      saltApi: { url: salt.url, eauth: 'sharedsecret', username: salt.username, passwordFile: '/etc/ssr-recovery/salt-api.secret' },
-      restore: { stopSaltMaster: true, postVerifyTimeoutMs: 20_000 },
-      services: {
-        '128T': { start: `touch ${flag}`, stop: `rm -f ${flag}`, isActive: `test -e ${flag}` },
-        'salt-master': salt.masterServiceCommands,
-      },
-    }));
+    await writeFile(
+      join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
+      stringify({
+        saltApi: {
+          url: salt.url,
+          eauth: 'sharedsecret',
+          username: salt.username,
+          passwordFile: '/etc/ssr-recovery/salt-api.secret',
+        },
+        restore: { stopSaltMaster: true, postVerifyTimeoutMs: 20_000 },
+        services: {
+          '128T': { start: `touch ${flag}`, stop: `rm -f ${flag}`, isActive: `test -e ${flag}` },
+          'salt-master': salt.masterServiceCommands,
+        },
+      }),
+    );
     const io = memoryIo();
     // The rebuilt conductor has no identity yet: the operator names the old signer they kept off-box.
     const [signer] = await signerOf(src, testConfig());
@@ -50,6 +60,9 @@ describe('restore against the simulated Salt side: salt-master stopped/started, 
     assert.equal(status('salt-api'), 'pass');
     assert.equal(status('service:salt-master'), 'pass');
     assert.equal(status('master-fingerprint'), 'pass');
-    assert.equal(pemFinger(await readFile(join(root, 'etc/128technology/salt/pki/master/master.pub'), 'utf8')), pemFinger(await readFile(join(src, 'etc/128technology/salt/pki/master/master.pub'), 'utf8')));
+    assert.equal(
+      pemFinger(await readFile(join(root, 'etc/128technology/salt/pki/master/master.pub'), 'utf8')),
+      pemFinger(await readFile(join(src, 'etc/128technology/salt/pki/master/master.pub'), 'utf8')),
+    );
   });
 });

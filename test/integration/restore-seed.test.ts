@@ -11,9 +11,14 @@ import { rebuiltTarget, snapshot, snapshotDiff, testConfig, testPorts } from './
 // The seed's own list (reference/ssr.md §1.2), typo included, relative to the root prefix as
 // GNU tar stores `tar -czf … /var/lib/…` (leading `/` removed).
 const SEED_FILES = [
-  'var/lib/128technology/t128-running.json', 'var/lib/128technology/user-running.json',
-  'etc/128technology/salt/pki/master/master.pem', 'etc/128technology/salt/pki/master/master.pub',
-  'etc/128technology/salt/pki/master/minions/', 'etc/128technology/global.init', 'etc/128technology/local.init', 'svr/salt',
+  'var/lib/128technology/t128-running.json',
+  'var/lib/128technology/user-running.json',
+  'etc/128technology/salt/pki/master/master.pem',
+  'etc/128technology/salt/pki/master/master.pub',
+  'etc/128technology/salt/pki/master/minions/',
+  'etc/128technology/global.init',
+  'etc/128technology/local.init',
+  'svr/salt',
 ];
 
 describe('restore of a seed-made tarball (tar -czf, no manifest, /svr/salt)', function () {
@@ -50,13 +55,19 @@ describe('restore of a seed-made tarball (tar -czf, no manifest, /svr/salt)', fu
     assert.equal(report.ok, true);
     assert.equal(report.verified, false);
     assert.equal(report.findings.find((f) => f.check === 'archive.format')?.level, 'warn');
-    assert.equal(readFileSync(join(dst, 'srv/salt/legacy.sls'), 'utf8'), readFileSync(join(src, 'svr/salt/legacy.sls'), 'utf8'));
+    assert.equal(
+      readFileSync(join(dst, 'srv/salt/legacy.sls'), 'utf8'),
+      readFileSync(join(src, 'svr/salt/legacy.sls'), 'utf8'),
+    );
     assert.ok(!existsSync(join(dst, 'svr')));
     assert.equal(readlinkSync(join(dst, 'srv/salt/latest.sls')), 'legacy.sls');
     const want = snapshot(join(src, 'etc/128technology/salt/pki/master'));
     for (const d of ['/minions_pre', '/minions_rejected', '/minions_denied']) want.delete(d); // not in the seed's list
     assert.deepEqual(snapshotDiff(want, snapshot(join(dst, 'etc/128technology/salt/pki/master'))), []);
-    assert.equal(readFileSync(join(dst, 'var/lib/128technology/t128-running.json'), 'utf8'), readFileSync(join(src, 'var/lib/128technology/t128-running.json'), 'utf8'));
+    assert.equal(
+      readFileSync(join(dst, 'var/lib/128technology/t128-running.json'), 'utf8'),
+      readFileSync(join(src, 'var/lib/128technology/t128-running.json'), 'utf8'),
+    );
     assert.equal(report.postVerify.find((c) => c.name === 'master-fingerprint')?.status, 'pass');
   });
 
@@ -64,7 +75,18 @@ describe('restore of a seed-made tarball (tar -czf, no manifest, /svr/salt)', fu
     const dst = join(tmp.dir, 'asked');
     rebuiltTarget(src, dst);
     let asked = '';
-    const report = await restoreConductor({ archive, root: dst, config, ports: { ...ports(), confirm: async (q) => { asked = q; return true; } } });
+    const report = await restoreConductor({
+      archive,
+      root: dst,
+      config,
+      ports: {
+        ...ports(),
+        confirm: async (q) => {
+          asked = q;
+          return true;
+        },
+      },
+    });
     assert.equal(report.ok, true);
     assert.ok(asked.length > 0, 'the operator was asked');
   });

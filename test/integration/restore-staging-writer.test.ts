@@ -20,12 +20,28 @@ describe('staging writers: the writer worker stages exactly what inline writes s
       await makeConductorTree(src, { minions: 5, states: 30 });
       symlinkSync('s1', join(src, 'srv/salt/current'));
       const archive = join(tmp.dir, 'seed.tar.gz');
-      execFileSync('tar', ['-C', src, '-czf', archive, 'etc/128technology', 'var/lib/128technology', 'srv/salt', 'srv/pillar']);
+      execFileSync('tar', [
+        '-C',
+        src,
+        '-czf',
+        archive,
+        'etc/128technology',
+        'var/lib/128technology',
+        'srv/salt',
+        'srv/pillar',
+      ]);
       const out: Record<string, Map<string, string>> = {};
       for (const writer of ['inline', 'worker'] as const) {
         const staging = join(tmp.dir, writer);
         mkdirSync(staging, { mode: 0o700 });
-        const r = await extractToStaging({ archive, staging, writer, allowlist: buildAllowlist({ pkiDir: PKI, stateDir: '/var/lib/ssr-recovery' }), owners: numericOwnerIds, jsonPaths: new Set(['/var/lib/128technology/t128-running.json']) });
+        const r = await extractToStaging({
+          archive,
+          staging,
+          writer,
+          allowlist: buildAllowlist({ pkiDir: PKI, stateDir: '/var/lib/ssr-recovery' }),
+          owners: numericOwnerIds,
+          jsonPaths: new Set(['/var/lib/128technology/t128-running.json']),
+        });
         assert.equal(r.jsonErrors.size, 0);
         out[writer] = snapshot(staging);
       }

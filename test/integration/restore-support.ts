@@ -4,7 +4,16 @@
  * config with test-friendly restore settings, and a rebuilt-conductor target tree.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, utimesSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  utimesSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { conductorSchema, type ConductorConfig } from '../../shared/config/schema.js';
 import type { ServiceControl } from '../../shared/ports/service-control.js';
@@ -17,15 +26,19 @@ export function snapshot(root: string, exclude: readonly string[] = []): Map<str
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
-      const rel = '/' + relative(root, p);
-      if (exclude.some((e) => rel === e || rel.startsWith(e + '/'))) continue;
+      const rel = `/${relative(root, p)}`;
+      if (exclude.some((e) => rel === e || rel.startsWith(`${e}/`))) continue;
       const st = lstatSync(p);
       const meta = `${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}`;
       if (st.isDirectory()) {
         out.set(rel, `dir ${meta}`);
         walk(p);
       } else if (st.isSymbolicLink()) out.set(rel, `link ${meta} -> ${readlinkSync(p)}`);
-      else out.set(rel, `file ${meta} ${st.size} ${createHash('sha256').update(readFileSync(p)).digest('hex')} ${Math.floor(st.mtimeMs / 1000)}`);
+      else
+        out.set(
+          rel,
+          `file ${meta} ${st.size} ${createHash('sha256').update(readFileSync(p)).digest('hex')} ${Math.floor(st.mtimeMs / 1000)}`,
+        );
     }
   };
   walk(root);
@@ -35,7 +48,9 @@ export function snapshot(root: string, exclude: readonly string[] = []): Map<str
 /** Entries of `a` and `b` that differ (for readable assertion failures). */
 export function snapshotDiff(a: Map<string, string>, b: Map<string, string>): string[] {
   const keys = new Set([...a.keys(), ...b.keys()]);
-  return [...keys].filter((k) => a.get(k) !== b.get(k)).map((k) => `${k}: ${a.get(k) ?? '(missing)'} → ${b.get(k) ?? '(missing)'}`);
+  return [...keys]
+    .filter((k) => a.get(k) !== b.get(k))
+    .map((k) => `${k}: ${a.get(k) ?? '(missing)'} → ${b.get(k) ?? '(missing)'}`);
 }
 
 export interface FakeService extends ServiceControl {
@@ -102,8 +117,14 @@ export const JOURNAL_DIR = '/var/lib/ssr-recovery-restore';
  * A backed-up conductor and a drifted copy of it to restore over: the running config changed and one
  * state file removed since the backup, so a restore must replace, add and keep.
  */
-export async function backupAndDriftedTemplate(prefix: string, config: ConductorConfig): Promise<{
-  tmp: { dir: string; cleanup: () => Promise<void> }; src: string; archive: string; template: string;
+export async function backupAndDriftedTemplate(
+  prefix: string,
+  config: ConductorConfig,
+): Promise<{
+  tmp: { dir: string; cleanup: () => Promise<void> };
+  src: string;
+  archive: string;
+  template: string;
 }> {
   const { makeTmpDir } = await import('../helpers/tmpdir.js');
   const { makeConductorTree } = await import('../../sandbox/conductor-tree.js');
@@ -142,6 +163,10 @@ export async function signerOf(src: string, config: ConductorConfig): Promise<Re
 }
 
 /** Restore ports for tests: a recording 128T fake, recorded owner ids, no durability flush. */
-export function testPorts(): { services: FakeService[]; owners: typeof numericOwnerIdsRef; flush: () => Promise<void> } {
+export function testPorts(): {
+  services: FakeService[];
+  owners: typeof numericOwnerIdsRef;
+  flush: () => Promise<void>;
+} {
   return { services: [fakeService()], owners: numericOwnerIdsRef, flush: async () => undefined };
 }

@@ -43,8 +43,13 @@ describe('backup restore-test', function () {
     const r = await restoreTest({ archive, config, root });
     assert.equal(r.ok, true, JSON.stringify(r.checks, null, 2));
     assert.deepEqual(r.checks.map((c) => c.name).sort(), [
-      'conductor-agent identity loads', 'datastores parse', 'files match their manifest hashes', 'master key pair matches',
-      'minion keys are valid keys', 'restore', 'signature trusted',
+      'conductor-agent identity loads',
+      'datastores parse',
+      'files match their manifest hashes',
+      'master key pair matches',
+      'minion keys are valid keys',
+      'restore',
+      'signature trusted',
     ]);
     assert.equal(treeHash(join(root, 'etc')), live);
     assert.deepEqual(readdirSync(join(root, 'var/lib/ssr-recovery-restore-test')), [], 'the sandbox is removed');
@@ -52,7 +57,7 @@ describe('backup restore-test', function () {
     assert.equal(remembered[r.archive]?.ok, true);
   });
 
-  it('fails, naming the check, when the backup holds a master.pub that is not master.pem\'s', async () => {
+  it("fails, naming the check, when the backup holds a master.pub that is not master.pem's", async () => {
     const pki = join(root, 'etc/128technology/salt/pki/master');
     const good = readFileSync(join(pki, 'master.pub'));
     writeFileSync(join(pki, 'master.pub'), rsaPair().publicKey);
@@ -62,7 +67,10 @@ describe('backup restore-test', function () {
       assert.equal(r.ok, false);
       const failed = r.checks.filter((c) => !c.ok).map((c) => c.name);
       assert.ok(failed.length > 0);
-      assert.ok(failed.some((n) => /master key pair|archive verified|restore/.test(n)), failed.join(', '));
+      assert.ok(
+        failed.some((n) => /master key pair|archive verified|restore/.test(n)),
+        failed.join(', '),
+      );
       assert.equal((await readRestoreTests(underRoot(root, config.agents.stateDir)))[r.archive]?.ok, false);
     } finally {
       writeFileSync(join(pki, 'master.pub'), good);

@@ -15,13 +15,18 @@ const child = fileURLToPath(new URL('./restore-kill-child.ts', import.meta.url))
 
 function runAndKill(env: Record<string, string>): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', child], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', child], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     p.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('READY')) p.kill('SIGKILL');
     });
-    p.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited ${code} before ${env.KILL_AT}: ${out}`))));
+    p.on('exit', (code, signal) =>
+      signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited ${code} before ${env.KILL_AT}: ${out}`)),
+    );
   });
 }
 
@@ -51,17 +56,41 @@ describe('restore onto a rebuilt conductor moves missing folders whole; a kill a
     const flag = join(tmp.dir, `r${n}-128T-active`);
     writeFileSync(flag, '');
     const before = snapshot(root);
-    await runAndKill({ ROOT: root, ARCHIVE: archive, KILL_AT: 'apply:0', SVC_FLAG: flag, TRUSTED: [...trustedSigners].join(',') });
-    const service = commandServiceControl({ name: '128T', unit: '128T', commands: { start: `touch ${flag}`, stop: `rm -f ${flag}`, isActive: `test -e ${flag}` } });
-    return { root, before, flag, ports: { services: [service], owners: numericOwnerIds, flush: async () => undefined } };
+    await runAndKill({
+      ROOT: root,
+      ARCHIVE: archive,
+      KILL_AT: 'apply:0',
+      SVC_FLAG: flag,
+      TRUSTED: [...trustedSigners].join(','),
+    });
+    const service = commandServiceControl({
+      name: '128T',
+      unit: '128T',
+      commands: { start: `touch ${flag}`, stop: `rm -f ${flag}`, isActive: `test -e ${flag}` },
+    });
+    return {
+      root,
+      before,
+      flag,
+      ports: { services: [service], owners: numericOwnerIds, flush: async () => undefined },
+    };
   }
 
   it('an uninterrupted restore reports every file applied and equals the backed-up tree', async () => {
     const root = join(tmp.dir, 'clean');
     rebuiltTarget(src, root);
-    const report = await restoreConductor({ archive, root, config, trustedSigners, ports: { services: [], owners: numericOwnerIds, flush: async () => undefined } });
+    const report = await restoreConductor({
+      archive,
+      root,
+      config,
+      trustedSigners,
+      ports: { services: [], owners: numericOwnerIds, flush: async () => undefined },
+    });
     assert.equal(report.ok, true);
-    assert.ok(report.applied.some((p) => p.includes('/minions/')), 'files inside a folder moved whole are reported applied');
+    assert.ok(
+      report.applied.some((p) => p.includes('/minions/')),
+      'files inside a folder moved whole are reported applied',
+    );
     assert.deepEqual(snapshotDiff(snapshot(src, ['/backups', '/var/log']), snapshot(root)), []);
   });
 

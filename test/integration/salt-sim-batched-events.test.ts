@@ -23,7 +23,11 @@ describe('integration: master simulator republishes batched minion events verbat
 
   before(async () => {
     ({ dir: root, cleanup } = await makeTmpDir());
-    sb = await startSaltSandbox({ root: join(root, 'conductor'), host: '127.0.0.2', masterConfig: { auto_accept: true } });
+    sb = await startSaltSandbox({
+      root: join(root, 'conductor'),
+      host: '127.0.0.2',
+      masterConfig: { auto_accept: true },
+    });
     const paths = await writeSimRouter({ root: join(root, 'router-2'), id: 'router-2', master: sb.master.address });
     saltCall = splitCommandLine(fixtureCommandLine('salt-call', ['--config-dir', paths.configDir]));
   });
@@ -36,20 +40,25 @@ describe('integration: master simulator republishes batched minion events verbat
     const from = sb.master.bus.history.length;
     const r = await systemProcessRunner.run([...saltCall, 'event.send', tag, data, ...kwargs], { timeoutMs: 30_000 });
     assert.equal(r.code, 0, r.stderr);
-    return sb.master.bus.history.slice(from).filter((e) => !e.tag.startsWith('salt/auth') && !e.tag.startsWith('minion/refresh/'));
+    return sb.master.bus.history
+      .slice(from)
+      .filter((e) => !e.tag.startsWith('salt/auth') && !e.tag.startsWith('minion/refresh/'));
   }
 
-  it('plain event: the sender\'s own id is replaced by the authenticated one; kwargs join the data', async () => {
+  it("plain event: the sender's own id is replaced by the authenticated one; kwargs join the data", async () => {
     const fired = await send('test/plain', '{"a": 1}', 'b=2', 'preload={"id": "router-3"}');
     const ev = fired.find((e) => e.tag === 'test/plain');
     assert.ok(ev, JSON.stringify(fired));
     assert.equal(ev.data.id, 'router-2');
     assert.equal(ev.data.cmd, '_minion_event');
     assert.equal(typeof ev.data.ts, 'number');
-    assert.deepEqual({ a: (ev.data.data as Record<string, unknown>).a, b: (ev.data.data as Record<string, unknown>).b }, { a: 1, b: 2 });
+    assert.deepEqual(
+      { a: (ev.data.data as Record<string, unknown>).a, b: (ev.data.data as Record<string, unknown>).b },
+      { a: 1, b: 2 },
+    );
   });
 
-  it('batched event: each entry\'s data verbatim (forged id and cmd kept), blacklisted tags dropped, pretag duplicated', async () => {
+  it("batched event: each entry's data verbatim (forged id and cmd kept), blacklisted tags dropped, pretag duplicated", async () => {
     const events = [
       { tag: 'test/forged', data: { id: 'router-3', cmd: '_minion_event', data: { x: 1 } } },
       { tag: 'test/nodata', y: 2 },
@@ -57,7 +66,10 @@ describe('integration: master simulator republishes batched minion events verbat
       { tag: 'salt/job/1/return', data: { id: 'router-3' } },
     ];
     const fired = await send('ignored/outer', '{}', `preload=${JSON.stringify({ events, pretag: 'pre' })}`);
-    assert.deepEqual(fired.map((e) => e.tag), ['test/forged', 'pre/test/forged', 'test/nodata', 'pre/test/nodata']);
+    assert.deepEqual(
+      fired.map((e) => e.tag),
+      ['test/forged', 'pre/test/forged', 'test/nodata', 'pre/test/nodata'],
+    );
     const { _stamp, ...forged } = fired[0]!.data;
     assert.deepEqual(forged, { id: 'router-3', cmd: '_minion_event', data: { x: 1 } }, 'nothing added but _stamp');
     assert.equal(typeof _stamp, 'string');
@@ -66,13 +78,22 @@ describe('integration: master simulator republishes batched minion events verbat
   });
 
   it('salt-api /events shows the forged entry as if router-3 had sent it', async () => {
-    const client = new SaltApiClient({ url: sb.url, username: sb.username, password: sb.secret, eauth: 'sharedsecret' });
+    const client = new SaltApiClient({
+      url: sb.url,
+      username: sb.username,
+      password: sb.secret,
+      eauth: 'sharedsecret',
+    });
     const stream = openSaltEvents(client, { tags: ['test/forged-api'] });
     try {
       await new Promise<void>((r) => stream.once('connected', () => r()));
       const it = stream[Symbol.asyncIterator]();
       const next = it.next();
-      await send('x', '{}', `preload=${JSON.stringify({ events: [{ tag: 'test/forged-api', data: { id: 'router-3', cmd: '_minion_event', data: {} } }] })}`);
+      await send(
+        'x',
+        '{}',
+        `preload=${JSON.stringify({ events: [{ tag: 'test/forged-api', data: { id: 'router-3', cmd: '_minion_event', data: {} } }] })}`,
+      );
       const got = await next;
       assert.equal(got.value.tag, 'test/forged-api');
       assert.equal((got.value.raw.data as Record<string, unknown>).id, 'router-3');

@@ -24,7 +24,14 @@ describe('integration: salt-api client against the emulator', function () {
   let minion: { stop(): Promise<number> };
   const clients: SaltApiClient[] = [];
   const client = (o: Partial<SaltApiClientOptions> = {}): SaltApiClient => {
-    const c = new SaltApiClient({ url: sb.url, username: sb.username, password: sb.secret, eauth: 'sharedsecret', backoff: FAST, ...o });
+    const c = new SaltApiClient({
+      url: sb.url,
+      username: sb.username,
+      password: sb.secret,
+      eauth: 'sharedsecret',
+      backoff: FAST,
+      ...o,
+    });
     clients.push(c);
     return c;
   };
@@ -32,7 +39,9 @@ describe('integration: salt-api client against the emulator', function () {
   before(async () => {
     ({ dir: root, cleanup } = await makeTmpDir());
     sb = await startSaltSandbox({ root, masterConfig: { auto_accept: true } });
-    minion = runMinionInProcess(await writeSimRouter({ root: join(root, 'r1'), id: 'router-1', master: sb.master.address }));
+    minion = runMinionInProcess(
+      await writeSimRouter({ root: join(root, 'r1'), id: 'router-1', master: sb.master.address }),
+    );
     await sb.master.waitForMinion('router-1');
     // an accepted key whose minion never answers
     await sb.master.pki.writeMinionKey('minions', 'ghost', genRsaPair().pub);
@@ -65,10 +74,18 @@ describe('integration: salt-api client against the emulator', function () {
 
     it('local: true for the minion that answered, false for the targeted one that did not, {} for no match', async () => {
       const c = client();
-      assert.deepEqual(await c.local(['router-1', 'ghost'], 'test.ping', [], { timeout: 5 }), { 'router-1': true, ghost: false });
+      assert.deepEqual(await c.local(['router-1', 'ghost'], 'test.ping', [], { timeout: 5 }), {
+        'router-1': true,
+        ghost: false,
+      });
       assert.deepEqual(await c.local('nosuch-*', 'test.ping'), {});
       const full = await c.localFull('router-1', 'test.ping');
-      assert.ok(full['router-1'] && full['router-1'].ret === true && full['router-1'].retcode === 0 && /^\d{20}$/.test(full['router-1'].jid));
+      assert.ok(
+        full['router-1'] &&
+          full['router-1'].ret === true &&
+          full['router-1'].retcode === 0 &&
+          /^\d{20}$/.test(full['router-1'].jid),
+      );
       assert.deepEqual(await c.localBatch('router-1', 'test.ping', '10%'), { 'router-1': true });
       assert.equal(await c.local('router-1', 'config.get', ['id']).then((r) => r['router-1']), 'router-1');
     });
@@ -103,7 +120,9 @@ describe('integration: salt-api client against the emulator', function () {
       assert.match(w.tag, /^salt\/wheel\/\d{20}$/);
       assert.deepEqual(w.data.return, { minions: ['router-new'] });
       assert.equal(w.data.success, true);
-      assert.ok(existsSync(join(sb.pkiDir, 'minions/router-new')) && !existsSync(join(sb.pkiDir, 'minions_pre/router-new')));
+      assert.ok(
+        existsSync(join(sb.pkiDir, 'minions/router-new')) && !existsSync(join(sb.pkiDir, 'minions_pre/router-new')),
+      );
       assert.ok((await c.keys()).minions.includes('router-new'));
       const fp = (await c.keyFinger('router-new')).minions?.['router-new'];
       assert.match(fp ?? '', /^([0-9a-f]{2}:){31}[0-9a-f]{2}$/);
@@ -115,7 +134,7 @@ describe('integration: salt-api client against the emulator', function () {
       const c = client();
       const seen = sb.master.bus.waitFor((e) => e.tag === 'salt/netapi/hook/ssr/test');
       await c.hook('ssr/test', { a: 1 });
-      assert.deepEqual((await seen).data['post'], { a: 1 });
+      assert.deepEqual((await seen).data.post, { a: 1 });
       const fresh = client();
       const [r] = await fresh.run([{ client: 'local', tgt: 'router-1', fun: 'test.ping' }]);
       assert.deepEqual(r, { 'router-1': true });
@@ -126,11 +145,18 @@ describe('integration: salt-api client against the emulator', function () {
   describe('errors', () => {
     it('wrong password → SALTAPI_AUTH_DENIED (parsed from the HTML page), without looping', async () => {
       const c = client({ password: 'wrong' });
-      await assert.rejects(c.keys(), (e: unknown) => hasCode(e, 'SALTAPI_AUTH_DENIED') && e.details['message'] === 'Could not authenticate using provided credentials');
+      await assert.rejects(
+        c.keys(),
+        (e: unknown) =>
+          hasCode(e, 'SALTAPI_AUTH_DENIED') &&
+          e.details.message === 'Could not authenticate using provided credentials',
+      );
     });
 
     it('a client not in netapi_enable_clients → SALTAPI_CLIENT_DISABLED', async () => {
-      await assert.rejects(client().low([{ client: 'ssh', tgt: '*', fun: 'test.ping' }]), (e: unknown) => hasCode(e, 'SALTAPI_CLIENT_DISABLED'));
+      await assert.rejects(client().low([{ client: 'ssh', tgt: '*', fun: 'test.ping' }]), (e: unknown) =>
+        hasCode(e, 'SALTAPI_CLIENT_DISABLED'),
+      );
     });
 
     it('logs in again on 401 when the session expired or salt-api forgot it (restart)', async () => {
@@ -157,7 +183,10 @@ describe('integration: salt-api client against the emulator', function () {
       const c = client({ retries: 2 });
       await sb.master.stop();
       try {
-        await assert.rejects(c.local('*', 'test.ping'), (e: unknown) => hasCode(e, 'SALTAPI_UNAVAILABLE') && e.details['message'] === 'Salt Master is not available.');
+        await assert.rejects(
+          c.local('*', 'test.ping'),
+          (e: unknown) => hasCode(e, 'SALTAPI_UNAVAILABLE') && e.details.message === 'Salt Master is not available.',
+        );
       } finally {
         await sb.master.start();
       }
@@ -177,7 +206,10 @@ describe('integration: salt-api client against the emulator', function () {
     before(async () => {
       silent = createTcpServer((s) => sockets.push(s)); // accepts, never answers
       await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
-      html = createServer((_q, res) => { res.writeHead(200, { 'Content-Type': 'text/html' }); res.end('<html>login portal</html>'); });
+      html = createServer((_q, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/html' });
+        res.end('<html>login portal</html>');
+      });
       await new Promise<void>((r) => html.listen(0, '127.0.0.1', () => r()));
     });
     after(async () => {
@@ -200,7 +232,9 @@ describe('integration: salt-api client against the emulator', function () {
 
     it('a 200 that is not JSON → SALTAPI_BAD_PAYLOAD', async () => {
       const port = (html.address() as { port: number }).port;
-      await assert.rejects(client({ url: `http://127.0.0.1:${port}` }).root(), (e: unknown) => hasCode(e, 'SALTAPI_BAD_PAYLOAD'));
+      await assert.rejects(client({ url: `http://127.0.0.1:${port}` }).root(), (e: unknown) =>
+        hasCode(e, 'SALTAPI_BAD_PAYLOAD'),
+      );
     });
   });
 
@@ -208,9 +242,34 @@ describe('integration: salt-api client against the emulator', function () {
     it('trusts only the pinned certificate', async () => {
       const key = join(root, 'tls.key');
       const cert = join(root, 'tls.crt');
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
-      const api = await startSaltApiEmulator({ master: sb.master, users: { [sb.username]: sb.secret }, tls: { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') } });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+        ],
+        { stdio: 'ignore' },
+      );
+      const api = await startSaltApiEmulator({
+        master: sb.master,
+        users: { [sb.username]: sb.secret },
+        tls: { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') },
+      });
       try {
         const pinned = client({ url: api.url, ca: readFileSync(cert) });
         assert.ok((await pinned.keys()).minions.includes('router-1'));

@@ -14,7 +14,20 @@ describe('integration: /events reconnect with the server retry hint', () => {
     server = createServer((req, res) => {
       if (req.url === '/login') {
         res.writeHead(200, { 'Content-Type': 'application/json' });
-        return res.end(JSON.stringify({ return: [{ token: 'ab'.repeat(20), expire: Date.now() / 1000 + 3600, start: Date.now() / 1000, user: 'u', eauth: 'pam', perms: [] }] }));
+        return res.end(
+          JSON.stringify({
+            return: [
+              {
+                token: 'ab'.repeat(20),
+                expire: Date.now() / 1000 + 3600,
+                start: Date.now() / 1000,
+                user: 'u',
+                eauth: 'pam',
+                perms: [],
+              },
+            ],
+          }),
+        );
       }
       if (req.url === '/logout') {
         res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -40,12 +53,17 @@ describe('integration: /events reconnect with the server retry hint', () => {
 
   it('waits retry: ms after a clean end, then reconnects and keeps delivering', async () => {
     const slept: number[] = [];
-    const clock: Clock = { ...systemClock, sleep: async (ms) => { slept.push(ms); } };
+    const clock: Clock = {
+      ...systemClock,
+      sleep: async (ms) => {
+        slept.push(ms);
+      },
+    };
     const c = new SaltApiClient({ url, username: 'u', password: 'p', eauth: 'pam' });
     const s = openSaltEvents(c, { clock });
     try {
       const first = await s.waitFor(() => true, 5000);
-      assert.equal(first.raw.data['n'], 1);
+      assert.equal(first.raw.data.n, 1);
       const second = await s.waitFor(() => true, 5000);
       assert.equal(second.tag, 'a/c');
       assert.equal(slept[0], 1234);

@@ -23,7 +23,9 @@ function manualClock(): Clock & { advance(ms: number): void } {
       timers.set(id, { at: now + ms, fn });
       return id as unknown as NodeJS.Timeout;
     },
-    clearTimeout(t) { timers.delete(t as unknown as number); },
+    clearTimeout(t) {
+      timers.delete(t as unknown as number);
+    },
     sleep: async () => undefined,
     advance(ms) {
       const end = now + ms;
@@ -61,7 +63,10 @@ describe('integration: /events stream kept open by a restarted salt-api (F9)', f
     const s = openSaltEvents(c, { tags: ['test/*'], clock, liveness: { idleMs: 30_000, probeTimeoutMs: 10_000 } });
     const reasons: string[] = [];
     s.on('disconnected', (r: string) => reasons.push(r));
-    closers.push(() => c.close(), () => s.close());
+    closers.push(
+      () => c.close(),
+      () => s.close(),
+    );
     return { c, s, reasons };
   }
 

@@ -34,7 +34,10 @@ describe('integration: salt-api /events stream', function () {
   function open(tags?: string[]): { c: SaltApiClient; s: SaltEventStream } {
     const c = new SaltApiClient({ url: sb.url, username: sb.username, password: sb.secret, eauth: 'sharedsecret' });
     const s = openSaltEvents(c, tags ? { tags } : {});
-    closers.push(() => c.close(), () => s.close());
+    closers.push(
+      () => c.close(),
+      () => s.close(),
+    );
     return { c, s };
   }
 
@@ -46,7 +49,9 @@ describe('integration: salt-api /events stream', function () {
     const key = await s.waitFor((e) => e.kind === 'key');
     assert.ok(key.kind === 'key' && key.act === 'accept' && key.minionId === 'pending-1');
 
-    const m = runMinionInProcess(await writeSimRouter({ root: join(root, 'r1'), id: 'router-1', master: sb.master.address }));
+    const m = runMinionInProcess(
+      await writeSimRouter({ root: join(root, 'r1'), id: 'router-1', master: sb.master.address }),
+    );
     closers.push(() => m.stop());
     const auth = await s.waitFor((e) => e.kind === 'auth');
     assert.ok(auth.kind === 'auth' && auth.minionId === 'router-1' && auth.act === 'accept' && auth.result);
@@ -55,7 +60,11 @@ describe('integration: salt-api /events stream', function () {
 
     await c.local('router-1', 'event.send', ['ssr-recovery/router-agent/enroll', { agentPublicKey: 'k' }]);
     const custom = await s.waitFor((e) => e.kind === 'minion-event');
-    assert.ok(custom.kind === 'minion-event' && custom.minionId === 'router-1' && custom.tag === 'ssr-recovery/router-agent/enroll');
+    assert.ok(
+      custom.kind === 'minion-event' &&
+        custom.minionId === 'router-1' &&
+        custom.tag === 'ssr-recovery/router-agent/enroll',
+    );
     assert.equal((custom.payload as { agentPublicKey: string }).agentPublicKey, 'k');
   });
 
@@ -67,7 +76,7 @@ describe('integration: salt-api /events stream', function () {
     await again;
     sb.master.bus.fire('test/after-reconnect', { n: 1 });
     const e = await s.waitFor((x) => x.tag === 'test/after-reconnect');
-    assert.equal(e.raw.data['n'], 1);
+    assert.equal(e.raw.data.n, 1);
     assert.equal(s.opens, 2);
   });
 
@@ -82,20 +91,31 @@ describe('integration: salt-api /events stream', function () {
     assert.notEqual(c.currentSession!.token, first);
     sb.master.bus.fire('test/after-relogin', { ok: true });
     const e: SaltEvent = await s.waitFor((x) => x.tag === 'test/after-relogin');
-    assert.equal(e.raw.data['ok'], true);
+    assert.equal(e.raw.data.ok, true);
   });
 
   it('fails with SALTAPI_AUTH_DENIED when the credentials stop working', async () => {
     const users: Record<string, string> = { ops: 'first' };
     const api = await startSaltApiEmulator({ master: sb.master, users });
     closers.push(() => api.close());
-    const c = new SaltApiClient({ url: api.url, username: 'ops', password: async () => users['ops'] === 'first' ? 'first' : 'stale', eauth: 'sharedsecret' });
+    const c = new SaltApiClient({
+      url: api.url,
+      username: 'ops',
+      password: async () => (users.ops === 'first' ? 'first' : 'stale'),
+      eauth: 'sharedsecret',
+    });
     const s = openSaltEvents(c);
-    closers.push(() => c.close(), () => s.close());
+    closers.push(
+      () => c.close(),
+      () => s.close(),
+    );
     await connected(s);
-    users['ops'] = 'rotated';
+    users.ops = 'rotated';
     api.expireAllTokens();
     sb.master.bus.fire('test/x', {});
-    await assert.rejects(s.waitFor(() => false, 10_000), (e: unknown) => hasCode(e, 'SALTAPI_AUTH_DENIED'));
+    await assert.rejects(
+      s.waitFor(() => false, 10_000),
+      (e: unknown) => hasCode(e, 'SALTAPI_AUTH_DENIED'),
+    );
   });
 });

@@ -14,14 +14,21 @@ describe('off-box copy over SFTP to a real OpenSSH sshd on loopback', function (
   let root: string;
   let cleanup: () => Promise<void>;
   let remoteDir: string;
-  const configWith = (offbox: Partial<NonNullable<ConductorConfig['backup']['offbox']>>): ConductorConfig => conductorSchema.parse({
-    backup: {
-      offbox: {
-        host: sshd.host, port: sshd.port, username: sshd.username, privateKeyFile: '/etc/ssr-recovery/offbox_ed25519',
-        hostKeyFingerprint: sshd.hostKeyFingerprint, dir: remoteDir, keepLast: 2, ...offbox,
+  const configWith = (offbox: Partial<NonNullable<ConductorConfig['backup']['offbox']>>): ConductorConfig =>
+    conductorSchema.parse({
+      backup: {
+        offbox: {
+          host: sshd.host,
+          port: sshd.port,
+          username: sshd.username,
+          privateKeyFile: '/etc/ssr-recovery/offbox_ed25519',
+          hostKeyFingerprint: sshd.hostKeyFingerprint,
+          dir: remoteDir,
+          keepLast: 2,
+          ...offbox,
+        },
       },
-    },
-  });
+    });
 
   before(async () => {
     sshd = await startSshd();
@@ -47,16 +54,24 @@ describe('off-box copy over SFTP to a real OpenSSH sshd on loopback', function (
     assert.equal(last.offbox?.remotePath, join(remoteDir, last.fileName));
     const remote = readFileSync(join(remoteDir, last.fileName));
     assert.equal(createHash('sha256').update(remote).digest('hex'), last.sha256);
-    assert.equal(readFileSync(join(remoteDir, last.fileName + '.sha256'), 'utf8'), readFileSync(last.archive + '.sha256', 'utf8'));
+    assert.equal(
+      readFileSync(join(remoteDir, `${last.fileName}.sha256`), 'utf8'),
+      readFileSync(`${last.archive}.sha256`, 'utf8'),
+    );
     assert.deepEqual(last.offbox?.pruned, [reports[0]!.fileName]);
-    assert.deepEqual(readdirSync(remoteDir).sort(), [
-      reports[1]!.fileName, reports[1]!.fileName + '.sha256', last.fileName, last.fileName + '.sha256',
-    ].sort(), 'no .part left, oldest pruned with its sidecar');
+    assert.deepEqual(
+      readdirSync(remoteDir).sort(),
+      [reports[1]!.fileName, `${reports[1]!.fileName}.sha256`, last.fileName, `${last.fileName}.sha256`].sort(),
+      'no .part left, oldest pruned with its sidecar',
+    );
   });
 
   it('refuses a server whose host key is not the pinned one (SSH_HOST_KEY_MISMATCH) and uploads nothing; the local backup stands', async () => {
     const otherDir = join(sshd.dir, 'never-written');
-    const config = configWith({ hostKeyFingerprint: 'SHA256:' + createHash('sha256').update('another host').digest('base64').replace(/=+$/, ''), dir: otherDir });
+    const config = configWith({
+      hostKeyFingerprint: `SHA256:${createHash('sha256').update('another host').digest('base64').replace(/=+$/, '')}`,
+      dir: otherDir,
+    });
     const report = await createBackup({ config, root, hostname: 'h', now: () => new Date('2026-11-23T01:00:00Z') });
     assert.equal(report.offbox?.ok, false);
     assert.equal(report.offbox?.error?.code, 'SSH_HOST_KEY_MISMATCH');

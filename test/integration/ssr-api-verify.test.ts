@@ -24,7 +24,10 @@ describe('SSR API client against the SSR simulator, and verify', () => {
     ({ dir, cleanup } = await makeTmpDir());
     await mkdir(join(dir, 'etc/128technology/config-exports'), { recursive: true });
     await writeFile(join(dir, 'etc/128technology/config-exports/router-1.gz'), encodeExport(emptyAuthority('a')));
-    await writeFile(join(dir, 'etc/128technology/global.init'), JSON.stringify({ init: { routerName: 'c', conductor: { 'c-a': { host: '127.0.0.3' } } } }));
+    await writeFile(
+      join(dir, 'etc/128technology/global.init'),
+      JSON.stringify({ init: { routerName: 'c', conductor: { 'c-a': { host: '127.0.0.3' } } } }),
+    );
     assets = [{ routerName: 'router-1', nodeName: 'node0', assetId: 'router-1', status: 'CONNECTED' }];
     sim = await startSsrSimulator({ root: dir, host: '127.0.0.3', assets: () => assets, users: { admin: 'pw' } });
     listener = createServer((s) => s.destroy());
@@ -41,7 +44,10 @@ describe('SSR API client against the SSR simulator, and verify', () => {
     const ssr = createHttpSsrConductor({ url: sim.url, username: 'admin', password: 'pw' });
     assert.equal((await ssr.system()).router, 'conductor');
     const got = await ssr.assets();
-    assert.deepEqual(got.map((a) => [a.routerName, a.status]), [['router-1', 'connected']]);
+    assert.deepEqual(
+      got.map((a) => [a.routerName, a.status]),
+      [['router-1', 'connected']],
+    );
     await ssr.importConfig('router-1.gz');
     await ssr.commit();
     assert.deepEqual(sim.calls, ['import:router-1.gz', 'commit']);
@@ -54,7 +60,9 @@ describe('SSR API client against the SSR simulator, and verify', () => {
   });
 
   it('verify passes once routers go Connected → Running, with the ports from global.init', async () => {
-    setTimeout(() => { assets = [{ ...assets[0]!, status: 'RUNNING' }]; }, 150);
+    setTimeout(() => {
+      assets = [{ ...assets[0]!, status: 'RUNNING' }];
+    }, 150);
     const seen: string[] = [];
     const report = await runVerify({
       path: (p) => underRoot(dir, p),
@@ -66,16 +74,26 @@ describe('SSR API client against the SSR simulator, and verify', () => {
       onAsset: (a) => seen.push(a.status),
     });
     assert.equal(report.ok, true, JSON.stringify(report.checks));
-    assert.deepEqual(report.checks.map((c) => [c.name, c.status]), [['ports', 'pass'], ['routers', 'pass'], ['minions', 'skip']]);
+    assert.deepEqual(
+      report.checks.map((c) => [c.name, c.status]),
+      [
+        ['ports', 'pass'],
+        ['routers', 'pass'],
+        ['minions', 'skip'],
+      ],
+    );
     assert.deepEqual(seen, ['connected', 'running']);
   });
 
   it('verify fails and names the router that never reaches Running', async () => {
     assets = [{ ...assets[0]!, status: 'DISCONNECTED' }];
     const report = await runVerify({
-      path: (p) => underRoot(dir, p), ports: [listenPort],
+      path: (p) => underRoot(dir, p),
+      ports: [listenPort],
       ssr: createHttpSsrConductor({ url: sim.url, username: 'admin', password: 'pw' }),
-      timeoutMs: 200, pollMs: 50, clock: systemClock,
+      timeoutMs: 200,
+      pollMs: 50,
+      clock: systemClock,
     });
     assert.equal(report.ok, false);
     const routers = report.checks.find((c) => c.name === 'routers')!;
@@ -86,10 +104,16 @@ describe('SSR API client against the SSR simulator, and verify', () => {
   it('reports each closed port', async () => {
     const closed = await new Promise<number>((resolve) => {
       const s = createServer();
-      s.listen(0, '127.0.0.3', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+      s.listen(0, '127.0.0.3', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
     });
     const r = await checkPorts(['127.0.0.3'], [listenPort, closed]);
     assert.equal(r.status, 'fail');
-    assert.deepEqual((r.details!.ports as Array<{ port: number; open: boolean }>).map((p) => p.open), [listenPort, closed].sort((a, b) => a - b).map((p) => p === listenPort));
+    assert.deepEqual(
+      (r.details!.ports as Array<{ port: number; open: boolean }>).map((p) => p.open),
+      [listenPort, closed].sort((a, b) => a - b).map((p) => p === listenPort),
+    );
   });
 });

@@ -14,8 +14,9 @@ import { hasCode } from '../../shared/errors.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 /** reference/ssr.md §4.4, as stage_check's TestAssetState.py sends it. */
-const REFERENCE_ASSETS_QUERY = '{ allAuthorities { edges { node { assets { assetId routerName nodeName t128Version '
-  + 'status assetIdConfigured text failedStatus } } } } }';
+const REFERENCE_ASSETS_QUERY =
+  '{ allAuthorities { edges { node { assets { assetId routerName nodeName t128Version ' +
+  'status assetIdConfigured text failedStatus } } } } }';
 
 describe('SSR REST client on the wire (reference/ssr.md §4)', () => {
   let sim: SsrSimulator;
@@ -23,11 +24,20 @@ describe('SSR REST client on the wire (reference/ssr.md §4)', () => {
   before(async () => {
     const t = await makeTmpDir();
     cleanup = t.cleanup;
-    sim = await startSsrSimulator({ root: t.dir, host: '127.8.1.3', users: { admin: 'pw' },
-      assets: () => [{ routerName: 'r1', nodeName: 'n0', assetId: 'a1', status: 'RESYNCHRONIZING' },
-        { routerName: 'r2', nodeName: 'n0', assetId: 'a2', status: 'Something-New' }] });
+    sim = await startSsrSimulator({
+      root: t.dir,
+      host: '127.8.1.3',
+      users: { admin: 'pw' },
+      assets: () => [
+        { routerName: 'r1', nodeName: 'n0', assetId: 'a1', status: 'RESYNCHRONIZING' },
+        { routerName: 'r2', nodeName: 'n0', assetId: 'a2', status: 'Something-New' },
+      ],
+    });
   });
-  after(async () => { await sim.close(); await cleanup(); });
+  after(async () => {
+    await sim.close();
+    await cleanup();
+  });
 
   it('logs in with {username,password}, then sends exactly the documented calls with a Bearer token', async () => {
     const ssr = createHttpSsrConductor({ url: sim.url, username: 'admin', password: 'pw' });
@@ -49,27 +59,40 @@ describe('SSR REST client on the wire (reference/ssr.md §4)', () => {
     const token = rest[0]!.headers.authorization!;
     assert.match(token, /^Bearer [A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
     for (const r of rest) assert.equal(r.headers.authorization, token, `${r.method} ${r.path}`);
-    assert.deepEqual(rest.map((r) => [r.method, r.path, r.body]), [
-      ['POST', '/graphql', { query: REFERENCE_ASSETS_QUERY }],
-      ['POST', '/config/export', { filename: 'mig-1', datastore: 'running' }],
-      ['POST', '/config/import', { filename: 'mig-1.gz' }],
-      ['PATCH', '/config/candidate/authority', { 'conductor-address': ['10.0.0.3', '10.0.0.4'] }],
-      ['POST', '/config/validate', {}],
-      ['POST', '/config/commit', {}],
-      ['GET', '/config/version?datastore=candidate', {}],
-    ]);
+    assert.deepEqual(
+      rest.map((r) => [r.method, r.path, r.body]),
+      [
+        ['POST', '/graphql', { query: REFERENCE_ASSETS_QUERY }],
+        ['POST', '/config/export', { filename: 'mig-1', datastore: 'running' }],
+        ['POST', '/config/import', { filename: 'mig-1.gz' }],
+        ['PATCH', '/config/candidate/authority', { 'conductor-address': ['10.0.0.3', '10.0.0.4'] }],
+        ['POST', '/config/validate', {}],
+        ['POST', '/config/commit', {}],
+        ['GET', '/config/version?datastore=candidate', {}],
+      ],
+    );
     assert.equal(ASSETS_QUERY, REFERENCE_ASSETS_QUERY);
-    assert.deepEqual(states.map((s) => s.status), ['resynchronizing', 'something-new']);
-    assert.deepEqual(states.map((s) => assetPhase(s.status)), ['running', 'in-progress'],
-      'unknown states count as in progress');
+    assert.deepEqual(
+      states.map((s) => s.status),
+      ['resynchronizing', 'something-new'],
+    );
+    assert.deepEqual(
+      states.map((s) => assetPhase(s.status)),
+      ['running', 'in-progress'],
+      'unknown states count as in progress',
+    );
   });
 
   it('a refused commit ([{message}]) is SSR_COMMIT_FAILED with the messages', async () => {
     const ssr = createHttpSsrConductor({ url: sim.url, username: 'admin', password: 'pw' });
     sim.faults.commitErrors.push('bad interface');
     try {
-      await assert.rejects(ssr.commit(), (e) => hasCode(e, 'SSR_COMMIT_FAILED')
-        && JSON.stringify((e as { details: unknown }).details).includes('bad interface'));
+      await assert.rejects(
+        ssr.commit(),
+        (e) =>
+          hasCode(e, 'SSR_COMMIT_FAILED') &&
+          JSON.stringify((e as { details: unknown }).details).includes('bad interface'),
+      );
     } finally {
       sim.faults.commitErrors.length = 0;
     }
@@ -78,7 +101,9 @@ describe('SSR REST client on the wire (reference/ssr.md §4)', () => {
   it('verifies TLS by default (self-signed refused) and trusts a configured CA', async () => {
     const selfsigned = await import('selfsigned');
     const pems = await selfsigned.generate([{ name: 'commonName', value: '127.8.1.4' }], {
-      keyType: 'ec', curve: 'P-256', algorithm: 'sha256',
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
       extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.8.1.4' }] }],
     } as never);
     const server = createHttps({ key: pems.private, cert: pems.cert }, (req, res) => {

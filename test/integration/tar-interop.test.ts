@@ -43,7 +43,12 @@ describe('GNU tar interop, both ways', function () {
     const out = join(root, 'x1');
     mkdirSync(out);
     run('tar', ['-xzf', report.archive, '-C', out]);
-    for (const p of [mid, long, 'var/lib/128technology/t128-running.json', 'etc/128technology/salt/pki/master/master.pem']) {
+    for (const p of [
+      mid,
+      long,
+      'var/lib/128technology/t128-running.json',
+      'etc/128technology/salt/pki/master/master.pem',
+    ]) {
       assert.deepEqual(readFileSync(join(out, p)), readFileSync(join(root, p)), p);
       assert.equal(statSync(join(out, p)).mode & 0o7777, statSync(join(root, p)).mode & 0o7777, `mode of ${p}`);
     }
@@ -53,7 +58,12 @@ describe('GNU tar interop, both ways', function () {
   it('node-tar (what restore uses) reads our multi-member gzip the same way', async () => {
     const report = await createBackup({ config: conductorSchema.parse({}), root, hostname: 'h2' });
     const seen: string[] = [];
-    await tarLib.t({ file: report.archive, onReadEntry: (e) => { seen.push(e.path); } });
+    await tarLib.t({
+      file: report.archive,
+      onReadEntry: (e) => {
+        seen.push(e.path);
+      },
+    });
     assert.equal(seen[0], MANIFEST_NAME);
     assert.deepEqual(seen, run('tar', ['-tzf', report.archive]).trim().split('\n'));
   });
@@ -61,9 +71,20 @@ describe('GNU tar interop, both ways', function () {
   it('accepts an archive made by hand with the seed\'s tar -czf command as "no manifest: unverified"', async () => {
     // The seed's file list (its /svr/salt included); -C stands in for "/" so paths match the seed's.
     const seedArchive = join(root, 'var/log/128technology/conductor-backup-oldhost-2026-24-24.tar.gz');
-    run('tar', ['-czf', seedArchive, '-C', root, 'var/lib/128technology/t128-running.json', 'var/lib/128technology/user-running.json',
-      'etc/128technology/salt/pki/master/master.pem', 'etc/128technology/salt/pki/master/master.pub', 'etc/128technology/salt/pki/master/minions/',
-      'etc/128technology/global.init', 'etc/128technology/local.init', 'svr/salt']);
+    run('tar', [
+      '-czf',
+      seedArchive,
+      '-C',
+      root,
+      'var/lib/128technology/t128-running.json',
+      'var/lib/128technology/user-running.json',
+      'etc/128technology/salt/pki/master/master.pem',
+      'etc/128technology/salt/pki/master/master.pub',
+      'etc/128technology/salt/pki/master/minions/',
+      'etc/128technology/global.init',
+      'etc/128technology/local.init',
+      'svr/salt',
+    ]);
     const v = await verifyArchive(seedArchive);
     assert.equal(v.ok, true);
     assert.equal(v.status, 'unverified');

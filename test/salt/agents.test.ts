@@ -11,8 +11,18 @@ import { join } from 'node:path';
 import { pemFingerFile } from '../../shared/salt/fingerprint.js';
 import { startRig, type Rig } from './rig.js';
 import {
-  cli, conductorBin, conductorPins, fleet, freePort, launch, routerBin, saltKeyMasterFinger, until,
-  writeConductorConfig, writeRouterConfig, type Proc,
+  cli,
+  conductorBin,
+  conductorPins,
+  fleet,
+  freePort,
+  launch,
+  routerBin,
+  saltKeyMasterFinger,
+  until,
+  writeConductorConfig,
+  writeRouterConfig,
+  type Proc,
 } from './support.js';
 
 const PKI = 'etc/128technology/salt/pki/master';
@@ -44,8 +54,12 @@ describe('real Salt: enrollment and re-authentication through our daemons', () =
     writeConductorConfig(rig, { agentsPort });
     conductor = launch(conductorBin, ['daemon', '--json', '--root', rig.root], rig.env);
     procs.push(conductor);
-    await until('the conductor-agent daemon to be ready',
-      () => conductor.out().includes('"event":"ready"'), 60_000, conductor);
+    await until(
+      'the conductor-agent daemon to be ready',
+      () => conductor.out().includes('"event":"ready"'),
+      60_000,
+      conductor,
+    );
     const pins = await conductorPins(rig);
     for (const id of rig.minionIds) writeRouterConfig(rig, id, { agentsPort, pins });
     router2 = launch(routerBin, ['daemon', '--json', '--root', rig.minionRoot('router-2')], rig.env);
@@ -59,16 +73,23 @@ describe('real Salt: enrollment and re-authentication through our daemons', () =
   });
 
   it('an enrolled router appears in `fleet` (enrollment heard on the real /events stream)', async () => {
-    await until('router-2 enrolled and connected in the fleet view', async () =>
-      (await fleet(rig)).some((e) => e.routerId === 'router-2' && e.enrolled === true && e.connected === true),
-    120_000, router2);
+    await until(
+      'router-2 enrolled and connected in the fleet view',
+      async () =>
+        (await fleet(rig)).some((e) => e.routerId === 'router-2' && e.enrolled === true && e.connected === true),
+      120_000,
+      router2,
+    );
   });
 
   it('after master-key loss, `router-agent reauth --fingerprint` re-authenticates the real minion', async () => {
     const fresh = await loseMasterKey();
     assert.deepEqual(await rig.ping(['router-1'], 5), [], 'the minion with the stale cached key no longer answers');
-    const r = await cli(routerBin,
-      ['reauth', '--fingerprint', fresh, '--json', '--root', rig.minionRoot('router-1')], rig.env);
+    const r = await cli(
+      routerBin,
+      ['reauth', '--fingerprint', fresh, '--json', '--root', rig.minionRoot('router-1')],
+      rig.env,
+    );
     assert.equal(r.code, 0, `${r.out}\n${r.err.slice(-3000)}`);
     assert.equal(r.json!.ok, true);
     await rig.waitPing(['router-1'], 90_000);
@@ -77,8 +98,11 @@ describe('real Salt: enrollment and re-authentication through our daemons', () =
 
   it('`conductor-agent reauth --router` re-authenticates router-2 over the agent channel', async () => {
     const fresh = await saltKeyMasterFinger(rig);
-    const r = await cli(conductorBin,
-      ['reauth', '--router', 'router-2', '--json', '--root', rig.root, '--timeout', '120000'], rig.env);
+    const r = await cli(
+      conductorBin,
+      ['reauth', '--router', 'router-2', '--json', '--root', rig.root, '--timeout', '120000'],
+      rig.env,
+    );
     assert.equal(r.code, 0, `${r.out}\n${r.err.slice(-3000)}\nrouter-2:\n${router2.err().slice(-3000)}`);
     const outcome = r.json!.outcome as { ok: boolean; cachedFingerprint: string };
     assert.equal(outcome.ok, true);
@@ -92,9 +116,11 @@ describe('real Salt: enrollment and re-authentication through our daemons', () =
   it('a rogue master answering while the minion is pinned: reauth does NOT report success (F1)', async () => {
     const right = await cached('router-1');
     await loseMasterKey(); // from router-1's view: a master with another key on the conductor's address
-    const r = await cli(routerBin,
+    const r = await cli(
+      routerBin,
       ['reauth', '--fingerprint', right, '--json', '--root', rig.minionRoot('router-1'), '--timeout', '60000'],
-      rig.env);
+      rig.env,
+    );
     assert.deepEqual(await rig.ping(['router-1'], 5), [], 'the real minion did not authenticate to the rogue master');
     assert.notEqual(r.code, 0, `reauth claimed success against a rogue master:\n${r.out}`);
     assert.notEqual(r.json?.ok, true);

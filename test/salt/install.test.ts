@@ -29,27 +29,49 @@ type Pins = { agentPublicKey: string; certFingerprint: string };
 function pillarFor(rig: Rig, id: string, agentsPort: number, pins?: Pins): Obj {
   const h = hostRoot(rig, id);
   const common = {
-    prefix: `${h}/opt/ssr-recovery`, bin_dir: `${h}/usr/local/bin`, unit_dir: `${h}/etc/systemd/system`,
-    config_dir: `${h}/etc/ssr-recovery`, manage_services: false, node: { bin: process.execPath },
+    prefix: `${h}/opt/ssr-recovery`,
+    bin_dir: `${h}/usr/local/bin`,
+    unit_dir: `${h}/etc/systemd/system`,
+    config_dir: `${h}/etc/ssr-recovery`,
+    manage_services: false,
+    node: { bin: process.execPath },
   };
   if (id === 'conductor') {
-    return { ssr_recovery: { ...common, conductor: {
-      state_dir: `${h}/var/lib/ssr-recovery`, agents_listen: `${rig.addr}:${agentsPort}`,
-      control_socket: `${h}/run/ssr-recovery/conductor-agent.sock`, salt_api_url: rig.apiUrl,
-      salt_api_eauth: rig.apiEauth, salt_api_username: rig.apiUser, salt_api_password_file: rig.apiPasswordFile,
-      salt_master_config: join(rig.masterConfigDir, 'master'),
-      salt_pki_dir: join(rig.root, 'etc/128technology/salt/pki/master'),
-      backup: { dir: `${h}/var/log/128technology`, schedule: '' },
-    } } };
+    return {
+      ssr_recovery: {
+        ...common,
+        conductor: {
+          state_dir: `${h}/var/lib/ssr-recovery`,
+          agents_listen: `${rig.addr}:${agentsPort}`,
+          control_socket: `${h}/run/ssr-recovery/conductor-agent.sock`,
+          salt_api_url: rig.apiUrl,
+          salt_api_eauth: rig.apiEauth,
+          salt_api_username: rig.apiUser,
+          salt_api_password_file: rig.apiPasswordFile,
+          salt_master_config: join(rig.masterConfigDir, 'master'),
+          salt_pki_dir: join(rig.root, 'etc/128technology/salt/pki/master'),
+          backup: { dir: `${h}/var/log/128technology`, schedule: '' },
+        },
+      },
+    };
   }
   const m = rig.minionRoot(id);
-  return { ssr_recovery: { ...common, router: {
-    state_dir: `${h}/var/lib/ssr-recovery-router`, minion_config_dir: `${m}/etc/salt`,
-    minion_pki_dir: `${m}/etc/salt/pki/minion`,
-    minion_log_file: `${m}/var/log/salt/minion`, conductor_addresses: [`${rig.addr}:${agentsPort}`],
-    conductor_agent_public_key: pins?.agentPublicKey ?? '', conductor_cert_fingerprint: pins?.certFingerprint ?? '',
-    salt_call: rig.saltCallCommand(id), services: { minion: rig.minionServiceCommands(id) },
-  } } };
+  return {
+    ssr_recovery: {
+      ...common,
+      router: {
+        state_dir: `${h}/var/lib/ssr-recovery-router`,
+        minion_config_dir: `${m}/etc/salt`,
+        minion_pki_dir: `${m}/etc/salt/pki/minion`,
+        minion_log_file: `${m}/var/log/salt/minion`,
+        conductor_addresses: [`${rig.addr}:${agentsPort}`],
+        conductor_agent_public_key: pins?.agentPublicKey ?? '',
+        conductor_cert_fingerprint: pins?.certFingerprint ?? '',
+        salt_call: rig.saltCallCommand(id),
+        services: { minion: rig.minionServiceCommands(id) },
+      },
+    },
+  };
 }
 
 function writePillars(rig: Rig, pillars: Record<string, Obj>): void {
@@ -71,7 +93,8 @@ async function apply(rig: Rig, tgt: string, sls: string): Promise<Record<string,
   for (const id of tgt.split(',')) {
     const states = out[id];
     assert.ok(states && !Array.isArray(states), `${sls} on ${id}: ${r.stdout}\n${r.stderr}`);
-    const failed = Object.entries(states).filter(([, s]) => s.result !== true)
+    const failed = Object.entries(states)
+      .filter(([, s]) => s.result !== true)
       .map(([k, s]) => `${k}: ${String(s.comment)}`);
     assert.deepEqual(failed, [], `${sls} on ${id}`);
   }
@@ -95,7 +118,11 @@ function wrapper(rig: Rig, id: string, cmd: string, args: string[]): Ran {
   const bin = join(hostRoot(rig, id), 'usr/local/bin', cmd);
   const r = spawnSync(bin, args, { encoding: 'utf8', env: rig.env, timeout: 240_000 });
   let json: Obj | undefined;
-  try { json = JSON.parse(r.stdout) as Obj; } catch { /* not JSON */ }
+  try {
+    json = JSON.parse(r.stdout) as Obj;
+  } catch {
+    /* not JSON */
+  }
   return { code: r.status, out: r.stdout, err: r.stderr, json };
 }
 
@@ -109,12 +136,17 @@ describe('real Salt: the formula installs a working conductor/router pair (ssr_r
   before(async () => {
     const staging = join(repo, '.bench', `salt-install-${process.pid}`);
     rmSync(staging, { recursive: true, force: true });
-    const built = spawnSync(process.execPath, ['scripts/release.mjs', '--out', staging],
-      { cwd: repo, encoding: 'utf8' });
+    const built = spawnSync(process.execPath, ['scripts/release.mjs', '--out', staging], {
+      cwd: repo,
+      encoding: 'utf8',
+    });
     assert.equal(built.status, 0, built.stderr);
     // This package's loopback range (127.6.0.0/16), free ports chosen by the rig.
-    rig = await startRig({ minions: ['conductor', ...ROUTERS], addr: `127.6.${randomInt(0, 256)}.${randomInt(1, 255)}`,
-      masterExtra: `file_roots: {base: [${join(staging, 'salt')}]}\n` });
+    rig = await startRig({
+      minions: ['conductor', ...ROUTERS],
+      addr: `127.6.${randomInt(0, 256)}.${randomInt(1, 255)}`,
+      masterExtra: `file_roots: {base: [${join(staging, 'salt')}]}\n`,
+    });
     // The conductor's minion carries the SSR role grain (reference/ssr.md §3.5); init.sls picks by it.
     const g = await rig.saltCall('conductor', ['grains.setval', '128t_role', 'conductor']);
     assert.equal(g.code, 0, g.stderr);
@@ -133,8 +165,11 @@ describe('real Salt: the formula installs a working conductor/router pair (ssr_r
   it('real Salt renders every .sls as the npm test renderer does', async () => {
     const pillar = pillars.conductor!;
     const data = { id: 'router-1', act: 'pend', pub: 'k', result: true };
-    const jobs = allSls().map((path) => (path.startsWith('reactor/')
-      ? { path, context: { data, tag: 'salt/auth' } } : { path, pillar, grains: { '128t_role': 'conductor' } }));
+    const jobs = allSls().map((path) =>
+      path.startsWith('reactor/')
+        ? { path, context: { data, tag: 'salt/auth' } }
+        : { path, pillar, grains: { '128t_role': 'conductor' } },
+    );
     const mine = render(jobs);
     for (const [i, job] of jobs.entries()) {
       const extra = job.path.startsWith('reactor/') ? [`data=${JSON.stringify(data)}`, 'tag=salt/auth'] : [];
@@ -161,11 +196,16 @@ describe('real Salt: the formula installs a working conductor/router pair (ssr_r
     daemons.push(conductor);
     const cfg = ['--config', join(h, 'etc/ssr-recovery/conductor-agent.yaml')];
     let pins: Pins | undefined;
-    await until('the conductor-agent key and certificate', () => {
-      const s = wrapper(rig, 'conductor', 'conductor-agent', ['keys', 'status', '--json', ...cfg]);
-      pins = (s.json as { agent?: typeof pins } | undefined)?.agent;
-      return Boolean(pins?.agentPublicKey && pins.certFingerprint);
-    }, 60_000, conductor);
+    await until(
+      'the conductor-agent key and certificate',
+      () => {
+        const s = wrapper(rig, 'conductor', 'conductor-agent', ['keys', 'status', '--json', ...cfg]);
+        pins = (s.json as { agent?: typeof pins } | undefined)?.agent;
+        return Boolean(pins?.agentPublicKey && pins.certFingerprint);
+      },
+      60_000,
+      conductor,
+    );
     for (const id of ROUTERS) pillars[id] = pillarFor(rig, id, agentsPort, pins);
     writePillars(rig, pillars);
     await apply(rig, ROUTERS.join(','), 'ssr_recovery.router');
@@ -174,11 +214,16 @@ describe('real Salt: the formula installs a working conductor/router pair (ssr_r
       assert.ok(!existsSync(conductorPart), 'nothing of the conductor on a router');
       daemons.push(startUnit(join(hostRoot(rig, id), 'etc/systemd/system/router-agent.service'), rig.env));
     }
-    await until('both router agents enrolled (their keys in the registry) and connected', () => {
-      const f = wrapper(rig, 'conductor', 'conductor-agent', ['fleet', '--json', ...cfg]);
-      const routers = (f.json?.routers ?? []) as { routerId: string; enrolled: boolean; connected: boolean }[];
-      return ROUTERS.every((id) => routers.some((r) => r.routerId === id && r.enrolled && r.connected));
-    }, 120_000, conductor);
+    await until(
+      'both router agents enrolled (their keys in the registry) and connected',
+      () => {
+        const f = wrapper(rig, 'conductor', 'conductor-agent', ['fleet', '--json', ...cfg]);
+        const routers = (f.json?.routers ?? []) as { routerId: string; enrolled: boolean; connected: boolean }[];
+        return ROUTERS.every((id) => routers.some((r) => r.routerId === id && r.enrolled && r.connected));
+      },
+      120_000,
+      conductor,
+    );
   });
 
   it('after a master-key loss, conductor-agent reauth via the installed pair re-authenticates a router', async () => {
@@ -199,8 +244,10 @@ describe('real Salt: the formula installs a working conductor/router pair (ssr_r
     rmSync(join(rig.minionRoot('conductor'), 'etc/salt/pki/minion/minion_master.pub'), { force: true });
     await rig.startMinion('conductor');
     await rig.waitPing(['conductor'], 120_000);
-    const pillar = JSON.stringify({ ssr_recovery: pillars.conductor!.ssr_recovery,
-      ssr_recovery_reauth: { routers: ['router-2'], tgt: 'conductor', tgt_type: 'glob' } });
+    const pillar = JSON.stringify({
+      ssr_recovery: pillars.conductor!.ssr_recovery,
+      ssr_recovery_reauth: { routers: ['router-2'], tgt: 'conductor', tgt_type: 'glob' },
+    });
     const r = await rig.saltRun(['state.orch', 'orch.reauth', `pillar=${pillar}`, '--out=json'], 300_000);
     const doc = JSON.parse(r.stdout || '{}') as { data?: Record<string, Record<string, Obj>> };
     const states = Object.values(doc.data ?? {})[0] ?? {};
@@ -224,9 +271,15 @@ describe('real Salt: the formula installs a working conductor/router pair (ssr_r
     await apply(rig, ['conductor', ...ROUTERS].join(','), 'ssr_recovery.clean');
     for (const id of ['conductor', ...ROUTERS]) {
       const h = hostRoot(rig, id);
-      for (const gone of ['opt/ssr-recovery', 'usr/local/bin/conductor-agent', 'usr/local/bin/router-agent',
-        'etc/systemd/system/conductor-agent.service', 'etc/systemd/system/router-agent.service',
-        'etc/ssr-recovery/conductor-agent.yaml', 'etc/ssr-recovery/router-agent.yaml']) {
+      for (const gone of [
+        'opt/ssr-recovery',
+        'usr/local/bin/conductor-agent',
+        'usr/local/bin/router-agent',
+        'etc/systemd/system/conductor-agent.service',
+        'etc/systemd/system/router-agent.service',
+        'etc/ssr-recovery/conductor-agent.yaml',
+        'etc/ssr-recovery/router-agent.yaml',
+      ]) {
         assert.ok(!existsSync(join(h, gone)), `${id}: ${gone} removed`);
       }
     }
@@ -235,4 +288,3 @@ describe('real Salt: the formula installs a working conductor/router pair (ssr_r
     for (const id of ROUTERS) assert.ok(kept(id, 'var/lib/ssr-recovery-router'), `${id} agent key kept`);
   });
 });
-

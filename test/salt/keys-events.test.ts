@@ -13,7 +13,9 @@ describe('real Salt: keys status/fingerprint and the /events stream', () => {
     rig = await startRig({ minions: 2 });
     writeConductorConfig(rig);
   });
-  after(async () => { await rig?.stop(); });
+  after(async () => {
+    await rig?.stop();
+  });
 
   it('keys fingerprint equals the real `salt-key -F master`', async () => {
     const r = await cli(conductorBin, ['keys', 'fingerprint', '--json', '--root', rig.root], rig.env);
@@ -25,15 +27,17 @@ describe('real Salt: keys status/fingerprint and the /events stream', () => {
     const r = await cli(conductorBin, ['keys', 'status', '--json', '--root', rig.root], rig.env);
     assert.equal(r.code, 0, r.err);
     const doc = r.json as {
-      ok: boolean; master: { fingerprint: string; pairMatches: boolean }; minions: Record<string, number>;
+      ok: boolean;
+      master: { fingerprint: string; pairMatches: boolean };
+      minions: Record<string, number>;
     };
     assert.equal(doc.ok, true);
     assert.equal(doc.master.fingerprint, await saltKeyMasterFinger(rig));
     assert.equal(doc.master.pairMatches, true);
     const listed = JSON.parse((await rig.saltKey(['-L', '--out', 'json'])).stdout) as Record<string, string[]>;
-    assert.deepEqual(listed['minions']!.sort(), ['router-1', 'router-2']);
-    assert.equal(doc.minions['accepted'], listed['minions']!.length);
-    assert.equal(doc.minions['pending'], listed['minions_pre']!.length);
+    assert.deepEqual(listed.minions!.sort(), ['router-1', 'router-2']);
+    assert.equal(doc.minions.accepted, listed.minions!.length);
+    assert.equal(doc.minions.pending, listed.minions_pre!.length);
   });
 
   it('a runner call through the real salt-api fires salt/run/<jid>/new and /ret (emulator: same check)', async () => {
@@ -81,12 +85,21 @@ describe('real Salt: keys status/fingerprint and the /events stream', () => {
 
       const seen = s.waitFor((e) => e.tag === 'test/f9/after', 90_000);
       let got = false;
-      void seen.then(() => { got = true; }, () => undefined);
+      void seen.then(
+        () => {
+          got = true;
+        },
+        () => undefined,
+      );
       // events fired while the stream is being reopened are lost (salt-api has no replay): fire until one arrives
-      await until('an event fired after the restart to arrive', async () => {
-        if (!got) await rig.saltCall('router-1', ['event.send', 'test/f9/after', '{}']);
-        return got;
-      }, 90_000);
+      await until(
+        'an event fired after the restart to arrive',
+        async () => {
+          if (!got) await rig.saltCall('router-1', ['event.send', 'test/f9/after', '{}']);
+          return got;
+        },
+        90_000,
+      );
       await seen;
       assert.ok(s.staleDrops >= 1, 'the dead stream was detected by the probe');
       assert.ok(s.opens >= 2, 'and reopened on the new salt-api');

@@ -14,7 +14,9 @@ describe('real Salt: keys enable-signing and rotate with real minions following'
     rig = await startRig({ minions: 2 });
     writeConductorConfig(rig);
   });
-  after(async () => { await rig?.stop(); });
+  after(async () => {
+    await rig?.stop();
+  });
 
   const keys = (...args: string[]) => cli(conductorBin, ['keys', ...args, '--json', '--root', rig.root], rig.env);
 

@@ -34,12 +34,15 @@ describe('real Salt: re-authentication tells the truth (issue 9 F1, F2, F4, F5, 
   function routerConfig(id: string, services: Record<string, string>): void {
     const dir = join(rig.minionRoot(id), 'etc/ssr-recovery');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(dir, 'router-agent.yaml'), stringify({
-      minion: { id },
-      agent: { saltCall: rig.saltCallCommand(id), reauthTimeoutMs: 90_000, settleMs: 3_000, pollMs: 500 },
-      services: { minion: services },
-      log: { level: 'info' },
-    }));
+    writeFileSync(
+      join(dir, 'router-agent.yaml'),
+      stringify({
+        minion: { id },
+        agent: { saltCall: rig.saltCallCommand(id), reauthTimeoutMs: 90_000, settleMs: 3_000, pollMs: 500 },
+        services: { minion: services },
+        log: { level: 'info' },
+      }),
+    );
   }
   const status = async (id: string): Promise<Trust> => {
     const r = await cli(routerBin, ['status', '--json', '--root', rig.minionRoot(id)], rig.env);
@@ -69,29 +72,34 @@ describe('real Salt: re-authentication tells the truth (issue 9 F1, F2, F4, F5, 
     const stop = `${JSON.stringify(process.execPath)} -e ${JSON.stringify(kill)}`;
     routerConfig('router-1', { ...rig.minionServiceCommands('router-1'), stop });
   });
-  after(async () => { await rig?.stop(); });
-
-  it('wrong pin, real minion exits 42: status says finger-mismatch with Salt\'s lines (F2), ' +
-    'and after the operator fixes the pin it says trusted (F4)', async () => {
-    const right = await saltKeyMasterFinger(rig);
-    await rig.stopMinion('router-2');
-    await rm(cachedKey('router-2'), { force: true });
-    pin('router-2', right.replace(/^../, right.startsWith('00') ? '11' : '00')); // an operator's typo
-    await rig.startMinion('router-2').catch(() => undefined); // it may exit 42 before its pid file is seen
-    await until('the real minion to exit after the mismatch', () => rig.minionPid('router-2') === undefined, 60_000);
-    const down = await status('router-2');
-    assert.equal(down.state, 'finger-mismatch', JSON.stringify(down));
-    assert.equal(down.minionExit, 42);
-    const mismatch = (l: string) => l.includes('The specified fingerprint in the master configuration file:');
-    assert.ok(down.evidence.some(mismatch), down.evidence.join('\n'));
-    // The operator fixes the pin and starts the minion; the refused key Salt cached is the right one here.
-    pin('router-2', right);
-    await rig.startMinion('router-2');
-    await rig.waitPing(['router-2'], 90_000);
-    const fixed = await status('router-2');
-    assert.equal(fixed.state, 'trusted', `old mismatch line counted after the new start: ${JSON.stringify(fixed)}`);
-    assert.deepEqual(fixed.evidence, []);
+  after(async () => {
+    await rig?.stop();
   });
+
+  it(
+    "wrong pin, real minion exits 42: status says finger-mismatch with Salt's lines (F2), " +
+      'and after the operator fixes the pin it says trusted (F4)',
+    async () => {
+      const right = await saltKeyMasterFinger(rig);
+      await rig.stopMinion('router-2');
+      await rm(cachedKey('router-2'), { force: true });
+      pin('router-2', right.replace(/^../, right.startsWith('00') ? '11' : '00')); // an operator's typo
+      await rig.startMinion('router-2').catch(() => undefined); // it may exit 42 before its pid file is seen
+      await until('the real minion to exit after the mismatch', () => rig.minionPid('router-2') === undefined, 60_000);
+      const down = await status('router-2');
+      assert.equal(down.state, 'finger-mismatch', JSON.stringify(down));
+      assert.equal(down.minionExit, 42);
+      const mismatch = (l: string) => l.includes('The specified fingerprint in the master configuration file:');
+      assert.ok(down.evidence.some(mismatch), down.evidence.join('\n'));
+      // The operator fixes the pin and starts the minion; the refused key Salt cached is the right one here.
+      pin('router-2', right);
+      await rig.startMinion('router-2');
+      await rig.waitPing(['router-2'], 90_000);
+      const fixed = await status('router-2');
+      assert.equal(fixed.state, 'trusted', `old mismatch line counted after the new start: ${JSON.stringify(fixed)}`);
+      assert.deepEqual(fixed.evidence, []);
+    },
+  );
 
   it('stop returns before the real minion exits: reauth waits for it, then re-authenticates (F5)', async () => {
     const fresh = await loseMasterKey();
@@ -101,29 +109,46 @@ describe('real Salt: re-authentication tells the truth (issue 9 F1, F2, F4, F5, 
     assert.equal(r.code, 0, `${r.out}\n${r.err.slice(-3000)}`);
     assert.equal(r.json!.ok, true);
     const confirmedBy = r.json!.confirmedBy as string[] | undefined;
-    assert.ok(confirmedBy?.some((l) => l.trim() === 'True'), `positive evidence: ${r.out}`);
+    assert.ok(
+      confirmedBy?.some((l) => l.trim() === 'True'),
+      `positive evidence: ${r.out}`,
+    );
     await rig.waitPing(['router-1'], 90_000);
     assert.equal(await pemFingerFile(cachedKey('router-1')), fresh);
     assert.notEqual(rig.minionPid('router-1'), undefined);
   });
 
-  it('another master key answering while pinned to the cached right one: failure with "did not authenticate", ' +
-    'minion keeps retrying (F1, F6)', async () => {
-    const right = await pemFingerFile(cachedKey('router-1'));
-    await loseMasterKey(); // from router-1's view: a master with another key on the expected address
-    const args = ['reauth', '--fingerprint', right, '--json', '--root', rig.minionRoot('router-1'),
-      '--timeout', '60000'];
-    const r = await cli(routerBin, args, rig.env);
-    assert.notEqual(r.code, 0, `reauth claimed success against a master without the pinned key:\n${r.out}`);
-    assert.equal(r.json!.ok, false);
-    assert.equal(r.json!.code, 'REAUTH_FAILED');
-    const evidence = r.json!.evidence as string[];
-    assert.ok(evidence.some((l) => l.includes('did not authenticate')), evidence.join('\n'));
-    assert.deepEqual(await rig.ping(['router-1'], 5), []);
-    assert.notEqual(rig.minionPid('router-1'), undefined, 'Salt keeps retrying here instead of exiting 42');
-    assert.equal(await pemFingerFile(cachedKey('router-1')), right, 'the right key stays cached');
-    const t = await status('router-1');
-    assert.equal(t.state, 'finger-mismatch', JSON.stringify(t));
-    assert.ok(t.evidence.some((l) => l.includes('The master key has changed')));
-  });
+  it(
+    'another master key answering while pinned to the cached right one: failure with "did not authenticate", ' +
+      'minion keeps retrying (F1, F6)',
+    async () => {
+      const right = await pemFingerFile(cachedKey('router-1'));
+      await loseMasterKey(); // from router-1's view: a master with another key on the expected address
+      const args = [
+        'reauth',
+        '--fingerprint',
+        right,
+        '--json',
+        '--root',
+        rig.minionRoot('router-1'),
+        '--timeout',
+        '60000',
+      ];
+      const r = await cli(routerBin, args, rig.env);
+      assert.notEqual(r.code, 0, `reauth claimed success against a master without the pinned key:\n${r.out}`);
+      assert.equal(r.json!.ok, false);
+      assert.equal(r.json!.code, 'REAUTH_FAILED');
+      const evidence = r.json!.evidence as string[];
+      assert.ok(
+        evidence.some((l) => l.includes('did not authenticate')),
+        evidence.join('\n'),
+      );
+      assert.deepEqual(await rig.ping(['router-1'], 5), []);
+      assert.notEqual(rig.minionPid('router-1'), undefined, 'Salt keeps retrying here instead of exiting 42');
+      assert.equal(await pemFingerFile(cachedKey('router-1')), right, 'the right key stays cached');
+      const t = await status('router-1');
+      assert.equal(t.state, 'finger-mismatch', JSON.stringify(t));
+      assert.ok(t.evidence.some((l) => l.includes('The master key has changed')));
+    },
+  );
 });

@@ -14,8 +14,10 @@ const PKI = 'etc/128technology/salt/pki/master';
 /** What an initialised SSR conductor has beside Salt: its identity and configuration files. */
 async function writeSsrFiles(rig: Rig): Promise<void> {
   await mkdir(join(rig.root, 'etc/128technology'), { recursive: true });
-  await writeFile(join(rig.root, 'etc/128technology/global.init'),
-    JSON.stringify({ init: { routerName: 'salt-conductor', conductor: { 'node-a': { host: rig.addr } } } }, null, 2));
+  await writeFile(
+    join(rig.root, 'etc/128technology/global.init'),
+    JSON.stringify({ init: { routerName: 'salt-conductor', conductor: { 'node-a': { host: rig.addr } } } }, null, 2),
+  );
   await writeFile(join(rig.root, 'etc/128technology/local.init'), JSON.stringify({ init: { id: 'node-a' } }, null, 2));
   await mkdir(join(rig.root, 'var/lib/128technology'), { recursive: true });
   const empty = JSON.stringify({ authority: { router: [] } });
@@ -34,7 +36,8 @@ describe('real Salt: backup → wipe → restore, minions reconnect by themselve
       extra: {
         restore: { stopSaltMaster: true, postVerifyTimeoutMs: 120_000 },
         services: {
-          'salt-master': rig.masterServiceCommands(), '128T': { start: 'true', stop: 'true', isActive: 'true' },
+          'salt-master': rig.masterServiceCommands(),
+          '128T': { start: 'true', stop: 'true', isActive: 'true' },
         },
       },
     });

@@ -12,7 +12,14 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync,
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
 } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
@@ -21,8 +28,17 @@ import { delimiter, join, resolve } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import { parse, stringify } from 'yaml';
 
-export interface Exec { code: number; stdout: string; stderr: string }
-export interface ServiceCommandLines { start: string; stop: string; restart: string; isActive: string }
+export interface Exec {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+export interface ServiceCommandLines {
+  start: string;
+  stop: string;
+  restart: string;
+  isActive: string;
+}
 
 export interface Rig {
   /** Root prefix of the conductor side: `conductor-agent --root <root>`. */
@@ -98,8 +114,21 @@ export interface RigOptions {
 }
 
 const COMMANDS = ['salt-master', 'salt-minion', 'salt-api', 'salt-call', 'salt-key', 'salt-run', 'salt'] as const;
-const PY_MODULES = ['zmq', 'msgpack', 'yaml', 'jinja2', 'cryptography', 'Cryptodome', 'cherrypy', 'psutil', 'distro',
-  'requests', 'markupsafe', 'packaging', 'jmespath'];
+const PY_MODULES = [
+  'zmq',
+  'msgpack',
+  'yaml',
+  'jinja2',
+  'cryptography',
+  'Cryptodome',
+  'cherrypy',
+  'psutil',
+  'distro',
+  'requests',
+  'markupsafe',
+  'packaging',
+  'jmespath',
+];
 const API_USER = 'saltdev';
 const HERE = new URL('.', import.meta.url).pathname;
 
@@ -107,15 +136,27 @@ function onPath(cmd: string): string | undefined {
   for (const d of (process.env.PATH ?? '').split(delimiter)) {
     if (!d) continue;
     const f = join(d, cmd);
-    try { accessSync(f, constants.X_OK); return f; } catch { /* not here */ }
+    try {
+      accessSync(f, constants.X_OK);
+      return f;
+    } catch {
+      /* not here */
+    }
   }
   return undefined;
 }
 
 function missingPythonModules(): string[] {
-  const r = spawnSync('/usr/bin/python3', ['-c', `import importlib.util,sys
-print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))`, ...PY_MODULES],
-  { encoding: 'utf8', env: { ...process.env, PYTHONPATH: '' } });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [
+      '-c',
+      `import importlib.util,sys
+print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))`,
+      ...PY_MODULES,
+    ],
+    { encoding: 'utf8', env: { ...process.env, PYTHONPATH: '' } },
+  );
   if (r.status !== 0) return ['python3 (/usr/bin/python3 did not run)'];
   return r.stdout.trim().split(/\s+/).filter(Boolean);
 }
@@ -128,25 +169,40 @@ export function saltAvailable(): { ok: true; how: string } | { ok: false; why: s
   const rigSh = process.env.SALT_RIG;
   if (rigSh) {
     const f = resolve(rigSh);
-    try { accessSync(f, constants.X_OK); } catch {
-      return { ok: false, why: `SALT_RIG=${rigSh}: no executable rig.sh there (${f}); point SALT_RIG at rig.sh` +
-        ' (e.g. SALT_RIG=../shared/salt/rig.sh) or unset it and put Salt\'s commands on PATH' };
+    try {
+      accessSync(f, constants.X_OK);
+    } catch {
+      return {
+        ok: false,
+        why:
+          `SALT_RIG=${rigSh}: no executable rig.sh there (${f}); point SALT_RIG at rig.sh` +
+          " (e.g. SALT_RIG=../shared/salt/rig.sh) or unset it and put Salt's commands on PATH",
+      };
     }
     const missing = missingPythonModules();
     if (missing.length) {
-      return { ok: false, why: `SALT_RIG=${rigSh}: /usr/bin/python3 lacks the modules Salt needs: ` +
-        `${missing.join(', ')}` +
-        ' (run `node test/salt/prepare.mjs` as root, or `rig.sh up` once, to apt-get install them)' };
+      return {
+        ok: false,
+        why:
+          `SALT_RIG=${rigSh}: /usr/bin/python3 lacks the modules Salt needs: ` +
+          `${missing.join(', ')}` +
+          ' (run `node test/salt/prepare.mjs` as root, or `rig.sh up` once, to apt-get install them)',
+      };
     }
     return { ok: true, how: `SALT_RIG=${f}` };
   }
   const missing = COMMANDS.filter((c) => !onPath(c));
   if (missing.length === 0) return { ok: true, how: `Salt commands on PATH (${onPath('salt-master')})` };
   const none = missing.length === COMMANDS.length;
-  return { ok: false, why: (none ? 'Salt not found: SALT_RIG is not set and no Salt command is on PATH'
-    : `Salt incomplete: SALT_RIG is not set and PATH lacks ${missing.join(', ')}`) +
-    '. Set SALT_RIG=/path/to/rig.sh (CI: SALT_RIG=../shared/salt/rig.sh) or install Salt so that ' +
-    `${COMMANDS.join(', ')} are on PATH.` };
+  return {
+    ok: false,
+    why:
+      (none
+        ? 'Salt not found: SALT_RIG is not set and no Salt command is on PATH'
+        : `Salt incomplete: SALT_RIG is not set and PATH lacks ${missing.join(', ')}`) +
+      '. Set SALT_RIG=/path/to/rig.sh (CI: SALT_RIG=../shared/salt/rig.sh) or install Salt so that ' +
+      `${COMMANDS.join(', ')} are on PATH.`,
+  };
 }
 
 let binDirOnce: { dir: string; layout?: string } | undefined;
@@ -165,7 +221,9 @@ function saltBinDir(): string {
   const r = spawnSync(resolve(rigSh), ['env', layout], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${rigSh} env ${layout} failed (exit ${r.status}): ${r.stderr}`);
   binDirOnce = { dir: join(layout, 'bin'), layout };
-  process.once('exit', () => { rmSync(layout, { recursive: true, force: true }); });
+  process.once('exit', () => {
+    rmSync(layout, { recursive: true, force: true });
+  });
   return binDirOnce.dir;
 }
 
@@ -195,14 +253,24 @@ function run(argv: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promi
     const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       stderr += `\n(rig: killed after ${timeoutMs} ms)`;
     }, timeoutMs);
-    child.once('error', (e) => { clearTimeout(timer); res({ code: 127, stdout, stderr: stderr + String(e) }); });
-    child.once('close', (code) => { clearTimeout(timer); res({ code: code ?? 128, stdout, stderr }); });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      res({ code: 127, stdout, stderr: stderr + String(e) });
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      res({ code: code ?? 128, stdout, stderr });
+    });
   });
 }
 
@@ -219,7 +287,11 @@ export function pidAlive(pid: number): boolean {
 }
 
 function cmdline(pid: number): string {
-  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return ''; }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
 }
 
 /** pids whose parent chain leads to `pid` (a Salt daemon's worker processes). */
@@ -232,13 +304,22 @@ function descendants(pid: number): number[] {
   const out: number[] = [];
   for (const p of parent.keys()) {
     let q = parent.get(p);
-    for (let hops = 0; q && q > 1 && hops < 64; hops++, q = parent.get(q)) if (q === pid) { out.push(p); break; }
+    for (let hops = 0; q && q > 1 && hops < 64; hops++, q = parent.get(q))
+      if (q === pid) {
+        out.push(p);
+        break;
+      }
   }
   return out;
 }
 
 /** A daemon started by this rig: its pid file and the text its command line must contain. */
-interface Daemon { name: string; pidFile: string; argv: string[]; owner: string }
+interface Daemon {
+  name: string;
+  pidFile: string;
+  argv: string[];
+  owner: string;
+}
 
 function daemonPid(d: Daemon): number | undefined {
   if (!existsSync(d.pidFile)) return undefined;
@@ -264,16 +345,26 @@ async function stopDaemon(d: Daemon, timeoutMs = 30_000): Promise<void> {
   const pid = daemonPid(d);
   if (!pid) return;
   const kids = descendants(pid);
-  try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    /* gone */
+  }
   const end = Date.now() + timeoutMs;
   while (pidAlive(pid) && Date.now() < end) await sleep(100);
   const left = [pid, ...kids].filter((p) => pidAlive(p) && cmdline(p).includes(d.owner));
-  for (const p of left) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+  for (const p of left) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   while ([pid, ...kids].some(pidAlive) && Date.now() < end + 5_000) await sleep(50);
 }
 
 function mergeYaml(base: Record<string, unknown>, extra?: string): string {
-  const over = extra ? (parse(extra) as Record<string, unknown> | null) ?? {} : {};
+  const over = extra ? ((parse(extra) as Record<string, unknown> | null) ?? {}) : {};
   return stringify({ ...base, ...over });
 }
 
@@ -311,8 +402,14 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
 }
 
 interface RigInit {
-  root: string; addr: string; publishPort: number; retPort: number; apiPort: number; binDir: string;
-  env: NodeJS.ProcessEnv; opts: RigOptions;
+  root: string;
+  addr: string;
+  publishPort: number;
+  retPort: number;
+  apiPort: number;
+  binDir: string;
+  env: NodeJS.ProcessEnv;
+  opts: RigOptions;
 }
 
 class RealRig implements Rig {
@@ -347,21 +444,45 @@ class RealRig implements Rig {
     this.masterConfigDir = join(i.root, 'etc/128technology/salt');
   }
 
-  private bin(name: string): string { return join(this.binDir, name); }
+  private bin(name: string): string {
+    return join(this.binDir, name);
+  }
 
   layoutMaster(): void {
     const r = this.root;
     for (const d of ['srv/salt', 'srv/pillar', 'etc/128technology/salt']) mkdirSync(join(r, d), { recursive: true });
     const secret = `rig-${randomBytes(8).toString('hex')}`;
     writeFileSync(this.apiPasswordFile, secret, { mode: 0o600 });
-    writeFileSync(join(this.masterConfigDir, 'master'), mergeYaml({
-      root_dir: r, pki_dir: '/etc/128technology/salt/pki/master', user: this.user, interface: this.addr,
-      publish_port: this.publishPort, ret_port: this.retPort, auto_accept: true, worker_threads: 2,
-      file_roots: { base: [join(r, 'srv/salt')] }, pillar_roots: { base: [join(r, 'srv/pillar')] },
-      netapi_enable_clients: ['local', 'local_async', 'local_batch', 'runner', 'runner_async', 'wheel', 'wheel_async'],
-      sharedsecret: secret, external_auth: { sharedsecret: { [API_USER]: ['.*', '@wheel', '@runner', '@jobs'] } },
-      rest_cherrypy: { port: this.apiPort, host: this.addr, disable_ssl: true },
-    }, this.opts.masterExtra));
+    writeFileSync(
+      join(this.masterConfigDir, 'master'),
+      mergeYaml(
+        {
+          root_dir: r,
+          pki_dir: '/etc/128technology/salt/pki/master',
+          user: this.user,
+          interface: this.addr,
+          publish_port: this.publishPort,
+          ret_port: this.retPort,
+          auto_accept: true,
+          worker_threads: 2,
+          file_roots: { base: [join(r, 'srv/salt')] },
+          pillar_roots: { base: [join(r, 'srv/pillar')] },
+          netapi_enable_clients: [
+            'local',
+            'local_async',
+            'local_batch',
+            'runner',
+            'runner_async',
+            'wheel',
+            'wheel_async',
+          ],
+          sharedsecret: secret,
+          external_auth: { sharedsecret: { [API_USER]: ['.*', '@wheel', '@runner', '@jobs'] } },
+          rest_cherrypy: { port: this.apiPort, host: this.addr, disable_ssl: true },
+        },
+        this.opts.masterExtra,
+      ),
+    );
   }
 
   layoutMinion(id: string): void {
@@ -370,27 +491,54 @@ class RealRig implements Rig {
     mkdirSync(join(cfg, 'minion.d'), { recursive: true });
     if (!this.minionIds.includes(id)) this.minionIds.push(id);
     if (existsSync(join(cfg, 'minion'))) return;
-    writeFileSync(join(cfg, 'minion'), mergeYaml({
-      id, master: this.addr, master_port: this.retPort, root_dir: this.minionRoot(id), user: this.user,
-      acceptance_wait_time: 2, random_reauth_delay: 1,
-    }, this.opts.minionExtra));
+    writeFileSync(
+      join(cfg, 'minion'),
+      mergeYaml(
+        {
+          id,
+          master: this.addr,
+          master_port: this.retPort,
+          root_dir: this.minionRoot(id),
+          user: this.user,
+          acceptance_wait_time: 2,
+          random_reauth_delay: 1,
+        },
+        this.opts.minionExtra,
+      ),
+    );
   }
 
-  minionRoot(id: string): string { return join(this.root, 'routers', id); }
-  minionConfigDir(id: string): string { return join(this.minionRoot(id), 'etc/salt'); }
+  minionRoot(id: string): string {
+    return join(this.root, 'routers', id);
+  }
+  minionConfigDir(id: string): string {
+    return join(this.minionRoot(id), 'etc/salt');
+  }
 
   private master(): Daemon {
-    return { name: 'salt-master', pidFile: join(this.root, 'var/run/salt-master.pid'), owner: this.masterConfigDir,
-      argv: [this.bin('salt-master'), '-c', this.masterConfigDir, '-d'] };
+    return {
+      name: 'salt-master',
+      pidFile: join(this.root, 'var/run/salt-master.pid'),
+      owner: this.masterConfigDir,
+      argv: [this.bin('salt-master'), '-c', this.masterConfigDir, '-d'],
+    };
   }
   private api(): Daemon {
-    return { name: 'salt-api', pidFile: join(this.root, 'var/run/salt-api.pid'), owner: this.masterConfigDir,
-      argv: [this.bin('salt-api'), '-c', this.masterConfigDir, '-d'] };
+    return {
+      name: 'salt-api',
+      pidFile: join(this.root, 'var/run/salt-api.pid'),
+      owner: this.masterConfigDir,
+      argv: [this.bin('salt-api'), '-c', this.masterConfigDir, '-d'],
+    };
   }
   private minion(id: string): Daemon {
     const cfg = this.minionConfigDir(id);
-    return { name: `salt-minion ${id}`, pidFile: join(this.minionRoot(id), 'var/run/salt-minion.pid'), owner: cfg,
-      argv: [this.bin('salt-minion'), '-c', cfg, '-d'] };
+    return {
+      name: `salt-minion ${id}`,
+      pidFile: join(this.minionRoot(id), 'var/run/salt-minion.pid'),
+      owner: cfg,
+      argv: [this.bin('salt-minion'), '-c', cfg, '-d'],
+    };
   }
 
   private serviceCommands(d: Daemon, bin: string, cfg: string): ServiceCommandLines {
@@ -412,9 +560,15 @@ class RealRig implements Rig {
   private onMaster(cmd: string, args: string[], t?: number): Promise<Exec> {
     return run([this.bin(cmd), '-c', this.masterConfigDir, ...args], this.env, t);
   }
-  salt(args: string[], t?: number): Promise<Exec> { return this.onMaster('salt', args, t); }
-  saltKey(args: string[], t?: number): Promise<Exec> { return this.onMaster('salt-key', args, t); }
-  saltRun(args: string[], t?: number): Promise<Exec> { return this.onMaster('salt-run', args, t); }
+  salt(args: string[], t?: number): Promise<Exec> {
+    return this.onMaster('salt', args, t);
+  }
+  saltKey(args: string[], t?: number): Promise<Exec> {
+    return this.onMaster('salt-key', args, t);
+  }
+  saltRun(args: string[], t?: number): Promise<Exec> {
+    return this.onMaster('salt-run', args, t);
+  }
   saltCall(id: string, args: string[], t?: number): Promise<Exec> {
     return run([this.bin('salt-call'), '-c', this.minionConfigDir(id), ...args], this.env, t);
   }
@@ -427,14 +581,21 @@ class RealRig implements Rig {
     await stopDaemon(this.minion(id));
     if (this.minionPid(id)) throw new Error(`rig: salt-minion ${id} is still running after SIGTERM and SIGKILL`);
   }
-  minionPid(id: string): number | undefined { return daemonPid(this.minion(id)); }
+  minionPid(id: string): number | undefined {
+    return daemonPid(this.minion(id));
+  }
 
   async startMaster(): Promise<void> {
     await startDaemon(this.master(), this.env);
     await this.waitPort(this.retPort, 'salt-master ret_port');
   }
-  async stopMaster(): Promise<void> { await stopDaemon(this.master()); }
-  async restartMaster(): Promise<void> { await this.stopMaster(); await this.startMaster(); }
+  async stopMaster(): Promise<void> {
+    await stopDaemon(this.master());
+  }
+  async restartMaster(): Promise<void> {
+    await this.stopMaster();
+    await this.startMaster();
+  }
 
   async startApi(): Promise<void> {
     await startDaemon(this.api(), this.env);
@@ -443,19 +604,27 @@ class RealRig implements Rig {
       try {
         const r = await fetch(`${this.apiUrl}/`, { signal: AbortSignal.timeout(2_000) });
         if (r.ok) return;
-      } catch { /* not up yet */ }
+      } catch {
+        /* not up yet */
+      }
       if (Date.now() > end) {
         throw new Error(`rig: salt-api did not answer at ${this.apiUrl} (see ${this.root}/var/log/salt/api)`);
       }
       await sleep(250);
     }
   }
-  async stopApi(): Promise<void> { await stopDaemon(this.api()); }
+  async stopApi(): Promise<void> {
+    await stopDaemon(this.api());
+  }
   async restartApi(): Promise<void> {
     const d = this.api();
     const pid = daemonPid(d);
     if (pid) {
-      try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
       const end = Date.now() + 30_000;
       while (pidAlive(pid) && (await this.listening(this.apiPort))) {
         if (Date.now() > end) throw new Error(`rig: salt-api ${pid} still listening 30 s after SIGTERM`);
@@ -466,11 +635,16 @@ class RealRig implements Rig {
     }
     await this.startApi();
   }
-  lingeringApiPids(): number[] { return this.lingering.filter(pidAlive); }
+  lingeringApiPids(): number[] {
+    return this.lingering.filter(pidAlive);
+  }
 
   private listening(port: number): Promise<boolean> {
     return new Promise<boolean>((res) => {
-      const s = connect({ host: this.addr, port }, () => { s.destroy(); res(true); });
+      const s = connect({ host: this.addr, port }, () => {
+        s.destroy();
+        res(true);
+      });
       s.once('error', () => res(false));
     });
   }
@@ -487,8 +661,16 @@ class RealRig implements Rig {
   }
 
   async ping(ids: string[], timeoutS = 5): Promise<string[]> {
-    const r = await this.salt(['-L', ids.join(','), 'test.ping', '--timeout', String(timeoutS), '--out', 'json',
-      '--static']);
+    const r = await this.salt([
+      '-L',
+      ids.join(','),
+      'test.ping',
+      '--timeout',
+      String(timeoutS),
+      '--out',
+      'json',
+      '--static',
+    ]);
     try {
       const o = JSON.parse(r.stdout || '{}') as Record<string, unknown>;
       return ids.filter((id) => o[id] === true);
@@ -514,7 +696,11 @@ class RealRig implements Rig {
     await stopDaemon(this.api()).catch(() => undefined);
     for (const p of this.lingering) {
       if (!pidAlive(p) || !cmdline(p).includes(this.masterConfigDir)) continue;
-      try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     await stopDaemon(this.master()).catch(() => undefined);
     if (!o.keep && !process.env.SALT_RIG_KEEP) await rm(this.root, { recursive: true, force: true });

@@ -17,14 +17,22 @@ if (!verb || !pidFile || !bin || !configDir) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function alive(pid) {
-  try { return !/^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+  try {
+    return !/^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 function pid() {
   if (!existsSync(pidFile)) return undefined;
   const p = Number(readFileSync(pidFile, 'utf8').trim());
   if (!Number.isInteger(p) || p <= 1 || !alive(p)) return undefined;
   let cmd = '';
-  try { cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return undefined; }
+  try {
+    cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return undefined;
+  }
   return cmd.includes(configDir) ? p : undefined;
 }
 
@@ -38,7 +46,10 @@ async function start() {
   }
   const end = Date.now() + 60_000;
   while (!pid()) {
-    if (Date.now() > end) { process.stderr.write(`no live pid in ${pidFile} after 60 s\n`); process.exit(1); }
+    if (Date.now() > end) {
+      process.stderr.write(`no live pid in ${pidFile} after 60 s\n`);
+      process.exit(1);
+    }
     await sleep(100);
   }
 }
@@ -49,20 +60,33 @@ async function stop() {
   process.kill(p, 'SIGTERM');
   const end = Date.now() + 30_000;
   while (alive(p) && Date.now() < end) await sleep(100);
-  if (alive(p)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+  if (alive(p)) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   while (alive(p)) await sleep(50);
 }
 
 switch (verb) {
-  case 'start': await start(); break;
-  case 'stop': await stop(); break;
-  case 'restart': await stop(); await start(); break;
+  case 'start':
+    await start();
+    break;
+  case 'stop':
+    await stop();
+    break;
+  case 'restart':
+    await stop();
+    await start();
+    break;
   case 'is-active': {
     const up = Boolean(pid());
     process.stdout.write(up ? 'active\n' : 'inactive\n');
     process.exit(up ? 0 : 3);
+    break;
   }
-  // falls through (unreachable: exit above)
   default:
     process.stderr.write(`unknown verb ${verb}\n`);
     process.exit(2);

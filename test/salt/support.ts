@@ -15,25 +15,43 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 export const conductorBin = join(repo, 'dist/conductor-agent/bin.js');
 export const routerBin = join(repo, 'dist/router-agent/bin.js');
 
-export interface Proc { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> }
+export interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exit: Promise<number | null>;
+}
 
 export function launch(bin: string, args: string[], env: NodeJS.ProcessEnv = process.env): Proc {
   const child = spawn(process.execPath, [bin, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return { child, out: () => out, err: () => err, exit };
 }
 
-export interface CliResult { code: number | null; json: Record<string, unknown> | undefined; out: string; err: string }
+export interface CliResult {
+  code: number | null;
+  json: Record<string, unknown> | undefined;
+  out: string;
+  err: string;
+}
 
 export async function cli(bin: string, args: string[], env?: NodeJS.ProcessEnv): Promise<CliResult> {
   const p = launch(bin, args, env);
   const code = await p.exit;
   let json: Record<string, unknown> | undefined;
-  try { json = JSON.parse(p.out()) as Record<string, unknown>; } catch { /* not json */ }
+  try {
+    json = JSON.parse(p.out()) as Record<string, unknown>;
+  } catch {
+    /* not json */
+  }
   return { code, json, out: p.out(), err: p.err() };
 }
 
@@ -51,7 +69,10 @@ export async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, host, () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
+    s.listen(0, host, () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
   });
 }
 
@@ -59,39 +80,56 @@ export async function freePort(host: string): Promise<number> {
 export function writeConductorConfig(rig: Rig, o: { agentsPort?: number; extra?: Record<string, unknown> } = {}): void {
   const dir = join(rig.root, 'etc/ssr-recovery');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(dir, 'conductor-agent.yaml'), stringify({
-    saltApi: {
-      url: rig.apiUrl, eauth: rig.apiEauth, username: rig.apiUser,
-      passwordFile: rig.apiPasswordFile.slice(rig.root.length), timeoutMs: 30_000,
-    },
-    ...(o.agentsPort
-      ? { agents: { listen: `${rig.addr}:${o.agentsPort}`, commandTimeoutMs: 150_000, heartbeatMs: 2_000 } }
-      : {}),
-    keys: { waitSeconds: 120 },
-    services: { 'salt-master': rig.masterServiceCommands() },
-    log: { level: 'info' },
-    ...o.extra,
-  }));
+  writeFileSync(
+    join(dir, 'conductor-agent.yaml'),
+    stringify({
+      saltApi: {
+        url: rig.apiUrl,
+        eauth: rig.apiEauth,
+        username: rig.apiUser,
+        passwordFile: rig.apiPasswordFile.slice(rig.root.length),
+        timeoutMs: 30_000,
+      },
+      ...(o.agentsPort
+        ? { agents: { listen: `${rig.addr}:${o.agentsPort}`, commandTimeoutMs: 150_000, heartbeatMs: 2_000 } }
+        : {}),
+      keys: { waitSeconds: 120 },
+      services: { 'salt-master': rig.masterServiceCommands() },
+      log: { level: 'info' },
+      ...o.extra,
+    }),
+  );
 }
 
-export interface ConductorPins { agentPublicKey: string; certFingerprint: string }
+export interface ConductorPins {
+  agentPublicKey: string;
+  certFingerprint: string;
+}
 
 /** `<minionRoot>/etc/ssr-recovery/router-agent.yaml`: the real minion as its service, our conductor pinned. */
 export function writeRouterConfig(rig: Rig, id: string, o: { agentsPort: number; pins: ConductorPins }): void {
   const dir = join(rig.minionRoot(id), 'etc/ssr-recovery');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(dir, 'router-agent.yaml'), stringify({
-    minion: { id },
-    conductor: {
-      addresses: [`${rig.addr}:${o.agentsPort}`], agentPublicKey: o.pins.agentPublicKey,
-      certFingerprint: o.pins.certFingerprint,
-    },
-    agent: {
-      saltCall: rig.saltCallCommand(id), reauthTimeoutMs: 90_000, settleMs: 3_000, pollMs: 500, heartbeatMs: 2_000,
-    },
-    services: { minion: rig.minionServiceCommands(id) },
-    log: { level: 'info' },
-  }));
+  writeFileSync(
+    join(dir, 'router-agent.yaml'),
+    stringify({
+      minion: { id },
+      conductor: {
+        addresses: [`${rig.addr}:${o.agentsPort}`],
+        agentPublicKey: o.pins.agentPublicKey,
+        certFingerprint: o.pins.certFingerprint,
+      },
+      agent: {
+        saltCall: rig.saltCallCommand(id),
+        reauthTimeoutMs: 90_000,
+        settleMs: 3_000,
+        pollMs: 500,
+        heartbeatMs: 2_000,
+      },
+      services: { minion: rig.minionServiceCommands(id) },
+      log: { level: 'info' },
+    }),
+  );
 }
 
 /** The conductor-agent's pins as `keys status --json` reports them. */
@@ -108,14 +146,14 @@ export type FleetEntry = Record<string, unknown> & { routerId: string };
 
 export async function fleet(rig: Rig): Promise<FleetEntry[]> {
   const r = await cli(conductorBin, ['fleet', '--json', '--root', rig.root], rig.env);
-  return ((r.json?.routers ?? []) as FleetEntry[]);
+  return (r.json?.routers ?? []) as FleetEntry[];
 }
 
 /** Salt's master fingerprint as the real `salt-key -F master` prints it. */
 export async function saltKeyMasterFinger(rig: Rig): Promise<string> {
   const r = await rig.saltKey(['-F', 'master', '--out', 'json']);
   const doc = JSON.parse(r.stdout) as Record<string, Record<string, string>>;
-  const finger = doc['local']?.['master.pub'];
+  const finger = doc.local?.['master.pub'];
   if (!finger) throw new Error(`salt-key -F master: no master.pub fingerprint in ${r.stdout} ${r.stderr}`);
   return finger;
 }

@@ -33,7 +33,9 @@ const lockWait = '-o DPkg::Lock::Timeout=300';
 const runCmd = `apt-get ${lockWait} update && apt-get ${lockWait} install -y --no-install-recommends ${missing.join(' ')}`;
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 if (!isRoot || !existsSync('/usr/bin/apt-get')) {
-  console.error(`The tests need these system packages: ${missing.join(', ')}.\nInstall them with:\n  sudo sh -c '${cmd}'`);
+  console.error(
+    `The tests need these system packages: ${missing.join(', ')}.\nInstall them with:\n  sudo sh -c '${cmd}'`,
+  );
   process.exit(1);
 }
 console.error(`installing system packages for the tests: ${missing.join(', ')}`);

@@ -11,7 +11,15 @@ import { parse as parseYaml } from 'yaml';
 import { fastRouterConfig } from '../../router-agent/config.js';
 import { validateConductorConfig, validateRouterConfig } from '../../shared/config/validate.js';
 import {
-  allSls, cliOf, formulaRoot, parseSls, parseWithRealCli, render, shlexSplit, strings, type RenderJob,
+  allSls,
+  cliOf,
+  formulaRoot,
+  parseSls,
+  parseWithRealCli,
+  render,
+  shlexSplit,
+  strings,
+  type RenderJob,
 } from '../helpers/salt-render.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,8 +30,10 @@ function merged(base: Obj, over: Obj): Obj {
   const out: Obj = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
-      ? merged(b as Obj, v as Obj) : v;
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+        ? merged(b as Obj, v as Obj)
+        : v;
   }
   return out;
 }
@@ -32,12 +42,18 @@ const PILLARS: Record<string, Obj> = {
   example,
   // Nothing set: the defaults, an empty router list (--all), no migration target.
   empty: {},
-  'empty lists': merged(example, { ssr_recovery_reauth: { routers: [], rate: null, concurrency: null },
-    ssr_recovery: { router: { conductor_addresses: [] },
-      conductor: { backup: { extra_paths: [], encrypt_recipients: [] } } } }),
+  'empty lists': merged(example, {
+    ssr_recovery_reauth: { routers: [], rate: null, concurrency: null },
+    ssr_recovery: {
+      router: { conductor_addresses: [] },
+      conductor: { backup: { extra_paths: [], encrypt_recipients: [] } },
+    },
+  }),
   'HA pair, timer, no package': merged(example, {
-    ssr_recovery: { node: { pkg: '', bin: '/opt/node20/bin/node' },
-      conductor: { backup: { timer: '*-*-* 02:30:00' } } },
+    ssr_recovery: {
+      node: { pkg: '', bin: '/opt/node20/bin/node' },
+      conductor: { backup: { timer: '*-*-* 02:30:00' } },
+    },
     ssr_recovery_reauth: { routers: ['dc1-*', 'branch-?'], rate: '10/s', dry_run: true, resume: true },
     ssr_recovery_migrate: { to: ['192.0.2.10', '192.0.2.11'], from: '192.0.2.1', dry_run: true, resume: true },
   }),
@@ -48,14 +64,19 @@ const REACTOR_DATA: Obj[] = [
   { id: 'router-1', act: 'accept', pub: 'x', result: true },
 ];
 
-interface Found { source: string; at: string; line: string }
+interface Found {
+  source: string;
+  at: string;
+  line: string;
+}
 
 /** Render everything for one pillar; returns the rendered docs and the command lines in them. */
 function renderAll(pillar: Obj): { docs: Map<string, Obj>; errors: string[]; commands: Found[] } {
   const jobs: RenderJob[] = [];
   for (const sls of allSls()) {
     if (sls.startsWith('reactor/')) {
-      REACTOR_DATA.forEach((data, i) => jobs.push({ path: sls, context: { data, tag: 'salt/auth' }, grains: { i } }));
+      for (const [i, data] of REACTOR_DATA.entries())
+        jobs.push({ path: sls, context: { data, tag: 'salt/auth' }, grains: { i } });
     } else for (const grains of GRAINS) jobs.push({ path: sls, pillar, grains });
   }
   const docs = new Map<string, Obj>();
@@ -65,7 +86,10 @@ function renderAll(pillar: Obj): { docs: Map<string, Obj>; errors: string[]; com
   const templates: RenderJob[] = [];
   results.forEach((r, i) => {
     const key = `${r.path} ${JSON.stringify(jobs[i]!.grains)}`;
-    if (r.error !== undefined) return void errors.push(`${key}: ${r.error}`);
+    if (r.error !== undefined) {
+      errors.push(`${key}: ${r.error}`);
+      return;
+    }
     const doc = parseSls(r.text) as Obj;
     docs.set(key, doc);
     for (const s of strings(doc)) found.push({ source: key, at: s.at, line: s.value });
@@ -98,7 +122,7 @@ function cliCommands(found: Found[]) {
   return lines.flatMap((f, i) => {
     const hit = cliOf(argvs[i]!);
     // A bare path (file.absent of a wrapper) is not a command line.
-    return hit && hit.args.length ? [{ ...f, ...hit }] : [];
+    return hit?.args.length ? [{ ...f, ...hit }] : [];
   });
 }
 
@@ -125,7 +149,10 @@ describe('salt-states rendered as Salt renders them, every command parsed by the
         seen.add(label);
         it(`parses: ${label.slice(0, 110)}  (${c.source.split(' ')[0]})`, async () => {
           const parsed = await parseWithRealCli(c.cli, c.args);
-          assert.equal(parsed.command[0], c.args.find((a) => !a.startsWith('-')));
+          assert.equal(
+            parsed.command[0],
+            c.args.find((a) => !a.startsWith('-')),
+          );
         });
       }
     });
@@ -157,12 +184,17 @@ describe('salt-states rendered as Salt renders them, every command parsed by the
     const get = (sls: string, grain = 'router') => empty.get(`${sls} {"128t_role":"${grain}"}`)!;
     assert.ok('ssr_recovery_router_pillar_invalid' in get('ssr_recovery/router/install.sls'));
     assert.ok('ssr_recovery_migrate_pillar_invalid' in get('orch/migrate.sls'));
-    const hostile = renderAll(merged(example, {
-      ssr_recovery_reauth: { routers: ['router-1; rm -rf /'], rate: 'fast' },
-      ssr_recovery_migrate: { to: ['a', 'b', 'c'] },
-      ssr_recovery: { prefix: 'relative/path', node: { bin: '/usr/bin/node; id' },
-        router: { conductor_addresses: 'x' } },
-    }));
+    const hostile = renderAll(
+      merged(example, {
+        ssr_recovery_reauth: { routers: ['router-1; rm -rf /'], rate: 'fast' },
+        ssr_recovery_migrate: { to: ['a', 'b', 'c'] },
+        ssr_recovery: {
+          prefix: 'relative/path',
+          node: { bin: '/usr/bin/node; id' },
+          router: { conductor_addresses: 'x' },
+        },
+      }),
+    );
     assert.deepEqual(hostile.errors, []);
     const h = (sls: string) => hostile.docs.get(`${sls} {"128t_role":"conductor"}`)!;
     const reauthFail = JSON.stringify(h('orch/reauth.sls'));
@@ -178,9 +210,10 @@ describe('salt-states rendered as Salt renders them, every command parsed by the
     assert.ok(!('ssr_recovery_router_config' in router));
   });
 
-  it('the config files the states write are valid, and the router one takes the agent\'s fast start path', () => {
+  it("the config files the states write are valid, and the router one takes the agent's fast start path", () => {
     for (const [name, r] of Object.entries(rendered)) {
-      const configs = [...r.docs.values()].flatMap((doc) => Object.entries(doc))
+      const configs = [...r.docs.values()]
+        .flatMap((doc) => Object.entries(doc))
         .filter(([id]) => id === 'ssr_recovery_conductor_config' || id === 'ssr_recovery_router_config');
       const jobs = configs.flatMap(([id, state]) => templateJobs(id, state));
       for (const [i, out] of render(jobs).entries()) {

@@ -10,14 +10,23 @@ import { makeTmpDir } from '../helpers/tmpdir.js';
 import { render } from '../helpers/salt-render.js';
 
 const ANALYZE = '/usr/bin/systemd-analyze';
-const UNITS = ['conductor-agent.service', 'router-agent.service', 'conductor-agent-backup.service',
-  'conductor-agent-backup.timer'];
+const UNITS = [
+  'conductor-agent.service',
+  'router-agent.service',
+  'conductor-agent-backup.service',
+  'conductor-agent-backup.timer',
+];
 // The merged `ssr` of defaults.yaml (what map.jinja hands the templates), with this machine's node.
 const ssr = {
-  node: { bin: process.execPath }, prefix: '/opt/ssr-recovery', config_dir: '/etc/ssr-recovery',
+  node: { bin: process.execPath },
+  prefix: '/opt/ssr-recovery',
+  config_dir: '/etc/ssr-recovery',
   conductor: { state_dir: '/var/lib/ssr-recovery', backup: { dir: '/var/log/128technology', timer: '*-*-* 02:30:00' } },
-  router: { minion_config_dir: '/etc/salt', minion_pki_dir: '/etc/salt/pki/minion',
-    state_dir: '/var/lib/ssr-recovery-router' },
+  router: {
+    minion_config_dir: '/etc/salt',
+    minion_pki_dir: '/etc/salt/pki/minion',
+    state_dir: '/var/lib/ssr-recovery-router',
+  },
 };
 
 function verify(files: string[]): { status: number | null; stderr: string } {
@@ -31,8 +40,11 @@ describe('systemd units of the formula', function () {
   let cleanup: () => Promise<void>;
   const text: Record<string, string> = {};
   before(async () => {
-    assert.ok(existsSync(ANALYZE), `${ANALYZE} is missing: install Debian's systemd package ` +
-      '(apt-get install systemd; npm test\'s pretest does it)');
+    assert.ok(
+      existsSync(ANALYZE),
+      `${ANALYZE} is missing: install Debian's systemd package ` +
+        "(apt-get install systemd; npm test's pretest does it)",
+    );
     ({ dir, cleanup } = await makeTmpDir());
     const out = render(UNITS.map((u) => ({ path: `ssr_recovery/files/${u}`, context: { ssr } })));
     for (const [i, r] of out.entries()) {
@@ -50,8 +62,10 @@ describe('systemd units of the formula', function () {
   });
 
   it('systemd-analyze verify does catch what is wrong (unknown key, missing executable)', async () => {
-    const bad = text['router-agent.service']!.replace(/^ExecStart=\S+/m, 'ExecStart=/nonexistent/node')
-      .replace('UMask=0077', 'UMask=0077\nProtectSytem=strict');
+    const bad = text['router-agent.service']!.replace(/^ExecStart=\S+/m, 'ExecStart=/nonexistent/node').replace(
+      'UMask=0077',
+      'UMask=0077\nProtectSytem=strict',
+    );
     await writeFile(join(dir, 'bad.service'), bad);
     const r = verify([join(dir, 'bad.service')]);
     assert.notEqual(r.status, 0);
@@ -62,8 +76,13 @@ describe('systemd units of the formula', function () {
   for (const unit of ['conductor-agent.service', 'router-agent.service', 'conductor-agent-backup.service']) {
     it(`${unit}: no new privileges, read-only system except the paths it writes, bounded capabilities`, () => {
       const t = text[unit]!;
-      const required = ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'PrivateTmp=yes', 'UMask=0077',
-        'ProtectHome=read-only'];
+      const required = [
+        'NoNewPrivileges=yes',
+        'ProtectSystem=strict',
+        'PrivateTmp=yes',
+        'UMask=0077',
+        'ProtectHome=read-only',
+      ];
       for (const line of required) {
         assert.match(t, new RegExp(`^${line}$`, 'm'), `${unit}: ${line}`);
       }

@@ -26,7 +26,12 @@ async function trustedSigners(ctx: CommandContext, extra: string[] | undefined):
   return (await resolveTrustedSigners({ config: ctx.config, path: ctx.loaded.path, extra })).fingerprints;
 }
 
-interface ListFlags { dir?: string; deep?: boolean; identity?: string; trustedSigner?: string[] }
+interface ListFlags {
+  dir?: string;
+  deep?: boolean;
+  identity?: string;
+  trustedSigner?: string[];
+}
 
 const signatureLine = (s: { status: string; fingerprint?: string }): string =>
   `${s.status}${s.fingerprint ? `, signer ${s.fingerprint}` : ''}`;
@@ -35,7 +40,10 @@ function human(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = bytes;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
@@ -66,24 +74,39 @@ export function register(program: Command, io: CliIo): void {
       let report;
       try {
         report = await createBackup({
-          config: ctx.config, root: ctx.loaded.root, dir: opts.dir, logger: ctx.logger, ssrVersion,
-          offbox: opts.offbox ? undefined : false, prune: opts.prune ? ctx.config.backup.keep : undefined,
+          config: ctx.config,
+          root: ctx.loaded.root,
+          dir: opts.dir,
+          logger: ctx.logger,
+          ssrVersion,
+          offbox: opts.offbox ? undefined : false,
+          prune: opts.prune ? ctx.config.backup.keep : undefined,
           onProgress: progress?.update,
         });
       } finally {
         progress?.stop();
       }
-      printResult(io, ctx.opts.json, report, () => [
-        `backup written: ${report.archive}`,
-        `  node ${report.node} on ${report.host}, ${report.files} files in ${report.folders} folders, ${human(report.size)} (${human(report.contentBytes)} before compression)`,
-        `  sha256 ${report.sha256}${report.encrypted ? ' (encrypted with age)' : ''}`,
-        ...(report.masterFingerprint ? [`  master.pub fingerprint ${report.masterFingerprint}`] : []),
-        `  signed by ${report.signer ?? '(unsigned)'}`,
-        ...(report.missingOptional.length ? [`  optional, not present: ${report.missingOptional.join(', ')}`] : []),
-        ...report.skipped.map((s) => `  skipped ${s.path}: ${s.reason}`),
-        ...(report.offbox ? [report.offbox.ok ? `  off-box copy verified: ${report.offbox.host}:${report.offbox.remotePath}` : `  off-box copy FAILED: ${String(report.offbox.error?.message)}`] : []),
-        ...(report.pruned ? [`  retention deleted ${report.pruned.deleted.length}: ${report.pruned.deleted.join(', ') || '-'}`] : []),
-      ].join('\n'));
+      printResult(io, ctx.opts.json, report, () =>
+        [
+          `backup written: ${report.archive}`,
+          `  node ${report.node} on ${report.host}, ${report.files} files in ${report.folders} folders, ${human(report.size)} (${human(report.contentBytes)} before compression)`,
+          `  sha256 ${report.sha256}${report.encrypted ? ' (encrypted with age)' : ''}`,
+          ...(report.masterFingerprint ? [`  master.pub fingerprint ${report.masterFingerprint}`] : []),
+          `  signed by ${report.signer ?? '(unsigned)'}`,
+          ...(report.missingOptional.length ? [`  optional, not present: ${report.missingOptional.join(', ')}`] : []),
+          ...report.skipped.map((s) => `  skipped ${s.path}: ${s.reason}`),
+          ...(report.offbox
+            ? [
+                report.offbox.ok
+                  ? `  off-box copy verified: ${report.offbox.host}:${report.offbox.remotePath}`
+                  : `  off-box copy FAILED: ${String(report.offbox.error?.message)}`,
+              ]
+            : []),
+          ...(report.pruned
+            ? [`  retention deleted ${report.pruned.deleted.length}: ${report.pruned.deleted.join(', ') || '-'}`]
+            : []),
+        ].join('\n'),
+      );
       if (report.offbox && !report.offbox.ok) throw new ExitRequest(ErrorCodes.BACKUP_OFFBOX_FAILED.exit);
     });
 
@@ -104,17 +127,35 @@ export function register(program: Command, io: CliIo): void {
       const allowlist = allowlistForConfig(ctx.config);
       const { readRestoreTests } = await import('../../backup/restore-test.js');
       const restoreTests = await readRestoreTests(ctx.loaded.path(ctx.config.agents.stateDir));
-      const items = await listBackups(dir, { check, identityFile: opts.identity, trustedSigners: trusted, allowlist, restoreTests });
+      const items = await listBackups(dir, {
+        check,
+        identityFile: opts.identity,
+        trustedSigners: trusted,
+        allowlist,
+        restoreTests,
+      });
       const empty = `no backups in ${dir}`;
-      printResult(io, ctx.opts.json, { ok: true, dir, backups: items }, () => items.length === 0 ? empty : [
-        'AGE    SIZE       NODE            CHECK        SIGNATURE  SIGNER           NAME',
-        ...items.map((b) => [
-          age(b.ageSeconds).padEnd(6), human(b.size).padEnd(10), (b.node ?? '?').padEnd(15),
-          (b.verified ?? (b.kind === 'hand-made' && b.sidecar === 'missing' ? 'hand-made' : `sidecar-${b.sidecar}`))
-            .padEnd(12),
-          (b.signature ?? '-').padEnd(10), (b.signer ? b.signer.slice(0, 14) + '…' : '-').padEnd(16), b.name,
-        ].join(' ')),
-      ].join('\n'));
+      printResult(io, ctx.opts.json, { ok: true, dir, backups: items }, () =>
+        items.length === 0
+          ? empty
+          : [
+              'AGE    SIZE       NODE            CHECK        SIGNATURE  SIGNER           NAME',
+              ...items.map((b) =>
+                [
+                  age(b.ageSeconds).padEnd(6),
+                  human(b.size).padEnd(10),
+                  (b.node ?? '?').padEnd(15),
+                  (
+                    b.verified ??
+                    (b.kind === 'hand-made' && b.sidecar === 'missing' ? 'hand-made' : `sidecar-${b.sidecar}`)
+                  ).padEnd(12),
+                  (b.signature ?? '-').padEnd(10),
+                  (b.signer ? `${b.signer.slice(0, 14)}…` : '-').padEnd(16),
+                  b.name,
+                ].join(' '),
+              ),
+            ].join('\n'),
+      );
     });
 
   backup
@@ -123,12 +164,18 @@ export function register(program: Command, io: CliIo): void {
     .argument('<archive>', 'archive path (as on this machine, not under --root)')
     .option('--identity <file>', 'age identity file for .tar.gz.age archives')
     .option('--trusted-signer <key>', TRUSTED_SIGNER_HELP, collect)
-    .option('--restore-test', 'also restore it into a private sandbox and check it end to end (key pair, datastores, '
-      + 'minion keys, agent identity, signature); the live conductor is not touched')
+    .option(
+      '--restore-test',
+      'also restore it into a private sandbox and check it end to end (key pair, datastores, ' +
+        'minion keys, agent identity, signature); the live conductor is not touched',
+    )
     .option('--keep-sandbox', 'with --restore-test: leave the sandbox for inspection')
-    .addHelpText('after', '\nExit status: 0 verified (or a manifest-less seed archive that reads cleanly);\n'
-      + '7 a difference, a bad or untrusted signature, an unsigned manifest (restore asks for --yes),\n'
-      + '  or a failed restore-test; 3 a trusted signer that is not a key or fingerprint.')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 verified (or a manifest-less seed archive that reads cleanly);\n' +
+        '7 a difference, a bad or untrusted signature, an unsigned manifest (restore asks for --yes),\n' +
+        '  or a failed restore-test; 3 a trusted signer that is not a key or fingerprint.',
+    )
     .action(async (archive: string, opts: VerifyCliOptions, cmd: Command) => {
       const ctx = commandContext(cmd, io);
       const { verifyArchive } = await import('../../backup/verify.js');
@@ -140,21 +187,32 @@ export function register(program: Command, io: CliIo): void {
       if (opts.restoreTest) {
         const { restoreTest, renderRestoreTest } = await import('../../backup/restore-test.js');
         const result = await restoreTest({
-          archive, config: ctx.config, root: ctx.loaded.root, identityFile: opts.identity, trustedSigners: trusted,
-          keepSandbox: opts.keepSandbox, logger: ctx.logger,
+          archive,
+          config: ctx.config,
+          root: ctx.loaded.root,
+          identityFile: opts.identity,
+          trustedSigners: trusted,
+          keepSandbox: opts.keepSandbox,
+          logger: ctx.logger,
         });
         printResult(io, ctx.opts.json, { ...report, restoreTest: result }, () => renderRestoreTest(result));
         if (!result.ok) throw new ExitRequest(ExitCode.VERIFY_FAILED);
         return;
       }
-      printResult(io, ctx.opts.json, report, () => [
-        `${report.status.toUpperCase()}: ${report.archive}`,
-        ...(report.manifest ? [`  node ${report.manifest.node} on ${report.manifest.host}, made ${report.manifest.createdAt}, ${report.manifest.entryCount} entries`] : []),
-        ...(report.signature ? [`  signature: ${signatureLine(report.signature)}`] : []),
-        `  sidecar: ${report.sidecar}; members read: ${report.members}`,
-        ...report.notes.map((n) => `  note: ${n}`),
-        ...report.differences.map((d) => `  DIFF ${d.kind}: ${d.message}`),
-      ].join('\n'));
+      printResult(io, ctx.opts.json, report, () =>
+        [
+          `${report.status.toUpperCase()}: ${report.archive}`,
+          ...(report.manifest
+            ? [
+                `  node ${report.manifest.node} on ${report.manifest.host}, made ${report.manifest.createdAt}, ${report.manifest.entryCount} entries`,
+              ]
+            : []),
+          ...(report.signature ? [`  signature: ${signatureLine(report.signature)}`] : []),
+          `  sidecar: ${report.sidecar}; members read: ${report.members}`,
+          ...report.notes.map((n) => `  note: ${n}`),
+          ...report.differences.map((d) => `  DIFF ${d.kind}: ${d.message}`),
+        ].join('\n'),
+      );
       if (!report.ok || report.status === 'unsigned') throw new ExitRequest(ExitCode.VERIFY_FAILED);
     });
 
@@ -166,33 +224,57 @@ export function register(program: Command, io: CliIo): void {
     .option('--keep-daily <n>', 'keep the newest of each of the last N days with backups', count)
     .option('--keep-weekly <n>', 'keep the newest of each of the last N ISO weeks with backups', count)
     .option('--dry-run', 'show what would be deleted, delete nothing')
-    .action(async (opts: { dir?: string; keepLast?: number; keepDaily?: number; keepWeekly?: number; dryRun?: boolean }, cmd: Command) => {
-      const ctx = commandContext(cmd, io);
-      const { pruneBackups } = await import('../../backup/prune.js');
-      const keep = ctx.config.backup.keep;
-      const report = await pruneBackups(ctx.loaded.path(opts.dir ?? ctx.config.backup.dir), {
-        last: opts.keepLast ?? keep.last, daily: opts.keepDaily ?? keep.daily, weekly: opts.keepWeekly ?? keep.weekly,
-      }, { dryRun: opts.dryRun, logger: ctx.logger });
-      printResult(io, ctx.opts.json, { ok: true, ...report }, () => [
-        `${report.dryRun ? 'would delete' : 'deleted'} ${report.deleted.length}, kept ${report.kept.length}${report.ignored.length ? `, ignored ${report.ignored.length} hand-made` : ''}`,
-        ...report.deleted.map((n) => `  - ${n}`),
-        ...report.kept.map((k) => `  + ${k.name} (${k.reasons.join(', ')})`),
-      ].join('\n'));
-    });
+    .action(
+      async (
+        opts: { dir?: string; keepLast?: number; keepDaily?: number; keepWeekly?: number; dryRun?: boolean },
+        cmd: Command,
+      ) => {
+        const ctx = commandContext(cmd, io);
+        const { pruneBackups } = await import('../../backup/prune.js');
+        const keep = ctx.config.backup.keep;
+        const report = await pruneBackups(
+          ctx.loaded.path(opts.dir ?? ctx.config.backup.dir),
+          {
+            last: opts.keepLast ?? keep.last,
+            daily: opts.keepDaily ?? keep.daily,
+            weekly: opts.keepWeekly ?? keep.weekly,
+          },
+          { dryRun: opts.dryRun, logger: ctx.logger },
+        );
+        printResult(io, ctx.opts.json, { ok: true, ...report }, () =>
+          [
+            `${report.dryRun ? 'would delete' : 'deleted'} ${report.deleted.length}, kept ${report.kept.length}${report.ignored.length ? `, ignored ${report.ignored.length} hand-made` : ''}`,
+            ...report.deleted.map((n) => `  - ${n}`),
+            ...report.kept.map((k) => `  + ${k.name} (${k.reasons.join(', ')})`),
+          ].join('\n'),
+        );
+      },
+    );
 }
 
 async function startProgress(): Promise<{ update: (done: number, total: number) => void; stop: () => void }> {
   const { SingleBar, Presets } = (await import('cli-progress')).default;
-  const bar = new SingleBar({ stream: process.stderr, format: 'backup [{bar}] {percentage}% | {value}/{total} MiB', hideCursor: true }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { stream: process.stderr, format: 'backup [{bar}] {percentage}% | {value}/{total} MiB', hideCursor: true },
+    Presets.shades_classic,
+  );
   let started = false;
   let last = 0;
   return {
     update(done, total) {
       const mib = (n: number) => Math.round(n / 1048576);
-      if (!started) { bar.start(Math.max(1, mib(total)), 0); started = true; }
-      if (done - last >= 1048576 || done === total) { bar.update(mib(done)); last = done; }
+      if (!started) {
+        bar.start(Math.max(1, mib(total)), 0);
+        started = true;
+      }
+      if (done - last >= 1048576 || done === total) {
+        bar.update(mib(done));
+        last = done;
+      }
     },
-    stop: () => { if (started) bar.stop(); },
+    stop: () => {
+      if (started) bar.stop();
+    },
   };
 }
 

@@ -16,8 +16,13 @@ export function register(program: Command, io: CliIo): void {
     .action(async (opts: { shutdownDeadline: number }, cmd: Command) => {
       const ctx = commandContext(cmd, io, { defaultLogLevel: 'config' });
       const { startDaemon } = await import('../../daemon/main.js');
-      const handle = await startDaemon({ loaded: ctx.loaded, logger: ctx.logger, lifecycle: { deadlineMs: opts.shutdownDeadline } });
-      if (ctx.opts.json) io.stdout(JSON.stringify({ ok: true, event: 'ready', pid: process.pid, services: handle.services }) + '\n');
+      const handle = await startDaemon({
+        loaded: ctx.loaded,
+        logger: ctx.logger,
+        lifecycle: { deadlineMs: opts.shutdownDeadline },
+      });
+      if (ctx.opts.json)
+        io.stdout(`${JSON.stringify({ ok: true, event: 'ready', pid: process.pid, services: handle.services })}\n`);
       const code = await handle.done;
       if (code !== 0) throw new ExitRequest(code);
     });

@@ -16,7 +16,7 @@ export function register(program: Command, io: CliIo): void {
     .command('fleet')
     .description('show the fleet view: router agents, trust state, last report')
     .option('--approve <router>', 'approve the pending (changed) agent key of this router')
-    .option('--fingerprint <fp>', 'with --approve (required): the new key\'s fingerprint, as checked on the router')
+    .option('--fingerprint <fp>', "with --approve (required): the new key's fingerprint, as checked on the router")
     .action(async (opts: { approve?: string; fingerprint?: string }, cmd: Command) => {
       const ctx = commandContext(cmd, io);
       const { controlRequest } = await import('../../ws/control.js');
@@ -27,9 +27,13 @@ export function register(program: Command, io: CliIo): void {
       const stateDir = ctx.loaded.path(ctx.config.agents.stateDir);
       if (opts.approve) {
         if (!opts.fingerprint) {
-          const hint = 'On the router: router-agent status --json (agentKeyFingerprint); '
-            + 'here: conductor-agent fleet --json (pendingKey).';
-          throw new UsageError('fleet --approve needs --fingerprint FP: the new agent key\'s fingerprint, read on the router', { hint });
+          const hint =
+            'On the router: router-agent status --json (agentKeyFingerprint); ' +
+            'here: conductor-agent fleet --json (pendingKey).';
+          throw new UsageError(
+            "fleet --approve needs --fingerprint FP: the new agent key's fingerprint, read on the router",
+            { hint },
+          );
         }
         const args = { router: opts.approve, fingerprint: opts.fingerprint };
         const entry = await controlRequest(sock, 'approve', args).catch(async (err: unknown) => {
@@ -37,16 +41,34 @@ export function register(program: Command, io: CliIo): void {
           const reg = await AgentRegistry.open(stateDir, { lockFile: registryLockPath(ctx.loaded.path) });
           return reg.approve(opts.approve!, opts.fingerprint!);
         });
-        printResult(io, ctx.opts.json, { ok: true, approved: entry }, () => `approved the new agent key of ${opts.approve}`);
+        printResult(
+          io,
+          ctx.opts.json,
+          { ok: true, approved: entry },
+          () => `approved the new agent key of ${opts.approve}`,
+        );
         return;
       }
       let daemon = true;
-      const routers = await controlRequest<import('../../ws/fleet-view.js').FleetEntry[]>(sock, 'fleet', {}, 30_000).catch(async (err: unknown) => {
+      const routers = await controlRequest<import('../../ws/fleet-view.js').FleetEntry[]>(
+        sock,
+        'fleet',
+        {},
+        30_000,
+      ).catch(async (err: unknown) => {
         if (!hasCode(err, 'AGENT_DAEMON_UNREACHABLE')) throw err;
         daemon = false;
-        return mergeFleet([], (await AgentRegistry.open(stateDir, { lockFile: registryLockPath(ctx.loaded.path) })).list());
+        return mergeFleet(
+          [],
+          (await AgentRegistry.open(stateDir, { lockFile: registryLockPath(ctx.loaded.path) })).list(),
+        );
       });
-      printResult(io, ctx.opts.json, { ok: true, daemon, routers }, () =>
-        (daemon ? '' : 'conductor-agent daemon not running: showing enrolled routers only\n') + renderFleet(routers));
+      printResult(
+        io,
+        ctx.opts.json,
+        { ok: true, daemon, routers },
+        () =>
+          (daemon ? '' : 'conductor-agent daemon not running: showing enrolled routers only\n') + renderFleet(routers),
+      );
     });
 }

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { CliIo } from '../../../shared/cli/io.js';
 import { ExitRequest, printResult } from '../../../shared/cli/run.js';
 import { UsageError } from '../../../shared/errors.js';
@@ -6,8 +6,13 @@ import { ExitCode } from '../../../shared/exit-codes.js';
 import { commandContext } from '../context.js';
 
 /** `--to a,b` and `--to a --to b` both mean [a, b]. */
-const list = (v: string, prev?: string[]): string[] =>
-  [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const list = (v: string, prev?: string[]): string[] => [
+  ...(prev ?? []),
+  ...v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 function parseRate(v: string): number {
   const m = /^(\d+(?:\.\d+)?)(?:\/s)?$/.exec(v.trim());
@@ -45,8 +50,9 @@ export function register(program: Command, io: CliIo): void {
     .command('migrate')
     .description('migrate routers to a new conductor (new IP): config import + commit, migrate per router, verify')
     .addOption(new Option('--to <addr[,addr2]>', 'the new conductor address(es); two for an HA pair').argParser(list))
-    .addOption(new Option('--from <addr[,addr2]>', 'the old conductor address(es) (default: global.init)')
-      .argParser(list))
+    .addOption(
+      new Option('--from <addr[,addr2]>', 'the old conductor address(es) (default: global.init)').argParser(list),
+    )
     .option('--routers <glob>', 'only routers whose name matches (* and ?)')
     .addOption(new Option('--rate <N/s>', 'routers started per second (default migrate.rate)').argParser(parseRate))
     .option('--dry-run', 'run the preflight and show the plan and config diff; change nothing')
@@ -58,16 +64,25 @@ export function register(program: Command, io: CliIo): void {
       if (!opts.to?.length) throw new UsageError('--to is required (the new conductor address, or two for an HA pair)');
       const { hostsFromGlobalInit } = await import('../../verify/run.js');
       const from = opts.from?.length ? opts.from : await hostsFromGlobalInit(ctx.loaded.path);
-      const args = { to: opts.to, from, routers: opts.routers, rate: opts.rate ?? ctx.config.migrate.rate,
-        dryRun: Boolean(opts.dryRun), resume: Boolean(opts.resume),
-        rollbackOnFailure: Boolean(opts.rollbackOnFailure) };
+      const args = {
+        to: opts.to,
+        from,
+        routers: opts.routers,
+        rate: opts.rate ?? ctx.config.migrate.rate,
+        dryRun: Boolean(opts.dryRun),
+        resume: Boolean(opts.resume),
+        rollbackOnFailure: Boolean(opts.rollbackOnFailure),
+      };
       const { migrateDepsFromConfig } = await import('../../migrate/from-config.js');
       const { runMigrate } = await import('../../migrate/run.js');
       const { renderMigrate } = await import('../../migrate/render.js');
       const deps = await migrateDepsFromConfig(ctx, args);
       deps.onStep = (s) => io.stderr(`migrate: ${s}\n`);
-      deps.onRouter = (r, done, total) => io.stderr(`  [${done}/${total}] ${r.router}: ${r.outcome}`
-        + `${r.error ? ` (${r.error.code}: ${r.error.message})` : ''}\n`);
+      deps.onRouter = (r, done, total) =>
+        io.stderr(
+          `  [${done}/${total}] ${r.router}: ${r.outcome}` +
+            `${r.error ? ` (${r.error.code}: ${r.error.message})` : ''}\n`,
+        );
       let report;
       try {
         report = await runMigrate(deps);

@@ -24,7 +24,9 @@ export async function daemonAction(cmd: Command, io: CliIo, run: DaemonRunOption
   let observe: import('../../observe.js').RouterObserve | undefined;
   let stopping = false;
   let resolveStopped: () => void = () => undefined;
-  const stopped = new Promise<void>((r) => { resolveStopped = r; });
+  const stopped = new Promise<void>((r) => {
+    resolveStopped = r;
+  });
   const onSignal = (sig: NodeJS.Signals): void => {
     if (stopping) {
       ctx.logger.warn('second signal: exiting now', { signal: sig });
@@ -36,7 +38,10 @@ export async function daemonAction(cmd: Command, io: CliIo, run: DaemonRunOption
     if (agent) void stop();
   };
   const stop = async (): Promise<void> => {
-    const deadline = setTimeout(() => { ctx.logger.error('stop deadline passed: exiting'); exit(1); }, run.stopDeadlineMs ?? 10_000);
+    const deadline = setTimeout(() => {
+      ctx.logger.error('stop deadline passed: exiting');
+      exit(1);
+    }, run.stopDeadlineMs ?? 10_000);
     deadline.unref();
     await observe?.close();
     await agent?.stop().catch((err: unknown) => ctx.logger.error('stop failed', { err }));
@@ -53,16 +58,33 @@ export async function daemonAction(cmd: Command, io: CliIo, run: DaemonRunOption
     const facts = resolveRouterFacts(ctx.loaded);
     const a = ctx.config.agent;
     agent = await startRouterAgent({
-      facts, logger: ctx.logger,
+      facts,
+      logger: ctx.logger,
       settings: {
-        reauthTimeoutMs: a.reauthTimeoutMs, settleMs: a.settleMs, pollMs: a.pollMs, heartbeatMs: a.heartbeatMs,
+        reauthTimeoutMs: a.reauthTimeoutMs,
+        settleMs: a.settleMs,
+        pollMs: a.pollMs,
+        heartbeatMs: a.heartbeatMs,
         minionStopTimeoutMs: a.minionStopTimeoutMs,
       },
     });
     const listen = ctx.config.observe.listen;
-    if (listen !== 'off') observe = await (await import('../../observe.js')).startRouterObserve(agent, listen, ctx.logger);
-    const ready = { ready: true, metrics: observe?.url, minionId: agent.minionId, trust: agent.trust().state, agentKeyFingerprint: agent.agentKeyFingerprint, conductors: facts.conductorUrls, channel: facts.pinProblem ?? 'enabled' };
-    io.stdout(ctx.opts.json ? JSON.stringify(ready) + '\n' : `router-agent ready: minion ${ready.minionId}, trust ${ready.trust}, ${facts.conductorUrls.length} conductor(s)${facts.pinProblem ? ` (channel disabled: ${facts.pinProblem})` : ''}\n`);
+    if (listen !== 'off')
+      observe = await (await import('../../observe.js')).startRouterObserve(agent, listen, ctx.logger);
+    const ready = {
+      ready: true,
+      metrics: observe?.url,
+      minionId: agent.minionId,
+      trust: agent.trust().state,
+      agentKeyFingerprint: agent.agentKeyFingerprint,
+      conductors: facts.conductorUrls,
+      channel: facts.pinProblem ?? 'enabled',
+    };
+    io.stdout(
+      ctx.opts.json
+        ? `${JSON.stringify(ready)}\n`
+        : `router-agent ready: minion ${ready.minionId}, trust ${ready.trust}, ${facts.conductorUrls.length} conductor(s)${facts.pinProblem ? ` (channel disabled: ${facts.pinProblem})` : ''}\n`,
+    );
   } catch (err) {
     signals.removeListener('SIGTERM', onSignal);
     signals.removeListener('SIGINT', onSignal);

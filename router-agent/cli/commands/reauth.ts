@@ -18,13 +18,18 @@ export interface ReauthFlags {
 
 export async function reauthAction(flags: ReauthFlags, cmd: Command, io: CliIo): Promise<void> {
   const ctx = await routerContext(cmd, io, 'warn');
-  const modes = [Boolean(flags.fingerprint), Boolean(flags.trustFirstMaster), Boolean(flags.rollback)].filter(Boolean).length;
+  const modes = [Boolean(flags.fingerprint), Boolean(flags.trustFirstMaster), Boolean(flags.rollback)].filter(
+    Boolean,
+  ).length;
   if (modes !== 1) throw new UsageError('give exactly one of --fingerprint FP, --rollback or --trust-first-master');
-  if (flags.timeout !== undefined && (!Number.isFinite(flags.timeout) || flags.timeout <= 0)) throw new UsageError('--timeout must be a positive number of milliseconds');
+  if (flags.timeout !== undefined && (!Number.isFinite(flags.timeout) || flags.timeout <= 0))
+    throw new UsageError('--timeout must be a positive number of milliseconds');
   if (flags.trustFirstMaster) {
-    io.stderr('WARNING: --trust-first-master removes the cached master key WITHOUT pinning a fingerprint.\n' +
-      'WARNING: the minion will trust whichever master answers first, including an impostor.\n' +
-      'WARNING: prefer --fingerprint with the value of `conductor-agent keys fingerprint`.\n');
+    io.stderr(
+      'WARNING: --trust-first-master removes the cached master key WITHOUT pinning a fingerprint.\n' +
+        'WARNING: the minion will trust whichever master answers first, including an impostor.\n' +
+        'WARNING: prefer --fingerprint with the value of `conductor-agent keys fingerprint`.\n',
+    );
   }
   const { resolveRouterFacts } = await import('../../facts.js');
   const { JournalStore } = await import('../../reauth/journal.js');
@@ -37,19 +42,37 @@ export async function reauthAction(flags: ReauthFlags, cmd: Command, io: CliIo):
   const facts = resolveRouterFacts(ctx.loaded);
   const a = ctx.config.agent;
   const deps = {
-    config: facts.config, pkiDir: facts.pkiDir, logFile: facts.logFile, service: facts.service, clock: systemClock, random: systemRandom,
-    journal: new JournalStore(facts.stateDir), logger: ctx.logger, timeoutMs: flags.timeout ?? a.reauthTimeoutMs, settleMs: a.settleMs, pollMs: Math.min(a.pollMs, 250),
-    probe: saltCallPing(systemProcessRunner, facts.saltCall), stopTimeoutMs: a.minionStopTimeoutMs,
+    config: facts.config,
+    pkiDir: facts.pkiDir,
+    logFile: facts.logFile,
+    service: facts.service,
+    clock: systemClock,
+    random: systemRandom,
+    journal: new JournalStore(facts.stateDir),
+    logger: ctx.logger,
+    timeoutMs: flags.timeout ?? a.reauthTimeoutMs,
+    settleMs: a.settleMs,
+    pollMs: Math.min(a.pollMs, 250),
+    probe: saltCallPing(systemProcessRunner, facts.saltCall),
+    stopTimeoutMs: a.minionStopTimeoutMs,
   };
   const outcome = flags.rollback
     ? await rollback(deps)
-    : await reauthenticate(deps, { fingerprint: flags.fingerprint, trustFirstMaster: flags.trustFirstMaster, origin: 'local' });
+    : await reauthenticate(deps, {
+        fingerprint: flags.fingerprint,
+        trustFirstMaster: flags.trustFirstMaster,
+        origin: 'local',
+      });
   printResult(io, ctx.opts.json, { ...outcome, minionId: facts.minionId }, () => {
     const lines = [`${outcome.action} ${facts.minionId}: ${outcome.ok ? 'ok' : `FAILED (${outcome.code})`}`];
     if (outcome.message) lines.push(`  ${outcome.message}`);
     if (outcome.cachedFingerprint) lines.push(`  minion now trusts: ${outcome.cachedFingerprint}`);
     if (outcome.confirmedBy?.length) lines.push(`  confirmed by ${outcome.confirmedBy[0]}`);
-    lines.push(`  timings (ms): ${Object.entries(outcome.timings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    lines.push(
+      `  timings (ms): ${Object.entries(outcome.timings)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    );
     if (!outcome.ok && outcome.evidence.length) lines.push('  minion log:', ...outcome.evidence.map((l) => `    ${l}`));
     return lines.join('\n');
   });

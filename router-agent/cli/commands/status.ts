@@ -11,7 +11,16 @@ export async function statusAction(cmd: Command, io: CliIo): Promise<void> {
   const { JournalStore } = await import('../../reauth/journal.js');
   const { systemClock } = await import('../../../shared/ports/clock.js');
   const facts = resolveRouterFacts(ctx.loaded);
-  const watcher = new TrustWatcher({ minionId: facts.minionId, config: facts.config, pkiDir: facts.pkiDir, logFile: facts.logFile, service: facts.service, clock: systemClock, logger: ctx.logger, pollMs: 1000 });
+  const watcher = new TrustWatcher({
+    minionId: facts.minionId,
+    config: facts.config,
+    pkiDir: facts.pkiDir,
+    logFile: facts.logFile,
+    service: facts.service,
+    clock: systemClock,
+    logger: ctx.logger,
+    pollMs: 1000,
+  });
   const trust = await watcher.start();
   watcher.stop();
   const journal = new JournalStore(facts.stateDir);
@@ -26,16 +35,22 @@ export async function statusAction(cmd: Command, io: CliIo): Promise<void> {
     conductors: facts.conductorUrls,
     channel: facts.pinProblem ?? 'enabled',
   };
-  printResult(io, ctx.opts.json, result, () => [
-    `minion ${trust.minionId}: ${trust.state}${trust.minionActive ? '' : ' (minion not running)'}`,
-    `  cached master key: ${trust.cachedFingerprint ?? 'none'}`,
-    `  pinned (master_finger): ${trust.pinnedFingerprint ?? 'none'}`,
-    ...(result.interruptedRun ? [`  an interrupted ${result.interruptedRun.action} will be finished when the daemon starts`] : []),
-    ...(result.lastRun ? [`  last re-authentication ${result.lastRun.id}: ${result.lastRun.ok ? 'ok' : 'failed'} (rollback available)`] : []),
-    `  agent channel: ${result.channel}`,
-    `  agent key: ${agentKeyFingerprint ?? 'none yet (created when the daemon starts)'}`,
-    ...(trust.evidence.length ? ['  minion log:', ...trust.evidence.map((l) => `    ${l}`)] : []),
-  ].join('\n'));
+  printResult(io, ctx.opts.json, result, () =>
+    [
+      `minion ${trust.minionId}: ${trust.state}${trust.minionActive ? '' : ' (minion not running)'}`,
+      `  cached master key: ${trust.cachedFingerprint ?? 'none'}`,
+      `  pinned (master_finger): ${trust.pinnedFingerprint ?? 'none'}`,
+      ...(result.interruptedRun
+        ? [`  an interrupted ${result.interruptedRun.action} will be finished when the daemon starts`]
+        : []),
+      ...(result.lastRun
+        ? [`  last re-authentication ${result.lastRun.id}: ${result.lastRun.ok ? 'ok' : 'failed'} (rollback available)`]
+        : []),
+      `  agent channel: ${result.channel}`,
+      `  agent key: ${agentKeyFingerprint ?? 'none yet (created when the daemon starts)'}`,
+      ...(trust.evidence.length ? ['  minion log:', ...trust.evidence.map((l) => `    ${l}`)] : []),
+    ].join('\n'),
+  );
 }
 
 async function agentKeyFingerprintOf(stateDir: string): Promise<string | null> {

@@ -14,14 +14,23 @@ describe('router-agent CLI (in-process)', () => {
     await makeRouterTree(dir, rsaPublicPem());
     await mkdir(join(dir, 'etc/ssr-recovery'), { recursive: true });
     // The minion "service" is inert: never active, start/stop succeed.
-    await writeFile(join(dir, 'etc/ssr-recovery/router-agent.yaml'), JSON.stringify({ services: { minion: { start: 'true', stop: 'true', restart: 'true', isActive: 'false' } }, agent: { settleMs: 0, pollMs: 20 } }));
+    await writeFile(
+      join(dir, 'etc/ssr-recovery/router-agent.yaml'),
+      JSON.stringify({
+        services: { minion: { start: 'true', stop: 'true', restart: 'true', isActive: 'false' } },
+        agent: { settleMs: 0, pollMs: 20 },
+      }),
+    );
   });
   afterEach(() => cleanup());
 
   it('status --json reports the trust state and why the agent channel is off', async () => {
     const io = memoryIo();
     assert.equal(await main(['status', '--json', '--root', dir], io), 0, io.err());
-    const doc = JSON.parse(io.out()) as { trust: { state: string; minionId: string; cachedFingerprint: string }; channel: string };
+    const doc = JSON.parse(io.out()) as {
+      trust: { state: string; minionId: string; cachedFingerprint: string };
+      channel: string;
+    };
     assert.equal(doc.trust.state, 'minion-down');
     assert.equal(doc.trust.minionId, 'router-1');
     assert.match(doc.trust.cachedFingerprint, /^[0-9a-f]{2}(:[0-9a-f]{2}){31}$/);

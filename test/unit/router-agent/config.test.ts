@@ -33,7 +33,26 @@ describe('router-agent/config (zod-free fast path, same result as the canonical 
   });
 
   it('accepts and refuses every value exactly as the canonical schema does, key by key', () => {
-    const probes: unknown[] = ['x', '', 'relative', '/abs', 0, 1, -1, 1.5, 4507, [], ['a'], [''], ['a', 3], 'debug', 'loud', null, {}, true];
+    const probes: unknown[] = [
+      'x',
+      '',
+      'relative',
+      '/abs',
+      0,
+      1,
+      -1,
+      1.5,
+      4507,
+      [],
+      ['a'],
+      [''],
+      ['a', 3],
+      'debug',
+      'loud',
+      null,
+      {},
+      true,
+    ];
     for (const [section, fields] of Object.entries(ROUTER_SECTIONS)) {
       for (const key of Object.keys(fields)) {
         for (const v of probes) {
@@ -42,7 +61,11 @@ describe('router-agent/config (zod-free fast path, same result as the canonical 
           const canonical = validateRouterConfig(doc);
           // null means "unset" to neither: both must refuse it, or the fast path defers.
           if (fast) assert.deepEqual(fast, canonical.config, `${section}.${key} = ${JSON.stringify(v)}`);
-          else assert.ok(!canonical.config || v === null, `${section}.${key} = ${JSON.stringify(v)}: fast path refused what the schema accepts`);
+          else
+            assert.ok(
+              !canonical.config || v === null,
+              `${section}.${key} = ${JSON.stringify(v)}: fast path refused what the schema accepts`,
+            );
         }
       }
     }
@@ -50,8 +73,26 @@ describe('router-agent/config (zod-free fast path, same result as the canonical 
 
   const samples: unknown[] = [
     {},
-    { minion: { id: 'r1', service: 'salt-minion' }, conductor: { addresses: ['10.0.0.1', '10.0.0.2:4600'], agentPublicKey: '/etc/k.pem', certFingerprint: 'AB:CD', port: 4600 } },
-    { agent: { stateDir: '/var/lib/x', saltCall: 'salt-call --local', reauthTimeoutMs: 5, settleMs: 0, pollMs: 10, heartbeatMs: 100 }, log: { level: 'debug' } },
+    {
+      minion: { id: 'r1', service: 'salt-minion' },
+      conductor: {
+        addresses: ['10.0.0.1', '10.0.0.2:4600'],
+        agentPublicKey: '/etc/k.pem',
+        certFingerprint: 'AB:CD',
+        port: 4600,
+      },
+    },
+    {
+      agent: {
+        stateDir: '/var/lib/x',
+        saltCall: 'salt-call --local',
+        reauthTimeoutMs: 5,
+        settleMs: 0,
+        pollMs: 10,
+        heartbeatMs: 100,
+      },
+      log: { level: 'debug' },
+    },
     { services: { minion: { start: 'a', stop: 'b', restart: 'c', isActive: 'd' } } },
   ];
 
@@ -66,7 +107,13 @@ describe('router-agent/config (zod-free fast path, same result as the canonical 
   });
 
   it('defers to the canonical loader for YAML, unknown keys, invalid values and environment overrides', async () => {
-    for (const bad of [{ minion: { configDir: 'relative' } }, { minion: { nope: 1 } }, { nope: {} }, { agent: { pollMs: 0 } }, { services: { minion: { reload: 'x' } } }]) {
+    for (const bad of [
+      { minion: { configDir: 'relative' } },
+      { minion: { nope: 1 } },
+      { nope: {} },
+      { agent: { pollMs: 0 } },
+      { services: { minion: { reload: 'x' } } },
+    ]) {
       assert.equal(fastRouterConfig(bad), undefined, JSON.stringify(bad));
       await write(JSON.stringify(bad));
       await assert.rejects(loadRouterConfig({ root: dir, env: {} }), (e) => hasCode(e, 'CONFIG_INVALID'));
@@ -74,8 +121,13 @@ describe('router-agent/config (zod-free fast path, same result as the canonical 
     await write('minion:\n  id: yaml-router\n');
     assert.equal((await loadRouterConfig({ root: dir, env: {} })).config.minion.id, 'yaml-router');
     await write('{}');
-    assert.equal((await loadRouterConfig({ root: dir, env: { SSR_RECOVERY_MINION_ID: 'from-env' } })).config.minion.id, 'from-env');
-    await assert.rejects(loadRouterConfig({ root: dir, env: {}, configFile: join(dir, 'missing.yaml') }), (e) => hasCode(e, 'CONFIG_UNREADABLE'));
+    assert.equal(
+      (await loadRouterConfig({ root: dir, env: { SSR_RECOVERY_MINION_ID: 'from-env' } })).config.minion.id,
+      'from-env',
+    );
+    await assert.rejects(loadRouterConfig({ root: dir, env: {}, configFile: join(dir, 'missing.yaml') }), (e) =>
+      hasCode(e, 'CONFIG_UNREADABLE'),
+    );
   });
 
   it('uses the defaults when there is no config file', async () => {

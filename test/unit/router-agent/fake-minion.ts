@@ -12,7 +12,11 @@ import { cleanKey, pemFinger } from '../../../shared/salt/fingerprint.js';
 import { effectiveValue, minionConfigPaths } from '../../../router-agent/minion/config-files.js';
 
 export function rsaPublicPem(): string {
-  return generateKeyPairSync('rsa', { modulusLength: 1024, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } }).publicKey;
+  return generateKeyPairSync('rsa', {
+    modulusLength: 1024,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  }).publicKey;
 }
 
 const stamp = (level: string, msg: string): string => {
@@ -22,7 +26,9 @@ const stamp = (level: string, msg: string): string => {
 };
 
 const standIns = new Set<ChildProcess>();
-process.on('exit', () => { for (const p of standIns) p.kill('SIGKILL'); });
+process.on('exit', () => {
+  for (const p of standIns) p.kill('SIGKILL');
+});
 function spawnDaemonStandIn(): ChildProcess {
   const p = spawn('sleep', ['600'], { stdio: 'ignore' });
   p.unref();
@@ -36,18 +42,25 @@ export class FakeMinion implements ServiceControl {
   calls: string[] = [];
   /** The key the master answers with; undefined = master unreachable. */
   masterPub: string | undefined;
-  constructor(readonly root: { configDir: string; pkiDir: string; logFile: string }, masterPub?: string) {
+  constructor(
+    readonly root: { configDir: string; pkiDir: string; logFile: string },
+    masterPub?: string,
+  ) {
     this.masterPub = masterPub;
   }
 
-  get keyPath(): string { return join(this.root.pkiDir, 'minion_master.pub'); }
+  get keyPath(): string {
+    return join(this.root.pkiDir, 'minion_master.pub');
+  }
 
   async log(level: string, msg: string): Promise<void> {
     await fsp.appendFile(this.root.logFile, stamp(level, msg));
   }
 
   /** Salt's pid file (`pidfile` in the minion config makeRouterTree writes). */
-  get pidFile(): string { return join(this.root.configDir, '../../var/run/salt-minion.pid'); }
+  get pidFile(): string {
+    return join(this.root.configDir, '../../var/run/salt-minion.pid');
+  }
 
   /** A real process standing for the daemon, so its pid lives exactly while the fake runs. */
   #proc: ChildProcess | undefined;
@@ -69,10 +82,18 @@ export class FakeMinion implements ServiceControl {
   #exit(): void {
     const p = this.#proc;
     this.#proc = undefined;
-    if (p) { p.kill('SIGKILL'); standIns.delete(p); }
+    if (p) {
+      p.kill('SIGKILL');
+      standIns.delete(p);
+    }
   }
-  async restart(): Promise<void> { await this.stop(); await this.start(); }
-  async isActive(): Promise<boolean> { return this.active; }
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+  async isActive(): Promise<boolean> {
+    return this.active;
+  }
 
   /** salt-call test.ping: answers only when a master holding the cached key answers. */
   async probe(): Promise<{ ok: boolean; detail: string[] }> {
@@ -88,8 +109,15 @@ export class FakeMinion implements ServiceControl {
     const cached = await fsp.readFile(this.keyPath, 'utf8').catch(() => undefined);
     if (cached !== undefined) {
       if (cleanKey(cached) !== cleanKey(this.masterPub)) {
-        await this.log('ERROR', "The master key has changed, the salt master could have been subverted, verify salt master's public key");
-        await this.log('CRITICAL', "The Salt Master server's public key did not authenticate!\nThe master may need to be updated if it is a version of Salt lower than 3007.0, or\nIf you are confident that you are connecting to a valid Salt Master, then remove the master public key and restart the Salt Minion.\nThe master public key can be found at:\n" + this.keyPath);
+        await this.log(
+          'ERROR',
+          "The master key has changed, the salt master could have been subverted, verify salt master's public key",
+        );
+        await this.log(
+          'CRITICAL',
+          "The Salt Master server's public key did not authenticate!\nThe master may need to be updated if it is a version of Salt lower than 3007.0, or\nIf you are confident that you are connecting to a valid Salt Master, then remove the master public key and restart the Salt Minion.\nThe master public key can be found at:\n" +
+            this.keyPath,
+        );
       }
       return;
     }
@@ -98,7 +126,10 @@ export class FakeMinion implements ServiceControl {
     const pin = (await effectiveValue(minionConfigPaths(this.root.configDir), 'master_finger'))?.value;
     const actual = pemFinger(this.masterPub);
     if (pin && pin !== actual) {
-      await this.log('CRITICAL', `The specified fingerprint in the master configuration file:\n${pin}\nDoes not match the authenticating master's key:\n${actual}\nVerify that the configured fingerprint matches the fingerprint of the correct master and that this minion is not subject to a man-in-the-middle attack.`);
+      await this.log(
+        'CRITICAL',
+        `The specified fingerprint in the master configuration file:\n${pin}\nDoes not match the authenticating master's key:\n${actual}\nVerify that the configured fingerprint matches the fingerprint of the correct master and that this minion is not subject to a man-in-the-middle attack.`,
+      );
       this.active = false; // exit 42
       this.#exit();
     }

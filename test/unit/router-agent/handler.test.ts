@@ -11,15 +11,35 @@ describe('router-agent/commands/handler: every refusal acked with its code, noth
   const conductor = generateSigningKeyPair();
   let now = 1_800_000_000_000;
   const clock = { now: () => now, setTimeout, clearTimeout, sleep: async () => undefined } as never;
-  const frame = (o: { router?: string; body?: unknown; key?: ReturnType<typeof generateSigningKeyPair>; ttlMs?: number } = {}): CommandFrame => ({
-    v: 1, type: 'command',
-    envelope: signEnvelope({ kind: 'command', router: o.router ?? 'router-7', body: o.body ?? { id: 'c1', name: 'status' }, privateKey: (o.key ?? conductor).privateKey, clock, random: systemRandom, ttlMs: o.ttlMs }),
+  const frame = (
+    o: { router?: string; body?: unknown; key?: ReturnType<typeof generateSigningKeyPair>; ttlMs?: number } = {},
+  ): CommandFrame => ({
+    v: 1,
+    type: 'command',
+    envelope: signEnvelope({
+      kind: 'command',
+      router: o.router ?? 'router-7',
+      body: o.body ?? { id: 'c1', name: 'status' },
+      privateKey: (o.key ?? conductor).privateKey,
+      clock,
+      random: systemRandom,
+      ttlMs: o.ttlMs,
+    }),
   });
 
   it('runs a valid command once, refuses its replay, a re-targeted copy, a forged one, an expired one, a malformed body', async () => {
     const ran: CommandBody[] = [];
     const acks: AckFrame[] = [];
-    const h = makeCommandHandler({ routerId: 'router-7', conductorKeys: [conductor.publicKey], replay: new ReplayCache({ clock }), clock, logger: nullLogger, run: async (b) => { ran.push(b); } });
+    const h = makeCommandHandler({
+      routerId: 'router-7',
+      conductorKeys: [conductor.publicKey],
+      replay: new ReplayCache({ clock }),
+      clock,
+      logger: nullLogger,
+      run: async (b) => {
+        ran.push(b);
+      },
+    });
     const reply = (a: AckFrame) => acks.push(a);
     const ok = frame();
     await h(ok, reply);
@@ -31,8 +51,22 @@ describe('router-agent/commands/handler: every refusal acked with its code, noth
     await h(old, reply);
     await h(frame({ body: { id: 'c9', name: 'format-disk' } }), reply);
     await h(frame({ body: { id: 'c10', name: 'reauth', timeoutMs: -1 } }), reply);
-    assert.deepEqual(acks.map((a) => a.ok ? 'ok' : a.code), ['ok', 'PROTOCOL_REPLAYED', 'PROTOCOL_WRONG_ROUTER', 'PROTOCOL_BAD_SIGNATURE', 'PROTOCOL_EXPIRED', 'PROTOCOL_MALFORMED', 'PROTOCOL_MALFORMED']);
+    assert.deepEqual(
+      acks.map((a) => (a.ok ? 'ok' : a.code)),
+      [
+        'ok',
+        'PROTOCOL_REPLAYED',
+        'PROTOCOL_WRONG_ROUTER',
+        'PROTOCOL_BAD_SIGNATURE',
+        'PROTOCOL_EXPIRED',
+        'PROTOCOL_MALFORMED',
+        'PROTOCOL_MALFORMED',
+      ],
+    );
     assert.equal(acks[2]?.id, 'c1', 'a refusal names the command it refused');
-    assert.deepEqual(ran.map((b) => b.id), ['c1']);
+    assert.deepEqual(
+      ran.map((b) => b.id),
+      ['c1'],
+    );
   });
 });

@@ -25,15 +25,28 @@ const diskFull = (): RecoveryError => new RecoveryError('FS_WRITE_FAILED', 'disk
 class SlowStop implements ServiceControl {
   readonly name = 'salt-minion';
   exitedAt: number | undefined;
-  constructor(readonly inner: FakeMinion, readonly delayMs: number | 'never') {}
+  constructor(
+    readonly inner: FakeMinion,
+    readonly delayMs: number | 'never',
+  ) {}
   async stop(): Promise<void> {
     this.inner.calls.push('stop-requested');
     if (this.delayMs === 'never') return;
-    setTimeout(() => { void this.inner.stop().then(() => { this.exitedAt = Date.now(); }); }, this.delayMs);
+    setTimeout(() => {
+      void this.inner.stop().then(() => {
+        this.exitedAt = Date.now();
+      });
+    }, this.delayMs);
   }
-  start(): Promise<void> { return this.inner.start(); }
-  restart(): Promise<void> { return this.inner.restart(); }
-  isActive(): Promise<boolean> { return this.inner.isActive(); }
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+  restart(): Promise<void> {
+    return this.inner.restart();
+  }
+  isActive(): Promise<boolean> {
+    return this.inner.isActive();
+  }
 }
 
 describe('router-agent/reauth tells the truth (issue 9 F1, F5, F6, F7)', function () {
@@ -55,9 +68,18 @@ describe('router-agent/reauth tells the truth (issue 9 F1, F5, F6, F7)', functio
     await minion.start(); // running, stale: it logs "the master key has changed"
     minion.calls.length = 0;
     deps = {
-      config: minionConfigPaths(tree.configDir), pkiDir: tree.pkiDir, logFile: tree.logFile, service: minion,
-      clock: systemClock, random: systemRandom, journal: new JournalStore(tree.stateDir), logger: nullLogger,
-      timeoutMs: 2_000, settleMs: 40, pollMs: 10, probe: () => minion.probe(),
+      config: minionConfigPaths(tree.configDir),
+      pkiDir: tree.pkiDir,
+      logFile: tree.logFile,
+      service: minion,
+      clock: systemClock,
+      random: systemRandom,
+      journal: new JournalStore(tree.stateDir),
+      logger: nullLogger,
+      timeoutMs: 2_000,
+      settleMs: 40,
+      pollMs: 10,
+      probe: () => minion.probe(),
     };
   });
   afterEach(async () => {
@@ -73,7 +95,10 @@ describe('router-agent/reauth tells the truth (issue 9 F1, F5, F6, F7)', functio
     assert.equal(out.ok, false, 'cached key = pin and minion up is not proof');
     assert.equal(out.code, 'REAUTH_FAILED');
     assert.match(out.message ?? '', /master-key-changed/);
-    assert.ok(out.evidence.some((l) => l.includes('The master key has changed')), out.evidence.join('\n'));
+    assert.ok(
+      out.evidence.some((l) => l.includes('The master key has changed')),
+      out.evidence.join('\n'),
+    );
     assert.ok(out.evidence.some((l) => l.includes('did not authenticate')));
     assert.equal(await cachedFingerprint(tree.pkiDir), pemFinger(newMaster), 'the right key stays cached');
     assert.equal(minion.active, true, 'Salt keeps retrying (no exit 42): the pinned minion is left running');
@@ -85,7 +110,10 @@ describe('router-agent/reauth tells the truth (issue 9 F1, F5, F6, F7)', functio
     const out = await reauthenticate(deps, { fingerprint: pemFinger(newMaster), origin: 'local' });
     assert.equal(out.ok, false);
     assert.match(out.message ?? '', /not-confirmed/);
-    assert.ok(out.evidence.some((l) => l.startsWith('probe: ')), out.evidence.join('\n'));
+    assert.ok(
+      out.evidence.some((l) => l.startsWith('probe: ')),
+      out.evidence.join('\n'),
+    );
     assert.ok(minion.calls.includes('probe'));
   });
 
@@ -98,13 +126,14 @@ describe('router-agent/reauth tells the truth (issue 9 F1, F5, F6, F7)', functio
   it('stop returns before the minion exits: files are touched only after its process is gone (F5)', async () => {
     const slow = new SlowStop(minion, 400);
     const exitedBefore: Record<string, boolean> = {};
-    const afterStep = (s: string): void => { exitedBefore[s] = slow.exitedAt !== undefined; };
+    const afterStep = (s: string): void => {
+      exitedBefore[s] = slow.exitedAt !== undefined;
+    };
     const req = { fingerprint: pemFinger(newMaster), origin: 'local' as const };
     const out = await reauthenticate({ ...deps, service: slow, afterStep }, req);
     assert.equal(out.ok, true, out.message);
     const expected = { snapshotted: false, stopped: true, pinned: true, 'key-moved': true, started: true };
-    assert.deepEqual(exitedBefore, expected,
-      'the steps after stop ran only once the old minion had exited');
+    assert.deepEqual(exitedBefore, expected, 'the steps after stop ran only once the old minion had exited');
     assert.ok(slow.exitedAt !== undefined);
   });
 
@@ -124,13 +153,21 @@ describe('router-agent/reauth tells the truth (issue 9 F1, F5, F6, F7)', functio
   for (const failAt of ['stopped', 'pinned', 'key-moved'] as const) {
     it(`a step fails after the minion was stopped (at ${failAt}): files back, minion started again (F7)`, async () => {
       const keyBefore = await fsp.readFile(join(tree.pkiDir, 'minion_master.pub'), 'utf8');
-      const failing = { ...deps, afterStep: (s: string) => { if (s === failAt) throw diskFull(); } };
+      const failing = {
+        ...deps,
+        afterStep: (s: string) => {
+          if (s === failAt) throw diskFull();
+        },
+      };
       const out = await reauthenticate(failing, { fingerprint: pemFinger(newMaster), origin: 'local' });
       assert.equal(out.ok, false);
       assert.equal(out.code, 'FS_WRITE_FAILED');
       assert.match(out.message ?? '', /started again/);
       assert.equal(minion.active, true, 'the minion is running again');
-      assert.deepEqual(minion.calls.filter((c) => c !== 'probe'), ['stop', 'start']);
+      assert.deepEqual(
+        minion.calls.filter((c) => c !== 'probe'),
+        ['stop', 'start'],
+      );
       const key = await fsp.readFile(join(tree.pkiDir, 'minion_master.pub'), 'utf8');
       assert.equal(key, keyBefore, 'cached key put back');
       assert.equal(await effectiveValue(deps.config, 'master_finger'), undefined, 'pin drop-in removed (none before)');
@@ -141,11 +178,21 @@ describe('router-agent/reauth tells the truth (issue 9 F1, F5, F6, F7)', functio
 
   it('starting the minion again fails too: journal kept, so the next agent start finishes the run (F7)', async () => {
     const broken: ServiceControl = {
-      name: 'salt-minion', stop: () => minion.stop(), isActive: () => minion.isActive(),
+      name: 'salt-minion',
+      stop: () => minion.stop(),
+      isActive: () => minion.isActive(),
       restart: () => minion.restart(),
-      start: async () => { throw new RecoveryError('SERVICE_FAILED', 'start salt-minion failed (exit 1)'); },
+      start: async () => {
+        throw new RecoveryError('SERVICE_FAILED', 'start salt-minion failed (exit 1)');
+      },
     };
-    const failing = { ...deps, service: broken, afterStep: (s: string) => { if (s === 'pinned') throw diskFull(); } };
+    const failing = {
+      ...deps,
+      service: broken,
+      afterStep: (s: string) => {
+        if (s === 'pinned') throw diskFull();
+      },
+    };
     const out = await reauthenticate(failing, { fingerprint: pemFinger(newMaster), origin: 'local' });
     assert.equal(out.code, 'FS_WRITE_FAILED');
     assert.match(out.message ?? '', /it is down/);

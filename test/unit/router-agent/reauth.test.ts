@@ -31,9 +31,18 @@ describe('router-agent/reauth (file level, fake minion)', () => {
     minion.active = true;
     await minion.attempt(); // the stale-key lines, as after the conductor lost its key
     deps = {
-      config: minionConfigPaths(tree.configDir), pkiDir: tree.pkiDir, logFile: tree.logFile, service: minion,
-      clock: systemClock, random: systemRandom, journal: new JournalStore(tree.stateDir), logger: nullLogger,
-      timeoutMs: 2_000, settleMs: 40, pollMs: 10, probe: () => minion.probe(),
+      config: minionConfigPaths(tree.configDir),
+      pkiDir: tree.pkiDir,
+      logFile: tree.logFile,
+      service: minion,
+      clock: systemClock,
+      random: systemRandom,
+      journal: new JournalStore(tree.stateDir),
+      logger: nullLogger,
+      timeoutMs: 2_000,
+      settleMs: 40,
+      pollMs: 10,
+      probe: () => minion.probe(),
     };
   });
   afterEach(() => cleanup());
@@ -46,9 +55,14 @@ describe('router-agent/reauth (file level, fake minion)', () => {
     assert.equal(await cachedFingerprint(tree.pkiDir), fp);
     assert.equal((await effectiveValue(deps.config, 'master_finger'))?.value, fp);
     assert.deepEqual(minion.calls, ['stop', 'start', 'probe']);
-    for (const k of ['stopped', 'pinned', 'keyMoved', 'started', 'keyCached', 'confirmed']) assert.equal(typeof out.timings[k], 'number', k);
+    for (const k of ['stopped', 'pinned', 'keyMoved', 'started', 'keyCached', 'confirmed'])
+      assert.equal(typeof out.timings[k], 'number', k);
     const last = await deps.journal.readLast();
-    assert.equal(await fsp.readFile(join(last!.runDir, 'minion_master.pub.prev'), 'utf8'), oldMaster.trim(), 'stale key kept for rollback');
+    assert.equal(
+      await fsp.readFile(join(last!.runDir, 'minion_master.pub.prev'), 'utf8'),
+      oldMaster.trim(),
+      'stale key kept for rollback',
+    );
     assert.equal(await deps.journal.read(), undefined, 'journal closed');
   });
 
@@ -95,11 +109,17 @@ describe('router-agent/reauth (file level, fake minion)', () => {
   });
 
   it('refuses before touching anything: a bad fingerprint, or a later drop-in that would override the pin', async () => {
-    const snapshot = async () => [await fsp.readFile(join(tree.pkiDir, 'minion_master.pub'), 'utf8'), await fsp.readdir(join(tree.configDir, 'minion.d'))];
+    const snapshot = async () => [
+      await fsp.readFile(join(tree.pkiDir, 'minion_master.pub'), 'utf8'),
+      await fsp.readdir(join(tree.configDir, 'minion.d')),
+    ];
     const before = await snapshot();
     const bad = await reauthenticate(deps, { fingerprint: 'ab:cd', origin: 'local' });
     assert.equal(bad.code, 'REAUTH_REFUSED');
-    await fsp.writeFile(join(tree.configDir, 'minion.d', 'zz-site.conf'), `master_finger: '${pemFinger(rogueMaster)}'\n`);
+    await fsp.writeFile(
+      join(tree.configDir, 'minion.d', 'zz-site.conf'),
+      `master_finger: '${pemFinger(rogueMaster)}'\n`,
+    );
     const over = await reauthenticate(deps, { fingerprint: pemFinger(newMaster), origin: 'local' });
     assert.equal(over.code, 'REAUTH_REFUSED');
     await fsp.rm(join(tree.configDir, 'minion.d', 'zz-site.conf'));
@@ -109,8 +129,16 @@ describe('router-agent/reauth (file level, fake minion)', () => {
 
   it('a crash after the pin is written is finished by resumeInterrupted on restart', async () => {
     const fp = pemFinger(newMaster);
-    const crashing = { ...deps, afterStep: (s: string) => { if (s === 'pinned') throw new Error('simulated crash'); } };
-    await assert.rejects(reauthenticate(crashing, { fingerprint: fp, origin: 'conductor', commandId: 'c-1' }), /simulated crash/);
+    const crashing = {
+      ...deps,
+      afterStep: (s: string) => {
+        if (s === 'pinned') throw new Error('simulated crash');
+      },
+    };
+    await assert.rejects(
+      reauthenticate(crashing, { fingerprint: fp, origin: 'conductor', commandId: 'c-1' }),
+      /simulated crash/,
+    );
     assert.equal((await deps.journal.read())?.step, 'pinned');
     assert.equal(minion.active, false, 'the crash left the minion stopped');
     const blocked = await reauthenticate(deps, { fingerprint: fp, origin: 'local' });

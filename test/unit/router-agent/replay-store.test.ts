@@ -28,20 +28,37 @@ describe('router-agent replay memory (issue 9 F8)', () => {
   afterEach(() => cleanup());
 
   const frame = (id: string, issuedAt = now): CommandFrame => ({
-    v: 1, type: 'command',
+    v: 1,
+    type: 'command',
     envelope: signEnvelope({
-      kind: 'command', router: 'r1', body: { id, name: 'status' }, privateKey: conductor.privateKey,
-      clock: { now: () => issuedAt }, random: systemRandom,
+      kind: 'command',
+      router: 'r1',
+      body: { id, name: 'status' },
+      privateKey: conductor.privateKey,
+      clock: { now: () => issuedAt },
+      random: systemRandom,
     }),
   });
   async function handler(onRun: (b: CommandBody) => Promise<void> | void) {
     const replay = await openReplayStore({ file, clock, logger: nullLogger });
     const acks: AckFrame[] = [];
     const h = makeCommandHandler({
-      routerId: 'r1', conductorKeys: [conductor.publicKey], replay, clock, logger: nullLogger,
-      run: async (b) => { await onRun(b); },
+      routerId: 'r1',
+      conductorKeys: [conductor.publicKey],
+      replay,
+      clock,
+      logger: nullLogger,
+      run: async (b) => {
+        await onRun(b);
+      },
     });
-    return { h, acks, reply: (a: AckFrame) => { acks.push(a); } };
+    return {
+      h,
+      acks,
+      reply: (a: AckFrame) => {
+        acks.push(a);
+      },
+    };
   }
   const storedNonces = async (): Promise<string[]> =>
     (JSON.parse(await fsp.readFile(file, 'utf8')) as { entries: [string, number][] }).entries.map((e) => e[0]);
@@ -50,9 +67,14 @@ describe('router-agent replay memory (issue 9 F8)', () => {
     const f = frame('c1');
     const nonce = (JSON.parse(Buffer.from(f.envelope.payload, 'base64url').toString()) as { nonce: string }).nonce;
     let seenAtRun: string[] = [];
-    const { h, reply, acks } = await handler(async () => { seenAtRun = await storedNonces(); });
+    const { h, reply, acks } = await handler(async () => {
+      seenAtRun = await storedNonces();
+    });
     await h(f, reply);
-    assert.deepEqual(acks.map((a) => a.ok), [true]);
+    assert.deepEqual(
+      acks.map((a) => a.ok),
+      [true],
+    );
     assert.ok(seenAtRun.includes(nonce), 'the nonce was on disk before run() started');
     // A restarted agent (new cache from the same file) still refuses the replay.
     const again = await handler(() => assert.fail('a replay must not run'));
@@ -70,25 +92,37 @@ describe('router-agent replay memory (issue 9 F8)', () => {
   });
 
   const lost = [
-    ['missing', undefined], ['corrupt', '{"v":1,"entries":[["x"'], ['wrong shape', '{"v":1,"entries":{}}'],
+    ['missing', undefined],
+    ['corrupt', '{"v":1,"entries":[["x"'],
+    ['wrong shape', '{"v":1,"entries":{}}'],
   ] as const;
   for (const [what, content] of lost) {
-    it(`replay memory ${what} at start: commands issued before the start are refused, later ones run, ` +
-      'across a second restart', async () => {
-      if (content !== undefined) await fsp.writeFile(file, content);
-      const captured = frame('old', now - 10_000); // issued (and maybe used) while the memory was lost
-      const ran: string[] = [];
-      const first = await handler((b) => { ran.push(b.id); });
-      await first.h(captured, first.reply);
-      now += 5;
-      await first.h(frame('new'), first.reply);
-      assert.deepEqual(first.acks.map((a) => a.ok ? 'ok' : a.code), ['PROTOCOL_REPLAYED', 'ok']);
-      // The cut-off survives a restart that finds the (now valid) file.
-      const second = await handler((b) => { ran.push(b.id); });
-      await second.h(captured, second.reply);
-      assert.equal(second.acks[0]?.code, 'PROTOCOL_REPLAYED');
-      assert.deepEqual(ran, ['new']);
-    });
+    it(
+      `replay memory ${what} at start: commands issued before the start are refused, later ones run, ` +
+        'across a second restart',
+      async () => {
+        if (content !== undefined) await fsp.writeFile(file, content);
+        const captured = frame('old', now - 10_000); // issued (and maybe used) while the memory was lost
+        const ran: string[] = [];
+        const first = await handler((b) => {
+          ran.push(b.id);
+        });
+        await first.h(captured, first.reply);
+        now += 5;
+        await first.h(frame('new'), first.reply);
+        assert.deepEqual(
+          first.acks.map((a) => (a.ok ? 'ok' : a.code)),
+          ['PROTOCOL_REPLAYED', 'ok'],
+        );
+        // The cut-off survives a restart that finds the (now valid) file.
+        const second = await handler((b) => {
+          ran.push(b.id);
+        });
+        await second.h(captured, second.reply);
+        assert.equal(second.acks[0]?.code, 'PROTOCOL_REPLAYED');
+        assert.deepEqual(ran, ['new']);
+      },
+    );
   }
 
   it('a valid memory from the earlier run accepts commands issued before this start', async () => {
@@ -96,7 +130,9 @@ describe('router-agent replay memory (issue 9 F8)', () => {
     now += 60_000;
     const f = frame('c3', now - 30_000);
     const ran: string[] = [];
-    const { h, reply } = await handler((b) => { ran.push(b.id); });
+    const { h, reply } = await handler((b) => {
+      ran.push(b.id);
+    });
     await h(f, reply);
     assert.deepEqual(ran, ['c3']);
   });
@@ -110,7 +146,7 @@ describe('router-agent replay memory (issue 9 F8)', () => {
     // 64 bytes = 86 characters; the last carries 4 unused bits: set one, same bytes decode.
     const twin = alphabet[alphabet.indexOf(last) | 1]!;
     assert.notEqual(twin, last, 'a canonical last character has its unused bits clear');
-    const variants = [env.sig.slice(0, -1) + twin, env.sig + '==', env.sig.slice(0, 10) + '.' + env.sig.slice(10)];
+    const variants = [env.sig.slice(0, -1) + twin, `${env.sig}==`, `${env.sig.slice(0, 10)}.${env.sig.slice(10)}`];
     for (const sig of variants) {
       const same = Buffer.from(env.sig, 'base64url');
       assert.deepEqual(Buffer.from(sig, 'base64url'), same, `${sig} decodes leniently to the same bytes`);
@@ -118,6 +154,9 @@ describe('router-agent replay memory (issue 9 F8)', () => {
       assert.throws(() => verifyEnvelope({ ...env, sig }, opts), refused, sig);
     }
     const twinSig = env.sig.slice(0, -1) + twin;
-    assert.throws(() => verifyEnvelope({ ...env, sig: twinSig }, opts), (e) => hasCode(e, 'PROTOCOL_BAD_SIGNATURE'));
+    assert.throws(
+      () => verifyEnvelope({ ...env, sig: twinSig }, opts),
+      (e) => hasCode(e, 'PROTOCOL_BAD_SIGNATURE'),
+    );
   });
 });

@@ -14,8 +14,11 @@ describe('router-agent/daemon/spawn (the drill starts real agents this way)', fu
     try {
       await makeRouterTree(dir, undefined, 'router-s');
       const text = renderRouterConfig({
-        conductorAddresses: ['127.0.0.2:1'], agentPublicKey: generateSigningKeyPair().publicPem, certFingerprint: '00'.repeat(32),
-        services: { minion: { start: 'true', stop: 'true', restart: 'true', isActive: 'false' } }, log: { level: 'warn' },
+        conductorAddresses: ['127.0.0.2:1'],
+        agentPublicKey: generateSigningKeyPair().publicPem,
+        certFingerprint: '00'.repeat(32),
+        services: { minion: { start: 'true', stop: 'true', restart: 'true', isActive: 'false' } },
+        log: { level: 'warn' },
       });
       assert.ok(fastRouterConfig(JSON.parse(text)));
       await mkdir(join(dir, 'etc/ssr-recovery'), { recursive: true });

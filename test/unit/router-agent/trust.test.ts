@@ -8,16 +8,25 @@ import { classifyLine, exitStatusFor, lineTime } from '../../../router-agent/tru
 import { computeTrustState } from '../../../router-agent/trust/state.js';
 import { LogTail } from '../../../router-agent/trust/log-tail.js';
 import { TrustWatcher } from '../../../router-agent/trust/watch.js';
-import { minionConfigPaths, topLevelScalars, effectiveValue, PIN_DROP_IN } from '../../../router-agent/minion/config-files.js';
+import {
+  minionConfigPaths,
+  topLevelScalars,
+  effectiveValue,
+  PIN_DROP_IN,
+} from '../../../router-agent/minion/config-files.js';
 import { makeTmpDir } from '../../helpers/tmpdir.js';
 import { FakeMinion, makeRouterTree, rsaPublicPem } from './fake-minion.js';
 
 // Lines exactly as reference/salt.md §10 shows them on 3006.18.
 const L = {
-  changed: "2026-11-24 11:02:22,257 [salt.crypt        :1316][ERROR   ][5717] The master key has changed, the salt master could have been subverted, verify salt master's public key",
-  notAuth: "2026-11-24 11:02:22,258 [salt.crypt        :1330][CRITICAL][5717] The Salt Master server's public key did not authenticate!",
-  finger: '2026-11-24 11:02:22,259 [salt.crypt        :1290][CRITICAL][5717] The specified fingerprint in the master configuration file:',
-  rejected: "2026-11-24 11:02:22,260 [salt.crypt        :1200][CRITICAL][5717] The Salt Master has rejected this minion's public key!",
+  changed:
+    "2026-11-24 11:02:22,257 [salt.crypt        :1316][ERROR   ][5717] The master key has changed, the salt master could have been subverted, verify salt master's public key",
+  notAuth:
+    "2026-11-24 11:02:22,258 [salt.crypt        :1330][CRITICAL][5717] The Salt Master server's public key did not authenticate!",
+  finger:
+    '2026-11-24 11:02:22,259 [salt.crypt        :1290][CRITICAL][5717] The specified fingerprint in the master configuration file:',
+  rejected:
+    "2026-11-24 11:02:22,260 [salt.crypt        :1200][CRITICAL][5717] The Salt Master has rejected this minion's public key!",
   other: '2026-11-24 11:02:22,261 [salt.minion       :1000][WARNING ][5717] something else',
 };
 
@@ -38,11 +47,28 @@ describe('router-agent/trust', () => {
   it('orders the states: down, logged mismatch, stale key, no key, pin mismatch, expected, trusted', () => {
     assert.equal(computeTrustState({ minionActive: false }), 'minion-down');
     assert.equal(computeTrustState({ minionActive: false, lastEvent: 'finger-mismatch' }), 'finger-mismatch');
-    assert.equal(computeTrustState({ minionActive: true, cachedFingerprint: 'a', lastEvent: 'key-changed' }), 'stale-master-key');
+    assert.equal(
+      computeTrustState({ minionActive: true, cachedFingerprint: 'a', lastEvent: 'key-changed' }),
+      'stale-master-key',
+    );
     assert.equal(computeTrustState({ minionActive: true }), 'no-master-key');
-    assert.equal(computeTrustState({ minionActive: true, cachedFingerprint: 'a', pinnedFingerprint: 'b' }), 'finger-mismatch');
-    assert.equal(computeTrustState({ minionActive: true, cachedFingerprint: 'a', expectedFingerprint: 'b' }), 'stale-master-key');
-    assert.equal(computeTrustState({ minionActive: true, cachedFingerprint: 'a', pinnedFingerprint: 'a', expectedFingerprint: 'a' }), 'trusted');
+    assert.equal(
+      computeTrustState({ minionActive: true, cachedFingerprint: 'a', pinnedFingerprint: 'b' }),
+      'finger-mismatch',
+    );
+    assert.equal(
+      computeTrustState({ minionActive: true, cachedFingerprint: 'a', expectedFingerprint: 'b' }),
+      'stale-master-key',
+    );
+    assert.equal(
+      computeTrustState({
+        minionActive: true,
+        cachedFingerprint: 'a',
+        pinnedFingerprint: 'a',
+        expectedFingerprint: 'a',
+      }),
+      'trusted',
+    );
   });
 
   it('reads master_finger the way Salt layers minion and minion.d/*.conf (later wins)', async () => {
@@ -50,13 +76,23 @@ describe('router-agent/trust', () => {
     try {
       const tree = await makeRouterTree(dir, undefined);
       const paths = minionConfigPaths(tree.configDir);
-      assert.deepEqual([...topLevelScalars("a: 1\n  b: 2\nc: 'x' # note\nd: \"y\"\n")], [['a', '1'], ['c', 'x'], ['d', 'y']]);
+      assert.deepEqual(
+        [...topLevelScalars('a: 1\n  b: 2\nc: \'x\' # note\nd: "y"\n')],
+        [
+          ['a', '1'],
+          ['c', 'x'],
+          ['d', 'y'],
+        ],
+      );
       await appendFile(paths.mainFile, "master_finger: 'aa'\n");
       assert.equal((await effectiveValue(paths, 'master_finger'))?.value, 'aa');
       await writeFile(join(tree.configDir, 'minion.d', PIN_DROP_IN), "master_finger: 'bb'\n");
       assert.equal((await effectiveValue(paths, 'master_finger'))?.value, 'bb');
       await writeFile(join(tree.configDir, 'minion.d', 'zz.conf'), "master_finger: 'cc'\n");
-      assert.deepEqual(await effectiveValue(paths, 'master_finger'), { value: 'cc', file: join(tree.configDir, 'minion.d', 'zz.conf') });
+      assert.deepEqual(await effectiveValue(paths, 'master_finger'), {
+        value: 'cc',
+        file: join(tree.configDir, 'minion.d', 'zz.conf'),
+      });
       assert.equal((await effectiveValue(paths, 'master_finger', null))?.value, 'cc');
     } finally {
       await cleanup();
@@ -93,13 +129,25 @@ describe('router-agent/trust', () => {
       const minion = new FakeMinion(tree, newM);
       minion.active = true;
       await minion.attempt();
-      const w = new TrustWatcher({ minionId: 'router-1', config: minionConfigPaths(tree.configDir), pkiDir: tree.pkiDir, logFile: tree.logFile, service: minion, clock: systemClock, logger: nullLogger, pollMs: 60_000 });
+      const w = new TrustWatcher({
+        minionId: 'router-1',
+        config: minionConfigPaths(tree.configDir),
+        pkiDir: tree.pkiDir,
+        logFile: tree.logFile,
+        service: minion,
+        clock: systemClock,
+        logger: nullLogger,
+        pollMs: 60_000,
+      });
       const changes: string[] = [];
       w.on('change', (f: { state: string }) => changes.push(f.state));
       const first = await w.start();
       w.stop();
       assert.equal(first.state, 'stale-master-key');
-      assert.ok(first.evidence.some((l) => l.includes('The master public key can be found at:')), 'continuation lines kept as evidence');
+      assert.ok(
+        first.evidence.some((l) => l.includes('The master public key can be found at:')),
+        'continuation lines kept as evidence',
+      );
       await new Promise((r) => setTimeout(r, 20));
       await writeFile(join(tree.pkiDir, 'minion_master.pub'), newM.trim());
       assert.equal((await w.refresh()).state, 'trusted');
@@ -128,8 +176,14 @@ describe('router-agent/trust', () => {
     'is not subject to a man-in-the-middle attack.';
   const watcherFor = (tree: Awaited<ReturnType<typeof makeRouterTree>>, minion: FakeMinion) =>
     new TrustWatcher({
-      minionId: 'router-1', config: minionConfigPaths(tree.configDir), pkiDir: tree.pkiDir, logFile: tree.logFile,
-      service: minion, clock: systemClock, logger: nullLogger, pollMs: 60_000,
+      minionId: 'router-1',
+      config: minionConfigPaths(tree.configDir),
+      pkiDir: tree.pkiDir,
+      logFile: tree.logFile,
+      service: minion,
+      clock: systemClock,
+      logger: nullLogger,
+      pollMs: 60_000,
     });
 
   it('key change and finger mismatch in one poll: finger-mismatch with the lines, not minion-down (F2)', async () => {

@@ -30,18 +30,31 @@ describe('router-agent/ws/client', () => {
     // A conductor that says hello and accepts ours, then never answers anything again.
     wss.on('connection', (ws) => {
       connections++;
-      ws.send(JSON.stringify({ v: 1, type: 'hello', role: 'conductor', challenge: 'c'.repeat(24), serverTime: Date.now() }));
+      ws.send(
+        JSON.stringify({ v: 1, type: 'hello', role: 'conductor', challenge: 'c'.repeat(24), serverTime: Date.now() }),
+      );
       ws.once('message', () => ws.send(JSON.stringify({ v: 1, type: 'ack', id: 'hello', ok: true, enrolled: true })));
     });
     await new Promise<void>((r) => https.listen(0, '127.0.0.3', () => r()));
     const port = (https.address() as { port: number }).port;
     const key = generateSigningKeyPair();
     const link = new ConductorLink({
-      url: `wss://127.0.0.3:${port}${AGENT_WS_PATH}`, certFingerprints: [id.certFingerprint], routerId: 'r1', agentKey: key, agentVersion: 't',
-      clock: systemClock, random: systemRandom, logger: nullLogger, heartbeatMs: 80, backoffMinMs: 10, backoffMaxMs: 20,
+      url: `wss://127.0.0.3:${port}${AGENT_WS_PATH}`,
+      certFingerprints: [id.certFingerprint],
+      routerId: 'r1',
+      agentKey: key,
+      agentVersion: 't',
+      clock: systemClock,
+      random: systemRandom,
+      logger: nullLogger,
+      heartbeatMs: 80,
+      backoffMinMs: 10,
+      backoffMaxMs: 20,
     });
     let readies = 0;
-    link.on('ready', () => { readies++; });
+    link.on('ready', () => {
+      readies++;
+    });
     link.start();
     try {
       await until(() => readies >= 2 && connections >= 2, 10_000, 'a reconnect after the silent peer was dropped');

@@ -10,7 +10,12 @@ describe('docs/cli.md', () => {
 
   it('covers every command, nested ones too', () => {
     const doc = renderCliDoc();
-    for (const c of ['conductor-agent backup create', 'conductor-agent keys rotate', 'conductor-agent restore', 'router-agent reauth']) {
+    for (const c of [
+      'conductor-agent backup create',
+      'conductor-agent keys rotate',
+      'conductor-agent restore',
+      'router-agent reauth',
+    ]) {
       assert.ok(doc.includes(`### \`${c}\``), c);
     }
   });

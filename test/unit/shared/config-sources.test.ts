@@ -31,7 +31,9 @@ describe('shared/config: where a value came from, and loose secret files', () =>
 
   it('env-value-blamed-on-yaml: a bad SSR_RECOVERY_* value names the variable, not the YAML file', async () => {
     await yaml('backup:\n  keep:\n    last: 3\n');
-    const e = configError(() => loadConfig({ agent: 'conductor-agent', root: dir, env: { SSR_RECOVERY_BACKUP_DIR: 'relative/dir' } }));
+    const e = configError(() =>
+      loadConfig({ agent: 'conductor-agent', root: dir, env: { SSR_RECOVERY_BACKUP_DIR: 'relative/dir' } }),
+    );
     assert.equal(e.code, 'CONFIG_INVALID');
     assert.match(e.message, /backup\.dir: .*\(from SSR_RECOVERY_BACKUP_DIR\)/);
     assert.doesNotMatch(e.message, /conductor-agent\.yaml/, 'the file holds no bad value');
@@ -39,13 +41,17 @@ describe('shared/config: where a value came from, and loose secret files', () =>
   });
 
   it('env-value-blamed-on-yaml: a list variable with a bad element names the variable', () => {
-    const e = configError(() => loadConfig({ agent: 'conductor-agent', root: dir, env: { SSR_RECOVERY_BACKUP_EXTRA_PATHS: '/ok,not-absolute' } }));
+    const e = configError(() =>
+      loadConfig({ agent: 'conductor-agent', root: dir, env: { SSR_RECOVERY_BACKUP_EXTRA_PATHS: '/ok,not-absolute' } }),
+    );
     assert.match(e.message, /backup\.extraPaths\.1: .*\(from SSR_RECOVERY_BACKUP_EXTRA_PATHS\)/);
   });
 
   it('env-value-blamed-on-yaml: errors in the file and in the environment each name their source', async () => {
     await yaml('backup:\n  dir: also-relative\n');
-    const e = configError(() => loadConfig({ agent: 'conductor-agent', root: dir, env: { SSR_RECOVERY_SALT_PKI_DIR: 'x' } }));
+    const e = configError(() =>
+      loadConfig({ agent: 'conductor-agent', root: dir, env: { SSR_RECOVERY_SALT_PKI_DIR: 'x' } }),
+    );
     assert.match(e.message, /in .*conductor-agent\.yaml and from the environment or flags/);
     assert.match(e.message, /salt\.pkiDir: .*\(from SSR_RECOVERY_SALT_PKI_DIR\)/);
     assert.match(e.message, /backup\.dir: must be an absolute path\n|backup\.dir: must be an absolute path$/m);
@@ -53,7 +59,9 @@ describe('shared/config: where a value came from, and loose secret files', () =>
   });
 
   it('env-value-blamed-on-yaml: a bad flag value is blamed on a flag', () => {
-    const e = configError(() => loadConfig({ agent: 'conductor-agent', root: dir, overrides: { 'saltApi.url': 'not a url' } }));
+    const e = configError(() =>
+      loadConfig({ agent: 'conductor-agent', root: dir, overrides: { 'saltApi.url': 'not a url' } }),
+    );
     assert.match(e.message, /saltApi\.url: .*\(from a flag\)/);
   });
 
@@ -73,7 +81,8 @@ describe('shared/config: where a value came from, and loose secret files', () =>
   it('world-readable-password-file-accepted-silently: group-readable (0640) warns too; 0600 and 0400 do not', async () => {
     const secret = join(dir, 'pw');
     await writeFile(secret, 'x');
-    const load = () => loadConfig({ agent: 'conductor-agent', root: dir, env: { SSR_RECOVERY_SSR_PASSWORD_FILE: '/pw' } }).warnings;
+    const load = () =>
+      loadConfig({ agent: 'conductor-agent', root: dir, env: { SSR_RECOVERY_SSR_PASSWORD_FILE: '/pw' } }).warnings;
     await chmod(secret, 0o640);
     assert.match(load().join('\n'), /ssr\.passwordFile \/pw is accessible by its group \(mode 0640\)/);
     await chmod(secret, 0o600);

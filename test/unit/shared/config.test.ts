@@ -20,7 +20,10 @@ describe('shared/config', () => {
 
   it('applies defaults, then the file under the root, then env, then flags', async () => {
     await mkdir(join(dir, 'etc/ssr-recovery'), { recursive: true });
-    await writeFile(join(dir, 'etc/ssr-recovery/conductor-agent.yaml'), 'saltApi:\n  eauth: sharedsecret\n  url: http://127.0.0.1:9000\nbackup:\n  keep:\n    last: 3\n');
+    await writeFile(
+      join(dir, 'etc/ssr-recovery/conductor-agent.yaml'),
+      'saltApi:\n  eauth: sharedsecret\n  url: http://127.0.0.1:9000\nbackup:\n  keep:\n    last: 3\n',
+    );
     const loaded = loadConfig({
       agent: 'conductor-agent',
       root: dir,
@@ -37,7 +40,10 @@ describe('shared/config', () => {
   });
 
   it('lists every problem and refuses unknown keys', () => {
-    const r = validateConductorConfig({ saltApi: { url: 'http://10.0.0.5:8000', bogus: 1 }, backup: { keep: { last: -1 } } });
+    const r = validateConductorConfig({
+      saltApi: { url: 'http://10.0.0.5:8000', bogus: 1 },
+      backup: { keep: { last: -1 } },
+    });
     assert.equal(r.config, undefined);
     assert.ok(r.errors.some((e) => e.includes('bogus')));
     assert.ok(r.errors.some((e) => e.startsWith('backup.keep.last')));
@@ -52,12 +58,21 @@ describe('shared/config', () => {
   it('throws CONFIG_UNREADABLE for bad YAML and a missing explicit file', async () => {
     const f = join(dir, 'bad.yaml');
     await writeFile(f, 'saltApi: [unclosed');
-    assert.throws(() => loadConfig({ agent: 'conductor-agent', configFile: f, env: {} }), (e) => hasCode(e, 'CONFIG_UNREADABLE'));
-    assert.throws(() => loadConfig({ agent: 'router-agent', configFile: join(dir, 'nope.yaml'), env: {} }), (e) => hasCode(e, 'CONFIG_UNREADABLE'));
+    assert.throws(
+      () => loadConfig({ agent: 'conductor-agent', configFile: f, env: {} }),
+      (e) => hasCode(e, 'CONFIG_UNREADABLE'),
+    );
+    assert.throws(
+      () => loadConfig({ agent: 'router-agent', configFile: join(dir, 'nope.yaml'), env: {} }),
+      (e) => hasCode(e, 'CONFIG_UNREADABLE'),
+    );
   });
 
   it('throws CONFIG_INVALID for a bad number in the environment', () => {
-    assert.throws(() => loadConfig({ agent: 'router-agent', root: dir, env: { SSR_RECOVERY_CONDUCTOR_PORT: 'abc' } }), (e) => hasCode(e, 'CONFIG_INVALID'));
+    assert.throws(
+      () => loadConfig({ agent: 'router-agent', root: dir, env: { SSR_RECOVERY_CONDUCTOR_PORT: 'abc' } }),
+      (e) => hasCode(e, 'CONFIG_INVALID'),
+    );
   });
 
   it('prefixes system paths with the root, and leaves them alone for /', () => {

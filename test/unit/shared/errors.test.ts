@@ -14,7 +14,8 @@ describe('shared/errors', () => {
 
   it('lists every code in docs/errors.md', () => {
     const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
-    for (const code of Object.keys(ErrorCodes)) assert.match(doc, new RegExp('`' + code + '`'), `${code} missing from docs/errors.md`);
+    for (const code of Object.keys(ErrorCodes))
+      assert.match(doc, new RegExp(`\`${code}\``), `${code} missing from docs/errors.md`);
   });
 
   it('keeps code, cause, details and hint, and serialises without the cause', () => {
@@ -23,7 +24,12 @@ describe('shared/errors', () => {
     assert.equal(e.code, 'BACKUP_FAILED');
     assert.equal(e.exitCode, ExitCode.FAILED);
     assert.equal(e.cause, cause);
-    assert.deepEqual(e.toJSON(), { code: 'BACKUP_FAILED', message: 'disk full', hint: 'free space', details: { path: '/x' } });
+    assert.deepEqual(e.toJSON(), {
+      code: 'BACKUP_FAILED',
+      message: 'disk full',
+      hint: 'free space',
+      details: { path: '/x' },
+    });
   });
 
   it('wraps foreign throwables as INTERNAL with a bug-report hint', () => {
@@ -38,7 +44,9 @@ describe('shared/errors', () => {
 describe('RecoveryError across module copies (regression: lazily imported copies turned every error into INTERNAL)', () => {
   it('recognises an error from another copy of shared/errors by its brand', async () => {
     // A second instance of the module, as tsx can create when one import says .ts and another .js.
-    const other = (await import(`../../../shared/errors.ts?copy=${Date.now()}`)) as typeof import('../../../shared/errors.js');
+    const other = (await import(
+      `../../../shared/errors.ts?copy=${Date.now()}`
+    )) as typeof import('../../../shared/errors.js');
     const foreign = new other.RecoveryError('LOCK_HELD', 'held elsewhere');
     assert.ok(foreign instanceof RecoveryError);
     assert.equal(asRecoveryError(foreign).code, 'LOCK_HELD');

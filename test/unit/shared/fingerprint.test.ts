@@ -19,7 +19,9 @@ describe('shared/salt/fingerprint (Salt pem_finger, reference §4.5)', () => {
       const pub = join(dir, `k${bits}.pub`);
       execFileSync('openssl', ['genrsa', '-out', priv, bits], { stdio: 'ignore' });
       execFileSync('openssl', ['rsa', '-in', priv, '-pubout', '-out', pub], { stdio: 'ignore' });
-      const expected = execFileSync('sh', ['-c', `grep -v -- '-----' "${pub}" | sha256sum`], { encoding: 'utf8' }).split(' ')[0]!;
+      const expected = execFileSync('sh', ['-c', `grep -v -- '-----' "${pub}" | sha256sum`], {
+        encoding: 'utf8',
+      }).split(' ')[0]!;
       const fp = await pemFingerFile(pub);
       assert.equal(fp, colonHex(expected));
       assert.ok(isSha256Finger(fp));
@@ -28,20 +30,37 @@ describe('shared/salt/fingerprint (Salt pem_finger, reference §4.5)', () => {
   });
 
   it('ignores blank lines, CRLF and a missing trailing newline, as Salt does', () => {
-    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+    const { publicKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
     const fp = pemFinger(publicKey);
-    assert.equal(pemFinger('\n' + publicKey.replace(/\n/g, '\r\n') + '\n\n'), fp);
+    assert.equal(pemFinger(`\n${publicKey.replace(/\n/g, '\r\n')}\n\n`), fp);
     assert.equal(pemFinger(publicKey.trimEnd()), fp, 'clean_key form (no trailing newline) hashes the same body lines');
   });
 
   it('is not the hash of the DER or of the joined base64', () => {
-    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
-    const joined = publicKey.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
-    assert.notEqual(pemFinger(publicKey), pemFinger(`-----BEGIN PUBLIC KEY-----\n${joined}\n-----END PUBLIC KEY-----\n`));
+    const { publicKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    const joined = publicKey
+      .split('\n')
+      .filter((l) => l && !l.startsWith('-----'))
+      .join('');
+    assert.notEqual(
+      pemFinger(publicKey),
+      pemFinger(`-----BEGIN PUBLIC KEY-----\n${joined}\n-----END PUBLIC KEY-----\n`),
+    );
   });
 
   it('refuses text that is not PEM with KEYS_INVALID', async () => {
-    assert.throws(() => pemFinger('hello'), (e) => hasCode(e, 'KEYS_INVALID'));
+    assert.throws(
+      () => pemFinger('hello'),
+      (e) => hasCode(e, 'KEYS_INVALID'),
+    );
     const f = join(dir, 'junk.pub');
     await writeFile(f, 'not a key\n');
     await assert.rejects(pemFingerFile(f), (e) => hasCode(e, 'KEYS_INVALID'));

@@ -14,7 +14,10 @@ describe('shared/fs/lock', () => {
   it('refuses a second holder with LOCK_HELD and names the holder', async () => {
     const p = join(dir, 'x.lock');
     const first = await acquireLock(p, { purpose: 'backup' });
-    await assert.rejects(acquireLock(p, { purpose: 'backup', pid: process.pid + 1 }), (e) => hasCode(e, 'LOCK_HELD') && (e.details.holder as { pid: number }).pid === process.pid);
+    await assert.rejects(
+      acquireLock(p, { purpose: 'backup', pid: process.pid + 1 }),
+      (e) => hasCode(e, 'LOCK_HELD') && (e.details.holder as { pid: number }).pid === process.pid,
+    );
     await first.release();
     const again = await acquireLock(p, { purpose: 'backup' });
     await again.release();
@@ -31,7 +34,9 @@ describe('shared/fs/lock', () => {
   it('never takes a lock held on another host', async () => {
     const p = join(dir, 'x.lock');
     await writeFile(p, JSON.stringify({ pid: 1, host: 'other-node', since: 'then', purpose: 'backup' }));
-    await assert.rejects(acquireLock(p, { purpose: 'backup', host: 'h1', isAlive: () => false }), (e) => hasCode(e, 'LOCK_HELD'));
+    await assert.rejects(acquireLock(p, { purpose: 'backup', host: 'h1', isAlive: () => false }), (e) =>
+      hasCode(e, 'LOCK_HELD'),
+    );
   });
 
   it('leaves the mode of an existing folder alone (regression: the backup lock made /var/log/128technology 0700)', async () => {
@@ -46,7 +51,9 @@ describe('shared/fs/lock', () => {
 describe('shared/fs/accounts', () => {
   it('maps ids to the first name and names to their id, skipping comments and malformed lines', async () => {
     const { parseAccounts } = await import('../../../shared/fs/accounts.js');
-    const t = parseAccounts('# comment\nroot:x:0:0::/root:/bin/bash\ntoor:x:0:0::/root:/bin/sh\nbad line\nsalt:x:abc:1\n\n128t:x:990:990::/:/sbin/nologin\n');
+    const t = parseAccounts(
+      '# comment\nroot:x:0:0::/root:/bin/bash\ntoor:x:0:0::/root:/bin/sh\nbad line\nsalt:x:abc:1\n\n128t:x:990:990::/:/sbin/nologin\n',
+    );
     assert.equal(t.byId.get(0), 'root');
     assert.equal(t.byName.get('toor'), 0);
     assert.equal(t.byName.get('128t'), 990);

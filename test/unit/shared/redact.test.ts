@@ -4,7 +4,10 @@ import { createLogger } from '../../../shared/log/logger.js';
 import { redact, REDACTED } from '../../../shared/log/redact.js';
 
 describe('shared/log redaction', () => {
-  const { privateKey } = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+  const { privateKey } = generateKeyPairSync('ed25519', {
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
 
   it('removes private key PEM text wherever it appears', () => {
     const lines: string[] = [];
@@ -17,7 +20,13 @@ describe('shared/log redaction', () => {
   });
 
   it('redacts secret-named fields but keeps public facts', () => {
-    const out = redact({ password: 'hunter2', passwordFile: '/etc/pw', token: 'abc', fingerprint: 'aa:bb', publicKey: 'age1xyz' }) as Record<string, unknown>;
+    const out = redact({
+      password: 'hunter2',
+      passwordFile: '/etc/pw',
+      token: 'abc',
+      fingerprint: 'aa:bb',
+      publicKey: 'age1xyz',
+    }) as Record<string, unknown>;
     assert.equal(out.password, REDACTED);
     assert.equal(out.token, REDACTED);
     assert.equal(out.passwordFile, '/etc/pw');
@@ -26,7 +35,9 @@ describe('shared/log redaction', () => {
   });
 
   it('redacts age identities and survives cycles', () => {
-    const o: Record<string, unknown> = { note: 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ' };
+    const o: Record<string, unknown> = {
+      note: 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ',
+    };
     o.self = o;
     const out = redact(o) as Record<string, unknown>;
     assert.equal(out.note, REDACTED);

@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
 import { ARCHIVE_NAME_RE } from '../../../../shared/backup/format.js';
-import { archiveName, formatStamp, isBackupFileName, parseArchiveName } from '../../../../conductor-agent/backup/naming.js';
+import {
+  archiveName,
+  formatStamp,
+  isBackupFileName,
+  parseArchiveName,
+} from '../../../../conductor-agent/backup/naming.js';
 import { planBackup } from '../../../../conductor-agent/backup/plan.js';
 import { conductorSchema } from '../../../../shared/config/schema.js';
 
 describe('backup naming', () => {
-  it('stamps UTC as YYYY-MM-DDTHHMMSSZ (regression: the seed\'s date \'+%Y-%d-%d\' printed the day twice)', () => {
+  it("stamps UTC as YYYY-MM-DDTHHMMSSZ (regression: the seed's date '+%Y-%d-%d' printed the day twice)", () => {
     const d = new Date('2026-03-07T04:05:06.789Z');
     assert.equal(formatStamp(d), '2026-03-07T040506Z');
     // The seed's format would give 2026-07-07 here: month lost, day twice.
@@ -13,14 +18,25 @@ describe('backup naming', () => {
   });
 
   it('names sort in time order across months, days and hours', () => {
-    const times = ['2026-01-31T23:59:59Z', '2026-02-01T00:00:00Z', '2026-02-01T09:00:00Z', '2026-10-02T00:00:00Z', '2027-01-01T00:00:00Z'];
+    const times = [
+      '2026-01-31T23:59:59Z',
+      '2026-02-01T00:00:00Z',
+      '2026-02-01T09:00:00Z',
+      '2026-10-02T00:00:00Z',
+      '2027-01-01T00:00:00Z',
+    ];
     const names = times.map((t) => archiveName('host', 'node', new Date(t)));
     assert.deepEqual([...names].sort(), names);
   });
 
   it('plans the archive name from a fake clock, host and the node from local.init', () => {
     const config = conductorSchema.parse({});
-    const plan = planBackup({ config, host: 'cond-east-1', node: 'node-a', createdAt: new Date('2026-11-24T11:30:05Z') });
+    const plan = planBackup({
+      config,
+      host: 'cond-east-1',
+      node: 'node-a',
+      createdAt: new Date('2026-11-24T11:30:05Z'),
+    });
     assert.equal(plan.fileName, 'conductor-backup-cond-east-1-node-a-2026-11-24T113005Z.tar.gz');
     assert.equal(plan.dir, '/var/log/128technology');
   });
@@ -51,6 +67,10 @@ describe('backup naming', () => {
     const seed = 'conductor-backup-myhost-2026-24-24.tar.gz';
     assert.equal(parseArchiveName(seed), undefined);
     assert.ok(isBackupFileName(seed));
-    assert.equal(parseArchiveName('conductor-backup-h-n-2026-13-01T000000Z.tar.gz'), undefined, 'month 13 is not a date');
+    assert.equal(
+      parseArchiveName('conductor-backup-h-n-2026-13-01T000000Z.tar.gz'),
+      undefined,
+      'month 13 is not a date',
+    );
   });
 });

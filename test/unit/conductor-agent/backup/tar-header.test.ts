@@ -4,7 +4,16 @@ import { Header } from 'tar';
 import { encodeHeader, memberLength, padding, BLOCK } from '../../../../conductor-agent/backup/tar-header.js';
 
 describe('tar headers written by hand', () => {
-  const base = { type: 'file' as const, size: 1234, mode: 0o600, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: 1_700_000_000 };
+  const base = {
+    type: 'file' as const,
+    size: 1234,
+    mode: 0o600,
+    uid: 0,
+    gid: 0,
+    uname: 'root',
+    gname: 'root',
+    mtime: 1_700_000_000,
+  };
 
   it('writes a ustar header node-tar parses back with a valid checksum', () => {
     const buf = encodeHeader({ ...base, name: 'etc/128technology/global.init' });
@@ -53,7 +62,11 @@ describe('padded compressed gzip member', () => {
   it('has exactly the reserved length, and zlib, gzip and GNU tar read it as the plain data', async () => {
     const { paddedGzip, reserveFor } = await import('../../../../conductor-agent/backup/gzip-padded.js');
     const { spawnSync } = await import('node:child_process');
-    const data = Buffer.from('{"entries":[' + Array.from({ length: 500 }, (_, i) => `{"path":"p/${i}","sha256":"${'ab'.repeat(32)}"}`).join(',\n') + ']}\n');
+    const data = Buffer.from(
+      '{"entries":[' +
+        Array.from({ length: 500 }, (_, i) => `{"path":"p/${i}","sha256":"${'ab'.repeat(32)}"}`).join(',\n') +
+        ']}\n',
+    );
     const length = reserveFor(data);
     const member = paddedGzip(data, length)!;
     assert.equal(member.length, length);

@@ -8,8 +8,14 @@ import { hasCode } from '../../../../shared/errors.js';
 function recorder(log: string[], name: string, opts: { failStart?: boolean; stopMs?: number } = {}): Service {
   return {
     name,
-    start: async () => { if (opts.failStart) throw new Error('boom'); log.push(`start ${name}`); },
-    stop: async () => { await new Promise((r) => setTimeout(r, opts.stopMs ?? 0)); log.push(`stop ${name}`); },
+    start: async () => {
+      if (opts.failStart) throw new Error('boom');
+      log.push(`start ${name}`);
+    },
+    stop: async () => {
+      await new Promise((r) => setTimeout(r, opts.stopMs ?? 0));
+      log.push(`stop ${name}`);
+    },
   };
 }
 
@@ -58,7 +64,10 @@ describe('daemon lifecycle (in-process, signals injected)', () => {
 
   it('a service that fails to start stops the ones already started', async () => {
     const log: string[] = [];
-    const lc = createLifecycle([recorder(log, 'a'), recorder(log, 'b', { failStart: true })], { signals: new EventEmitter(), exit: sinon.spy() });
+    const lc = createLifecycle([recorder(log, 'a'), recorder(log, 'b', { failStart: true })], {
+      signals: new EventEmitter(),
+      exit: sinon.spy(),
+    });
     await assert.rejects(lc.start(), /boom/);
     assert.deepEqual(log, ['start a', 'stop a']);
     assert.equal(await lc.done, 1);
@@ -67,22 +76,39 @@ describe('daemon lifecycle (in-process, signals injected)', () => {
 
 describe('backup schedule', () => {
   it('rejects an invalid cron pattern as CONFIG_INVALID', () => {
-    assert.throws(() => validateSchedule('61 * * * *'), (e) => hasCode(e, 'CONFIG_INVALID'));
+    assert.throws(
+      () => validateSchedule('61 * * * *'),
+      (e) => hasCode(e, 'CONFIG_INVALID'),
+    );
     validateSchedule('30 2 * * *');
   });
 
   it('runs on the schedule, and on stop cancels the running backup and waits for it', async () => {
-    const clock = sinon.useFakeTimers({ now: new Date('2026-11-24T02:29:59.500Z'), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const clock = sinon.useFakeTimers({
+      now: new Date('2026-11-24T02:29:59.500Z'),
+      toFake: ['setTimeout', 'clearTimeout', 'Date'],
+    });
     let runs = 0;
     let release!: () => void;
     let signal: AbortSignal | undefined;
-    const job = scheduledJob({ schedule: '30 2 * * *', run: (s) => { runs++; signal = s; return new Promise<void>((r) => { release = r; }); } });
+    const job = scheduledJob({
+      schedule: '30 2 * * *',
+      run: (s) => {
+        runs++;
+        signal = s;
+        return new Promise<void>((r) => {
+          release = r;
+        });
+      },
+    });
     await job.start();
     assert.equal(job.nextRun()?.toISOString(), '2026-11-24T02:30:00.000Z');
     await clock.tickAsync(1_000);
     assert.equal(runs, 1);
     let stopped = false;
-    const stopping = job.stop().then(() => { stopped = true; });
+    const stopping = job.stop().then(() => {
+      stopped = true;
+    });
     await clock.tickAsync(10);
     assert.equal(stopped, false, 'stop waits for the running backup');
     assert.equal(signal?.aborted, true, 'and asks it to cancel');

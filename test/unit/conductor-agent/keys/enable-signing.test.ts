@@ -9,14 +9,24 @@ import { keySandbox, treeSnapshot, type KeySandbox } from './sandbox.js';
 
 describe('conductor-agent/keys/enable-signing', () => {
   let s: KeySandbox;
-  const opts = () => ({ pkiDir: s.pkiDir, masterConfig: s.masterConfig, exportDir: s.exportDir, now: () => new Date('2026-11-24T12:00:00Z') });
-  beforeEach(async () => { s = await keySandbox(); });
+  const opts = () => ({
+    pkiDir: s.pkiDir,
+    masterConfig: s.masterConfig,
+    exportDir: s.exportDir,
+    now: () => new Date('2026-11-24T12:00:00Z'),
+  });
+  beforeEach(async () => {
+    s = await keySandbox();
+  });
   afterEach(() => s.cleanup());
 
   it('dry run lists every change and leaves the tree byte-identical', async () => {
     const before = await treeSnapshot(s.root);
     const r = await enableSigning({ ...opts(), dryRun: true });
-    assert.deepEqual(r.changes.map((c) => c.action), ['create-key-pair', 'write-signature', 'backup', 'edit-config', 'export']);
+    assert.deepEqual(
+      r.changes.map((c) => c.action),
+      ['create-key-pair', 'write-signature', 'backup', 'edit-config', 'export'],
+    );
     assert.deepEqual(await treeSnapshot(s.root), before);
   });
 

@@ -14,8 +14,15 @@ describe('conductor-agent/keys/rotate: rotateMasterKey and rollbackRotation', ()
   let signFinger: string;
   const read = (f: string) => readFile(join(s.pkiDir, f), 'utf8');
   const opts = (over: Partial<RotateOptions> = {}): RotateOptions => ({
-    pkiDir: s.pkiDir, masterConfig: s.masterConfig, rotationsDir: s.rotationsDir,
-    service: fakeService(), probe: fakeProbe(() => signFinger), clock: steppingClock(), waitMs: 60_000, pollMs: 5_000, ...over,
+    pkiDir: s.pkiDir,
+    masterConfig: s.masterConfig,
+    rotationsDir: s.rotationsDir,
+    service: fakeService(),
+    probe: fakeProbe(() => signFinger),
+    clock: steppingClock(),
+    waitMs: 60_000,
+    pollMs: 5_000,
+    ...over,
   });
   beforeEach(async () => {
     s = await keySandbox({ minions: 3 });
@@ -38,7 +45,10 @@ describe('conductor-agent/keys/rotate: rotateMasterKey and rollbackRotation', ()
     const [a, b] = s.minionIds;
     const probe = fakeProbe(() => signFinger, { [a!]: { verifies: false }, [b!]: { signKeyFingerprint: 'aa:bb' } });
     const before = await treeSnapshot(s.root);
-    await assert.rejects(rotateMasterKey(opts({ probe })), (e) => hasCode(e, 'KEYS_MINIONS_NOT_READY') && (e.details.notReady as unknown[]).length === 2);
+    await assert.rejects(
+      rotateMasterKey(opts({ probe })),
+      (e) => hasCode(e, 'KEYS_MINIONS_NOT_READY') && (e.details.notReady as unknown[]).length === 2,
+    );
     assert.deepEqual(await treeSnapshot(s.root), before);
     const r = await rotateMasterKey(opts({ probe, force: true }));
     assert.equal(r.forced, true);
@@ -50,7 +60,10 @@ describe('conductor-agent/keys/rotate: rotateMasterKey and rollbackRotation', ()
     const before = await treeSnapshot(s.root);
     const service = fakeService();
     const r = await rotateMasterKey(opts({ dryRun: true, service }));
-    assert.deepEqual(r.changes.map((c) => c.action), ['backup', 'replace-key-pair', 'write-signature', 'restart-service']);
+    assert.deepEqual(
+      r.changes.map((c) => c.action),
+      ['backup', 'replace-key-pair', 'write-signature', 'restart-service'],
+    );
     assert.equal(service.restart.callCount, 0);
     assert.deepEqual(await treeSnapshot(s.root), before);
   });
@@ -65,7 +78,13 @@ describe('conductor-agent/keys/rotate: rotateMasterKey and rollbackRotation', ()
     assert.equal(service.restart.callCount, 1);
     assert.equal(r.oldFingerprint, oldFinger);
     assert.equal(r.newFingerprint, pemFinger(await read('master.pub')));
-    assert.ok(verifyMasterPubSignature(await read('master_sign.pub'), await read('master.pub'), await read('master_pubkey_signature')));
+    assert.ok(
+      verifyMasterPubSignature(
+        await read('master_sign.pub'),
+        await read('master.pub'),
+        await read('master_pubkey_signature'),
+      ),
+    );
     assert.equal((await stat(join(s.pkiDir, 'master.pem'))).mode & 0o777, 0o600);
     assert.deepEqual(r.answered, s.minionIds.slice(0, 2));
     assert.deepEqual(r.missing, [silent]);
@@ -74,11 +93,25 @@ describe('conductor-agent/keys/rotate: rotateMasterKey and rollbackRotation', ()
     assert.equal((await stat(join(kept, 'master.pem'))).mode & 0o777, 0o600);
     assert.equal(await readFile(join(kept, 'master.pem'), 'utf8'), oldPem);
 
-    const back = await rollbackRotation({ pkiDir: s.pkiDir, masterConfig: s.masterConfig, rotationsDir: s.rotationsDir, service, probe: fakeProbe(() => signFinger), clock: steppingClock(), waitMs: 10_000 });
+    const back = await rollbackRotation({
+      pkiDir: s.pkiDir,
+      masterConfig: s.masterConfig,
+      rotationsDir: s.rotationsDir,
+      service,
+      probe: fakeProbe(() => signFinger),
+      clock: steppingClock(),
+      waitMs: 10_000,
+    });
     assert.equal(back.rotationId, r.rotationId);
     assert.equal(await read('master.pem'), oldPem);
     assert.equal(pemFinger(await read('master.pub')), oldFinger);
-    assert.ok(verifyMasterPubSignature(await read('master_sign.pub'), await read('master.pub'), await read('master_pubkey_signature')));
+    assert.ok(
+      verifyMasterPubSignature(
+        await read('master_sign.pub'),
+        await read('master.pub'),
+        await read('master_pubkey_signature'),
+      ),
+    );
     assert.equal(service.restart.callCount, 2);
     assert.deepEqual(back.missing, []);
   });
@@ -95,7 +128,15 @@ describe('conductor-agent/keys/rotate: rotateMasterKey and rollbackRotation', ()
 
   it('rollback with nothing kept fails with KEYS_ROTATION_NOT_FOUND', async () => {
     await assert.rejects(
-      rollbackRotation({ pkiDir: s.pkiDir, masterConfig: s.masterConfig, rotationsDir: s.rotationsDir, service: fakeService(), probe: fakeProbe(() => ''), clock: steppingClock(), waitMs: 1 }),
+      rollbackRotation({
+        pkiDir: s.pkiDir,
+        masterConfig: s.masterConfig,
+        rotationsDir: s.rotationsDir,
+        service: fakeService(),
+        probe: fakeProbe(() => ''),
+        clock: steppingClock(),
+        waitMs: 1,
+      }),
       (e) => hasCode(e, 'KEYS_ROTATION_NOT_FOUND'),
     );
   });

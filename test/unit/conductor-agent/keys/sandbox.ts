@@ -18,11 +18,19 @@ export interface KeySandbox {
   cleanup: () => Promise<void>;
 }
 
-export const MASTER_CONFIG_TEXT = '# SSR conductor salt master (sandbox)\ninterface: 0.0.0.0\nfile_roots:\n  base:\n    - /srv/salt\n';
+export const MASTER_CONFIG_TEXT =
+  '# SSR conductor salt master (sandbox)\ninterface: 0.0.0.0\nfile_roots:\n  base:\n    - /srv/salt\n';
 
-export async function keySandbox(opts: { minions?: number; pending?: number; config?: string } = {}): Promise<KeySandbox> {
+export async function keySandbox(
+  opts: { minions?: number; pending?: number; config?: string } = {},
+): Promise<KeySandbox> {
   const { dir, cleanup } = await makeTmpDir('ssr-keys-');
-  const tree = await makeConductorTree(dir, { minions: opts.minions ?? 3, pending: opts.pending ?? 0, routers: 1, states: 1 });
+  const tree = await makeConductorTree(dir, {
+    minions: opts.minions ?? 3,
+    pending: opts.pending ?? 0,
+    routers: 1,
+    states: 1,
+  });
   const masterConfig = join(dir, 'etc/128technology/salt/master');
   await mkdir(dirname(masterConfig), { recursive: true });
   await writeFile(masterConfig, opts.config ?? MASTER_CONFIG_TEXT);
@@ -46,7 +54,9 @@ export function steppingClock(start = Date.parse('2026-11-24T12:00:00Z')): Clock
     now: () => t,
     setTimeout: (fn, ms) => setTimeout(fn, ms),
     clearTimeout: (x) => clearTimeout(x),
-    sleep: async (ms) => { t += ms; },
+    sleep: async (ms) => {
+      t += ms;
+    },
   };
 }
 
@@ -61,10 +71,19 @@ export function fakeService(): ServiceControl & { restart: sinon.SinonStub } {
 }
 
 /** A probe that reports every listed minion as verifying with `signFinger`, except the overrides. */
-export function fakeProbe(signFinger: () => string, overrides: Record<string, Partial<SigningReport>> = {}, silent: string[] = []): MinionProbe {
+export function fakeProbe(
+  signFinger: () => string,
+  overrides: Record<string, Partial<SigningReport>> = {},
+  silent: string[] = [],
+): MinionProbe {
   return {
     async signingReports(ids) {
-      return new Map(ids.map((id) => [id, { id, responded: true, verifies: true, signKeyFingerprint: signFinger(), ...overrides[id] }]));
+      return new Map(
+        ids.map((id) => [
+          id,
+          { id, responded: true, verifies: true, signKeyFingerprint: signFinger(), ...overrides[id] },
+        ]),
+      );
     },
     async ping(ids) {
       return new Set(ids.filter((id) => !silent.includes(id)));
@@ -79,8 +98,10 @@ export async function treeSnapshot(dir: string): Promise<Map<string, string>> {
   const walk = async (d: string): Promise<void> => {
     for (const e of await readdir(d, { withFileTypes: true })) {
       const p = join(d, e.name);
-      if (e.isDirectory()) { out.set(p + '/', ((await lstat(p)).mode & 0o777).toString(8)); await walk(p); }
-      else out.set(p, ((await lstat(p)).mode & 0o777).toString(8) + ':' + (await readFile(p, 'base64')));
+      if (e.isDirectory()) {
+        out.set(`${p}/`, ((await lstat(p)).mode & 0o777).toString(8));
+        await walk(p);
+      } else out.set(p, `${((await lstat(p)).mode & 0o777).toString(8)}:${await readFile(p, 'base64')}`);
     }
   };
   await walk(dir);

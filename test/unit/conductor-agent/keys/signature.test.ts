@@ -31,9 +31,17 @@ describe('conductor-agent/keys/signature (signed master keys, reference §5)', (
     await writeFile(join(dir, 'clean.txt'), signedMessage(master.publicKey));
     await writeFile(join(dir, 'raw.txt'), master.publicKey);
     assert.ok(!signedMessage(master.publicKey).toString().endsWith('\n'));
-    const ok = spawnSync('openssl', ['dgst', '-sha1', '-verify', join(dir, 'sign.pub'), '-signature', join(dir, 'sig.bin'), join(dir, 'clean.txt')], { encoding: 'utf8' });
+    const ok = spawnSync(
+      'openssl',
+      ['dgst', '-sha1', '-verify', join(dir, 'sign.pub'), '-signature', join(dir, 'sig.bin'), join(dir, 'clean.txt')],
+      { encoding: 'utf8' },
+    );
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-    const raw = spawnSync('openssl', ['dgst', '-sha1', '-verify', join(dir, 'sign.pub'), '-signature', join(dir, 'sig.bin'), join(dir, 'raw.txt')], { encoding: 'utf8' });
+    const raw = spawnSync(
+      'openssl',
+      ['dgst', '-sha1', '-verify', join(dir, 'sign.pub'), '-signature', join(dir, 'sig.bin'), join(dir, 'raw.txt')],
+      { encoding: 'utf8' },
+    );
     assert.notEqual(raw.status, 0, 'the file bytes (with trailing newline) are not what minions verify');
     assert.ok(verifyMasterPubSignature(sign_.publicKey, master.publicKey, sigText));
   });
@@ -41,7 +49,7 @@ describe('conductor-agent/keys/signature (signed master keys, reference §5)', (
   it('regression salt#68930 (gen_signature signs the raw file): such a signature is reported invalid', async () => {
     const sign_ = await generateSaltKeyPair();
     const master = await generateSaltKeyPair();
-    const buggy = sign('sha1', Buffer.from(master.publicKey), createPrivateKey(sign_.privateKey)).toString('base64') + '\n';
+    const buggy = `${sign('sha1', Buffer.from(master.publicKey), createPrivateKey(sign_.privateKey)).toString('base64')}\n`;
     assert.equal(verifyMasterPubSignature(sign_.publicKey, master.publicKey, buggy), false);
   });
 
@@ -51,7 +59,7 @@ describe('conductor-agent/keys/signature (signed master keys, reference §5)', (
     await writeFile(join(dir, 'sign.pem'), sign_.privateKey);
     await writeFile(join(dir, 'clean2.txt'), signedMessage(master.publicKey));
     const sig = execFileSync('openssl', ['dgst', '-sha1', '-sign', join(dir, 'sign.pem'), join(dir, 'clean2.txt')]);
-    assert.ok(verifyMasterPubSignature(sign_.publicKey, master.publicKey, sig.toString('base64') + '\n'));
+    assert.ok(verifyMasterPubSignature(sign_.publicKey, master.publicKey, `${sig.toString('base64')}\n`));
     assert.equal(verifyMasterPubSignature(sign_.publicKey, master.publicKey, 'not base64!\n'), false);
   });
 });

@@ -2,8 +2,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkAddresses, checkNoConflict, checkVersions, compareVersions, configDiff, globMatcher } from
-  '../../../../conductor-agent/migrate/plan.js';
+import {
+  checkAddresses,
+  checkNoConflict,
+  checkVersions,
+  compareVersions,
+  configDiff,
+  globMatcher,
+} from '../../../../conductor-agent/migrate/plan.js';
 import { decideTrust, unavailableRepin } from '../../../../conductor-agent/migrate/trust.js';
 import { Journal, foldJournal, parseFault, readJournal } from '../../../../conductor-agent/migrate/journal.js';
 import { rateGate } from '../../../../conductor-agent/migrate/asset-watch.js';
@@ -30,15 +36,25 @@ describe('migrate rules (pure)', () => {
     assert.equal(checkVersions(undefined, '6.2.9').ok, false);
   });
 
-  it('conflict: foreign routers or someone else\'s pending edits on the new conductor', () => {
+  it("conflict: foreign routers or someone else's pending edits on the new conductor", () => {
     const old = { name: 'a', conductorAddresses: ['1.1.1.1'], routers: [{ name: 'r1', nodes: [] }] };
     assert.equal(checkNoConflict(old, { conductorAddresses: [], routers: [] }, false, false).ok, true);
-    assert.equal(checkNoConflict(old, { conductorAddresses: [], routers: [{ name: 'r1', nodes: [] }] }, false, false).ok, true);
-    assert.equal(checkNoConflict(old, { conductorAddresses: [], routers: [{ name: 'x', nodes: [] }] }, false, false).ok, false);
+    assert.equal(
+      checkNoConflict(old, { conductorAddresses: [], routers: [{ name: 'r1', nodes: [] }] }, false, false).ok,
+      true,
+    );
+    assert.equal(
+      checkNoConflict(old, { conductorAddresses: [], routers: [{ name: 'x', nodes: [] }] }, false, false).ok,
+      false,
+    );
     assert.equal(checkNoConflict(old, { conductorAddresses: [], routers: [] }, true, false).ok, false);
     assert.equal(checkNoConflict(old, { conductorAddresses: [], routers: [] }, true, true).ok, true);
     const d = configDiff(old, { conductorAddresses: [], routers: [] }, ['2.2.2.2']);
-    assert.deepEqual(d, { conductorAddress: { before: ['1.1.1.1'], after: ['2.2.2.2'] }, addRouters: ['r1'], presentRouters: [] });
+    assert.deepEqual(d, {
+      conductorAddress: { before: ['1.1.1.1'], after: ['2.2.2.2'] },
+      addRouters: ['r1'],
+      presentRouters: [],
+    });
   });
 
   it('router globs match * and ? and nothing else', () => {
@@ -52,32 +68,68 @@ describe('migrate rules (pure)', () => {
     const a = rsaPair(1024).publicKey;
     const b = rsaPair(1024).publicKey;
     assert.equal(decideTrust(a, Buffer.from(a), 'auto', unavailableRepin).mode, 'same-key');
-    assert.throws(() => decideTrust(a, Buffer.from(b), 'auto', unavailableRepin), (e) => hasCode(e, 'MIGRATE_TRUST_UNAVAILABLE'));
-    assert.throws(() => decideTrust(a, Buffer.from(b), 'same-key', { available: true, description: '' }),
-      (e) => hasCode(e, 'MIGRATE_TRUST_UNAVAILABLE'));
+    assert.throws(
+      () => decideTrust(a, Buffer.from(b), 'auto', unavailableRepin),
+      (e) => hasCode(e, 'MIGRATE_TRUST_UNAVAILABLE'),
+    );
+    assert.throws(
+      () => decideTrust(a, Buffer.from(b), 'same-key', { available: true, description: '' }),
+      (e) => hasCode(e, 'MIGRATE_TRUST_UNAVAILABLE'),
+    );
     assert.equal(decideTrust(a, Buffer.from(b), 'auto', { available: true, description: '' }).mode, 'repin');
-    assert.throws(() => decideTrust(a, undefined, 'auto', unavailableRepin), (e) => hasCode(e, 'MIGRATE_PREFLIGHT'));
+    assert.throws(
+      () => decideTrust(a, undefined, 'auto', unavailableRepin),
+      (e) => hasCode(e, 'MIGRATE_PREFLIGHT'),
+    );
   });
 
   it('PCLI: the documented grammar, argv only, hostile words refused', () => {
-    assert.deepEqual(migrateWords('r1', ['10.0.0.3', '10.0.0.4'], { force: true }),
-      ['migrate', 'force', 'conductor', '10.0.0.3', '10.0.0.4', 'router', 'r1']);
+    assert.deepEqual(migrateWords('r1', ['10.0.0.3', '10.0.0.4'], { force: true }), [
+      'migrate',
+      'force',
+      'conductor',
+      '10.0.0.3',
+      '10.0.0.4',
+      'router',
+      'r1',
+    ]);
     assert.deepEqual(pcliArgv('pcli', ['migrate', 'router', 'r1']), ['pcli', 'migrate', 'router', 'r1']);
     assert.deepEqual(pcliArgv('su admin -c {line}', ['show', 'assets']), ['su', 'admin', '-c', 'show assets']);
     assert.deepEqual(pcliArgv("ssh 'root@h' pcli {words} --x", ['a', 'b']), ['ssh', 'root@h', 'pcli', 'a', 'b', '--x']);
-    assert.throws(() => migrateWords('r1;rm -rf /', ['10.0.0.3']), (e) => hasCode(e, 'USAGE'));
-    assert.throws(() => migrateWords('r1', ['$(id)']), (e) => hasCode(e, 'USAGE'));
-    assert.throws(() => migrateWords('r1', []), (e) => hasCode(e, 'USAGE'));
+    assert.throws(
+      () => migrateWords('r1;rm -rf /', ['10.0.0.3']),
+      (e) => hasCode(e, 'USAGE'),
+    );
+    assert.throws(
+      () => migrateWords('r1', ['$(id)']),
+      (e) => hasCode(e, 'USAGE'),
+    );
+    assert.throws(
+      () => migrateWords('r1', []),
+      (e) => hasCode(e, 'USAGE'),
+    );
     // the simulator's parser reads what the client writes
-    assert.deepEqual(parseMigrate(migrateWords('r1', ['a1', 'a2'], { force: true, skipValidation: true })),
-      { force: true, skipValidation: true, addresses: ['a1', 'a2'], router: 'r1' });
+    assert.deepEqual(parseMigrate(migrateWords('r1', ['a1', 'a2'], { force: true, skipValidation: true })), {
+      force: true,
+      skipValidation: true,
+      addresses: ['a1', 'a2'],
+      router: 'r1',
+    });
     assert.equal(typeof parseMigrate(['migrate', 'conductor', 'router', 'r1']), 'string');
   });
 
   it('rate gate spaces starts 1/rate apart (fake clock)', async () => {
     let now = 1000;
     const sleeps: number[] = [];
-    const clock = { now: () => now, setTimeout, clearTimeout, sleep: async (ms: number) => { sleeps.push(ms); now += ms; } };
+    const clock = {
+      now: () => now,
+      setTimeout,
+      clearTimeout,
+      sleep: async (ms: number) => {
+        sleeps.push(ms);
+        now += ms;
+      },
+    };
     const gate = rateGate(4, clock as never);
     for (let i = 0; i < 5; i++) await gate();
     assert.deepEqual(sleeps, [250, 250, 250, 250]);

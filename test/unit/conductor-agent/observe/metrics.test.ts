@@ -10,14 +10,16 @@ function sources(over: Partial<ObserveSources> = {}): ObserveSources {
       { routerId: 'r3', connected: true, enrolled: false },
     ],
     backups: async () => [],
-    waves: async () => [{ kind: 'reauth', id: 'w', startedAt: 't', status: 'running', total: 3, counts: { done: 2, failed: 1 } }],
+    waves: async () => [
+      { kind: 'reauth', id: 'w', startedAt: 't', status: 'running', total: 3, counts: { done: 2, failed: 1 } },
+    ],
     ...over,
   };
 }
 
 /** `name{labels} value` → value, from the exposition text. */
 function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
@@ -54,13 +56,27 @@ describe('conductor metrics', () => {
   });
 
   it('the newest backup in the folder sets the backup gauges (a restarted daemon still knows it)', async () => {
-    const m = createConductorMetrics(sources({
-      backups: async () => [{
-        name: 'n', path: '/n', size: 777, createdAt: '2026-12-01T02:00:00.000Z', ageSeconds: 1, kind: 'ours', encrypted: false, sidecar: 'ok',
-      }],
-    }));
+    const m = createConductorMetrics(
+      sources({
+        backups: async () => [
+          {
+            name: 'n',
+            path: '/n',
+            size: 777,
+            createdAt: '2026-12-01T02:00:00.000Z',
+            ageSeconds: 1,
+            kind: 'ours',
+            encrypted: false,
+            sidecar: 'ok',
+          },
+        ],
+      }),
+    );
     const text = await m.render();
-    assert.equal(sample(text, 'ssr_recovery_backup_last_success_timestamp_seconds'), Date.parse('2026-12-01T02:00:00.000Z') / 1000);
+    assert.equal(
+      sample(text, 'ssr_recovery_backup_last_success_timestamp_seconds'),
+      Date.parse('2026-12-01T02:00:00.000Z') / 1000,
+    );
     assert.equal(sample(text, 'ssr_recovery_backup_last_size_bytes'), 777);
     assert.equal(sample(text, 'ssr_recovery_backups'), 1);
   });

@@ -9,20 +9,42 @@ const fleet: FleetEntry[] = [
   { routerId: 'edge-9', connected: false, enrolled: true },
 ];
 const backup: BackupListing = {
-  name: 'conductor-backup-c1-node1-2026-12-01T020000Z.tar.gz', path: '/x', size: 1234, createdAt: '2026-12-01T02:00:00.000Z',
-  ageSeconds: 10, kind: 'ours', encrypted: false, sidecar: 'ok',
+  name: 'conductor-backup-c1-node1-2026-12-01T020000Z.tar.gz',
+  path: '/x',
+  size: 1234,
+  createdAt: '2026-12-01T02:00:00.000Z',
+  ageSeconds: 10,
+  kind: 'ours',
+  encrypted: false,
+  sidecar: 'ok',
 };
 const base = { conductorId: 'c1', generatedAt: '2026-12-01T03:00:00.000Z', fleet, backups: [backup], waves: [] };
 
 describe('status page (pure render)', () => {
   it('counts routers by trust state, routers without a report as unknown', () => {
-    assert.deepEqual([...countByTrust(fleet)], [['stale-master-key', 1], ['trusted', 1], ['unknown', 1]]);
+    assert.deepEqual(
+      [...countByTrust(fleet)],
+      [
+        ['stale-master-key', 1],
+        ['trusted', 1],
+        ['unknown', 1],
+      ],
+    );
   });
 
   it('filters by id substring and by exact trust state', () => {
-    assert.deepEqual(filterFleet(fleet, { q: 'ROUTER' }).map((r) => r.routerId), ['router-1', 'router-2']);
-    assert.deepEqual(filterFleet(fleet, { trust: 'unknown' }).map((r) => r.routerId), ['edge-9']);
-    assert.deepEqual(filterFleet(fleet, { q: 'router', trust: 'trusted' }).map((r) => r.routerId), ['router-1']);
+    assert.deepEqual(
+      filterFleet(fleet, { q: 'ROUTER' }).map((r) => r.routerId),
+      ['router-1', 'router-2'],
+    );
+    assert.deepEqual(
+      filterFleet(fleet, { trust: 'unknown' }).map((r) => r.routerId),
+      ['edge-9'],
+    );
+    assert.deepEqual(
+      filterFleet(fleet, { q: 'router', trust: 'trusted' }).map((r) => r.routerId),
+      ['router-1'],
+    );
   });
 
   it('shows only the filtered rows and says how many of how many', () => {
@@ -34,7 +56,11 @@ describe('status page (pure render)', () => {
 
   it('escapes a hostile router id and a hostile filter (a router owner names its minion)', () => {
     const evil = '"><script>alert(1)</script>';
-    const html = renderStatusPage({ ...base, fleet: [{ routerId: evil, connected: true, enrolled: false }], filter: { q: evil } });
+    const html = renderStatusPage({
+      ...base,
+      fleet: [{ routerId: evil, connected: true, enrolled: false }],
+      filter: { q: evil },
+    });
     assert.doesNotMatch(html, /<script>/);
     assert.match(html, /&quot;&gt;&lt;script&gt;/);
     assert.equal(esc(`<'&">`), '&lt;&#39;&amp;&quot;&gt;');
@@ -50,7 +76,16 @@ describe('status page (pure render)', () => {
   it('shows waves with progress, and backups with their check state', () => {
     const html = renderStatusPage({
       ...base,
-      waves: [{ kind: 'reauth', id: 'w1', startedAt: 't', status: 'running', total: 10, counts: { done: 4, skipped: 2, failed: 1 } }],
+      waves: [
+        {
+          kind: 'reauth',
+          id: 'w1',
+          startedAt: 't',
+          status: 'running',
+          total: 10,
+          counts: { done: 4, skipped: 2, failed: 1 },
+        },
+      ],
     });
     assert.match(html, /<progress max="10" value="6">/);
     assert.match(html, /6\/10/);

@@ -28,20 +28,45 @@ describe('conductor-agent fleet / reauth CLI (in-process)', () => {
     await reg.enroll('router-1', generateSigningKeyPair().publicPem, { source: 'salt-event' });
     let io = memoryIo();
     assert.equal(await main(['fleet', '--json', '--root', root], io), 0, io.err());
-    const doc = JSON.parse(io.out()) as { daemon: boolean; routers: Array<{ routerId: string; connected: boolean; pendingKey?: string }> };
+    const doc = JSON.parse(io.out()) as {
+      daemon: boolean;
+      routers: Array<{ routerId: string; connected: boolean; pendingKey?: string }>;
+    };
     assert.equal(doc.daemon, false);
     assert.equal(doc.routers[0]?.routerId, 'router-1');
     assert.ok(doc.routers[0]?.pendingKey);
     io = memoryIo();
-    assert.equal(await main(['fleet', '--json', '--root', root, '--approve', 'router-1'], io), 2, 'approval without --fingerprint is a usage error');
+    assert.equal(
+      await main(['fleet', '--json', '--root', root, '--approve', 'router-1'], io),
+      2,
+      'approval without --fingerprint is a usage error',
+    );
     assert.equal((JSON.parse(io.out()) as { error: { code: string } }).error.code, 'USAGE');
     await reg.refresh();
     assert.ok(reg.get('router-1')?.pending, 'nothing approved');
     io = memoryIo();
-    assert.equal(await main(['fleet', '--root', root, '--approve', 'router-1', '--fingerprint', '00'.repeat(32).replace(/(..)(?!$)/g, '$1:')], io), 4,
-      'a fingerprint other than the pending key\'s is refused (AGENT_KEY_CHANGED)');
+    assert.equal(
+      await main(
+        [
+          'fleet',
+          '--root',
+          root,
+          '--approve',
+          'router-1',
+          '--fingerprint',
+          '00'.repeat(32).replace(/(..)(?!$)/g, '$1:'),
+        ],
+        io,
+      ),
+      4,
+      "a fingerprint other than the pending key's is refused (AGENT_KEY_CHANGED)",
+    );
     io = memoryIo();
-    assert.equal(await main(['fleet', '--root', root, '--approve', 'router-1', '--fingerprint', doc.routers[0]!.pendingKey!], io), 0, io.err());
+    assert.equal(
+      await main(['fleet', '--root', root, '--approve', 'router-1', '--fingerprint', doc.routers[0]!.pendingKey!], io),
+      0,
+      io.err(),
+    );
     await reg.refresh();
     assert.equal(reg.get('router-1')?.pending, undefined);
   });
@@ -54,11 +79,16 @@ describe('conductor-agent fleet / reauth CLI (in-process)', () => {
     assert.equal((JSON.parse(io.out()) as { error: { code: string } }).error.code, 'AGENT_DAEMON_UNREACHABLE');
   });
 
-  it('reauth and fleet go through the daemon\'s agent service; an unenrolled router is refused (exit 4)', async () => {
+  it("reauth and fleet go through the daemon's agent service; an unenrolled router is refused (exit 4)", async () => {
     await mkdir(join(root, 'etc/128technology/salt/pki/master'), { recursive: true });
     await writeFile(join(root, 'etc/128technology/salt/pki/master/master.pub'), rsaPublicPem());
     const loaded = loadConfig({ agent: 'conductor-agent', root, env: {} });
-    const svc = createAgentService({ config: loaded.config, path: loaded.path, logger: nullLogger, enrollEvents: async () => undefined });
+    const svc = createAgentService({
+      config: loaded.config,
+      path: loaded.path,
+      logger: nullLogger,
+      enrollEvents: async () => undefined,
+    });
     await svc.start();
     try {
       let io = memoryIo();

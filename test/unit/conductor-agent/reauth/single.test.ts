@@ -18,11 +18,21 @@ describe('conductor-agent/reauth/single', () => {
       sent,
       sendCommand: async (routerId: string, cmd: Omit<CommandBody, 'id'>): Promise<VerifiedReport> => {
         sent.push(cmd);
-        return { routerId, body: body(cmd), payload: {} as never, envelope: { payload: 'p', sig: 's' }, verifiedWith: 'aa' };
+        return {
+          routerId,
+          body: body(cmd),
+          payload: {} as never,
+          envelope: { payload: 'p', sig: 's' },
+          verifiedWith: 'aa',
+        };
       },
     };
   };
-  const outcome = (o: Partial<{ ok: boolean; fingerprint: string; cachedFingerprint: string }>): ReportBody => ({ kind: 'reauth', commandId: 'c', outcome: { ok: true, action: 'reauth', timings: {}, evidence: [], ...o } });
+  const outcome = (o: Partial<{ ok: boolean; fingerprint: string; cachedFingerprint: string }>): ReportBody => ({
+    kind: 'reauth',
+    commandId: 'c',
+    outcome: { ok: true, action: 'reauth', timings: {}, evidence: [], ...o },
+  });
 
   it('pins the fingerprint of master.pub as Salt computes it, and accepts a matching signed report', async () => {
     const { dir, cleanup } = await makeTmpDir();
@@ -39,13 +49,22 @@ describe('conductor-agent/reauth/single', () => {
   });
 
   it('does not take "ok" for an answer when the report shows another key cached', async () => {
-    const r = await reauthRouter({ server: server(() => outcome({ fingerprint: fp, cachedFingerprint: pemFinger(rsaPublicPem()) })), routerId: 'r1', fingerprint: fp });
+    const r = await reauthRouter({
+      server: server(() => outcome({ fingerprint: fp, cachedFingerprint: pemFinger(rsaPublicPem()) })),
+      routerId: 'r1',
+      fingerprint: fp,
+    });
     assert.equal(r.ok, false);
     assert.equal(r.outcome.code, 'REAUTH_FAILED');
   });
 
   it('refuses a report of the wrong kind, and a call without a fingerprint source', async () => {
-    await assert.rejects(reauthRouter({ server: server(() => ({ kind: 'trust', trust: {} as never })), routerId: 'r1', fingerprint: fp }), (e) => hasCode(e, 'PROTOCOL_MALFORMED'));
-    await assert.rejects(reauthRouter({ server: server(() => outcome({})), routerId: 'r1' }), (e) => hasCode(e, 'USAGE'));
+    await assert.rejects(
+      reauthRouter({ server: server(() => ({ kind: 'trust', trust: {} as never })), routerId: 'r1', fingerprint: fp }),
+      (e) => hasCode(e, 'PROTOCOL_MALFORMED'),
+    );
+    await assert.rejects(reauthRouter({ server: server(() => outcome({})), routerId: 'r1' }), (e) =>
+      hasCode(e, 'USAGE'),
+    );
   });
 });

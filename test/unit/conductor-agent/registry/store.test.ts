@@ -32,11 +32,18 @@ describe('conductor-agent/registry', () => {
   it('is a 0600 file in a 0700 folder, read back by another instance, and survives concurrent writers', async () => {
     const a = await AgentRegistry.open(join(dir, 'state'));
     const b = await AgentRegistry.open(join(dir, 'state'));
-    await Promise.all([a.enroll('r-a', k1.publicPem, { source: 'salt-event' }), b.enroll('r-b', k2.publicPem, { source: 'operator' })]);
+    await Promise.all([
+      a.enroll('r-a', k1.publicPem, { source: 'salt-event' }),
+      b.enroll('r-b', k2.publicPem, { source: 'operator' }),
+    ]);
     assert.equal((await stat(join(dir, 'state', REGISTRY_FILE))).mode & 0o777, 0o600);
     assert.equal((await stat(join(dir, 'state'))).mode & 0o777, 0o700);
     const c = await AgentRegistry.open(join(dir, 'state'));
-    assert.deepEqual(c.list().map((e) => e.minionId), ['r-a', 'r-b'], 'neither writer lost the other one\'s entry');
+    assert.deepEqual(
+      c.list().map((e) => e.minionId),
+      ['r-a', 'r-b'],
+      "neither writer lost the other one's entry",
+    );
     await a.refresh();
     assert.ok(a.get('r-b'));
   });
@@ -56,15 +63,31 @@ describe('conductor-agent/registry', () => {
 
   it('waits for the lock through the clock and random ports (regression: Math.random/setTimeout bypassed them)', async () => {
     const slept: number[] = [];
-    const clock = { now: () => Date.now(), setTimeout, clearTimeout, sleep: async (ms: number) => { slept.push(ms); await new Promise((res) => setTimeout(res, 1)); } };
+    const clock = {
+      now: () => Date.now(),
+      setTimeout,
+      clearTimeout,
+      sleep: async (ms: number) => {
+        slept.push(ms);
+        await new Promise((res) => setTimeout(res, 1));
+      },
+    };
     const lockFile = join(dir, 'reg.lock');
-    const r = await AgentRegistry.open(dir, { lockFile, flushDelayMs: 1, clock, random: { bytes: () => Buffer.alloc(0), id: () => 'x', float: () => 0.5 } });
+    const r = await AgentRegistry.open(dir, {
+      lockFile,
+      flushDelayMs: 1,
+      clock,
+      random: { bytes: () => Buffer.alloc(0), id: () => 'x', float: () => 0.5 },
+    });
     const { acquireLock } = await import('../../../../shared/fs/lock.js');
     const lock = await acquireLock(lockFile, { purpose: 'test' });
     const p = r.enroll('router-1', k1.publicPem, { source: 'operator' });
     while (slept.length < 2) await new Promise((res) => setTimeout(res, 2));
     await lock.release();
     assert.equal(await p, 'enrolled');
-    assert.ok(slept.every((ms) => ms === 15), 'jitter came from the random port');
+    assert.ok(
+      slept.every((ms) => ms === 15),
+      'jitter came from the random port',
+    );
   });
 });

@@ -15,7 +15,10 @@ const reason = (fn: () => unknown): unknown => {
 
 describe('member names, the allowlist and modes', () => {
   it('maps member names to system paths; the seed typo only for seed archives', () => {
-    assert.equal(systemPathOfMember('etc/128technology/global.init', { seedArchive: false }), '/etc/128technology/global.init');
+    assert.equal(
+      systemPathOfMember('etc/128technology/global.init', { seedArchive: false }),
+      '/etc/128technology/global.init',
+    );
     assert.equal(systemPathOfMember('./etc/x/', { seedArchive: false }), '/etc/x');
     assert.equal(systemPathOfMember('/etc/x', { seedArchive: false }), '/etc/x');
     assert.equal(systemPathOfMember('svr/salt/top.sls', { seedArchive: true }), '/srv/salt/top.sls');
@@ -23,10 +26,22 @@ describe('member names, the allowlist and modes', () => {
   });
 
   it('refuses .. anywhere, empty names and NUL bytes', () => {
-    assert.equal(reason(() => systemPathOfMember('srv/salt/../../etc/shadow', { seedArchive: true })), 'dot-dot');
-    assert.equal(reason(() => systemPathOfMember('..', { seedArchive: true })), 'dot-dot');
-    assert.equal(reason(() => systemPathOfMember('./', { seedArchive: true })), 'empty-name');
-    assert.equal(reason(() => systemPathOfMember('a\0b', { seedArchive: true })), 'nul-in-name');
+    assert.equal(
+      reason(() => systemPathOfMember('srv/salt/../../etc/shadow', { seedArchive: true })),
+      'dot-dot',
+    );
+    assert.equal(
+      reason(() => systemPathOfMember('..', { seedArchive: true })),
+      'dot-dot',
+    );
+    assert.equal(
+      reason(() => systemPathOfMember('./', { seedArchive: true })),
+      'empty-name',
+    );
+    assert.equal(
+      reason(() => systemPathOfMember('a\0b', { seedArchive: true })),
+      'nul-in-name',
+    );
   });
 
   it('resolves link targets and refuses ones that climb above /', () => {
@@ -37,9 +52,26 @@ describe('member names, the allowlist and modes', () => {
   });
 
   it('allows the backup set and its ancestors only', () => {
-    const list = buildAllowlist({ pkiDir: '/etc/128technology/salt/pki/master', stateDir: '/var/lib/ssr-recovery', extraPaths: ['/opt/extra'] });
-    for (const p of ['/etc/128technology/global.init', '/etc/128technology/salt/pki/master/minions/r1', '/srv/salt/x', '/var/lib/ssr-recovery/registry.json', '/opt/extra/y']) assert.ok(isAllowed(list, p), p);
-    for (const p of ['/etc/shadow', '/etc/128technology/salt/master', '/srv/saltx', '/var/lib/ssr-recovery-restore/journal.json']) assert.ok(!isAllowed(list, p), p);
+    const list = buildAllowlist({
+      pkiDir: '/etc/128technology/salt/pki/master',
+      stateDir: '/var/lib/ssr-recovery',
+      extraPaths: ['/opt/extra'],
+    });
+    for (const p of [
+      '/etc/128technology/global.init',
+      '/etc/128technology/salt/pki/master/minions/r1',
+      '/srv/salt/x',
+      '/var/lib/ssr-recovery/registry.json',
+      '/opt/extra/y',
+    ])
+      assert.ok(isAllowed(list, p), p);
+    for (const p of [
+      '/etc/shadow',
+      '/etc/128technology/salt/master',
+      '/srv/saltx',
+      '/var/lib/ssr-recovery-restore/journal.json',
+    ])
+      assert.ok(!isAllowed(list, p), p);
     assert.ok(isAncestorOfAllowed(list, '/etc'));
     assert.ok(!isAncestorOfAllowed(list, '/root'));
   });

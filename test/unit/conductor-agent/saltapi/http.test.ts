@@ -6,9 +6,18 @@ import { hasCode } from '../../../../shared/errors.js';
 import type { Clock } from '../../../../shared/ports/clock.js';
 import { systemRandom } from '../../../../shared/ports/random.js';
 
-const LOGIN = (token: string, expire = 4e9): Response => new Response(JSON.stringify({ return: [{ token, expire, start: 1, user: 'u', eauth: 'pam', perms: [] }] }), { status: 200, headers: { 'Content-Type': 'application/json' } });
-const OK = (body: unknown): Response => new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } });
-const PAGE = (status: number, msg: string): Response => new Response(`<html><h2>${status} X</h2><p>${msg}</p></html>`, { status, headers: { 'Content-Type': 'text/html;charset=utf-8' } });
+const LOGIN = (token: string, expire = 4e9): Response =>
+  new Response(JSON.stringify({ return: [{ token, expire, start: 1, user: 'u', eauth: 'pam', perms: [] }] }), {
+    status: 200,
+    headers: { 'Content-Type': 'application/json' },
+  });
+const OK = (body: unknown): Response =>
+  new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } });
+const PAGE = (status: number, msg: string): Response =>
+  new Response(`<html><h2>${status} X</h2><p>${msg}</p></html>`, {
+    status,
+    headers: { 'Content-Type': 'text/html;charset=utf-8' },
+  });
 
 function fakeClock(now = 1_000_000): Clock & { slept: number[]; t: number } {
   const c = {
@@ -17,7 +26,9 @@ function fakeClock(now = 1_000_000): Clock & { slept: number[]; t: number } {
     now: () => c.t,
     setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
     clearTimeout: (t: NodeJS.Timeout) => clearTimeout(t),
-    sleep: async (ms: number) => { c.slept.push(ms); },
+    sleep: async (ms: number) => {
+      c.slept.push(ms);
+    },
   };
   return c;
 }
@@ -36,15 +47,32 @@ function scripted(handlers: Record<string, Array<() => Response>>): FetchLike & 
   return f;
 }
 
-const make = (fetch: FetchLike, clock: Clock, extra: Record<string, unknown> = {}) => new SaltApiClient({
-  url: 'http://127.0.0.1:8000', username: 'u', password: 'p', eauth: 'pam', fetch, clock,
-  random: { ...systemRandom, float: () => 0.5 }, backoff: { baseMs: 100, maxMs: 300 }, ...extra,
-});
+const make = (fetch: FetchLike, clock: Clock, extra: Record<string, unknown> = {}) =>
+  new SaltApiClient({
+    url: 'http://127.0.0.1:8000',
+    username: 'u',
+    password: 'p',
+    eauth: 'pam',
+    fetch,
+    clock,
+    random: { ...systemRandom, float: () => 0.5 },
+    backoff: { baseMs: 100, maxMs: 300 },
+    ...extra,
+  });
 
 describe('conductor-agent/saltapi/http (session reuse, re-login, backoff)', () => {
   it('retries 503 with capped, jittered exponential backoff', async () => {
     const clock = fakeClock();
-    const f = scripted({ '/login': [() => LOGIN('aa')], '/keys': [() => PAGE(503, 'Salt Master is not available.'), () => PAGE(503, 'x'), () => PAGE(503, 'x'), () => PAGE(503, 'x'), () => OK({ return: { minions: [] } })] });
+    const f = scripted({
+      '/login': [() => LOGIN('aa')],
+      '/keys': [
+        () => PAGE(503, 'Salt Master is not available.'),
+        () => PAGE(503, 'x'),
+        () => PAGE(503, 'x'),
+        () => PAGE(503, 'x'),
+        () => OK({ return: { minions: [] } }),
+      ],
+    });
     const c = make(f, clock);
     assert.deepEqual(await c.keys(), { minions: [] });
     assert.deepEqual(clock.slept, [75, 150, 225, 225]); // min(300, 100·2^n) × (0.5 + 0.5·0.5)
@@ -58,7 +86,10 @@ describe('conductor-agent/saltapi/http (session reuse, re-login, backoff)', () =
   });
 
   it('logs in again once on 401, then gives up with SALTAPI_AUTH_DENIED', async () => {
-    const f = scripted({ '/login': [() => LOGIN('aa'), () => LOGIN('bb'), () => LOGIN('cc')], '/keys': [() => PAGE(401, 'No permission'), () => OK({ return: { minions: ['m'] } })] });
+    const f = scripted({
+      '/login': [() => LOGIN('aa'), () => LOGIN('bb'), () => LOGIN('cc')],
+      '/keys': [() => PAGE(401, 'No permission'), () => OK({ return: { minions: ['m'] } })],
+    });
     const c = make(f, fakeClock());
     assert.deepEqual(await c.keys(), { minions: ['m'] });
     assert.deepEqual(f.calls, ['POST /login', 'GET /keys aa', 'POST /login', 'GET /keys bb']);
@@ -69,7 +100,10 @@ describe('conductor-agent/saltapi/http (session reuse, re-login, backoff)', () =
 
   it('concurrent calls share one login; an expiring token is renewed before use', async () => {
     const clock = fakeClock(1_000_000);
-    const f = scripted({ '/login': [() => LOGIN('aa', 1_000 + 60), () => LOGIN('bb', 1_000 + 60 + 3600)], '/keys': [() => OK({ return: {} })] });
+    const f = scripted({
+      '/login': [() => LOGIN('aa', 1_000 + 60), () => LOGIN('bb', 1_000 + 60 + 3600)],
+      '/keys': [() => OK({ return: {} })],
+    });
     const c = make(f, clock);
     await Promise.all([c.keys(), c.keys(), c.keys()]);
     assert.equal(f.calls.filter((x) => x === 'POST /login').length, 1);
@@ -79,7 +113,11 @@ describe('conductor-agent/saltapi/http (session reuse, re-login, backoff)', () =
   });
 
   it('a wrong body shape is SALTAPI_BAD_PAYLOAD, not a crash', async () => {
-    const f = scripted({ '/login': [() => LOGIN('aa')], '/': [() => OK({ return: 'not a list' })], '/keys': [() => OK({ return: ['a', 'list'] })] });
+    const f = scripted({
+      '/login': [() => LOGIN('aa')],
+      '/': [() => OK({ return: 'not a list' })],
+      '/keys': [() => OK({ return: ['a', 'list'] })],
+    });
     const c = make(f, fakeClock());
     await assert.rejects(c.local('*', 'test.ping'), (e: unknown) => hasCode(e, 'SALTAPI_BAD_PAYLOAD'));
     await assert.rejects(c.keys(), (e: unknown) => hasCode(e, 'SALTAPI_BAD_PAYLOAD'));
@@ -94,6 +132,8 @@ describe('conductor-agent/saltapi/http (session reuse, re-login, backoff)', () =
     }) as unknown as FetchLike;
     const r = await make(f, fakeClock()).local(['a', 'b'], 'test.ping', [], { timeout: 7 });
     assert.deepEqual(r, { a: true, b: false });
-    assert.deepEqual(sent, [{ client: 'local', tgt: ['a', 'b'], fun: 'test.ping', arg: [], tgt_type: 'list', timeout: 7 }]);
+    assert.deepEqual(sent, [
+      { client: 'local', tgt: ['a', 'b'], fun: 'test.ping', arg: [], tgt_type: 'list', timeout: 7 },
+    ]);
   });
 });

@@ -20,7 +20,11 @@ describe('conductor-agent/saltapi/sse-parser (salt-api /events framing, capture 
       if (m.type !== 'message') continue;
       assert.equal((JSON.parse(m.data) as { tag: string }).tag, m.tag);
     }
-    assert.deepEqual(messages.map((m) => (m.type === 'message' ? m.tag : '')).slice(3, 6), ['salt/auth', 'minion/refresh/router-1', 'ssr-recovery/demo']);
+    assert.deepEqual(messages.map((m) => (m.type === 'message' ? m.tag : '')).slice(3, 6), [
+      'salt/auth',
+      'minion/refresh/router-1',
+      'ssr-recovery/demo',
+    ]);
   });
 
   it('gives the same result whatever the chunk boundaries (every split point of the capture)', () => {
@@ -52,7 +56,10 @@ describe('conductor-agent/saltapi/sse-parser (salt-api /events framing, capture 
 
   it('refuses a line longer than the limit with SALTAPI_BAD_PAYLOAD', () => {
     const p = new SseParser(1000);
-    assert.throws(() => p.feed('data: ' + 'y'.repeat(2000)), (err: unknown) => hasCode(err, 'SALTAPI_BAD_PAYLOAD'));
+    assert.throws(
+      () => p.feed(`data: ${'y'.repeat(2000)}`),
+      (err: unknown) => hasCode(err, 'SALTAPI_BAD_PAYLOAD'),
+    );
   });
 
   it('follows the SSE rules salt-api does not use: comments, several data lines, no space after the colon, event/id', () => {

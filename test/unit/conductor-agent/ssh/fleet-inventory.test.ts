@@ -59,7 +59,7 @@ describe('SSH fallback inputs (pure)', () => {
     assert.deepEqual(pinsFor(lines, 'elsewhere', 22), [], 'a CA line is not a pin');
     assert.equal(
       blobFingerprint(blob1),
-      'SHA256:' + createHash('sha256').update(Buffer.from(blob1, 'base64')).digest('base64').replace(/=+$/, ''),
+      `SHA256:${createHash('sha256').update(Buffer.from(blob1, 'base64')).digest('base64').replace(/=+$/, '')}`,
     );
   });
 

@@ -13,11 +13,13 @@ describe('conductor-agent/ws/control (the CLI ⇄ daemon socket)', () => {
   beforeEach(async () => ({ dir, cleanup } = await makeTmpDir()));
   afterEach(() => cleanup());
 
-  it('answers requests, carries the daemon\'s error codes back, and is 0600', async () => {
+  it("answers requests, carries the daemon's error codes back, and is 0600", async () => {
     const sock = join(dir, 'control.sock');
     const server = await startControlServer(sock, {
       echo: async (a) => ({ got: a }),
-      fail: async () => { throw new RecoveryError('AGENT_UNREACHABLE', 'router r1 is not connected'); },
+      fail: async () => {
+        throw new RecoveryError('AGENT_UNREACHABLE', 'router r1 is not connected');
+      },
     });
     try {
       assert.equal((await stat(sock)).mode & 0o777, 0o600);
@@ -34,7 +36,9 @@ describe('conductor-agent/ws/control (the CLI ⇄ daemon socket)', () => {
   it('replaces a stale socket left by a dead daemon', async () => {
     const sock = join(dir, 'control.sock');
     const s1 = await startControlServer(sock, {});
-    await new Promise<void>((r) => { (s1 as unknown as { close: () => Promise<void> }).close().then(() => r()); });
+    await new Promise<void>((r) => {
+      (s1 as unknown as { close: () => Promise<void> }).close().then(() => r());
+    });
     const { writeFile } = await import('node:fs/promises');
     await writeFile(sock, '');
     const s2 = await startControlServer(sock, { ping: async () => 'pong' });
@@ -45,12 +49,32 @@ describe('conductor-agent/ws/control (the CLI ⇄ daemon socket)', () => {
   it('parses agents.listen and renders the fleet view from live state and registry', () => {
     assert.deepEqual(parseListen('0.0.0.0:4507'), { host: '0.0.0.0', port: 4507 });
     assert.deepEqual(parseListen('[::1]:4507'), { host: '::1', port: 4507 });
-    assert.throws(() => parseListen('nope'), (e) => hasCode(e, 'CONFIG_INVALID'));
-    const fleet = mergeFleet([{ routerId: 'b', connected: true, enrolled: false, trust: 'trusted' }], [
-      { minionId: 'a', agentPublicKey: 'k', fingerprint: 'aa:bb', source: 'salt-event', enrolledAt: 'x', seenAt: 'x', pending: { agentPublicKey: 'k2', fingerprint: 'cc:dd:ee:ff:00:11', seenAt: 'y', source: 'salt-event' } },
-      { minionId: 'b', agentPublicKey: 'k', fingerprint: 'bb', source: 'salt-event', enrolledAt: 'x', seenAt: 'x' },
-    ]);
-    assert.deepEqual(fleet.map((e) => [e.routerId, e.connected, e.enrolled, e.trust ?? '-']), [['a', false, true, '-'], ['b', true, true, 'trusted']]);
+    assert.throws(
+      () => parseListen('nope'),
+      (e) => hasCode(e, 'CONFIG_INVALID'),
+    );
+    const fleet = mergeFleet(
+      [{ routerId: 'b', connected: true, enrolled: false, trust: 'trusted' }],
+      [
+        {
+          minionId: 'a',
+          agentPublicKey: 'k',
+          fingerprint: 'aa:bb',
+          source: 'salt-event',
+          enrolledAt: 'x',
+          seenAt: 'x',
+          pending: { agentPublicKey: 'k2', fingerprint: 'cc:dd:ee:ff:00:11', seenAt: 'y', source: 'salt-event' },
+        },
+        { minionId: 'b', agentPublicKey: 'k', fingerprint: 'bb', source: 'salt-event', enrolledAt: 'x', seenAt: 'x' },
+      ],
+    );
+    assert.deepEqual(
+      fleet.map((e) => [e.routerId, e.connected, e.enrolled, e.trust ?? '-']),
+      [
+        ['a', false, true, '-'],
+        ['b', true, true, 'trusted'],
+      ],
+    );
     assert.match(renderFleet(fleet), /key change pending approval/);
   });
 });

@@ -11,13 +11,21 @@ import { makeTmpDir } from '../../../helpers/tmpdir.js';
 import { startConductorSide, until, type ConductorSide } from '../../../helpers/agents.js';
 import { REPORT_NONCES_PER_ROUTER } from '../../../../conductor-agent/ws/server.js';
 
-interface Client { ws: WebSocket; frames: Record<string, unknown>[]; closed: Promise<number>; next: (pred: (f: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>> }
+interface Client {
+  ws: WebSocket;
+  frames: Record<string, unknown>[];
+  closed: Promise<number>;
+  next: (pred: (f: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>>;
+}
 
 function connect(url: string, options: WebSocket.ClientOptions = {}): Promise<Client> {
   const ws = new WebSocket(url, { rejectUnauthorized: false, ...options });
   const frames: Record<string, unknown>[] = [];
   const waiters: Array<() => void> = [];
-  ws.on('message', (d) => { frames.push(JSON.parse(String(d)) as Record<string, unknown>); for (const w of waiters.splice(0)) w(); });
+  ws.on('message', (d) => {
+    frames.push(JSON.parse(String(d)) as Record<string, unknown>);
+    for (const w of waiters.splice(0)) w();
+  });
   const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
   const next = async (pred: (f: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> => {
     for (;;) {
@@ -26,7 +34,10 @@ function connect(url: string, options: WebSocket.ClientOptions = {}): Promise<Cl
       await new Promise<void>((r) => waiters.push(r));
     }
   };
-  return new Promise((resolve, reject) => { ws.once('open', () => resolve({ ws, frames, closed, next })); ws.once('error', reject); });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve({ ws, frames, closed, next }));
+    ws.once('error', reject);
+  });
 }
 
 describe('conductor-agent/ws/server refusals (real wss on 127.0.0.2)', () => {
@@ -39,11 +50,26 @@ describe('conductor-agent/ws/server refusals (real wss on 127.0.0.2)', () => {
     c = await startConductorSide(dir, { heartbeatMs: 150 });
     await c.registry.enroll('router-1', agent.publicPem, { source: 'salt-event' });
   });
-  after(async () => { await c.server.close(); await cleanup(); });
+  after(async () => {
+    await c.server.close();
+    await cleanup();
+  });
 
-  const hello = (challenge: string, o: { key?: ReturnType<typeof generateSigningKeyPair>; claimed?: string; router?: string } = {}) => ({
-    v: 1, type: 'hello', role: 'router',
-    envelope: signEnvelope({ kind: 'hello', router: o.router ?? 'router-1', body: { challenge, agentPublicKey: o.claimed ?? agent.publicPem, agentVersion: 't' }, privateKey: (o.key ?? agent).privateKey, clock: systemClock, random: systemRandom }),
+  const hello = (
+    challenge: string,
+    o: { key?: ReturnType<typeof generateSigningKeyPair>; claimed?: string; router?: string } = {},
+  ) => ({
+    v: 1,
+    type: 'hello',
+    role: 'router',
+    envelope: signEnvelope({
+      kind: 'hello',
+      router: o.router ?? 'router-1',
+      body: { challenge, agentPublicKey: o.claimed ?? agent.publicPem, agentVersion: 't' },
+      privateKey: (o.key ?? agent).privateKey,
+      clock: systemClock,
+      random: systemRandom,
+    }),
   });
   const isAck = (id: string) => (f: Record<string, unknown>) => f.type === 'ack' && f.id === id;
 
@@ -57,7 +83,7 @@ describe('conductor-agent/ws/server refusals (real wss on 127.0.0.2)', () => {
     cl.ws.close();
   });
 
-  it('refuses a hello that answers another connection\'s challenge (PROTOCOL_REPLAYED)', async () => {
+  it("refuses a hello that answers another connection's challenge (PROTOCOL_REPLAYED)", async () => {
     const cl = await connect(c.server.url);
     await cl.next((f) => f.type === 'hello');
     cl.ws.send(JSON.stringify(hello('not-this-connections-challenge')));
@@ -73,7 +99,11 @@ describe('conductor-agent/ws/server refusals (real wss on 127.0.0.2)', () => {
     assert.equal((await cl.next(isAck('hello'))).code, 'AGENT_KEY_CHANGED');
     cl = await connect(c.server.url);
     h = await cl.next((f) => f.type === 'hello');
-    cl.ws.send(JSON.stringify(hello(String(h.challenge), { key: other, claimed: generateSigningKeyPair().publicPem, router: 'router-new' })));
+    cl.ws.send(
+      JSON.stringify(
+        hello(String(h.challenge), { key: other, claimed: generateSigningKeyPair().publicPem, router: 'router-new' }),
+      ),
+    );
     assert.equal((await cl.next(isAck('hello'))).code, 'PROTOCOL_BAD_SIGNATURE');
   });
 
@@ -81,7 +111,11 @@ describe('conductor-agent/ws/server refusals (real wss on 127.0.0.2)', () => {
     const other = generateSigningKeyPair();
     const cl = await connect(c.server.url);
     const h = await cl.next((f) => f.type === 'hello');
-    cl.ws.send(JSON.stringify(hello(String(h.challenge), { key: other, claimed: other.publicPem, router: '../x\nforged log line' })));
+    cl.ws.send(
+      JSON.stringify(
+        hello(String(h.challenge), { key: other, claimed: other.publicPem, router: '../x\nforged log line' }),
+      ),
+    );
     assert.equal((await cl.next(isAck('hello'))).code, 'PROTOCOL_MALFORMED');
     assert.equal(await cl.closed, 4403);
   });
@@ -93,7 +127,20 @@ describe('conductor-agent/ws/server refusals (real wss on 127.0.0.2)', () => {
     await cl.next(isAck('hello'));
     cl.ws.send('{"v":2,"type":"heartbeat","ts":1}');
     cl.ws.send('not json');
-    cl.ws.send(JSON.stringify({ v: 1, type: 'report', envelope: signEnvelope({ kind: 'report', router: 'router-1', body: { kind: 'trust' }, privateKey: generateSigningKeyPair().privateKey, clock: systemClock, random: systemRandom }) }));
+    cl.ws.send(
+      JSON.stringify({
+        v: 1,
+        type: 'report',
+        envelope: signEnvelope({
+          kind: 'report',
+          router: 'router-1',
+          body: { kind: 'trust' },
+          privateKey: generateSigningKeyPair().privateKey,
+          clock: systemClock,
+          random: systemRandom,
+        }),
+      }),
+    );
     cl.ws.send(JSON.stringify({ v: 1, type: 'heartbeat', ts: 1 }));
     await cl.next((f) => f.type === 'heartbeat');
     const codes = cl.frames.filter((f) => f.type === 'ack' && f.ok === false).map((f) => f.code);
@@ -128,20 +175,36 @@ describe('conductor-agent/ws/server refusals (real wss on 127.0.0.2)', () => {
       assert.equal((await cl.next(isAck('hello'))).ok, true);
       return cl;
     };
-    const report = (router: string, key: ReturnType<typeof generateSigningKeyPair>) => JSON.stringify({
-      v: 1, type: 'report',
-      envelope: signEnvelope({ kind: 'report', router, body: { kind: 'trust', trust: { state: 'trusted', minionId: router, minionActive: true, evidence: [] } }, privateKey: key.privateKey, clock: systemClock, random: systemRandom, ttlMs: 600_000 }),
-    });
+    const report = (router: string, key: ReturnType<typeof generateSigningKeyPair>) =>
+      JSON.stringify({
+        v: 1,
+        type: 'report',
+        envelope: signEnvelope({
+          kind: 'report',
+          router,
+          body: { kind: 'trust', trust: { state: 'trusted', minionId: router, minionActive: true, evidence: [] } },
+          privateKey: key.privateKey,
+          clock: systemClock,
+          random: systemRandom,
+          ttlMs: 600_000,
+        }),
+      });
     const flooder = await open('router-1', agent);
     const heard: string[] = [];
     c.server.on('report', (r: { routerId: string }) => heard.push(r.routerId));
     const n = REPORT_NONCES_PER_ROUTER + 50;
     for (let i = 0; i < n; i++) flooder.ws.send(report('router-1', agent));
-    await flooder.next(() => flooder.frames.filter((f) => f.type === 'ack' && f.code === 'PROTOCOL_REPLAYED').length >= 50);
+    await flooder.next(
+      () => flooder.frames.filter((f) => f.type === 'ack' && f.code === 'PROTOCOL_REPLAYED').length >= 50,
+    );
     const victim = await open('router-2', other);
     victim.ws.send(report('router-2', other));
-    await until(() => heard.includes('router-2'), 20_000, 'router-2\'s report accepted');
-    assert.equal(heard.filter((id) => id === 'router-1').length, REPORT_NONCES_PER_ROUTER, 'the flooder got exactly its own quota');
+    await until(() => heard.includes('router-2'), 20_000, "router-2's report accepted");
+    assert.equal(
+      heard.filter((id) => id === 'router-1').length,
+      REPORT_NONCES_PER_ROUTER,
+      'the flooder got exactly its own quota',
+    );
     flooder.ws.close();
     victim.ws.close();
   });

@@ -17,18 +17,35 @@ const MISMATCH = (pin: string, actual: string): string =>
 class SlowToLogMinion implements ServiceControl {
   readonly name = 'salt-minion';
   active = false;
-  constructor(private readonly tree: { pkiDir: string; logFile: string }, private readonly rogue: string, private readonly pin: string, private readonly logDelayMs: number, private readonly noise = 0) {}
+  constructor(
+    private readonly tree: { pkiDir: string; logFile: string },
+    private readonly rogue: string,
+    private readonly pin: string,
+    private readonly logDelayMs: number,
+    private readonly noise = 0,
+  ) {}
   async start(): Promise<void> {
     this.active = true;
     await fsp.writeFile(join(this.tree.pkiDir, 'minion_master.pub'), this.rogue);
     setTimeout(() => {
-      const filler = Array.from({ length: this.noise }, (_, i) => `2026-11-24 11:02:22,100 [salt.minion       :1000][DEBUG   ][4242] noise ${i}\n`).join('');
-      void fsp.appendFile(this.tree.logFile, filler + MISMATCH(this.pin, pemFinger(this.rogue))).then(() => { this.active = false; });
+      const filler = Array.from(
+        { length: this.noise },
+        (_, i) => `2026-11-24 11:02:22,100 [salt.minion       :1000][DEBUG   ][4242] noise ${i}\n`,
+      ).join('');
+      void fsp.appendFile(this.tree.logFile, filler + MISMATCH(this.pin, pemFinger(this.rogue))).then(() => {
+        this.active = false;
+      });
     }, this.logDelayMs);
   }
-  async stop(): Promise<void> { this.active = false; }
-  async restart(): Promise<void> { await this.start(); }
-  async isActive(): Promise<boolean> { return this.active; }
+  async stop(): Promise<void> {
+    this.active = false;
+  }
+  async restart(): Promise<void> {
+    await this.start();
+  }
+  async isActive(): Promise<boolean> {
+    return this.active;
+  }
 }
 
 describe('router-agent/reauth/confirm', () => {
@@ -48,7 +65,17 @@ describe('router-agent/reauth/confirm', () => {
     const tail = new LogTail({ path: tree.logFile });
     await tail.start();
     await minion.start();
-    return confirmAuthenticated({ pkiDir: tree.pkiDir, service: minion, clock: systemClock, tail, fingerprint: pin, timeoutMs: 5_000, settleMs: 40, pollMs: 10, probe: async () => ({ ok: false, detail: ['unexpected'] }) });
+    return confirmAuthenticated({
+      pkiDir: tree.pkiDir,
+      service: minion,
+      clock: systemClock,
+      tail,
+      fingerprint: pin,
+      timeoutMs: 5_000,
+      settleMs: 40,
+      pollMs: 10,
+      probe: async () => ({ ok: false, detail: ['unexpected'] }),
+    });
   }
 
   // Regression (flaky "rogue master" integration test): the failure was decided from the cached key
@@ -58,14 +85,23 @@ describe('router-agent/reauth/confirm', () => {
     assert.equal(r.ok, false);
     assert.equal(r.reason, 'wrong-key-cached');
     assert.equal(r.cachedFingerprint, pemFinger(rogue));
-    assert.ok(r.evidence.some((l) => l.includes('The specified fingerprint in the master configuration file:')), r.evidence.join('\n'));
-    assert.ok(r.evidence.some((l) => l.includes('Does not match the authenticating master')), 'continuation lines kept');
+    assert.ok(
+      r.evidence.some((l) => l.includes('The specified fingerprint in the master configuration file:')),
+      r.evidence.join('\n'),
+    );
+    assert.ok(
+      r.evidence.some((l) => l.includes('Does not match the authenticating master')),
+      'continuation lines kept',
+    );
   });
 
   it('keeps the most recent lines when the log is noisy before the mismatch', async () => {
     const r = await confirmWith(new SlowToLogMinion(tree, rogue, pin, 50, 200));
     assert.equal(r.ok, false);
     assert.ok(r.evidence.length <= 60);
-    assert.ok(r.evidence.some((l) => l.includes('The specified fingerprint in the master configuration file:')), r.evidence.join('\n'));
+    assert.ok(
+      r.evidence.some((l) => l.includes('The specified fingerprint in the master configuration file:')),
+      r.evidence.join('\n'),
+    );
   });
 });

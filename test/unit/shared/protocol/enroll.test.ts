@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import {
-  checkEnrollment, decodeBase64urlStrict, decodeEnrollment, ENROLL_ALG, ENROLL_PURPOSE, ENROLL_TAG, loadMinionPublicKey,
-  parseEnrollEvent, signEnrollStatement, validRouterId,
+  checkEnrollment,
+  decodeBase64urlStrict,
+  decodeEnrollment,
+  ENROLL_ALG,
+  ENROLL_PURPOSE,
+  ENROLL_TAG,
+  loadMinionPublicKey,
+  parseEnrollEvent,
+  signEnrollStatement,
+  validRouterId,
 } from '../../../../shared/protocol/enroll.js';
 
 describe('shared/protocol/enroll', () => {
@@ -17,7 +25,14 @@ describe('shared/protocol/enroll', () => {
 
   it('signs with RSASSA-PSS SHA-256 over the exact statement bytes, verified with the public key', () => {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const st = { purpose: ENROLL_PURPOSE, router: 'r1', agentPublicKey: key, agentVersion: 'v', issuedAt: 1000, nonce: 'n'.repeat(24) } as const;
+    const st = {
+      purpose: ENROLL_PURPOSE,
+      router: 'r1',
+      agentPublicKey: key,
+      agentVersion: 'v',
+      issuedAt: 1000,
+      nonce: 'n'.repeat(24),
+    } as const;
     const signed = signEnrollStatement(st, privateKey);
     const d = decodeEnrollment({ eventId: 'r1', data: { ...signed, alg: ENROLL_ALG } });
     assert.ok(d.ok);
@@ -30,7 +45,9 @@ describe('shared/protocol/enroll', () => {
   });
 
   it('accepts only RSA minion keys of 2048 bits or more, and strict base64url', () => {
-    const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
     assert.equal(loadMinionPublicKey(small), undefined);
     assert.equal(loadMinionPublicKey(key), undefined, 'not RSA');
     assert.equal(decodeBase64urlStrict('YWJj')?.toString(), 'abc');
@@ -40,7 +57,8 @@ describe('shared/protocol/enroll', () => {
   });
 
   it('router ids are safe file names', () => {
-    for (const bad of ['', '.', '..', 'a/b', 'a\\b', 'a\u0000b', 'x\ny', 'z'.repeat(256)]) assert.equal(validRouterId(bad), false, bad);
+    for (const bad of ['', '.', '..', 'a/b', 'a\\b', 'a\u0000b', 'x\ny', 'z'.repeat(256)])
+      assert.equal(validRouterId(bad), false, bad);
     for (const good of ['router-1', 'dc1.rtr_2', 'a'.repeat(255)]) assert.equal(validRouterId(good), true, good);
   });
 });
