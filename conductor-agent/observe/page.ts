@@ -14,6 +14,8 @@ export interface StatusPageInput {
   fleet: readonly FleetEntry[];
   backups: readonly BackupListing[];
   waves: readonly WaveSummary[];
+  /** Why the backup folder could not be listed, if it could not. */
+  backupProblem?: string | undefined;
   /** Filters from the query string. */
   filter?: { q?: string | undefined; trust?: string | undefined };
   refreshSeconds?: number;
@@ -57,7 +59,7 @@ export function renderStatusPage(input: StatusPageInput): string {
 ${renderSummary(input.fleet)}
 ${renderWaves(input.waves)}
 ${renderFleetTable(input.fleet, input.filter)}
-${renderBackups(input.backups)}
+${renderBackups(input.backups, input.backupProblem)}
 </body></html>
 `;
 }
@@ -111,7 +113,9 @@ function renderFleetTable(fleet: readonly FleetEntry[], filter: StatusPageInput[
 ${rows.join('\n')}</table>`;
 }
 
-function renderBackups(backups: readonly BackupListing[]): string {
+function renderBackups(backups: readonly BackupListing[], problem?: string): string {
+  if (problem)
+    return `<h2>Backups</h2>\n<p id="backups" class="bad">cannot list the backup folder: ${esc(problem)}</p>`;
   if (backups.length === 0) return '<h2>Backups</h2>\n<p id="backups">no backups in the backup folder</p>';
   const rows = backups.slice(0, 20).map((b) => {
     const extra = b as BackupListing & { signer?: string; restoreTest?: { ok: boolean; at: string } };

@@ -91,12 +91,19 @@ export function createObserveService(o: ObserveServiceOptions): ObserveService {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(`${JSON.stringify({ status: 'ok', uptimeSeconds: Math.round((now() - startedAt) / 1000) })}\n`);
     } else if (url.pathname === '/') {
-      const [fleet, backups, waves] = await Promise.all([o.sources.fleet(), o.sources.backups(), o.sources.waves()]);
+      // The page still shows the fleet when the backup folder cannot be listed (a missing folder, a bad file).
+      let backupProblem: string | undefined;
+      const backups = o.sources.backups().catch((err: unknown) => {
+        backupProblem = (err as Error).message;
+        return [];
+      });
+      const [fleet, listed, waves] = await Promise.all([o.sources.fleet(), backups, o.sources.waves()]);
       const page = renderStatusPage({
         conductorId: o.conductorId,
         generatedAt: new Date(now()).toISOString(),
         fleet,
-        backups,
+        backups: listed,
+        backupProblem,
         waves,
         filter: { q: url.searchParams.get('q') ?? undefined, trust: url.searchParams.get('trust') || undefined },
         ...(o.refreshSeconds !== undefined ? { refreshSeconds: o.refreshSeconds } : {}),

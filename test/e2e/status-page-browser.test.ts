@@ -41,7 +41,11 @@ describe('e2e: the status page in headless Chromium during a re-authentication w
       await conductor.registry.enroll(id, (await loadOrCreateAgentKey(tree.stateDir)).publicPem, {
         source: 'salt-event',
       });
-      agents.push(await startRouter(routerFacts(tree, { minionId: id, conductor, service: minion })));
+      agents.push(
+        await startRouter(routerFacts(tree, { minionId: id, conductor, service: minion }), {
+          probe: () => minion.probe(),
+        }),
+      );
     }
     await until(
       () => conductor.server.fleet().filter((e) => e.trust === 'stale-master-key').length === 3,

@@ -249,7 +249,9 @@ describe('faults: hostile frames on the agent channel', function () {
     await minion.attempt();
     const agentKey = await loadOrCreateAgentKey(tree.stateDir);
     await conductor.registry.enroll('router-1', agentKey.publicPem, { source: 'salt-event' });
-    const agent = await startRouter(routerFacts(tree, { minionId: 'router-1', conductor, service: minion }));
+    const agent = await startRouter(routerFacts(tree, { minionId: 'router-1', conductor, service: minion }), {
+      probe: () => minion.probe(),
+    });
     const attacker = await loadOrCreateAgentKey(join(dir, 'attacker'));
     let sent = 0;
     let reconnects = 0;

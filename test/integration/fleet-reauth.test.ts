@@ -21,7 +21,7 @@ import { waveExitCode } from '../../conductor-agent/fleet/report.js';
 import type { AgentChannel } from '../../conductor-agent/fleet/ports.js';
 import { loadOrCreateAgentKey } from '../../router-agent/keys.js';
 import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
-import { writeSimRouter } from '../../sandbox/salt/minion-setup.js';
+import { saltCallCommandLine, writeSimRouter } from '../../sandbox/salt/minion-setup.js';
 import { minionServiceCommands } from '../../sandbox/salt/minion-service.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { routerFacts, startConductorSide, startRouter, until, type ConductorSide } from '../helpers/agents.js';
@@ -59,7 +59,11 @@ describe('integration: fleet reauth wave (agents, key gate, test.ping)', functio
       const agentKey = await loadOrCreateAgentKey(`${paths.stateDir}-agent`);
       await conductor.registry.enroll(id, agentKey.publicPem, { source: 'salt-event' });
       const agent = await startRouter(
-        routerFacts({ ...paths, stateDir: `${paths.stateDir}-agent` }, { minionId: id, conductor, service }),
+        // The stand-in salt-call: a re-authentication is confirmed by the router's own test.ping.
+        routerFacts(
+          { ...paths, stateDir: `${paths.stateDir}-agent` },
+          { minionId: id, conductor, service, saltCall: saltCallCommandLine(paths) },
+        ),
         { settings: { reauthTimeoutMs: 20_000, settleMs: 300, pollMs: 100, confirmPollMs: 50 } },
       );
       closers.push(() => agent.stop());
