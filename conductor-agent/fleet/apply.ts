@@ -4,6 +4,7 @@
  * gate watches for its pending key; it counts as done only when it answers `test.ping`. An abort
  * (Ctrl-C) stops starting routers; those in flight finish and the rest are reported not started.
  */
+import { observeSink } from '../../shared/observe/sink.js';
 import { RecoveryError } from '../../shared/errors.js';
 import type { PlanEntry, Route, WavePlan } from './plan.js';
 import type { ChannelResult, WavePorts } from './ports.js';
@@ -46,6 +47,13 @@ export async function runWave(o: WaveOptions): Promise<WaveResult> {
   const inFlight = new Set<Promise<void>>();
   const finish = async (out: RouterOutcome): Promise<void> => {
     outcomes.set(out.routerId, out);
+    if (out.state === 'done' || out.state === 'failed') {
+      observeSink().reauthFinished({
+        outcome: out.state === 'done' ? 'ok' : 'failed',
+        channel: String(out.channel ?? 'none'),
+        code: out.code,
+      });
+    }
     if (out.state !== 'not-started') await o.ports.record?.(out);
     o.onOutcome?.(out);
   };

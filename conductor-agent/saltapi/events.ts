@@ -13,6 +13,7 @@
  * when no data follows within `liveness.probeTimeoutMs` (the probe, or the runner's own job events),
  * the stream is stale: it is dropped and reopened (`disconnected` with reason `stream-stale`).
  */
+import { observeSink } from '../../shared/observe/sink.js';
 import { EventEmitter } from 'node:events';
 import { RecoveryError, SaltApiError } from '../../shared/errors.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
@@ -184,7 +185,10 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
         failures = 0;
         this.opens++;
         this.emit('connected');
-        if (this.opens > 1) this.emit('reconnected');
+        if (this.opens > 1) {
+          observeSink().eventsReconnected();
+          this.emit('reconnected');
+        }
         const watch = this.watchLiveness(conn);
         try {
           await this.consume(res.body as unknown as AsyncIterable<Buffer>, conn.signal);

@@ -4,6 +4,7 @@
  * jittered backoff (the client's own timeout is never retried: the call may have run), and applies
  * a timeout to every attempt. Typed calls live in client.ts.
  */
+import { observeSink } from '../../shared/observe/sink.js';
 import { SaltApiError } from '../../shared/errors.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import { systemRandom, type Random } from '../../shared/ports/random.js';
@@ -154,7 +155,10 @@ export class SaltApiSession {
           attempt--;
           continue;
         }
-        if (!isRetryable(err) || (err as SaltApiError).details.ownTimeout || attempt >= retries) throw err;
+        if (!isRetryable(err) || (err as SaltApiError).details.ownTimeout || attempt >= retries) {
+          if (err instanceof SaltApiError) observeSink().saltApiError(err.code);
+          throw err;
+        }
         const delay = Math.min(maxMs, baseMs * 2 ** attempt) * (0.5 + this.random.float() / 2);
         this.log.debug('salt-api call failed; retrying', {
           request: `${spec.method} ${spec.path}`,
