@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { splitCommandLine, type ProcessRunner } from '../shared/ports/process-runner.js';
 import type { Clock } from '../shared/ports/clock.js';
 import type { Random } from '../shared/ports/random.js';
-import { keyFingerprint } from '../shared/protocol/keys.js';
+import { keyFingerprint } from '../shared/protocol/signing-keys.js';
 import {
   ENROLL_ALG,
   ENROLL_PURPOSE,

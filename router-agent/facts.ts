@@ -12,7 +12,7 @@ import type { Loaded } from '../shared/config/load.js';
 import type { RouterConfig } from '../shared/config/schema.js';
 import { conductorHosts, ROUTER_FILES, type GlobalInit } from '../shared/ssr/layout.js';
 import { AGENT_WS_PATH } from '../shared/protocol/messages.js';
-import { loadPublicKeys, normaliseCertFingerprint } from '../shared/protocol/keys.js';
+import { loadPublicKeys, normaliseCertFingerprint } from '../shared/protocol/signing-keys.js';
 import { commandServiceControl, type ServiceControl } from '../shared/ports/service-control.js';
 import { minionConfigPaths, topLevelScalars, type MinionConfigPaths } from './minion/config-files.js';
 

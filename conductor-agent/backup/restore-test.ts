@@ -225,7 +225,7 @@ async function sandboxChecks(
     check('conductor-agent identity loads', async () => {
       const state = at(config.agents.stateDir);
       if (!(await exists(state))) return 'no agent state in this backup';
-      const { AGENT_KEY_FILES } = await import('../keys/agent-key.js');
+      const { AGENT_KEY_FILES } = await import('../identity/agent-key.js');
       const files = AGENT_KEY_FILES as Record<string, string>;
       const read = (k: string): Promise<Buffer> => fsp.readFile(join(state, files[k]!));
       const signing = createPrivateKey(await read('signingKey'));

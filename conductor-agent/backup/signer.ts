@@ -14,7 +14,7 @@ import { parseTrustedSigners, type ManifestSigner } from '../../shared/backup/si
 
 /** The signer for new backups: the identity under `stateDir` (a path on this machine). */
 export async function loadBackupSigner(stateDir: string): Promise<ManifestSigner> {
-  const { loadOrCreateConductorIdentity } = await import('../keys/agent-key.js');
+  const { loadOrCreateConductorIdentity } = await import('../identity/agent-key.js');
   const identity = await loadOrCreateConductorIdentity(stateDir);
   return { privateKey: identity.signing.privateKey, publicKey: identity.signing.publicKey };
 }
@@ -63,7 +63,7 @@ export async function resolveTrustedSigners(o: TrustOptions): Promise<TrustedSig
     if (!out.fingerprints.has(fingerprint)) out.sources.push({ fingerprint, from });
     out.fingerprints.add(fingerprint);
   };
-  const { readConductorIdentityPublic } = await import('../keys/agent-key.js');
+  const { readConductorIdentityPublic } = await import('../identity/agent-key.js');
   const identity = await readConductorIdentityPublic(o.path(o.config.agents.stateDir)).catch(() => undefined);
   if (identity) add(identity.signingFingerprint, 'identity');
   const groups: [string, readonly string[], (p: string) => string][] = [

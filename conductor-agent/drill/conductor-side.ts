@@ -13,7 +13,7 @@ import { SaltMasterSim } from '../../sandbox/salt/master.js';
 import { startSaltApiEmulator, type SaltApiEmulator } from '../../sandbox/saltapi-emulator/server.js';
 import { SANDBOX_CLIENTS } from '../../sandbox/saltapi-emulator/sandbox.js';
 import { startSsrSimulator, type SsrSimulator, type SimAsset } from '../../sandbox/ssr-simulator/server.js';
-import { loadOrCreateConductorIdentity, type ConductorAgentIdentity } from '../keys/agent-key.js';
+import { loadOrCreateConductorIdentity, type ConductorAgentIdentity } from '../identity/agent-key.js';
 import { AgentRegistry } from '../registry/store.js';
 import { runEnrollListener } from '../registry/enroll-listener.js';
 import { startAgentServer, type AgentServer } from '../ws/server.js';

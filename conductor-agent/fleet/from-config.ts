@@ -48,7 +48,7 @@ export async function wireWave(
   const { controlSocketPath, registryLockPath } = await import('../ws/service.js');
   const { AgentRegistry } = await import('../registry/store.js');
   const { mergeFleet } = await import('../ws/fleet-view.js');
-  const { readConductorIdentityPublic } = await import('../keys/agent-key.js');
+  const { readConductorIdentityPublic } = await import('../identity/agent-key.js');
   const p = ctx.loaded.path;
   const pkiDir = p(ctx.config.salt.pkiDir);
   const master = await readMasterConfig(p(ctx.config.salt.masterConfig));

@@ -19,7 +19,7 @@ import {
   type EnrollRefusal,
   type EnrollStatement,
 } from '../../shared/protocol/enroll.js';
-import { keyFingerprint, loadPublicKey } from '../../shared/protocol/keys.js';
+import { keyFingerprint, loadPublicKey } from '../../shared/protocol/signing-keys.js';
 import type { AgentRegistry, EnrollResult } from './store.js';
 
 /** The part of a salt-api event this needs (SaltEvent from conductor-agent/saltapi has it as `raw`). */

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { RecoveryError } from '../../shared/errors.js';
 import { acquireLock } from '../../shared/fs/lock.js';
 import { ensureDir, writeFileAtomic, PRIVATE_DIR_MODE } from '../../shared/fs/atomic.js';
-import { keyFingerprint, loadPublicKey } from '../../shared/protocol/keys.js';
+import { keyFingerprint, loadPublicKey } from '../../shared/protocol/signing-keys.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import { systemRandom, type Random } from '../../shared/ports/random.js';
 

@@ -26,7 +26,7 @@ import {
   type Frame,
   type ReportBody,
 } from '../../shared/protocol/messages.js';
-import type { ConductorAgentIdentity } from '../keys/agent-key.js';
+import type { ConductorAgentIdentity } from '../identity/agent-key.js';
 import type { AgentRegistry } from '../registry/store.js';
 import { CommandWaiters, type VerifiedReport } from './command-sender.js';
 import { mergeFleet, recordReport, type FleetEntry } from './fleet-view.js';

@@ -11,7 +11,7 @@ import { ConfigError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { pemFingerFile } from '../../shared/salt/fingerprint.js';
 import { ENROLL_TAG } from '../../shared/protocol/enroll.js';
-import { loadOrCreateConductorIdentity, type ConductorAgentIdentity } from '../keys/agent-key.js';
+import { loadOrCreateConductorIdentity, type ConductorAgentIdentity } from '../identity/agent-key.js';
 import { AgentRegistry } from '../registry/store.js';
 import { runEnrollListener, type RawEventLike } from '../registry/enroll-listener.js';
 import { reauthRouter } from '../reauth/single.js';

@@ -12,7 +12,7 @@ import type { Random } from '../../shared/ports/random.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { decodeFrame, encodeFrame } from '../../shared/protocol/codec.js';
 import { peekPayload, verifyEnvelope } from '../../shared/protocol/envelope.js';
-import { keyFingerprint, loadPublicKey } from '../../shared/protocol/keys.js';
+import { keyFingerprint, loadPublicKey } from '../../shared/protocol/signing-keys.js';
 import { validRouterId } from '../../shared/protocol/enroll.js';
 import type { ReplayCache } from '../../shared/protocol/replay-cache.js';
 import {

@@ -10,7 +10,7 @@ import { systemRandom, type Random } from '../../shared/ports/random.js';
 import { systemProcessRunner, type ProcessRunner } from '../../shared/ports/process-runner.js';
 import { nullLogger, type Logger } from '../../shared/log/logger.js';
 import { signEnvelope } from '../../shared/protocol/envelope.js';
-import { openReplayStore } from '../commands/replay-store.js';
+import { openReplayStore } from '../wire/replay-store.js';
 import { isSha256Finger } from '../../shared/salt/fingerprint.js';
 import {
   PROTOCOL_VERSION,
@@ -22,12 +22,12 @@ import {
 } from '../../shared/protocol/messages.js';
 import { PRODUCT_VERSION } from '../../shared/version.js';
 import type { RouterFacts } from '../facts.js';
-import { loadOrCreateAgentKey } from '../keys.js';
+import { loadOrCreateAgentKey } from '../agent-key.js';
 import { TrustWatcher } from '../trust/watch.js';
 import { JournalStore, type ReauthStep } from '../reauth/journal.js';
 import type { ReauthDeps } from '../reauth/deps.js';
 import type { MasterProbe } from '../reauth/confirm.js';
-import type { makeCommandHandler as MakeHandler } from '../commands/handler.js';
+import type { makeCommandHandler as MakeHandler } from '../wire/handler.js';
 import { ConductorLink } from '../ws/client.js';
 
 export interface RouterAgentSettings {
@@ -232,7 +232,7 @@ export async function startRouterAgent(o: RouterAgentOptions): Promise<RouterAge
           link.send(a);
         };
         void (async () => {
-          handle ??= (await import('../commands/handler.js')).makeCommandHandler({
+          handle ??= (await import('../wire/handler.js')).makeCommandHandler({
             routerId: f.minionId,
             conductorKeys: f.conductorKeys,
             replay,

@@ -15,7 +15,7 @@ import type { Random } from '../../shared/ports/random.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { decodeFrame, encodeFrame } from '../../shared/protocol/codec.js';
 import { signEnvelope } from '../../shared/protocol/envelope.js';
-import { normaliseCertFingerprint } from '../../shared/protocol/keys.js';
+import { normaliseCertFingerprint } from '../../shared/protocol/signing-keys.js';
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, type Frame, type RouterHelloBody } from '../../shared/protocol/messages.js';
 import type { KeyObject } from 'node:crypto';
 

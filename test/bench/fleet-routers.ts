@@ -15,7 +15,7 @@ import { nullLogger } from '../../shared/log/logger.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
 import { signEnvelope } from '../../shared/protocol/envelope.js';
 import { ReplayCache } from '../../shared/protocol/replay-cache.js';
-import { loadPublicKeys } from '../../shared/protocol/keys.js';
+import { loadPublicKeys } from '../../shared/protocol/signing-keys.js';
 import {
   PROTOCOL_VERSION,
   type CommandBody,
@@ -23,7 +23,7 @@ import {
   type TrustFacts,
 } from '../../shared/protocol/messages.js';
 import { ConductorLink } from '../../router-agent/ws/client.js';
-import { makeCommandHandler } from '../../router-agent/commands/handler.js';
+import { makeCommandHandler } from '../../router-agent/wire/handler.js';
 import { readMessages, sendMessage } from '../../sandbox/salt/wire.js';
 
 interface Input {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { pemFingerFile } from '../../shared/salt/fingerprint.js';
 import { commandServiceControl } from '../../shared/ports/service-control.js';
-import { loadOrCreateConductorIdentity } from '../../conductor-agent/keys/agent-key.js';
+import { loadOrCreateConductorIdentity } from '../../conductor-agent/identity/agent-key.js';
 import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
 import { writeSimRouter } from '../../sandbox/salt/minion-setup.js';
 import { minionServiceCommands } from '../../sandbox/salt/minion-service.js';

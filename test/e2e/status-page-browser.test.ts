@@ -37,7 +37,7 @@ describe('e2e: the status page in headless Chromium during a re-authentication w
       const minion = new FakeMinion(tree, newMaster);
       minion.active = true;
       await minion.attempt();
-      const { loadOrCreateAgentKey } = await import('../../router-agent/keys.js');
+      const { loadOrCreateAgentKey } = await import('../../router-agent/agent-key.js');
       await conductor.registry.enroll(id, (await loadOrCreateAgentKey(tree.stateDir)).publicPem, {
         source: 'salt-event',
       });

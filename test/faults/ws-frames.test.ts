@@ -12,15 +12,18 @@ import { createServer as createHttpsServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket, { WebSocketServer } from 'ws';
-import { loadOrCreateConductorIdentity, type ConductorAgentIdentity } from '../../conductor-agent/keys/agent-key.js';
+import {
+  loadOrCreateConductorIdentity,
+  type ConductorAgentIdentity,
+} from '../../conductor-agent/identity/agent-key.js';
 import { reauthRouter } from '../../conductor-agent/reauth/single.js';
 import { systemClock } from '../../shared/ports/clock.js';
 import { systemRandom } from '../../shared/ports/random.js';
 import { signEnvelope, verifyEnvelope } from '../../shared/protocol/envelope.js';
-import { loadPublicKeys } from '../../shared/protocol/keys.js';
+import { loadPublicKeys } from '../../shared/protocol/signing-keys.js';
 import { AGENT_WS_PATH, MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../shared/protocol/messages.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
-import { loadOrCreateAgentKey } from '../../router-agent/keys.js';
+import { loadOrCreateAgentKey } from '../../router-agent/agent-key.js';
 import { routerFacts, startConductorSide, startRouter, until } from '../helpers/agents.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { FakeMinion, makeRouterTree, rsaPublicPem } from '../unit/router-agent/fake-minion.js';

@@ -7,8 +7,11 @@ import { join } from 'node:path';
 import { nullLogger, type Logger } from '../../shared/log/logger.js';
 import type { ServiceControl } from '../../shared/ports/service-control.js';
 import type { ProcessRunner } from '../../shared/ports/process-runner.js';
-import { loadPublicKeys } from '../../shared/protocol/keys.js';
-import { loadOrCreateConductorIdentity, type ConductorAgentIdentity } from '../../conductor-agent/keys/agent-key.js';
+import { loadPublicKeys } from '../../shared/protocol/signing-keys.js';
+import {
+  loadOrCreateConductorIdentity,
+  type ConductorAgentIdentity,
+} from '../../conductor-agent/identity/agent-key.js';
 import { AgentRegistry } from '../../conductor-agent/registry/store.js';
 import { startAgentServer, type AgentServer } from '../../conductor-agent/ws/server.js';
 import { minionConfigPaths } from '../../router-agent/minion/config-files.js';

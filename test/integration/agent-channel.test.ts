@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { hasCode } from '../../shared/errors.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
-import { generateSigningKeyPair, loadPublicKeys } from '../../shared/protocol/keys.js';
+import { generateSigningKeyPair, loadPublicKeys } from '../../shared/protocol/signing-keys.js';
 import { reauthRouter } from '../../conductor-agent/reauth/single.js';
 import { cachedFingerprint } from '../../router-agent/minion/pki.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
@@ -48,7 +48,7 @@ describe('agent channel over real wss on loopback (conductor 127.0.0.2, fake min
 
   /** Create the router's agent key ahead of its start, as a previous run (and its Salt enrollment) would have. */
   async function agentPublicPem(stateDir: string): Promise<string> {
-    const { loadOrCreateAgentKey } = await import('../../router-agent/keys.js');
+    const { loadOrCreateAgentKey } = await import('../../router-agent/agent-key.js');
     return (await loadOrCreateAgentKey(stateDir)).publicPem;
   }
 

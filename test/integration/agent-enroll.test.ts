@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { nullLogger } from '../../shared/log/logger.js';
 import { commandServiceControl } from '../../shared/ports/service-control.js';
 import { ENROLL_TAG } from '../../shared/protocol/enroll.js';
-import { generateSigningKeyPair } from '../../shared/protocol/keys.js';
+import { generateSigningKeyPair } from '../../shared/protocol/signing-keys.js';
 import { SaltApiClient } from '../../conductor-agent/saltapi/client.js';
 import { openSaltEvents } from '../../conductor-agent/saltapi/events.js';
 import { AgentRegistry } from '../../conductor-agent/registry/store.js';

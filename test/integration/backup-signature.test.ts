@@ -17,7 +17,7 @@ import { MANIFEST_NAME, type Manifest } from '../../shared/backup/format.js';
 import { signManifest, type ManifestSigner } from '../../shared/backup/signature.js';
 import { underRoot } from '../../shared/config/schema.js';
 import { RecoveryError } from '../../shared/errors.js';
-import { generateSigningKeyPair } from '../../shared/protocol/keys.js';
+import { generateSigningKeyPair } from '../../shared/protocol/signing-keys.js';
 import {
   backupAndDriftedTemplate,
   fakeService,

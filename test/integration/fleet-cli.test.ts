@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadOrCreateAgentKey } from '../../router-agent/keys.js';
+import { loadOrCreateAgentKey } from '../../router-agent/agent-key.js';
 import { AgentRegistry } from '../../conductor-agent/registry/store.js';
 import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
 import { memoryIo } from '../helpers/cli.js';

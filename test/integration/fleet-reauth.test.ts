@@ -19,7 +19,7 @@ import { pkiKeyGate } from '../../conductor-agent/fleet/key-gate.js';
 import { fleetReauth, type FleetReauthOptions } from '../../conductor-agent/fleet/wave.js';
 import { waveExitCode } from '../../conductor-agent/fleet/report.js';
 import type { AgentChannel } from '../../conductor-agent/fleet/ports.js';
-import { loadOrCreateAgentKey } from '../../router-agent/keys.js';
+import { loadOrCreateAgentKey } from '../../router-agent/agent-key.js';
 import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
 import { saltCallCommandLine, writeSimRouter } from '../../sandbox/salt/minion-setup.js';
 import { minionServiceCommands } from '../../sandbox/salt/minion-service.js';

@@ -76,7 +76,7 @@ describe('conductor-agent keys (CLI, in-process, --root sandbox)', () => {
 
   it('accept --verified takes its expected fingerprints from the agent registry by default (signed reports)', async () => {
     const { AgentRegistry } = await import('../../conductor-agent/registry/store.js');
-    const { loadOrCreateAgentKey } = await import('../../router-agent/keys.js');
+    const { loadOrCreateAgentKey } = await import('../../router-agent/agent-key.js');
     const reg = await AgentRegistry.open(join(s.root, 'var/lib/ssr-recovery'), {
       lockFile: join(s.root, 'run/ssr-recovery/agent-registry.lock'),
       flushDelayMs: 1,

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBackup } from '../../conductor-agent/backup/run.js';
 import { readRestoreTests, restoreTest } from '../../conductor-agent/backup/restore-test.js';
-import { loadOrCreateConductorIdentity } from '../../conductor-agent/keys/agent-key.js';
+import { loadOrCreateConductorIdentity } from '../../conductor-agent/identity/agent-key.js';
 import { conductorSchema, underRoot } from '../../shared/config/schema.js';
 import { makeConductorTree, rsaPair } from '../../sandbox/conductor-tree.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';

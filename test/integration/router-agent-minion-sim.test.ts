@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pemFinger, pemFingerFile } from '../../shared/salt/fingerprint.js';
 import { commandServiceControl } from '../../shared/ports/service-control.js';
 import { reauthRouter } from '../../conductor-agent/reauth/single.js';
-import { loadOrCreateAgentKey } from '../../router-agent/keys.js';
+import { loadOrCreateAgentKey } from '../../router-agent/agent-key.js';
 import { cachedFingerprint } from '../../router-agent/minion/pki.js';
 import { effectiveValue, minionConfigPaths } from '../../router-agent/minion/config-files.js';
 import type { RouterAgent } from '../../router-agent/daemon/agent.js';

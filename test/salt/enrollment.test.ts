@@ -11,7 +11,7 @@ import { systemClock } from '../../shared/ports/clock.js';
 import { systemRandom } from '../../shared/ports/random.js';
 import { splitCommandLine, systemProcessRunner } from '../../shared/ports/process-runner.js';
 import { ENROLL_TAG } from '../../shared/protocol/enroll.js';
-import { generateSigningKeyPair, keyFingerprint } from '../../shared/protocol/keys.js';
+import { generateSigningKeyPair, keyFingerprint } from '../../shared/protocol/signing-keys.js';
 import { SaltApiClient } from '../../conductor-agent/saltapi/client.js';
 import { openSaltEvents, type SaltEventStream } from '../../conductor-agent/saltapi/events.js';
 import { AgentRegistry } from '../../conductor-agent/registry/store.js';

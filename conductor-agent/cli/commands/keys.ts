@@ -70,7 +70,7 @@ export function register(program: Command, io: CliIo): void {
       const ctx = commandContext(cmd, io);
       const { masterKeyStatus } = await import('../../keys/status.js');
       const { renderStatus } = await import('../../keys/render.js');
-      const { readConductorIdentityPublic } = await import('../../keys/agent-key.js');
+      const { readConductorIdentityPublic } = await import('../../identity/agent-key.js');
       const s = await masterKeyStatus(paths(ctx));
       // What the router salt state pins (salt-states defaults: conductor_agent_public_key, conductor_cert_fingerprint).
       const agent =

@@ -56,8 +56,8 @@ export async function statusAction(cmd: Command, io: CliIo): Promise<void> {
 async function agentKeyFingerprintOf(stateDir: string): Promise<string | null> {
   const { readFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
-  const { AGENT_PUB_FILE } = await import('../../keys.js');
-  const { keyFingerprint } = await import('../../../shared/protocol/keys.js');
+  const { AGENT_PUB_FILE } = await import('../../agent-key.js');
+  const { keyFingerprint } = await import('../../../shared/protocol/signing-keys.js');
   try {
     return keyFingerprint(await readFile(join(stateDir, AGENT_PUB_FILE), 'utf8'));
   } catch {

@@ -38,7 +38,7 @@ describe('router-agent CLI (in-process)', () => {
   });
 
   it('status --json shows the agent key fingerprint an operator compares before fleet --approve --fingerprint', async () => {
-    const { loadOrCreateAgentKey } = await import('../../../router-agent/keys.js');
+    const { loadOrCreateAgentKey } = await import('../../../router-agent/agent-key.js');
     let io = memoryIo();
     assert.equal(await main(['status', '--json', '--root', dir], io), 0, io.err());
     assert.equal((JSON.parse(io.out()) as { agentKeyFingerprint: unknown }).agentKeyFingerprint, null, 'no key yet');

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { nullLogger } from '../../../shared/log/logger.js';
 import { systemRandom } from '../../../shared/ports/random.js';
 import { DEFAULT_MAX_SKEW_MS, signEnvelope } from '../../../shared/protocol/envelope.js';
-import { generateSigningKeyPair } from '../../../shared/protocol/keys.js';
+import { generateSigningKeyPair } from '../../../shared/protocol/signing-keys.js';
 import { ReplayCache } from '../../../shared/protocol/replay-cache.js';
 import type { AckFrame, CommandBody, CommandFrame } from '../../../shared/protocol/messages.js';
-import { makeCommandHandler } from '../../../router-agent/commands/handler.js';
+import { makeCommandHandler } from '../../../router-agent/wire/handler.js';
 
-describe('router-agent/commands/handler: every refusal acked with its code, nothing run', () => {
+describe('router-agent/wire/handler: every refusal acked with its code, nothing run', () => {
   const conductor = generateSigningKeyPair();
   let now = 1_800_000_000_000;
   const clock = { now: () => now, setTimeout, clearTimeout, sleep: async () => undefined } as never;

@@ -7,10 +7,10 @@ import { hasCode } from '../../../shared/errors.js';
 import { nullLogger } from '../../../shared/log/logger.js';
 import { systemRandom } from '../../../shared/ports/random.js';
 import { signEnvelope, verifyEnvelope } from '../../../shared/protocol/envelope.js';
-import { generateSigningKeyPair } from '../../../shared/protocol/keys.js';
+import { generateSigningKeyPair } from '../../../shared/protocol/signing-keys.js';
 import type { AckFrame, CommandBody, CommandFrame } from '../../../shared/protocol/messages.js';
-import { makeCommandHandler } from '../../../router-agent/commands/handler.js';
-import { openReplayStore } from '../../../router-agent/commands/replay-store.js';
+import { makeCommandHandler } from '../../../router-agent/wire/handler.js';
+import { openReplayStore } from '../../../router-agent/wire/replay-store.js';
 import { makeTmpDir } from '../../helpers/tmpdir.js';
 
 describe('router-agent replay memory (issue 9 F8)', () => {

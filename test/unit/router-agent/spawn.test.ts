@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateSigningKeyPair } from '../../../shared/protocol/keys.js';
+import { generateSigningKeyPair } from '../../../shared/protocol/signing-keys.js';
 import { fastRouterConfig, renderRouterConfig } from '../../../router-agent/config.js';
 import { spawnRouterAgent } from '../../../router-agent/daemon/spawn.js';
 import { makeTmpDir } from '../../helpers/tmpdir.js';

@@ -9,7 +9,7 @@ import {
   signManifest,
   type ManifestSigner,
 } from '../../../shared/backup/signature.js';
-import { generateSigningKeyPair, keyFingerprint } from '../../../shared/protocol/keys.js';
+import { generateSigningKeyPair, keyFingerprint } from '../../../shared/protocol/signing-keys.js';
 
 const manifest = (): Record<string, unknown> => ({
   format: 'ssr-recovery-backup',

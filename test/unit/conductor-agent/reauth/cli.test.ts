@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nullLogger } from '../../../../shared/log/logger.js';
 import { loadConfig } from '../../../../shared/config/load.js';
-import { generateSigningKeyPair } from '../../../../shared/protocol/keys.js';
+import { generateSigningKeyPair } from '../../../../shared/protocol/signing-keys.js';
 import { main } from '../../../../conductor-agent/cli/main.js';
 import { AgentRegistry } from '../../../../conductor-agent/registry/store.js';
 import { createAgentService } from '../../../../conductor-agent/ws/service.js';

@@ -7,7 +7,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nullLogger, type Logger } from '../../../../shared/log/logger.js';
-import { generateSigningKeyPair, keyFingerprint } from '../../../../shared/protocol/keys.js';
+import { generateSigningKeyPair, keyFingerprint } from '../../../../shared/protocol/signing-keys.js';
 import {
   ENROLL_ALG,
   ENROLL_PURPOSE,

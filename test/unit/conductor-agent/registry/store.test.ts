@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hasCode } from '../../../../shared/errors.js';
-import { generateSigningKeyPair, keyFingerprint } from '../../../../shared/protocol/keys.js';
+import { generateSigningKeyPair, keyFingerprint } from '../../../../shared/protocol/signing-keys.js';
 import { AgentRegistry, REGISTRY_FILE } from '../../../../conductor-agent/registry/store.js';
 import { makeTmpDir } from '../../../helpers/tmpdir.js';
 

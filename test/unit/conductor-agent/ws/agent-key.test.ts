@@ -7,10 +7,10 @@ import {
   loadOrCreateConductorIdentity,
   readConductorIdentityPublic,
   AGENT_KEY_FILES,
-} from '../../../../conductor-agent/keys/agent-key.js';
+} from '../../../../conductor-agent/identity/agent-key.js';
 import { makeTmpDir } from '../../../helpers/tmpdir.js';
 
-describe('conductor-agent/keys/agent-key (the agent channel identity)', () => {
+describe('conductor-agent/identity/agent-key (the agent channel identity)', () => {
   it('is created once with private files 0600 in a 0700 folder, then reused unchanged', async () => {
     const { dir, cleanup } = await makeTmpDir();
     try {

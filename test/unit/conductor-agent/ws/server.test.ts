@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { systemClock } from '../../../../shared/ports/clock.js';
 import { systemRandom } from '../../../../shared/ports/random.js';
 import { signEnvelope } from '../../../../shared/protocol/envelope.js';
-import { generateSigningKeyPair } from '../../../../shared/protocol/keys.js';
+import { generateSigningKeyPair } from '../../../../shared/protocol/signing-keys.js';
 import { MAX_FRAME_BYTES, type AckFrame } from '../../../../shared/protocol/messages.js';
 import { makeTmpDir } from '../../../helpers/tmpdir.js';
 import { startConductorSide, until, type ConductorSide } from '../../../helpers/agents.js';

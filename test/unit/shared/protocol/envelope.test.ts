@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { hasCode } from '../../../../shared/errors.js';
-import { generateSigningKeyPair, keyFingerprint, loadPublicKeys } from '../../../../shared/protocol/keys.js';
+import { generateSigningKeyPair, keyFingerprint, loadPublicKeys } from '../../../../shared/protocol/signing-keys.js';
 import {
   signEnvelope,
   verifyEnvelope,

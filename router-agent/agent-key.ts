@@ -11,7 +11,7 @@ import {
   keyFingerprint,
   loadPrivateKey,
   type SigningKeyPair,
-} from '../shared/protocol/keys.js';
+} from '../shared/protocol/signing-keys.js';
 
 export interface AgentKey extends SigningKeyPair {
   fingerprint: string;

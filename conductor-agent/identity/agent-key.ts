@@ -15,7 +15,7 @@ import {
   keyFingerprint,
   loadPrivateKey,
   type SigningKeyPair,
-} from '../../shared/protocol/keys.js';
+} from '../../shared/protocol/signing-keys.js';
 
 export const AGENT_KEY_FILES = {
   signingKey: 'agent-signing.pem',
