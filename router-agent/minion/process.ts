@@ -4,6 +4,7 @@
  * (Salt's `prepend_root_dir`). The file is written when the daemon starts, so its mtime is the
  * start of the running minion: log lines older than that belong to an earlier run.
  */
+import { pidAlive } from '../../shared/fs/lock.js';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { effectiveValues, type MinionConfigPaths } from './config-files.js';
@@ -26,14 +27,7 @@ export async function minionPidFile(config: MinionConfigPaths): Promise<string> 
 }
 
 /** True when a process with this pid exists (EPERM: it exists, owned by someone else). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { pidAlive };
 
 export interface MinionProcess {
   pid: number;

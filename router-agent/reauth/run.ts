@@ -91,15 +91,7 @@ export async function reauthenticate(deps: ReauthDeps, req: ReauthRequest): Prom
         // put its files back and start it again; only then close the run.
         const restarted = await restartAfterFailure(deps, j);
         if (!restarted.ok) throw withRestartProblem(err, restarted.problem); // journal kept: finished at next start
-        if (j.snapshot)
-          await deps.journal.writeLast({
-            id: j.id,
-            runDir: j.runDir,
-            fingerprint: j.fingerprint,
-            snapshot: j.snapshot,
-            finishedAt: deps.clock.now(),
-            ok: false,
-          });
+        if (j.snapshot) await recordLast(deps, j, false);
         await deps.journal.clear();
         throw restarted.restarted ? withRestartNote(err) : err;
       }
@@ -195,14 +187,7 @@ async function execute(deps: ReauthDeps, j: ReauthJournal, timings: ReauthTiming
     await removeDurably(keyPath);
     mark('refusedKeyRemoved');
   }
-  await deps.journal.writeLast({
-    id: j.id,
-    runDir: j.runDir,
-    fingerprint: j.fingerprint,
-    snapshot: j.snapshot,
-    finishedAt: deps.clock.now(),
-    ok: result.ok,
-  });
+  await recordLast(deps, j, result.ok);
   const outcome: ReauthOutcome = {
     ok: result.ok,
     action: 'reauth',
@@ -313,4 +298,16 @@ export function failure(err: unknown, fingerprint: string | undefined, elapsedMs
     timings: { failed: elapsedMs },
     evidence: [],
   };
+}
+
+/** The last run's record (what `rollback` undoes), written when a run ends. */
+async function recordLast(deps: ReauthDeps, j: ReauthJournal, ok: boolean): Promise<void> {
+  await deps.journal.writeLast({
+    id: j.id,
+    runDir: j.runDir,
+    fingerprint: j.fingerprint,
+    snapshot: j.snapshot!,
+    finishedAt: deps.clock.now(),
+    ok,
+  });
 }
