@@ -177,6 +177,10 @@ export const ErrorCodes = {
     ExitCode.FAILED,
     'One router did not reach Running on the new conductor in time (or its key was refused).',
   ),
+  MIGRATE_REPIN_FAILED: c(
+    ExitCode.FAILED,
+    'A router could not be re-pinned to the new master key (no channel, refused, an impostor key, or no test.ping).',
+  ),
   VERIFY_FAILED: c(ExitCode.VERIFY_FAILED, 'A post-recovery check failed (ports, routers or minions); see the report.'),
   // ssh
   SSH_HOST_KEY_MISMATCH: c(ExitCode.FAILED, 'The SSH host key does not match the pinned key.'),

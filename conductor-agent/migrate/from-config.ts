@@ -2,7 +2,9 @@
  * Composition root of `migrate` and `verify --conductor`: builds the real ports from configuration —
  * the two SSR API clients (old: `ssr.*`; new: `migrate.to.*` with `{address}` = the first `--to`),
  * the file port to the new conductor (SFTP with a pinned host key, or a local tree), the backup gate
- * over backup/, the new salt-api ping, and the re-pin port (refusing until fleet re-auth is wired).
+ * over backup/, the new salt-api ping, and the re-pin port (fleet re-authentication against the new
+ * master; available only when the new conductor's salt-api is configured, since only its `test.ping`
+ * confirms a re-pin).
  */
 import { readFile } from 'node:fs/promises';
 import type { CommandContext } from '../cli/context.js';
@@ -18,7 +20,7 @@ import type { MinionPing } from '../verify/checks.js';
 import type { BackupGate, MigrateDeps } from './deps.js';
 import { localFiles, sftpFiles, type NewConductorFiles } from './files.js';
 import { parseFault } from './journal.js';
-import { unavailableRepin } from './trust.js';
+import { repinFromConfig } from './repin-config.js';
 import type { MigrateArgs } from './types.js';
 
 type Ctx = Pick<CommandContext, 'config' | 'loaded' | 'logger' | 'io'>;
@@ -148,13 +150,19 @@ export async function migrateDepsFromConfig(ctx: Ctx, args: MigrateArgs): Promis
   const to0 = args.to[0] ?? '';
   const { readMasterConfig } = await import('../keys/master-config.js');
   const hashType = (await readMasterConfig(ctx.loaded.path(c.salt.masterConfig))).settings.hashType;
+  const files = await filesFromConfig(ctx, to0);
   return {
     args,
     oldSsr: await oldSsrFromConfig(ctx),
     newSsr: await newSsrFromConfig(ctx, to0),
-    files: await filesFromConfig(ctx, to0),
+    files,
     backup: backupGate(ctx),
-    repin: unavailableRepin,
+    repin: repinFromConfig(ctx, to0, {
+      newPkiDir: c.salt.pkiDir,
+      oldPkiDir: ctx.loaded.path(c.salt.pkiDir),
+      hashType,
+      files: () => files,
+    }),
     ping: await newPingFromConfig(ctx, to0),
     hashType,
     clock: systemClock,

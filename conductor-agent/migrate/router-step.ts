@@ -67,7 +67,7 @@ async function forward(c: RouterContext, r: ConfiguredRouter, started: number): 
   timings.connectedMs = d.clock.now() - started;
   await c.journal.router(r.name, 'router-connected', { connectedMs: timings.connectedMs });
   const ids = r.nodes.map((n) => n.assetId ?? '').filter(Boolean);
-  if (c.trust.mode === 'repin') await d.repin.repin(r.name, ids, c.trust.newFingerprint);
+  if (c.trust.mode === 'repin') await repin(c, r.name, ids);
   const keys = await gateKeys(c, r.name, ids, started + d.settings.connectedTimeoutMs + d.settings.runningTimeoutMs);
   await c.journal.router(r.name, 'router-key-accepted', { keys });
   await c.newWatch.waitFor(r.name, 'Running', d.settings.runningTimeoutMs, allRunning);
@@ -76,6 +76,28 @@ async function forward(c: RouterContext, r: ConfiguredRouter, started: number): 
   timings.totalMs = d.clock.now() - started;
   await c.journal.router(r.name, 'router-done', { timings });
   return { router: r.name, outcome: 'migrated', timings, keys };
+}
+
+/**
+ * Repin mode: after the router follows the new conductor (its minion still holds the old master key
+ * and refuses the new one), pin the new master's fingerprint through the fleet path. Journalled on
+ * both sides, so a run killed in between repeats it (the fleet path skips a minion that already
+ * answers the new master, and a second signed pin of the same key is harmless).
+ */
+async function repin(c: RouterContext, router: string, ids: string[]): Promise<void> {
+  if (c.state.routers.get(router)?.history.includes('router-repinned')) return;
+  const fingerprint = c.trust.newFingerprint;
+  await c.journal.router(router, 'router-repinning', { fingerprint, minions: ids });
+  await c.d.repin.repin(router, ids, fingerprint);
+  await c.journal.router(router, 'router-repinned', { fingerprint });
+}
+
+/** A router re-pinned to the new key and sent back must trust the old key again, or it refuses the old master. */
+async function repinBack(c: RouterContext, r: ConfiguredRouter): Promise<void> {
+  const { d } = c;
+  await c.oldWatch.waitFor(r.name, 'Connected', d.settings.connectedTimeoutMs, allConnected);
+  const ids = r.nodes.map((n) => n.assetId ?? '').filter(Boolean);
+  await d.repin.repin(r.name, ids, c.trust.oldFingerprint, 'old');
 }
 
 /** The PCLI migrate; a refusal is forgiven only when the router is seen following the new conductor. */
@@ -139,6 +161,7 @@ async function rollBack(
   await c.journal.router(r.name, 'router-rolling-back', { message: error.message });
   try {
     if (!follows(c.oldWatch, r.name)) await d.newSsr.migrateRouter(r.name, d.args.from, { force: true });
+    if (c.trust.mode === 'repin') await repinBack(c, r);
     await c.oldWatch.waitFor(
       r.name,
       'Running',

@@ -16,7 +16,11 @@ import type { TrustMode } from './types.js';
 export interface RouterRepin {
   readonly available: boolean;
   readonly description: string;
-  repin(router: string, minionIds: readonly string[], fingerprint: string): Promise<void>;
+  /**
+   * `to`: the master whose key gate and salt-api confirm it: the new conductor's (default), or the
+   * old one's when a rolled-back router is pinned back to the old key.
+   */
+  repin(router: string, minionIds: readonly string[], fingerprint: string, to?: 'new' | 'old'): Promise<void>;
 }
 
 /** Until the fleet path is wired in: refuses clearly, so a migration needing it stops at preflight. */

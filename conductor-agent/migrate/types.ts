@@ -32,6 +32,8 @@ export const RUN_PHASES = [
 export const ROUTER_PHASES = [
   'router-migrating',
   'router-connected',
+  'router-repinning',
+  'router-repinned',
   'router-key-accepted',
   'router-running',
   'router-done',

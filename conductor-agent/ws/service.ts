@@ -102,7 +102,8 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
             server,
             routerId: String(a.router),
             action: a.action === 'rollback' ? 'rollback' : 'reauth',
-            ping: await masterSidePing(o, log),
+            // confirm 'router': the caller confirms through another master's salt-api (migrate's repin).
+            ping: a.confirm === 'router' ? undefined : await masterSidePing(o, log),
             fingerprint: typeof a.fingerprint === 'string' ? a.fingerprint : undefined,
             masterPubPath: masterPub,
             routerTimeoutMs:

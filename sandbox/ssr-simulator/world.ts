@@ -34,6 +34,11 @@ export interface WorldConductor {
   addresses: string[];
   /** Its Salt master pki folder, when minion keys should be modelled. */
   pkiDir?: string | undefined;
+  /**
+   * false: a real Salt master (simulator) runs over `pkiDir` and writes the minions' keys itself; the
+   * world only reads them (default true: the world deposits each joining node's key in minions_pre/).
+   */
+  depositKeys?: boolean | undefined;
   /** Router names in its running configuration. */
   configured(): Set<string>;
 }
@@ -91,7 +96,9 @@ export class SsrWorld {
     const elapsed = this.now() - r.since;
     if (elapsed < this.delays.pendingMs) return 'PENDING';
     const keys =
-      c.pkiDir === undefined ? ['accepted'] : await Promise.all(r.nodes.map((n) => this.presentKey(c.pkiDir!, n)));
+      c.pkiDir === undefined
+        ? ['accepted']
+        : await Promise.all(r.nodes.map((n) => this.presentKey(c.pkiDir!, n, c.depositKeys !== false)));
     const away = !r.home.some((a) => c.addresses.includes(a));
     if (away && this.faults.stuckConnected.has(r.name)) return 'CONNECTED';
     if (keys.some((k) => k !== 'accepted') || elapsed < this.delays.pendingMs + this.delays.connectedMs) {
@@ -106,12 +113,16 @@ export class SsrWorld {
    * The minion knocks: `accepted` when the master holds this very key, `refused` when it holds another,
    * else the key waits in minions_pre/ (`pending`), as Salt's master does it.
    */
-  private async presentKey(pkiDir: string, node: WorldNode): Promise<'accepted' | 'pending' | 'refused'> {
+  private async presentKey(
+    pkiDir: string,
+    node: WorldNode,
+    deposit: boolean,
+  ): Promise<'accepted' | 'pending' | 'refused'> {
     // Synchronous on purpose: 2,000 small reads per assets query cost less than 2,000 thread-pool hops.
     const accepted = readOptionalSync(join(pkiDir, 'minions', node.assetId));
     if (accepted !== undefined) return accepted === node.minionPub ? 'accepted' : 'refused';
     const pre = join(pkiDir, 'minions_pre', node.assetId);
-    if (!this.deposited.has(pre)) {
+    if (deposit && !this.deposited.has(pre)) {
       await fsp.mkdir(join(pkiDir, 'minions_pre'), { recursive: true });
       await fsp.writeFile(pre, node.minionPub, { mode: 0o644 });
       this.deposited.add(pre);

@@ -10,6 +10,7 @@
  * `MIGRATE_BENCH_ROUTERS` and `MIGRATE_BENCH_RATE` override the defaults (2000, 10/s).
  */
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parse } from 'yaml';
 import { main } from '../../conductor-agent/cli/main.js';
 import { splitCommandLine, systemProcessRunner } from '../../shared/ports/process-runner.js';
@@ -46,9 +47,25 @@ export async function run(): Promise<BenchResult[]> {
       costs.push(performance.now() - t);
     }
     const io = memoryIo({});
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
     const t0 = performance.now();
     const code = await main(['--root', w.oldRoot, '--json', 'migrate', '--to', w.to.join(',')], io);
     const totalS = (performance.now() - t0) / 1000;
+    lag.disable();
+    if (process.env.MIGRATE_BENCH_DEBUG) {
+      console.error(
+        `event-loop delay: p50 ${lag.percentile(50) / 1e6} ms, p99 ${lag.percentile(99) / 1e6} ms, max ${lag.max / 1e6} ms`,
+      );
+      console.error(
+        io
+          .err()
+          .split('\n')
+          .filter((l) => !/router r\d+/.test(l))
+          .slice(-40)
+          .join('\n'),
+      );
+    }
     const report = JSON.parse(io.out()) as MigrateReport;
     if (code !== 0) throw new Error(`migrate exited ${code}: ${io.err().slice(-2000)}`);
     const per = report.routers.map((r) => r.timings.totalMs ?? 0);
