@@ -1,8 +1,9 @@
 /**
  * The repin-mode migration world: two SSR simulators (pair.ts) whose new conductor carries ANOTHER
  * master key, a Salt master simulator + salt-api emulator for each conductor on its own loopback
- * address (rooted in that conductor's tree, so the pki folders are the ones migrate reads), real
- * router agents over real WebSockets to the old conductor-agent's listener, and a simulated
+ * address (rooted in that conductor's tree, so the pki folders are the ones migrate reads), the old
+ * conductor-agent's agent service as the daemon runs it (listener + control socket, in this process
+ * so it outlives a killed `migrate`), real router agents over real WebSockets to it, and a simulated
  * salt-minion process per router. The SSR side of `migrate conductor` on the router (its minion
  * follows the new conductor-address) is modelled by the world's onMigrate hook: the minion's
  * `master:` is rewritten and the minion restarted — it then refuses the new master (its cached key
@@ -17,9 +18,11 @@ import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulat
 import { saltCallCommandLine, writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
 import { minionServiceCommands } from '../../sandbox/salt/minion-service.js';
 import { commandServiceControl, type ServiceControl } from '../../shared/ports/service-control.js';
-import { pemFingerFile } from '../../shared/salt/fingerprint.js';
 import { loadOrCreateAgentKey } from '../../router-agent/agent-key.js';
-import { routerFacts, startConductorSide, startRouter, until, type ConductorSide } from './agents.js';
+import { createAgentService } from '../../conductor-agent/ws/service.js';
+import { loadConfig } from '../../shared/config/load.js';
+import { nullLogger } from '../../shared/log/logger.js';
+import { routerFacts, startRouter, until, type ConductorSide } from './agents.js';
 
 export const REPIN_OLD = '127.23.0.2';
 export const REPIN_NEW = '127.23.0.3';
@@ -50,6 +53,7 @@ async function rewriteConfig(pair: ConductorPair, oldSalt: SaltSandbox, newSalt:
   };
   (cfg.migrate!.to as Record<string, unknown>).saltApiUrl = newSalt.url;
   cfg.reauth = { routerTimeoutSeconds: 20, verifyTimeoutSeconds: 20 };
+  cfg.agents = { ...cfg.agents, listen: `${REPIN_OLD}:0`, heartbeatMs: 1000 };
   await writeFile(pair.configFile, stringify(cfg), { mode: 0o600 });
 }
 
@@ -77,11 +81,21 @@ export async function makeRepinWorld(n: number): Promise<RepinWorld> {
     masterConfig: { auto_accept: true },
   });
   const newSalt = await startSaltSandbox({ root: pair.newRoot, host: REPIN_NEW, secret });
-  const conductor = await startConductorSide(pair.oldRoot, {
-    host: REPIN_OLD,
-    masterFingerprint: () => pemFingerFile(join(oldSalt.pkiDir, 'master.pub')),
-  });
   await rewriteConfig(pair, oldSalt, newSalt);
+  const loaded = loadConfig({ agent: 'conductor-agent', root: pair.oldRoot, env: {}, overrides: {} });
+  const svc = createAgentService({
+    config: loaded.config,
+    path: loaded.path,
+    logger: nullLogger,
+    enrollEvents: async () => undefined,
+  });
+  await svc.start();
+  const conductor: ConductorSide = {
+    identity: svc.identity!,
+    registry: svc.registry!,
+    server: svc.server!,
+    stateDir: loaded.path(loaded.config.agents.stateDir),
+  };
   // The new master keeps its own keys (a real Salt master); the world only reads them.
   pair.world.conductorAt(REPIN_NEW)!.depositKeys = false;
   const routers: RepinRouter[] = [];
@@ -132,7 +146,7 @@ export async function makeRepinWorld(n: number): Promise<RepinWorld> {
     routers,
     async close() {
       for (const c of closers.splice(0).reverse()) await c();
-      await conductor.server.close();
+      await svc.stop();
       await Promise.all([oldSalt.close(), newSalt.close()]);
       await pair.close();
     },

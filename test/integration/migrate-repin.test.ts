@@ -6,21 +6,13 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { reauthRouter } from '../../conductor-agent/reauth/single.js';
+import { main } from '../../conductor-agent/cli/main.js';
+import type { MigrateReport } from '../../conductor-agent/migrate/types.js';
+import { memoryIo } from '../helpers/cli.js';
 import { createSaltApiClient } from '../../conductor-agent/saltapi/client.js';
 import { saltApiMinionProbe } from '../../conductor-agent/keys/minion-probe.js';
-import type { AgentChannel } from '../../conductor-agent/fleet/ports.js';
-import { migrateDepsFromConfig } from '../../conductor-agent/migrate/from-config.js';
-import { localFiles } from '../../conductor-agent/migrate/files.js';
-import { fleetRepin, newMasterKeys } from '../../conductor-agent/migrate/repin.js';
-import { runMigrate } from '../../conductor-agent/migrate/run.js';
-import type { MigrateDeps } from '../../conductor-agent/migrate/deps.js';
 import { effectiveValue, minionConfigPaths } from '../../router-agent/minion/config-files.js';
-import { loadConfig } from '../../shared/config/load.js';
-import { nullLogger } from '../../shared/log/logger.js';
-import { systemClock } from '../../shared/ports/clock.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
-import type { SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
 import { makeRepinWorld, REPIN_NEW, REPIN_OLD, type RepinWorld } from '../helpers/migrate-repin-world.js';
 
 const pin = async (w: RepinWorld, id: string): Promise<string | undefined> => {
@@ -28,56 +20,21 @@ const pin = async (w: RepinWorld, id: string): Promise<string | undefined> => {
   return (await effectiveValue(minionConfigPaths(dir), 'master_finger'))?.value;
 };
 
-async function depsFor(w: RepinWorld, over: { dryRun?: boolean; rollbackOnFailure?: boolean } = {}) {
-  const loaded = loadConfig({ agent: 'conductor-agent', root: w.pair.oldRoot, env: {}, overrides: {} });
-  const ctx = {
-    config: loaded.config,
-    loaded,
-    logger: nullLogger,
-    io: { stdout: () => undefined, stderr: () => undefined, env: {}, isTTY: false },
-  };
-  const deps: MigrateDeps = await migrateDepsFromConfig(ctx, {
-    to: [REPIN_NEW],
-    from: [REPIN_OLD],
-    rate: 20,
-    dryRun: over.dryRun ?? false,
-    resume: false,
-    rollbackOnFailure: over.rollbackOnFailure ?? false,
-  });
-  const agent: AgentChannel = {
-    async reauth(routerId, fingerprint, timeoutMs) {
-      const r = await reauthRouter({ server: w.conductor.server, routerId, fingerprint, routerTimeoutMs: timeoutMs });
-      return { ok: r.ok, code: r.outcome.code, message: r.outcome.message, evidence: r.outcome.evidence };
-    },
-  };
-  const target = (sb: SaltSandbox, files: ReturnType<typeof localFiles>) => ({
-    keys: newMasterKeys({
-      files,
-      newPkiDir: '/etc/128technology/salt/pki/master',
-      oldAccepted: (id) => fsp.readFile(join(w.oldSalt.pkiDir, 'minions', id), 'utf8').catch(() => undefined),
-      hashType: 'sha256',
-    }),
-    pinger: saltApiMinionProbe(
-      createSaltApiClient({ url: sb.url, username: sb.username, password: sb.secret, eauth: sb.eauth }),
-      { timeoutSeconds: 2 },
-    ),
-  });
-  deps.repin = fleetRepin(
-    {
-      agent,
-      sources: {
-        fleet: async () => w.conductor.server.fleet(),
-        reported: async () => new Map(),
-        sshRoutes: async () => new Map(),
-      },
-      new: target(w.newSalt, deps.files),
-      old: target(w.oldSalt, localFiles(w.pair.oldRoot)),
-      clock: systemClock,
-      logger: nullLogger,
-    },
-    { routerTimeoutMs: 20_000, verifyTimeoutMs: 20_000 },
+/** The real command, in process, wired from configuration (daemon control socket, new salt-api). */
+async function migrate(
+  w: RepinWorld,
+  ...extra: string[]
+): Promise<{ code: number; report: MigrateReport; err: string }> {
+  const io = memoryIo({});
+  const code = await main(
+    ['--root', w.pair.oldRoot, '--json', 'migrate', '--to', REPIN_NEW, '--from', REPIN_OLD, ...extra],
+    io,
   );
-  return deps;
+  try {
+    return { code, report: JSON.parse(io.out()) as MigrateReport, err: io.err() };
+  } catch {
+    throw new Error(`no JSON report (exit ${code}): ${io.out()}\n${io.err()}`);
+  }
 }
 
 describe('integration: migrate in repin mode (new master key, fleet path, real agents)', function () {
@@ -92,9 +49,8 @@ describe('integration: migrate in repin mode (new master key, fleet path, real a
     const newFp = pemFinger(await fsp.readFile(join(w.newSalt.pkiDir, 'master.pub')));
     const oldFp = pemFinger(await fsp.readFile(join(w.oldSalt.pkiDir, 'master.pub')));
     assert.notEqual(newFp, oldFp);
-    const deps = await depsFor(w);
-    const report = await runMigrate(deps);
-    await deps.files.close();
+    const { code, report, err } = await migrate(w);
+    assert.equal(code, 0, err.slice(-3000));
     assert.equal(report.trust?.mode, 'repin', JSON.stringify(report.findings));
     assert.equal(report.trust?.newFingerprint, newFp);
     assert.deepEqual(
@@ -135,9 +91,8 @@ describe('integration: migrate in repin mode (new master key, fleet path, real a
       .publicKey.export({ type: 'spki', format: 'pem' })
       .toString();
     await fsp.writeFile(join(w.newSalt.pkiDir, 'minions_pre', 'r0002'), foreign);
-    const deps = await depsFor(w);
-    const report = await runMigrate(deps);
-    await deps.files.close();
+    const { code, report } = await migrate(w);
+    assert.equal(code, 5, 'some routers failed');
     const by = new Map(report.routers.map((r) => [r.router, r]));
     assert.equal(by.get('r0001')?.outcome, 'migrated', JSON.stringify(by.get('r0001')));
     const bad = by.get('r0002')!;
@@ -155,9 +110,8 @@ describe('integration: migrate in repin mode (new master key, fleet path, real a
 
   it('--dry-run names repin mode and changes nothing', async () => {
     w = await makeRepinWorld(2);
-    const deps = await depsFor(w, { dryRun: true });
-    const report = await runMigrate(deps);
-    await deps.files.close();
+    const { code, report } = await migrate(w, '--dry-run');
+    assert.equal(code, 0);
     assert.equal(report.trust?.mode, 'repin');
     assert.equal(report.dryRun, true);
     assert.equal(w.pair.oldSim.calls.filter((c) => c.startsWith('pcli:')).length, 0);
