@@ -128,6 +128,8 @@ export interface FleetRepinOptions {
   verifyTimeoutMs: number;
   /** Accept SSH host keys pinned nowhere (loud; off unless the operator asks). */
   acceptNewHostKeys?: boolean;
+  /** Pause before asking a router busy with an earlier pin again (default 2 s). */
+  busyRetryMs?: number;
 }
 
 /** The real `RouterRepin`: the fleet wave for one router's minion ids against the new master. */
@@ -149,28 +151,48 @@ export function fleetRepin(
       if (!target) {
         throw repinError(router, fingerprint, "the old conductor's salt-api is not configured to confirm it", {});
       }
-      const plan = await planFor(p, target, minionIds, fingerprint, o);
-      const missing = minionIds.filter((id) => !plan.some((e) => e.routerId === id));
-      if (missing.length) {
-        throw repinError(router, fingerprint, `no agent, key or SSH route is known for ${missing.join(', ')}`, {
-          missing,
-        });
-      }
-      const wave = await runWave({
-        plan: { masterFingerprint: fingerprint, routers: plan, counts: { reauth: 0, skip: 0, blocked: 0 } },
-        ports: { agent: p.agent, ssh: p.ssh, gate: target.keys.gate, pinger: target.pinger, clock: p.clock },
-        rate: 0,
-        concurrency: Math.max(1, plan.length),
-        routerTimeoutMs: o.routerTimeoutMs,
-        verifyTimeoutMs: o.verifyTimeoutMs,
-      });
-      const bad = wave.outcomes.filter((x) => x.state !== 'done' && x.state !== 'skipped');
-      for (const x of wave.outcomes) {
-        p.logger.info('re-pinned a minion', { router, minion: x.routerId, to, state: x.state });
+      let bad = await attempt(p, target, router, minionIds, fingerprint, o);
+      // A router still busy with an earlier pin (a run killed mid-repin, then resumed) answers
+      // LOCK_HELD: let that one finish, then plan again (a minion answering the target is skipped).
+      for (let round = 1; round < 3 && bad.some((b) => b.code === 'LOCK_HELD'); round++) {
+        await p.clock.sleep(o.busyRetryMs ?? 2_000);
+        bad = await attempt(p, target, router, minionIds, fingerprint, o);
       }
       if (bad.length) throw failedRepin(router, fingerprint, bad);
     },
   };
+}
+
+/** One wave over these minion ids; returns the ones not done. */
+async function attempt(
+  p: FleetRepinPorts,
+  target: RepinTarget,
+  router: string,
+  minionIds: readonly string[],
+  fingerprint: string,
+  o: FleetRepinOptions,
+): Promise<RouterOutcome[]> {
+  const to = target === p.old ? 'old' : 'new';
+  const plan = await planFor(p, target, minionIds, fingerprint, o);
+  const missing = minionIds.filter((id) => !plan.some((e) => e.routerId === id));
+  if (missing.length) {
+    throw repinError(router, fingerprint, `no agent, key or SSH route is known for ${missing.join(', ')}`, {
+      missing,
+    });
+  }
+  const wave = await runWave({
+    plan: { masterFingerprint: fingerprint, routers: plan, counts: { reauth: 0, skip: 0, blocked: 0 } },
+    ports: { agent: p.agent, ssh: p.ssh, gate: target.keys.gate, pinger: target.pinger, clock: p.clock },
+    rate: 0,
+    concurrency: Math.max(1, plan.length),
+    routerTimeoutMs: o.routerTimeoutMs,
+    verifyTimeoutMs: o.verifyTimeoutMs,
+  });
+  const bad = wave.outcomes.filter((x) => x.state !== 'done' && x.state !== 'skipped');
+  for (const x of wave.outcomes) {
+    p.logger.info('re-pinned a minion', { router, minion: x.routerId, to, state: x.state });
+  }
+  return bad;
 }
 
 async function planFor(

@@ -68,7 +68,12 @@ async function forward(c: RouterContext, r: ConfiguredRouter, started: number): 
   await c.journal.router(r.name, 'router-connected', { connectedMs: timings.connectedMs });
   const ids = r.nodes.map((n) => n.assetId ?? '').filter(Boolean);
   if (c.trust.mode === 'repin') await repin(c, r.name, ids);
-  const keys = await gateKeys(c, r.name, ids, started + d.settings.connectedTimeoutMs + d.settings.runningTimeoutMs);
+  // A re-pin has its own timeout (reauth.*): the key's deadline is never shorter than one Running timeout after it.
+  const deadline = Math.max(
+    started + d.settings.connectedTimeoutMs + d.settings.runningTimeoutMs,
+    d.clock.now() + d.settings.runningTimeoutMs,
+  );
+  const keys = await gateKeys(c, r.name, ids, deadline);
   await c.journal.router(r.name, 'router-key-accepted', { keys });
   await c.newWatch.waitFor(r.name, 'Running', d.settings.runningTimeoutMs, allRunning);
   timings.runningMs = d.clock.now() - started;

@@ -2,14 +2,18 @@
  * kill -9 at every journal phase: the real CLI (dist/) is forked with SSR_RECOVERY_MIGRATE_FAULT naming
  * the phase after whose record it kills itself; a second run (`--resume`) must finish with every router
  * Running on exactly one conductor, the configuration committed once, no key left pending and nothing
- * of the old conductor changed.
+ * of the old conductor changed. In repin mode (the new master has another key) the kill points are its
+ * repin phases, with real router agents that outlive the killed run.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { makeMigrateWorld, NEW_ADDR, OLD_ADDR, type MigrateWorld } from '../helpers/migrate-world.js';
+import { makeRepinWorld, type RepinWorld } from '../helpers/migrate-repin-world.js';
+import { effectiveValue, minionConfigPaths } from '../../router-agent/minion/config-files.js';
+import { pemFinger } from '../../shared/salt/fingerprint.js';
 
 const BIN = fileURLToPath(new URL('../../dist/conductor-agent/bin.js', import.meta.url));
 
@@ -123,4 +127,38 @@ describe('migrate killed with SIGKILL at every journal phase, then resumed or ro
     assert.equal((JSON.parse(plain.out) as { resumed: boolean }).resumed, true);
     await assertNothingLost(w);
   });
+});
+
+describe('migrate in repin mode killed with SIGKILL at its repin phases, then resumed', function () {
+  this.timeout(240_000);
+  let rw: RepinWorld | undefined;
+  afterEach(async () => {
+    await rw?.close();
+    rw = undefined;
+  });
+
+  for (const fault of ['router-repinning:2', 'router-repinned:2']) {
+    it(`kill -9 after ${fault}: --resume re-pins every router to the new master with nothing lost`, async () => {
+      rw = await makeRepinWorld(3);
+      const killed = await cli(rw.pair, [], { SSR_RECOVERY_MIGRATE_FAULT: fault });
+      assert.equal(killed.signal, 'SIGKILL', `not killed: exit ${killed.code} ${killed.err.slice(-800)}`);
+      const resumed = await cli(rw.pair, ['--resume']);
+      assert.equal(resumed.code, 0, resumed.err.slice(-3000));
+      const report = JSON.parse(resumed.out) as { ok: boolean; trust: { mode: string }; totals: { migrated: number } };
+      assert.equal(report.trust.mode, 'repin');
+      assert.equal(report.totals.migrated, 3);
+      const newFp = pemFinger(await readFile(join(rw.newSalt.pkiDir, 'master.pub')));
+      for (const r of rw.routers) {
+        const pinned = await effectiveValue(minionConfigPaths(r.paths.configDir), 'master_finger');
+        assert.equal(pinned?.value, newFp, `${r.id} pins the new master`);
+        const reported: string | undefined = rw.conductor.server.fleet().find((e) => e.routerId === r.id)
+          ?.trustFacts?.minionKeyFingerprint;
+        assert.equal(pemFinger(await readFile(join(rw.newSalt.pkiDir, 'minions', r.id), 'utf8')), reported);
+      }
+      assert.deepEqual(
+        (await readdir(join(rw.newSalt.pkiDir, 'minions_pre'))).filter((f) => !f.startsWith('.')),
+        [],
+      );
+    });
+  }
 });

@@ -52,7 +52,9 @@ async function rewriteConfig(pair: ConductorPair, oldSalt: SaltSandbox, newSalt:
     eauth: 'sharedsecret',
   };
   (cfg.migrate!.to as Record<string, unknown>).saltApiUrl = newSalt.url;
-  cfg.reauth = { routerTimeoutSeconds: 20, verifyTimeoutSeconds: 20 };
+  // Generous: every minion step is a real process start, and the machine may be busy.
+  Object.assign(cfg.migrate!, { connectedTimeoutSeconds: 120, runningTimeoutSeconds: 120 });
+  cfg.reauth = { routerTimeoutSeconds: 90, verifyTimeoutSeconds: 60 };
   cfg.agents = { ...cfg.agents, listen: `${REPIN_OLD}:0`, heartbeatMs: 1000 };
   await writeFile(pair.configFile, stringify(cfg), { mode: 0o600 });
 }
@@ -119,7 +121,7 @@ export async function makeRepinWorld(n: number): Promise<RepinWorld> {
         { ...paths, stateDir: `${paths.stateDir}-agent` },
         { minionId: id, conductor, service, saltCall: saltCallCommandLine(paths) },
       ),
-      { settings: { reauthTimeoutMs: 20_000, settleMs: 300, pollMs: 100, confirmPollMs: 50 } },
+      { settings: { reauthTimeoutMs: 60_000, settleMs: 300, pollMs: 100, confirmPollMs: 50 } },
     );
     closers.push(() => agent.stop());
     routers.push({ id, paths, service });
