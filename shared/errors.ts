@@ -177,6 +177,10 @@ export const ErrorCodes = {
     ExitCode.FAILED,
     'One router did not reach Running on the new conductor in time (or its key was refused).',
   ),
+  MIGRATE_NOT_CONFIRMED: c(
+    ExitCode.FAILED,
+    'A router is Running on the new conductor but its minion does not answer test.ping through the new salt-api.',
+  ),
   MIGRATE_REPIN_FAILED: c(
     ExitCode.FAILED,
     'A router could not be re-pinned to the new master key (no channel, refused, an impostor key, or no test.ping).',

@@ -22,6 +22,8 @@ export interface MigrateSettings {
   connectedTimeoutMs: number;
   runningTimeoutMs: number;
   pollMs: number;
+  /** How long a Running router's minions may take to answer test.ping through the new salt-api. */
+  pingTimeoutMs: number;
   trust: 'auto' | 'same-key' | 'repin';
   /** Conductor ports routers need (verify.ports). */
   ports: number[];

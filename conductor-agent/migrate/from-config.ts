@@ -180,6 +180,7 @@ export async function migrateDepsFromConfig(ctx: Ctx, args: MigrateArgs): Promis
       connectedTimeoutMs: c.migrate.connectedTimeoutSeconds * 1000,
       runningTimeoutMs: c.migrate.runningTimeoutSeconds * 1000,
       pollMs: c.migrate.pollMs,
+      pingTimeoutMs: c.migrate.pingTimeoutSeconds * 1000,
       trust: c.migrate.trust,
       ports: c.verify.ports,
     },

@@ -16,7 +16,7 @@ import { preflight, type PreflightFacts } from './preflight.js';
 import { migrateRouter, type RouterContext } from './router-step.js';
 import type { ConfiguredRouter } from '../ssr/conductor.js';
 import type { MigrateReport, RouterResult } from './types.js';
-import { verifyStep } from './verify-step.js';
+import { verifyStep, type VerifyOutcome } from './verify-step.js';
 
 const sameArgs = (a: Record<string, unknown> | undefined, d: MigrateDeps): boolean =>
   !!a &&
@@ -135,16 +135,36 @@ async function applyRun(
   report.routers = results;
   report.totals = totalsOf(results);
   report.rate.achieved = achieved;
-  const ok = results.filter((r) => r.outcome === 'migrated' || r.outcome === 'skipped').map((r) => r.router);
-  report.verify = await verifyStep(
+  const ok = new Set(results.filter((r) => r.outcome === 'migrated' || r.outcome === 'skipped').map((r) => r.router));
+  const v = await verifyStep(
     d,
     rt.newWatch,
-    rt.selected.filter((r) => ok.includes(r.name)),
+    rt.selected.filter((r) => ok.has(r.name)),
   );
+  report.verify = v.checks;
+  await markSilent(journal, results, v);
+  report.totals = totalsOf(results);
   await journal.run('verified', { ok: report.verify.every((c) => c.status !== 'fail') });
   report.ok =
     report.totals.failed === 0 && report.totals.rolledBack === 0 && report.verify.every((c) => c.status !== 'fail');
   if (report.ok) await journal.run('finished', { totals: report.totals });
+}
+
+/**
+ * A router whose minions do not answer test.ping through the new salt-api is not done, whatever its
+ * asset state says: failed with the evidence, journalled, so the next run retries it.
+ */
+async function markSilent(journal: Journal, results: RouterResult[], v: VerifyOutcome): Promise<void> {
+  for (const [i, r] of results.entries()) {
+    const silent = v.silent.get(r.router);
+    if (!silent) continue;
+    const message =
+      `router ${r.router} is Running on the new conductor, but its minion(s) ${silent.join(', ')} ` +
+      'do not answer test.ping through the new salt-api';
+    const evidence = { minions: silent, ...(v.pingError ? { saltApiError: v.pingError } : {}) };
+    results[i] = { ...r, outcome: 'failed', error: { code: 'MIGRATE_NOT_CONFIRMED', message, evidence } };
+    await journal.router(r.router, 'router-failed', { code: 'MIGRATE_NOT_CONFIRMED', message });
+  }
 }
 
 /** Start routers at most `rate` per second and `concurrency` at a time; collect results in input order. */

@@ -39,6 +39,8 @@ const migrateSchema = z
     runningTimeoutSeconds: z.number().int().positive().default(900),
     /** Asset-state poll interval on each conductor (ms); one GraphQL query serves every waiting router. */
     pollMs: z.number().int().positive().default(2000),
+    /** How long, at verify, a Running router's minions may take to answer `test.ping` through the new salt-api (s). */
+    pingTimeoutSeconds: z.number().int().positive().default(120),
     /** Journal folder of a running migration (default `<agents.stateDir>/migrate`). */
     journalDir: absPath.optional(),
     /** A backup of the old conductor younger than this counts as fresh; otherwise one is taken first. */
@@ -93,6 +95,7 @@ const migrateSchema = z
     connectedTimeoutSeconds: 600,
     runningTimeoutSeconds: 900,
     pollMs: 2000,
+    pingTimeoutSeconds: 120,
     backupMaxAgeHours: 24,
     trust: 'auto',
     to: {

@@ -49,15 +49,18 @@ export function register(program: Command, io: CliIo): void {
         const { ssrFromConfig, minionPingFromConfig } = await import('../../verify/from-config.js');
         const target = opts.conductor?.[0];
         const fromMigrate = target ? await import('../../migrate/from-config.js') : undefined;
+        const ssr = fromMigrate && target ? await fromMigrate.newSsrFromConfig(ctx, target) : await ssrFromConfig(ctx);
+        const ping =
+          fromMigrate && target ? await fromMigrate.newPingFromConfig(ctx, target) : await minionPingFromConfig(ctx);
         const report = await runVerify({
           path: ctx.loaded.path,
           ports: opts.ports ? opts.ports.map(Number) : ctx.config.verify.ports,
           hosts: opts.conductor ?? opts.host ?? ctx.config.verify.hosts,
-          ssr: fromMigrate && target ? await fromMigrate.newSsrFromConfig(ctx, target) : await ssrFromConfig(ctx),
-          ping:
-            fromMigrate && target ? await fromMigrate.newPingFromConfig(ctx, target) : await minionPingFromConfig(ctx),
+          ssr,
+          ping,
           routers: opts.router,
-          minions: opts.minion,
+          // After a migration every router node the new conductor lists must answer, not just those that do.
+          minions: opts.minion ?? (target && ssr && ping ? await assetMinions(ssr, opts.router) : undefined),
           timeoutMs: (opts.timeout ?? ctx.config.verify.timeoutSeconds) * 1000,
           clock: systemClock,
           onAsset: (a) => {
@@ -73,4 +76,15 @@ export function register(program: Command, io: CliIo): void {
         if (!report.ok) throw new ExitRequest(ExitCode.VERIFY_FAILED);
       },
     );
+}
+
+/** The minion ids (asset ids) of the routers a conductor lists; an API failure leaves the default. */
+async function assetMinions(
+  ssr: import('../../ssr/conductor.js').SsrConductor,
+  routers: string[] | undefined,
+): Promise<string[] | undefined> {
+  const assets = await ssr.assets().catch(() => undefined);
+  if (!assets) return undefined;
+  const ids = assets.filter((a) => !routers || routers.includes(a.routerName)).map((a) => a.assetId);
+  return [...new Set(ids.filter(Boolean))];
 }
