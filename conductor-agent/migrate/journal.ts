@@ -94,8 +94,27 @@ export class Journal {
   }
 
   router(router: string, phase: RouterPhase, data?: Record<string, unknown>): Promise<void> {
+    const failed = this.noteError;
+    if (failed) {
+      this.noteError = undefined;
+      return Promise.reject(failed);
+    }
     return this.append({ t: 'router', phase, router, at: this.now(), ...(data ? { data } : {}) });
   }
+
+  /**
+   * A progress record nothing waits on: queued in order and flushed with the next group, without
+   * holding the router's step on a sync. Only for stages a resumed run re-derives from the live
+   * state anyway (Connected, key accepted, Running, re-pinned); a failed write is reported by the next
+   * record the caller does wait for, or by close().
+   */
+  note(router: string, phase: RouterPhase, data?: Record<string, unknown>): void {
+    this.append({ t: 'router', phase, router, at: this.now(), ...(data ? { data } : {}) }).catch((err: Error) => {
+      this.noteError ??= err;
+    });
+  }
+
+  private noteError: Error | undefined;
 
   /**
    * Group commit: records queued while a flush runs are written together by the next one, each
@@ -138,6 +157,7 @@ export class Journal {
   async close(): Promise<void> {
     while (this.flushing || this.queue.length > 0) await new Promise((r) => setImmediate(r));
     await this.handle.close();
+    if (this.noteError) throw this.noteError;
   }
 }
 

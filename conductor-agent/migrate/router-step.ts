@@ -65,7 +65,7 @@ async function forward(c: RouterContext, r: ConfiguredRouter, started: number): 
   }
   await c.newWatch.waitFor(r.name, 'Connected', d.settings.connectedTimeoutMs, allConnected);
   timings.connectedMs = d.clock.now() - started;
-  await c.journal.router(r.name, 'router-connected', { connectedMs: timings.connectedMs });
+  c.journal.note(r.name, 'router-connected', { connectedMs: timings.connectedMs });
   const ids = r.nodes.map((n) => n.assetId ?? '').filter(Boolean);
   if (c.trust.mode === 'repin') await repin(c, r.name, ids);
   // A re-pin has its own timeout (reauth.*): the key's deadline is never shorter than one Running timeout after it.
@@ -74,10 +74,10 @@ async function forward(c: RouterContext, r: ConfiguredRouter, started: number): 
     d.clock.now() + d.settings.runningTimeoutMs,
   );
   const keys = await gateKeys(c, r.name, ids, deadline);
-  await c.journal.router(r.name, 'router-key-accepted', { keys });
+  c.journal.note(r.name, 'router-key-accepted', { keys });
   await c.newWatch.waitFor(r.name, 'Running', d.settings.runningTimeoutMs, allRunning);
   timings.runningMs = d.clock.now() - started;
-  await c.journal.router(r.name, 'router-running', { runningMs: timings.runningMs });
+  c.journal.note(r.name, 'router-running', { runningMs: timings.runningMs });
   timings.totalMs = d.clock.now() - started;
   await c.journal.router(r.name, 'router-done', { timings });
   return { router: r.name, outcome: 'migrated', timings, keys };
@@ -94,7 +94,7 @@ async function repin(c: RouterContext, router: string, ids: string[]): Promise<v
   const fingerprint = c.trust.newFingerprint;
   await c.journal.router(router, 'router-repinning', { fingerprint, minions: ids });
   await c.d.repin.repin(router, ids, fingerprint);
-  await c.journal.router(router, 'router-repinned', { fingerprint });
+  c.journal.note(router, 'router-repinned', { fingerprint });
 }
 
 /** A router re-pinned to the new key and sent back must trust the old key again, or it refuses the old master. */

@@ -180,8 +180,9 @@ async function runRouters(
   let finished = 0;
   for (const [i, r] of routers.entries()) {
     const prior = ctx.state.routers.get(r.name)?.phase;
-    if (prior !== 'router-done') await gate();
+    // A free slot first, then the rate: a start that waited for a slot still keeps to the schedule.
     while (running.size >= d.settings.concurrency) await Promise.race(running);
+    if (prior !== 'router-done') await gate();
     if (prior !== 'router-done') starts.push(d.clock.now());
     const p: Promise<void> = migrateRouter(ctx, r)
       .then((res) => {
