@@ -76,11 +76,11 @@ describe('integration: migrate verify pings through the new salt-api', function 
     assert.equal(by.get('r0002')?.outcome, 'migrated');
     assert.equal(by.get('r0003')?.outcome, 'failed');
     assert.equal(by.get('r0003')?.error?.code, 'MIGRATE_NOT_CONFIRMED');
-    assert.deepEqual((by.get('r0003')?.error?.evidence as { minions: string[] }).minions, ['r0003']);
+    assert.deepEqual((by.get('r0003')?.error?.evidence as { minions?: string[] } | undefined)?.minions, ['r0003']);
     assert.deepEqual(report.totals, { routers: 3, migrated: 2, skipped: 0, failed: 1, rolledBack: 0 });
     const minions = report.verify?.find((c) => c.name === 'minions');
     assert.equal(minions?.status, 'fail');
-    assert.deepEqual((minions?.details as { silent: string[] }).silent, ['r0003']);
+    assert.deepEqual((minions?.details as { silent?: string[] } | undefined)?.silent, ['r0003']);
     assert.equal(report.ok, false);
   });
 
