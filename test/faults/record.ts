@@ -48,6 +48,7 @@ const COUNTED_SUITES: Record<string, string> = {
   'restore-hostile.test.ts': 'restore/verify: hostile-archive corpus',
   'migrate-kill.test.ts': 'migrate: kill -9 at every journal phase, then --resume / rollback',
   'fleet-reauth.test.ts': 'fleet re-auth: crash and resume, impostor keys',
+  'fleet-kill.test.ts': 'fleet re-auth: kill -9 at every wave step (plan, in flight, key gate, verify, journal), then --resume',
   'keys-kill.test.ts': 'keys: kill -9 at every step of enable-signing, rotate, rollback; re-run / --rollback',
 };
 
