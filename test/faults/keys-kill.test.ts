@@ -192,7 +192,7 @@ describe('keys enable-signing / rotate / rollback killed with SIGKILL at every s
       });
     }
 
-    it('rotate killed after rotate:applied (not yet restarted): a re-run rotates to a whole new pair', async () => {
+    it('rotate killed after rotate/applied (not yet restarted): a re-run rotates to a whole new pair', async () => {
       await nextSecond();
       const killed = await killedAt('rotate/applied', 'rotate', '--wait', '20');
       assert.equal(killed.signal, 'SIGKILL');
@@ -211,7 +211,27 @@ describe('keys enable-signing / rotate / rollback killed with SIGKILL at every s
       await noTemps();
     });
 
-    it('rollback killed after rollback:restored: a re-run of --rollback finishes it', async () => {
+    it('salt-api faults under a command: keys rotate through a 503 storm and a token expiry (401) mid-run', async () => {
+      await nextSecond();
+      const storm = salt.api.injectFault({
+        status: 503,
+        message: 'Salt Master is not available.',
+        count: 3,
+        path: /^\/$/,
+      });
+      const expiry = salt.api.injectFault({ status: 401, count: 1, path: /^\/$/, after: 1 });
+      const r = await keys('rotate', '--wait', '20');
+      assert.equal(r.code, 0, r.err.slice(-1500));
+      assert.deepEqual(docOf<{ missing: string[] }>(r).missing, [], 'every router answers through salt-api');
+      assert.equal(storm.count, 0, 'the 503 storm was served');
+      assert.equal(expiry.count, 0, 'the 401 came mid-run and the CLI logged in again');
+      const f = await files();
+      assert.ok(isKeyPair(f.masterPem!, f.masterPub!));
+      await routersFollow(f.masterPub!);
+      await noTemps();
+    });
+
+    it('rollback killed after rollback/restored: a re-run of --rollback finishes it', async () => {
       const before = await files();
       await nextSecond();
       const rotated = await keys('rotate', '--wait', '20');
