@@ -97,7 +97,7 @@ export async function fleetReauth(o: FleetReauthOptions): Promise<WaveReport> {
       },
       Boolean(prior),
     );
-    o.fault?.reached('wave:planned');
+    o.fault?.reached('wave/planned');
     const r = await runWave({
       plan,
       ports: { ...o.ports, record: (x) => journal.record(x) },

@@ -208,9 +208,9 @@ async function enableSigningLocked(options: EnableSigningOptions): Promise<Enabl
     await ensureDir(options.pkiDir, PRIVATE_DIR_MODE);
     // Private half first: a crash after it leaves a pair that the next run completes.
     await writeFileAtomic(paths.signPem, pair.privateKey, { mode: 0o600 });
-    options.fault?.reached('signing:sign-pem');
+    options.fault?.reached('signing/sign-pem');
     await writeFileAtomic(paths.signPub, pair.publicKey, { mode: 0o644 });
-    options.fault?.reached('signing:sign-pub');
+    options.fault?.reached('signing/sign-pub');
     signPem = pair.privateKey;
     signPub = pair.publicKey;
   } else if (plan.writeSignPub) {
@@ -219,9 +219,9 @@ async function enableSigningLocked(options: EnableSigningOptions): Promise<Enabl
   }
   if (plan.writeSignature)
     await writeFileAtomic(paths.signature, signMasterPub(signPem!, files.masterPub!), { mode: 0o644 });
-  options.fault?.reached('signing:signature');
+  options.fault?.reached('signing/signature');
   const backup = await applyMasterConfigEdit(snap.config, plan.configEdit, now);
-  options.fault?.reached('signing:config');
+  options.fault?.reached('signing/config');
   if (plan.exportSignPub || plan.createSignPair)
     await writeFileAtomic(snap.exportPath, signPub!, { mode: 0o644, dirMode: 0o755 });
   return report(signPub, backup);

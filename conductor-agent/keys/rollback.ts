@@ -101,7 +101,7 @@ export async function rollbackRotation(o: RollbackOptions): Promise<RollbackRepo
   const lock = await acquireLock(join(o.rotationsDir, '.lock'), { purpose: 'keys rotate --rollback' });
   try {
     await restorePair(paths, { masterPem: kept.masterPem, masterPub: kept.masterPub, signature });
-    o.fault?.reached('rollback:restored');
+    o.fault?.reached('rollback/restored');
     try {
       await o.service.restart();
     } catch (err) {

@@ -15,13 +15,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { reauthRouter } from '../../conductor-agent/reauth/single.js';
 import { startControlServer, type ControlServer } from '../../conductor-agent/ws/control.js';
-import { loadOrCreateAgentKey } from '../../router-agent/agent-key.js';
-import { commandServiceControl } from '../../shared/ports/service-control.js';
 import { pemFinger, pemFingerFile } from '../../shared/salt/fingerprint.js';
-import { minionServiceCommands } from '../../sandbox/salt/minion-service.js';
-import { saltCallCommandLine, writeSimRouter } from '../../sandbox/salt/minion-setup.js';
 import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
-import { routerFacts, startConductorSide, startRouter, until, type ConductorSide } from '../helpers/agents.js';
+import { startConductorSide, startSimRouterWithAgent, until, type ConductorSide } from '../helpers/agents.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { docOf, forkCli, leftoverTemps } from './fork-cli.js';
 
@@ -111,25 +107,14 @@ describe('fleet re-auth wave killed with SIGKILL at every step, then --resume', 
       }),
     );
     for (const id of IDS) {
-      const paths = await writeSimRouter({ root: join(tmp, id), id, master: sb.master.address });
-      const service = commandServiceControl({
-        name: 'salt-minion',
-        unit: 'salt-minion',
-        commands: minionServiceCommands(paths),
+      const r = await startSimRouterWithAgent({
+        dir: join(tmp, id),
+        id,
+        master: sb.master,
+        conductor,
+        settings: { reauthTimeoutMs: 10_000, settleMs: 300, pollMs: 100, confirmPollMs: 50 },
       });
-      closers.push(() => service.stop().catch(() => undefined));
-      await service.start();
-      await sb.master.waitForMinion(id);
-      const agentKey = await loadOrCreateAgentKey(`${paths.stateDir}-agent`);
-      await conductor.registry.enroll(id, agentKey.publicPem, { source: 'salt-event' });
-      const agent = await startRouter(
-        routerFacts(
-          { ...paths, stateDir: `${paths.stateDir}-agent` },
-          { minionId: id, conductor, service, saltCall: saltCallCommandLine(paths) },
-        ),
-        { settings: { reauthTimeoutMs: 10_000, settleMs: 300, pollMs: 100, confirmPollMs: 50 } },
-      );
-      closers.push(() => agent.stop());
+      closers.push(() => r.close());
     }
     await conductor.registry.flush();
     await until(
