@@ -2,8 +2,8 @@
  * Fault injection for the kill -9 suites, one mechanism for every command that has steps worth
  * killing: an environment switch `SSR_RECOVERY_<AREA>_FAULT=<step>[:<n>]` (areas: MIGRATE, KEYS,
  * REAUTH) makes the process kill itself with SIGKILL right after the n-th time it reaches `step`
- * (default the first); step names hold no `:`. Unset, every check is a no-op. The switch is read by the command's wiring
- * (from the CLI's environment), never by the code that does the work.
+ * (default the first; step names hold no `:`). Unset, every check is a no-op. The switch is read by
+ * the command's wiring (from the CLI's environment), never by the code that does the work.
  */
 export interface FaultPoint {
   phase: string;

@@ -154,7 +154,7 @@ describe('keys enable-signing / rotate / rollback killed with SIGKILL at every s
     });
 
     for (const step of ROTATE_STEPS) {
-      it(`rotate killed after ${step}: the old pair is kept whole; --rollback puts it back and every router answers`, async () => {
+      it(`rotate killed after ${step}: old pair kept; --rollback restores it, all routers answer`, async () => {
         const old = await files();
         await nextSecond();
         const killed = await killedAt(step, 'rotate', '--wait', '20');
@@ -211,7 +211,7 @@ describe('keys enable-signing / rotate / rollback killed with SIGKILL at every s
       await noTemps();
     });
 
-    it('salt-api faults under a command: keys rotate through a 503 storm and a token expiry (401) mid-run', async () => {
+    it('salt-api faults under a command: keys rotate through a 503 storm and a 401 mid-run', async () => {
       await nextSecond();
       const storm = salt.api.injectFault({
         status: 503,
