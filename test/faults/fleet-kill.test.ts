@@ -103,7 +103,8 @@ describe('fleet re-auth wave killed with SIGKILL at every step, then --resume', 
           username: sb.username,
           passwordFile: '/etc/ssr-recovery/salt-api.secret',
         },
-        reauth: { rate: 0, concurrency: 10, routerTimeoutSeconds: 30, verifyTimeoutSeconds: 30 },
+        // The router time outlasts a killed run's command still held on the router (LOCK_HELD until it ends).
+        reauth: { rate: 0, concurrency: 10, routerTimeoutSeconds: 90, verifyTimeoutSeconds: 30 },
       }),
     );
     for (const id of IDS) {
