@@ -6,6 +6,7 @@
  */
 import { observeSink } from '../../shared/observe/sink.js';
 import { RecoveryError } from '../../shared/errors.js';
+import type { FaultSwitch } from '../../shared/fault.js';
 import type { PlanEntry, Route, WavePlan } from './plan.js';
 import type { ChannelResult, WavePorts } from './ports.js';
 import { RateLimiter, Slots } from './rate.js';
@@ -25,6 +26,8 @@ export interface WaveOptions {
   /** Key gate poll interval while a router is in flight (default 250 ms). */
   gatePollMs?: number;
   signal?: AbortSignal | undefined;
+  /** Kill -9 points for the fault suite (shared/fault.ts). */
+  fault?: FaultSwitch | undefined;
   /** Called after each router finishes. */
   onOutcome?: ((o: RouterOutcome) => void) | undefined;
 }
@@ -54,7 +57,10 @@ export async function runWave(o: WaveOptions): Promise<WaveResult> {
         code: out.code,
       });
     }
-    if (out.state !== 'not-started') await o.ports.record?.(out);
+    if (out.state !== 'not-started') {
+      await o.ports.record?.(out);
+      o.fault?.reached('wave/recorded');
+    }
     o.onOutcome?.(out);
   };
   let interrupted = false;
@@ -81,6 +87,7 @@ export async function runWave(o: WaveOptions): Promise<WaveResult> {
       break;
     }
     starts.push(clock.now());
+    o.fault?.reached('wave/started');
     const p: Promise<void> = runRouter(entry, o, pinger)
       .catch((err: unknown) => failedOutcome(entry, 'none', err, {}))
       .then(finish)
@@ -183,6 +190,7 @@ async function runRouter(entry: PlanEntry, o: WaveOptions, pinger: BatchPinger):
     }
     const ping = await pinger.confirm(entry.routerId, clock.now() + o.verifyTimeoutMs);
     run.timings.pinged = clock.now() - run.t0;
+    if (ping.ok) o.fault?.reached('wave/verified');
     // The gate watcher runs on during the ping: it may have seen a foreign key meanwhile.
     if ((run.gate as RouterRun['gate']) === 'mismatch') return impostor(run, base);
     const state: OutcomeState = ping.ok ? 'done' : 'failed';
@@ -267,7 +275,15 @@ async function runRoute(run: RouterRun, route: Route, o: WaveOptions): Promise<C
   run.timings[`${route.channel}Start`] = o.ports.clock.now() - run.t0;
   if (route.channel === 'agent') {
     if (!o.ports.agent) throw new RecoveryError('AGENT_DAEMON_UNREACHABLE', 'no agent channel in this run');
-    return o.ports.agent.reauth(run.entry.routerId, run.entry.pinFingerprint, o.routerTimeoutMs);
+    // LOCK_HELD: the router still works on an earlier command (a wave killed mid-flight and resumed at
+    // once); wait for it within the router's time rather than count the router failed.
+    const deadline = o.ports.clock.now() + o.routerTimeoutMs;
+    for (;;) {
+      const left = Math.max(1000, deadline - o.ports.clock.now());
+      const r = await o.ports.agent.reauth(run.entry.routerId, run.entry.pinFingerprint, left);
+      if (r.ok || r.code !== 'LOCK_HELD' || o.ports.clock.now() + 500 >= deadline || o.signal?.aborted) return r;
+      await o.ports.clock.sleep(500, o.signal).catch(() => undefined);
+    }
   }
   if (!o.ports.ssh) throw new RecoveryError('SSH_FAILED', 'no SSH fallback configured in this run');
   return o.ports.ssh.reauth(run.entry.routerId, route, run.entry.pinFingerprint, {
@@ -287,6 +303,7 @@ async function watchGate(run: RouterRun, o: WaveOptions): Promise<void> {
       run.gate = 'accepted';
       run.gateFingerprint = r.fingerprint;
       run.timings.keyAccepted = o.ports.clock.now() - run.t0;
+      o.fault?.reached('wave/key-accepted');
     } else if (r.state === 'mismatch') {
       run.gate = 'mismatch';
       run.gateFingerprint = r.fingerprint ?? undefined;

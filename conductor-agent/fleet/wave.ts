@@ -5,6 +5,7 @@
  * build the report. The CLI, the drill and the bench call this with their ports.
  */
 import { RecoveryError } from '../../shared/errors.js';
+import type { FaultSwitch } from '../../shared/fault.js';
 import { pemFinger, type SaltHashType } from '../../shared/salt/fingerprint.js';
 import type { Random } from '../../shared/ports/random.js';
 import { listMinionKeys, minionKeyPath, readOptional } from '../keys/pki.js';
@@ -43,6 +44,8 @@ export interface FleetReauthOptions {
   ports: Omit<WavePorts, 'record'>;
   random: Random;
   signal?: AbortSignal | undefined;
+  /** Kill -9 points for the fault suite (`SSR_RECOVERY_REAUTH_FAULT`, shared/fault.ts). */
+  fault?: FaultSwitch | undefined;
   onPlan?: ((plan: WavePlan) => void) | undefined;
   onOutcome?: ((o: RouterOutcome) => void) | undefined;
 }
@@ -94,6 +97,7 @@ export async function fleetReauth(o: FleetReauthOptions): Promise<WaveReport> {
       },
       Boolean(prior),
     );
+    o.fault?.reached('wave/planned');
     const r = await runWave({
       plan,
       ports: { ...o.ports, record: (x) => journal.record(x) },
@@ -102,6 +106,7 @@ export async function fleetReauth(o: FleetReauthOptions): Promise<WaveReport> {
       routerTimeoutMs: o.routerTimeoutMs,
       verifyTimeoutMs: o.verifyTimeoutMs,
       signal: o.signal,
+      fault: o.fault,
       onOutcome: o.onOutcome,
     });
     const outcomes = prior ? mergePrior(r.outcomes, prior.outcomes) : r.outcomes;

@@ -11,6 +11,7 @@
  */
 import { join } from 'node:path';
 import { KeysError } from '../../shared/errors.js';
+import type { FaultSwitch } from '../../shared/fault.js';
 import { ensureDir, PRIVATE_DIR_MODE, writeFileAtomic } from '../../shared/fs/atomic.js';
 import { acquireLock } from '../../shared/fs/lock.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
@@ -39,6 +40,8 @@ export interface EnableSigningOptions {
   generatePair?: () => Promise<PemKeyPair>;
   /** Lock shared with `keys rotate` so the two never interleave (the CLI passes `<rotationsDir>/.lock`). */
   lockPath?: string;
+  /** Kill -9 points for the fault suite (`SSR_RECOVERY_KEYS_FAULT`, shared/fault.ts). */
+  fault?: FaultSwitch;
 }
 
 export interface EnableSigningSnapshot {
@@ -205,7 +208,9 @@ async function enableSigningLocked(options: EnableSigningOptions): Promise<Enabl
     await ensureDir(options.pkiDir, PRIVATE_DIR_MODE);
     // Private half first: a crash after it leaves a pair that the next run completes.
     await writeFileAtomic(paths.signPem, pair.privateKey, { mode: 0o600 });
+    options.fault?.reached('signing/sign-pem');
     await writeFileAtomic(paths.signPub, pair.publicKey, { mode: 0o644 });
+    options.fault?.reached('signing/sign-pub');
     signPem = pair.privateKey;
     signPub = pair.publicKey;
   } else if (plan.writeSignPub) {
@@ -214,7 +219,9 @@ async function enableSigningLocked(options: EnableSigningOptions): Promise<Enabl
   }
   if (plan.writeSignature)
     await writeFileAtomic(paths.signature, signMasterPub(signPem!, files.masterPub!), { mode: 0o644 });
+  options.fault?.reached('signing/signature');
   const backup = await applyMasterConfigEdit(snap.config, plan.configEdit, now);
+  options.fault?.reached('signing/config');
   if (plan.exportSignPub || plan.createSignPair)
     await writeFileAtomic(snap.exportPath, signPub!, { mode: 0o644, dirMode: 0o755 });
   return report(signPub, backup);

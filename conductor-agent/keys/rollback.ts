@@ -10,6 +10,7 @@ import type { ServiceControl } from '../../shared/ports/service-control.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
 import { KeysError } from '../../shared/errors.js';
+import type { FaultSwitch } from '../../shared/fault.js';
 import type { PlannedChange } from './changes.js';
 import { readMasterConfig } from './master-config.js';
 import type { MinionProbe } from './minion-probe.js';
@@ -32,6 +33,8 @@ export interface RollbackOptions {
   pollMs?: number;
   dryRun?: boolean;
   logger?: Logger;
+  /** Kill -9 points for the fault suite (`SSR_RECOVERY_KEYS_FAULT`, shared/fault.ts). */
+  fault?: FaultSwitch;
 }
 
 export interface RollbackReport {
@@ -98,6 +101,7 @@ export async function rollbackRotation(o: RollbackOptions): Promise<RollbackRepo
   const lock = await acquireLock(join(o.rotationsDir, '.lock'), { purpose: 'keys rotate --rollback' });
   try {
     await restorePair(paths, { masterPem: kept.masterPem, masterPub: kept.masterPub, signature });
+    o.fault?.reached('rollback/restored');
     try {
       await o.service.restart();
     } catch (err) {

@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path';
 import { KeysError, RecoveryError } from '../../shared/errors.js';
+import type { FaultSwitch } from '../../shared/fault.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import { acquireLock } from '../../shared/fs/lock.js';
 import type { Clock } from '../../shared/ports/clock.js';
@@ -42,6 +43,8 @@ export interface RotateOptions {
   signKeyFile?: string;
   generatePair?: () => Promise<PemKeyPair>;
   logger?: Logger;
+  /** Kill -9 points for the fault suite (`SSR_RECOVERY_KEYS_FAULT`, shared/fault.ts). */
+  fault?: FaultSwitch;
 }
 
 export interface RotateReport {
@@ -87,7 +90,11 @@ export function rotationPreflight(i: RotationPreflightInput): string {
     throw new KeysError(
       'KEYS_PAIR_MISMATCH',
       'master.pem and master.pub are not one key pair; fix that before rotating',
-      { hint: 'Restore the pair from a backup.' },
+      {
+        hint:
+          'If a rotation was interrupted, `conductor-agent keys rotate --rollback` puts its kept pair back; ' +
+          'otherwise restore the pair from a backup.',
+      },
     );
   }
   if (i.signPem === undefined || i.files.signPub === undefined) {
@@ -190,18 +197,24 @@ export async function rotateMasterKey(o: RotateOptions): Promise<RotateReport> {
       updatedAt: nowIso(),
     };
     await keepOldPair(o.rotationsDir, record, files);
+    o.fault?.reached('rotate/kept');
     const pair = await (o.generatePair ?? generateSaltKeyPair)();
     const signature = signMasterPub(signPem!, pair.publicKey);
     record.newFingerprint = pemFinger(pair.publicKey, st.hashType);
     log?.info('rotating master key', { rotationId: id, oldFingerprint, newFingerprint: record.newFingerprint });
     try {
       await writeFileAtomic(paths.masterPem, pair.privateKey, { mode: 0o600 });
+      o.fault?.reached('rotate/master-pem');
       await writeFileAtomic(paths.masterPub, pair.publicKey, { mode: 0o644 });
+      o.fault?.reached('rotate/master-pub');
       await writeFileAtomic(paths.signature, signature, { mode: 0o644 });
+      o.fault?.reached('rotate/signature');
       record.state = 'applied';
       record.updatedAt = nowIso();
       await saveRecord(o.rotationsDir, record);
+      o.fault?.reached('rotate/applied');
       await o.service.restart();
+      o.fault?.reached('rotate/restarted');
     } catch (err) {
       await restorePair(paths, files);
       await o.service.restart().catch(() => undefined);

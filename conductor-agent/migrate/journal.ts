@@ -3,27 +3,18 @@
  * is trusted, so a run killed at any point (kill -9, power loss) can be resumed. A torn last line is
  * ignored on read. The journal is private (0600 in a 0700 folder) and holds no secrets.
  *
- * Fault injection for the kill tests: `SSR_RECOVERY_MIGRATE_FAULT=<phase>[:<n>]` makes the process kill
- * itself with SIGKILL right after the n-th record of that phase is on disk.
+ * Fault injection for the kill tests (shared/fault.ts): `SSR_RECOVERY_MIGRATE_FAULT=<phase>[:<n>]` makes the
+ * process kill itself with SIGKILL right after the n-th record of that phase is on disk.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, ensureDir } from '../../shared/fs/atomic.js';
+import { FaultSwitch, type FaultPoint } from '../../shared/fault.js';
 import type { JournalRecord, RouterPhase, RunPhase } from './types.js';
 
+export { parseFault, type FaultPoint } from '../../shared/fault.js';
+
 export const JOURNAL_FILE = 'journal.jsonl';
-
-export interface FaultPoint {
-  phase: string;
-  nth: number;
-}
-
-/** Parse the env switch (`phase` or `phase:n`). */
-export function parseFault(value: string | undefined): FaultPoint | undefined {
-  if (!value) return undefined;
-  const [phase, n] = value.split(':');
-  return phase ? { phase, nth: n ? Math.max(1, Number(n) || 1) : 1 } : undefined;
-}
 
 /** What a journal says happened, folded from its records. */
 export interface JournalState {
@@ -68,12 +59,10 @@ export async function readJournal(dir: string): Promise<JournalRecord[] | undefi
 }
 
 export class Journal {
-  private seen = new Map<string, number>();
-
   private constructor(
     private readonly handle: fsp.FileHandle,
     readonly path: string,
-    private readonly fault: FaultPoint | undefined,
+    private readonly fault: FaultSwitch,
     private readonly now: () => number,
   ) {}
 
@@ -86,7 +75,7 @@ export class Journal {
     await fsp.chmod(dir, PRIVATE_DIR_MODE).catch(() => undefined);
     const path = join(dir, JOURNAL_FILE);
     const handle = await fsp.open(path, 'a', PRIVATE_FILE_MODE);
-    return new Journal(handle, path, options.fault, options.now ?? Date.now);
+    return new Journal(handle, path, new FaultSwitch(options.fault), options.now ?? Date.now);
   }
 
   run(phase: RunPhase, data?: Record<string, unknown>): Promise<void> {
@@ -138,20 +127,13 @@ export class Journal {
       try {
         await this.handle.write(batch.map((b) => b.line).join(''));
         await this.handle.datasync();
-        for (const b of batch) this.maybeFault(b.phase);
+        for (const b of batch) this.fault.reached(b.phase);
         for (const b of batch) b.resolve();
       } catch (err) {
         for (const b of batch) b.reject(err as Error);
       }
     }
     this.flushing = false;
-  }
-
-  private maybeFault(phase: string): void {
-    if (!this.fault || this.fault.phase !== phase) return;
-    const n = (this.seen.get(phase) ?? 0) + 1;
-    this.seen.set(phase, n);
-    if (n === this.fault.nth) process.kill(process.pid, 'SIGKILL');
   }
 
   async close(): Promise<void> {

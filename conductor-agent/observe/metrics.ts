@@ -78,16 +78,38 @@ export function createConductorMetrics(sources: ObserveSources): ConductorMetric
     labelNames: ['outcome'] as const,
     ...reg,
   });
-  const restoreTestOk = new client.Gauge({
-    name: `${PREFIX}restore_test_last_success`,
-    help: '1 when the last restore-test of a backup passed, 0 when it failed (absent until one ran).',
-    ...reg,
-  });
-  const restoreTestAt = new client.Gauge({
-    name: `${PREFIX}restore_test_last_timestamp_seconds`,
-    help: 'Unix time of the last restore-test.',
-    ...reg,
-  });
+  // The newest restore-test: this daemon's own (sink) or one on record in restore-tests.json (a CLI run).
+  let lastTest: { ok: boolean; at: number } | undefined;
+  const readLastTest = async (): Promise<{ ok: boolean; at: number } | undefined> => {
+    const onFile = await sources.lastRestoreTest?.().catch(() => undefined);
+    const fileAt = onFile ? Date.parse(onFile.at) : Number.NaN;
+    if (onFile && (!lastTest || fileAt >= lastTest.at)) lastTest = { ok: onFile.ok, at: fileAt };
+    return lastTest;
+  };
+  absentUntil(
+    () => lastTest !== undefined,
+    new client.Gauge({
+      name: `${PREFIX}restore_test_last_success`,
+      help: '1 when the last restore-test of a backup passed, 0 when it failed (absent until one ran).',
+      ...reg,
+      async collect() {
+        const t = await readLastTest();
+        if (t) this.set(t.ok ? 1 : 0);
+      },
+    }),
+  );
+  absentUntil(
+    () => lastTest !== undefined,
+    new client.Gauge({
+      name: `${PREFIX}restore_test_last_timestamp_seconds`,
+      help: 'Unix time of the last restore-test.',
+      ...reg,
+      async collect() {
+        const t = await readLastTest();
+        if (t) this.set(t.at / 1000);
+      },
+    }),
+  );
   const reauth = new client.Counter({
     name: `${PREFIX}reauth_total`,
     help: 'Router re-authentications ended in this daemon, by outcome and channel.',
@@ -117,8 +139,7 @@ export function createConductorMetrics(sources: ObserveSources): ConductorMetric
       }
     },
     restoreTestFinished(r) {
-      restoreTestOk.set(r.ok ? 1 : 0);
-      restoreTestAt.set(r.at / 1000);
+      if (!lastTest || r.at >= lastTest.at) lastTest = { ok: r.ok, at: r.at };
     },
     reauthFinished(r) {
       reauth.inc({ outcome: r.outcome, channel: r.channel });
@@ -131,6 +152,18 @@ export function createConductorMetrics(sources: ObserveSources): ConductorMetric
     },
   };
   return { registry, sink, contentType: registry.contentType, render: () => registry.metrics() };
+}
+
+/**
+ * An unlabelled prom-client gauge always exposes a value (0 before any set); this one exposes none
+ * until `present()`, so "no restore-test yet" never reads as "the restore-test failed" (the alert is `== 0`).
+ */
+function absentUntil(present: () => boolean, gauge: client.Gauge): void {
+  const get = gauge.get.bind(gauge);
+  gauge.get = async () => {
+    const m = await get();
+    return present() ? m : { ...m, values: [] };
+  };
 }
 
 function registerFleetGauges(registry: client.Registry, sources: ObserveSources): void {

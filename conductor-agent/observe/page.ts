@@ -6,7 +6,7 @@
  */
 import type { FleetEntry } from '../ws/fleet-view.js';
 import type { BackupListing } from '../backup/list.js';
-import type { WaveSummary } from './sources.js';
+import type { RestoreTestSummary, WaveSummary } from './sources.js';
 
 export interface StatusPageInput {
   conductorId: string;
@@ -16,6 +16,8 @@ export interface StatusPageInput {
   waves: readonly WaveSummary[];
   /** Why the backup folder could not be listed, if it could not. */
   backupProblem?: string | undefined;
+  /** The newest restore-test on record (also one run from the CLI). */
+  lastRestoreTest?: RestoreTestSummary | undefined;
   /** Filters from the query string. */
   filter?: { q?: string | undefined; trust?: string | undefined };
   refreshSeconds?: number;
@@ -60,6 +62,7 @@ ${renderSummary(input.fleet)}
 ${renderWaves(input.waves)}
 ${renderFleetTable(input.fleet, input.filter)}
 ${renderBackups(input.backups, input.backupProblem)}
+${renderLastRestoreTest(input.lastRestoreTest)}
 </body></html>
 `;
 }
@@ -128,4 +131,10 @@ function renderBackups(backups: readonly BackupListing[], problem?: string): str
   return `<h2>Backups</h2>
 <table id="backups"><tr><th>archive</th><th>created</th><th>bytes</th><th>check</th><th>signer</th><th>restore-test</th></tr>
 ${rows.join('\n')}</table>`;
+}
+
+function renderLastRestoreTest(t: RestoreTestSummary | undefined): string {
+  if (!t) return '<p id="restore-test" class="muted">no restore-test on record</p>';
+  return `<p id="restore-test">last restore-test: <b class="${t.ok ? 'ok' : 'bad'}">${t.ok ? 'passed' : 'FAILED'}</b> \
+${esc(t.archive)} at <time>${esc(t.at)}</time></p>`;
 }

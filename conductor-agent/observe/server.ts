@@ -97,13 +97,20 @@ export function createObserveService(o: ObserveServiceOptions): ObserveService {
         backupProblem = (err as Error).message;
         return [];
       });
-      const [fleet, listed, waves] = await Promise.all([o.sources.fleet(), backups, o.sources.waves()]);
+      const lastTest = o.sources.lastRestoreTest?.().catch(() => undefined);
+      const [fleet, listed, waves, lastRestoreTest] = await Promise.all([
+        o.sources.fleet(),
+        backups,
+        o.sources.waves(),
+        lastTest,
+      ]);
       const page = renderStatusPage({
         conductorId: o.conductorId,
         generatedAt: new Date(now()).toISOString(),
         fleet,
         backups: listed,
         backupProblem,
+        lastRestoreTest,
         waves,
         filter: { q: url.searchParams.get('q') ?? undefined, trust: url.searchParams.get('trust') || undefined },
         ...(o.refreshSeconds !== undefined ? { refreshSeconds: o.refreshSeconds } : {}),

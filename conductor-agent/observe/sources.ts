@@ -17,10 +17,19 @@ export interface WaveSummary {
   counts: Record<string, number>;
 }
 
+/** The newest restore-test on record (`<stateDir>/restore-tests.json`, written by the CLI and the daemon). */
+export interface RestoreTestSummary {
+  archive: string;
+  ok: boolean;
+  at: string;
+}
+
 export interface ObserveSources {
   fleet(): Promise<FleetEntry[]>;
   backups(): Promise<BackupListing[]>;
   waves(): Promise<WaveSummary[]>;
+  /** Read at scrape time, so a `backup verify --restore-test` run from the CLI shows too. */
+  lastRestoreTest?(): Promise<RestoreTestSummary | undefined>;
 }
 
 export interface DaemonSourcesOptions {
@@ -47,5 +56,22 @@ export function daemonSources(o: DaemonSourcesOptions): ObserveSources {
       return listBackups(o.backupDir, { check: 'sidecar', sidecarMemo: memo, restoreTests });
     },
     waves: o.waves ?? (async () => []),
+    lastRestoreTest: async () => {
+      if (!o.stateDir) return undefined;
+      const { readRestoreTests } = await import('../backup/restore-test.js');
+      return newestRestoreTest(Object.values(await readRestoreTests(o.stateDir)));
+    },
   };
+}
+
+/** The newest well-formed result (a hand-edited or foreign entry is skipped, never trusted blindly). */
+export function newestRestoreTest(results: readonly unknown[]): RestoreTestSummary | undefined {
+  let best: RestoreTestSummary | undefined;
+  for (const r of results) {
+    const x = r as Partial<RestoreTestSummary> | null;
+    if (!x || typeof x.ok !== 'boolean' || typeof x.at !== 'string' || Number.isNaN(Date.parse(x.at))) continue;
+    if (!best || Date.parse(x.at) > Date.parse(best.at))
+      best = { archive: String(x.archive ?? ''), ok: x.ok, at: x.at };
+  }
+  return best;
 }

@@ -120,3 +120,46 @@ export async function until(cond: () => boolean | Promise<boolean>, ms = 10_000,
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * One simulated router on loopback: a minion process (Salt master simulator `master`) run as a service,
+ * its agent key enrolled in the conductor side's registry, and a real router agent whose re-auth is
+ * confirmed by the router's own `salt-call test.ping`. Returns the closers (agent first, then minion).
+ */
+export async function startSimRouterWithAgent(o: {
+  dir: string;
+  id: string;
+  master: { address: { host: string; port: number }; waitForMinion(id: string): Promise<unknown> };
+  conductor: ConductorSide;
+  settings?: Partial<RouterAgentSettings>;
+}): Promise<{ agent: RouterAgent; service: ServiceControl; close(): Promise<void> }> {
+  const { writeSimRouter, saltCallCommandLine } = await import('../../sandbox/salt/minion-setup.js');
+  const { minionServiceCommands } = await import('../../sandbox/salt/minion-service.js');
+  const { commandServiceControl } = await import('../../shared/ports/service-control.js');
+  const { loadOrCreateAgentKey } = await import('../../router-agent/agent-key.js');
+  const paths = await writeSimRouter({ root: o.dir, id: o.id, master: o.master.address });
+  const service = commandServiceControl({
+    name: 'salt-minion',
+    unit: 'salt-minion',
+    commands: minionServiceCommands(paths),
+  });
+  await service.start();
+  await o.master.waitForMinion(o.id);
+  const agentKey = await loadOrCreateAgentKey(`${paths.stateDir}-agent`);
+  await o.conductor.registry.enroll(o.id, agentKey.publicPem, { source: 'salt-event' });
+  const agent = await startRouter(
+    routerFacts(
+      { ...paths, stateDir: `${paths.stateDir}-agent` },
+      { minionId: o.id, conductor: o.conductor, service, saltCall: saltCallCommandLine(paths) },
+    ),
+    { settings: o.settings },
+  );
+  return {
+    agent,
+    service,
+    async close() {
+      await agent.stop();
+      await service.stop().catch(() => undefined);
+    },
+  };
+}

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { pemFinger, pemFingerFile } from '../../shared/salt/fingerprint.js';
 import { systemClock } from '../../shared/ports/clock.js';
 import { systemRandom } from '../../shared/ports/random.js';
-import { commandServiceControl } from '../../shared/ports/service-control.js';
 import { reauthRouter } from '../../conductor-agent/reauth/single.js';
 import { createSaltApiClient } from '../../conductor-agent/saltapi/client.js';
 import { saltApiMinionProbe } from '../../conductor-agent/keys/minion-probe.js';
@@ -19,12 +18,9 @@ import { pkiKeyGate } from '../../conductor-agent/fleet/key-gate.js';
 import { fleetReauth, type FleetReauthOptions } from '../../conductor-agent/fleet/wave.js';
 import { waveExitCode } from '../../conductor-agent/fleet/report.js';
 import type { AgentChannel } from '../../conductor-agent/fleet/ports.js';
-import { loadOrCreateAgentKey } from '../../router-agent/agent-key.js';
 import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
-import { saltCallCommandLine, writeSimRouter } from '../../sandbox/salt/minion-setup.js';
-import { minionServiceCommands } from '../../sandbox/salt/minion-service.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
-import { routerFacts, startConductorSide, startRouter, until, type ConductorSide } from '../helpers/agents.js';
+import { startConductorSide, startSimRouterWithAgent, until, type ConductorSide } from '../helpers/agents.js';
 
 describe('integration: fleet reauth wave (agents, key gate, test.ping)', function () {
   this.timeout(240_000);
@@ -47,26 +43,14 @@ describe('integration: fleet reauth wave (agents, key gate, test.ping)', functio
       masterFingerprint: () => pemFingerFile(join(sb.pkiDir, 'master.pub')),
     });
     for (const id of ids) {
-      const paths = await writeSimRouter({ root: join(root, id), id, master: sb.master.address });
-      const service = commandServiceControl({
-        name: 'salt-minion',
-        unit: 'salt-minion',
-        commands: minionServiceCommands(paths),
+      const r = await startSimRouterWithAgent({
+        dir: join(root, id),
+        id,
+        master: sb.master,
+        conductor,
+        settings: { reauthTimeoutMs: 20_000, settleMs: 300, pollMs: 100, confirmPollMs: 50 },
       });
-      closers.push(() => service.stop().catch(() => undefined));
-      await service.start();
-      await sb.master.waitForMinion(id);
-      const agentKey = await loadOrCreateAgentKey(`${paths.stateDir}-agent`);
-      await conductor.registry.enroll(id, agentKey.publicPem, { source: 'salt-event' });
-      const agent = await startRouter(
-        // The stand-in salt-call: a re-authentication is confirmed by the router's own test.ping.
-        routerFacts(
-          { ...paths, stateDir: `${paths.stateDir}-agent` },
-          { minionId: id, conductor, service, saltCall: saltCallCommandLine(paths) },
-        ),
-        { settings: { reauthTimeoutMs: 20_000, settleMs: 300, pollMs: 100, confirmPollMs: 50 } },
-      );
-      closers.push(() => agent.stop());
+      closers.push(() => r.close());
     }
     await until(
       () =>

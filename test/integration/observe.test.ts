@@ -5,13 +5,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { builtinServices } from '../../conductor-agent/daemon/main.js';
 import { createBackup } from '../../conductor-agent/backup/run.js';
+import { readRestoreTests } from '../../conductor-agent/backup/restore-test.js';
 import type { ObserveService } from '../../conductor-agent/observe/server.js';
 import { loadConfig } from '../../shared/config/load.js';
 import { nullLogger } from '../../shared/log/logger.js';
@@ -94,6 +95,37 @@ describe('observability: metrics, health and the status page', function () {
     observeSink().backupFinished({ ok: false, durationSeconds: 0.5, at: Date.now() });
     const text = await (await fetch(`${url}/metrics`)).text();
     assert.match(text, /^ssr_recovery_backup_runs_total\{outcome="failed"\} 1$/m);
+  });
+
+  it('a restore-test run from the CLI (another process) shows in the gauges and on the page', async () => {
+    const dir = join(root, 'var/log/128technology');
+    const archive = (await readdir(dir)).find((n) => n.endsWith('.tar.gz'));
+    assert.ok(archive, 'the backup made in before()');
+    const cli = spawnSync(
+      process.execPath,
+      [
+        join(repo, 'dist/conductor-agent/bin.js'),
+        '--root',
+        root,
+        '--json',
+        'backup',
+        'verify',
+        '--restore-test',
+        join(dir, archive),
+      ],
+      { encoding: 'utf8', env: { ...process.env, SSR_RECOVERY_OBSERVE_LISTEN: 'off' } },
+    );
+    const recorded = Object.values(await readRestoreTests(join(root, 'var/lib/ssr-recovery')));
+    assert.equal(recorded.length, 1, `the CLI remembered its result (exit ${cli.status}): ${cli.stderr.slice(-800)}`);
+    const r = recorded[0]!;
+    const text = await (await fetch(`${url}/metrics`)).text();
+    assert.match(text, new RegExp(`^ssr_recovery_restore_test_last_success ${r.ok ? 1 : 0}$`, 'm'));
+    const at = Number(/^ssr_recovery_restore_test_last_timestamp_seconds (\S+)$/m.exec(text)?.[1]);
+    assert.equal(at, Date.parse(r.at) / 1000);
+    const page = await (await fetch(`${url}/`)).text();
+    const line = /<p id="restore-test">(.*?)<\/p>/s.exec(page)?.[1] ?? '';
+    assert.match(line, r.ok ? /passed/ : /FAILED/);
+    assert.ok(line.includes(r.archive), line);
   });
 
   it('answers /healthz with JSON, the page read-only, and refuses every method but GET and HEAD', async () => {

@@ -8,6 +8,7 @@ import type { CliIo } from '../../../shared/cli/io.js';
 import { ExitRequest, printResult } from '../../../shared/cli/run.js';
 import { ExitCode } from '../../../shared/exit-codes.js';
 import { UsageError } from '../../../shared/errors.js';
+import { FaultSwitch } from '../../../shared/fault.js';
 import { commandContext, type CommandContext } from '../context.js';
 import type { MinionProbe } from '../../keys/minion-probe.js';
 
@@ -122,6 +123,7 @@ export function register(program: Command, io: CliIo): void {
         ...paths(ctx),
         exportDir: ctx.loaded.path(ctx.config.keys.exportDir),
         lockPath: `${rotationsDirOf(ctx)}/.lock`,
+        fault: FaultSwitch.fromEnv(io.env, 'KEYS'),
         dryRun: o.dryRun === true,
         precomputed: o.precomputed === true,
       });
@@ -161,6 +163,7 @@ export function register(program: Command, io: CliIo): void {
           waitMs: waitMs(ctx, o.wait),
           dryRun: o.dryRun === true,
           logger: ctx.logger,
+          fault: FaultSwitch.fromEnv(io.env, 'KEYS'),
         };
         if (o.rollback) {
           const { rollbackRotation } = await import('../../keys/rollback.js');

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliIo } from '../../../shared/cli/io.js';
 import { ExitRequest, printResult } from '../../../shared/cli/run.js';
 import { ErrorCodes, UsageError, type ErrorCode } from '../../../shared/errors.js';
+import { FaultSwitch } from '../../../shared/fault.js';
 import { commandContext, type CommandContext } from '../context.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -168,6 +169,7 @@ async function wave(ctx: CommandContext, opts: ReauthFlags, ids: string[] | unde
       sources: w.sources,
       random: systemRandom,
       signal: interrupt.signal,
+      fault: FaultSwitch.fromEnv(ctx.io.env, 'REAUTH'),
       ports: { agent: w.agent, ssh, gate: salt.gate, pinger: salt.pinger, clock: salt.clock },
       onPlan: progress.plan,
       onOutcome: progress.outcome,

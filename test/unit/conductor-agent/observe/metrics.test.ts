@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { createConductorMetrics } from '../../../../conductor-agent/observe/metrics.js';
-import type { ObserveSources } from '../../../../conductor-agent/observe/sources.js';
+import { newestRestoreTest, type ObserveSources } from '../../../../conductor-agent/observe/sources.js';
 
 function sources(over: Partial<ObserveSources> = {}): ObserveSources {
   return {
@@ -53,6 +53,34 @@ describe('conductor metrics', () => {
     assert.equal(sample(text, 'ssr_recovery_saltapi_errors_total{code="SALTAPI_UNAVAILABLE"}'), 1);
     assert.equal(sample(text, 'ssr_recovery_events_stream_reconnects_total'), 1);
     assert.equal(sample(text, 'ssr_recovery_restore_test_last_success'), 0);
+  });
+
+  it('restore-test gauges show the newest result, from the daemon (sink) or on record (a CLI run)', async () => {
+    let onFile: { archive: string; ok: boolean; at: string } | undefined;
+    const m = createConductorMetrics(sources({ lastRestoreTest: async () => onFile }));
+    assert.equal(sample(await m.render(), 'ssr_recovery_restore_test_last_success'), undefined, 'absent until one ran');
+    m.sink.restoreTestFinished({ ok: false, archive: 'a', at: 1_700_000_000_000 });
+    onFile = { archive: 'b', ok: true, at: new Date(1_700_000_060_000).toISOString() };
+    let text = await m.render();
+    assert.equal(sample(text, 'ssr_recovery_restore_test_last_success'), 1, 'the newer CLI run wins');
+    assert.equal(sample(text, 'ssr_recovery_restore_test_last_timestamp_seconds'), 1_700_000_060);
+    m.sink.restoreTestFinished({ ok: false, archive: 'c', at: 1_700_000_120_000 });
+    text = await m.render();
+    assert.equal(sample(text, 'ssr_recovery_restore_test_last_success'), 0, 'then the newer daemon run');
+    assert.equal(sample(text, 'ssr_recovery_restore_test_last_timestamp_seconds'), 1_700_000_120);
+  });
+
+  it('newestRestoreTest skips malformed entries of restore-tests.json', () => {
+    const good = { archive: 'x', ok: true, at: '2026-11-30T02:31:00.000Z' };
+    const got = newestRestoreTest([
+      null,
+      'junk',
+      { ok: 'yes', at: '2027-01-01T00:00:00Z' },
+      { ok: false, at: 'soon' },
+      good,
+    ]);
+    assert.deepEqual(got, good);
+    assert.equal(newestRestoreTest([]), undefined);
   });
 
   it('the newest backup in the folder sets the backup gauges (a restarted daemon still knows it)', async () => {
