@@ -95,6 +95,8 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
       Object.assign(svc, { server, registry, identity });
       const sock = controlSocketPath(o.config, o.path);
       await ensureDir(dirname(sock), PRIVATE_DIR_MODE);
+      // One salt-api client (one login) for every master-side confirmation, made on first use.
+      let ping: ReturnType<typeof masterSidePing> | undefined;
       control = await startControlServer(sock, {
         fleet: async () => server.fleet(),
         reauth: async (a) =>
@@ -102,7 +104,14 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
             server,
             routerId: String(a.router),
             action: a.action === 'rollback' ? 'rollback' : 'reauth',
-            ping: await masterSidePing(o, log),
+            // A fleet wave confirms with batched test.ping itself (fleet/verify.ts): no second ping per router.
+            ping:
+              a.masterConfirm === false
+                ? undefined
+                : await (ping ??= masterSidePing(o, log).catch((err: unknown) => {
+                    ping = undefined; // a failed set-up (e.g. the password file) is tried again next time
+                    throw err;
+                  })),
             fingerprint: typeof a.fingerprint === 'string' ? a.fingerprint : undefined,
             masterPubPath: masterPub,
             routerTimeoutMs:

@@ -210,3 +210,4 @@ for (const r of input.routers) {
   if (i % 10 === 0) await new Promise((res) => setTimeout(res, 10_000 / PACE));
 }
 process.on('message', () => undefined);
+process.on('SIGTERM', () => process.exit(0)); // a normal exit (writes --cpu-prof profiles)
