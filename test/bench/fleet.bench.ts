@@ -78,7 +78,14 @@ interface WaveDoc {
   totals?: { done?: number; routers?: number };
   rate?: { achieved?: number | null };
   elapsedMs?: number;
-  routers?: { routerId: string; state: string; code?: string; message?: string; timings?: Record<string, number> }[];
+  routers?: {
+    routerId: string;
+    state: string;
+    code?: string;
+    message?: string;
+    startedAt?: string;
+    timings?: Record<string, number>;
+  }[];
 }
 
 async function cli(
@@ -235,6 +242,17 @@ export async function run(): Promise<BenchResult[]> {
       daemon.kill('SIGUSR2');
       await new Promise((r) => setTimeout(r, Number(process.env.FLEET_HEAPSNAP)));
     }
+    // FLEET_DEBUG: when each minion first showed up pending and was accepted, as the master saw it.
+    const firstPend = new Map<string, number>();
+    const accepted = new Map<string, number>();
+    const off = process.env.FLEET_DEBUG
+      ? sb.master.bus.subscribe((e) => {
+          const id = String(e.data.id ?? '');
+          if (e.tag !== 'salt/auth') return;
+          if (e.data.act === 'pend' && !firstPend.has(id)) firstPend.set(id, Date.now());
+          if (e.data.act === 'accept' && !accepted.has(id)) accepted.set(id, Date.now());
+        })
+      : () => undefined;
     const cpu0 = children.map((c) => cpuS(c.pid!));
     const self0 = process.cpuUsage();
     const wave = await cli(root, ['--all', '--rate', '0', '--concurrency', String(CONCURRENCY)]);
@@ -270,6 +288,18 @@ export async function run(): Promise<BenchResult[]> {
         q('pinged'),
         'elapsed',
         wave.doc.elapsedMs,
+      );
+      off();
+      const started = new Map(rs.map((r) => [r.routerId, Date.parse(r.startedAt ?? '')]));
+      const qs = (xs: number[]) =>
+        xs
+          .sort((x, y) => x - y)
+          .filter((_, i, arr) => i === 0 || i === arr.length >> 2 || i === arr.length >> 1 || i === arr.length - 1);
+      console.error(
+        'firstPend-start',
+        qs([...firstPend].map(([id, at]) => at - started.get(id)!)),
+        'masterAccept-firstPend',
+        qs([...accepted].filter(([id]) => firstPend.has(id)).map(([id, at]) => at - firstPend.get(id)!)),
       );
       console.error(
         'agentDone-keyAccepted',
