@@ -79,7 +79,8 @@ export async function wireWave(
           const res = await controlRequest<ReauthRouterResult>(
             sock,
             'reauth',
-            { router: routerId, fingerprint, timeoutMs },
+            // The wave confirms every router with batched test.ping (verify.ts), so the daemon does not.
+            { router: routerId, fingerprint, timeoutMs, masterConfirm: false },
             timeoutMs + 60_000,
           );
           const out = res.outcome;

@@ -7,7 +7,7 @@
  */
 import { pemFinger, type SaltHashType } from '../../shared/salt/fingerprint.js';
 import { pkiKeyAcceptor, type KeyAcceptor } from '../keys/accept.js';
-import { minionKeyPath, readOptional } from '../keys/pki.js';
+import { listMinionKeys, minionKeyPath, readOptional } from '../keys/pki.js';
 
 export type GateResult =
   | { state: 'none' }
@@ -19,6 +19,11 @@ export type GateResult =
 export interface KeyGate {
   /** Look at `id`'s pending key once and accept it if it is the expected one. */
   check(id: string, expected: string | undefined): Promise<GateResult>;
+  /**
+   * The ids with a pending key now (one listing of `minions_pre`). A wave polls this once per tick
+   * for all its in-flight routers and calls `check` only for those listed.
+   */
+  pendingIds?(): Promise<ReadonlySet<string>>;
 }
 
 /** The gate over the master pki folder. */
@@ -26,6 +31,9 @@ export function pkiKeyGate(pkiDir: string, o: { hashType?: SaltHashType; accepto
   const hashType = o.hashType ?? 'sha256';
   const acceptor = o.acceptor ?? pkiKeyAcceptor(pkiDir, hashType);
   return {
+    async pendingIds() {
+      return new Set((await listMinionKeys(pkiDir, ['pending'])).pending);
+    },
     async check(id, expected) {
       const text = await readOptional(minionKeyPath(pkiDir, 'pending', id));
       if (text === undefined) return { state: 'none' };

@@ -24,10 +24,13 @@ function isKeyName(name: string): boolean {
   return !name.startsWith('.') && !name.endsWith('.tmp');
 }
 
-/** Minion ids per status, sorted. A missing status folder is an empty list. */
-export async function listMinionKeys(pkiDir: string): Promise<MinionKeyLists> {
+/** Minion ids per status (all, or only `statuses`), sorted. A missing status folder is an empty list. */
+export async function listMinionKeys(
+  pkiDir: string,
+  statuses: readonly MinionKeyStatus[] = Object.keys(STATUS_DIRS) as MinionKeyStatus[],
+): Promise<MinionKeyLists> {
   const out = { accepted: [], pending: [], rejected: [], denied: [] } as MinionKeyLists;
-  for (const status of Object.keys(STATUS_DIRS) as MinionKeyStatus[]) {
+  for (const status of statuses) {
     let entries: import('node:fs').Dirent[];
     try {
       entries = await fsp.readdir(join(pkiDir, STATUS_DIRS[status]), { withFileTypes: true });

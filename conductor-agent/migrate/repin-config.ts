@@ -77,7 +77,7 @@ async function wire(ctx: Ctx, newUrl: string, w: RepinWiring): Promise<FleetRepi
 
 /**
  * Signed `reauth` commands through this conductor's daemon (the listener the routers' agents are
- * connected to and whose key they pin). `confirm: 'router'`: the daemon checks the router's signed
+ * connected to and whose key they pin). `masterConfirm: false`: the daemon checks the router's signed
  * report only; the confirmation from the master side is the NEW salt-api's, done by the fleet wave.
  */
 function daemonAgent(ctx: Ctx): AgentChannel {
@@ -88,7 +88,7 @@ function daemonAgent(ctx: Ctx): AgentChannel {
       const res = await controlRequest<ReauthRouterResult>(
         controlSocketPath(ctx.config, ctx.loaded.path),
         'reauth',
-        { router: routerId, fingerprint, timeoutMs, confirm: 'router' },
+        { router: routerId, fingerprint, timeoutMs, masterConfirm: false },
         timeoutMs + 60_000,
       );
       const out = res.outcome;

@@ -112,8 +112,37 @@ export class AgentRegistry {
     return r;
   }
 
-  /** Re-read the file if another process changed it. */
-  async refresh(): Promise<void> {
+  /**
+   * Re-read the file if another process changed it. Callers arriving while a check runs share the
+   * next one (never the running one, which may have looked before their change): 1,000 hellos at
+   * once cost two `stat`s, not 1,000.
+   */
+  refresh(): Promise<void> {
+    if (this.#queued) return this.#queued;
+    if (this.#running) {
+      this.#queued = this.#running
+        .catch(() => undefined)
+        .then(() => {
+          this.#queued = undefined;
+          return this.#startRefresh();
+        });
+      return this.#queued;
+    }
+    return this.#startRefresh();
+  }
+
+  #running: Promise<void> | undefined;
+  #queued: Promise<void> | undefined;
+
+  #startRefresh(): Promise<void> {
+    const p: Promise<void> = this.#refreshOnce().finally(() => {
+      if (this.#running === p) this.#running = undefined;
+    });
+    this.#running = p;
+    return p;
+  }
+
+  async #refreshOnce(): Promise<void> {
     let st;
     try {
       st = await fsp.stat(this.file);

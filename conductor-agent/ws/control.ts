@@ -8,6 +8,8 @@ import { promises as fsp } from 'node:fs';
 import { RecoveryError, ErrorCodes, type ErrorCode } from '../../shared/errors.js';
 
 const MAX_REQUEST = 64 * 1024;
+/** A wave keeps up to `--concurrency` requests open at once; Node's default queue (511) refused the rest. */
+const LISTEN_BACKLOG = 4096;
 
 export type ControlHandler = (args: Record<string, unknown>) => Promise<unknown>;
 
@@ -54,7 +56,7 @@ export async function startControlServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => {
+    server.listen({ path, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -80,6 +80,13 @@ export interface AgentServer extends EventEmitter {
   close(): Promise<void>;
 }
 
+/**
+ * Pending connections the kernel queues for the listener (capped by net.core.somaxconn). Node's 511
+ * made thousands of agents reconnecting at once wait out SYN retransmits (1 s, 3 s, 7 s): the fleet
+ * bench saw the kernel's listen-queue overflows.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 /** Live report nonces kept per router (a router sends a handful per command or trust change). */
 export const REPORT_NONCES_PER_ROUTER = 4096;
 
@@ -218,7 +225,7 @@ function listen(https: Server, host: string, port: number): Promise<void> {
       );
     };
     https.once('error', fail);
-    https.listen(port, host, () => {
+    https.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       https.off('error', fail);
       resolve();
     });

@@ -95,6 +95,8 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
       Object.assign(svc, { server, registry, identity });
       const sock = controlSocketPath(o.config, o.path);
       await ensureDir(dirname(sock), PRIVATE_DIR_MODE);
+      // One salt-api client (one login) for every master-side confirmation, made on first use.
+      let ping: ReturnType<typeof masterSidePing> | undefined;
       control = await startControlServer(sock, {
         fleet: async () => server.fleet(),
         reauth: async (a) =>
@@ -102,8 +104,15 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
             server,
             routerId: String(a.router),
             action: a.action === 'rollback' ? 'rollback' : 'reauth',
-            // confirm 'router': the caller confirms through another master's salt-api (migrate's repin).
-            ping: a.confirm === 'router' ? undefined : await masterSidePing(o, log),
+            // masterConfirm false: the caller confirms with test.ping itself (the fleet wave's batched ping,
+            // migrate's repin through the new master's salt-api): no second ping here.
+            ping:
+              a.masterConfirm === false
+                ? undefined
+                : await (ping ??= masterSidePing(o, log).catch((err: unknown) => {
+                    ping = undefined; // a failed set-up (e.g. the password file) is tried again next time
+                    throw err;
+                  })),
             fingerprint: typeof a.fingerprint === 'string' ? a.fingerprint : undefined,
             masterPubPath: masterPub,
             routerTimeoutMs:

@@ -194,7 +194,11 @@ export class AgentSession {
           },
         );
       }
-      const key = entry ? loadPublicKey(entry.agentPublicKey, `enrolled key of ${peek.router}`) : claimedKey;
+      // The enrolled key verifies the hello (the same PEM as announced is not parsed twice).
+      const key =
+        entry && entry.agentPublicKey !== claimed
+          ? loadPublicKey(entry.agentPublicKey, `enrolled key of ${peek.router}`)
+          : claimedKey;
       const payload = verifyEnvelope<RouterHelloBody>(envelope, {
         kind: 'hello',
         publicKeys: [key],

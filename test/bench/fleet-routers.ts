@@ -24,6 +24,7 @@ import {
 } from '../../shared/protocol/messages.js';
 import { ConductorLink } from '../../router-agent/ws/client.js';
 import { makeCommandHandler } from '../../router-agent/wire/handler.js';
+import { checkMasterProof } from '../../sandbox/salt/master-crypto.js';
 import { readMessages, sendMessage } from '../../sandbox/salt/wire.js';
 
 interface Input {
@@ -41,8 +42,15 @@ const conductorKeys = loadPublicKeys(input.conductorPublicPem);
 const replay = new ReplayCache({ clock: systemClock, maxEntries: 100_000 });
 const minionFingers = input.minionPubs.map((p) => pemFinger(p));
 const PACE = Number(process.env.FLEET_PACE ?? 100);
+const ACCEPT_WAIT_MS = Number(process.env.FLEET_ACCEPT_WAIT_MS ?? 1000);
 
-/** A minion that trusts one pin; connected while it trusts the master. */
+/**
+ * A minion that trusts one pin; connected while it trusts the master. As Salt's minion it keeps its
+ * request channel open and, while its key is pending, asks again every `acceptance_wait_time`
+ * (FLEET_ACCEPT_WAIT_MS, default 1 s; Salt's default is 10 s, which a router's minion config can
+ * lower). It takes the master only when the key it presents has the pinned fingerprint and the
+ * master proved it holds that key's private half (the simulator's stand-in for Salt's token exchange).
+ */
 class MiniMinion {
   socket: Socket | undefined;
   constructor(
@@ -54,45 +62,56 @@ class MiniMinion {
   async signIn(finger: string, deadline: number): Promise<boolean> {
     this.socket?.destroy();
     while (Date.now() < deadline) {
-      const r = await this.#attempt(finger);
+      const r = await this.#session(finger, deadline);
       if (r === 'ok') return true;
       if (r === 'mismatch') return false;
-      await new Promise((res) => setTimeout(res, 200)); // acceptance_wait_time
+      await new Promise((res) => setTimeout(res, ACCEPT_WAIT_MS)); // the connection dropped: reconnect
     }
     return false;
   }
 
-  #attempt(finger: string): Promise<'ok' | 'retry' | 'mismatch'> {
+  /** One request channel: `_auth`, and again after each `retry`, until accepted, refused or closed. */
+  #session(finger: string, deadline: number): Promise<'ok' | 'closed' | 'mismatch'> {
     return new Promise((resolve) => {
       const s = connect(input.master.port, input.master.host);
       let done = false;
-      const end = (r: 'ok' | 'retry' | 'mismatch'): void => {
+      let nonce = '';
+      let wait: NodeJS.Timeout | undefined;
+      const end = (r: 'ok' | 'closed' | 'mismatch'): void => {
+        if (wait) clearTimeout(wait);
         if (!done) {
           done = true;
           if (r !== 'ok') s.destroy();
           resolve(r);
         }
       };
-      s.on('error', () => end('retry'));
-      s.on('close', () => {
-        end('retry');
-        if (this.socket === s) this.socket = undefined;
-      });
-      s.on('connect', () =>
+      const auth = (): void => {
+        if (Date.now() >= deadline) return end('closed');
+        nonce = randomBytes(8).toString('hex');
         sendMessage(s, {
           cmd: '_auth',
           id: this.id,
           pub: this.pub,
-          nonce: randomBytes(8).toString('hex'),
+          nonce,
           enc_algo: 'OAEP-SHA1',
           sig_algo: 'PKCS1v15-SHA1',
-        }),
-      );
+        });
+      };
+      s.on('error', () => end('closed'));
+      s.on('close', () => {
+        end('closed');
+        if (this.socket === s) this.socket = undefined;
+      });
+      s.on('connect', auth);
       readMessages(s, (m) => {
         if (m.cmd === '_auth_reply') {
-          if (m.ret === 'retry') return end('retry');
-          if (m.ret !== true) return end('retry');
-          if (pemFinger(String(m.pub_key)) !== finger) return end('mismatch'); // master_finger: exit 42
+          if (m.ret !== true) {
+            wait = setTimeout(auth, ACCEPT_WAIT_MS); // pending (or refused): acceptance_wait_time
+            return;
+          }
+          const key = String(m.pub_key);
+          if (pemFinger(key) !== finger) return end('mismatch'); // master_finger: exit 42
+          if (!checkMasterProof(key, nonce, m.proof)) return end('mismatch');
           this.socket = s;
           sendMessage(s, { cmd: '_subscribe', id: this.id });
           return end('ok');
@@ -210,3 +229,4 @@ for (const r of input.routers) {
   if (i % 10 === 0) await new Promise((res) => setTimeout(res, 10_000 / PACE));
 }
 process.on('message', () => undefined);
+process.on('SIGTERM', () => process.exit(0)); // a normal exit (writes --cpu-prof profiles)

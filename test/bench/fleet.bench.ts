@@ -26,6 +26,7 @@ const bin = join(repo, 'dist/conductor-agent/bin.js');
 const N = Number(process.env.FLEET_N ?? 10_000);
 const PROCS = Number(process.env.FLEET_PROCS ?? 4);
 const RATE = Number(process.env.FLEET_RATE ?? 100);
+const CONCURRENCY = Number(process.env.FLEET_CONCURRENCY ?? 1000);
 
 async function freePort(host: string): Promise<number> {
   return new Promise((resolve) => {
@@ -61,17 +62,39 @@ function waitFor(
   });
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpuS(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0) / 1024;
 }
 
+/** The parts of `reauth --json` the bench reads. */
+interface WaveDoc {
+  totals?: { done?: number; routers?: number };
+  rate?: { achieved?: number | null };
+  elapsedMs?: number;
+  routers?: {
+    routerId: string;
+    state: string;
+    code?: string;
+    message?: string;
+    startedAt?: string;
+    timings?: Record<string, number>;
+  }[];
+}
+
 async function cli(
   root: string,
   args: string[],
-): Promise<{ ms: number; doc: Record<string, any>; code: number | null }> {
+): Promise<{ ms: number; doc: WaveDoc; code: number | null; cpuS: number }> {
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, [bin, 'reauth', ...args, '--json', '--root', root], {
+  const nodeArgs = (process.env.FLEET_CLI_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, bin, 'reauth', ...args, '--json', '--root', root], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -82,10 +105,20 @@ async function cli(
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
     err += d;
   });
+  // Its CPU time: the last reading before it exits (/proc forgets it after).
+  let cpu = 0;
+  const sample = setInterval(() => {
+    try {
+      cpu = cpuS(child.pid!);
+    } catch {
+      /* exited */
+    }
+  }, 100);
   const code = await new Promise<number | null>((r) => child.once('exit', r));
+  clearInterval(sample);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   try {
-    return { ms, doc: JSON.parse(out) as Record<string, any>, code };
+    return { ms, doc: JSON.parse(out) as WaveDoc, code, cpuS: cpu };
   } catch {
     throw new Error(`reauth printed no JSON (exit ${code}): ${err.slice(-3000)}`);
   }
@@ -97,7 +130,7 @@ async function conductorTree(root: string, sb: Awaited<ReturnType<typeof startSa
   writeFileSync(
     join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
     JSON.stringify({
-      agents: { listen: `127.7.0.1:${port}`, heartbeatMs: 120_000 },
+      agents: { listen: `127.21.0.1:${port}`, heartbeatMs: 120_000 },
       log: { level: 'info' },
       saltApi: {
         url: sb.url,
@@ -137,11 +170,14 @@ async function conductorTree(root: string, sb: Awaited<ReturnType<typeof startSa
 export async function run(): Promise<BenchResult[]> {
   const { dir: root, cleanup } = await makeTmpDir('ssr-fleet-bench-');
   const children: ChildProcess[] = [];
-  const sb = await startSaltSandbox({ root, host: '127.7.0.2', masterConfig: { auto_accept: false, timeout: 10 } });
+  const sb = await startSaltSandbox({ root, host: '127.21.0.2', masterConfig: { auto_accept: false, timeout: 10 } });
   try {
-    const port = await freePort('127.7.0.1');
+    const port = await freePort('127.21.0.1');
     const routers = await conductorTree(root, sb, port);
-    const daemon = spawn(process.execPath, [bin, 'daemon', '--root', root], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const nodeArgs = (process.env.FLEET_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const daemon = spawn(process.execPath, [...nodeArgs, bin, 'daemon', '--root', root], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     children.push(daemon);
     await waitFor(daemon, 'stderr', /serving router agents/, 60_000, 'daemon');
     const identity = (await readConductorIdentityPublic(join(root, 'var/lib/ssr-recovery')))!;
@@ -159,18 +195,23 @@ export async function run(): Promise<BenchResult[]> {
       writeFileSync(
         file,
         JSON.stringify({
-          url: `wss://127.7.0.1:${port}/ssr-recovery/agent/v1`,
+          url: `wss://127.21.0.1:${port}/ssr-recovery/agent/v1`,
           certFingerprint: identity.certFingerprint,
           conductorPublicPem: identity.agentPublicKey,
           master: sb.master.address,
-          localAddresses: Array.from({ length: 5 }, (_, k) => `127.7.${10 + p}.${k + 1}`),
+          localAddresses: Array.from({ length: 5 }, (_, k) => `127.21.${10 + p}.${k + 1}`),
           minionPubs,
           routers: routers.slice(p * per, (p + 1) * per),
         }),
       );
-      const c = spawn(process.execPath, ['--import', 'tsx', join(repo, 'test/bench/fleet-routers.ts'), file], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const routerArgs = (process.env.FLEET_ROUTER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+      const c = spawn(
+        process.execPath,
+        [...routerArgs, '--import', 'tsx', join(repo, 'test/bench/fleet-routers.ts'), file],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
       children.push(c);
       counts[p] = 0;
       c.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -196,16 +237,36 @@ export async function run(): Promise<BenchResult[]> {
     const connectS = (Date.now() - t0) / 1000;
     await new Promise((r) => setTimeout(r, 3000)); // trust reports land, registry settles
     const rss = rssMb(daemon.pid!);
-    const wave = await cli(root, ['--all', '--rate', '0', '--concurrency', '1000']);
+    if (process.env.FLEET_DEBUG) console.error(readFileSync(`/proc/${daemon.pid}/smaps_rollup`, 'utf8'));
+    if (process.env.FLEET_HEAPSNAP) {
+      daemon.kill('SIGUSR2');
+      await new Promise((r) => setTimeout(r, Number(process.env.FLEET_HEAPSNAP)));
+    }
+    // FLEET_DEBUG: when each minion first showed up pending and was accepted, as the master saw it.
+    const firstPend = new Map<string, number>();
+    const accepted = new Map<string, number>();
+    const off = process.env.FLEET_DEBUG
+      ? sb.master.bus.subscribe((e) => {
+          const id = String(e.data.id ?? '');
+          if (e.tag !== 'salt/auth') return;
+          if (e.data.act === 'pend' && !firstPend.has(id)) firstPend.set(id, Date.now());
+          if (e.data.act === 'accept' && !accepted.has(id)) accepted.set(id, Date.now());
+        })
+      : () => undefined;
+    const cpu0 = children.map((c) => cpuS(c.pid!));
+    const self0 = process.cpuUsage();
+    const wave = await cli(root, ['--all', '--rate', '0', '--concurrency', String(CONCURRENCY)]);
+    const cpu1 = children.map((c, k) => cpuS(c.pid!) - cpu0[k]!);
+    const self1 = process.cpuUsage(self0);
+    if (process.env.FLEET_DEBUG) {
+      console.error(
+        `wave CPU s: daemon ${cpu1[0]!.toFixed(1)}, routers ${cpu1.slice(1).map((x) => x.toFixed(1))}, ` +
+          `bench (master + salt-api) ${((self1.user + self1.system) / 1e6).toFixed(1)}, cli ${wave.cpuS.toFixed(1)}`,
+      );
+    }
     const done = wave.doc.totals?.done ?? 0;
     if (process.env.FLEET_DEBUG) {
-      const rs = (wave.doc.routers ?? []) as {
-        routerId: string;
-        state: string;
-        code?: string;
-        message?: string;
-        timings?: Record<string, number>;
-      }[];
+      const rs = wave.doc.routers ?? [];
       console.error(JSON.stringify(rs.filter((r) => r.state !== 'done').slice(0, 5)));
       const t = rs.filter((r) => r.timings).map((r) => r.timings!);
       const q = (k: string) =>
@@ -213,6 +274,11 @@ export async function run(): Promise<BenchResult[]> {
           .map((x) => x[k] ?? -1)
           .sort((a, b) => a - b)
           .filter((_, i, a) => i === 0 || i === a.length >> 1 || i === a.length - 1);
+      const d = (a: string, b: string) =>
+        t
+          .map((x) => (x[a] ?? NaN) - (x[b] ?? 0))
+          .sort((x, y) => x - y)
+          .filter((_, i, arr) => i === 0 || i === arr.length >> 2 || i === arr.length >> 1 || i === arr.length - 1);
       console.error(
         'agentDone',
         q('agentDone'),
@@ -223,13 +289,31 @@ export async function run(): Promise<BenchResult[]> {
         'elapsed',
         wave.doc.elapsedMs,
       );
+      off();
+      const started = new Map(rs.map((r) => [r.routerId, Date.parse(r.startedAt ?? '')]));
+      const qs = (xs: number[]) =>
+        xs
+          .sort((x, y) => x - y)
+          .filter((_, i, arr) => i === 0 || i === arr.length >> 2 || i === arr.length >> 1 || i === arr.length - 1);
+      console.error(
+        'firstPend-start',
+        qs([...firstPend].map(([id, at]) => at - started.get(id)!)),
+        'masterAccept-firstPend',
+        qs([...accepted].filter(([id]) => firstPend.has(id)).map(([id, at]) => at - firstPend.get(id)!)),
+      );
+      console.error(
+        'agentDone-keyAccepted',
+        d('agentDone', 'keyAccepted'),
+        'pinged-agentDone',
+        d('pinged', 'agentDone'),
+      );
     }
     const rssAfter = rssMb(daemon.pid!);
     // A second rekey, then a rate-limited wave on a subset: the achieved start rate vs --rate.
     await sb.master.pki.writeKeyPair('master');
     await sb.master.restart();
-    const subset = Math.min(N, Math.max(RATE * 8, 200));
-    const glob = N >= 10_000 ? 'r0[0-9]*' : '*';
+    // 2,000 routers (r00000–r01999) at 10,000: 20 s at --rate 100, long enough for the rate to mean something.
+    const glob = N > 2000 ? 'r0[01]*' : '*';
     const limited = await cli(root, ['--routers', glob, '--rate', String(RATE), '--concurrency', '1000']);
     const achieved = Number(limited.doc.rate?.achieved ?? 0);
     const limitedN = limited.doc.totals?.routers ?? 0;
@@ -252,7 +336,7 @@ export async function run(): Promise<BenchResult[]> {
       },
       {
         name: 'fleet',
-        measure: `achieved start rate with --rate ${RATE} over ${limitedN} routers (${limited.doc.totals?.done ?? 0} done; subset ${subset})`,
+        measure: `achieved start rate with --rate ${RATE} over ${limitedN} routers (${limited.doc.totals?.done ?? 0} done)`,
         value: achieved,
         unit: '/s',
         baseline: RATE,

@@ -90,4 +90,23 @@ describe('conductor-agent/registry', () => {
       'jitter came from the random port',
     );
   });
+  // Cause: every hello and every command stat'ed the registry file; 1,000 agents connecting at once
+  // cost 1,000 stats. Concurrent refreshes now share one, and a caller never shares a check that
+  // began before its own call (it could miss a change made just before).
+  it('concurrent refreshes share one check and still see a change another process made before they were called', async () => {
+    const a = await AgentRegistry.open(join(dir, 'state'));
+    const b = await AgentRegistry.open(join(dir, 'state'));
+    const first = Array.from({ length: 50 }, () => a.refresh());
+    await b.enroll('r-late', k1.publicPem, { source: 'operator' });
+    const second = Array.from({ length: 50 }, () => a.refresh());
+    await Promise.all([...first, ...second]);
+    assert.equal(a.get('r-late')?.fingerprint, keyFingerprint(k1.publicPem));
+    await b.enroll('r-later', k2.publicPem, { source: 'operator' });
+    await a.refresh();
+    assert.equal(
+      a.get('r-later')?.fingerprint,
+      keyFingerprint(k2.publicPem),
+      'the next refresh after all settled checks again',
+    );
+  });
 });
