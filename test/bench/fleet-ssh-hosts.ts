@@ -4,7 +4,8 @@
  * a stand-in salt-minion that behaves like the real one for the steps: a service command whose
  * `start` runs a minion process that authenticates (caches `master.pub` as `minion_master.pub`,
  * after a short delay) and stays up, whose `stop` sends SIGTERM and returns once the process is gone
- * (the minion takes a moment to exit), and whose `is-active` checks the process.
+ * (the minion takes a moment to exit), and whose `is-active` checks the process. The key is cached
+ * with tmp + rename so neither side reads it half-written (that race is not what is measured).
  * Both sides of the benchmark reach the same routers with the same client key and known_hosts.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -67,7 +68,8 @@ function serviceScript(root: string): string {
     '  start) alive && exit 0',
     // the minion: takes a moment to exit on SIGTERM, authenticates shortly after starting, stays up
     '    setsid sh -c \'trap "sleep 0.05; exit 0" TERM; sleep 0.1;' +
-      ' cp "$0/master.pub" "$0/etc/salt/pki/minion/minion_master.pub"; while :; do sleep 5 & wait $!; done\'' +
+      ' K="$0/etc/salt/pki/minion/minion_master.pub"; cp "$0/master.pub" "$K.tmp"; mv -f "$K.tmp" "$K";' +
+      " while :; do sleep 5 & wait $!; done'" +
       ' "$R" </dev/null >/dev/null 2>&1 &',
     '    echo $! > "$P" ;;',
     '  *) echo "unknown verb $1" >&2; exit 2 ;;',
@@ -147,8 +149,12 @@ function startSshd(dir: string, name: string, listen: { host: string; port: numb
   );
 }
 
-/** `n` routers on `sshds` sshd processes (addresses 127.22.<10+s>.<1+i>). */
-export async function startBenchFleet(dir: string, n: number, sshds: number): Promise<BenchFleet> {
+/** OpenSSH's MAX_LISTEN_SOCKS: one sshd listens on at most 16 address:port pairs. */
+const MAX_LISTEN = 16;
+
+/** `n` routers on at least `wanted` sshd processes (addresses 127.22.<10+s>.<1+i>). */
+export async function startBenchFleet(dir: string, n: number, wanted: number): Promise<BenchFleet> {
+  const sshds = Math.max(wanted, Math.ceil(n / MAX_LISTEN));
   const hostsDir = join(dir, 'hosts');
   await fsp.mkdir(hostsDir, { recursive: true });
   keygen(join(dir, 'client'));
