@@ -60,10 +60,12 @@ function serviceScript(root: string): string {
     '#!/bin/sh',
     `R='${root}'`,
     'P="$R/minion.pid"',
-    'alive() { [ -s "$P" ] && kill -0 "$(cat "$P")" 2>/dev/null; }',
+    // a zombie is down (pid 1 in a container may not reap the minion once its starter exited)
+    'alive() { [ -s "$P" ] && read -r pid < "$P" && [ -r "/proc/$pid/stat" ] || return 1',
+    '  read -r _ _ st _ < "/proc/$pid/stat"; [ "$st" != Z ]; }',
     'case "$1" in',
     '  is-active) alive; exit $? ;;',
-    '  stop) if alive; then pid=$(cat "$P"); kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done; fi',
+    '  stop) if alive; then kill "$pid"; while alive; do sleep 0.02; done; fi',
     '        rm -f "$P" ;;',
     '  start) alive && exit 0',
     // the minion: takes a moment to exit on SIGTERM, authenticates shortly after starting, stays up
@@ -93,7 +95,7 @@ export async function resetHosts(fleet: BenchFleet, stalePub: string): Promise<v
   await Promise.all(
     fleet.hosts.map(async (h) => {
       const svc = join(h.root, 'minion-service');
-      spawnSync(svc, ['stop']);
+      await new Promise((r) => spawn(svc, ['stop'], { stdio: 'ignore' }).once('exit', r));
       await fsp.rm(join(h.root, 'etc/salt/minion.d'), { recursive: true, force: true });
       await fsp.rm(join(h.root, 'etc/salt/pki/minion/minion_master.pub.ssr-recovery-stale'), { force: true });
       const child = spawn('sleep', ['3600'], { detached: true, stdio: 'ignore' });
