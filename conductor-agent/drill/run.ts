@@ -46,6 +46,7 @@ import { ConductorSide, PKI_DIR, STATE_DIR, writeConductorConfig } from './condu
 import { SimRouter } from './router-side.js';
 import { runSteps, type Step, type StepResult } from './steps.js';
 import { drillWave } from './wave.js';
+import { runAgentless } from './agentless.js';
 
 /** The drill wave's start rate: low enough to see the limit at work with a few routers. */
 const DEFAULT_DRILL_RATE = 5;
@@ -98,6 +99,8 @@ interface Ctx {
   results: Map<string, DrillRouterResult>;
   oldFingerprint?: string;
   newFingerprint?: string;
+  /** The replaced master public key (what an agentless router still caches). */
+  staleMasterPub?: string;
 }
 
 async function freePort(host: string): Promise<number> {
@@ -362,6 +365,7 @@ const steps: Step<Ctx>[] = [
       await writeFileAtomic(join(pki, 'master.pub'), pair.publicKey, { mode: 0o644 });
       await ctx.side.service().start();
       ctx.newFingerprint = await pemFingerFile(join(pki, 'master.pub'));
+      ctx.staleMasterPub = join(keep, 'master.pub');
       const stale = await waitFor('every router agent to report a stale master key', 60_000, () => {
         const fleet = fleetTrust(ctx);
         return ctx.ids.every((id) => fleet.get(id)?.trust === 'stale-master-key') ? fleet : undefined;
@@ -418,6 +422,26 @@ const steps: Step<Ctx>[] = [
           failed.length === ctx.ids.length ? 'REAUTH_FAILED' : 'REAUTH_PARTIAL',
           `${failed.length} router(s) did not re-authenticate: ${failed.map((f) => `${f.id} (${f.error})`).join(', ')}`,
         );
+    },
+  },
+  {
+    name: 'agentless',
+    title: 'Bring back a router without an agent over SSH: SSR tunnel map, pinned host key, the same steps',
+    async run(ctx, facts) {
+      Object.assign(
+        facts,
+        await runAgentless({
+          dir: ctx.dir,
+          host: ctx.o.host,
+          masterPort: ctx.side.o.ports.master,
+          sshPort: await freePort(ctx.o.host),
+          pkiDir: ctx.side.path(PKI_DIR),
+          masterFingerprint: ctx.newFingerprint!,
+          staleMasterPub: ctx.staleMasterPub!,
+          salt: ctx.side.client!,
+          onProgress: ctx.o.onProgress,
+        }),
+      );
     },
   },
   {

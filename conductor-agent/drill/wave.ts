@@ -75,7 +75,8 @@ export async function drillWave(o: DrillWaveOptions): Promise<DrillWaveResult> {
     plan,
     rate: o.rate,
     concurrency: o.concurrency,
-    routerTimeoutMs: 30_000,
+    // generous: CI machines under load; a router that is back finishes in seconds anyway
+    routerTimeoutMs: 60_000,
     verifyTimeoutMs: 30_000,
     ports: {
       ...(agent ? { agent } : {}),
