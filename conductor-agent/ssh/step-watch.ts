@@ -30,6 +30,7 @@ export class StepWatch {
     private readonly clock: Clock,
     private readonly t0: number,
     private readonly settleMs: number,
+    private readonly onMinionKey?: ((fingerprint: string) => void) | undefined,
   ) {}
 
   step(e: StepEvent): void {
@@ -77,7 +78,9 @@ export class StepWatch {
       this.minionKeyFingerprint = pemFinger(e.output);
     } catch {
       /* not a key: the gate has nothing to compare against */
+      return;
     }
+    this.onMinionKey?.(this.minionKeyFingerprint);
   }
 
   #cached(e: StepEvent): void {

@@ -123,7 +123,8 @@ export function sshReauthChannel(o: SshChannelOptions): SshChannel {
         throw err;
       });
       try {
-        return await runSteps(session.client, cmds, fingerprint, { ...o, deadline, signal: budget.signal });
+        const c = { ...o, deadline, signal: budget.signal, onMinionKey: ro.onMinionKey };
+        return await runSteps(session.client, cmds, fingerprint, c);
       } catch (err) {
         if (err instanceof RecoveryError)
           return {
@@ -167,6 +168,7 @@ async function credentials(
 interface StepContext extends SshChannelOptions {
   deadline: number;
   signal: AbortSignal;
+  onMinionKey?: ((fingerprint: string) => void) | undefined;
 }
 
 /**
@@ -181,7 +183,7 @@ async function runSteps(
 ): Promise<ChannelResult> {
   const t0 = c.clock.now();
   const pollMs = c.pollMs ?? 200;
-  const watch = new StepWatch(fingerprint, c.clock, t0, c.settleMs ?? 2000);
+  const watch = new StepWatch(fingerprint, c.clock, t0, c.settleMs ?? 2000, c.onMinionKey);
   const parser = new StepParser();
   const script = stepScript(cmds, { pollMs, maxPolls: (c.deadline - t0) / pollMs + 1 });
   const left = (): number => Math.max(1, c.deadline - c.clock.now());
