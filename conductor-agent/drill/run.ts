@@ -13,8 +13,12 @@
  *               routers come back by themselves (same key, same agent identity)
  *  6. rekey     the lost disk held the master private key: replace it; every minion now refuses the
  *               new key and every router agent reports it (detected from the minion log)
- *  7. reauth    each router, through its agent: signed command with the new key's fingerprint →
- *               pin master_finger, drop the stale key, restart, confirm → signed report
+ *  7. reauth    the fleet wave (drill/wave.ts), at most --rate routers started per second: each
+ *               router through its agent (signed command with the new key's fingerprint → pin
+ *               master_finger, drop the stale key, restart, confirm → signed report), done only when
+ *               it answers test.ping through salt-api; progress per router, achieved rate reported
+ *  7b. agentless a router without an agent brought back over SSH (drill/agentless.ts; real sshd on
+ *               loopback when installed, otherwise "skipped: <reason>")
  *  8. verify    ports, routers Running, minions answering test.ping
  */
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
@@ -35,13 +39,17 @@ import { verifyArchive } from '../backup/verify.js';
 import { allowlistForConfig } from '../restore/allowlist.js';
 import { restoreConductor } from '../restore/run.js';
 import { generateSaltKeyPair } from '../keys/rsa.js';
-import { reauthRouter } from '../reauth/single.js';
 import { createHttpSsrConductor } from '../ssr/http-conductor.js';
 import { runVerify } from '../verify/run.js';
 import { minionPing } from '../verify/from-config.js';
 import { ConductorSide, PKI_DIR, STATE_DIR, writeConductorConfig } from './conductor-side.js';
 import { SimRouter } from './router-side.js';
 import { runSteps, type Step, type StepResult } from './steps.js';
+import { drillWave } from './wave.js';
+import { runAgentless } from './agentless.js';
+
+/** The drill wave's start rate: low enough to see the limit at work with a few routers. */
+const DEFAULT_DRILL_RATE = 5;
 
 export interface DrillOptions {
   /** Number of simulated routers (default 3). */
@@ -51,6 +59,8 @@ export interface DrillOptions {
   keep?: boolean;
   /** Loopback address of the conductor (default 127.0.0.2). */
   host?: string;
+  /** Re-authentications started per second in the wave (default 5; 0 = no limit). */
+  rate?: number;
   logger?: Logger;
   onProgress?: (line: string) => void;
 }
@@ -61,6 +71,7 @@ export interface DrillRouterResult {
   reauthOk?: boolean;
   reauthMs?: number;
   fingerprint?: string | undefined;
+  channel?: string | undefined;
   error?: string;
 }
 
@@ -88,6 +99,8 @@ interface Ctx {
   results: Map<string, DrillRouterResult>;
   oldFingerprint?: string;
   newFingerprint?: string;
+  /** The replaced master public key (what an agentless router still caches). */
+  staleMasterPub?: string;
 }
 
 async function freePort(host: string): Promise<number> {
@@ -352,6 +365,7 @@ const steps: Step<Ctx>[] = [
       await writeFileAtomic(join(pki, 'master.pub'), pair.publicKey, { mode: 0o644 });
       await ctx.side.service().start();
       ctx.newFingerprint = await pemFingerFile(join(pki, 'master.pub'));
+      ctx.staleMasterPub = join(keep, 'master.pub');
       const stale = await waitFor('every router agent to report a stale master key', 60_000, () => {
         const fleet = fleetTrust(ctx);
         return ctx.ids.every((id) => fleet.get(id)?.trust === 'stale-master-key') ? fleet : undefined;
@@ -367,49 +381,67 @@ const steps: Step<Ctx>[] = [
   },
   {
     name: 'reauth',
-    title: 'Re-authenticate every router through its agent (signed command, pinned fingerprint, confirmed)',
+    title:
+      'Re-authenticate every router: a rate-limited wave of signed commands through the agents, key gate, test.ping',
     async run(ctx, facts) {
-      const started = Date.now();
-      await Promise.all(
-        ctx.ids.map(async (id) => {
-          const r = ctx.results.get(id) ?? { id };
-          const t0 = Date.now();
-          try {
-            const res = await reauthRouter({
-              server: ctx.side.agents!,
-              routerId: id,
-              masterPubPath: ctx.side.path(`${PKI_DIR}/master.pub`),
-              routerTimeoutMs: 30_000,
-              marginMs: 10_000,
-              ping: async (m) => (await minionPing(ctx.side.client!, 5)([m]))[m] === true, // the master's side confirms
-            });
-            Object.assign(r, {
-              reauthOk: res.ok,
-              fingerprint: res.outcome.cachedFingerprint ?? res.fingerprint,
-              reauthMs: Date.now() - t0,
-            });
-            if (!res.ok) r.error = `${res.outcome.code ?? 'failed'}`;
-          } catch (err) {
-            Object.assign(r, {
-              reauthOk: false,
-              reauthMs: Date.now() - t0,
-              error: `${(err as { code?: string }).code ?? 'ERROR'}: ${(err as Error).message}`,
-            });
-          }
-          ctx.results.set(id, r);
-        }),
-      );
+      const w = await drillWave({
+        ids: ctx.ids,
+        masterFingerprint: ctx.newFingerprint!,
+        masterPubPath: ctx.side.path(`${PKI_DIR}/master.pub`),
+        pkiDir: ctx.side.path(PKI_DIR),
+        agents: ctx.side.agents,
+        fleet: ctx.side.agents?.fleet() ?? [],
+        salt: ctx.side.client!,
+        rate: ctx.o.rate ?? DEFAULT_DRILL_RATE,
+        concurrency: 50,
+        clock: systemClock,
+        onProgress: ctx.o.onProgress,
+      });
+      for (const out of w.outcomes) {
+        const r = ctx.results.get(out.routerId) ?? { id: out.routerId };
+        Object.assign(r, {
+          reauthOk: out.state === 'done',
+          fingerprint: out.state === 'done' ? ctx.newFingerprint : undefined,
+          reauthMs: out.timings?.pinged ?? out.timings?.agentDone,
+          channel: out.channel,
+        });
+        if (out.state !== 'done') r.error = `${out.code ?? out.state}${out.message ? `: ${out.message}` : ''}`;
+        ctx.results.set(out.routerId, r);
+      }
       const failed = [...ctx.results.values()].filter((r) => !r.reauthOk);
       Object.assign(facts, {
         reauthenticated: ctx.ids.length - failed.length,
         failed: failed.length,
-        wallMs: Date.now() - started,
+        wallMs: w.wallMs,
+        rateLimit: w.rate.limit ? `${w.rate.limit}/s` : 'none',
+        achievedRate: w.rate.achieved === null ? '-' : `${w.rate.achieved}/s`,
+        confirmedBy: 'test.ping through salt-api',
       });
       if (failed.length)
         throw new RecoveryError(
           failed.length === ctx.ids.length ? 'REAUTH_FAILED' : 'REAUTH_PARTIAL',
           `${failed.length} router(s) did not re-authenticate: ${failed.map((f) => `${f.id} (${f.error})`).join(', ')}`,
         );
+    },
+  },
+  {
+    name: 'agentless',
+    title: 'Bring back a router without an agent over SSH: SSR tunnel map, pinned host key, the same steps',
+    async run(ctx, facts) {
+      Object.assign(
+        facts,
+        await runAgentless({
+          dir: ctx.dir,
+          host: ctx.o.host,
+          masterPort: ctx.side.o.ports.master,
+          sshPort: await freePort(ctx.o.host),
+          pkiDir: ctx.side.path(PKI_DIR),
+          masterFingerprint: ctx.newFingerprint!,
+          staleMasterPub: ctx.staleMasterPub!,
+          salt: ctx.side.client!,
+          onProgress: ctx.o.onProgress,
+        }),
+      );
     },
   },
   {

@@ -36,7 +36,15 @@ export interface SshChannel {
     routerId: string,
     route: SshRoute,
     fingerprint: string,
-    o: { timeoutMs: number; signal?: AbortSignal | undefined },
+    o: {
+      timeoutMs: number;
+      signal?: AbortSignal | undefined;
+      /**
+       * The minion key fingerprint as soon as it is read over the pinned session: a rebuilt master
+       * holds the key pending, and the minion cannot confirm until the gate accepts it.
+       */
+      onMinionKey?: ((fingerprint: string) => void) | undefined;
+    },
   ): Promise<ChannelResult>;
 }
 

@@ -19,17 +19,25 @@ const CAP = 64 * 1024;
 export function execCommand(
   client: Client,
   command: string,
-  o: { stdin?: string; timeoutMs: number; signal?: AbortSignal | undefined },
+  o: {
+    stdin?: string;
+    timeoutMs: number;
+    signal?: AbortSignal | undefined;
+    /** Sees stdout as it arrives; `close()` ends the channel early (the result then has code null). */
+    onStdout?: ((chunk: string, close: () => void) => void) | undefined;
+  },
 ): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     let settled = false;
+    let channel: { close(): void } | undefined;
     const finish = (fn: () => void): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
+      if (channel) closeQuietly(channel); // a timed-out step must not keep running on our side
       fn();
     };
     const timer = setTimeout(
@@ -49,8 +57,12 @@ export function execCommand(
     client.exec(command, (err, stream) => {
       if (err)
         return finish(() => reject(new SshError('SSH_FAILED', `cannot run a command: ${err.message}`, { cause: err })));
+      channel = stream;
+      const close = (): void => closeQuietly(stream);
       stream.on('data', (d: Buffer) => {
-        if (stdout.length < CAP) stdout += d.toString('utf8');
+        const text = d.toString('utf8');
+        if (stdout.length < CAP) stdout += text;
+        o.onStdout?.(text, close);
       });
       stream.stderr.on('data', (d: Buffer) => {
         if (stderr.length < CAP) stderr += d.toString('utf8');
@@ -62,4 +74,12 @@ export function execCommand(
       else stream.end();
     });
   });
+}
+
+function closeQuietly(stream: { close(): void }): void {
+  try {
+    stream.close();
+  } catch {
+    /* already closed */
+  }
 }

@@ -12,9 +12,11 @@ import type { Client } from 'ssh2';
 import { RecoveryError, SshError } from '../../shared/errors.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { Logger } from '../../shared/log/logger.js';
-import { isSha256Finger, pemFinger } from '../../shared/salt/fingerprint.js';
+import { isSha256Finger } from '../../shared/salt/fingerprint.js';
 import type { ChannelResult, SshChannel } from '../fleet/ports.js';
-import { execCommand, type ExecResult } from './exec.js';
+import { execCommand } from './exec.js';
+import { shQuote, StepParser, stepScript } from './script.js';
+import { StepWatch } from './step-watch.js';
 import { defaultEntry, inventoryEntry, type InventoryEntry } from './inventory.js';
 import { openSession } from './session.js';
 
@@ -121,7 +123,8 @@ export function sshReauthChannel(o: SshChannelOptions): SshChannel {
         throw err;
       });
       try {
-        return await runSteps(session.client, cmds, fingerprint, { ...o, deadline, signal: budget.signal });
+        const c = { ...o, deadline, signal: budget.signal, onMinionKey: ro.onMinionKey };
+        return await runSteps(session.client, cmds, fingerprint, c);
       } catch (err) {
         if (err instanceof RecoveryError)
           return {
@@ -165,8 +168,13 @@ async function credentials(
 interface StepContext extends SshChannelOptions {
   deadline: number;
   signal: AbortSignal;
+  onMinionKey?: ((fingerprint: string) => void) | undefined;
 }
 
+/**
+ * All the steps in one exec channel (script.ts), judged here as their markers arrive (step-watch.ts);
+ * the channel is closed as soon as the run is decided. A refused key is removed in a second channel.
+ */
 async function runSteps(
   client: Client,
   cmds: Record<string, string>,
@@ -174,102 +182,30 @@ async function runSteps(
   c: StepContext,
 ): Promise<ChannelResult> {
   const t0 = c.clock.now();
-  const timings: Record<string, number> = {};
-  const evidence: string[] = [];
-  const run = async (name: string, stdin?: string): Promise<ExecResult> => {
-    const r = await execCommand(client, cmds[name]!, {
-      timeoutMs: Math.max(1, c.deadline - c.clock.now()),
+  const pollMs = c.pollMs ?? 200;
+  const watch = new StepWatch(fingerprint, c.clock, t0, c.settleMs ?? 2000, c.onMinionKey);
+  const parser = new StepParser();
+  const script = stepScript(cmds, { pollMs, maxPolls: (c.deadline - t0) / pollMs + 1 });
+  const left = (): number => Math.max(1, c.deadline - c.clock.now());
+  try {
+    await execCommand(client, `sh -c ${shQuote(script)}`, {
+      stdin: pinContent(fingerprint),
+      timeoutMs: left(),
       signal: c.signal,
-      ...(stdin !== undefined ? { stdin } : {}),
+      onStdout: (chunk, close) => {
+        for (const e of parser.push(chunk)) watch.step(e);
+        if (watch.verdict) close();
+      },
     });
-    if (r.code !== 0 && name !== 'isActive' && name !== 'hasCached' && name !== 'readCached') {
-      evidence.push(`${name}: exit ${r.code ?? r.signal}`, ...tail(r.stderr || r.stdout));
-    }
-    return r;
-  };
-  const must = async (name: string, stdin?: string): Promise<void> => {
-    const r = await run(name, stdin);
-    if (r.code !== 0)
-      throw new SshError(
-        'SSH_COMMAND_FAILED',
-        `step ${name} exited ${r.code ?? r.signal}: ${tail(r.stderr || r.stdout).join(' / ')}`,
-        { details: { step: name, evidence } },
-      );
-    timings[name] = c.clock.now() - t0;
-  };
-  const key = await run('readMinionKey');
-  let minionKeyFingerprint: string | undefined;
-  try {
-    if (key.code === 0) minionKeyFingerprint = pemFinger(key.stdout);
-  } catch {
-    /* not a key: the gate has nothing to compare against */
-  }
-  try {
-    await must('stop');
-    await waitInactive(run, c);
-    timings.stopped = c.clock.now() - t0;
-    await must('makeDropInDir');
-    await must('writePin', pinContent(fingerprint));
-    await must('placePin');
-    if ((await run('hasCached')).code === 0) await must('moveStale');
-    await must('start');
-    const confirmed = await confirm(run, fingerprint, c);
-    timings.confirmed = c.clock.now() - t0;
-    if (!confirmed.ok)
-      return { ok: false, code: 'REAUTH_FAILED', message: confirmed.message, evidence, timings, minionKeyFingerprint };
-    return { ok: true, timings, minionKeyFingerprint, evidence };
   } catch (err) {
-    const e = err as RecoveryError;
-    return { ok: false, code: e.code ?? 'SSH_FAILED', message: e.message, evidence, timings, minionKeyFingerprint };
+    if (!(err instanceof RecoveryError)) throw err;
+    if (err.code !== 'SSH_TIMEOUT') watch.fail(err.code, err.message);
+    else if (watch.phase === 'stopping') watch.fail('SSH_TIMEOUT', 'the minion did not stop');
+    else if (watch.phase === 'confirming')
+      watch.fail('SSH_TIMEOUT', 'the minion did not authenticate with the pinned key in time');
+    else watch.fail('SSH_TIMEOUT', err.message);
   }
-}
-
-function tail(text: string): string[] {
-  return text
-    .split('\n')
-    .map((l) => l.trimEnd())
-    .filter(Boolean)
-    .slice(-6)
-    .map((l) => (l.length > 300 ? `${l.slice(0, 300)}…` : l));
-}
-
-async function waitInactive(run: (n: string) => Promise<ExecResult>, c: StepContext): Promise<void> {
-  while ((await run('isActive')).code === 0) {
-    if (c.clock.now() >= c.deadline) throw new SshError('SSH_TIMEOUT', 'the minion did not stop');
-    await c.clock.sleep(c.pollMs ?? 200);
-  }
-}
-
-/** Cached key = the pin and the minion up for settleMs; a refused key is removed. */
-async function confirm(
-  run: (n: string) => Promise<ExecResult>,
-  fingerprint: string,
-  c: StepContext,
-): Promise<{ ok: boolean; message: string }> {
-  let okSince: number | undefined;
-  let down = 0;
-  for (;;) {
-    const active = (await run('isActive')).code === 0;
-    const cached = await run('readCached');
-    let fp: string | undefined;
-    try {
-      if (cached.code === 0 && cached.stdout.trim()) fp = pemFinger(cached.stdout);
-    } catch {
-      fp = 'unreadable';
-    }
-    if (fp !== undefined && fp !== fingerprint) {
-      await run('removeRefused');
-      return { ok: false, message: `the minion cached another master key (${fp}); it was removed, the pin refused it` };
-    }
-    down = active ? 0 : down + 1;
-    if (down >= 2) return { ok: false, message: 'the minion exited after the pinned start' };
-    const now = c.clock.now();
-    if (active && fp === fingerprint) {
-      okSince ??= now;
-      if (now - okSince >= (c.settleMs ?? 2000)) return { ok: true, message: 'authenticated' };
-    } else okSince = undefined;
-    if (now >= c.deadline)
-      throw new SshError('SSH_TIMEOUT', 'the minion did not authenticate with the pinned key in time');
-    await c.clock.sleep(c.pollMs ?? 200);
-  }
+  if (watch.refused !== undefined)
+    await execCommand(client, cmds.removeRefused!, { timeoutMs: left(), signal: c.signal }).catch(() => undefined);
+  return watch.result();
 }

@@ -30,9 +30,18 @@ describe('npm start: the disaster-recovery drill (real bins, real processes, loo
     assert.equal(report.ok, true);
     assert.deepEqual(
       report.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`),
-      ['build', 'backup', 'disaster', 'rebuild', 'restore', 'rekey', 'reauth', 'verify'].map((n) => `${n}:ok`),
+      ['build', 'backup', 'disaster', 'rebuild', 'restore', 'rekey', 'reauth', 'agentless', 'verify'].map(
+        (n) => `${n}:ok`,
+      ),
     );
     const step = (n: string) => report.steps.find((s: { name: string }) => s.name === n).facts;
+    // The wave's rate limit shows in the report; the agentless router came back over real sshd
+    // (openssh-server is a test prerequisite, test/setup/system-packages.mjs).
+    assert.equal(step('reauth').rateLimit, '5/s');
+    assert.match(String(step('reauth').achievedRate), /^(\d+(\.\d+)?\/s|-)$/);
+    assert.equal(step('agentless').agentless, 'back over SSH', JSON.stringify(step('agentless')));
+    assert.match(String(step('agentless').route), /^ssh-tunnel node0\.agentless-1 → /);
+    assert.equal(step('agentless').hostKeyPinnedFrom, 'known_hosts');
     assert.equal(step('backup').verify, 'verified');
     assert.equal(
       step('rebuild').unpinnedAgentAcceptedBy,

@@ -3,38 +3,12 @@
 // SALT_RIG is set and /usr/bin/python3 lacks one of them. Run as root; `.ci/run` calls it before
 // `npm run test:salt`. A machine with Salt on PATH needs nothing from here.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
-const mods = [
-  'zmq',
-  'msgpack',
-  'yaml',
-  'jinja2',
-  'cryptography',
-  'Cryptodome',
-  'cherrypy',
-  'psutil',
-  'distro',
-  'requests',
-  'markupsafe',
-  'packaging',
-  'jmespath',
-];
-const pkgs = [
-  'python3-zmq',
-  'python3-msgpack',
-  'python3-yaml',
-  'python3-jinja2',
-  'python3-cryptography',
-  'python3-pycryptodome',
-  'python3-cherrypy3',
-  'python3-psutil',
-  'python3-distro',
-  'python3-requests',
-  'python3-markupsafe',
-  'python3-packaging',
-  'python3-jmespath',
-  'python3-ws4py',
-];
+// The list lives in python-deps.json (rig.ts checks the same modules).
+const deps = JSON.parse(readFileSync(new URL('./python-deps.json', import.meta.url), 'utf8')).modules;
+const mods = deps.filter((d) => d.module).map((d) => d.module);
+const pkgs = deps.map((d) => d.package);
 if (!process.env.SALT_RIG) process.exit(0);
 const probe = spawnSync('/usr/bin/python3', ['-c', `import ${mods.join(',')}`], {
   env: { ...process.env, PYTHONPATH: '' },

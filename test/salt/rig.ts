@@ -114,21 +114,12 @@ export interface RigOptions {
 }
 
 const COMMANDS = ['salt-master', 'salt-minion', 'salt-api', 'salt-call', 'salt-key', 'salt-run', 'salt'] as const;
-const PY_MODULES = [
-  'zmq',
-  'msgpack',
-  'yaml',
-  'jinja2',
-  'cryptography',
-  'Cryptodome',
-  'cherrypy',
-  'psutil',
-  'distro',
-  'requests',
-  'markupsafe',
-  'packaging',
-  'jmespath',
-];
+/** The python modules Salt needs: python-deps.json, shared with prepare.mjs (which installs them). */
+const PY_MODULES: string[] = (
+  JSON.parse(readFileSync(new URL('./python-deps.json', import.meta.url), 'utf8')) as {
+    modules: { module?: string }[];
+  }
+).modules.flatMap((d) => (d.module ? [d.module] : []));
 const API_USER = 'saltdev';
 const HERE = new URL('.', import.meta.url).pathname;
 

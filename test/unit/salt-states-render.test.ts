@@ -162,9 +162,46 @@ describe('salt-states rendered as Salt renders them, every command parsed by the
     const reauth = (n: string) => cliCommands(rendered[n]!.commands).filter((c) => c.args[0] === 'reauth');
     assert.ok(reauth('empty').every((c) => c.args.includes('--all') && !c.args.includes('--routers')));
     assert.ok(reauth('empty').length > 0);
-    const ha = reauth('HA pair, timer, no package')[0]!.args;
+    const ha = reauth('HA pair, timer, no package').find((c) => c.source.startsWith('orch/reauth.sls'))!.args;
     assert.deepEqual(ha.slice(ha.indexOf('--routers')), ['--routers', 'dc1-*', 'branch-?']);
     assert.deepEqual(ha.slice(ha.indexOf('--rate'), ha.indexOf('--rate') + 2), ['--rate', '10/s']);
+  });
+
+  it('estate orchestration: every conductor plans (--dry-run) before any wave, PODs in batches, hostile values refused', async () => {
+    const doc = (pillar: Obj) => {
+      const [r] = render([{ path: 'orch/estate-reauth.sls', pillar, grains: { '128t_role': 'master' } }]);
+      assert.equal(r!.error, undefined, r!.error);
+      return parseSls(r!.text!) as Record<string, { 'salt.function'?: Obj[] }>;
+    };
+    const arg = (state: { 'salt.function'?: Obj[] } | undefined, k: string) =>
+      state?.['salt.function']?.find((a) => k in a)?.[k];
+    const argv = (state: { 'salt.function'?: Obj[] } | undefined) => shlexSplit(arg(state, 'arg') as string[])[0]!;
+    const d = doc(example);
+    assert.deepEqual(Object.keys(d), ['ssr_recovery_estate_plan', 'ssr_recovery_estate_wave']);
+    const plan = argv(d.ssr_recovery_estate_plan);
+    const wave = argv(d.ssr_recovery_estate_wave);
+    assert.ok(plan.includes('--dry-run') && plan.includes('--all') && plan.includes('--json'));
+    assert.ok(!wave.includes('--dry-run') && wave.includes('--all'));
+    assert.deepEqual(wave.slice(wave.indexOf('--rate'), wave.indexOf('--rate') + 2), ['--rate', '20/s']);
+    assert.equal(arg(d.ssr_recovery_estate_wave, 'batch'), '4');
+    assert.deepEqual(arg(d.ssr_recovery_estate_wave, 'require'), [{ salt: 'ssr_recovery_estate_plan' }]);
+    assert.equal(arg(d.ssr_recovery_estate_wave, 'tgt'), '128t_role:conductor');
+    for (const a of [plan, wave])
+      assert.equal((await parseWithRealCli('conductor-agent', a.slice(1))).command[0], 'reauth');
+    const resumed = doc({ ssr_recovery_estate: { routers: ['dc1-*'], resume: true, plan_first: false } });
+    assert.deepEqual(Object.keys(resumed), ['ssr_recovery_estate_wave']);
+    const r = argv(resumed.ssr_recovery_estate_wave);
+    assert.ok(r.includes('--resume') && r.includes('dc1-*') && !r.includes('--all'));
+    assert.equal(arg(resumed.ssr_recovery_estate_wave, 'batch'), undefined);
+    assert.deepEqual(Object.keys(doc({ ssr_recovery_estate: { dry_run: true } })), ['ssr_recovery_estate_plan']);
+    const hostile = doc({
+      ssr_recovery_estate: { routers: ['x; reboot'], pods_at_once: 0, conductors: "c1' ; id", conductors_type: 'x' },
+    });
+    assert.deepEqual(Object.keys(hostile), ['ssr_recovery_estate_pillar_invalid']);
+    assert.match(
+      JSON.stringify(hostile),
+      /is not a minion id glob.*pods_at_once must be.*conductors must be a Salt target.*conductors_type must be/,
+    );
   });
 
   it('the wrappers on the PATH and the units run the files the artifacts install', () => {

@@ -21,6 +21,16 @@ export function register(program: Command, io: CliIo): void {
         return n;
       }),
     )
+    .addOption(
+      new Option('--rate <n>', 're-authentications started per second in the wave (0 = no limit)')
+        .default(5)
+        .argParser((v) => {
+          const n = Number(v.replace(/\/s$/, ''));
+          if (!Number.isFinite(n) || n < 0 || n > 10_000)
+            throw new UsageError('--rate must be a number of re-authentications per second from 0 to 10000');
+          return n;
+        }),
+    )
     .option('--sandbox <dir>', 'sandbox folder (default: a new temp folder)')
     .option('--keep', 'keep the sandbox afterwards (logs, archives, keys) for inspection', false)
     .option('--host <addr>', 'loopback address of the sandbox conductor', '127.0.0.2')
@@ -39,7 +49,15 @@ export function register(program: Command, io: CliIo): void {
     )
     .action(
       async (
-        opts: { routers: number; sandbox?: string; keep: boolean; host: string; scenario: string; ha: boolean },
+        opts: {
+          routers: number;
+          rate: number;
+          sandbox?: string;
+          keep: boolean;
+          host: string;
+          scenario: string;
+          ha: boolean;
+        },
         cmd: Command,
       ) => {
         const g = globalOptions(cmd);
@@ -56,6 +74,7 @@ export function register(program: Command, io: CliIo): void {
         const { renderDrill } = await import('../../drill/render.js');
         const common = {
           routers: opts.routers,
+          rate: opts.rate,
           sandbox: opts.sandbox,
           keep: opts.keep,
           host: opts.host,
