@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../shared/log/logger.js';
+import { listenOrFail } from '../../shared/net/listen.js';
 import { setObserveSink } from '../../shared/observe/sink.js';
 import { parseListen } from '../ws/service.js';
 import { createConductorMetrics, type ConductorMetrics } from './metrics.js';
@@ -57,10 +58,7 @@ export function createObserveService(o: ObserveServiceOptions): ObserveService {
           res.end('internal error\n');
         });
       });
-      await new Promise<void>((resolve, reject) => {
-        server!.once('error', reject);
-        server!.listen(port, host, () => resolve());
-      });
+      await listenOrFail(server, { host, port, what: 'metrics and the status page', setting: 'observe.listen' });
       const addr = server.address() as AddressInfo;
       svc.url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
       svc.metrics = metrics;

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { AgentError, RecoveryError } from '../../shared/errors.js';
+import { listenOrFail } from '../../shared/net/listen.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import { systemRandom, type Random } from '../../shared/ports/random.js';
 import { nullLogger, type Logger } from '../../shared/log/logger.js';
@@ -173,7 +174,13 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
   }, hb);
   pinger.unref();
 
-  await listen(https, o.host, o.port).catch((err: unknown) => {
+  await listenOrFail(https, {
+    host: o.host,
+    port: o.port,
+    backlog: LISTEN_BACKLOG,
+    what: 'router agents',
+    setting: 'agents.listen',
+  }).catch((err: unknown) => {
     clearInterval(pinger);
     throw err;
   });
@@ -207,30 +214,6 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
 
 export type { Frame, ReportBody };
 export { WebSocket };
-
-/** Listen, turning a bind failure into SERVICE_FAILED with what to do. */
-function listen(https: Server, host: string, port: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const fail = (err: NodeJS.ErrnoException): void => {
-      const why = err.code ?? err.message;
-      reject(
-        new AgentError('SERVICE_FAILED', `cannot listen for router agents on ${host}:${port}: ${why}`, {
-          cause: err,
-          details: { host, port },
-          hint:
-            err.code === 'EADDRINUSE'
-              ? 'Another process uses that port: change agents.listen or stop the other process.'
-              : 'Check agents.listen.',
-        }),
-      );
-    };
-    https.once('error', fail);
-    https.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
-      https.off('error', fail);
-      resolve();
-    });
-  });
-}
 
 /** Sign one command for an authenticated session and wait for its ack, then its verified report. */
 function commandSender(identity: ConductorAgentIdentity, waiters: CommandWaiters, clock: Clock, random: Random) {

@@ -2,7 +2,7 @@
 // accepts, health, the read-only status page; the alert rules checked and unit-tested by promtool;
 // the dashboard and the rules naming only metrics the agents really expose.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
@@ -181,6 +181,38 @@ describe('observability: metrics, health and the status page', function () {
       assert.match(errors.join('\n'), /cannot serve metrics/);
     } finally {
       holder.close();
+    }
+  });
+});
+
+describe('observability: the daemon when its metrics address is taken', function () {
+  this.timeout(60_000);
+  it('exits with SERVICE_FAILED naming observe.listen, not 70 (regression: a bind failure was reported as a bug)', async () => {
+    const { dir: root, cleanup } = await makeTmpDir('ssr-observe-taken-');
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      await makeConductorTree(root, { minions: 1 });
+      await mkdir(join(root, 'etc/ssr-recovery'), { recursive: true });
+      await writeFile(
+        join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
+        stringify({ agents: { listen: '127.0.0.2:0' }, observe: { listen: `127.0.0.1:${port}` } }),
+      );
+      const bin = join(repo, 'dist/conductor-agent/bin.js');
+      const child = spawn(process.execPath, [bin, 'daemon', '--root', root], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        err += d;
+      });
+      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      assert.equal(code, 1, err);
+      assert.match(err, /SERVICE_FAILED/);
+      assert.match(err, /observe\.listen/);
+      assert.doesNotMatch(err, /bug/i);
+    } finally {
+      holder.close();
+      await cleanup();
     }
   });
 });
