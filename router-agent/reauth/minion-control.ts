@@ -15,26 +15,42 @@ import type { ReauthDeps } from './deps.js';
 /** Default wait for the minion to exit after `stop` (systemd's own stop timeout is 90 s). */
 export const DEFAULT_MINION_STOP_TIMEOUT_MS = 60_000;
 
-/** Stop the minion and wait until it is really down; REAUTH_MINION_STILL_RUNNING on timeout. */
+/** How often a minion that something else started again after our stop is stopped again. */
+const MAX_RESTOPS = 3;
+
+/**
+ * Stop the minion and wait until it is really down; REAUTH_MINION_STILL_RUNNING on timeout. A new
+ * minion process appearing after the stop (the SSR restarting it after `migrate conductor`, a
+ * supervisor) is stopped again, a few times, instead of waiting out the whole timeout.
+ */
 export async function stopMinion(
   deps: Pick<ReauthDeps, 'config' | 'service' | 'clock' | 'pollMs' | 'stopTimeoutMs'>,
 ): Promise<void> {
   const pidFile = await minionPidFile(deps.config);
-  const before = await runningMinion(pidFile);
+  let before = await runningMinion(pidFile);
   await deps.service.stop();
   const timeoutMs = deps.stopTimeoutMs ?? DEFAULT_MINION_STOP_TIMEOUT_MS;
   const deadline = deps.clock.now() + timeoutMs;
+  let restops = 0;
   for (;;) {
     const active = await deps.service.isActive().catch(() => false);
     const alive = before !== undefined && pidAlive(before.pid);
     if (!active && !alive) return;
+    const current = active && !alive ? await runningMinion(pidFile) : undefined;
+    if (current !== undefined && current.pid !== before?.pid && restops < MAX_RESTOPS) {
+      restops++;
+      before = current;
+      await deps.service.stop();
+      continue;
+    }
     if (deps.clock.now() >= deadline) {
       throw new RecoveryError(
         'REAUTH_MINION_STILL_RUNNING',
         `salt-minion is still running ${Math.round(timeoutMs / 1000)} s after it was stopped` +
-          (alive ? ` (pid ${before.pid})` : ''),
+          (alive ? ` (pid ${before?.pid})` : '') +
+          (restops > 0 ? ` (something started it again ${restops} time(s))` : ''),
         {
-          details: { pid: before?.pid, serviceActive: active, pidFile },
+          details: { pid: before?.pid, serviceActive: active, pidFile, restops },
           hint: 'Nothing was changed. Check why the minion does not exit (systemctl status salt-minion), then retry.',
         },
       );

@@ -49,6 +49,27 @@ class SlowStop implements ServiceControl {
   }
 }
 
+/** The first `stop` is followed by somebody else starting the minion again (the SSR after `migrate conductor`). */
+class RestartedBehind implements ServiceControl {
+  readonly name = 'salt-minion';
+  stops = 0;
+  constructor(readonly inner: FakeMinion) {}
+  async stop(): Promise<void> {
+    this.stops++;
+    await this.inner.stop();
+    if (this.stops === 1) await this.inner.start();
+  }
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+  restart(): Promise<void> {
+    return this.inner.restart();
+  }
+  isActive(): Promise<boolean> {
+    return this.inner.isActive();
+  }
+}
+
 describe('router-agent/reauth tells the truth (issue 9 F1, F5, F6, F7)', function () {
   this.timeout(20_000);
   const oldMaster = rsaPublicPem();
@@ -135,6 +156,15 @@ describe('router-agent/reauth tells the truth (issue 9 F1, F5, F6, F7)', functio
     const expected = { snapshotted: false, stopped: true, pinned: true, 'key-moved': true, started: true };
     assert.deepEqual(exitedBefore, expected, 'the steps after stop ran only once the old minion had exited');
     assert.ok(slow.exitedAt !== undefined);
+  });
+
+  it('a minion started again behind our stop is stopped again, and the re-auth goes on (regression: repin after migrate conductor timed out)', async () => {
+    const svc = new RestartedBehind(minion);
+    const req = { fingerprint: pemFinger(newMaster), origin: 'local' as const };
+    const out = await reauthenticate({ ...deps, service: svc, stopTimeoutMs: 5_000 }, req);
+    assert.equal(out.ok, true, out.message);
+    assert.equal(svc.stops, 2, 'stopped once more after it came back');
+    assert.equal(await cachedFingerprint(tree.pkiDir), pemFinger(newMaster));
   });
 
   it('minion that does not exit after stop: REAUTH_MINION_STILL_RUNNING, nothing changed, running (F5)', async () => {
