@@ -4,14 +4,11 @@
  * authorized_keys, no passwords, no PAM. It needs Debian's openssh-server and root (sshd's privilege
  * separation); {@link sshdUnavailable} says why not otherwise, so the drill can skip with the reason.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SSH_KEYGEN as KEYGEN, SSHD, spawnSshd, sshdConfigText, sshKeygen, stopSshd } from '../../sandbox/sshd.js';
 import { blobFingerprint } from '../ssh/known-hosts.js';
-
-const SSHD = '/usr/sbin/sshd';
-const KEYGEN = '/usr/bin/ssh-keygen';
 
 export interface DrillSshd {
   host: string;
@@ -33,53 +30,22 @@ export function sshdUnavailable(): string | undefined {
   return undefined;
 }
 
-function keygen(file: string): void {
-  const r = spawnSync(KEYGEN, ['-q', '-t', 'ed25519', '-N', '', '-C', 'ssr-recovery-drill', '-f', file], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
-}
-
 /** Start sshd on `host:port` with its files under `dir` (0700); resolves once it listens. */
 export async function startDrillSshd(dir: string, host: string, port: number): Promise<DrillSshd> {
-  keygen(join(dir, 'host_ed25519'));
-  keygen(join(dir, 'client_ed25519'));
+  sshKeygen(join(dir, 'host_ed25519'), 'ssr-recovery-drill');
+  sshKeygen(join(dir, 'client_ed25519'), 'ssr-recovery-drill');
   await writeFile(join(dir, 'authorized_keys'), await readFile(join(dir, 'client_ed25519.pub')), { mode: 0o600 });
   const cfg = join(dir, 'sshd_config');
   await writeFile(
     cfg,
-    [
-      `ListenAddress ${host}:${port}`,
-      `HostKey ${join(dir, 'host_ed25519')}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'PermitRootLogin prohibit-password',
-      'UsePAM no',
-      'StrictModes no',
-      '',
-    ].join('\n'),
+    sshdConfigText({
+      listen: [{ host, port }],
+      hostKey: join(dir, 'host_ed25519'),
+      pidFile: join(dir, 'sshd.pid'),
+      authorizedKeys: join(dir, 'authorized_keys'),
+    }),
   );
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // privilege separation folder
-  const child = spawn(SSHD, ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`sshd did not start: ${log.slice(-500)}`)), 15_000);
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      log += d;
-      if (log.includes('Server listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`sshd exited with ${code}: ${log.slice(-500)}`));
-    });
-  });
-  child.stderr!.removeAllListeners('data');
-  child.stderr!.resume();
+  const child = await spawnSshd(cfg);
   const [type, blob] = (await readFile(join(dir, 'host_ed25519.pub'), 'utf8')).trim().split(/\s+/);
   return {
     host,
@@ -88,11 +54,6 @@ export async function startDrillSshd(dir: string, host: string, port: number): P
     clientKeyFile: join(dir, 'client_ed25519'),
     knownHostsLine: `[${host}]:${port} ${type} ${blob}`,
     hostKeyFingerprint: blobFingerprint(blob!),
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => stopSshd(child),
   };
 }

@@ -10,9 +10,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { promises as fsp, mkdirSync, readFileSync } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { spawnSshd, sshdConfigText, sshKeygen } from '../../sandbox/sshd.js';
 
 export interface BenchHost {
   id: string;
@@ -36,12 +37,7 @@ export interface BenchFleet {
 const rsaPub = (): string =>
   generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
-function keygen(file: string): void {
-  const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ssr-bench', '-f', file], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
-}
+const keygen = (file: string): void => sshKeygen(file, 'ssr-bench');
 
 function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -106,49 +102,19 @@ export async function resetHosts(fleet: BenchFleet, stalePub: string): Promise<v
   );
 }
 
-function startSshd(dir: string, name: string, listen: { host: string; port: number }[]): Promise<ChildProcess> {
+async function startSshd(dir: string, name: string, listen: { host: string; port: number }[]): Promise<ChildProcess> {
   const cfg = join(dir, `${name}.conf`);
-  const text = [
-    ...listen.map((l) => `ListenAddress ${l.host}:${l.port}`),
-    `HostKey ${join(dir, `${name}_host`)}`,
-    `PidFile ${join(dir, `${name}.pid`)}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'PermitRootLogin prohibit-password',
-    'UsePAM no',
-    'StrictModes no',
-    'LogLevel ERROR',
-    'MaxStartups 400',
-    'MaxSessions 64',
-    '',
-  ].join('\n');
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  return fsp.writeFile(cfg, text).then(
-    () =>
-      new Promise((resolve, reject) => {
-        const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-o', 'LogLevel=INFO', '-f', cfg], {
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
-        let log = '';
-        const timer = setTimeout(() => reject(new Error(`sshd ${name} did not start:\n${log}`)), 15_000);
-        let listening = 0;
-        child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-          log += d;
-          listening = (log.match(/Server listening on/g) ?? []).length;
-          if (listening >= listen.length) {
-            clearTimeout(timer);
-            child.stderr!.removeAllListeners('data');
-            child.stderr!.resume();
-            resolve(child);
-          }
-        });
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          reject(new Error(`sshd ${name} exited ${code}:\n${log}`));
-        });
-      }),
+  await fsp.writeFile(
+    cfg,
+    sshdConfigText({
+      listen,
+      hostKey: join(dir, `${name}_host`),
+      pidFile: join(dir, `${name}.pid`),
+      authorizedKeys: join(dir, 'authorized_keys'),
+      extra: ['LogLevel ERROR', 'MaxStartups 400', 'MaxSessions 64'],
+    }),
   );
+  return spawnSshd(cfg, { addresses: listen.length, args: ['-o', 'LogLevel=INFO'] });
 }
 
 /** OpenSSH's MAX_LISTEN_SOCKS: one sshd listens on at most 16 address:port pairs. */

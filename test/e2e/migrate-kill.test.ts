@@ -6,38 +6,16 @@
  * repin phases, with real router agents that outlive the killed run.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { makeMigrateWorld, NEW_ADDR, OLD_ADDR, type MigrateWorld } from '../helpers/migrate-world.js';
 import { makeRepinWorld, type RepinWorld } from '../helpers/migrate-repin-world.js';
 import { effectiveValue, minionConfigPaths } from '../../router-agent/minion/config-files.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
+import { forkCli, type CliRun } from '../faults/fork-cli.js';
 
-const BIN = fileURLToPath(new URL('../../dist/conductor-agent/bin.js', import.meta.url));
-
-function cli(
-  w: MigrateWorld,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(
-      process.execPath,
-      [BIN, '--root', w.oldRoot, '--json', 'migrate', '--to', w.to.join(','), ...args],
-      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    p.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    p.on('exit', (code, signal) => resolve({ code, signal, out, err }));
-  });
+function cli(w: MigrateWorld, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return forkCli(['--root', w.oldRoot, '--json', 'migrate', '--to', w.to.join(','), ...args], env);
 }
 
 const FORWARD = [

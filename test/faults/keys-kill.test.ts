@@ -6,16 +6,15 @@
  * no temp file, the record consistent, and every router answering the master on the pair in place.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { readMasterConfig } from '../../conductor-agent/keys/master-config.js';
 import { masterKeyPaths, readMasterKeyFiles, readOptional } from '../../conductor-agent/keys/pki.js';
 import { isKeyPair } from '../../conductor-agent/keys/rsa.js';
 import { listRotations, readKeptPair } from '../../conductor-agent/keys/rotation-store.js';
 import { verifyMasterPubSignature } from '../../conductor-agent/keys/signature.js';
 import { cleanKey } from '../../shared/salt/fingerprint.js';
-import { fixtureCommandLine } from '../../sandbox/salt/entry.js';
+import { writeKeysConfig } from '../helpers/salt-api-config.js';
 import { startMasterControl, type MasterControl } from '../../sandbox/salt/master-control.js';
 import { runMinionInProcess, writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
 import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
@@ -78,22 +77,7 @@ describe('keys enable-signing / rotate / rollback killed with SIGKILL at every s
     ({ dir: root, cleanup } = await makeTmpDir('ssr-keys-kill-'));
     salt = await startSaltSandbox({ root, host: '127.24.1.1', masterConfig: { auto_accept: true } });
     ctl = await startMasterControl(salt.master, '127.24.1.1');
-    await mkdir(join(root, 'etc/ssr-recovery'), { recursive: true });
-    await writeFile(
-      join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
-      stringify({
-        saltApi: {
-          url: salt.url,
-          eauth: 'sharedsecret',
-          username: salt.username,
-          passwordFile: '/etc/ssr-recovery/salt-api.secret',
-        },
-        services: {
-          'salt-master': { restart: fixtureCommandLine('master-ctl', ['restart', '--control', ctl.address]) },
-        },
-        keys: { waitSeconds: 20 },
-      }),
-    );
+    await writeKeysConfig(root, salt, ctl);
     originalConfig = await readFile(salt.masterConfigFile, 'utf8');
     for (const id of ['router-1', 'router-2', 'router-3']) {
       const paths = await writeSimRouter({ root: join(root, 'routers', id), id, master: salt.master.address });

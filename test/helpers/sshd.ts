@@ -4,10 +4,11 @@
  * separation) and Debian's openssh-server (`test/setup/system-packages.mjs` installs it).
  * Always `await sshd.stop()` in an `after` hook.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { spawnSshd, sshdConfigText, sshKeygen, stopSshd } from '../../sandbox/sshd.js';
 import { makeTmpDir } from './tmpdir.js';
 
 export interface Sshd {
@@ -35,12 +36,7 @@ async function freePort(host: string): Promise<number> {
   });
 }
 
-function keygen(file: string, type = 'ed25519'): void {
-  const r = spawnSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', 'ssr-recovery-test', '-f', file], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
-}
+const keygen = (file: string): void => sshKeygen(file, 'ssr-recovery-test');
 
 /** `SHA256:…` fingerprint of a public key file, from ssh-keygen itself. */
 export function fingerprintOf(pubFile: string): string {
@@ -55,7 +51,6 @@ export async function startSshd(options: { host?: string } = {}): Promise<Sshd> 
   const host = options.host ?? '127.0.0.1';
   const { dir, cleanup } = await makeTmpDir('ssr-sshd-');
   chmodSync(dir, 0o700);
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // privilege separation folder
   keygen(join(dir, 'host_ed25519'));
   keygen(join(dir, 'client_ed25519'));
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_ed25519.pub')), { mode: 0o600 });
@@ -63,41 +58,15 @@ export async function startSshd(options: { host?: string } = {}): Promise<Sshd> 
   const cfg = join(dir, 'sshd_config');
   writeFileSync(
     cfg,
-    [
-      `Port ${port}`,
-      `ListenAddress ${host}`,
-      `HostKey ${join(dir, 'host_ed25519')}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'PubkeyAuthentication yes',
-      'PermitRootLogin prohibit-password',
-      'UsePAM no',
-      'StrictModes no',
-      'Subsystem sftp internal-sftp',
-      'LogLevel VERBOSE',
-      'MaxStartups 100',
-      '',
-    ].join('\n'),
+    sshdConfigText({
+      listen: [{ host, port }],
+      hostKey: join(dir, 'host_ed25519'),
+      pidFile: join(dir, 'sshd.pid'),
+      authorizedKeys: join(dir, 'authorized_keys'),
+      extra: ['Subsystem sftp internal-sftp', 'LogLevel VERBOSE', 'MaxStartups 100'],
+    }),
   );
-  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`sshd did not start:\n${log}`)), 10_000);
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      log += d;
-      if (log.includes('Server listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`sshd exited with ${code}:\n${log}`));
-    });
-  });
-  child.stderr!.resume();
+  const child = await spawnSshd(cfg, { timeoutMs: 10_000 });
   return {
     host,
     port,
@@ -106,11 +75,7 @@ export async function startSshd(options: { host?: string } = {}): Promise<Sshd> 
     hostKeyFingerprint: fingerprintOf(join(dir, 'host_ed25519.pub')),
     dir,
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await stopSshd(child);
       await cleanup();
     },
   };

@@ -3,15 +3,14 @@
 // reported), rollback. The CLI runs in-process; salt-master restarts go through the configured
 // service command line (master-ctl), as `systemctl restart salt-master` would on a conductor.
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { cleanKey, pemFinger } from '../../shared/salt/fingerprint.js';
 import { memoryIo } from '../helpers/cli.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
 import { startMasterControl, type MasterControl } from '../../sandbox/salt/master-control.js';
-import { fixtureCommandLine } from '../../sandbox/salt/entry.js';
+import { writeKeysConfig } from '../helpers/salt-api-config.js';
 import { runMinionInProcess, writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
 import { rsaPair } from '../../sandbox/conductor-tree.js';
 
@@ -49,22 +48,7 @@ describe('keys lifecycle with simulated master, salt-api and minions', function 
     ({ dir: root, cleanup } = await makeTmpDir('ssr-keys-e2e-'));
     salt = await startSaltSandbox({ root: join(root) });
     ctl = await startMasterControl(salt.master);
-    await mkdir(join(root, 'etc/ssr-recovery'), { recursive: true });
-    await writeFile(
-      join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
-      stringify({
-        saltApi: {
-          url: salt.url,
-          eauth: 'sharedsecret',
-          username: salt.username,
-          passwordFile: '/etc/ssr-recovery/salt-api.secret',
-        },
-        services: {
-          'salt-master': { restart: fixtureCommandLine('master-ctl', ['restart', '--control', ctl.address]) },
-        },
-        keys: { waitSeconds: 20 },
-      }),
-    );
+    await writeKeysConfig(root, salt, ctl);
     for (const id of ['router-1', 'router-2', 'router-3']) {
       const paths = await writeSimRouter({ root: join(root, 'routers', id), id, master: salt.master.address });
       const r: Router = { id, paths, minion: undefined };

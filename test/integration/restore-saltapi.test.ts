@@ -9,6 +9,7 @@ import { makeConductorTree } from '../../sandbox/conductor-tree.js';
 import { startSaltSandbox, type SaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
 import { memoryIo } from '../helpers/cli.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
+import { saltApiSection } from '../helpers/salt-api-config.js';
 import { rebuiltTarget, signerOf, testConfig } from './restore-support.js';
 
 describe('restore against the simulated Salt side: salt-master stopped/started, salt-api answers in post-verify', function () {
@@ -37,12 +38,7 @@ describe('restore against the simulated Salt side: salt-master stopped/started, 
     await writeFile(
       join(root, 'etc/ssr-recovery/conductor-agent.yaml'),
       stringify({
-        saltApi: {
-          url: salt.url,
-          eauth: 'sharedsecret',
-          username: salt.username,
-          passwordFile: '/etc/ssr-recovery/salt-api.secret',
-        },
+        saltApi: saltApiSection(salt),
         restore: { stopSaltMaster: true, postVerifyTimeoutMs: 20_000 },
         services: {
           '128T': { start: `touch ${flag}`, stop: `rm -f ${flag}`, isActive: `test -e ${flag}` },

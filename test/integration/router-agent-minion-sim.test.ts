@@ -123,7 +123,14 @@ describe('integration: router-agent with the minion simulator', function () {
     const start = () => startRouter(facts, { settings });
     // The agent connects before the conductor loses its key (its expected fingerprint is the old one), or after.
     const early = o.connectFirst ? await start() : undefined;
-    if (early) await until(() => early.trust().state === 'trusted', 15_000, `${id} trusted before the key loss`);
+    // Trusted, and the conductor's status (sent after the hello, with its fingerprint) delivered: the
+    // key loss must come after it, or the status may carry no fingerprint (regression: F3 under load).
+    if (early)
+      await until(
+        () => early.trust().state === 'trusted' && early.trust().expectedFingerprint !== undefined,
+        15_000,
+        `${id} trusted before the key loss`,
+      );
     // The conductor is rebuilt without its old master key.
     await sb.master.pki.writeKeyPair('master');
     await sb.master.restart();
@@ -266,7 +273,9 @@ describe('integration: router-agent with the minion simulator', function () {
     async () => {
       const { agent } = await staleRouter('router-6', { connectFirst: true });
       await until(() => agent.trust().state === 'stale-master-key', 15_000, 'stale-master-key');
-      assert.notEqual(agent.trust().expectedFingerprint, undefined, 'the conductor sent its fingerprint at connect');
+      // The fingerprint travels in the signed status command sent after the hello: wait for it, not
+      // for the first stale verdict, which the minion's log alone may give (regression: failed under load).
+      await until(() => agent.trust().expectedFingerprint !== undefined, 15_000, 'the fingerprint sent at connect');
       const r = await reauth('router-6');
       assert.equal(r.ok, true, r.outcome.message);
       assert.equal(r.outcome.trust, 'trusted', 'the report');

@@ -50,23 +50,15 @@ class SlowStop implements ServiceControl {
 }
 
 /** The first `stop` is followed by somebody else starting the minion again (the SSR after `migrate conductor`). */
-class RestartedBehind implements ServiceControl {
-  readonly name = 'salt-minion';
+class RestartedBehind extends SlowStop {
   stops = 0;
-  constructor(readonly inner: FakeMinion) {}
-  async stop(): Promise<void> {
+  constructor(inner: FakeMinion) {
+    super(inner, 0);
+  }
+  override async stop(): Promise<void> {
     this.stops++;
     await this.inner.stop();
     if (this.stops === 1) await this.inner.start();
-  }
-  start(): Promise<void> {
-    return this.inner.start();
-  }
-  restart(): Promise<void> {
-    return this.inner.restart();
-  }
-  isActive(): Promise<boolean> {
-    return this.inner.isActive();
   }
 }
 
