@@ -22,7 +22,6 @@
  *  8. verify    ports, routers Running, minions answering test.ping
  */
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -47,6 +46,7 @@ import { SimRouter } from './router-side.js';
 import { runSteps, type Step, type StepResult } from './steps.js';
 import { drillWave } from './wave.js';
 import { runAgentless } from './agentless.js';
+import { freePort } from '../../shared/net/free-port.js';
 
 /** The drill wave's start rate: low enough to see the limit at work with a few routers. */
 const DEFAULT_DRILL_RATE = 5;
@@ -101,17 +101,6 @@ interface Ctx {
   newFingerprint?: string;
   /** The replaced master public key (what an agentless router still caches). */
   staleMasterPub?: string;
-}
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Poll `check` until it returns a value (not undefined) or time runs out. */

@@ -11,9 +11,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { spawnSshd, sshdConfigText, sshKeygen } from '../../sandbox/sshd.js';
+import { freePort } from '../../shared/net/free-port.js';
 
 export interface BenchHost {
   id: string;
@@ -38,17 +38,6 @@ const rsaPub = (): string =>
   generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
 const keygen = (file: string): void => sshKeygen(file, 'ssr-bench');
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The stand-in minion's service command (systemctl-like verbs on one unit). */
 function serviceScript(root: string): string {

@@ -12,7 +12,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { keyFingerprint, loadPublicKey } from '../../shared/protocol/signing-keys.js';
@@ -20,6 +19,7 @@ import { readConductorIdentityPublic } from '../../conductor-agent/identity/agen
 import { startSaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import type { BenchResult } from './run.js';
+import { freePort } from '../../shared/net/free-port.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(repo, 'dist/conductor-agent/bin.js');
@@ -27,15 +27,6 @@ const N = Number(process.env.FLEET_N ?? 10_000);
 const PROCS = Number(process.env.FLEET_PROCS ?? 4);
 const RATE = Number(process.env.FLEET_RATE ?? 100);
 const CONCURRENCY = Number(process.env.FLEET_CONCURRENCY ?? 1000);
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, host, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function waitFor(
   child: ChildProcess,

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -18,6 +17,7 @@ import { writeSimRouter } from '../../sandbox/salt/minion-setup.js';
 import { minionServiceCommands } from '../../sandbox/salt/minion-service.js';
 import { fixtureCommandLine } from '../../sandbox/salt/entry.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
+import { freePort } from '../../shared/net/free-port.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const conductorBin = join(repo, 'conductor-agent/bin.ts');
@@ -55,14 +55,6 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
       );
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, host, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 async function cli(
   args: string[],

@@ -6,10 +6,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { spawnSshd, sshdConfigText, sshKeygen, stopSshd } from '../../sandbox/sshd.js';
 import { makeTmpDir } from './tmpdir.js';
+import { freePort } from '../../shared/net/free-port.js';
 
 export interface Sshd {
   host: string;
@@ -23,17 +23,6 @@ export interface Sshd {
   /** A scratch folder the tests may use (also the server's temp folder). */
   dir: string;
   stop(): Promise<void>;
-}
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const keygen = (file: string): void => sshKeygen(file, 'ssr-recovery-test');

@@ -22,11 +22,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import { parse, stringify } from 'yaml';
+import { freePort } from '../../shared/net/free-port.js';
 
 export interface Exec {
   code: number;
@@ -226,17 +227,6 @@ function shortTmp(): string {
 
 function randomLoopback(): string {
   return `127.${randomInt(200, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
-}
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, host, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
 }
 
 function run(argv: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<Exec> {

@@ -5,11 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { Rig } from './rig.js';
+import { freePort } from '../../shared/net/free-port.js';
+export { freePort };
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 export const conductorBin = join(repo, 'dist/conductor-agent/bin.js');
@@ -63,17 +64,6 @@ export async function until(what: string, cond: () => boolean | Promise<boolean>
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-export async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** `<root>/etc/ssr-recovery/conductor-agent.yaml` wired to the rig's real salt-api and master. */
