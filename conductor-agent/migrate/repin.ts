@@ -128,8 +128,6 @@ export interface FleetRepinOptions {
   verifyTimeoutMs: number;
   /** Accept SSH host keys pinned nowhere (loud; off unless the operator asks). */
   acceptNewHostKeys?: boolean;
-  /** Pause before asking a router busy with an earlier pin again (default 2 s). */
-  busyRetryMs?: number;
 }
 
 /** The real `RouterRepin`: the fleet wave for one router's minion ids against the new master. */
@@ -151,13 +149,9 @@ export function fleetRepin(
       if (!target) {
         throw repinError(router, fingerprint, "the old conductor's salt-api is not configured to confirm it", {});
       }
-      let bad = await attempt(p, target, router, minionIds, fingerprint, o);
       // A router still busy with an earlier pin (a run killed mid-repin, then resumed) answers
-      // LOCK_HELD: let that one finish, then plan again (a minion answering the target is skipped).
-      for (let round = 1; round < 3 && bad.some((b) => b.code === 'LOCK_HELD'); round++) {
-        await p.clock.sleep(o.busyRetryMs ?? 2_000);
-        bad = await attempt(p, target, router, minionIds, fingerprint, o);
-      }
+      // LOCK_HELD; the wave itself waits for it within the router's time (fleet/apply.ts).
+      const bad = await attempt(p, target, router, minionIds, fingerprint, o);
       if (bad.length) throw failedRepin(router, fingerprint, bad);
     },
   };
