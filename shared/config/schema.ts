@@ -216,7 +216,7 @@ export const conductorSchema = z
         enrollMaxSkewMs: z.number().int().positive().default(300_000),
         /** A connection that has not proved its router key within this time is closed (ms). */
         helloTimeoutMs: z.number().int().positive().default(10_000),
-        /** Most connections still proving their key at once; more are refused (HTTP 503) and retry later. */
+        /** Most connections in their TLS handshake, and most past it still proving their key, at once; more are refused (closed at accept, or HTTP 503) and retry later. */
         maxHandshakes: z.number().int().positive().default(1024),
         /** Most connections with a proved key but no enrolled one (waiting for Salt enrollment) at once. */
         maxUnenrolled: z.number().int().positive().default(256),

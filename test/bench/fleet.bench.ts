@@ -20,9 +20,11 @@ import { startSaltSandbox } from '../../sandbox/saltapi-emulator/sandbox.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import type { BenchResult } from './run.js';
 import { freePort } from '../../shared/net/free-port.js';
+import { unitCommand } from './unit-command.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(repo, 'dist/conductor-agent/bin.js');
+/** What an operator runs: the package's `conductor-agent` bin (the release bundle). */
+const bin = join(repo, 'dist/conductor-agent/bundle/conductor-agent.js');
 const N = Number(process.env.FLEET_N ?? 10_000);
 const PROCS = Number(process.env.FLEET_PROCS ?? 4);
 const RATE = Number(process.env.FLEET_RATE ?? 100);
@@ -166,7 +168,18 @@ export async function run(): Promise<BenchResult[]> {
     const port = await freePort('127.21.0.1');
     const routers = await conductorTree(root, sb, port);
     const nodeArgs = (process.env.FLEET_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const daemon = spawn(process.execPath, [...nodeArgs, bin, 'daemon', '--root', root], {
+    // The daemon as its systemd unit starts it (node options and script read from ExecStart).
+    // FLEET_DAEMON_WRAP: a command to run the daemon under (`heaptrack -o /tmp/d`); its RSS is then the wrapper's.
+    const wrap = (process.env.FLEET_DAEMON_WRAP ?? '').split(' ').filter(Boolean);
+    const daemonArgv = [
+      process.execPath,
+      ...nodeArgs,
+      ...unitCommand('conductor-agent.service'),
+      'daemon',
+      '--root',
+      root,
+    ];
+    const daemon = spawn([...wrap, ...daemonArgv][0]!, [...wrap, ...daemonArgv].slice(1), {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     children.push(daemon);

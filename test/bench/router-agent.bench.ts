@@ -18,21 +18,10 @@ import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './run.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 import { startConductorSide } from '../helpers/agents.js';
+import { unitCommand } from './unit-command.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const treeBin = join(repo, 'dist/router-agent/bin.js');
-const unitFile = join(repo, 'salt-states/ssr_recovery/files/router-agent.service');
-
-/** ExecStart's node options and script (under `{{ ssr.prefix }}`), as this checkout's paths. */
-export function unitCommand(unitText: string): string[] {
-  const line = /^ExecStart=(.*)$/m.exec(unitText)?.[1] ?? '';
-  const m = /^\{\{ ssr\.node\.bin \}\}((?:\s+-\S+)*)\s+\{\{ ssr\.prefix \}\}\/(\S+)\s/.exec(line);
-  if (!m)
-    throw new Error(
-      `${unitFile}: ExecStart is not "{{ ssr.node.bin }} [node options] {{ ssr.prefix }}/<script> …": ${line}`,
-    );
-  return [...m[1]!.trim().split(/\s+/).filter(Boolean), join(repo, m[2]!)];
-}
 
 const RUNS = 15;
 const IDLE_MS = 10_000;
@@ -125,7 +114,7 @@ export async function run(): Promise<BenchResult[]> {
     );
     const bare = await bareNodeRss(IDLE_MS);
     const results: BenchResult[] = [];
-    const unit = unitCommand(readFileSync(unitFile, 'utf8'));
+    const unit = unitCommand('router-agent.service');
     for (const [label, cmd, judged] of [
       ['as the systemd unit runs it', unit, true],
       ['dist tree bin', [treeBin], false],

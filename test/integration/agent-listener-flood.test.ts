@@ -5,7 +5,9 @@
 // such a peer replace an authenticated session or change a trust state, and keep serving the
 // enrolled agents. Sizes and counts are asserted, not timings.
 import assert from 'node:assert/strict';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import WebSocket from 'ws';
 import { nullLogger } from '../../shared/log/logger.js';
 import { systemClock } from '../../shared/ports/clock.js';
@@ -287,5 +289,25 @@ describe('agent listener under a flood of unauthenticated connections (real wss 
     const report = await server.sendCommand('router-4', { name: 'status' }, { reportTimeoutMs: 20_000 });
     assert.equal(report.verifiedWith, side.registry.get('router-4')!.fingerprint);
     assert.equal(genuine.connected().length, 1);
+  });
+  // Regression (https listener): a peer that stalled before its hello was held by Node's own
+  // timeouts (120 s for the TLS handshake, none after it), not by the listener's hello timeout.
+  it('a peer that stalls in the TLS handshake or before its upgrade request is closed (hello timeout)', async () => {
+    const stalls = {
+      // TCP connected, no ClientHello ever sent.
+      tls: () => netConnect(server.port, server.host),
+      // TLS done, no HTTP upgrade request ever sent.
+      upgrade: () => tlsConnect({ host: server.host, port: server.port, rejectUnauthorized: false }),
+    };
+    for (const [what, open] of Object.entries(stalls)) {
+      const socket = open();
+      let closed = false;
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        closed = true;
+      });
+      await until(() => closed, 20_000, `the listener to close a peer stalled before ${what}`);
+      assert.equal(socket.destroyed, true, what);
+    }
   });
 });

@@ -105,10 +105,12 @@ async function apply(rig: Rig, tgt: string, sls: string): Promise<Record<string,
 function startUnit(unitFile: string, env: NodeJS.ProcessEnv): Proc {
   const line = /^ExecStart=(.*)$/m.exec(readFileSync(unitFile, 'utf8'))?.[1];
   assert.ok(line, `${unitFile} has an ExecStart`);
-  const [node, script, ...args] = line.split(/\s+/);
+  const [node, ...rest] = line.split(/\s+/);
   assert.equal(node, process.execPath);
+  const nodeOptions = rest.slice(0, rest.findIndex((a) => !a.startsWith('-')));
+  const [script, ...args] = rest.slice(nodeOptions.length);
   assert.ok(!script!.startsWith(repo), `${script} runs from the installed prefix, not the repository`);
-  return launch(script!, args, env);
+  return launch(script!, args, env, nodeOptions);
 }
 
 type Ran = { code: number | null; out: string; err: string; json?: Obj };

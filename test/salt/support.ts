@@ -23,8 +23,17 @@ export interface Proc {
   exit: Promise<number | null>;
 }
 
-export function launch(bin: string, args: string[], env: NodeJS.ProcessEnv = process.env): Proc {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env });
+export function launch(
+  bin: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  nodeOptions: string[] = [],
+): Proc {
+  const child = spawn(process.execPath, [...nodeOptions, bin, ...args], {
+    cwd: repo,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
