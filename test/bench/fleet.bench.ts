@@ -132,6 +132,7 @@ async function conductorTree(root: string, sb: Awaited<ReturnType<typeof startSa
         passwordFile: '/etc/ssr-recovery/salt-api.secret',
       },
       reauth: { concurrency: 1000, verifyTimeoutSeconds: 60, routerTimeoutSeconds: 60 },
+      observe: { listen: '127.21.0.1:0' }, // on, as installed; never the fixed default port
     }),
   );
   const routers: { id: string; agentPrivatePem: string; minionKey: number }[] = [];

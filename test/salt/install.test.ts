@@ -43,6 +43,7 @@ function pillarFor(rig: Rig, id: string, agentsPort: number, pins?: Pins): Obj {
         conductor: {
           state_dir: `${h}/var/lib/ssr-recovery`,
           agents_listen: `${rig.addr}:${agentsPort}`,
+          observe_listen: `${rig.addr}:0`, // never the fixed default port: another daemon may hold it
           control_socket: `${h}/run/ssr-recovery/conductor-agent.sock`,
           salt_api_url: rig.apiUrl,
           salt_api_eauth: rig.apiEauth,

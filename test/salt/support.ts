@@ -93,6 +93,7 @@ export function writeConductorConfig(rig: Rig, o: { agentsPort?: number; extra?:
         ? { agents: { listen: `${rig.addr}:${o.agentsPort}`, commandTimeoutMs: 150_000, heartbeatMs: 2_000 } }
         : {}),
       keys: { waitSeconds: 120 },
+      observe: { listen: `${rig.addr}:0` }, // never the fixed default port: another daemon may hold it
       services: { 'salt-master': rig.masterServiceCommands() },
       log: { level: 'info' },
       ...o.extra,
