@@ -65,6 +65,10 @@ describe('salt master simulator: fast paths keep Salt’s behaviour', () => {
       assert.ok(!checkMasterProof('not a key', 'nonce-2', ok.proof));
       assert.equal(proveMaster(keys.pem, 'x'), proveMaster(keys.pem, 'x'), 'PKCS#1 v1.5: deterministic');
       assert.deepEqual(acts, ['pend', 'pend', 'denied', 'accept', undefined]);
+      // a key only in minions_denied is a new key to Salt: pending
+      await writeFile(pki.path('minions_denied', 'r2'), other);
+      assert.equal((await decideAuth(pki, bus, keys, false, { id: 'r2', pub: mine })).ret, 'retry');
+      assert.equal(await pki.keyOf('minions_pre', 'r2'), mine);
     } finally {
       await cleanup();
     }
