@@ -6,7 +6,7 @@
  * `master_finger` check of the master's key, `_subscribe`, answers to `test.ping`).
  * Input: a JSON file (argv[2]); prints `ready <n>` when every link's hello was accepted.
  */
-import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomFillSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { systemClock } from '../../shared/ports/clock.js';
@@ -42,6 +42,38 @@ const conductorKeys = loadPublicKeys(input.conductorPublicPem);
 const replay = new ReplayCache({ clock: systemClock, maxEntries: 100_000 });
 const minionFingers = input.minionPubs.map((p) => pemFinger(p));
 const PACE = Number(process.env.FLEET_PACE ?? 100);
+
+/**
+ * The master's key as each minion checks it, by the exact text the master sent: its `master_finger`
+ * fingerprint and parsed public key. Every reply from one master carries the same text, so it is
+ * parsed once per process, not once per minion (parsing cost ~4× the signature check).
+ */
+const masterKeys = new Map<string, { finger: string; key: KeyObject } | null>();
+function masterKey(text: string): { finger: string; key: KeyObject } | null {
+  let k = masterKeys.get(text);
+  if (k === undefined) {
+    try {
+      k = { finger: pemFinger(text), key: createPublicKey(text) };
+    } catch {
+      k = null; // not a key: no pin can match it
+    }
+    if (masterKeys.size >= 16) masterKeys.clear();
+    masterKeys.set(text, k);
+  }
+  return k;
+}
+
+/** Auth nonces from a pooled random buffer (one randomFillSync per 512 nonces, not one per auth). */
+const noncePool = Buffer.alloc(4096);
+let nonceAt = noncePool.length;
+function nextNonce(): string {
+  if (nonceAt + 8 > noncePool.length) {
+    randomFillSync(noncePool);
+    nonceAt = 0;
+  }
+  nonceAt += 8;
+  return noncePool.toString('hex', nonceAt - 8, nonceAt);
+}
 const ACCEPT_WAIT_MS = Number(process.env.FLEET_ACCEPT_WAIT_MS ?? 1000);
 
 /**
@@ -87,7 +119,7 @@ class MiniMinion {
       };
       const auth = (): void => {
         if (Date.now() >= deadline) return end('closed');
-        nonce = randomBytes(8).toString('hex');
+        nonce = nextNonce();
         sendMessage(s, {
           cmd: '_auth',
           id: this.id,
@@ -109,9 +141,9 @@ class MiniMinion {
             wait = setTimeout(auth, ACCEPT_WAIT_MS); // pending (or refused): acceptance_wait_time
             return;
           }
-          const key = String(m.pub_key);
-          if (pemFinger(key) !== finger) return end('mismatch'); // master_finger: exit 42
-          if (!checkMasterProof(key, nonce, m.proof)) return end('mismatch');
+          const key = masterKey(String(m.pub_key));
+          if (key?.finger !== finger) return end('mismatch'); // master_finger: exit 42
+          if (!checkMasterProof(key.key, nonce, m.proof)) return end('mismatch');
           this.socket = s;
           sendMessage(s, { cmd: '_subscribe', id: this.id });
           return end('ok');
