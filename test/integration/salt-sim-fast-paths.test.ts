@@ -69,6 +69,9 @@ describe('salt master simulator: fast paths keep Salt’s behaviour', () => {
       await writeFile(pki.path('minions_denied', 'r2'), other);
       assert.equal((await decideAuth(pki, bus, keys, false, { id: 'r2', pub: mine })).ret, 'retry');
       assert.equal(await pki.keyOf('minions_pre', 'r2'), mine);
+      // Regression (accepted checked first): Salt refuses a key that is also in minions_rejected.
+      await writeFile(pki.path('minions_rejected', 'r1'), mine);
+      assert.equal((await auth(mine, 'nonce-3')).ret, false);
     } finally {
       await cleanup();
     }
