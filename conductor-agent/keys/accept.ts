@@ -5,14 +5,28 @@
  * re-checked just before it is written to `minions/`, so a key swapped in `minions_pre/` meanwhile is
  * never accepted (no check-then-use gap).
  */
-import { promises as fsp } from 'node:fs';
-import { KeysError } from '../../shared/errors.js';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants as fsc,
+  fchmodSync,
+  fstatSync,
+  fsync,
+  openSync,
+  promises as fsp,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { FsError, KeysError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import { pemFinger, type SaltHashType } from '../../shared/salt/fingerprint.js';
 import type { PlannedChange } from './changes.js';
 import type { ExpectedFingerprints } from './expected-fingerprints.js';
 import { readMasterConfig } from './master-config.js';
-import { listMinionKeys, minionKeyPath, readOptional } from './pki.js';
+import { listMinionKeys, minionKeyPath, readOptional, STATUS_DIRS } from './pki.js';
 
 export interface PendingKeyFacts {
   id: string;
@@ -49,6 +63,123 @@ export function planVerifiedAccept(
 /** Moves one verified pending key to accepted; a port so a salt-api (wheel) variant can replace it. */
 export interface KeyAcceptor {
   accept(id: string, verifiedFingerprint: string): Promise<void>;
+  /**
+   * Accept keys the caller read once ({@link readPendingKey}) and verified itself: exactly those
+   * bytes are accepted, so there is no second read to re-check. Per id: undefined = accepted, else why not.
+   */
+  acceptRead?(keys: readonly PendingKeyRead[]): Promise<Map<string, Error | undefined>>;
+}
+
+/** One read of `minions_pre/<id>`: its bytes (as text) and file mode. */
+export interface PendingKeyRead {
+  id: string;
+  text: string;
+  mode: number;
+}
+
+/**
+ * Read a pending key once (open, fstat, read, close; undefined when there is none). Synchronous: a
+ * key is a few hundred bytes in the master's local pki folder, and the gate reads up to a thousand
+ * a second, where the promise API's per-call machinery was most of the cost.
+ */
+export function readPendingKey(pkiDir: string, id: string): PendingKeyRead | undefined {
+  const path = minionKeyPath(pkiDir, 'pending', id);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw unreadable(path, err);
+  }
+  try {
+    const mode = fstatSync(fd).mode & 0o777;
+    return { id, text: readFileSync(fd, 'utf8'), mode };
+  } catch (err) {
+    throw unreadable(path, err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function unreadable(path: string, err: unknown): KeysError {
+  return new KeysError('KEYS_INVALID', `cannot read ${path}: ${(err as Error).message}`, {
+    cause: err,
+    details: { path },
+  });
+}
+
+const fsyncFd = (fd: number): Promise<void> =>
+  new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+
+/** Temp names beside the target: dot-prefixed and `.tmp` (Salt skips both), unique in this process. */
+const tmpTag = `${process.pid}.${randomBytes(4).toString('hex')}`;
+let tmpSeq = 0;
+
+/**
+ * Accept read-and-verified keys as one batch: each key's bytes go to a temp file in `minions/` with
+ * the pending file's mode and are fsync'd (in parallel), renamed into place, then the folder is
+ * fsync'd once for the batch and the pending files are removed. A key that fails is left pending.
+ */
+export async function acceptReadKeys(
+  pkiDir: string,
+  keys: readonly PendingKeyRead[],
+): Promise<Map<string, Error | undefined>> {
+  const out = new Map<string, Error | undefined>();
+  const written: { key: PendingKeyRead; tmp: string; target: string }[] = [];
+  await Promise.all(
+    keys.map(async (key) => {
+      const target = minionKeyPath(pkiDir, 'accepted', key.id);
+      const tmp = join(dirname(target), `.${basename(target)}.${tmpTag}.${tmpSeq++}.tmp`);
+      try {
+        const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, key.mode);
+        try {
+          writeFileSync(fd, key.text);
+          fchmodSync(fd, key.mode);
+          await fsyncFd(fd);
+        } finally {
+          closeSync(fd);
+        }
+        renameSync(tmp, target);
+        written.push({ key, tmp, target });
+      } catch (err) {
+        rmQuiet(tmp);
+        out.set(key.id, writeFailed(target, err));
+      }
+    }),
+  );
+  if (written.length === 0) return out;
+  try {
+    const dir = openSync(join(pkiDir, STATUS_DIRS.accepted), fsc.O_RDONLY);
+    try {
+      await fsyncFd(dir);
+    } finally {
+      closeSync(dir);
+    }
+  } catch (err) {
+    for (const w of written) out.set(w.key.id, writeFailed(w.target, err));
+    return out;
+  }
+  for (const w of written) {
+    rmQuiet(minionKeyPath(pkiDir, 'pending', w.key.id));
+    out.set(w.key.id, undefined);
+  }
+  return out;
+}
+
+function rmQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* gone already */
+  }
+}
+
+function writeFailed(target: string, err: unknown): FsError {
+  return new FsError('FS_WRITE_FAILED', `could not write ${target}: ${(err as Error).message}`, {
+    cause: err,
+    details: { path: target },
+    hint: 'Check that the folder exists, is writable and the disk is not full.',
+  });
 }
 
 /** File-level acceptor over the master pki folder (what `salt-key -a` does, minus the event). */
@@ -78,6 +209,7 @@ export function pkiKeyAcceptor(pkiDir: string, hashType: SaltHashType = 'sha256'
       await writeFileAtomic(minionKeyPath(pkiDir, 'accepted', id), text, { mode });
       await fsp.rm(pendingPath, { force: true });
     },
+    acceptRead: (keys) => acceptReadKeys(pkiDir, keys),
   };
 }
 
