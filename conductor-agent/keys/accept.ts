@@ -6,19 +6,9 @@
  * never accepted (no check-then-use gap).
  */
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  constants as fsc,
-  fchmodSync,
-  fstatSync,
-  fsync,
-  openSync,
-  promises as fsp,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import * as fs from 'node:fs';
+import { closeSync, fstatSync, openSync, promises as fsp, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { FsError, KeysError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
@@ -108,8 +98,16 @@ function unreadable(path: string, err: unknown): KeysError {
   });
 }
 
-const fsyncFd = (fd: number): Promise<void> =>
-  new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+/** Callback fs calls as promises: a key write is six calls, and FileHandles cost more than the I/O. */
+const fsAsync = {
+  open: promisify(fs.open),
+  write: promisify(fs.writeFile) as (fd: number, data: string) => Promise<void>,
+  fchmod: promisify(fs.fchmod),
+  fsync: promisify(fs.fsync),
+  close: promisify(fs.close),
+  rename: promisify(fs.rename),
+  unlink: promisify(fs.unlink),
+};
 
 /** Temp names beside the target: dot-prefixed and `.tmp` (Salt skips both), unique in this process. */
 const tmpTag = `${process.pid}.${randomBytes(4).toString('hex')}`;
@@ -125,52 +123,51 @@ export async function acceptReadKeys(
   keys: readonly PendingKeyRead[],
 ): Promise<Map<string, Error | undefined>> {
   const out = new Map<string, Error | undefined>();
-  const written: { key: PendingKeyRead; tmp: string; target: string }[] = [];
+  const written: PendingKeyRead[] = [];
   await Promise.all(
     keys.map(async (key) => {
       const target = minionKeyPath(pkiDir, 'accepted', key.id);
       const tmp = join(dirname(target), `.${basename(target)}.${tmpTag}.${tmpSeq++}.tmp`);
       try {
-        const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, key.mode);
-        try {
-          writeFileSync(fd, key.text);
-          fchmodSync(fd, key.mode);
-          await fsyncFd(fd);
-        } finally {
-          closeSync(fd);
-        }
-        renameSync(tmp, target);
-        written.push({ key, tmp, target });
+        await writeSynced(tmp, key.text, key.mode);
+        await fsAsync.rename(tmp, target);
+        written.push(key);
       } catch (err) {
-        rmQuiet(tmp);
+        await fsAsync.unlink(tmp).catch(() => undefined);
         out.set(key.id, writeFailed(target, err));
       }
     }),
   );
   if (written.length === 0) return out;
   try {
-    const dir = openSync(join(pkiDir, STATUS_DIRS.accepted), fsc.O_RDONLY);
+    const dir = await fsAsync.open(join(pkiDir, STATUS_DIRS.accepted), fs.constants.O_RDONLY);
     try {
-      await fsyncFd(dir);
+      await fsAsync.fsync(dir);
     } finally {
-      closeSync(dir);
+      await fsAsync.close(dir);
     }
   } catch (err) {
-    for (const w of written) out.set(w.key.id, writeFailed(w.target, err));
+    for (const k of written) out.set(k.id, writeFailed(minionKeyPath(pkiDir, 'accepted', k.id), err));
     return out;
   }
-  for (const w of written) {
-    rmQuiet(minionKeyPath(pkiDir, 'pending', w.key.id));
-    out.set(w.key.id, undefined);
-  }
+  await Promise.all(
+    written.map(async (k) => {
+      await fsAsync.unlink(minionKeyPath(pkiDir, 'pending', k.id)).catch(() => undefined);
+      out.set(k.id, undefined);
+    }),
+  );
   return out;
 }
 
-function rmQuiet(path: string): void {
+/** A new file (O_EXCL) with exactly `mode` and `text`, on disk before it is closed. */
+async function writeSynced(path: string, text: string, mode: number): Promise<void> {
+  const fd = await fsAsync.open(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
   try {
-    unlinkSync(path);
-  } catch {
-    /* gone already */
+    await fsAsync.write(fd, text);
+    await fsAsync.fchmod(fd, mode);
+    await fsAsync.fsync(fd);
+  } finally {
+    await fsAsync.close(fd);
   }
 }
 
