@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { closeSync, fstatSync, openSync, promises as fsp, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, promises as fsp, readSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { FsError, KeysError } from '../../shared/errors.js';
@@ -82,14 +82,21 @@ export function readPendingKey(pkiDir: string, id: string): PendingKeyRead | und
     throw unreadable(path, err);
   }
   try {
-    const mode = fstatSync(fd).mode & 0o777;
-    return { id, text: readFileSync(fd, 'utf8'), mode };
+    const st = fstatSync(fd);
+    // A key is a few hundred bytes: one read of the size fstat gave (+1 to see a file still growing).
+    const buf = Buffer.allocUnsafe(Math.min(Math.max(st.size + 1, 4096), MAX_KEY_BYTES));
+    let n = 0;
+    for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
+    return { id, text: buf.toString('utf8', 0, n), mode: st.mode & 0o777 };
   } catch (err) {
     throw unreadable(path, err);
   } finally {
     closeSync(fd);
   }
 }
+
+/** No Salt minion key is near this; a bigger file is read only up to here (and will not parse). */
+const MAX_KEY_BYTES = 64 * 1024;
 
 function unreadable(path: string, err: unknown): KeysError {
   return new KeysError('KEYS_INVALID', `cannot read ${path}: ${(err as Error).message}`, {
@@ -101,7 +108,10 @@ function unreadable(path: string, err: unknown): KeysError {
 /** Callback fs calls as promises: a key write is six calls, and FileHandles cost more than the I/O. */
 const fsAsync = {
   open: promisify(fs.open),
-  write: promisify(fs.writeFile) as (fd: number, data: string) => Promise<void>,
+  write: (fd: number, b: Buffer, off: number): Promise<number> =>
+    new Promise((resolve, reject) =>
+      fs.write(fd, b, off, b.length - off, null, (e, n) => (e ? reject(e) : resolve(n))),
+    ),
   fchmod: promisify(fs.fchmod),
   fsync: promisify(fs.fsync),
   close: promisify(fs.close),
@@ -163,7 +173,8 @@ export async function acceptReadKeys(
 async function writeSynced(path: string, text: string, mode: number): Promise<void> {
   const fd = await fsAsync.open(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
   try {
-    await fsAsync.write(fd, text);
+    const bytes = Buffer.from(text);
+    for (let off = 0; off < bytes.length; ) off += await fsAsync.write(fd, bytes, off);
     await fsAsync.fchmod(fd, mode);
     await fsAsync.fsync(fd);
   } finally {
