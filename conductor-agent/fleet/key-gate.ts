@@ -3,8 +3,8 @@
  * holds each returning minion's key pending. A pending key is accepted only when its Salt
  * fingerprint equals the minion key fingerprint that router reported beforehand — signed by its
  * agent, or read over pinned SSH. Anything else stays pending and is reported as a possible
- * impostor. The accept writes exactly the bytes that were checked: read once, fingerprinted, and
- * those bytes written to `minions/` (keys/accept.ts).
+ * impostor. The accept moves exactly the bytes that were checked: the pending file is claimed by a
+ * rename, compared with the bytes fingerprinted, and moved into `minions/` (keys/accept.ts).
  */
 import { pemFinger, type SaltHashType } from '../../shared/salt/fingerprint.js';
 import { pkiKeyAcceptor, readPendingKey, type KeyAcceptor, type PendingKeyRead } from '../keys/accept.js';

@@ -54,21 +54,21 @@ export function planVerifiedAccept(
 export interface KeyAcceptor {
   accept(id: string, verifiedFingerprint: string): Promise<void>;
   /**
-   * Accept keys the caller read once ({@link readPendingKey}) and verified itself: exactly those
-   * bytes are accepted, so there is no second read to re-check. Per id: undefined = accepted, else why not.
+   * Accept keys the caller read ({@link readPendingKey}) and verified itself, as one batch: a key is
+   * accepted only if the file moved is byte for byte the one verified. Per id: undefined = accepted,
+   * else why not.
    */
   acceptRead?(keys: readonly PendingKeyRead[]): Promise<Map<string, Error | undefined>>;
 }
 
-/** One read of `minions_pre/<id>`: its bytes (as text) and file mode. */
+/** One read of `minions_pre/<id>`: its bytes, as text. */
 export interface PendingKeyRead {
   id: string;
   text: string;
-  mode: number;
 }
 
 /**
- * Read a pending key once (open, fstat, read, close; undefined when there is none). Synchronous: a
+ * Read a pending key (open, fstat, read, close; undefined when there is none). Synchronous: a
  * key is a few hundred bytes in the master's local pki folder, and the gate reads up to a thousand
  * a second, where the promise API's per-call machinery was most of the cost.
  */
@@ -87,7 +87,7 @@ export function readPendingKey(pkiDir: string, id: string): PendingKeyRead | und
     const buf = Buffer.allocUnsafe(Math.min(Math.max(st.size + 1, 4096), MAX_KEY_BYTES));
     let n = 0;
     for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
-    return { id, text: buf.toString('utf8', 0, n), mode: st.mode & 0o777 };
+    return { id, text: buf.toString('utf8', 0, n) };
   } catch (err) {
     throw unreadable(path, err);
   } finally {
@@ -105,50 +105,45 @@ function unreadable(path: string, err: unknown): KeysError {
   });
 }
 
-/** Callback fs calls as promises: a key write is six calls, and FileHandles cost more than the I/O. */
+/** Callback fs calls as promises (FileHandles cost more than these small calls). */
 const fsAsync = {
   open: promisify(fs.open),
-  write: (fd: number, b: Buffer, off: number): Promise<number> =>
-    new Promise((resolve, reject) =>
-      fs.write(fd, b, off, b.length - off, null, (e, n) => (e ? reject(e) : resolve(n))),
-    ),
-  fchmod: promisify(fs.fchmod),
+  read: (fd: number, b: Buffer, off: number): Promise<number> =>
+    new Promise((resolve, reject) => fs.read(fd, b, off, b.length - off, null, (e, n) => (e ? reject(e) : resolve(n)))),
   fsync: promisify(fs.fsync),
   close: promisify(fs.close),
   rename: promisify(fs.rename),
+  link: promisify(fs.link),
   unlink: promisify(fs.unlink),
 };
 
-/** Temp names beside the target: dot-prefixed and `.tmp` (Salt skips both), unique in this process. */
+/** Claim names in `minions/`: dot-prefixed and `.tmp` (Salt skips both), unique in this process. */
 const tmpTag = `${process.pid}.${randomBytes(4).toString('hex')}`;
 let tmpSeq = 0;
 
 /**
- * Accept read-and-verified keys as one batch: each key's bytes go to a temp file in `minions/` with
- * the pending file's mode and are fsync'd (in parallel), renamed into place, then the folder is
- * fsync'd once for the batch and the pending files are removed. A key that fails is left pending.
+ * Accept read-and-verified keys as one batch, moving each pending file as `salt-key -a` does (a
+ * rename, no new file: on ext4 each new inode cost ~0.5 ms of kernel time during a wave, most of the
+ * CLI's CPU, as the allocator skips the many recently deleted ones). Per key: the pending file is
+ * renamed to a claim name in `minions/` (from then on Salt, which writes by path, cannot touch it),
+ * read again and compared with the verified bytes — a key swapped after the check goes back to
+ * `minions_pre` and is refused —, fsync'd, and renamed to `minions/<id>`; then one folder fsync for
+ * the batch.
  */
 export async function acceptReadKeys(
   pkiDir: string,
   keys: readonly PendingKeyRead[],
 ): Promise<Map<string, Error | undefined>> {
   const out = new Map<string, Error | undefined>();
-  const written: PendingKeyRead[] = [];
+  const moved: PendingKeyRead[] = [];
   await Promise.all(
     keys.map(async (key) => {
-      const target = minionKeyPath(pkiDir, 'accepted', key.id);
-      const tmp = join(dirname(target), `.${basename(target)}.${tmpTag}.${tmpSeq++}.tmp`);
-      try {
-        await writeSynced(tmp, key.text, key.mode);
-        await fsAsync.rename(tmp, target);
-        written.push(key);
-      } catch (err) {
-        await fsAsync.unlink(tmp).catch(() => undefined);
-        out.set(key.id, writeFailed(target, err));
-      }
+      const err = await moveVerified(pkiDir, key);
+      if (err) out.set(key.id, err);
+      else moved.push(key);
     }),
   );
-  if (written.length === 0) return out;
+  if (moved.length === 0) return out;
   try {
     const dir = await fsAsync.open(join(pkiDir, STATUS_DIRS.accepted), fs.constants.O_RDONLY);
     try {
@@ -157,29 +152,58 @@ export async function acceptReadKeys(
       await fsAsync.close(dir);
     }
   } catch (err) {
-    for (const k of written) out.set(k.id, writeFailed(minionKeyPath(pkiDir, 'accepted', k.id), err));
+    // Accepted but maybe not durable: say so (the wave reports the router failed, not done).
+    for (const k of moved) out.set(k.id, writeFailed(minionKeyPath(pkiDir, 'accepted', k.id), err));
     return out;
   }
-  await Promise.all(
-    written.map(async (k) => {
-      await fsAsync.unlink(minionKeyPath(pkiDir, 'pending', k.id)).catch(() => undefined);
-      out.set(k.id, undefined);
-    }),
-  );
+  for (const k of moved) out.set(k.id, undefined);
   return out;
 }
 
-/** A new file (O_EXCL) with exactly `mode` and `text`, on disk before it is closed. */
-async function writeSynced(path: string, text: string, mode: number): Promise<void> {
-  const fd = await fsAsync.open(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
+/** One key: claim, compare, fsync, rename into place. Returns why not, or undefined when accepted. */
+async function moveVerified(pkiDir: string, key: PendingKeyRead): Promise<Error | undefined> {
+  const pending = minionKeyPath(pkiDir, 'pending', key.id);
+  const target = minionKeyPath(pkiDir, 'accepted', key.id);
+  const claim = join(dirname(target), `.${basename(target)}.${tmpTag}.${tmpSeq++}.tmp`);
   try {
-    const bytes = Buffer.from(text);
-    for (let off = 0; off < bytes.length; ) off += await fsAsync.write(fd, bytes, off);
-    await fsAsync.fchmod(fd, mode);
-    await fsAsync.fsync(fd);
-  } finally {
-    await fsAsync.close(fd);
+    await fsAsync.rename(pending, claim);
+  } catch (err) {
+    // ENOENT: the pending key is gone (removed or being replaced) — or `minions/` is missing.
+    const gone = (err as NodeJS.ErrnoException).code === 'ENOENT' && !(await fsp.lstat(pending).catch(() => false));
+    return gone ? changed(key.id) : writeFailed(target, err);
   }
+  try {
+    const fd = await fsAsync.open(claim, fs.constants.O_RDONLY);
+    try {
+      const buf = Buffer.allocUnsafe(Buffer.byteLength(key.text) + 1);
+      let n = 0;
+      for (let r = 1; r > 0 && n < buf.length; n += r) r = await fsAsync.read(fd, buf, n);
+      if (n !== buf.length - 1 || buf.toString('utf8', 0, n) !== key.text) {
+        await putBack(claim, pending);
+        return changed(key.id);
+      }
+      await fsAsync.fsync(fd); // the master wrote it without a sync
+    } finally {
+      await fsAsync.close(fd);
+    }
+    await fsAsync.rename(claim, target);
+    return undefined;
+  } catch (err) {
+    await putBack(claim, pending);
+    return writeFailed(target, err);
+  }
+}
+
+/** Return a claimed key to `minions_pre` (unless the master wrote a newer one there meanwhile). */
+async function putBack(claim: string, pending: string): Promise<void> {
+  await fsAsync.link(claim, pending).catch(() => undefined);
+  await fsAsync.unlink(claim).catch(() => undefined);
+}
+
+function changed(id: string): KeysError {
+  return new KeysError('KEYS_REFUSED', `the pending key of ${id} changed after it was verified; it was not accepted`, {
+    details: { id },
+  });
 }
 
 function writeFailed(target: string, err: unknown): FsError {
