@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { closeSync, fstatSync, openSync, promises as fsp, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, promises as fsp, readSync, unlinkSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { FsError, KeysError } from '../../shared/errors.js';
@@ -187,6 +187,7 @@ async function moveVerified(pkiDir: string, key: PendingKeyRead): Promise<Error 
       await fsAsync.close(fd);
     }
     await fsAsync.rename(claim, target);
+    dropDuplicate(pkiDir, key);
     return undefined;
   } catch (err) {
     await putBack(claim, pending);
@@ -194,10 +195,30 @@ async function moveVerified(pkiDir: string, key: PendingKeyRead): Promise<Error 
   }
 }
 
-/** Return a claimed key to `minions_pre` (unless the master wrote a newer one there meanwhile). */
+/**
+ * Return a claimed key to `minions_pre`, unless the master wrote a newer one there meanwhile (then
+ * the claim is dropped). Never loses the only copy: without hard links it is renamed back, and if
+ * that fails too it stays under its claim name.
+ */
 async function putBack(claim: string, pending: string): Promise<void> {
-  await fsAsync.link(claim, pending).catch(() => undefined);
+  try {
+    await fsAsync.link(claim, pending);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      await fsAsync.rename(claim, pending).catch(() => undefined);
+      return;
+    }
+  }
   await fsAsync.unlink(claim).catch(() => undefined);
+}
+
+/** The master may have re-written the same key pending while it was claimed: drop that duplicate. */
+function dropDuplicate(pkiDir: string, key: PendingKeyRead): void {
+  try {
+    if (readPendingKey(pkiDir, key.id)?.text === key.text) unlinkSync(minionKeyPath(pkiDir, 'pending', key.id));
+  } catch {
+    /* gone, or unreadable: the next listing shows it */
+  }
 }
 
 function changed(id: string): KeysError {
