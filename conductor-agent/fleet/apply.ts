@@ -4,11 +4,10 @@
  * gate watches for its pending key; it counts as done only when it answers `test.ping`. An abort
  * (Ctrl-C) stops starting routers; those in flight finish and the rest are reported not started.
  */
-import type { Clock } from '../../shared/ports/clock.js';
 import { observeSink } from '../../shared/observe/sink.js';
 import { RecoveryError } from '../../shared/errors.js';
 import type { FaultSwitch } from '../../shared/fault.js';
-import type { KeyGate } from './key-gate.js';
+import { GateTicker, type GateWatch } from './gate-ticker.js';
 import type { PlanEntry, Route, WavePlan } from './plan.js';
 import type { ChannelResult, WavePorts } from './ports.js';
 import { RateLimiter, Slots } from './rate.js';
@@ -47,7 +46,7 @@ export async function runWave(o: WaveOptions): Promise<WaveResult> {
   const limiter = new RateLimiter(o.rate, clock);
   const slots = new Slots(o.concurrency);
   const pinger = new BatchPinger({ pinger: o.ports.pinger, clock });
-  const pending = pendingLister(o.ports.gate, clock, (o.gatePollMs ?? 250) / 2);
+  const gate = new GateTicker(o.ports.gate, clock, o.gatePollMs ?? 250);
   const outcomes = new Map<string, RouterOutcome>();
   const starts: number[] = [];
   const inFlight = new Set<Promise<void>>();
@@ -91,7 +90,7 @@ export async function runWave(o: WaveOptions): Promise<WaveResult> {
     }
     starts.push(clock.now());
     o.fault?.reached('wave/started');
-    const p: Promise<void> = runRouter(entry, o, pinger, pending)
+    const p: Promise<void> = runRouter(entry, o, pinger, gate)
       .catch((err: unknown) => failedOutcome(entry, 'none', err, {}))
       .then(finish)
       .finally(() => {
@@ -136,7 +135,7 @@ function failedOutcome(
   return { routerId: e.routerId, state: 'failed', channel, code, message: (err as Error).message, timings };
 }
 
-/** Shared by a router's channel run and its key gate watcher. */
+/** Shared by a router's channel run and the gate's verdicts for it. */
 interface RouterRun {
   entry: PlanEntry;
   t0: number;
@@ -145,16 +144,13 @@ interface RouterRun {
   gate: 'waiting' | 'accepted' | 'mismatch' | 'unverified';
   gateFingerprint?: string | undefined;
   gateError?: string | undefined;
-  stop: boolean;
-  /** Wakes the gate watcher's sleep when the router is finished. */
-  wake: AbortController;
 }
 
 async function runRouter(
   entry: PlanEntry,
   o: WaveOptions,
   pinger: BatchPinger,
-  pending: PendingLister,
+  gate: GateTicker,
 ): Promise<RouterOutcome> {
   const { clock } = o.ports;
   const run: RouterRun = {
@@ -163,11 +159,9 @@ async function runRouter(
     timings: {},
     expected: entry.expectedMinionFingerprint,
     gate: 'waiting',
-    stop: false,
-    wake: new AbortController(),
   };
   const startedAt = new Date(run.t0).toISOString();
-  const watcher = watchGate(run, o, pending);
+  gate.watch(gateWatch(run, o));
   try {
     const { result, route, fallbacks } = await throughRoutes(run, o);
     const channel: RouterOutcome['channel'] = route?.channel ?? 'none';
@@ -199,7 +193,7 @@ async function runRouter(
     const ping = await pinger.confirm(entry.routerId, clock.now() + o.verifyTimeoutMs);
     run.timings.pinged = clock.now() - run.t0;
     if (ping.ok) o.fault?.reached('wave/verified');
-    // The gate watcher runs on during the ping: it may have seen a foreign key meanwhile.
+    // The gate keeps watching during the ping: it may have seen a foreign key meanwhile.
     if ((run.gate as RouterRun['gate']) === 'mismatch') return impostor(run, base);
     const state: OutcomeState = ping.ok ? 'done' : 'failed';
     const out: RouterOutcome = {
@@ -211,9 +205,7 @@ async function runRouter(
     if (!ping.ok) Object.assign(out, notAnswering(run, ping.error));
     return out;
   } finally {
-    run.stop = true;
-    run.wake.abort();
-    await watcher;
+    await gate.unwatch(entry.routerId);
   }
 }
 
@@ -303,54 +295,25 @@ async function runRoute(run: RouterRun, route: Route, o: WaveOptions): Promise<C
   });
 }
 
-/** Is there a pending key for `id`? (true when the gate cannot list: then every poll checks.) */
-type PendingLister = (id: string) => Promise<boolean>;
-
-/**
- * One listing of the pending keys serves every in-flight router's poll within `maxAgeMs`, instead of
- * one file read per router per poll (at 1,000 in flight that was 4,000 reads a second: the bench's
- * CLI profile was dominated by them). A listing that fails falls back to checking the file.
- */
-function pendingLister(gate: KeyGate, clock: Clock, maxAgeMs: number): PendingLister {
-  const list = gate.pendingIds?.bind(gate);
-  if (!list) return async () => true;
-  let at = -Infinity;
-  let current: Promise<ReadonlySet<string> | undefined> | undefined;
-  return async (id) => {
-    const now = clock.now();
-    if (!current || now - at >= maxAgeMs) {
-      at = now;
-      current = list().catch(() => undefined);
-    }
-    const ids = await current;
-    return ids === undefined || ids.has(id);
+/** The gate's verdicts for one router, as its run sees them. */
+function gateWatch(run: RouterRun, o: WaveOptions): GateWatch {
+  return {
+    routerId: run.entry.routerId,
+    expected: () => run.expected,
+    onResult(r) {
+      if (r.state === 'accepted') {
+        run.gate = 'accepted';
+        run.gateFingerprint = r.fingerprint;
+        run.timings.keyAccepted = o.ports.clock.now() - run.t0;
+        o.fault?.reached('wave/key-accepted');
+      } else if (r.state === 'mismatch') {
+        run.gate = 'mismatch';
+        run.gateFingerprint = r.fingerprint ?? undefined;
+      } else if (r.state === 'unverified') {
+        run.gate = 'unverified';
+        run.gateFingerprint = r.fingerprint ?? undefined;
+      } else if (r.state === 'failed') run.gateError = r.message;
+      return run.gate === 'accepted' || run.gate === 'mismatch';
+    },
   };
-}
-
-/** Poll the key gate for this router while it is in flight; accept its pending key when it matches. */
-async function watchGate(run: RouterRun, o: WaveOptions, pending: PendingLister): Promise<void> {
-  const every = o.gatePollMs ?? 250;
-  while (!run.stop && run.gate !== 'accepted' && run.gate !== 'mismatch') {
-    if (!(await pending(run.entry.routerId))) {
-      await o.ports.clock.sleep(every, run.wake.signal).catch(() => undefined);
-      continue;
-    }
-    const r = await o.ports.gate
-      .check(run.entry.routerId, run.expected)
-      .catch((err: unknown) => ({ state: 'failed' as const, code: 'KEYS_INVALID', message: (err as Error).message }));
-    if (r.state === 'accepted') {
-      run.gate = 'accepted';
-      run.gateFingerprint = r.fingerprint;
-      run.timings.keyAccepted = o.ports.clock.now() - run.t0;
-      o.fault?.reached('wave/key-accepted');
-    } else if (r.state === 'mismatch') {
-      run.gate = 'mismatch';
-      run.gateFingerprint = r.fingerprint ?? undefined;
-    } else if (r.state === 'unverified') {
-      run.gate = 'unverified';
-      run.gateFingerprint = r.fingerprint ?? undefined;
-    } else if (r.state === 'failed') run.gateError = r.message;
-    if (run.stop || run.gate === 'accepted' || run.gate === 'mismatch') break;
-    await o.ports.clock.sleep(every, run.wake.signal).catch(() => undefined);
-  }
 }

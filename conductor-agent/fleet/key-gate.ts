@@ -3,11 +3,12 @@
  * holds each returning minion's key pending. A pending key is accepted only when its Salt
  * fingerprint equals the minion key fingerprint that router reported beforehand — signed by its
  * agent, or read over pinned SSH. Anything else stays pending and is reported as a possible
- * impostor. The accept writes exactly the bytes that were checked (keys/accept.ts).
+ * impostor. The accept moves exactly the bytes that were checked: the pending file is claimed by a
+ * rename, compared with the bytes fingerprinted, and moved into `minions/` (keys/accept.ts).
  */
 import { pemFinger, type SaltHashType } from '../../shared/salt/fingerprint.js';
-import { pkiKeyAcceptor, type KeyAcceptor } from '../keys/accept.js';
-import { listMinionKeys, minionKeyPath, readOptional } from '../keys/pki.js';
+import { pkiKeyAcceptor, readPendingKey, type KeyAcceptor, type PendingKeyRead } from '../keys/accept.js';
+import { listMinionKeys } from '../keys/pki.js';
 
 export type GateResult =
   | { state: 'none' }
@@ -16,9 +17,16 @@ export type GateResult =
   | { state: 'unverified'; fingerprint: string | null }
   | { state: 'failed'; code: string; message: string };
 
+export interface GateItem {
+  id: string;
+  expected: string | undefined;
+}
+
 export interface KeyGate {
   /** Look at `id`'s pending key once and accept it if it is the expected one. */
   check(id: string, expected: string | undefined): Promise<GateResult>;
+  /** `check` for several routers at once (one folder sync for all the keys it accepts). */
+  checkMany?(items: readonly GateItem[]): Promise<Map<string, GateResult>>;
   /**
    * The ids with a pending key now (one listing of `minions_pre`). A wave polls this once per tick
    * for all its in-flight routers and calls `check` only for those listed.
@@ -30,30 +38,80 @@ export interface KeyGate {
 export function pkiKeyGate(pkiDir: string, o: { hashType?: SaltHashType; acceptor?: KeyAcceptor } = {}): KeyGate {
   const hashType = o.hashType ?? 'sha256';
   const acceptor = o.acceptor ?? pkiKeyAcceptor(pkiDir, hashType);
+  const checkMany = async (items: readonly GateItem[]): Promise<Map<string, GateResult>> => {
+    const out = new Map<string, GateResult>();
+    const matching = new Map<string, { key: PendingKeyRead; fingerprint: string }>();
+    for (const { id, expected } of items) {
+      let key: PendingKeyRead | undefined;
+      try {
+        key = readPendingKey(pkiDir, id);
+      } catch (err) {
+        const e = err as { code?: string; message: string };
+        out.set(id, { state: 'failed', code: e.code ?? 'KEYS_INVALID', message: e.message });
+        continue;
+      }
+      const v = verdict(key, expected, hashType);
+      if (typeof v === 'string') matching.set(id, { key: key!, fingerprint: v });
+      else out.set(id, v);
+    }
+    const accepted = await acceptAll(acceptor, [...matching.values()]);
+    for (const [id, m] of matching) {
+      const err = accepted.has(id) ? accepted.get(id) : new Error('the acceptor did not answer for this key');
+      out.set(id, err ? refused(err) : { state: 'accepted', fingerprint: m.fingerprint });
+    }
+    return out;
+  };
   return {
     async pendingIds() {
       return new Set((await listMinionKeys(pkiDir, ['pending'])).pending);
     },
+    checkMany,
     async check(id, expected) {
-      const text = await readOptional(minionKeyPath(pkiDir, 'pending', id));
-      if (text === undefined) return { state: 'none' };
-      let fingerprint: string;
-      try {
-        fingerprint = pemFinger(text, hashType);
-      } catch {
-        // Salt writes minions_pre/<id> in place: a read can see it half-written. Not a verdict
-        // yet; a key that never parses is never accepted (the router ends FLEET_NOT_CONFIRMED).
-        return { state: 'none' };
-      }
-      if (expected === undefined) return { state: 'unverified', fingerprint };
-      if (fingerprint !== expected) return { state: 'mismatch', fingerprint, expected };
-      try {
-        await acceptor.accept(id, fingerprint);
-      } catch (err) {
-        const e = err as { code?: string; message: string };
-        return { state: 'failed', code: e.code ?? 'KEYS_REFUSED', message: e.message };
-      }
-      return { state: 'accepted', fingerprint };
+      return (await checkMany([{ id, expected }])).get(id)!;
     },
   };
+}
+
+/** The verdict on one read: a GateResult, or the fingerprint when the key is the expected one. */
+function verdict(
+  key: PendingKeyRead | undefined,
+  expected: string | undefined,
+  hashType: SaltHashType,
+): GateResult | string {
+  if (key === undefined) return { state: 'none' };
+  let fingerprint: string;
+  try {
+    fingerprint = pemFinger(key.text, hashType);
+  } catch {
+    // Salt writes minions_pre/<id> in place: a read can see it half-written. Not a verdict
+    // yet; a key that never parses is never accepted (the router ends FLEET_NOT_CONFIRMED).
+    return { state: 'none' };
+  }
+  if (expected === undefined) return { state: 'unverified', fingerprint };
+  if (fingerprint !== expected) return { state: 'mismatch', fingerprint, expected };
+  return fingerprint;
+}
+
+/** Accept the matching keys: in one batch with the bytes read, or one by one (an acceptor that re-reads). */
+async function acceptAll(
+  acceptor: KeyAcceptor,
+  matching: readonly { key: PendingKeyRead; fingerprint: string }[],
+): Promise<Map<string, Error | undefined>> {
+  if (matching.length === 0) return new Map();
+  if (acceptor.acceptRead) return acceptor.acceptRead(matching.map((m) => m.key));
+  const out = new Map<string, Error | undefined>();
+  for (const m of matching) {
+    out.set(
+      m.key.id,
+      await acceptor.accept(m.key.id, m.fingerprint).then(
+        () => undefined,
+        (err: unknown) => err as Error,
+      ),
+    );
+  }
+  return out;
+}
+
+function refused(err: Error): GateResult {
+  return { state: 'failed', code: (err as { code?: string }).code ?? 'KEYS_REFUSED', message: err.message };
 }

@@ -5,14 +5,18 @@
  * re-checked just before it is written to `minions/`, so a key swapped in `minions_pre/` meanwhile is
  * never accepted (no check-then-use gap).
  */
-import { promises as fsp } from 'node:fs';
-import { KeysError } from '../../shared/errors.js';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { closeSync, fstatSync, openSync, promises as fsp, readSync, unlinkSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { basename, dirname, join } from 'node:path';
+import { FsError, KeysError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import { pemFinger, type SaltHashType } from '../../shared/salt/fingerprint.js';
 import type { PlannedChange } from './changes.js';
 import type { ExpectedFingerprints } from './expected-fingerprints.js';
 import { readMasterConfig } from './master-config.js';
-import { listMinionKeys, minionKeyPath, readOptional } from './pki.js';
+import { listMinionKeys, minionKeyPath, readOptional, STATUS_DIRS } from './pki.js';
 
 export interface PendingKeyFacts {
   id: string;
@@ -49,6 +53,186 @@ export function planVerifiedAccept(
 /** Moves one verified pending key to accepted; a port so a salt-api (wheel) variant can replace it. */
 export interface KeyAcceptor {
   accept(id: string, verifiedFingerprint: string): Promise<void>;
+  /**
+   * Accept keys the caller read ({@link readPendingKey}) and verified itself, as one batch: a key is
+   * accepted only if the file moved is byte for byte the one verified. Per id: undefined = accepted,
+   * else why not.
+   */
+  acceptRead?(keys: readonly PendingKeyRead[]): Promise<Map<string, Error | undefined>>;
+}
+
+/** One read of `minions_pre/<id>`: its bytes, as text. */
+export interface PendingKeyRead {
+  id: string;
+  text: string;
+}
+
+/**
+ * Read a pending key (open, fstat, read, close; undefined when there is none). Synchronous: a
+ * key is a few hundred bytes in the master's local pki folder, and the gate reads up to a thousand
+ * a second, where the promise API's per-call machinery was most of the cost.
+ */
+export function readPendingKey(pkiDir: string, id: string): PendingKeyRead | undefined {
+  const path = minionKeyPath(pkiDir, 'pending', id);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw unreadable(path, err);
+  }
+  try {
+    const st = fstatSync(fd);
+    // A key is a few hundred bytes: one read of the size fstat gave (+1 to see a file still growing).
+    const buf = Buffer.allocUnsafe(Math.min(Math.max(st.size + 1, 4096), MAX_KEY_BYTES));
+    let n = 0;
+    for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
+    return { id, text: buf.toString('utf8', 0, n) };
+  } catch (err) {
+    throw unreadable(path, err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** No Salt minion key is near this; a bigger file is read only up to here (and will not parse). */
+const MAX_KEY_BYTES = 64 * 1024;
+
+function unreadable(path: string, err: unknown): KeysError {
+  return new KeysError('KEYS_INVALID', `cannot read ${path}: ${(err as Error).message}`, {
+    cause: err,
+    details: { path },
+  });
+}
+
+/** Callback fs calls as promises (FileHandles cost more than these small calls). */
+const fsAsync = {
+  open: promisify(fs.open),
+  read: (fd: number, b: Buffer, off: number): Promise<number> =>
+    new Promise((resolve, reject) => fs.read(fd, b, off, b.length - off, null, (e, n) => (e ? reject(e) : resolve(n)))),
+  fsync: promisify(fs.fsync),
+  close: promisify(fs.close),
+  rename: promisify(fs.rename),
+  link: promisify(fs.link),
+  unlink: promisify(fs.unlink),
+};
+
+/** Claim names in `minions/`: dot-prefixed and `.tmp` (Salt skips both), unique in this process. */
+const tmpTag = `${process.pid}.${randomBytes(4).toString('hex')}`;
+let tmpSeq = 0;
+
+/**
+ * Accept read-and-verified keys as one batch, moving each pending file as `salt-key -a` does (a
+ * rename, no new file: on ext4 each new inode cost ~0.5 ms of kernel time during a wave, most of the
+ * CLI's CPU, as the allocator skips the many recently deleted ones). Per key: the pending file is
+ * renamed to a claim name in `minions/` (from then on Salt, which writes by path, cannot touch it),
+ * read again and compared with the verified bytes — a key swapped after the check goes back to
+ * `minions_pre` and is refused —, fsync'd, and renamed to `minions/<id>`; then one folder fsync for
+ * the batch.
+ */
+export async function acceptReadKeys(
+  pkiDir: string,
+  keys: readonly PendingKeyRead[],
+): Promise<Map<string, Error | undefined>> {
+  const out = new Map<string, Error | undefined>();
+  const moved: PendingKeyRead[] = [];
+  await Promise.all(
+    keys.map(async (key) => {
+      const err = await moveVerified(pkiDir, key);
+      if (err) out.set(key.id, err);
+      else moved.push(key);
+    }),
+  );
+  if (moved.length === 0) return out;
+  try {
+    const dir = await fsAsync.open(join(pkiDir, STATUS_DIRS.accepted), fs.constants.O_RDONLY);
+    try {
+      await fsAsync.fsync(dir);
+    } finally {
+      await fsAsync.close(dir);
+    }
+  } catch (err) {
+    // Accepted but maybe not durable: say so (the wave reports the router failed, not done).
+    for (const k of moved) out.set(k.id, writeFailed(minionKeyPath(pkiDir, 'accepted', k.id), err));
+    return out;
+  }
+  for (const k of moved) out.set(k.id, undefined);
+  return out;
+}
+
+/** One key: claim, compare, fsync, rename into place. Returns why not, or undefined when accepted. */
+async function moveVerified(pkiDir: string, key: PendingKeyRead): Promise<Error | undefined> {
+  const pending = minionKeyPath(pkiDir, 'pending', key.id);
+  const target = minionKeyPath(pkiDir, 'accepted', key.id);
+  const claim = join(dirname(target), `.${basename(target)}.${tmpTag}.${tmpSeq++}.tmp`);
+  try {
+    await fsAsync.rename(pending, claim);
+  } catch (err) {
+    // ENOENT: the pending key is gone (removed or being replaced) — or `minions/` is missing.
+    const gone = (err as NodeJS.ErrnoException).code === 'ENOENT' && !(await fsp.lstat(pending).catch(() => false));
+    return gone ? changed(key.id) : writeFailed(target, err);
+  }
+  try {
+    const fd = await fsAsync.open(claim, fs.constants.O_RDONLY);
+    try {
+      const buf = Buffer.allocUnsafe(Buffer.byteLength(key.text) + 1);
+      let n = 0;
+      for (let r = 1; r > 0 && n < buf.length; n += r) r = await fsAsync.read(fd, buf, n);
+      if (n !== buf.length - 1 || buf.toString('utf8', 0, n) !== key.text) {
+        await putBack(claim, pending);
+        return changed(key.id);
+      }
+      await fsAsync.fsync(fd); // the master wrote it without a sync
+    } finally {
+      await fsAsync.close(fd);
+    }
+    await fsAsync.rename(claim, target);
+    dropDuplicate(pkiDir, key);
+    return undefined;
+  } catch (err) {
+    await putBack(claim, pending);
+    return writeFailed(target, err);
+  }
+}
+
+/**
+ * Return a claimed key to `minions_pre`, unless the master wrote a newer one there meanwhile (then
+ * the claim is dropped). Never loses the only copy: without hard links it is renamed back, and if
+ * that fails too it stays under its claim name.
+ */
+async function putBack(claim: string, pending: string): Promise<void> {
+  try {
+    await fsAsync.link(claim, pending);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      await fsAsync.rename(claim, pending).catch(() => undefined);
+      return;
+    }
+  }
+  await fsAsync.unlink(claim).catch(() => undefined);
+}
+
+/** The master may have re-written the same key pending while it was claimed: drop that duplicate. */
+function dropDuplicate(pkiDir: string, key: PendingKeyRead): void {
+  try {
+    if (readPendingKey(pkiDir, key.id)?.text === key.text) unlinkSync(minionKeyPath(pkiDir, 'pending', key.id));
+  } catch {
+    /* gone, or unreadable: the next listing shows it */
+  }
+}
+
+function changed(id: string): KeysError {
+  return new KeysError('KEYS_REFUSED', `the pending key of ${id} changed after it was verified; it was not accepted`, {
+    details: { id },
+  });
+}
+
+function writeFailed(target: string, err: unknown): FsError {
+  return new FsError('FS_WRITE_FAILED', `could not write ${target}: ${(err as Error).message}`, {
+    cause: err,
+    details: { path: target },
+    hint: 'Check that the folder exists, is writable and the disk is not full.',
+  });
 }
 
 /** File-level acceptor over the master pki folder (what `salt-key -a` does, minus the event). */
@@ -78,6 +262,7 @@ export function pkiKeyAcceptor(pkiDir: string, hashType: SaltHashType = 'sha256'
       await writeFileAtomic(minionKeyPath(pkiDir, 'accepted', id), text, { mode });
       await fsp.rm(pendingPath, { force: true });
     },
+    acceptRead: (keys) => acceptReadKeys(pkiDir, keys),
   };
 }
 
