@@ -24,9 +24,10 @@ const peer = (s: { remoteAddress?: string | undefined; remotePort?: number | und
 
 /** Watch `tls`'s connections until they are secure; returns how many are in their TLS handshake. */
 export function guardPreHello(tls: Server, o: PreHelloOptions): () => number {
-  const inHandshake = new Map<string, Socket>();
+  // Keyed by peer while the TCP socket is known; the entry leaves on secure or on the raw socket's
+  // close (a TLS socket that failed has lost its address by the time `tlsClientError` names it).
+  const inHandshake = new Map<string, () => void>();
   tls.on('connection', (raw: Socket) => {
-    const key = peer(raw);
     if (inHandshake.size >= o.maxHandshakes) {
       o.logger.debug('refused a connection: too many TLS handshakes in progress', {
         remote: raw.remoteAddress,
@@ -35,25 +36,23 @@ export function guardPreHello(tls: Server, o: PreHelloOptions): () => number {
       raw.destroy();
       return;
     }
-    inHandshake.set(key, raw);
-    raw.setTimeout(o.timeoutMs, () => {
-      inHandshake.delete(key);
-      raw.destroy();
-    });
+    const key = peer(raw);
+    const release = (): void => {
+      raw.setTimeout(0);
+      raw.removeListener('close', release);
+      if (inHandshake.get(key) === release) inHandshake.delete(key);
+    };
+    inHandshake.set(key, release);
+    raw.once('close', release);
+    raw.setTimeout(o.timeoutMs, () => raw.destroy());
   });
   tls.on('secureConnection', (socket: TLSSocket) => {
-    const key = peer(socket);
-    inHandshake.get(key)?.setTimeout(0);
-    inHandshake.delete(key);
+    inHandshake.get(peer(socket))?.();
     o.onSecure(socket);
     // Cleared by ws once the upgrade is done.
     socket.setTimeout(o.timeoutMs, destroySilent);
   });
-  tls.on('tlsClientError', (_err: Error, socket: TLSSocket) => {
-    inHandshake.get(peer(socket))?.setTimeout(0);
-    inHandshake.delete(peer(socket));
-    socket.destroy();
-  });
+  tls.on('tlsClientError', (_err: Error, socket: TLSSocket) => socket.destroy());
   return () => inHandshake.size;
 }
 

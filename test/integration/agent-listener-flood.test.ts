@@ -310,4 +310,28 @@ describe('agent listener under a flood of unauthenticated connections (real wss 
       assert.equal(socket.destroyed, true, what);
     }
   });
+  // Regression (handshake cap leaked): a connection that failed its TLS handshake stayed counted, so
+  // after maxHandshakes failures every new connection was closed at accept (the 10,000-agent bench
+  // stalled at 3,658 connected, every agent retrying into ECONNRESET).
+  it('connections that fail their TLS handshake do not hold places under the handshake cap', async () => {
+    for (let i = 0; i < LIMITS.maxHandshakes * 3; i++) {
+      await new Promise<void>((resolve) => {
+        // A peer that goes away mid-handshake: half a ClientHello, then gone.
+        const s = netConnect(server.port, server.host, () => {
+          s.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0xc8, 0x01]));
+          setTimeout(() => s.destroy(), 20);
+        });
+        s.on('error', () => undefined);
+        s.on('close', () => resolve());
+      });
+    }
+    const secure = await new Promise<boolean>((resolve) => {
+      const s = tlsConnect({ host: server.host, port: server.port, rejectUnauthorized: false }, () => {
+        resolve(true);
+        s.destroy();
+      });
+      s.on('error', () => resolve(false));
+    });
+    assert.equal(secure, true, 'a new TLS handshake is served');
+  });
 });
