@@ -48,6 +48,21 @@ describe('conductor-agent/registry', () => {
     assert.ok(a.get('r-b'));
   });
 
+  // Regression: every batch re-parsed the whole file, the daemon's largest garbage source while
+  // 10,000 agents reconnected and reported once a second.
+  it('changes an unchanged registry in memory, yet merges a change another process wrote first', async () => {
+    const a = await AgentRegistry.open(dir, { flushDelayMs: 5 });
+    await a.enroll('r-1', k1.publicPem, { source: 'salt-event' });
+    const entry = a.get('r-1');
+    await a.enroll('r-2', k2.publicPem, { source: 'salt-event' });
+    assert.equal(a.get('r-1'), entry, 'the file was not read again: the same entry object');
+    const b = await AgentRegistry.open(dir, { flushDelayMs: 5 });
+    await b.enroll('r-3', generateSigningKeyPair().publicPem, { source: 'operator' });
+    await a.remove('r-2');
+    const onDisk = JSON.parse(await readFile(join(dir, REGISTRY_FILE), 'utf8')).routers;
+    assert.deepEqual(Object.keys(onDisk).sort(), ['r-1', 'r-3'], "the other writer's entry is kept");
+  });
+
   it('coalesces a burst of enrollments into few writes', async () => {
     const r = await AgentRegistry.open(dir, { flushDelayMs: 20 });
     const keys = Array.from({ length: 200 }, () => generateSigningKeyPair().publicPem);
