@@ -108,7 +108,10 @@ function startUnit(unitFile: string, env: NodeJS.ProcessEnv): Proc {
   assert.ok(line, `${unitFile} has an ExecStart`);
   const [node, ...rest] = line.split(/\s+/);
   assert.equal(node, process.execPath);
-  const nodeOptions = rest.slice(0, rest.findIndex((a) => !a.startsWith('-')));
+  const nodeOptions = rest.slice(
+    0,
+    rest.findIndex((a) => !a.startsWith('-')),
+  );
   const [script, ...args] = rest.slice(nodeOptions.length);
   assert.ok(!script!.startsWith(repo), `${script} runs from the installed prefix, not the repository`);
   return launch(script!, args, env, nodeOptions);
