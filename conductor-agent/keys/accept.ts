@@ -5,13 +5,12 @@
  * re-checked just before it is written to `minions/`, so a key swapped in `minions_pre/` meanwhile is
  * never accepted (no check-then-use gap).
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { closeSync, fstatSync, openSync, promises as fsp, readSync, unlinkSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { FsError, KeysError } from '../../shared/errors.js';
-import { writeFileAtomic } from '../../shared/fs/atomic.js';
+import { fsyncDir, tempPathFor, writeFileAtomic } from '../../shared/fs/atomic.js';
 import { pemFinger, type SaltHashType } from '../../shared/salt/fingerprint.js';
 import type { PlannedChange } from './changes.js';
 import type { ExpectedFingerprints } from './expected-fingerprints.js';
@@ -117,10 +116,6 @@ const fsAsync = {
   unlink: promisify(fs.unlink),
 };
 
-/** Claim names in `minions/`: dot-prefixed and `.tmp` (Salt skips both), unique in this process. */
-const tmpTag = `${process.pid}.${randomBytes(4).toString('hex')}`;
-let tmpSeq = 0;
-
 /**
  * Accept read-and-verified keys as one batch, moving each pending file as `salt-key -a` does (a
  * rename, no new file: on ext4 each new inode cost ~0.5 ms of kernel time during a wave, most of the
@@ -145,12 +140,7 @@ export async function acceptReadKeys(
   );
   if (moved.length === 0) return out;
   try {
-    const dir = await fsAsync.open(join(pkiDir, STATUS_DIRS.accepted), fs.constants.O_RDONLY);
-    try {
-      await fsAsync.fsync(dir);
-    } finally {
-      await fsAsync.close(dir);
-    }
+    await fsyncDir(join(pkiDir, STATUS_DIRS.accepted));
   } catch (err) {
     // Accepted but maybe not durable: say so (the wave reports the router failed, not done).
     for (const k of moved) out.set(k.id, writeFailed(minionKeyPath(pkiDir, 'accepted', k.id), err));
@@ -164,7 +154,7 @@ export async function acceptReadKeys(
 async function moveVerified(pkiDir: string, key: PendingKeyRead): Promise<Error | undefined> {
   const pending = minionKeyPath(pkiDir, 'pending', key.id);
   const target = minionKeyPath(pkiDir, 'accepted', key.id);
-  const claim = join(dirname(target), `.${basename(target)}.${tmpTag}.${tmpSeq++}.tmp`);
+  const claim = tempPathFor(target); // dot-prefixed and `.tmp`: Salt's listings skip it
   try {
     await fsAsync.rename(pending, claim);
   } catch (err) {

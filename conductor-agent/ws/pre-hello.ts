@@ -22,8 +22,8 @@ export interface PreHelloOptions {
 const peer = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string =>
   `${s.remoteAddress}|${s.remotePort}`;
 
-/** Watch `tls`'s connections until they are secure; returns how many are in their TLS handshake. */
-export function guardPreHello(tls: Server, o: PreHelloOptions): () => number {
+/** Watch `tls`'s connections until they are secure, then hand each to `onSecure`. */
+export function guardPreHello(tls: Server, o: PreHelloOptions): void {
   // Keyed by peer while the TCP socket is known; the entry leaves on secure or on the raw socket's
   // close (a TLS socket that failed has lost its address by the time `tlsClientError` names it).
   const inHandshake = new Map<string, () => void>();
@@ -53,7 +53,6 @@ export function guardPreHello(tls: Server, o: PreHelloOptions): () => number {
     socket.setTimeout(o.timeoutMs, destroySilent);
   });
   tls.on('tlsClientError', (_err: Error, socket: TLSSocket) => socket.destroy());
-  return () => inHandshake.size;
 }
 
 /** A connection that sent no upgrade request within the hello timeout (one listener for all). */

@@ -24,7 +24,7 @@ import {
 } from '../../shared/protocol/messages.js';
 import { ConductorLink } from '../../router-agent/ws/client.js';
 import { makeCommandHandler } from '../../router-agent/wire/handler.js';
-import { checkMasterProof } from '../../sandbox/salt/master-crypto.js';
+import { checkMasterProof, memoByText } from '../../sandbox/salt/master-crypto.js';
 import { readMessages, sendMessage } from '../../sandbox/salt/wire.js';
 
 interface Input {
@@ -48,20 +48,13 @@ const PACE = Number(process.env.FLEET_PACE ?? 100);
  * fingerprint and parsed public key. Every reply from one master carries the same text, so it is
  * parsed once per process, not once per minion (parsing cost ~4× the signature check).
  */
-const masterKeys = new Map<string, { finger: string; key: KeyObject } | null>();
-function masterKey(text: string): { finger: string; key: KeyObject } | null {
-  let k = masterKeys.get(text);
-  if (k === undefined) {
-    try {
-      k = { finger: pemFinger(text), key: createPublicKey(text) };
-    } catch {
-      k = null; // not a key: no pin can match it
-    }
-    if (masterKeys.size >= 16) masterKeys.clear();
-    masterKeys.set(text, k);
+const masterKey = memoByText((text): { finger: string; key: KeyObject } | null => {
+  try {
+    return { finger: pemFinger(text), key: createPublicKey(text) };
+  } catch {
+    return null; // not a key: no pin can match it
   }
-  return k;
-}
+});
 
 /** Auth nonces from a pooled random buffer (one randomFillSync per 512 nonces, not one per auth). */
 const noncePool = Buffer.alloc(4096);

@@ -173,6 +173,7 @@ export async function run(): Promise<BenchResult[]> {
     // FLEET_DAEMON_WRAP: a command to run the daemon under (`heaptrack -o /tmp/d`); its RSS is then the wrapper's.
     const wrap = (process.env.FLEET_DAEMON_WRAP ?? '').split(' ').filter(Boolean);
     const daemonArgv = [
+      ...wrap,
       process.execPath,
       ...nodeArgs,
       ...unitCommand('conductor-agent.service'),
@@ -180,7 +181,7 @@ export async function run(): Promise<BenchResult[]> {
       '--root',
       root,
     ];
-    const daemon = spawn([...wrap, ...daemonArgv][0]!, [...wrap, ...daemonArgv].slice(1), {
+    const daemon = spawn(daemonArgv[0]!, daemonArgv.slice(1), {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     children.push(daemon);

@@ -1,37 +1,16 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock } from '../../../../shared/ports/clock.js';
 import { pemFinger } from '../../../../shared/salt/fingerprint.js';
 import { runWave } from '../../../../conductor-agent/fleet/apply.js';
 import { pkiKeyGate, type GateResult, type KeyGate } from '../../../../conductor-agent/fleet/key-gate.js';
-import type { PlanEntry, WavePlan } from '../../../../conductor-agent/fleet/plan.js';
-import { makeTmpDir } from '../../../helpers/tmpdir.js';
-
-const pub = (): string =>
-  generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
-
-function plan(ids: string[], expected: string): WavePlan {
-  const routers: PlanEntry[] = ids.map((routerId) => ({
-    routerId,
-    trust: 'stale-master-key',
-    keyStatus: 'none',
-    action: 'reauth',
-    channel: 'agent',
-    reason: 'agent connected and enrolled',
-    routes: [{ channel: 'agent' }],
-    pinFingerprint: 'aa',
-    expectedMinionFingerprint: expected,
-  }));
-  return { masterFingerprint: 'aa', routers, counts: { reauth: ids.length, skip: 0, blocked: 0 } };
-}
+import { pkiDir, plan, pub } from './wave-fixtures.js';
 
 describe('fleet key gate: one listing per tick, then a read', () => {
   it('pendingIds lists minions_pre only (not accepted, dotfiles or temp files)', async () => {
-    const { dir, cleanup } = await makeTmpDir();
+    const { dir, cleanup } = await pkiDir();
     try {
-      for (const d of ['minions', 'minions_pre']) await mkdir(join(dir, d), { recursive: true });
       const k = pub();
       await writeFile(join(dir, 'minions_pre/a'), k);
       await writeFile(join(dir, 'minions_pre/.b.tmp'), k);
@@ -93,9 +72,8 @@ describe('fleet key gate: one listing per tick, then a read', () => {
   });
 
   it('without a listing (a gate that cannot list) every poll checks the file, as before', async () => {
-    const { dir, cleanup } = await makeTmpDir();
+    const { dir, cleanup } = await pkiDir();
     try {
-      for (const d of ['minions', 'minions_pre']) await mkdir(join(dir, d), { recursive: true });
       const k = pub();
       const real = pkiKeyGate(dir);
       let checks = 0;

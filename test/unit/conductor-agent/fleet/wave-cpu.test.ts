@@ -2,41 +2,16 @@
 // fleet bench (2.4 ms of CPU per router at 10,000): a poll loop per in-flight router, a pending key
 // read twice (check, then accept), a folder fsync per accepted key, one journal write per router.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acceptReadKeys, readPendingKey } from '../../../../conductor-agent/keys/accept.js';
 import { runWave } from '../../../../conductor-agent/fleet/apply.js';
 import { WaveJournal } from '../../../../conductor-agent/fleet/journal.js';
 import { pkiKeyGate, type GateResult, type KeyGate } from '../../../../conductor-agent/fleet/key-gate.js';
-import type { PlanEntry, WavePlan } from '../../../../conductor-agent/fleet/plan.js';
 import { systemClock, type Clock } from '../../../../shared/ports/clock.js';
 import { pemFinger } from '../../../../shared/salt/fingerprint.js';
 import { makeTmpDir } from '../../../helpers/tmpdir.js';
-
-const pub = (): string =>
-  generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
-
-function plan(ids: string[], expected: string): WavePlan {
-  const routers: PlanEntry[] = ids.map((routerId) => ({
-    routerId,
-    trust: 'stale-master-key',
-    keyStatus: 'none',
-    action: 'reauth',
-    channel: 'agent',
-    reason: 'agent connected and enrolled',
-    routes: [{ channel: 'agent' }],
-    pinFingerprint: 'aa',
-    expectedMinionFingerprint: expected,
-  }));
-  return { masterFingerprint: 'aa', routers, counts: { reauth: ids.length, skip: 0, blocked: 0 } };
-}
-
-async function pkiDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const t = await makeTmpDir();
-  for (const d of ['minions', 'minions_pre']) await mkdir(join(t.dir, d), { recursive: true });
-  return t;
-}
+import { pkiDir, plan, pub } from './wave-fixtures.js';
 
 describe('fleet wave CPU: the causes found by profiling the reauth CLI', () => {
   it('regression poll loop per router: the gate runs one timer for the whole wave, however many are in flight', async () => {
