@@ -8,6 +8,7 @@
 import { promises as fsp } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConductorConfig } from '../../shared/config/schema.js';
 import { underRoot } from '../../shared/config/schema.js';
 import { BackupError, RecoveryError } from '../../shared/errors.js';
@@ -95,6 +96,10 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
+/** Attempts of one backup when a file changes while it is read, and the pause before the next (× attempt). */
+const CHANGED_ATTEMPTS = 4;
+const CHANGED_RETRY_MS = 250;
+
 /** Make one backup. Throws BACKUP_MISSING_FILES, BACKUP_FILE_CHANGED, FS_UNREADABLE, LOCK_HELD, BACKUP_FAILED… */
 export async function createBackup(options: CreateBackupOptions): Promise<BackupReport> {
   const now = options.now ?? (() => new Date());
@@ -129,95 +134,114 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       options.signer === false
         ? undefined
         : (options.signer ?? (await loadBackupSigner(resolve(config.agents.stateDir))));
-    const collected = await collectEntries(plan.sources, {
-      resolve,
-      fs,
-      owners: options.owners ?? loadOwnerNames(),
-      exclude: plan.exclude,
-    });
-    const masterPubPath = `${config.salt.pkiDir.replace(/\/+$/, '')}/${MASTER_PKI.publicKey}`;
-    const meta = {
-      createdAt: plan.createdAt,
-      host,
-      node,
-      conductorName: global?.init?.routerName,
-      ssrVersion: options.ssrVersion,
-      hasMasterPub: collected.entries.some((e) => e.systemPath === masterPubPath),
-      missingOptional: collected.missingOptional,
-      skipped: collected.skipped,
-    };
-    logger.info('backup started', { archive: target, files: collected.entries.length, bytes: collected.totalBytes });
-
-    let committed: BackupReport | undefined;
-    const plain = await openTemp(target);
-    const temps = [plain.path];
-    try {
-      let written;
-      try {
-        written = await writeArchive({
-          fd: plain.handle.fd,
-          meta,
-          entries: collected.entries,
-          fs,
-          masterPubPath,
-          ...options.tuning,
-          signal: options.signal,
-          signer,
-          onProgress: options.onProgress ? (done) => options.onProgress!(done, collected.totalBytes) : undefined,
-        });
-        await plain.handle.sync();
-      } finally {
-        await plain.handle.close();
-      }
-      let sha256: string;
-      let finalTemp = plain.path;
-      if (plan.encrypted) {
-        const enc = await openTemp(target);
-        temps.push(enc.path);
-        try {
-          sha256 = await encryptFile(plain.path, enc.handle, config.backup.encrypt.recipients);
-          await enc.handle.sync();
-        } finally {
-          await enc.handle.close();
-        }
-        await fsp.rm(plain.path, { force: true });
-        finalTemp = enc.path;
-      } else {
-        sha256 = await sha256File(plain.path);
-      }
-      await commitArchive(finalTemp, target, sha256);
-      const size = (await fsp.stat(target)).size;
-      const report: BackupReport = {
-        ok: true,
-        archive: target,
-        fileName: basename(target),
-        sha256,
-        size,
+    const writeOnce = async (): Promise<BackupReport> => {
+      const collected = await collectEntries(plan.sources, {
+        resolve,
+        fs,
+        owners: options.owners ?? loadOwnerNames(),
+        exclude: plan.exclude,
+      });
+      const masterPubPath = `${config.salt.pkiDir.replace(/\/+$/, '')}/${MASTER_PKI.publicKey}`;
+      const meta = {
+        createdAt: plan.createdAt,
         host,
         node,
-        conductorName: meta.conductorName,
-        createdAt: plan.createdAt.toISOString(),
-        encrypted: plan.encrypted,
-        files: collected.entries.filter((e) => e.type === 'file').length,
-        folders: collected.entries.filter((e) => e.type === 'dir').length,
-        contentBytes: collected.totalBytes,
+        conductorName: global?.init?.routerName,
+        ssrVersion: options.ssrVersion,
+        hasMasterPub: collected.entries.some((e) => e.systemPath === masterPubPath),
         missingOptional: collected.missingOptional,
         skipped: collected.skipped,
-        masterFingerprint: written.manifest.masterFingerprint,
-        signer: written.manifest.signature?.fingerprint,
-        durationMs: 0,
-        cleaned,
       };
-      logger.info('backup written', { archive: target, size, sha256 });
-      committed = report;
-    } catch (err) {
-      for (const t of temps) await fsp.rm(t, { force: true }).catch(() => undefined);
-      if (err instanceof RecoveryError) throw err;
-      throw new BackupError('BACKUP_FAILED', `the backup could not be written: ${(err as Error).message}`, {
-        cause: err,
-        details: { archive: target },
-        hint: 'Check free space and permissions of the backup folder; no archive was written.',
-      });
+      logger.info('backup started', { archive: target, files: collected.entries.length, bytes: collected.totalBytes });
+
+      const plain = await openTemp(target);
+      const temps = [plain.path];
+      try {
+        let written;
+        try {
+          written = await writeArchive({
+            fd: plain.handle.fd,
+            meta,
+            entries: collected.entries,
+            fs,
+            masterPubPath,
+            ...options.tuning,
+            signal: options.signal,
+            signer,
+            onProgress: options.onProgress ? (done) => options.onProgress!(done, collected.totalBytes) : undefined,
+          });
+          await plain.handle.sync();
+        } finally {
+          await plain.handle.close();
+        }
+        let sha256: string;
+        let finalTemp = plain.path;
+        if (plan.encrypted) {
+          const enc = await openTemp(target);
+          temps.push(enc.path);
+          try {
+            sha256 = await encryptFile(plain.path, enc.handle, config.backup.encrypt.recipients);
+            await enc.handle.sync();
+          } finally {
+            await enc.handle.close();
+          }
+          await fsp.rm(plain.path, { force: true });
+          finalTemp = enc.path;
+        } else {
+          sha256 = await sha256File(plain.path);
+        }
+        await commitArchive(finalTemp, target, sha256);
+        const size = (await fsp.stat(target)).size;
+        const report: BackupReport = {
+          ok: true,
+          archive: target,
+          fileName: basename(target),
+          sha256,
+          size,
+          host,
+          node,
+          conductorName: meta.conductorName,
+          createdAt: plan.createdAt.toISOString(),
+          encrypted: plan.encrypted,
+          files: collected.entries.filter((e) => e.type === 'file').length,
+          folders: collected.entries.filter((e) => e.type === 'dir').length,
+          contentBytes: collected.totalBytes,
+          missingOptional: collected.missingOptional,
+          skipped: collected.skipped,
+          masterFingerprint: written.manifest.masterFingerprint,
+          signer: written.manifest.signature?.fingerprint,
+          durationMs: 0,
+          cleaned,
+        };
+        logger.info('backup written', { archive: target, size, sha256 });
+        return report;
+      } catch (err) {
+        for (const t of temps) await fsp.rm(t, { force: true }).catch(() => undefined);
+        if (err instanceof RecoveryError) throw err;
+        throw new BackupError('BACKUP_FAILED', `the backup could not be written: ${(err as Error).message}`, {
+          cause: err,
+          details: { archive: target },
+          hint: 'Check free space and permissions of the backup folder; no archive was written.',
+        });
+      }
+    };
+    // A file replaced or removed while it is read (the daemon's registry written by rename, a key
+    // Salt moves) fails the attempt: the archive must be one consistent view. Such changes are
+    // brief, so the whole collect and write is tried again, a bounded number of times.
+    let committed: BackupReport | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        committed = await writeOnce();
+        break;
+      } catch (err) {
+        if (!(err instanceof BackupError) || err.code !== 'BACKUP_FILE_CHANGED' || attempt >= CHANGED_ATTEMPTS) throw err;
+        logger.warn('a file changed while it was backed up; collecting again', {
+          path: (err.details as { path?: string } | undefined)?.path,
+          attempt,
+          of: CHANGED_ATTEMPTS,
+        });
+        await sleep(CHANGED_RETRY_MS * attempt, undefined, { signal: options.signal }).catch(() => undefined);
+      }
     }
     // The archive is in place from here on: the off-box copy and retention report, never undo it.
     const report = committed!;

@@ -223,32 +223,63 @@ describe('backup create on a generated conductor tree', function () {
     assert.deepEqual(readdirSync(backupDir()), []);
   });
 
-  it('fails with BACKUP_FILE_CHANGED when a file grows while it is read (no archive)', async () => {
+  it('fails with BACKUP_FILE_CHANGED when a file keeps growing while it is read, after its attempts (no archive)', async () => {
     const fs: SourceFs = { ...systemSourceFs };
     const running = join(root, 'var/lib/128technology/t128-running.json');
-    let grown = false;
+    let grown = 0;
     sinon.stub(fs, 'readSync').callsFake((fd, buf, off, len, pos) => {
       const n = systemSourceFs.readSync(fd, buf, off, len, pos);
-      if (!grown && buf.subarray(off, off + n).includes('"datastore"')) {
-        grown = true;
+      if (buf.subarray(off, off + n).includes('"datastore"')) {
+        grown++;
         appendFileSync(running, 'more');
       }
       return n;
     });
     await expectCode(createBackup({ config, root, hostname: 'cond-1', fs }), 'BACKUP_FILE_CHANGED');
-    assert.ok(grown);
+    assert.ok(grown > 1, `collected again before giving up (${grown} reads of the changing file)`);
     assert.deepEqual(readdirSync(backupDir()), []);
   });
 
-  it('fails with BACKUP_FILE_CHANGED when a file vanishes between listing and reading', async () => {
+  it('fails with BACKUP_FILE_CHANGED when files keep vanishing between listing and reading', async () => {
     const fs: SourceFs = { ...systemSourceFs };
+    let n = 0;
     sinon.stub(fs, 'openSync').callsFake((p: string) => {
-      if (p.endsWith('/minions_pre/pending-1')) unlinkSync(p); // the key was accepted meanwhile
+      if (/\/minions_pre\/pending-\d+$/.test(p)) {
+        // a key accepted meanwhile, and Salt writing the next one pending, on every attempt
+        unlinkSync(p);
+        writeFileSync(p.replace(/pending-\d+$/, `pending-${++n + 2}`), 'key');
+      }
       return systemSourceFs.openSync(p);
     });
     const err = await expectCode(createBackup({ config, root, hostname: 'cond-1', fs }), 'BACKUP_FILE_CHANGED');
-    assert.equal(err.details.path, `/${PKI}/minions_pre/pending-1`);
+    assert.match(String(err.details.path), new RegExp(`^/${PKI}/minions_pre/pending-`));
     assert.deepEqual(readdirSync(backupDir()), []);
+  });
+
+  it('regression (the daemon rewrote its registry by rename mid-backup): a file replaced once is collected again, the archive holds the new version', async () => {
+    const fs: SourceFs = { ...systemSourceFs };
+    const registry = join(root, 'var/lib/ssr-recovery/agent-registry.json');
+    writeFileSync(registry, '{"version":1,"routers":{}}', { mode: 0o600 });
+    const tmp = join(root, 'var/lib/ssr-recovery/.agent-registry.json.1.tmp');
+    let replaced = false;
+    sinon.stub(fs, 'openSync').callsFake((p: string) => {
+      if (!replaced && p === registry) {
+        replaced = true;
+        writeFileSync(tmp, '{"version":1,"routers":{"r1":{}}}', { mode: 0o600 });
+        renameSync(tmp, registry);
+      }
+      return systemSourceFs.openSync(p);
+    });
+    const report = await createBackup({ config, root, hostname: 'cond-1', fs });
+    assert.ok(replaced);
+    assert.equal(
+      tar(['-xzOf', report.archive, 'var/lib/ssr-recovery/agent-registry.json']),
+      '{"version":1,"routers":{"r1":{}}}',
+    );
+    assert.deepEqual(
+      readdirSync(backupDir()).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
   });
 
   it('a cancelled run (daemon shutdown) stops between files and leaves nothing', async () => {
