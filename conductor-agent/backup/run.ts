@@ -234,7 +234,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
         committed = await writeOnce();
         break;
       } catch (err) {
-        if (!(err instanceof BackupError) || err.code !== 'BACKUP_FILE_CHANGED' || attempt >= CHANGED_ATTEMPTS) throw err;
+        if (!(err instanceof BackupError) || err.code !== 'BACKUP_FILE_CHANGED' || attempt >= CHANGED_ATTEMPTS)
+          throw err;
         logger.warn('a file changed while it was backed up; collecting again', {
           path: (err.details as { path?: string } | undefined)?.path,
           attempt,
