@@ -85,7 +85,8 @@ export interface RegistryOptions {
 export class AgentRegistry {
   readonly file: string;
   #doc: RegistryDoc = { version: 1, routers: {} };
-  #mtimeMs = -1;
+  /** The on-disk version this copy was read from or last written as (see versionOf); '' when unknown. */
+  #version = '';
   #queue: Mutation[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
@@ -149,9 +150,9 @@ export class AgentRegistry {
     } catch {
       return;
     }
-    if (st.mtimeMs === this.#mtimeMs) return;
+    if (versionOf(st) === this.#version) return;
     this.#doc = await this.#read();
-    this.#mtimeMs = st.mtimeMs;
+    this.#version = versionOf(st);
   }
 
   get(minionId: string): RegistryEntry | undefined {
@@ -321,7 +322,7 @@ export class AgentRegistry {
         // thousands of entries for every batch (a fleet reconnecting reports once a second) was the
         // daemon's largest garbage source at 10,000 agents.
         const st = await fsp.stat(this.file).catch(() => undefined);
-        const doc = st && st.mtimeMs === this.#mtimeMs ? this.#doc : await this.#read();
+        const doc = st && versionOf(st) === this.#version ? this.#doc : await this.#read();
         const results = batch.map((m) => {
           try {
             return { ok: true as const, v: m.apply(doc) };
@@ -331,7 +332,7 @@ export class AgentRegistry {
         });
         await writeFileAtomic(this.file, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
         this.#doc = doc;
-        this.#mtimeMs = (await fsp.stat(this.file)).mtimeMs;
+        this.#version = versionOf(await fsp.stat(this.file));
         batch.forEach((m, i) => {
           const r = results[i]!;
           if (r.ok) m.resolve(r.v);
@@ -340,7 +341,7 @@ export class AgentRegistry {
       } catch (err) {
         // Nothing was written: what is in memory goes back to what is on disk.
         this.#doc = await this.#read().catch(() => this.#doc);
-        this.#mtimeMs = -1;
+        this.#version = '';
         for (const m of batch) m.reject(err);
       } finally {
         await lock.release();
@@ -396,4 +397,14 @@ function sameFacts(a: ReportedFacts | undefined, b: Omit<ReportedFacts, 'at'>): 
     a?.minionKeyFingerprint === b.minionKeyFingerprint &&
     (a?.sshHostKeys ?? []).join(',') === (b.sshHostKeys ?? []).join(',')
   );
+}
+
+/**
+ * One version of the registry file. Every write is a new file renamed into place, so the inode
+ * tells writes apart; the modification time alone does not (the kernel stamps files from a coarse
+ * clock: two writes by two processes within a few milliseconds carry the same mtime, and the
+ * other writer's change was lost).
+ */
+function versionOf(st: { ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
+  return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }

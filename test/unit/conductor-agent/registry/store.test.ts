@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import sinon from 'sinon';
 import { hasCode } from '../../../../shared/errors.js';
 import { generateSigningKeyPair, keyFingerprint } from '../../../../shared/protocol/signing-keys.js';
 import { AgentRegistry, REGISTRY_FILE } from '../../../../conductor-agent/registry/store.js';
@@ -61,6 +63,29 @@ describe('conductor-agent/registry', () => {
     await a.remove('r-2');
     const onDisk = JSON.parse(await readFile(join(dir, REGISTRY_FILE), 'utf8')).routers;
     assert.deepEqual(Object.keys(onDisk).sort(), ['r-1', 'r-3'], "the other writer's entry is kept");
+  });
+
+  // Regression (CI): the registry told its own last write from another process's by mtime alone.
+  // The kernel stamps files from a coarse clock, so a write by the CLI within a few milliseconds
+  // of the daemon's carried the same mtime, and the daemon's next batch dropped the CLI's entry.
+  it('a write by another process with the same mtime (coarse file clock) is still merged', async () => {
+    const realStat = fs.promises.stat.bind(fs.promises);
+    const frozen = new Date('2026-12-01T00:00:00Z');
+    sinon.stub(fs.promises, 'stat').callsFake(async (...args: Parameters<typeof realStat>) => {
+      const st = (await realStat(...args)) as fs.Stats;
+      return Object.assign(st, { mtimeMs: frozen.getTime(), mtime: frozen });
+    });
+    try {
+      const a = await AgentRegistry.open(dir, { flushDelayMs: 5 });
+      await a.enroll('r-1', k1.publicPem, { source: 'salt-event' });
+      const b = await AgentRegistry.open(dir, { flushDelayMs: 5 });
+      await b.enroll('r-3', k2.publicPem, { source: 'operator' });
+      await a.enroll('r-2', generateSigningKeyPair().publicPem, { source: 'salt-event' });
+      const onDisk = JSON.parse(await readFile(join(dir, REGISTRY_FILE), 'utf8')).routers;
+      assert.deepEqual(Object.keys(onDisk).sort(), ['r-1', 'r-2', 'r-3'], "the other writer's entry is kept");
+    } finally {
+      sinon.restore();
+    }
   });
 
   it('coalesces a burst of enrollments into few writes', async () => {
