@@ -44,7 +44,7 @@ export async function wireWave(
   ctx: CommandContext,
   o: { inventory?: string; knownHosts?: string; nodeIdentifier?: string },
 ): Promise<WaveWiring> {
-  const { controlRequest } = await import('../ws/control.js');
+  const { ControlChannel } = await import('../ws/control.js');
   const { controlSocketPath, registryLockPath } = await import('../ws/service.js');
   const { AgentRegistry } = await import('../registry/store.js');
   const { mergeFleet } = await import('../ws/fleet-view.js');
@@ -58,8 +58,10 @@ export async function wireWave(
   const identity = await readConductorIdentityPublic(stateDir).catch(() => undefined);
   const sock = controlSocketPath(ctx.config, p);
   const registry = await AgentRegistry.open(stateDir, { lockFile: registryLockPath(p) });
+  // One connection to the daemon for the whole wave: every router's request rides on it.
+  const control = new ControlChannel(sock);
   let daemon = true;
-  const fleet = await controlRequest<FleetEntry[]>(sock, 'fleet', {}, 60_000).catch((err: unknown) => {
+  const fleet = await control.request<FleetEntry[]>('fleet', {}, 60_000).catch((err: unknown) => {
     if (!hasCode(err, 'AGENT_DAEMON_UNREACHABLE')) throw err;
     daemon = false;
     ctx.logger.warn('conductor-agent daemon not running: no agent channel, SSH routes only');
@@ -73,21 +75,7 @@ export async function wireWave(
     reported: async () => reported,
     sshRoutes: () => sshRoutesFrom(ctx, o, reported),
   };
-  const agent: AgentChannel | undefined = daemon
-    ? {
-        async reauth(routerId, fingerprint, timeoutMs) {
-          const res = await controlRequest<ReauthRouterResult>(
-            sock,
-            'reauth',
-            // The wave confirms every router with batched test.ping (verify.ts), so the daemon does not.
-            { router: routerId, fingerprint, timeoutMs, masterConfirm: false },
-            timeoutMs + 60_000,
-          );
-          const out = res.outcome;
-          return { ok: res.ok, code: out.code, message: out.message, evidence: out.evidence, timings: out.timings };
-        },
-      }
-    : undefined;
+  const agent: AgentChannel | undefined = daemon ? daemonReauth(control) : undefined;
   return {
     masterFingerprint,
     hashType: master.settings.hashType,
@@ -96,6 +84,24 @@ export async function wireWave(
     sources,
     agent,
     conductor: { id: hostname(), agentKey: identity?.signingFingerprint },
+  };
+}
+
+/**
+ * Signed `reauth` commands through the daemon (the listener the routers' agents are connected to).
+ * `masterConfirm: false`: the wave confirms every router with batched test.ping (verify.ts).
+ */
+export function daemonReauth(control: import('../ws/control.js').ControlChannel): AgentChannel {
+  return {
+    async reauth(routerId, fingerprint, timeoutMs) {
+      const res = await control.request<ReauthRouterResult>(
+        'reauth',
+        { router: routerId, fingerprint, timeoutMs, masterConfirm: false },
+        timeoutMs + 60_000,
+      );
+      const out = res.outcome;
+      return { ok: res.ok, code: out.code, message: out.message, evidence: out.evidence, timings: out.timings };
+    },
   };
 }
 

@@ -9,8 +9,6 @@ import { readFile } from 'node:fs/promises';
 import type { CommandContext } from '../cli/context.js';
 import { systemClock } from '../../shared/ports/clock.js';
 import type { SaltHashType } from '../../shared/salt/fingerprint.js';
-import type { AgentChannel } from '../fleet/ports.js';
-import type { ReauthRouterResult } from '../reauth/single.js';
 import { localFiles, type NewConductorFiles } from './files.js';
 import { fleetRepin, newMasterKeys, type FleetRepinPorts, type RepinTarget } from './repin.js';
 import type { RouterRepin } from './trust.js';
@@ -65,35 +63,15 @@ async function wire(ctx: Ctx, newUrl: string, w: RepinWiring): Promise<FleetRepi
   const keys = (files: NewConductorFiles, pkiDir: string) =>
     newMasterKeys({ files, newPkiDir: pkiDir, oldAccepted, hashType: w.hashType });
   return {
-    agent: fleet.daemon ? daemonAgent(ctx) : undefined,
+    // Signed `reauth` commands through this conductor's daemon (the listener the routers' agents are
+    // connected to and whose key they pin); the master-side confirmation is the NEW salt-api's.
+    agent: fleet.agent,
     ssh: await sshFallback(ctx),
     sources: fleet.sources,
     new: await target(ctx, newUrl, keys(w.files(), w.newPkiDir)),
     old: await target(ctx, ctx.config.saltApi.url, keys(localFiles(ctx.loaded.root), ctx.config.salt.pkiDir)),
     clock: systemClock,
     logger: ctx.logger,
-  };
-}
-
-/**
- * Signed `reauth` commands through this conductor's daemon (the listener the routers' agents are
- * connected to and whose key they pin). `masterConfirm: false`: the daemon checks the router's signed
- * report only; the confirmation from the master side is the NEW salt-api's, done by the fleet wave.
- */
-function daemonAgent(ctx: Ctx): AgentChannel {
-  return {
-    async reauth(routerId, fingerprint, timeoutMs) {
-      const { controlRequest } = await import('../ws/control.js');
-      const { controlSocketPath } = await import('../ws/service.js');
-      const res = await controlRequest<ReauthRouterResult>(
-        controlSocketPath(ctx.config, ctx.loaded.path),
-        'reauth',
-        { router: routerId, fingerprint, timeoutMs, masterConfirm: false },
-        timeoutMs + 60_000,
-      );
-      const out = res.outcome;
-      return { ok: res.ok, code: out.code, message: out.message, evidence: out.evidence, timings: out.timings };
-    },
   };
 }
 

@@ -1,9 +1,13 @@
 /**
  * The daemon's local control socket: how `conductor-agent fleet` and `conductor-agent reauth` reach
  * the running daemon, which holds the router-agent connections. A Unix socket (0600 in the 0700
- * state folder, so only root), one JSON request line and one JSON response line per connection.
+ * state folder, so only root). JSON lines: a request `{id, op, args}`, its response `{id, ok, …}`.
+ * A connection carries many requests at once (a wave keeps `--concurrency` of them open; a connection
+ * per request cost a connect, an accept and a close on both sides for every router), and the
+ * writes of one tick go out in one system call. A request without `id` is answered and the
+ * connection ended (a client of an earlier version).
  */
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { promises as fsp } from 'node:fs';
 import { RecoveryError, ErrorCodes, type ErrorCode } from '../../shared/errors.js';
 
@@ -29,29 +33,41 @@ export async function startControlServer(
     });
   }
   await fsp.rm(path, { force: true });
+  const open = new Set<Socket>();
   const server: Server = createServer((sock) => {
+    open.add(sock);
+    sock.once('close', () => open.delete(sock));
     let buf = '';
     sock.setEncoding('utf8');
     sock.on('error', () => undefined);
+    const answer = async (line: string): Promise<void> => {
+      let id: string | number | undefined;
+      let response: Record<string, unknown>;
+      try {
+        const req = JSON.parse(line) as { id?: unknown; op?: unknown; args?: unknown };
+        if (typeof req.id === 'number' || typeof req.id === 'string') id = req.id;
+        const h = typeof req.op === 'string' && Object.hasOwn(handlers, req.op) ? handlers[req.op] : undefined;
+        if (!h) throw new RecoveryError('USAGE', `unknown control operation ${JSON.stringify(req.op)}`);
+        response = { ok: true, result: await h((req.args ?? {}) as Record<string, unknown>) };
+      } catch (err) {
+        const e = err instanceof RecoveryError ? err : new RecoveryError('INTERNAL', (err as Error).message);
+        response = { ok: false, error: e.toJSON() };
+      }
+      if (sock.destroyed) return;
+      if (id === undefined) {
+        sock.end(`${JSON.stringify(response)}\n`);
+        return;
+      }
+      writeCoalesced(sock, `${JSON.stringify({ id, ...response })}\n`);
+    };
     sock.on('data', (chunk: string) => {
       buf += chunk;
-      if (buf.length > MAX_REQUEST) return sock.destroy();
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      const line = buf.slice(0, nl);
-      void (async () => {
-        let response: unknown;
-        try {
-          const req = JSON.parse(line) as { op?: unknown; args?: unknown };
-          const h = typeof req.op === 'string' && Object.hasOwn(handlers, req.op) ? handlers[req.op] : undefined;
-          if (!h) throw new RecoveryError('USAGE', `unknown control operation ${JSON.stringify(req.op)}`);
-          response = { ok: true, result: await h((req.args ?? {}) as Record<string, unknown>) };
-        } catch (err) {
-          const e = err instanceof RecoveryError ? err : new RecoveryError('INTERNAL', (err as Error).message);
-          response = { ok: false, error: e.toJSON() };
-        }
-        sock.end(`${JSON.stringify(response)}\n`);
-      })();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        void answer(line);
+      }
+      if (buf.length > MAX_REQUEST) sock.destroy();
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -67,6 +83,8 @@ export async function startControlServer(
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
+        // A CLI's channel stays open between requests: closing ends it (its waiting requests fail).
+        for (const sock of open) sock.destroy();
         fsp.rm(path, { force: true }).catch(() => undefined);
       }),
   };
@@ -83,61 +101,143 @@ async function socketAnswers(path: string): Promise<boolean> {
   });
 }
 
-/** Send one request to the daemon; throws the daemon's RecoveryError, or AGENT_DAEMON_UNREACHABLE. */
+/** Lines written in one tick leave in one write (cork now, uncork on the next tick). */
+function writeCoalesced(sock: Socket, line: string): void {
+  if (!sock.writableCorked) {
+    sock.cork();
+    process.nextTick(() => sock.uncork());
+  }
+  sock.write(line);
+}
+
+interface ControlResponse {
+  id?: unknown;
+  ok: boolean;
+  result?: unknown;
+  error?: { code?: string; message?: string; hint?: string; details?: Record<string, unknown> };
+}
+
+interface Waiting {
+  op: string;
+  resolve: (r: ControlResponse) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One connection to the daemon carrying any number of requests at once; connected on first use
+ * and again after the daemon closed it. It does not keep the process alive while nothing waits.
+ */
+export class ControlChannel {
+  readonly #path: string;
+  #sock: Socket | undefined;
+  #buf = '';
+  #next = 1;
+  readonly #waiting = new Map<number, Waiting>();
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  /** One request; throws the daemon's RecoveryError, AGENT_TIMEOUT, or AGENT_DAEMON_UNREACHABLE. */
+  async request<T = unknown>(op: string, args: Record<string, unknown> = {}, timeoutMs = 300_000): Promise<T> {
+    const sock = this.#connect();
+    const id = this.#next++;
+    const res = await new Promise<ControlResponse>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#settle(id)?.reject(
+          new RecoveryError('AGENT_TIMEOUT', `the daemon did not answer ${op} within ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      this.#waiting.set(id, { op, resolve, reject, timer });
+      sock.ref();
+      writeCoalesced(sock, `${JSON.stringify({ id, op, args })}\n`);
+    });
+    if (res.ok) return res.result as T;
+    const code = (res.error?.code && res.error.code in ErrorCodes ? res.error.code : 'INTERNAL') as ErrorCode;
+    throw new RecoveryError(code, res.error?.message ?? 'daemon error', {
+      hint: res.error?.hint,
+      details: res.error?.details,
+    });
+  }
+
+  /** Close the connection; requests still waiting fail as unanswered. */
+  close(): void {
+    this.#sock?.destroy();
+  }
+
+  #connect(): Socket {
+    if (this.#sock) return this.#sock;
+    const s = createConnection(this.#path);
+    this.#sock = s;
+    this.#buf = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      this.#buf += d;
+      for (let nl = this.#buf.indexOf('\n'); nl >= 0; nl = this.#buf.indexOf('\n')) {
+        const line = this.#buf.slice(0, nl);
+        this.#buf = this.#buf.slice(nl + 1);
+        let res: ControlResponse;
+        try {
+          res = JSON.parse(line) as ControlResponse;
+        } catch {
+          continue; // not an answer to anything
+        }
+        // A daemon of an earlier version answers without the id: the one request it was sent.
+        const id = typeof res.id === 'number' ? res.id : this.#waiting.keys().next().value;
+        if (id !== undefined) this.#settle(id)?.resolve(res);
+      }
+    });
+    let failure: Error | undefined;
+    s.once('error', (err) => {
+      failure = new RecoveryError(
+        'AGENT_DAEMON_UNREACHABLE',
+        `cannot reach the conductor-agent daemon at ${this.#path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+        {
+          cause: err,
+          details: { socket: this.#path },
+          hint: 'Start it (systemctl start conductor-agent, or conductor-agent daemon).',
+        },
+      );
+    });
+    s.once('close', () => {
+      if (this.#sock === s) this.#sock = undefined;
+      for (const [id, w] of [...this.#waiting]) {
+        this.#settle(id);
+        w.reject(
+          failure ??
+            new RecoveryError(
+              'AGENT_DAEMON_UNREACHABLE',
+              `the daemon closed the control connection without an answer to ${w.op}`,
+            ),
+        );
+      }
+    });
+    return s;
+  }
+
+  /** Forget a waiting request (its timer too); the connection no longer holds the process when none waits. */
+  #settle(id: number): Waiting | undefined {
+    const w = this.#waiting.get(id);
+    if (!w) return undefined;
+    this.#waiting.delete(id);
+    clearTimeout(w.timer);
+    if (this.#waiting.size === 0) this.#sock?.unref();
+    return w;
+  }
+}
+
+/** Send one request to the daemon on a connection of its own; throws as ControlChannel.request. */
 export async function controlRequest<T = unknown>(
   path: string,
   op: string,
   args: Record<string, unknown> = {},
   timeoutMs = 300_000,
 ): Promise<T> {
-  const text = await new Promise<string>((resolve, reject) => {
-    const s = createConnection(path);
-    let out = '';
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new RecoveryError('AGENT_TIMEOUT', `the daemon did not answer ${op} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    s.setEncoding('utf8');
-    s.once('connect', () => s.write(`${JSON.stringify({ op, args })}\n`));
-    s.on('data', (d: string) => {
-      out += d;
-    });
-    s.once('end', () => {
-      clearTimeout(timer);
-      resolve(out);
-    });
-    s.once('error', (err) => {
-      clearTimeout(timer);
-      reject(
-        new RecoveryError(
-          'AGENT_DAEMON_UNREACHABLE',
-          `cannot reach the conductor-agent daemon at ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
-          {
-            cause: err,
-            details: { socket: path },
-            hint: 'Start it (systemctl start conductor-agent, or conductor-agent daemon).',
-          },
-        ),
-      );
-    });
-  });
-  let res: {
-    ok: boolean;
-    result?: T;
-    error?: { code?: string; message?: string; hint?: string; details?: Record<string, unknown> };
-  };
+  const channel = new ControlChannel(path);
   try {
-    res = JSON.parse(text) as typeof res;
-  } catch {
-    throw new RecoveryError(
-      'AGENT_DAEMON_UNREACHABLE',
-      `the daemon closed the control connection without an answer to ${op}`,
-    );
+    return await channel.request<T>(op, args, timeoutMs);
+  } finally {
+    channel.close();
   }
-  if (res.ok) return res.result as T;
-  const code = (res.error?.code && res.error.code in ErrorCodes ? res.error.code : 'INTERNAL') as ErrorCode;
-  throw new RecoveryError(code, res.error?.message ?? 'daemon error', {
-    hint: res.error?.hint,
-    details: res.error?.details,
-  });
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { RecoveryError, hasCode } from '../../../../shared/errors.js';
-import { controlRequest, startControlServer } from '../../../../conductor-agent/ws/control.js';
+import { ControlChannel, controlRequest, startControlServer } from '../../../../conductor-agent/ws/control.js';
 import { parseListen } from '../../../../conductor-agent/ws/service.js';
 import { mergeFleet, renderFleet } from '../../../../conductor-agent/ws/fleet-view.js';
 import { makeTmpDir } from '../../../helpers/tmpdir.js';
@@ -31,6 +32,97 @@ describe('conductor-agent/ws/control (the CLI ⇄ daemon socket)', () => {
       await server.close();
     }
     await assert.rejects(controlRequest(sock, 'echo'), (e) => hasCode(e, 'AGENT_DAEMON_UNREACHABLE'));
+  });
+
+  // Regression (wave CPU): a connection per request cost a connect, an accept and a close on both
+  // sides for every router of a wave.
+  it('one channel carries many requests at once, answered out of order, each to its caller', async () => {
+    const sock = join(dir, 'control.sock');
+    const server = await startControlServer(sock, {
+      slow: async (a) => {
+        await new Promise((r) => setTimeout(r, Number(a.ms)));
+        if (a.fail) throw new RecoveryError('AGENT_UNREACHABLE', `router ${String(a.n)} is not connected`);
+        return { n: a.n };
+      },
+    });
+    const channel = new ControlChannel(sock);
+    try {
+      const calls = Array.from({ length: 300 }, (_, n) =>
+        channel.request<{ n: number }>('slow', { n, ms: (n * 7) % 40, fail: n % 50 === 0 }).then(
+          (r) => ['ok', r.n] as const,
+          (e: RecoveryError) => [e.code, e.message] as const,
+        ),
+      );
+      const results = await Promise.all(calls);
+      for (const [n, r] of results.entries()) {
+        assert.deepEqual(r, n % 50 === 0 ? ['AGENT_UNREACHABLE', `router ${n} is not connected`] : ['ok', n]);
+      }
+    } finally {
+      channel.close();
+      await server.close();
+    }
+  });
+
+  it('a request the daemon does not answer in time fails alone; the channel goes on', async () => {
+    const sock = join(dir, 'control.sock');
+    const server = await startControlServer(sock, {
+      hang: () => new Promise(() => undefined),
+      ping: async () => 'pong',
+    });
+    const channel = new ControlChannel(sock);
+    try {
+      await assert.rejects(channel.request('hang', {}, 100), (e) => hasCode(e, 'AGENT_TIMEOUT'));
+      assert.equal(await channel.request('ping'), 'pong');
+      // The daemon stopping with the channel open and a request waiting: it does not wait for the CLI.
+      const waiting = channel.request('hang');
+      await server.close();
+      await assert.rejects(waiting, (e) => hasCode(e, 'AGENT_DAEMON_UNREACHABLE'));
+    } finally {
+      channel.close();
+      await server.close();
+    }
+  });
+
+  it('a daemon that drops the connection fails what waits (AGENT_DAEMON_UNREACHABLE); the next request reconnects', async () => {
+    const sock = join(dir, 'control.sock');
+    let n = 0;
+    const raw = createServer((s) => {
+      n++;
+      s.once('data', (d) => {
+        const { id } = JSON.parse(String(d).split('\n')[0]!) as { id: number };
+        if (n === 1)
+          s.destroy(); // the daemon died mid-request
+        else s.write(`${JSON.stringify({ id, ok: true, result: 'back' })}\n`);
+      });
+    });
+    await new Promise<void>((r) => raw.listen(sock, r));
+    const channel = new ControlChannel(sock);
+    try {
+      await assert.rejects(channel.request('reauth'), (e) => hasCode(e, 'AGENT_DAEMON_UNREACHABLE'));
+      assert.equal(await channel.request('reauth'), 'back');
+    } finally {
+      channel.close();
+      await new Promise((r) => raw.close(r));
+    }
+  });
+
+  it('a request without an id (a client of an earlier version) is answered and the connection ended', async () => {
+    const sock = join(dir, 'control.sock');
+    const server = await startControlServer(sock, { ping: async () => 'pong' });
+    try {
+      const text = await new Promise<string>((resolve, reject) => {
+        const s = createConnection(sock, () => s.write('{"op":"ping"}\n'));
+        let out = '';
+        s.on('data', (d) => {
+          out += String(d);
+        });
+        s.on('end', () => resolve(out));
+        s.on('error', reject);
+      });
+      assert.deepEqual(JSON.parse(text), { ok: true, result: 'pong' });
+    } finally {
+      await server.close();
+    }
   });
 
   it('replaces a stale socket left by a dead daemon', async () => {
