@@ -89,14 +89,15 @@ export async function wireWave(
 
 /**
  * Signed `reauth` commands through the daemon (the listener the routers' agents are connected to).
- * `masterConfirm: false`: the wave confirms every router with batched test.ping (verify.ts).
+ * `masterConfirm: false`: the wave confirms every router with batched test.ping (verify.ts);
+ * `brief`: the outcome only, not the signed report (the wave keeps the outcome and its evidence).
  */
 export function daemonReauth(control: import('../ws/control.js').ControlChannel): AgentChannel {
   return {
     async reauth(routerId, fingerprint, timeoutMs) {
-      const res = await control.request<ReauthRouterResult>(
+      const res = await control.request<Pick<ReauthRouterResult, 'ok' | 'outcome'>>(
         'reauth',
-        { router: routerId, fingerprint, timeoutMs, masterConfirm: false },
+        { router: routerId, fingerprint, timeoutMs, masterConfirm: false, brief: true },
         timeoutMs + 60_000,
       );
       const out = res.outcome;

@@ -102,6 +102,16 @@ export async function reauthRouter(o: ReauthRouterOptions): Promise<ReauthRouter
   return { routerId: o.routerId, action, ok, fingerprint, outcome, report, ...confirmed };
 }
 
+/**
+ * A result without its signed report (the fleet wave's `brief` request): the report carries the same
+ * body three more times (parsed, in its payload, base64 in its envelope), and the wave keeps only the
+ * outcome and its evidence. The fingerprint of the key that verified the report stays.
+ */
+export function briefResult(r: ReauthRouterResult): Omit<ReauthRouterResult, 'report'> & { verifiedWith: string } {
+  const { report, ...rest } = r;
+  return { ...rest, verifiedWith: report.verifiedWith };
+}
+
 /** Ask the master until the minion answers or the time is up; a failing call counts as no answer. */
 async function confirmFromMaster(
   routerId: string,

@@ -14,7 +14,7 @@ import { ENROLL_TAG } from '../../shared/protocol/enroll.js';
 import { loadOrCreateConductorIdentity, type ConductorAgentIdentity } from '../identity/agent-key.js';
 import { AgentRegistry } from '../registry/store.js';
 import { runEnrollListener, type RawEventLike } from '../registry/enroll-listener.js';
-import { reauthRouter } from '../reauth/single.js';
+import { briefResult, reauthRouter } from '../reauth/single.js';
 import { startAgentServer, type AgentServer } from './server.js';
 import { startControlServer, type ControlServer } from './control.js';
 
@@ -99,8 +99,8 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
       let ping: ReturnType<typeof masterSidePing> | undefined;
       control = await startControlServer(sock, {
         fleet: async () => server.fleet(),
-        reauth: async (a) =>
-          reauthRouter({
+        reauth: async (a) => {
+          const result = await reauthRouter({
             server,
             routerId: String(a.router),
             action: a.action === 'rollback' ? 'rollback' : 'reauth',
@@ -117,7 +117,9 @@ export function createAgentService(o: AgentServiceOptions): AgentService {
             masterPubPath: masterPub,
             routerTimeoutMs:
               typeof a.timeoutMs === 'number' ? a.timeoutMs : Math.max(1000, o.config.agents.commandTimeoutMs - 30_000),
-          }),
+          });
+          return a.brief === true ? briefResult(result) : result;
+        },
         approve: async (a) => {
           const fingerprint = typeof a.fingerprint === 'string' ? a.fingerprint : '';
           const entry = await registry.approve(String(a.router), fingerprint);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { hasCode } from '../../../../shared/errors.js';
 import { pemFinger } from '../../../../shared/salt/fingerprint.js';
 import type { CommandBody, ReportBody } from '../../../../shared/protocol/messages.js';
-import { reauthRouter } from '../../../../conductor-agent/reauth/single.js';
+import { briefResult, reauthRouter } from '../../../../conductor-agent/reauth/single.js';
 import type { VerifiedReport } from '../../../../conductor-agent/ws/command-sender.js';
 import { makeTmpDir } from '../../../helpers/tmpdir.js';
 import { rsaPublicPem } from '../../router-agent/fake-minion.js';
@@ -46,6 +46,24 @@ describe('conductor-agent/reauth/single', () => {
     } finally {
       await cleanup();
     }
+  });
+
+  it("brief (the wave's request): the outcome and the verifying key's fingerprint, without the signed report", async () => {
+    const r = await reauthRouter({
+      server: server(() => outcome({ fingerprint: fp, cachedFingerprint: fp })),
+      routerId: 'r1',
+      fingerprint: fp,
+    });
+    const brief = briefResult(r);
+    assert.equal('report' in brief, false);
+    assert.deepEqual(brief, {
+      routerId: 'r1',
+      action: 'reauth',
+      ok: true,
+      fingerprint: fp,
+      outcome: r.outcome,
+      verifiedWith: 'aa',
+    });
   });
 
   it('does not take "ok" for an answer when the report shows another key cached', async () => {
