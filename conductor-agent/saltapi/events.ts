@@ -124,9 +124,12 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
     };
   }
 
+  private wants(tag: string): boolean {
+    return !tag.startsWith(`${STREAM_PROBE_TAG}/`) && (!this.o.tags || this.o.tags.some((p) => tagMatches(p, tag)));
+  }
+
   private push(e: SaltEvent): void {
-    if (e.tag.startsWith(`${STREAM_PROBE_TAG}/`)) return;
-    if (this.o.tags && !this.o.tags.some((p) => tagMatches(p, e.tag))) return;
+    if (!this.wants(e.tag)) return;
     const w = this.waiters.shift();
     if (w) return w.resolve({ value: e, done: false });
     this.queue.push(e);
@@ -254,6 +257,9 @@ export class SaltEventStream extends EventEmitter implements AsyncIterable<SaltE
             this.retryMs = item.retry;
             continue;
           }
+          // Not wanted by its `tag:` line (salt-api writes the event's own tag there): not parsed. The
+          // daemon wants enrollments only, and a fleet coming back fires tens of thousands of others.
+          if (item.tag !== undefined && !this.wants(item.tag)) continue;
           try {
             this.push(classifySaltEvent(parseRawEvent(item.data, item.tag)));
           } catch (err) {

@@ -3,6 +3,7 @@
 // token expiry mid-stream (salt-api ends the stream; the client logs in again), permanent denial.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import sinon from 'sinon';
 import { SaltApiClient } from '../../conductor-agent/saltapi/client.js';
 import { openSaltEvents, type SaltEventStream } from '../../conductor-agent/saltapi/events.js';
 import type { SaltEvent } from '../../conductor-agent/saltapi/salt-event.js';
@@ -66,6 +67,26 @@ describe('integration: salt-api /events stream', function () {
         custom.tag === 'ssr-recovery/router-agent/enroll',
     );
     assert.equal((custom.payload as { agentPublicKey: string }).agentPublicKey, 'k');
+  });
+
+  // Regression (daemon CPU in the fleet bench): the daemon's stream wants enrollments only, yet
+  // parsed the JSON of every event of a fleet coming back (tens of thousands of salt/auth and job
+  // events) before dropping it by tag.
+  it('drops an unwanted event by its tag: line without parsing its JSON', async () => {
+    const { s } = open(['test/wanted']);
+    await connected(s);
+    const parse = sinon.spy(JSON, 'parse');
+    try {
+      for (let i = 0; i < 20; i++) sb.master.bus.fire('other/unwanted', { i });
+      sb.master.bus.fire('test/wanted', { n: 7 });
+      const e = await s.waitFor((x) => x.tag === 'test/wanted');
+      assert.equal(e.raw.data.n, 7);
+      const unwanted = parse.getCalls().filter((c) => String(c.args[0]).includes('other/unwanted'));
+      assert.equal(unwanted.length, 0, 'no unwanted event was parsed');
+      assert.ok(parse.getCalls().some((c) => String(c.args[0]).includes('test/wanted')));
+    } finally {
+      parse.restore();
+    }
   });
 
   it('reconnects after the stream is cut, waiting the server retry hint', async () => {
