@@ -2,15 +2,16 @@
 // restart, is-active, last exit status), the salt-call stand-in (event.send authenticated like a
 // minion) and master-ctl (restart the master through a service command line).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import sinon from 'sinon';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
 import { splitCommandLine, systemProcessRunner } from '../../shared/ports/process-runner.js';
 import { fixtureArgv } from '../../sandbox/salt/entry.js';
 import { SaltMasterSim } from '../../sandbox/salt/master.js';
 import { startMasterControl } from '../../sandbox/salt/master-control.js';
 import { genRsaPair } from '../../sandbox/salt/master-pki.js';
-import { minionLastExit, minionPid, minionServiceCommands } from '../../sandbox/salt/minion-service.js';
+import { minionLastExit, minionPid, minionServiceCommands, stopMinion } from '../../sandbox/salt/minion-service.js';
 import { writeSimRouter, type SimRouterPaths } from '../../sandbox/salt/minion-setup.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
@@ -50,6 +51,28 @@ describe('integration: minion-service, salt-call and master-ctl fixtures', funct
     assert.equal(minionPid(p.stateDir), undefined);
     assert.equal(minionLastExit(p.stateDir), 0);
     assert.equal((await run(svc.isActive)).code, 3);
+  });
+
+  // Regression (migrate-kill flake): a stop that found the minion alive, then signalled it after
+  // another stop (the SSR's restart after migrate conductor) had ended it, died on ESRCH (exit 1,
+  // "stop salt-minion failed"); systemctl says a stopped service is stopped.
+  // Regression (migrate-kill flake): a stop that found the minion alive, then signalled it after
+  // another stop (the SSR's restart after migrate conductor) had ended it, died on ESRCH (exit 1,
+  // "stop salt-minion failed"); systemctl says a stopped service is stopped.
+  it('a stop whose minion exits between the look-up and the signal succeeds', async () => {
+    const stateDir = join(root, 'gone-minion');
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, 'minion.pid'), '4242\n');
+    const kill = sinon.stub(process, 'kill').callsFake((_pid, signal) => {
+      if (signal === 0) return true; // alive when looked up
+      throw Object.assign(new Error('kill ESRCH'), { code: 'ESRCH', syscall: 'kill' }); // gone when signalled
+    });
+    try {
+      await stopMinion(stateDir);
+      assert.ok(kill.calledWith(4242, 'SIGTERM'));
+    } finally {
+      kill.restore();
+    }
   });
 
   it('records exit 42 after a master_finger mismatch; is-active reports failed', async () => {
