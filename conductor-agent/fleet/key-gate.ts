@@ -7,7 +7,13 @@
  * rename, compared with the bytes fingerprinted, and moved into `minions/` (keys/accept.ts).
  */
 import { pemFinger, type SaltHashType } from '../../shared/salt/fingerprint.js';
-import { pkiKeyAcceptor, readPendingKey, type KeyAcceptor, type PendingKeyRead } from '../keys/accept.js';
+import {
+  pkiKeyAcceptor,
+  readPendingKey,
+  recoverClaims,
+  type KeyAcceptor,
+  type PendingKeyRead,
+} from '../keys/accept.js';
 import { listMinionKeys } from '../keys/pki.js';
 
 export type GateResult =
@@ -61,8 +67,11 @@ export function pkiKeyGate(pkiDir: string, o: { hashType?: SaltHashType; accepto
     }
     return out;
   };
+  // A wave killed in the middle of an accept left its claim in `minions/`: back to pending first.
+  let recovered: Promise<unknown> | undefined;
   return {
     async pendingIds() {
+      await (recovered ??= recoverClaims(pkiDir).catch(() => undefined));
       return new Set((await listMinionKeys(pkiDir, ['pending'])).pending);
     },
     checkMany,

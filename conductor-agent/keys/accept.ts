@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { FsError, KeysError } from '../../shared/errors.js';
 import { fsyncDir, tempPathFor, writeFileAtomic } from '../../shared/fs/atomic.js';
+import { pidAlive } from '../../shared/fs/lock.js';
 import { pemFinger, type SaltHashType } from '../../shared/salt/fingerprint.js';
 import type { PlannedChange } from './changes.js';
 import type { ExpectedFingerprints } from './expected-fingerprints.js';
@@ -200,6 +201,32 @@ async function putBack(claim: string, pending: string): Promise<void> {
     }
   }
   await fsAsync.unlink(claim).catch(() => undefined);
+}
+
+/** A claim name in `minions/` (tempPathFor of `minions/<id>`): id, then the pid of the accept. */
+const CLAIM_RE = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Put back the claims an accept killed mid-move left in `minions/` (its process is gone): each goes
+ * back to `minions_pre` to be checked again, or is dropped when the master wrote the key pending
+ * again meanwhile. Returns the ids put back or dropped.
+ */
+export async function recoverClaims(pkiDir: string, isAlive: (pid: number) => boolean = pidAlive): Promise<string[]> {
+  const dir = join(pkiDir, STATUS_DIRS.accepted);
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return [];
+  }
+  const ids: string[] = [];
+  for (const name of names) {
+    const m = CLAIM_RE.exec(name);
+    if (!m || Number(m[2]) === process.pid || isAlive(Number(m[2]))) continue;
+    await putBack(join(dir, name), minionKeyPath(pkiDir, 'pending', m[1]!));
+    ids.push(m[1]!);
+  }
+  return ids;
 }
 
 /** The master may have re-written the same key pending while it was claimed: drop that duplicate. */
