@@ -75,6 +75,15 @@ describe('integration: minion-service, salt-call and master-ctl fixtures', funct
     }
   });
 
+  // Regression (drill and migrate-kill flake, "stop salt-minion failed (exit 1)"): the pid file was
+  // looked at, then read; the minion removes it as it exits, so stop's wait loop died on ENOENT.
+  it('a pid file that cannot be read once it was seen counts as no minion; stop succeeds', async () => {
+    const stateDir = join(root, 'unreadable-pid');
+    mkdirSync(join(stateDir, 'minion.pid'), { recursive: true }); // exists, but read fails (EISDIR)
+    assert.equal(minionPid(stateDir), undefined);
+    await stopMinion(stateDir);
+  });
+
   it('records exit 42 after a master_finger mismatch; is-active reports failed', async () => {
     const pinned = await writeSimRouter({
       root: join(root, 'router-2'),
