@@ -8,7 +8,7 @@ import { createReadStream, constants as fsc, promises as fsp } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { CHECKSUM_SUFFIX } from '../../shared/backup/format.js';
-import { fsyncDir, PRIVATE_FILE_MODE, tempPathFor, writeFileAtomic } from '../../shared/fs/atomic.js';
+import { fsyncDir, parseTempName, PRIVATE_FILE_MODE, tempPathFor, writeFileAtomic } from '../../shared/fs/atomic.js';
 import { pidAlive } from '../../shared/fs/lock.js';
 import { isBackupFileName } from './naming.js';
 
@@ -45,9 +45,6 @@ export async function commitArchive(tempPath: string, target: string, sha256: st
   await fsyncDir(dirname(target));
 }
 
-/** Temp names are `.<archive>.<pid>.<random>.tmp` (shared/fs/atomic.ts). */
-const TEMP_RE = /^\.(conductor-backup-.+)\.(\d+)\.[0-9a-f]+\.tmp$/;
-
 /**
  * Remove what killed runs left in `dir`: temp archives of dead processes and sidecars without
  * an archive. Call with the backup lock held.
@@ -62,12 +59,13 @@ export async function cleanLeftovers(dir: string, isAlive: (pid: number) => bool
   }
   const present = new Set(names);
   for (const name of names) {
-    const t = TEMP_RE.exec(name);
+    const t = parseTempName(name);
+    const deadTemp = t?.target.startsWith('conductor-backup-') && t.pid !== process.pid && !isAlive(t.pid);
     const orphanSidecar =
       name.endsWith(CHECKSUM_SUFFIX) &&
       isBackupFileName(name.slice(0, -CHECKSUM_SUFFIX.length)) &&
       !present.has(name.slice(0, -CHECKSUM_SUFFIX.length));
-    if ((t && (Number(t[2]) === process.pid ? false : !isAlive(Number(t[2])))) || orphanSidecar) {
+    if (deadTemp || orphanSidecar) {
       await fsp.rm(join(dir, name), { force: true });
       removed.push(name);
     }

@@ -10,7 +10,7 @@ import { closeSync, fstatSync, openSync, promises as fsp, readSync, unlinkSync }
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { FsError, KeysError } from '../../shared/errors.js';
-import { fsyncDir, tempPathFor, writeFileAtomic } from '../../shared/fs/atomic.js';
+import { fsyncDir, parseTempName, tempPathFor, writeFileAtomic } from '../../shared/fs/atomic.js';
 import { pidAlive } from '../../shared/fs/lock.js';
 import { pemFinger, type SaltHashType } from '../../shared/salt/fingerprint.js';
 import type { PlannedChange } from './changes.js';
@@ -203,15 +203,12 @@ async function putBack(claim: string, pending: string): Promise<void> {
   await fsAsync.unlink(claim).catch(() => undefined);
 }
 
-/** A claim name in `minions/` (tempPathFor of `minions/<id>`): id, then the pid of the accept. */
-const CLAIM_RE = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
-
 /**
- * Put back the claims an accept killed mid-move left in `minions/` (its process is gone): each goes
- * back to `minions_pre` to be checked again, or is dropped when the master wrote the key pending
- * again meanwhile. Returns the ids put back or dropped.
+ * Put back the claims an accept killed mid-move left in `minions/` (their `tempPathFor` names carry
+ * the pid of the accept, now gone): each goes back to `minions_pre` to be checked again, or is dropped
+ * when the master wrote the key pending again meanwhile. Returns the ids put back or dropped.
  */
-export async function recoverClaims(pkiDir: string, isAlive: (pid: number) => boolean = pidAlive): Promise<string[]> {
+export async function recoverClaims(pkiDir: string): Promise<string[]> {
   const dir = join(pkiDir, STATUS_DIRS.accepted);
   let names: string[];
   try {
@@ -221,10 +218,10 @@ export async function recoverClaims(pkiDir: string, isAlive: (pid: number) => bo
   }
   const ids: string[] = [];
   for (const name of names) {
-    const m = CLAIM_RE.exec(name);
-    if (!m || Number(m[2]) === process.pid || isAlive(Number(m[2]))) continue;
-    await putBack(join(dir, name), minionKeyPath(pkiDir, 'pending', m[1]!));
-    ids.push(m[1]!);
+    const claim = parseTempName(name);
+    if (!claim || pidAlive(claim.pid)) continue;
+    await putBack(join(dir, name), minionKeyPath(pkiDir, 'pending', claim.target));
+    ids.push(claim.target);
   }
   return ids;
 }

@@ -32,6 +32,14 @@ export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
+const TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-f]+\.tmp$/;
+
+/** The target name and writer pid of a name `tempPathFor` made (a killed writer's leftover), if it is one. */
+export function parseTempName(name: string): { target: string; pid: number } | undefined {
+  const m = TEMP_NAME.exec(name);
+  return m ? { target: m[1]!, pid: Number(m[2]) } : undefined;
+}
+
 export interface AtomicWriteOptions {
   /** File mode; default 0600 (private). */
   mode?: number;
