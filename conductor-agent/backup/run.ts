@@ -134,14 +134,10 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       options.signer === false
         ? undefined
         : (options.signer ?? (await loadBackupSigner(resolve(config.agents.stateDir))));
+    const owners = options.owners ?? loadOwnerNames();
+    const masterPubPath = `${config.salt.pkiDir.replace(/\/+$/, '')}/${MASTER_PKI.publicKey}`;
     const writeOnce = async (): Promise<BackupReport> => {
-      const collected = await collectEntries(plan.sources, {
-        resolve,
-        fs,
-        owners: options.owners ?? loadOwnerNames(),
-        exclude: plan.exclude,
-      });
-      const masterPubPath = `${config.salt.pkiDir.replace(/\/+$/, '')}/${MASTER_PKI.publicKey}`;
+      const collected = await collectEntries(plan.sources, { resolve, fs, owners, exclude: plan.exclude });
       const meta = {
         createdAt: plan.createdAt,
         host,
