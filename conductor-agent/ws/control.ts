@@ -61,12 +61,9 @@ export async function startControlServer(
       writeCoalesced(sock, `${JSON.stringify({ id, ...response })}\n`);
     };
     sock.on('data', (chunk: string) => {
-      buf += chunk;
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        void answer(line);
-      }
+      const { lines, rest } = splitLines(buf + chunk);
+      buf = rest;
+      for (const line of lines) void answer(line);
       if (buf.length > MAX_REQUEST) sock.destroy();
     });
   });
@@ -99,6 +96,12 @@ async function socketAnswers(path: string): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
+}
+
+/** The complete lines in `text`, and what follows the last newline. */
+function splitLines(text: string): { lines: string[]; rest: string } {
+  const lines = text.split('\n');
+  return { lines: lines.slice(0, -1), rest: lines.at(-1)! };
 }
 
 /** Lines written in one tick leave in one write (cork now, uncork on the next tick). */
@@ -173,10 +176,9 @@ export class ControlChannel {
     this.#buf = '';
     s.setEncoding('utf8');
     s.on('data', (d: string) => {
-      this.#buf += d;
-      for (let nl = this.#buf.indexOf('\n'); nl >= 0; nl = this.#buf.indexOf('\n')) {
-        const line = this.#buf.slice(0, nl);
-        this.#buf = this.#buf.slice(nl + 1);
+      const { lines, rest } = splitLines(this.#buf + d);
+      this.#buf = rest;
+      for (const line of lines) {
         let res: ControlResponse;
         try {
           res = JSON.parse(line) as ControlResponse;
