@@ -192,7 +192,10 @@ async function runRouter(
     }
     const ping = await pinger.confirm(entry.routerId, clock.now() + o.verifyTimeoutMs);
     run.timings.pinged = clock.now() - run.t0;
-    if (ping.ok) o.fault?.reached('wave/verified');
+    if (ping.ok) {
+      if (run.gate === 'accepted') await o.ports.gate.settle?.(entry.routerId);
+      o.fault?.reached('wave/verified');
+    }
     // The gate keeps watching during the ping: it may have seen a foreign key meanwhile.
     if ((run.gate as RouterRun['gate']) === 'mismatch') return impostor(run, base);
     const state: OutcomeState = ping.ok ? 'done' : 'failed';

@@ -7,14 +7,16 @@
  * rename, compared with the bytes fingerprinted, and moved into `minions/` (keys/accept.ts).
  */
 import { pemFinger, type SaltHashType } from '../../shared/salt/fingerprint.js';
+import { readFileSync } from 'node:fs';
 import {
+  dropPendingCopy,
   pkiKeyAcceptor,
   readPendingKey,
   recoverClaims,
   type KeyAcceptor,
   type PendingKeyRead,
 } from '../keys/accept.js';
-import { listMinionKeys } from '../keys/pki.js';
+import { listMinionKeys, minionKeyPath } from '../keys/pki.js';
 
 export type GateResult =
   | { state: 'none' }
@@ -38,6 +40,12 @@ export interface KeyGate {
    * for all its in-flight routers and calls `check` only for those listed.
    */
   pendingIds?(): Promise<ReadonlySet<string>>;
+  /**
+   * Once a router this gate accepted answered on that key: drop a pending copy of the same key the
+   * master wrote while the accept ran (its sign-in lookup fell between the claim and the move), so
+   * the wave leaves no key pending behind it.
+   */
+  settle?(id: string): Promise<void>;
 }
 
 /** The gate over the master pki folder. */
@@ -75,6 +83,15 @@ export function pkiKeyGate(pkiDir: string, o: { hashType?: SaltHashType; accepto
       return new Set((await listMinionKeys(pkiDir, ['pending'])).pending);
     },
     checkMany,
+    async settle(id) {
+      let text: string;
+      try {
+        text = readFileSync(minionKeyPath(pkiDir, 'accepted', id), 'utf8');
+      } catch {
+        return;
+      }
+      dropPendingCopy(pkiDir, id, text);
+    },
     async check(id, expected) {
       return (await checkMany([{ id, expected }])).get(id)!;
     },

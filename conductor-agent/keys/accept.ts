@@ -178,7 +178,7 @@ async function moveVerified(pkiDir: string, key: PendingKeyRead): Promise<Error 
       await fsAsync.close(fd);
     }
     await fsAsync.rename(claim, target);
-    dropDuplicate(pkiDir, key);
+    dropPendingCopy(pkiDir, key.id, key.text);
     return undefined;
   } catch (err) {
     await putBack(claim, pending);
@@ -226,10 +226,14 @@ export async function recoverClaims(pkiDir: string): Promise<string[]> {
   return ids;
 }
 
-/** The master may have re-written the same key pending while it was claimed: drop that duplicate. */
-function dropDuplicate(pkiDir: string, key: PendingKeyRead): void {
+/**
+ * The master may have re-written the same key pending while it was being accepted (its lookup saw
+ * neither `minions_pre/<id>`, claimed, nor yet `minions/<id>` — Salt's `_auth` has the same window):
+ * drop `id`'s pending file when it holds exactly `acceptedText`. A different pending key is left.
+ */
+export function dropPendingCopy(pkiDir: string, id: string, acceptedText: string): void {
   try {
-    if (readPendingKey(pkiDir, key.id)?.text === key.text) unlinkSync(minionKeyPath(pkiDir, 'pending', key.id));
+    if (readPendingKey(pkiDir, id)?.text === acceptedText) unlinkSync(minionKeyPath(pkiDir, 'pending', id));
   } catch {
     /* gone, or unreadable: the next listing shows it */
   }
