@@ -86,6 +86,7 @@ export function pkiKeyGate(pkiDir: string, o: { hashType?: SaltHashType; accepto
     async settle(id) {
       let text: string;
       try {
+        if (readPendingKey(pkiDir, id) === undefined) return; // the usual case: one failed open
         text = readFileSync(minionKeyPath(pkiDir, 'accepted', id), 'utf8');
       } catch {
         return;

@@ -37,7 +37,7 @@ export async function startControlServer(
   const server: Server = createServer((sock) => {
     open.add(sock);
     sock.once('close', () => open.delete(sock));
-    let buf = '';
+    const buf = new LineBuffer();
     sock.setEncoding('utf8');
     sock.on('error', () => undefined);
     const answer = async (line: string): Promise<void> => {
@@ -61,9 +61,7 @@ export async function startControlServer(
       writeCoalesced(sock, `${JSON.stringify({ id, ...response })}\n`);
     };
     sock.on('data', (chunk: string) => {
-      const { lines, rest } = splitLines(buf + chunk);
-      buf = rest;
-      for (const line of lines) void answer(line);
+      for (const line of buf.push(chunk)) void answer(line);
       if (buf.length > MAX_REQUEST) sock.destroy();
     });
   });
@@ -98,10 +96,34 @@ async function socketAnswers(path: string): Promise<boolean> {
   });
 }
 
-/** The complete lines in `text`, and what follows the last newline. */
-function splitLines(text: string): { lines: string[]; rest: string } {
-  const lines = text.split('\n');
-  return { lines: lines.slice(0, -1), rest: lines.at(-1)! };
+/**
+ * Complete lines out of a stream's chunks. A chunk without a newline is only kept: the fleet view
+ * (megabytes at 10,000 routers) arrives in 64 KB chunks, and joining and splitting everything
+ * received so far at each one made its read quadratic (about 1 s of the CLI's CPU in the wave).
+ */
+class LineBuffer {
+  #parts: string[] = [];
+  #length = 0;
+
+  /** Bytes (UTF-16 units) held waiting for their newline. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** The lines that `chunk` completes. */
+  push(chunk: string): string[] {
+    if (!chunk.includes('\n')) {
+      this.#parts.push(chunk);
+      this.#length += chunk.length;
+      return [];
+    }
+    const text = this.#parts.length === 0 ? chunk : this.#parts.join('') + chunk;
+    const lines = text.split('\n');
+    const rest = lines.pop()!;
+    this.#parts = rest ? [rest] : [];
+    this.#length = rest.length;
+    return lines;
+  }
 }
 
 /** Lines written in one tick leave in one write (cork now, uncork on the next tick). */
@@ -134,7 +156,6 @@ interface Waiting {
 export class ControlChannel {
   readonly #path: string;
   #sock: Socket | undefined;
-  #buf = '';
   #next = 1;
   readonly #waiting = new Map<number, Waiting>();
 
@@ -173,12 +194,10 @@ export class ControlChannel {
     if (this.#sock) return this.#sock;
     const s = createConnection(this.#path);
     this.#sock = s;
-    this.#buf = '';
+    const buf = new LineBuffer();
     s.setEncoding('utf8');
     s.on('data', (d: string) => {
-      const { lines, rest } = splitLines(this.#buf + d);
-      this.#buf = rest;
-      for (const line of lines) {
+      for (const line of buf.push(d)) {
         let res: ControlResponse;
         try {
           res = JSON.parse(line) as ControlResponse;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
+import sinon from 'sinon';
 import { RecoveryError, hasCode } from '../../../../shared/errors.js';
 import { ControlChannel, controlRequest, startControlServer } from '../../../../conductor-agent/ws/control.js';
 import { parseListen } from '../../../../conductor-agent/ws/service.js';
@@ -58,6 +59,26 @@ describe('conductor-agent/ws/control (the CLI ⇄ daemon socket)', () => {
         assert.deepEqual(r, n % 50 === 0 ? ['AGENT_UNREACHABLE', `router ${n} is not connected`] : ['ok', n]);
       }
     } finally {
+      channel.close();
+      await server.close();
+    }
+  });
+
+  // Regression (fleet view read quadratically): each 64 KB chunk of a multi-megabyte answer was
+  // joined to everything received before it and split again, about 1 s of the CLI's CPU in the wave.
+  it('a multi-megabyte answer in many chunks arrives whole and is split once, not once per chunk', async () => {
+    const sock = join(dir, 'control.sock');
+    const routers = Array.from({ length: 8000 }, (_, n) => ({ routerId: `r${n}`, note: 'é'.repeat(n % 300) }));
+    const server = await startControlServer(sock, { fleet: async () => routers });
+    const channel = new ControlChannel(sock);
+    const split = sinon.spy(String.prototype, 'split');
+    try {
+      const got = await channel.request<typeof routers>('fleet', {});
+      assert.deepEqual(got, routers);
+      const big = split.thisValues.filter((t, i) => String(split.args[i]![0]) === '\n' && String(t).length > 200_000);
+      assert.equal(big.length, 1, `the answer's text was split ${big.length} times`);
+    } finally {
+      split.restore();
       channel.close();
       await server.close();
     }
