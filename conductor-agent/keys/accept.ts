@@ -307,6 +307,8 @@ export interface AcceptVerifiedReport extends VerifiedAcceptPlan {
 /** Accept pending keys whose fingerprint matches the expectation; list the rest. */
 export async function acceptVerified(o: AcceptVerifiedOptions): Promise<AcceptVerifiedReport> {
   const hashType = (await readMasterConfig(o.masterConfig)).settings.hashType;
+  // A wave or accept killed mid-move left its claim hidden in minions/: pending again, checked below.
+  if (!o.dryRun) await recoverClaims(o.pkiDir);
   const lists = await listMinionKeys(o.pkiDir);
   const accepted = new Set(lists.accepted);
   const facts: PendingKeyFacts[] = [];

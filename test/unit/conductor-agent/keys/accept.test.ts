@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acceptVerified, pkiKeyAcceptor, planVerifiedAccept } from '../../../../conductor-agent/keys/accept.js';
 import {
@@ -64,6 +65,25 @@ describe('conductor-agent/keys/accept: acceptVerified', () => {
     );
     assert.deepEqual((await readdir(join(s.pkiDir, 'minions_pre'))).sort(), ['pending-2', 'pending-3']);
     assert.ok((await readdir(join(s.pkiDir, 'minions'))).includes('pending-1'));
+  });
+
+  // Cause: only a wave's gate put back the claims a killed accept left in minions/ (hidden from
+  // Salt's listings), so `keys accept --verified` on its own never saw those keys.
+  it('regression (hidden claim left by a killed accept): the claim is pending again and checked like any key', async () => {
+    const fp = await finger('pending-1');
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    await rename(
+      join(s.pkiDir, 'minions_pre', 'pending-1'),
+      join(s.pkiDir, `minions/.pending-1.${deadPid}.0123abcd.tmp`),
+    );
+    const r = await acceptVerified({
+      pkiDir: s.pkiDir,
+      masterConfig: s.masterConfig,
+      expected: staticExpected(new Map([['pending-1', fp]])),
+    });
+    assert.deepEqual(r.accepted, ['pending-1']);
+    assert.equal(pemFinger(await readFile(join(s.pkiDir, 'minions', 'pending-1'), 'utf8')), fp);
+    assert.ok(!(await readdir(join(s.pkiDir, 'minions'))).some((n) => n.endsWith('.tmp')), 'no claim left');
   });
 
   it('dry run accepts nothing', async () => {
