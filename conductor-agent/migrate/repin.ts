@@ -35,6 +35,8 @@ const DIRS: Record<MinionKeyStatus, string> = {
 };
 
 const SAFE_ID = /^[A-Za-z0-9._-]+$/;
+/** A minion id that names one file in a pki folder (no path, no dotfile). */
+const safeId = (id: string): boolean => SAFE_ID.test(id) && !id.startsWith('.');
 
 const fingerOf = (pem: Buffer | string, hash: SaltHashType): string | null => {
   try {
@@ -68,7 +70,7 @@ export interface NewMasterKeysOptions {
 export function newMasterKeys(o: NewMasterKeysOptions): NewMasterKeys {
   const path = (s: MinionKeyStatus, id: string): string => `${o.newPkiDir.replace(/\/+$/, '')}/${DIRS[s]}/${id}`;
   const check = async (id: string, expected: string | undefined): Promise<GateResult> => {
-    if (!SAFE_ID.test(id) || id.startsWith('.')) {
+    if (!safeId(id)) {
       return { state: 'failed', code: 'KEYS_INVALID', message: `not a valid minion id: ${JSON.stringify(id)}` };
     }
     const bytes = await o.files.read(path('pending', id));
@@ -87,13 +89,10 @@ export function newMasterKeys(o: NewMasterKeysOptions): NewMasterKeys {
   };
   // A pending copy of the accepted key the new master wrote while the accept ran (see KeyGate.settle).
   const settle = async (id: string): Promise<void> => {
-    if (!SAFE_ID.test(id) || id.startsWith('.')) return;
-    const accepted = await o.files.read(path('accepted', id));
-    if (accepted === undefined) return;
-    const pending = await o.files.read(path('pending', id));
-    if (pending?.equals(accepted)) {
-      await o.files.remove(path('pending', id));
-    }
+    if (!safeId(id)) return;
+    const pending = await o.files.read(path('pending', id)); // the usual case: none, one read
+    if (pending === undefined) return;
+    if ((await o.files.read(path('accepted', id)))?.equals(pending)) await o.files.remove(path('pending', id));
   };
   return {
     gate: { check, settle },
@@ -101,7 +100,7 @@ export function newMasterKeys(o: NewMasterKeysOptions): NewMasterKeys {
       const keys: MinionKeyLists = { accepted: [], pending: [], rejected: [], denied: [] };
       const pending = new Map<string, string | null>();
       for (const id of ids) {
-        if (!SAFE_ID.test(id) || id.startsWith('.')) continue;
+        if (!safeId(id)) continue;
         for (const s of ['accepted', 'pending', 'rejected', 'denied'] as const) {
           const bytes = await o.files.read(path(s, id));
           if (bytes === undefined) continue;

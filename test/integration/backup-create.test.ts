@@ -27,6 +27,7 @@ import { hasCode, type RecoveryError } from '../../shared/errors.js';
 import { pemFinger } from '../../shared/salt/fingerprint.js';
 import { MANIFEST_NAME, type Manifest } from '../../shared/backup/format.js';
 import { makeConductorTree } from '../../sandbox/conductor-tree.js';
+import { deadPid } from '../helpers/pids.js';
 import { makeTmpDir } from '../helpers/tmpdir.js';
 
 const PKI = 'etc/128technology/salt/pki/master';
@@ -298,7 +299,7 @@ describe('backup create on a generated conductor tree', function () {
     const held = await acquireLock(lockPath, { purpose: 'backup' });
     await expectCode(createBackup({ config, root, hostname: 'cond-1' }), 'LOCK_HELD');
     await held.release();
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const dead = deadPid();
     writeFileSync(
       lockPath,
       JSON.stringify({
@@ -329,7 +330,7 @@ describe('backup create on a generated conductor tree', function () {
   });
 
   it('removes temp files of a killed run (dead pid) and orphan sidecars before writing', async () => {
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const dead = deadPid();
     const stale = `.conductor-backup-cond-1-node-a-2026-11-23T100000Z.tar.gz.${dead}.0badc0de.tmp`;
     writeFileSync(join(backupDir(), stale), 'partial');
     writeFileSync(join(backupDir(), 'conductor-backup-cond-1-node-a-2026-11-23T110000Z.tar.gz.sha256'), 'orphan');

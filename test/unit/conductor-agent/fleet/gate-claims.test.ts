@@ -2,7 +2,6 @@
 // in `minions/` (hidden from Salt's listings). The next wave's gate puts it back to `minions_pre`
 // before its first listing, so it is checked again, and never accepts it unchecked.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { recoverClaims } from '../../../../conductor-agent/keys/accept.js';
@@ -10,11 +9,10 @@ import { runWave } from '../../../../conductor-agent/fleet/apply.js';
 import { pkiKeyGate } from '../../../../conductor-agent/fleet/key-gate.js';
 import { systemClock } from '../../../../shared/ports/clock.js';
 import { pemFinger } from '../../../../shared/salt/fingerprint.js';
+import { deadPid } from '../../../helpers/pids.js';
 import { pkiDir, plan, pub } from './wave-fixtures.js';
 
 describe('fleet key gate: claims left by a killed accept', () => {
-  const deadPid = (): number => spawnSync(process.execPath, ['-e', '0']).pid!;
-
   it("regression (hidden claim left in minions/): a dead accept's claim goes back to pending and is checked again", async () => {
     const { dir, cleanup } = await pkiDir();
     try {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acceptVerified, pkiKeyAcceptor, planVerifiedAccept } from '../../../../conductor-agent/keys/accept.js';
@@ -10,6 +9,7 @@ import {
 } from '../../../../conductor-agent/keys/expected-fingerprints.js';
 import { hasCode } from '../../../../shared/errors.js';
 import { pemFinger } from '../../../../shared/salt/fingerprint.js';
+import { deadPid } from '../../../helpers/pids.js';
 import { keySandbox, rsaPair, treeSnapshot, type KeySandbox } from './sandbox.js';
 
 const F1 = Array.from({ length: 32 }, () => 'ab').join(':');
@@ -71,10 +71,9 @@ describe('conductor-agent/keys/accept: acceptVerified', () => {
   // Salt's listings), so `keys accept --verified` on its own never saw those keys.
   it('regression (hidden claim left by a killed accept): the claim is pending again and checked like any key', async () => {
     const fp = await finger('pending-1');
-    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
     await rename(
       join(s.pkiDir, 'minions_pre', 'pending-1'),
-      join(s.pkiDir, `minions/.pending-1.${deadPid}.0123abcd.tmp`),
+      join(s.pkiDir, `minions/.pending-1.${deadPid()}.0123abcd.tmp`),
     );
     const r = await acceptVerified({
       pkiDir: s.pkiDir,
